@@ -1,0 +1,57 @@
+/* emulator: a USB/IP server exporting virtual scanners (DESIGN.md section 3).
+ *
+ * One server owns one listening socket and N exported devices (busids 1-1,
+ * 1-2, ...), each bound to its own dm_device. emu_server_run() is a single
+ * event loop (epoll + timerfd); emu_server_stop() may be called from another
+ * thread or a signal handler.
+ */
+#ifndef SCANEMU_EMU_EMU_H
+#define SCANEMU_EMU_EMU_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum emu_log_level {
+    EMU_LOG_ERROR = 0,
+    EMU_LOG_WARN = 1,
+    EMU_LOG_INFO = 2,
+    EMU_LOG_DEBUG = 3,
+};
+
+#define EMU_MAX_DEVICES 64
+
+typedef struct emu_options {
+    const char *listen_host; /* default "127.0.0.1" */
+    uint16_t listen_port;    /* default 3240; 0 = pick a free port */
+    /* One exported device per entry; a NULL entry is the built-in default
+     * profile. n_devices == 0 means one built-in default device. */
+    const char *const *profile_paths;
+    size_t n_devices;
+    const char *scenario_path; /* NULL = built-in clean scenario */
+    uint64_t seed;             /* default 1 */
+    const char *trace_path;    /* JSON Lines, one record per band; NULL = none */
+    int timing;                /* 1 (default) = profile schedule; 0 = as fast as possible */
+    enum emu_log_level log_level; /* default EMU_LOG_INFO */
+    FILE *log;                    /* default stderr */
+} emu_options;
+
+void emu_options_init(emu_options *opts);
+
+typedef struct emu_server emu_server;
+
+/* Loads every fixture, binds and listens. On failure writes one line naming
+ * what was wrong into errbuf and returns a negative value; *out is set only on
+ * success. */
+int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, size_t errlen);
+/* The port actually bound (useful with listen_port = 0). */
+uint16_t emu_server_port(const emu_server *srv);
+/* Serve until emu_server_stop(). Returns 0, or a negative value on a fatal
+ * error (which is logged). */
+int emu_server_run(emu_server *srv);
+/* Async-signal-safe and thread-safe. */
+void emu_server_stop(emu_server *srv);
+/* Closes every connection and frees everything. Not while run() is active. */
+void emu_server_free(emu_server *srv);
+
+#endif
