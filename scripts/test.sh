@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The README's test command: install what is needed, then build and run the
+# whole suite twice — a warning-free (-Werror) optimised build, then an
+# AddressSanitizer + UndefinedBehaviorSanitizer build. Exits non-zero on any
+# failure or sanitizer report; the last lines are CTest's own summary.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+JOBS="${SCANEMU_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+PRESETS="${SCANEMU_TEST_PRESETS:-ci asan-ubsan}"
+
+if [ "${SCANEMU_SKIP_BOOTSTRAP:-0}" != "1" ]; then
+  bash "$ROOT/scripts/bootstrap.sh"
+fi
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+for preset in $PRESETS; do
+  echo "==> [$preset] configure"
+  cmake --preset "$preset" >/dev/null
+  echo "==> [$preset] build"
+  cmake --build --preset "$preset" -j "$JOBS"
+  echo "==> [$preset] test"
+  log="$ROOT/build/$preset/ctest.log"
+  set +e
+  ctest --test-dir "$ROOT/build/$preset" --output-on-failure -j "$JOBS" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  # A sanitizer report in a child process whose exit status a test did not
+  # check still fails the run.
+  if grep -Eq "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$log"; then
+    echo "test.sh: sanitizer report found in $log" >&2
+    rc=1
+  fi
+  if [ "$rc" -ne 0 ]; then
+    echo "test.sh: [$preset] failed" >&2
+    # End with CTest's own summary of what failed.
+    ctest --test-dir "$ROOT/build/$preset" --rerun-failed -j "$JOBS" 2>&1 | tail -n 30
+    exit 1
+  fi
+done
