@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/bench.sh and scripts/plot-timing.sh (issue 8).
+
+Standard library only. Subcommands:
+
+  trace-stats DEVICE.jsonl [--host HOST.jsonl] [--busid 1-1] [--per-busid]
+      Timing statistics from the JSON Lines traces of common.md item 8.
+      Device side: late_ns = release - deadline, p50/p99/max, and the drift at
+      the end (late_ns of the last band released). Host side (joined to the
+      device records by page/side/band): arrival jitter = the error of each
+      inter-arrival interval against the interval between the same two
+      deadlines, p50/p99/max of its absolute value, and host drift = (last
+      arrival - first arrival) - (last deadline - first deadline).
+      Prints key=value lines (times in microseconds).
+
+  plot-data TRACE.jsonl OUTDIR [--host HOST.jsonl] [--bin-us N]
+      Writes gnuplot data files for scripts/plot-timing.sh: points.dat
+      (deadline_ms release_ms late_us), hist.dat (bin_us count), and
+      host.dat (deadline_ms arrival_err_us) when host records are given.
+
+  rss-watch --out CSV --progress FILE [--pid N]... [--interval-ms 20]
+      Samples VmRSS and VmHWM (kB) of every pid and the line count of the
+      progress file (a trace being written) until the last pid exits.
+
+  rss-at CSV --lines N [--pid P]
+      From an rss-watch CSV: VmRSS of each pid at the first sample whose
+      progress is >= N lines, and at the last sample. key=value lines.
+
+  percentiles [--scale S] < numbers
+      p50/p99/max/mean of whitespace-separated numbers on stdin.
+
+Percentiles are nearest-rank: the smallest value with at least p% of the
+samples at or below it.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+
+def pct(sorted_vals, p):
+    if not sorted_vals:
+        return float("nan")
+    k = max(1, math.ceil(p / 100.0 * len(sorted_vals)))
+    return sorted_vals[k - 1]
+
+
+def load_jsonl(path):
+    recs = []
+    with open(path, "r", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                recs.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                # A trace cut off by a killed process ends in a partial line.
+                print(f"benchtool: {path}:{lineno}: not JSON ({e}); skipped", file=sys.stderr)
+    return recs
+
+
+def device_bands(recs, busid=None):
+    """Device records that describe a released band (with deadline and release)."""
+    out = []
+    for r in recs:
+        if r.get("src") != "device":
+            continue
+        if busid is not None and r.get("busid") != busid:
+            continue
+        if r.get("deadline_ns") is None or r.get("release_ns") is None:
+            continue
+        if r.get("fault") not in (None, "", "null"):
+            continue
+        out.append(r)
+    return out
+
+
+def host_bands(recs):
+    return [r for r in recs if r.get("src") == "host" and r.get("arrival_ns") is not None
+            and r.get("status", "OK") == "OK"]
+
+
+def key(r):
+    return (int(r.get("page", 0)), int(r.get("side", 0)), int(r.get("band", 0)))
+
+
+def fmt(v):
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        return f"{v:.1f}"
+    return str(v)
+
+
+def device_stats(dev, prefix=""):
+    out = {}
+    late = sorted(int(r["release_ns"]) - int(r["deadline_ns"]) for r in dev)
+    out[prefix + "bands"] = len(dev)
+    out[prefix + "bytes"] = sum(int(r.get("bytes", 0)) for r in dev)
+    if not dev:
+        return out
+    out[prefix + "late_p50_us"] = pct(late, 50) / 1e3
+    out[prefix + "late_p99_us"] = pct(late, 99) / 1e3
+    out[prefix + "late_max_us"] = late[-1] / 1e3
+    out[prefix + "late_min_us"] = late[0] / 1e3
+    out[prefix + "early_bands"] = sum(1 for v in late if v < 0)
+    last = max(dev, key=lambda r: int(r["release_ns"]))
+    out[prefix + "drift_us"] = (int(last["release_ns"]) - int(last["deadline_ns"])) / 1e3
+    out[prefix + "span_s"] = (int(last["release_ns"])) / 1e9
+    return out
+
+
+def host_stats(host, dev):
+    out = {"host_bands": len(host)}
+    if len(host) < 2:
+        return out
+    host = sorted(host, key=lambda r: int(r["arrival_ns"]))
+    dl = {key(r): int(r["deadline_ns"]) for r in dev}
+    joined = [(int(r["arrival_ns"]), dl.get(key(r))) for r in host]
+    joined = [j for j in joined if j[1] is not None]
+    out["host_joined"] = len(joined)
+    if len(joined) >= 2:
+        errs = []
+        for (a0, d0), (a1, d1) in zip(joined, joined[1:]):
+            errs.append(abs((a1 - a0) - (d1 - d0)))
+        errs.sort()
+        out["host_jitter_p50_us"] = pct(errs, 50) / 1e3
+        out["host_jitter_p99_us"] = pct(errs, 99) / 1e3
+        out["host_jitter_max_us"] = errs[-1] / 1e3
+        out["host_drift_us"] = ((joined[-1][0] - joined[0][0]) - (joined[-1][1] - joined[0][1])) / 1e3
+        # Arrival minus deadline, relative to the smallest such offset (the
+        # two clocks' origins differ by the START_JOB round trip).
+        base = min(a - d for a, d in joined)
+        off = sorted((a - d) - base for a, d in joined)
+        out["host_lag_p50_us"] = pct(off, 50) / 1e3
+        out["host_lag_p99_us"] = pct(off, 99) / 1e3
+        out["host_lag_max_us"] = off[-1] / 1e3
+    else:
+        # No device trace to join: jitter against the median interval.
+        iv = [int(b["arrival_ns"]) - int(a["arrival_ns"]) for a, b in zip(host, host[1:])]
+        med = sorted(iv)[len(iv) // 2]
+        errs = sorted(abs(v - med) for v in iv)
+        out["host_jitter_p50_us"] = pct(errs, 50) / 1e3
+        out["host_jitter_p99_us"] = pct(errs, 99) / 1e3
+        out["host_jitter_max_us"] = errs[-1] / 1e3
+    return out
+
+
+def cmd_trace_stats(a):
+    recs = load_jsonl(a.device)
+    out = {}
+    if a.per_busid:
+        busids = sorted({r.get("busid") for r in recs if r.get("src") == "device"},
+                        key=lambda b: [int(x) if x.isdigit() else x for x in str(b).split("-")])
+        p99s = []
+        for b in busids:
+            st = device_stats(device_bands(recs, b), prefix=f"dev[{b}]_")
+            out.update(st)
+            if f"dev[{b}]_late_p99_us" in st:
+                p99s.append(st[f"dev[{b}]_late_p99_us"])
+        out["devices"] = len(busids)
+        if p99s:
+            p99s.sort()
+            out["per_device_p99_median_us"] = p99s[len(p99s) // 2]
+            out["per_device_p99_worst_us"] = p99s[-1]
+        out.update(device_stats(device_bands(recs, None)))
+    else:
+        dev = device_bands(recs, a.busid)
+        out.update(device_stats(dev))
+    if a.host:
+        out.update(host_stats(host_bands(load_jsonl(a.host)), device_bands(recs, a.busid)))
+    for k, v in out.items():
+        print(f"{k}={fmt(v)}")
+    return 0
+
+
+def cmd_plot_data(a):
+    recs = load_jsonl(a.trace)
+    dev = sorted(device_bands(recs, a.busid), key=lambda r: int(r["deadline_ns"]))
+    if not dev:
+        print(f"benchtool: {a.trace}: no device band records", file=sys.stderr)
+        return 1
+    os.makedirs(a.outdir, exist_ok=True)
+    late_us = []
+    with open(os.path.join(a.outdir, "points.dat"), "w") as f:
+        f.write("# deadline_ms release_ms late_us\n")
+        for r in dev:
+            d, rel = int(r["deadline_ns"]), int(r["release_ns"])
+            late_us.append((rel - d) / 1e3)
+            f.write(f"{d / 1e6:.6f} {rel / 1e6:.6f} {(rel - d) / 1e3:.3f}\n")
+    b = a.bin_us
+    if b <= 0:
+        # About 60 bins up to the 99.9th percentile, at least 1 us wide.
+        s = sorted(late_us)
+        top = max(1.0, s[min(len(s) - 1, int(0.999 * len(s)))])
+        b = max(1.0, math.ceil(top / 60.0))
+    hist = {}
+    for v in late_us:
+        k = math.floor(v / b) * b
+        hist[k] = hist.get(k, 0) + 1
+    with open(os.path.join(a.outdir, "hist.dat"), "w") as f:
+        f.write(f"# bin_start_us count (bin width {b} us)\n")
+        for k in sorted(hist):
+            f.write(f"{k:.3f} {hist[k]}\n")
+    s = sorted(late_us)
+    with open(os.path.join(a.outdir, "stats.gp"), "w") as f:
+        f.write(f"binw = {b}\n")
+        f.write(f"nbands = {len(s)}\n")
+        f.write(f"p50 = {pct(s, 50):.3f}\np99 = {pct(s, 99):.3f}\npmax = {s[-1]:.3f}\n")
+        f.write(f"drift = {late_us[-1]:.3f}\n" if late_us else "drift = 0\n")
+        f.write(f"have_host = 0\n")
+    hosts = host_bands(recs) + (host_bands(load_jsonl(a.host)) if a.host else [])
+    if hosts:
+        dl = {key(r): int(r["deadline_ns"]) for r in dev}
+        joined = sorted((dl[key(r)], int(r["arrival_ns"])) for r in hosts if key(r) in dl)
+        if joined:
+            off0 = min(arr - d for d, arr in joined)
+            with open(os.path.join(a.outdir, "host.dat"), "w") as f:
+                f.write("# deadline_ms arrival_minus_deadline_us (minus the smallest offset)\n")
+                for d, arr in joined:
+                    f.write(f"{d / 1e6:.6f} {((arr - d) - off0) / 1e3:.3f}\n")
+            with open(os.path.join(a.outdir, "stats.gp"), "a") as f:
+                f.write("have_host = 1\n")
+    return 0
+
+
+def read_status(pid):
+    vals = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:", "State:")):
+                    k, v = line.split(":", 1)
+                    vals[k] = v.split()[0]
+    except OSError:
+        return None
+    if "VmRSS" not in vals or vals.get("State") == "Z":
+        return None
+    return vals
+
+
+def count_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().count(b"\n")
+    except OSError:
+        return 0
+
+
+class LineCounter:
+    """Counts newlines in a growing file incrementally."""
+
+    def __init__(self, path):
+        self.path, self.pos, self.n = path, 0, 0
+
+    def poll(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                data = f.read()
+        except OSError:
+            return self.n
+        self.pos += len(data)
+        self.n += data.count(b"\n")
+        return self.n
+
+
+def cmd_rss_watch(a):
+    lc = LineCounter(a.progress) if a.progress else None
+    live = list(a.pid)
+    with open(a.out, "w") as f:
+        f.write("t_s,lines,pid,rss_kb,hwm_kb\n")
+        t0 = time.monotonic()
+        while live:
+            n = lc.poll() if lc else 0
+            t = time.monotonic() - t0
+            still = []
+            for pid in live:
+                st = read_status(pid)
+                if st is None:
+                    if pid in a.stop_on:
+                        still = []
+                        break
+                    continue
+                still.append(pid)
+                f.write(f"{t:.3f},{n},{pid},{st['VmRSS']},{st['VmHWM']}\n")
+            live = still
+            f.flush()
+            time.sleep(a.interval_ms / 1000.0)
+    return 0
+
+
+def cmd_rss_at(a):
+    rows = []
+    with open(a.csv) as f:
+        next(f, None)
+        for line in f:
+            t, n, pid, rss, hwm = line.strip().split(",")
+            rows.append((float(t), int(n), int(pid), int(rss), int(hwm)))
+    pids = sorted({r[2] for r in rows}) if not a.pid else a.pid
+    for pid in pids:
+        mine = [r for r in rows if r[2] == pid]
+        if not mine:
+            continue
+        at = next((r for r in mine if r[1] >= a.lines), None)
+        last = mine[-1]
+        name = a.name.get(pid, str(pid)) if a.name else str(pid)
+        if at:
+            print(f"{name}_rss_at_kb={at[3]}")
+            print(f"{name}_rss_at_lines={at[1]}")
+        print(f"{name}_rss_last_kb={last[3]}")
+        print(f"{name}_rss_last_lines={last[1]}")
+        print(f"{name}_hwm_last_kb={last[4]}")
+    return 0
+
+
+def cmd_percentiles(a):
+    vals = sorted(float(x) * a.scale for x in sys.stdin.read().split())
+    if not vals:
+        print("n=0")
+        return 1
+    print(f"n={len(vals)} p50={pct(vals, 50):.3f} p99={pct(vals, 99):.3f} "
+          f"max={vals[-1]:.3f} mean={sum(vals) / len(vals):.3f}")
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("trace-stats")
+    p.add_argument("device")
+    p.add_argument("--host")
+    p.add_argument("--busid")
+    p.add_argument("--per-busid", action="store_true")
+    p.set_defaults(fn=cmd_trace_stats)
+    p = sub.add_parser("plot-data")
+    p.add_argument("trace")
+    p.add_argument("outdir")
+    p.add_argument("--host")
+    p.add_argument("--busid")
+    p.add_argument("--bin-us", type=float, default=0.0)
+    p.set_defaults(fn=cmd_plot_data)
+    p = sub.add_parser("rss-watch")
+    p.add_argument("--out", required=True)
+    p.add_argument("--progress")
+    p.add_argument("--pid", type=int, action="append", default=[])
+    p.add_argument("--stop-on", type=int, action="append", default=[],
+                   help="stop sampling everything when this pid exits")
+    p.add_argument("--interval-ms", type=float, default=20.0)
+    p.set_defaults(fn=cmd_rss_watch)
+    p = sub.add_parser("rss-at")
+    p.add_argument("csv")
+    p.add_argument("--lines", type=int, required=True)
+    p.add_argument("--pid", type=int, action="append", default=[])
+    p.add_argument("--name", type=lambda s: s.split("=", 1), action="append", default=[],
+                   help="PID=NAME label for the output keys")
+    p.set_defaults(fn=cmd_rss_at)
+    p = sub.add_parser("percentiles")
+    p.add_argument("--scale", type=float, default=1.0)
+    p.set_defaults(fn=cmd_percentiles)
+    a = ap.parse_args()
+    if getattr(a, "name", None) is not None and isinstance(a.name, list):
+        a.name = {int(k): v for k, v in a.name}
+    return a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
