@@ -141,8 +141,8 @@ static double bench_tcp_run(uint64_t bytes, size_t chunk)
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
-            fprintf(stderr, "bench_tcp: read failed after %" PRIu64 " of %" PRIu64 " bytes\n",
-                    got, bytes);
+            fprintf(stderr, "bench_tcp: read failed after %" PRIu64 " of %" PRIu64 " bytes\n", got,
+                    bytes);
             goto out_close_cfd;
         }
         got += (uint64_t)r;
@@ -215,8 +215,7 @@ int main(int argc, char **argv)
         }
         i++;
     }
-    if (bytes == 0 || chunk == 0 || chunk > (64u << 20) || runs == 0 ||
-        runs > BENCH_TCP_MAX_RUNS) {
+    if (bytes == 0 || chunk == 0 || chunk > (64u << 20) || runs == 0 || runs > BENCH_TCP_MAX_RUNS) {
         fprintf(stderr, "bench_tcp: need bytes > 0, 0 < chunk <= 64 MiB, 1 <= runs <= %d\n",
                 BENCH_TCP_MAX_RUNS);
         return 2;
