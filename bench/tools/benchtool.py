@@ -26,6 +26,9 @@ Standard library only. Subcommands:
       From an rss-watch CSV: VmRSS of each pid at the first sample whose
       progress is >= N lines, and at the last sample. key=value lines.
 
+  table RESULTS.env
+      The Markdown table of scripts/bench.sh from its key=value results.
+
   percentiles [--scale S] < numbers
       p50/p99/max/mean of whitespace-separated numbers on stdin.
 
@@ -327,6 +330,151 @@ def cmd_percentiles(a):
     return 0
 
 
+USB2_HS_MBPS = 53.2  # 13 x 512 B per 125 us microframe (DESIGN.md section 3)
+
+
+def load_env(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if "=" in line:
+                k, v = line.split("=", 1)
+                env[k] = v
+    return env
+
+
+def num(env, k):
+    try:
+        v = float(env[k])
+        return None if math.isnan(v) else v
+    except (KeyError, ValueError):
+        return None
+
+
+def f1(v, unit="", digits=1):
+    if v is None:
+        return "n/a"
+    return f"{v:,.{digits}f}{unit}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def verdict(ok):
+    if ok is None:
+        return "n/a"
+    return "**met**" if ok else "**missed**"
+
+
+def cmd_table(a):
+    env = load_env(a.results)
+    rows = []
+
+    def row(n, what, result, base, r, target, ok):
+        rows.append((n, what, result, base, "n/a" if r is None else f"{r:,.2f}×", target,
+                     verdict(ok)))
+
+    tp = num(env, "tp_MBps")
+    ppm = num(env, "tp_ppm")
+    tpres = f"{f1(tp, ' MB/s')}, {f1(ppm, ' pages/min')}" if tp is not None else "n/a"
+    what = (f"1 throughput: scanemu → wiascan, usbip on loopback, timing off, "
+            f"{env.get('tp_pages', '?')} A4 300-dpi 24-bit pages → TIFF on tmpfs "
+            f"({f1(num(env, 'tp_bytes') and num(env, 'tp_bytes') / 1e6, ' MB')})")
+    r = ratio(tp, num(env, "tcp_MBps"))
+    row("1a", what, tpres, f"raw TCP loopback, same bytes: {f1(num(env, 'tcp_MBps'), ' MB/s')}",
+        r, "≥ 0.5×", None if r is None else r >= 0.5)
+    r = ratio(tp, num(env, "sane_MBps"))
+    row("1b", "1 throughput, per MB", tpres,
+        f"SANE test backend (scanimage -d test, {env.get('sane_pages', '?')} × 200×200 mm "
+        f"colour 300 dpi TIFF): {f1(num(env, 'sane_MBps'), ' MB/s')}",
+        r, "≥ 1.0×", None if r is None else r >= 1.0)
+    r = ratio(tp, USB2_HS_MBPS)
+    row("1c", "1 throughput", tpres, "USB 2.0 high-speed bulk ceiling: 53.2 MB/s", r, "≥ 10×",
+        None if r is None else r >= 10)
+
+    p99 = num(env, "tm_late_p99_us")
+    row("2a", f"2 timing, real clock, 2 ms bands × {env.get('tm_bands', '?')}: device "
+        "release − deadline p50 / p99 / max",
+        f"{f1(num(env, 'tm_late_p50_us'))} / {f1(p99)} / {f1(num(env, 'tm_late_max_us'))} µs"
+        f" ({env.get('tm_early_bands', '?')} early)",
+        "band interval 2,000 µs", ratio(p99, 2000.0), "p99 ≤ 250 µs",
+        None if p99 is None else p99 <= 250)
+    d = num(env, "tm_drift_us")
+    row("2b", "2 timing: drift at the end (last band's release − deadline)", f1(d, " µs"),
+        f"job length {f1(num(env, 'tm_span_s'), ' s', 2)}",
+        None if d is None or not num(env, "tm_span_s") else d / (num(env, "tm_span_s") * 1e6),
+        "≤ 1 ms", None if d is None else abs(d) <= 1000)
+    row("2c", "2 timing: host arrival jitter p50 / p99 / max (interval error vs the "
+        "device's deadlines)",
+        f"{f1(num(env, 'tm_host_jitter_p50_us'))} / {f1(num(env, 'tm_host_jitter_p99_us'))} / "
+        f"{f1(num(env, 'tm_host_jitter_max_us'))} µs; host drift "
+        f"{f1(num(env, 'tm_host_drift_us'), ' µs')}",
+        "band interval 2,000 µs", ratio(num(env, "tm_host_jitter_p99_us"), 2000.0),
+        "(reported)", None)
+
+    devs = env.get("sc_devices", "").split()
+    base_mb = num(env, "sc1_MBps")
+    base_p99 = num(env, "sc1_tm_per_device_p99_worst_us")
+    base_rss = num(env, "sc1_emu_hwm_kb")
+    for n in devs:
+        mb = num(env, f"sc{n}_MBps")
+        row(f"3-{n}", f"3 scale: {n} device(s) in one scanemu, all scanning: aggregate MB/s "
+            "(timing off, A4 colour)", f1(mb, " MB/s"), f"1 device: {f1(base_mb, ' MB/s')}",
+            ratio(mb, base_mb), "(reported)", None)
+        p = num(env, f"sc{n}_tm_per_device_p99_worst_us")
+        pm = num(env, f"sc{n}_tm_per_device_p99_median_us")
+        ok = None
+        tgt = "(reported)"
+        if n == "8":
+            tgt = "≤ 2× of 1 device"
+            r8 = ratio(p, base_p99)
+            ok = None if r8 is None else r8 <= 2.0
+        row(f"3-{n}", f"3 scale: {n} device(s), 2 ms bands: per-device release − deadline p99 "
+            "(worst device; median device)", f"{f1(p, ' µs')}; {f1(pm, ' µs')}",
+            f"1 device: {f1(base_p99, ' µs')}", ratio(p, base_p99), tgt, ok)
+        rss = num(env, f"sc{n}_emu_hwm_kb")
+        per = None
+        if rss is not None and base_rss is not None and n != "1":
+            per = (rss - base_rss) / (int(n) - 1) / 1024.0
+        row(f"3-{n}", f"3 scale: {n} device(s): scanemu peak RSS (VmHWM) in the A4 pass",
+            f"{f1(rss and rss / 1024.0, ' MiB')}"
+            + (f" (+{f1(per, ' MiB')} per extra device)" if per is not None else ""),
+            f"1 device: {f1(base_rss and base_rss / 1024.0, ' MiB')}"
+            + (f"; one A4 colour page is {26.1:.1f} MB" if n != "1" else ""),
+            ratio(rss, base_rss), "bounded by band buffers, not pages" if n != "1" else "(reported)",
+            None if per is None else per < 26.1 / 2)
+
+    for who, label in (("lj_emu", "scanemu"), ("lj_wiascan", "wiascan")):
+        at = num(env, f"{who}_rss_at_kb")
+        last = num(env, f"{who}_rss_last_kb")
+        r = ratio(last, at)
+        row("4", f"4 long job: {env.get('lj_pages', '?')} pages (75 dpi gray, timing off), "
+            f"{label} RSS at page 10 → at the last sample (page "
+            f"{int(num(env, f'{who}_rss_last_lines') or 0) // int(num(env, 'lj_bands_per_page') or 1)})",
+            f"{f1(last and last / 1024.0, ' MiB', 2)}", f"page 10: {f1(at and at / 1024.0, ' MiB', 2)}",
+            r, "flat (≤ 1.10×)", None if r is None else r <= 1.10)
+
+    for k, label in (("wias", "5 wias writer (bench_wias)"),
+                     ("synth", "5 page synthesis (bench_synth)")):
+        line = env.get(f"{k}_out")
+        rv = num(env, f"{k}_ratio")
+        row("5", label, line or "n/a", env.get(f"{k}_baseline", "see its line"), rv,
+            env.get(f"{k}_target", "(its issue)"), None)
+
+    print(f"scanemu benchmarks — {env.get('date', '?')}, commit {env.get('commit', '?')}, "
+          f"{env.get('host', '?')}{' (BENCH_QUICK=1)' if env.get('quick') == '1' else ''}")
+    print()
+    print("| # | measurement | result | baseline (same run) | ratio | target | |")
+    print("|---|---|---|---|---|---|---|")
+    for rw in rows:
+        print("| " + " | ".join(str(c).replace("|", "\\|") for c in rw) + " |")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -361,6 +509,9 @@ def main():
     p = sub.add_parser("percentiles")
     p.add_argument("--scale", type=float, default=1.0)
     p.set_defaults(fn=cmd_percentiles)
+    p = sub.add_parser("table")
+    p.add_argument("results")
+    p.set_defaults(fn=cmd_table)
     a = ap.parse_args()
     if getattr(a, "name", None) is not None and isinstance(a.name, list):
         a.name = {int(k): v for k, v in a.name}

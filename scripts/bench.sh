@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# scanemu benchmarks (issue 8). Builds a Release tree, runs every measurement
+# once on this machine and prints one Markdown table: each figure next to the
+# baseline measured in the same run, the ratio and the target. Nothing here is
+# a test: it never gates CI on a time, and CTest never runs it.
+#
+#   scripts/bench.sh                 full run (about 3-5 minutes on 2 cores)
+#   BENCH_QUICK=1 scripts/bench.sh   scaled down (about a minute): fewer pages,
+#                                    bands and devices; same table
+#
+# Environment:
+#   BENCH_QUICK=1        scale everything down
+#   BENCH_BUILD=DIR      build tree (default build/bench, Release, no tests)
+#   BENCH_SKIP_BUILD=1   use BENCH_BUILD as it is
+#   BENCH_OUT=DIR        working directory for TIFFs, traces and logs; must be
+#                        on tmpfs for the throughput figures (default
+#                        /dev/shm/scanemu-bench); kept after the run
+#   BENCH_ONLY="..."     run only these sections: throughput timing scale long ratios
+#   BENCH_PLOT=PNG       also draw the timing plot there (docs/img/timing.png
+#                        when BENCH_DOCS=1)
+#   BENCH_DOCS=1         write the plots into docs/img/ (for docs/performance.md)
+# The table goes to stdout and to $BENCH_OUT/table.md; raw key=value results
+# to $BENCH_OUT/results.env.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOL="$ROOT/bench/tools/benchtool.py"
+BFIX="$ROOT/bench/fixtures"
+BUILD="${BENCH_BUILD:-$ROOT/build/bench}"
+OUT="${BENCH_OUT:-/dev/shm/scanemu-bench}"
+QUICK="${BENCH_QUICK:-0}"
+ONLY="${BENCH_ONLY:-throughput timing scale long ratios}"
+JOBS="${SCANEMU_JOBS:-2}"
+RES="$OUT/results.env"
+SEED=42
+
+# Sizes of each measurement (issue 8), and their quick variants.
+if [ "$QUICK" = "1" ]; then
+  TP_PAGES=5        # A4 300 dpi colour pages through scanemu -> wiascan
+  SANE_PAGES=5      # 200x200 mm 300 dpi colour pages through scanimage
+  TM_BANDS=1000     # 2 ms bands on the real clock
+  SC_DEVICES="1 8"  # devices in one scanemu
+  SC_PAGES=1        # A4 pages per device (throughput pass)
+  SC_TM_BANDS=250   # 2 ms bands per device (timing pass)
+  LJ_PAGES=100      # long-job pages
+else
+  TP_PAGES=20
+  SANE_PAGES=20
+  TM_BANDS=5000
+  SC_DEVICES="1 8 32"
+  SC_PAGES=2
+  SC_TM_BANDS=1000
+  LJ_PAGES=1000
+fi
+TM_BANDS_PER_PAGE=10 # bands per page in the timing profile (bench/fixtures)
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+put() { printf '%s=%s\n' "$1" "$2" >>"$RES"; }
+now_ns() { date +%s%N; }
+# Decimal arithmetic without bc: calc 'EXPR' (awk syntax).
+calc() { awk "BEGIN { v = $1; if (v == int(v)) printf \"%d\n\", v; else printf \"%.4f\n\", v }"; }
+
+# Processes this script started; only these are ever signalled.
+OUR_PIDS=()
+cleanup() {
+  local p
+  for p in "${OUR_PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# ---- build --------------------------------------------------------------------
+
+build() {
+  if [ "${BENCH_SKIP_BUILD:-0}" != "1" ]; then
+    log "configure Release tree in $BUILD"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >"$OUT/cmake.log" 2>&1 ||
+      die "cmake configure failed (see $OUT/cmake.log)"
+    local t
+    for t in scanemu wiascan bench_tcp bench_wias bench_synth; do
+      log "build $t"
+      cmake --build "$BUILD" -j "$JOBS" --target "$t" >>"$OUT/build.log" 2>&1 ||
+        log "target $t did not build (see $OUT/build.log); its rows will say n/a"
+    done
+  fi
+  SCANEMU="$(find "$BUILD" -type f -name scanemu -perm -u+x | head -n1)"
+  WIASCAN="$(find "$BUILD" -type f -name wiascan -perm -u+x | head -n1)"
+  BENCH_TCP="$(find "$BUILD" -type f -name bench_tcp -perm -u+x | head -n1)"
+  BENCH_WIAS="$(find "$BUILD" -type f -name bench_wias -perm -u+x | head -n1)"
+  BENCH_SYNTH="$(find "$BUILD" -type f -name bench_synth -perm -u+x | head -n1)"
+}
+
+# ---- emulator ------------------------------------------------------------------
+
+# start_emu LOGNAME ARGS... : starts scanemu on 127.0.0.1:0, sets EMU_PID and EMU_PORT.
+start_emu() {
+  local name="$1"
+  shift
+  local pf="$OUT/$name.port"
+  rm -f "$pf"
+  "$SCANEMU" --listen 127.0.0.1:0 --port-file "$pf" "$@" >"$OUT/$name.emu.log" 2>&1 &
+  EMU_PID=$!
+  OUR_PIDS+=("$EMU_PID")
+  local i
+  for i in $(seq 1 500); do
+    if [ -s "$pf" ]; then
+      EMU_PORT="$(tr -dc '0-9' <"$pf")"
+      [ -n "$EMU_PORT" ] && return 0
+    fi
+    kill -0 "$EMU_PID" 2>/dev/null || die "scanemu exited at start (see $OUT/$name.emu.log)"
+    sleep 0.02
+  done
+  die "scanemu wrote no port file within 10 s (see $OUT/$name.emu.log)"
+}
+
+stop_emu() {
+  kill -TERM "$EMU_PID" 2>/dev/null || true
+  wait "$EMU_PID" 2>/dev/null || true
+}
+
+# hwm_kb PID: peak resident set (VmHWM) of a live process, in kB.
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+file_bytes() { stat -c %s "$1"; }
+
+# ---- 1. throughput ------------------------------------------------------------------
+
+bench_throughput() {
+  [ -n "$SCANEMU" ] && [ -n "$WIASCAN" ] || { log "throughput: scanemu/wiascan missing"; return 0; }
+  log "throughput: $TP_PAGES A4 300 dpi colour pages, timing off"
+  start_emu tp --device "$BFIX/profiles/bench-a4.yaml" --scenario "$BFIX/scenarios/bench-sheets.yaml" \
+    --seed "$SEED" --no-timing
+  local tiff="$OUT/tp.tiff" t0 t1 rc=0
+  rm -f "$tiff"
+  t0=$(now_ns)
+  /usr/bin/time -f '%M' -o "$OUT/tp.wiascan.maxrss" \
+    "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-1" --source adf --pages "$TP_PAGES" \
+    --mode color --dpi 300 --seed "$SEED" -o "$tiff" >"$OUT/tp.wiascan.log" 2>&1 || rc=$?
+  t1=$(now_ns)
+  put tp_emu_hwm_kb "$(hwm_kb "$EMU_PID")"
+  stop_emu
+  if [ "$rc" -ne 0 ]; then
+    log "throughput: wiascan failed ($rc), see $OUT/tp.wiascan.log"
+    return 0
+  fi
+  local bytes secs
+  bytes=$(file_bytes "$tiff")
+  secs=$(calc "($t1 - $t0) / 1e9")
+  put tp_pages "$TP_PAGES"
+  put tp_bytes "$bytes"
+  put tp_seconds "$secs"
+  put tp_MBps "$(calc "$bytes / 1e6 / $secs")"
+  put tp_ppm "$(calc "$TP_PAGES * 60 / $secs")"
+  put tp_wiascan_maxrss_kb "$(cat "$OUT/tp.wiascan.maxrss")"
+  rm -f "$tiff"
+
+  # (a) raw TCP loopback, same byte count, same run.
+  if [ -n "$BENCH_TCP" ]; then
+    log "throughput: raw TCP loopback, $bytes bytes"
+    "$BENCH_TCP" --bytes "$bytes" --runs 3 >"$OUT/tcp.log" 2>&1 || die "bench_tcp failed (see $OUT/tcp.log)"
+    put tcp_MBps "$(sed -n 's/.*median_MBps=\([0-9.]*\).*/\1/p' "$OUT/tcp.log")"
+  fi
+}
+
+# (b) Debian's SANE test backend through scanimage, per MB. Median of 3 runs
+# (one run is a fraction of a second).
+bench_sane() {
+  command -v scanimage >/dev/null || { log "sane: scanimage missing (apt-get install sane-utils)"; return 0; }
+  log "sane: $SANE_PAGES pages 200x200 mm 300 dpi colour through scanimage -d test, 3 runs"
+  local dir="$OUT/sane" t0 t1 run bytes=0 secs=()
+  for run in 1 2 3; do
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    t0=$(now_ns)
+    (cd "$dir" && scanimage -d test --mode Color --resolution 300 --format=tiff -x 200 -y 200 \
+      --test-picture "Color pattern" --batch=p%04d.tif --batch-count="$SANE_PAGES") >"$OUT/sane.log" 2>&1 ||
+      { log "sane: scanimage failed (see $OUT/sane.log)"; return 0; }
+    t1=$(now_ns)
+    bytes=$(cat "$dir"/p*.tif | wc -c)
+    secs+=("$(calc "($t1 - $t0) / 1e9")")
+  done
+  rm -rf "$dir"
+  local med
+  med=$(printf '%s\n' "${secs[@]}" | sort -g | sed -n 2p)
+  put sane_pages "$SANE_PAGES"
+  put sane_bytes "$bytes"
+  put sane_seconds "$med"
+  put sane_runs_seconds "${secs[*]}"
+  put sane_MBps "$(calc "$bytes / 1e6 / $med")"
+}
+
+# ---- 2. timing fidelity ----------------------------------------------------------------
+
+bench_timing() {
+  [ -n "$SCANEMU" ] && [ -n "$WIASCAN" ] || { log "timing: scanemu/wiascan missing"; return 0; }
+  local pages=$((TM_BANDS / TM_BANDS_PER_PAGE))
+  log "timing: $TM_BANDS bands of 2 ms ($pages pages) on the real clock"
+  rm -f "$OUT/tm.dev.jsonl" "$OUT/tm.host.jsonl"
+  start_emu tm --device "$BFIX/profiles/bench-2ms.yaml" --scenario "$BFIX/scenarios/bench-sheets.yaml" \
+    --seed "$SEED" --trace "$OUT/tm.dev.jsonl"
+  local rc=0
+  "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-1" --source adf --pages "$pages" \
+    --mode gray --dpi 75 --seed "$SEED" --trace "$OUT/tm.host.jsonl" -o "$OUT/tm.tiff" \
+    >"$OUT/tm.wiascan.log" 2>&1 || rc=$?
+  stop_emu
+  [ "$rc" -eq 0 ] || { log "timing: wiascan failed ($rc), see $OUT/tm.wiascan.log"; return 0; }
+  python3 "$TOOL" trace-stats "$OUT/tm.dev.jsonl" --host "$OUT/tm.host.jsonl" | sed 's/^/tm_/' >>"$RES"
+  local png="${BENCH_PLOT:-}"
+  [ "${BENCH_DOCS:-0}" = "1" ] && png="$ROOT/docs/img/timing.png"
+  [ -n "$png" ] || png="$OUT/timing.png"
+  mkdir -p "$(dirname "$png")"
+  "$ROOT/scripts/plot-timing.sh" "$OUT/tm.dev.jsonl" "$png" "$OUT/tm.host.jsonl" >&2 || log "timing: plot failed"
+  put tm_plot "$png"
+  rm -f "$OUT/tm.tiff"
+}
+
+# ---- 3. scale -------------------------------------------------------------------------------
+
+# scale_pass N KIND: N devices in one scanemu, N wiascan at once.
+# KIND=tp: A4 colour, timing off (aggregate MB/s, RSS); KIND=tm: 2 ms bands on
+# the real clock, traced (per-device p99).
+scale_pass() {
+  local n="$1" kind="$2" devs=() i pids=() rc=0 t0 t1 prof pages mode dpi
+  if [ "$kind" = tp ]; then
+    prof="$BFIX/profiles/bench-a4.yaml"; pages=$SC_PAGES; mode=color; dpi=300
+  else
+    prof="$BFIX/profiles/bench-2ms.yaml"; pages=$((SC_TM_BANDS / TM_BANDS_PER_PAGE)); mode=gray; dpi=75
+  fi
+  for i in $(seq 1 "$n"); do devs+=(--device "$prof"); done
+  local extra=(--no-timing)
+  [ "$kind" = tm ] && extra=(--trace "$OUT/sc$n.dev.jsonl")
+  rm -f "$OUT/sc$n.dev.jsonl"
+  start_emu "sc$n$kind" "${devs[@]}" --scenario "$BFIX/scenarios/bench-sheets.yaml" --seed "$SEED" "${extra[@]}"
+  local base_rss
+  base_rss=$(rss_kb "$EMU_PID")
+  t0=$(now_ns)
+  for i in $(seq 1 "$n"); do
+    "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-$i" --source adf --pages "$pages" \
+      --mode "$mode" --dpi "$dpi" --seed "$SEED" -o "$OUT/sc$n.$i.tiff" >"$OUT/sc$n$kind.$i.log" 2>&1 &
+    pids+=($!)
+  done
+  OUR_PIDS+=("${pids[@]}")
+  for i in "${pids[@]}"; do wait "$i" || rc=$?; done
+  t1=$(now_ns)
+  local hwm
+  hwm=$(hwm_kb "$EMU_PID")
+  stop_emu
+  if [ "$rc" -ne 0 ]; then
+    log "scale: a wiascan failed with $n devices ($kind), see $OUT/sc$n$kind.*.log"
+    return 0
+  fi
+  if [ "$kind" = tp ]; then
+    local bytes=0 f
+    for f in "$OUT/sc$n".*.tiff; do bytes=$((bytes + $(file_bytes "$f"))); done
+    local secs
+    secs=$(calc "($t1 - $t0) / 1e9")
+    put "sc${n}_bytes" "$bytes"
+    put "sc${n}_seconds" "$secs"
+    put "sc${n}_MBps" "$(calc "$bytes / 1e6 / $secs")"
+    put "sc${n}_emu_idle_rss_kb" "$base_rss"
+    put "sc${n}_emu_hwm_kb" "$hwm"
+  else
+    python3 "$TOOL" trace-stats "$OUT/sc$n.dev.jsonl" --per-busid |
+      grep -E '^(devices|per_device_p99_median_us|per_device_p99_worst_us|late_p99_us|bands)=' |
+      sed "s/^/sc${n}_tm_/" >>"$RES"
+    put "sc${n}_tm_emu_hwm_kb" "$hwm"
+  fi
+  rm -f "$OUT/sc$n".*.tiff
+}
+
+bench_scale() {
+  [ -n "$SCANEMU" ] && [ -n "$WIASCAN" ] || { log "scale: scanemu/wiascan missing"; return 0; }
+  local n
+  for n in $SC_DEVICES; do
+    log "scale: $n devices, timing off ($SC_PAGES A4 colour pages each)"
+    scale_pass "$n" tp
+    log "scale: $n devices, 2 ms bands on the real clock ($SC_TM_BANDS bands each)"
+    scale_pass "$n" tm
+  done
+  put sc_devices "$SC_DEVICES"
+}
+
+# ---- 4. long job ------------------------------------------------------------------------------
+
+bench_long() {
+  [ -n "$SCANEMU" ] && [ -n "$WIASCAN" ] || { log "long: scanemu/wiascan missing"; return 0; }
+  log "long job: $LJ_PAGES pages 75 dpi gray through one device, timing off"
+  rm -f "$OUT/lj.host.jsonl"
+  start_emu lj --device "$BFIX/profiles/bench-a4.yaml" --scenario "$BFIX/scenarios/bench-sheets.yaml" \
+    --seed "$SEED" --no-timing
+  local rc=0 wpid
+  "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-1" --source adf --pages "$LJ_PAGES" \
+    --mode gray --dpi 75 --seed "$SEED" --trace "$OUT/lj.host.jsonl" -o "$OUT/lj.tiff" \
+    >"$OUT/lj.wiascan.log" 2>&1 &
+  wpid=$!
+  OUR_PIDS+=("$wpid")
+  python3 "$TOOL" rss-watch --out "$OUT/lj.rss.csv" --progress "$OUT/lj.host.jsonl" \
+    --pid "$wpid" --pid "$EMU_PID" --stop-on "$wpid" --interval-ms 10
+  wait "$wpid" || rc=$?
+  stop_emu
+  [ "$rc" -eq 0 ] || { log "long: wiascan failed ($rc), see $OUT/lj.wiascan.log"; return 0; }
+  # Bands per page from the host trace (page 0's bands).
+  local bpp
+  bpp=$(grep -c '"page":0,' "$OUT/lj.host.jsonl" || true)
+  [ "$bpp" -gt 0 ] || bpp=1
+  put lj_pages "$LJ_PAGES"
+  put lj_bands_per_page "$bpp"
+  python3 "$TOOL" rss-at "$OUT/lj.rss.csv" --lines $((10 * bpp)) --name "$wpid=lj_wiascan" \
+    --name "$EMU_PID=lj_emu" >>"$RES"
+  put lj_tiff_bytes "$(file_bytes "$OUT/lj.tiff")"
+  rm -f "$OUT/lj.tiff"
+}
+
+# ---- 5. writer and synthesis ratios -----------------------------------------------------------------
+
+bench_ratios() {
+  if [ -n "$BENCH_WIAS" ]; then
+    log "ratios: bench_wias"
+    "$BENCH_WIAS" >"$OUT/wias.log" 2>&1 || log "bench_wias failed (see $OUT/wias.log)"
+    put wias_out "$(tail -n 1 "$OUT/wias.log")"
+  fi
+  if [ -n "$BENCH_SYNTH" ]; then
+    log "ratios: bench_synth"
+    "$BENCH_SYNTH" >"$OUT/synth.log" 2>&1 || log "bench_synth failed (see $OUT/synth.log)"
+    put synth_out "$(tail -n 1 "$OUT/synth.log")"
+  fi
+}
+
+# ---- main --------------------------------------------------------------------------------------------
+
+mkdir -p "$OUT"
+: >"$RES"
+put date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+put host "$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r)"
+put quick "$QUICK"
+put commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+build
+want throughput && { bench_throughput; bench_sane; }
+want timing && bench_timing
+want scale && bench_scale
+want long && bench_long
+want ratios && bench_ratios
+python3 "$TOOL" table "$RES" | tee "$OUT/table.md"
