@@ -369,6 +369,7 @@ exit \$rc
 GUEST
   pack_initramfs
   run_vm
+  set +e # checks record failures, they do not stop the script
   echo "vm-e2e: checks"
   check_setup
   marker E2E-PING | grep -qx "E2E-PING reply=$TOKEN"
@@ -381,3 +382,264 @@ GUEST
   check "usbip port runs in the guest" $?
   finish
 fi
+
+# ---------------------------------------------------------------------------
+# Full mode: scanemu on this host, wiascan in the guest and on the host.
+# ---------------------------------------------------------------------------
+SCANEMU="${SCANEMU:-$BUILD/emulator/scanemu}"
+WIASCAN="${WIASCAN:-$BUILD/driver/wiascan}"
+PROFILES="$SRC/fixtures/profiles"
+SCENARIOS="$SRC/fixtures/scenarios"
+SEED="${VM_E2E_SEED:-20240607}"
+# Small scans keep the single TCG CPU quick; both profiles must support them.
+SCAN_ARGS="${VM_E2E_SCAN_ARGS:---pages 2 --mode gray --dpi 75 --seed $SEED}"
+DETACH_ARGS="${VM_E2E_DETACH_ARGS:---pages 30 --mode gray --dpi 75 --seed $SEED}"
+STALL_ARGS="${VM_E2E_STALL_ARGS:---pages 3 --mode gray --dpi 75 --seed $SEED}"
+JAM_ARGS="${VM_E2E_JAM_ARGS:---pages 5 --mode gray --dpi 75 --seed $SEED}"
+
+need usbip usbip
+need tiffinfo libtiff-tools
+[ -x "$SCANEMU" ] || die "scanemu not built at $SCANEMU (build the 'scanemu' target first)"
+[ -x "$WIASCAN" ] || die "wiascan not built at $WIASCAN (build the 'wiascan' target first)"
+[ -f "$PROFILES/default.yaml" ] || die "missing fixture $PROFILES/default.yaml"
+for s in clean stall-mid-page jam-page3-band5; do
+  [ -f "$SCENARIOS/$s.yaml" ] || die "missing fixture $SCENARIOS/$s.yaml"
+done
+
+SANITIZED=0
+if ldd "$WIASCAN" | grep -q 'libasan\|libubsan'; then SANITIZED=1; fi
+# An ASan wiascan plus its runtime needs more room than the plain one.
+[ -n "$MEM" ] || { [ "$SANITIZED" = 1 ] && MEM=1024 || MEM=512; }
+
+# start_emu NAME ARGS...: scanemu on a free loopback port; sets PORT_<NAME>.
+start_emu() {
+  local name="$1" i
+  shift
+  rm -f "$WORK/emu-$name.port"
+  "$SCANEMU" --listen 127.0.0.1:0 --port-file "$WORK/emu-$name.port" --seed "$SEED" "$@" \
+    >"$WORK/emu-$name.log" 2>&1 &
+  PIDS+=($!)
+  for i in $(seq 100); do
+    [ -s "$WORK/emu-$name.port" ] && break
+    kill -0 "$!" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -s "$WORK/emu-$name.port" ] ||
+    die "scanemu ($name: $*) did not start: $(cat "$WORK/emu-$name.log")"
+  printf -v "PORT_$name" '%s' "$(tr -dc 0-9 <"$WORK/emu-$name.port")"
+}
+
+# exports PORT: "BUSID VID:PID" per device, as Debian's usbip client sees it.
+exports() {
+  usbip --tcp-port "$1" list -r 127.0.0.1 2>&1 |
+    sed -n 's/^ *\([0-9][0-9.-]*\): .*(\([0-9a-f]\{4\}:[0-9a-f]\{4\}\))$/\1 \2/p'
+}
+
+# tiff_status LOG: the last WIA status name wiascan printed (or "none").
+tiff_status() {
+  grep -oE '(S_OK|WIA_(ERROR|STATUS)_[A-Z_]+)' "$1" | tail -n1 || true
+}
+
+# host_scan NAME PORT BUSID ARGS...: the reference scan through wiascan's
+# userspace usbip transport; writes $WORK/ref/NAME.result like E2E-SCAN.
+host_scan() {
+  local name="$1" port="$2" busid="$3" rc pages valid sum
+  shift 3
+  mkdir -p "$WORK/ref"
+  set +e
+  timeout 300 "$WIASCAN" --transport "usbip://127.0.0.1:$port/$busid" "$@" \
+    -o "$WORK/ref/$name.tiff" >"$WORK/ref/$name.log" 2>&1
+  rc=$?
+  set -e
+  pages=0 valid=0 sum=none
+  if [ -s "$WORK/ref/$name.tiff" ]; then
+    sum="$(sha256sum "$WORK/ref/$name.tiff" | cut -d' ' -f1)"
+    tiffinfo "$WORK/ref/$name.tiff" >"$WORK/ref/$name.tiffinfo" 2>&1 && valid=1
+    pages="$(grep -c '^TIFF Directory' "$WORK/ref/$name.tiffinfo" || true)"
+  fi
+  echo "name=$name rc=$rc pages=$pages tiff_valid=$valid sha256=$sum status=$(tiff_status "$WORK/ref/$name.log")" \
+    >"$WORK/ref/$name.result"
+}
+
+field() { # field KEY LINE
+  sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"
+}
+
+log "scanemu $SCANEMU, wiascan $WIASCAN$([ "$SANITIZED" = 1 ] && echo ' (ASan/UBSan build)')"
+
+# Pick a second profile whose VID:PID differs from default.yaml's, so that
+# libusb:VID:PID names each attached device unambiguously.
+start_emu probe --device "$PROFILES/default.yaml"
+DEFAULT_VIDPID="$(exports "$PORT_probe" | awk '$1 == "1-1" {print $2}')"
+[ -n "$DEFAULT_VIDPID" ] || die "usbip list -r 127.0.0.1 --tcp-port $PORT_probe shows no 1-1: $(usbip --tcp-port "$PORT_probe" list -r 127.0.0.1 2>&1)"
+PROFILE2=""
+for p in "$PROFILES"/*.yaml; do
+  [ "$(basename "$p")" = default.yaml ] && continue
+  [ -n "${VM_E2E_PROFILE2:-}" ] && [ "$p" != "$VM_E2E_PROFILE2" ] && continue
+  start_emu "probe2" --device "$p"
+  vp="$(exports "$PORT_probe2" | awk '$1 == "1-1" {print $2}')"
+  if [ -n "$vp" ] && [ "$vp" != "$DEFAULT_VIDPID" ]; then PROFILE2="$p"; break; fi
+done
+[ -n "$PROFILE2" ] || die "no profile in $PROFILES with a VID:PID other than default.yaml's $DEFAULT_VIDPID"
+log "devices: default.yaml ($DEFAULT_VIDPID) and $(basename "$PROFILE2")"
+
+# Host references, each on a fresh scanemu with the same arguments as the
+# guest's, so scenario state starts from the same point.
+EMU_A=(--device "$PROFILES/default.yaml" --device "$PROFILE2" --scenario "$SCENARIOS/clean.yaml" --no-timing)
+EMU_STALL=(--device "$PROFILES/default.yaml" --scenario "$SCENARIOS/stall-mid-page.yaml" --no-timing)
+EMU_JAM=(--device "$PROFILES/default.yaml" --scenario "$SCENARIOS/jam-page3-band5.yaml" --no-timing)
+# The detach scan keeps the profile's timing, so it is still running when
+# the guest detaches.
+EMU_DETACH=(--device "$PROFILES/default.yaml" --scenario "$SCENARIOS/clean.yaml")
+
+start_emu refa "${EMU_A[@]}"
+mapfile -t A_EXPORTS < <(exports "$PORT_refa")
+[ "${#A_EXPORTS[@]}" -eq 2 ] || die "scanemu with two --device exports ${#A_EXPORTS[@]} devices: $(usbip --tcp-port "$PORT_refa" list -r 127.0.0.1 2>&1)"
+A_BUSIDS="$(printf '%s\n' "${A_EXPORTS[@]}" | awk '{print $1}' | tr '\n' ' ')"
+A_VIDPIDS="$(printf '%s\n' "${A_EXPORTS[@]}" | awk '{print $2}' | tr '\n' ' ')"
+log "host reference scans (usbip transport)"
+for busid in $A_BUSIDS; do
+  # shellcheck disable=SC2086
+  host_scan "a-$busid" "$PORT_refa" "$busid" $SCAN_ARGS
+done
+start_emu refstall "${EMU_STALL[@]}"
+# shellcheck disable=SC2086
+host_scan stall "$PORT_refstall" 1-1 $STALL_ARGS
+start_emu refjam "${EMU_JAM[@]}"
+# shellcheck disable=SC2086
+host_scan jam "$PORT_refjam" 1-1 $JAM_ARGS
+for f in "$WORK"/ref/*.result; do log "  ref $(cat "$f")"; done
+
+# The guest's own scanemu instances, all started before the boot.
+start_emu a "${EMU_A[@]}"
+start_emu detach "${EMU_DETACH[@]}"
+start_emu stall "${EMU_STALL[@]}"
+start_emu jam "${EMU_JAM[@]}"
+
+install_elf "$WIASCAN" /usr/bin/wiascan
+install_elf "$(command -v tiffinfo)" /usr/bin/tiffinfo
+cp "$SRC/scripts/vm/run.sh" "$STAGE/e2e/run.sh"
+cat >"$STAGE/e2e/conf" <<CONF
+SCAN_TIMEOUT=180
+A_PORT=$PORT_a
+A_BUSIDS="$A_BUSIDS"
+A_VIDPIDS="$A_VIDPIDS"
+SCAN_ARGS="$SCAN_ARGS"
+D_PORT=$PORT_detach
+D_VIDPID=$DEFAULT_VIDPID
+D_ARGS="$DETACH_ARGS"
+SCENARIO_CASES="stall jam"
+PORT_stall=$PORT_stall
+VIDPID_stall=$DEFAULT_VIDPID
+ARGS_stall="$STALL_ARGS"
+PORT_jam=$PORT_jam
+VIDPID_jam=$DEFAULT_VIDPID
+ARGS_jam="$JAM_ARGS"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+CONF
+pack_initramfs
+run_vm
+
+# ---------------------------------------------------------------------------
+# Checks.
+# ---------------------------------------------------------------------------
+set +e # checks record failures, they do not stop the script
+echo "vm-e2e: checks"
+check_setup
+C="$WORK/console.txt"
+
+marker E2E-LIST-RC | grep -q 'rc=0'
+check "guest: usbip --tcp-port $PORT_a list -r 10.0.2.2" $?
+for e in "${A_EXPORTS[@]}"; do
+  set -- $e
+  grep -q "^E2E-LIST | *$1: .*($2)\$" "$C"
+  check "guest: usbip list shows $1 ($2)" $?
+  grep -q "^E2E-ATTACH port=$PORT_a busid=$1 rc=0" "$C"
+  check "guest: usbip attach -b $1" $?
+  grep -q "^E2E-ENUM vidpid=$2 rc=0" "$C"
+  check "guest: usbcore enumerated $2 and configured it" $?
+  grep -q "^E2E-LSUSB | Bus [0-9]* Device [0-9]*: ID $2" "$C"
+  check "guest: lsusb lists $2" $?
+  v="$(grep "^E2E-LSUSBV $2 | " "$C" | sed "s/^E2E-LSUSBV $2 | //")"
+  ok=0
+  for pat in "idVendor +0x${2%%:*}" "idProduct +0x${2##*:}" "bInterfaceClass +255 Vendor Specific" \
+    "bEndpointAddress +0x01 +EP 1 OUT" "bEndpointAddress +0x81 +EP 1 IN" \
+    "bEndpointAddress +0x82 +EP 2 IN" "Transfer Type +Bulk" "Transfer Type +Interrupt" \
+    "wMaxPacketSize +0x0200" "wMaxPacketSize +0x0010"; do
+    grep -Eq "$pat" <<<"$v" || { echo "        lsusb -v $2: no line matching /$pat/"; ok=1; }
+  done
+  check "guest: lsusb -v $2 shows our descriptors (vendor class, bulk 0x01/0x81, interrupt 0x82)" $ok
+done
+
+# compare NAME: guest result against the host reference.
+compare() {
+  local name="$1" g r gs rs key ok=0
+  g="$(marker E2E-SCAN | grep "name=$name " | tail -n1)"
+  r="$(cat "$WORK/ref/$name.result" 2>/dev/null || true)"
+  gs="$(grep "^E2E-OUT $name | " "$C" | grep -oE '(S_OK|WIA_(ERROR|STATUS)_[A-Z_]+)' | tail -n1 || true)"
+  rs="$(field status "$r")"
+  if [ -z "$g" ]; then
+    echo "        no E2E-SCAN line for $name"
+    check "$name: guest scan ran" 1
+    return
+  fi
+  for key in rc pages tiff_valid sha256; do
+    if [ "$(field "$key" "$g")" != "$(field "$key" "$r")" ]; then
+      echo "        $name: $key guest=$(field "$key" "$g") host=$(field "$key" "$r")"
+      ok=1
+    fi
+  done
+  [ "$gs" = "$rs" ] || { echo "        $name: status guest=${gs:-none} host=${rs:-none}"; ok=1; }
+  check "$name: libusb in the guest = usbip transport on the host (rc $(field rc "$r"), ${rs:-no status}, $(field pages "$r") pages, sha256 $(field sha256 "$r" | cut -c1-12)…)" $ok
+}
+
+for busid in $A_BUSIDS; do
+  r="$WORK/ref/a-$busid.result"
+  [ "$(field rc "$(cat "$r")")" = 0 ] && [ "$(field pages "$(cat "$r")")" = 2 ]
+  check "a-$busid: host reference scanned 2 pages successfully" $?
+  compare "a-$busid"
+done
+
+# usbip detach during a scan: WIA_ERROR_DEVICE_COMMUNICATION and a valid TIFF
+# of the pages completed before the unplug.
+d="$(marker E2E-SCAN | grep 'name=detach ' | tail -n1)"
+dp="$(marker E2E-DETACH-POINT | tail -n1)"
+grep -q 'page1_seen=1' <<<"$dp" && grep -q 'still_running=1' <<<"$dp"
+check "detach: usbip detach issued while the scan was running, after page 1 completed ($dp)" $?
+grep -q "^E2E-DETACH port=$PORT_detach busid=1-1 .*rc=0" "$C"
+check "detach: usbip detach -p succeeded" $?
+grep "^E2E-OUT detach | " "$C" | grep -q WIA_ERROR_DEVICE_COMMUNICATION
+check "detach: wiascan reported WIA_ERROR_DEVICE_COMMUNICATION" $?
+[ -n "$d" ] && [ "$(field rc "$d")" != 0 ] && [ "$(field rc "$d")" != 124 ]
+check "detach: wiascan exited non-zero on its own (rc $(field rc "$d"))" $?
+[ "$(field tiff_valid "$d")" = 1 ] && [ "$(field pages "$d")" -ge 1 ]
+check "detach: the TIFF is valid (tiffinfo) with $(field pages "$d") completed page(s)" $?
+# The pages written before the unplug are the same bytes a clean scan of
+# that many pages gives over the usbip transport.
+DPAGES="$(field pages "$d")"
+if [ "${DPAGES:-0}" -ge 1 ]; then
+  start_emu refdetach "${EMU_A[@]}"
+  # shellcheck disable=SC2086
+  host_scan detach "$PORT_refdetach" 1-1 $(sed "s/--pages [0-9]*/--pages $DPAGES/" <<<"$DETACH_ARGS")
+  [ "$(field sha256 "$d")" = "$(field sha256 "$(cat "$WORK/ref/detach.result")")" ]
+  check "detach: its $DPAGES page(s) are byte-identical to a $DPAGES-page scan over the usbip transport" $?
+fi
+
+# Fault scenarios: the same result as over the usbip transport.
+r="$(cat "$WORK/ref/stall.result")"
+[ "$(field rc "$r")" != 3 ] && [ "$(field pages "$r")" -ge 1 ]
+check "stall: host reference scan reached the device and wrote pages ($r)" $?
+compare stall
+r="$(cat "$WORK/ref/jam.result")"
+[ "$(field status "$r")" = WIA_ERROR_PAPER_JAM ]
+check "jam: host reference ends with WIA_ERROR_PAPER_JAM ($r)" $?
+compare jam
+
+# No sanitizer report anywhere: guest console, host scans, scanemu logs.
+! grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$C" "$WORK"/ref/*.log "$WORK"/emu-*.log
+check "no sanitizer report in the guest or on the host" $?
+! grep -q 'Kernel panic\|BUG:\|WARNING: CPU' "$C"
+check "no kernel panic, BUG or WARNING in the guest" $?
+
+finish
