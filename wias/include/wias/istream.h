@@ -1,0 +1,173 @@
+/*
+ * wias/istream.h - the COM IStream interface as a C vtable (objidl.h
+ * shape), plus scanemu's stream constructors.
+ *
+ * Call through the vtable exactly as Windows C code does:
+ *     hr = pstm->lpVtbl->Write(pstm, pv, cb, &cbWritten);
+ * or, with COBJMACROS defined before inclusion, IStream_Write(pstm, ...).
+ *
+ * Every stream returned by a constructor starts with a reference count of 1;
+ * the caller owns that reference and drops it with Release. Streams are not
+ * thread safe except for AddRef/Release.
+ */
+#ifndef WIAS_ISTREAM_H
+#define WIAS_ISTREAM_H
+
+#include "wias/wiatypes.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* STREAM_SEEK */
+#define STREAM_SEEK_SET 0
+#define STREAM_SEEK_CUR 1
+#define STREAM_SEEK_END 2
+
+/* STGM access and creation flags (subset meaningful for streams). */
+#define STGM_READ        0x00000000
+#define STGM_WRITE       0x00000001
+#define STGM_READWRITE   0x00000002
+#define STGM_CREATE      0x00001000
+#define STGM_FAILIFTHERE 0x00000000
+
+/* STGTY */
+#define STGTY_STORAGE   1
+#define STGTY_STREAM    2
+#define STGTY_LOCKBYTES 3
+#define STGTY_PROPERTY  4
+
+/* STATFLAG */
+#define STATFLAG_DEFAULT 0
+#define STATFLAG_NONAME  1
+#define STATFLAG_NOOPEN  2
+
+/* STGC */
+#define STGC_DEFAULT 0
+
+/* LOCKTYPE */
+#define LOCK_WRITE     1
+#define LOCK_EXCLUSIVE 2
+#define LOCK_ONLYONCE  4
+
+typedef struct tagSTATSTG {
+    LPOLESTR pwcsName; /* always NULL here: names are never allocated */
+    DWORD type;        /* STGTY_STREAM */
+    ULARGE_INTEGER cbSize;
+    FILETIME mtime;
+    FILETIME ctime;
+    FILETIME atime;
+    DWORD grfMode;
+    DWORD grfLocksSupported;
+    CLSID clsid;
+    DWORD grfStateBits;
+    DWORD reserved;
+} STATSTG;
+
+extern const IID IID_IUnknown;
+extern const IID IID_ISequentialStream;
+extern const IID IID_IStream;
+
+typedef struct IStream IStream;
+
+typedef struct IStreamVtbl {
+    /* IUnknown */
+    HRESULT(STDMETHODCALLTYPE *QueryInterface)(IStream *This, REFIID riid, void **ppvObject);
+    ULONG(STDMETHODCALLTYPE *AddRef)(IStream *This);
+    ULONG(STDMETHODCALLTYPE *Release)(IStream *This);
+    /* ISequentialStream */
+    HRESULT(STDMETHODCALLTYPE *Read)(IStream *This, void *pv, ULONG cb, ULONG *pcbRead);
+    HRESULT(STDMETHODCALLTYPE *Write)(IStream *This, const void *pv, ULONG cb, ULONG *pcbWritten);
+    /* IStream */
+    HRESULT(STDMETHODCALLTYPE *Seek)
+    (IStream *This, LARGE_INTEGER dlibMove, DWORD dwOrigin, ULARGE_INTEGER *plibNewPosition);
+    HRESULT(STDMETHODCALLTYPE *SetSize)(IStream *This, ULARGE_INTEGER libNewSize);
+    HRESULT(STDMETHODCALLTYPE *CopyTo)
+    (IStream *This, IStream *pstm, ULARGE_INTEGER cb, ULARGE_INTEGER *pcbRead,
+     ULARGE_INTEGER *pcbWritten);
+    HRESULT(STDMETHODCALLTYPE *Commit)(IStream *This, DWORD grfCommitFlags);
+    HRESULT(STDMETHODCALLTYPE *Revert)(IStream *This);
+    HRESULT(STDMETHODCALLTYPE *LockRegion)
+    (IStream *This, ULARGE_INTEGER libOffset, ULARGE_INTEGER cb, DWORD dwLockType);
+    HRESULT(STDMETHODCALLTYPE *UnlockRegion)
+    (IStream *This, ULARGE_INTEGER libOffset, ULARGE_INTEGER cb, DWORD dwLockType);
+    HRESULT(STDMETHODCALLTYPE *Stat)(IStream *This, STATSTG *pstatstg, DWORD grfStatFlag);
+    HRESULT(STDMETHODCALLTYPE *Clone)(IStream *This, IStream **ppstm);
+} IStreamVtbl;
+
+struct IStream {
+    const IStreamVtbl *lpVtbl;
+};
+
+typedef IStream *LPSTREAM;
+
+#ifdef COBJMACROS
+#define IStream_QueryInterface(This, riid, ppv) ((This)->lpVtbl->QueryInterface(This, riid, ppv))
+#define IStream_AddRef(This)                    ((This)->lpVtbl->AddRef(This))
+#define IStream_Release(This)                   ((This)->lpVtbl->Release(This))
+#define IStream_Read(This, pv, cb, pcbRead)     ((This)->lpVtbl->Read(This, pv, cb, pcbRead))
+#define IStream_Write(This, pv, cb, pcbWritten) ((This)->lpVtbl->Write(This, pv, cb, pcbWritten))
+#define IStream_Seek(This, dlibMove, dwOrigin, plibNewPosition)                                    \
+    ((This)->lpVtbl->Seek(This, dlibMove, dwOrigin, plibNewPosition))
+#define IStream_SetSize(This, libNewSize) ((This)->lpVtbl->SetSize(This, libNewSize))
+#define IStream_CopyTo(This, pstm, cb, pcbRead, pcbWritten)                                        \
+    ((This)->lpVtbl->CopyTo(This, pstm, cb, pcbRead, pcbWritten))
+#define IStream_Commit(This, grfCommitFlags) ((This)->lpVtbl->Commit(This, grfCommitFlags))
+#define IStream_Revert(This)                 ((This)->lpVtbl->Revert(This))
+#define IStream_LockRegion(This, libOffset, cb, dwLockType)                                        \
+    ((This)->lpVtbl->LockRegion(This, libOffset, cb, dwLockType))
+#define IStream_UnlockRegion(This, libOffset, cb, dwLockType)                                      \
+    ((This)->lpVtbl->UnlockRegion(This, libOffset, cb, dwLockType))
+#define IStream_Stat(This, pstatstg, grfStatFlag)                                                  \
+    ((This)->lpVtbl->Stat(This, pstatstg, grfStatFlag))
+#define IStream_Clone(This, ppstm) ((This)->lpVtbl->Clone(This, ppstm))
+#endif
+
+/* ---- scanemu stream constructors (extensions, not Windows API) -------- */
+
+/*
+ * A growable, readable memory stream (like CreateStreamOnHGlobal(NULL)).
+ * Writing past the end extends the stream; gaps read back as zeros.
+ * Returns S_OK, E_POINTER or E_OUTOFMEMORY. *ppstm is set only on success.
+ */
+HRESULT wiasCreateMemoryStream(IStream **ppstm);
+
+/*
+ * Borrow the contents of a stream made by wiasCreateMemoryStream. The
+ * pointer stays valid until the next Write, SetSize or the final Release.
+ * Returns E_INVALIDARG for any other kind of stream.
+ */
+HRESULT wiasMemoryStreamGetBuffer(IStream *pstm, const BYTE **ppData, ULONGLONG *pcbData);
+
+/*
+ * A stream over a POSIX file descriptor. The stream's seek pointer is the
+ * descriptor's file offset (as a Windows stream over a HANDLE shares the
+ * handle's file pointer). With fCloseOnRelease the final Release closes fd.
+ * Returns S_OK, E_POINTER, E_HANDLE (fd < 0) or E_OUTOFMEMORY.
+ */
+HRESULT wiasCreateStreamOnFd(int fd, BOOL fCloseOnRelease, IStream **ppstm);
+
+/*
+ * Open or create a file as a stream (like SHCreateStreamOnFile).
+ * grfMode: STGM_READ, STGM_WRITE or STGM_READWRITE, optionally | STGM_CREATE
+ * (create or truncate). Errors: STG_E_FILENOTFOUND, STG_E_ACCESSDENIED,
+ * STG_E_TOOMANYOPENFILES, STG_E_INVALIDFLAG, E_OUTOFMEMORY, E_POINTER.
+ */
+HRESULT wiasCreateStreamOnFile(const char *pszPath, DWORD grfMode, IStream **ppstm);
+
+/*
+ * Fault injection: a stream that forwards to pInner (which it AddRefs) and
+ * fails writing once cbFailAfter bytes have been written through it. The
+ * Write that crosses the limit stores the bytes up to the limit and returns
+ * hrFailure with the short count; later Writes store nothing.
+ */
+#define WIAS_FAILSTREAM_SETSIZE_FAILS 0x1 /* SetSize fails too once tripped */
+#define WIAS_FAILSTREAM_SHORT_WRITES  0x2 /* Write accepts at most 1000 bytes per call */
+HRESULT wiasCreateFailingStream(IStream *pInner, ULONGLONG cbFailAfter, HRESULT hrFailure,
+                                DWORD dwFlags, IStream **ppstm);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WIAS_ISTREAM_H */

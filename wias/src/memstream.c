@@ -1,0 +1,255 @@
+/* Growable, readable memory IStream (the CreateStreamOnHGlobal(NULL) role). */
+#include "wias-internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+struct memstream {
+    IStream iface; /* first: IStream * and struct memstream * convert */
+    atomic_uint refs;
+    BYTE *data;
+    size_t size;
+    size_t cap;
+    ULONGLONG pos; /* may lie beyond size */
+};
+
+static const IStreamVtbl memstream_vtbl;
+
+static struct memstream *impl(IStream *This)
+{
+    return (struct memstream *)This;
+}
+
+static HRESULT STDMETHODCALLTYPE ms_QueryInterface(IStream *This, REFIID riid, void **ppv)
+{
+    if (!ppv)
+        return E_POINTER;
+    if (!riid || !wias_is_stream_iid(riid)) {
+        *ppv = NULL;
+        return E_NOINTERFACE;
+    }
+    This->lpVtbl->AddRef(This);
+    *ppv = This;
+    return S_OK;
+}
+
+static ULONG STDMETHODCALLTYPE ms_AddRef(IStream *This)
+{
+    return atomic_fetch_add(&impl(This)->refs, 1) + 1;
+}
+
+static ULONG STDMETHODCALLTYPE ms_Release(IStream *This)
+{
+    struct memstream *ms = impl(This);
+    ULONG left = atomic_fetch_sub(&ms->refs, 1) - 1;
+
+    if (left == 0) {
+        free(ms->data);
+        free(ms);
+    }
+    return left;
+}
+
+/* Make room for at least need bytes; new bytes beyond size are not cleared. */
+static HRESULT ms_reserve(struct memstream *ms, ULONGLONG need)
+{
+    size_t newcap;
+    BYTE *p;
+
+    if (need <= ms->cap)
+        return S_OK;
+    if (need > (ULONGLONG)(SIZE_MAX / 2))
+        return STG_E_MEDIUMFULL;
+    newcap = ms->cap ? ms->cap : 4096;
+    while (newcap < need)
+        newcap *= 2;
+    p = realloc(ms->data, newcap);
+    if (!p)
+        return E_OUTOFMEMORY;
+    ms->data = p;
+    ms->cap = newcap;
+    return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE ms_Read(IStream *This, void *pv, ULONG cb, ULONG *pcbRead)
+{
+    struct memstream *ms = impl(This);
+    ULONG n = 0;
+
+    if (!pv && cb)
+        return STG_E_INVALIDPOINTER;
+    if (ms->pos < ms->size) {
+        size_t avail = ms->size - (size_t)ms->pos;
+        n = cb < avail ? cb : (ULONG)avail;
+        memcpy(pv, ms->data + ms->pos, n);
+        ms->pos += n;
+    }
+    if (pcbRead)
+        *pcbRead = n;
+    return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE ms_Write(IStream *This, const void *pv, ULONG cb,
+                                          ULONG *pcbWritten)
+{
+    struct memstream *ms = impl(This);
+    ULONGLONG end = ms->pos + cb;
+    HRESULT hr;
+
+    if (pcbWritten)
+        *pcbWritten = 0;
+    if (!pv && cb)
+        return STG_E_INVALIDPOINTER;
+    if (cb == 0)
+        return S_OK;
+    hr = ms_reserve(ms, end);
+    if (FAILED(hr))
+        return hr;
+    if (ms->pos > ms->size)
+        memset(ms->data + ms->size, 0, (size_t)ms->pos - ms->size);
+    memcpy(ms->data + ms->pos, pv, cb);
+    ms->pos = end;
+    if (end > ms->size)
+        ms->size = (size_t)end;
+    if (pcbWritten)
+        *pcbWritten = cb;
+    return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE ms_Seek(IStream *This, LARGE_INTEGER move, DWORD origin,
+                                         ULARGE_INTEGER *newpos)
+{
+    struct memstream *ms = impl(This);
+    LONGLONG base;
+    LONGLONG target;
+
+    switch (origin) {
+    case STREAM_SEEK_SET:
+        base = 0;
+        break;
+    case STREAM_SEEK_CUR:
+        base = (LONGLONG)ms->pos;
+        break;
+    case STREAM_SEEK_END:
+        base = (LONGLONG)ms->size;
+        break;
+    default:
+        return STG_E_INVALIDFUNCTION;
+    }
+    if (__builtin_add_overflow(base, move.QuadPart, &target) || target < 0)
+        return STG_E_INVALIDFUNCTION;
+    ms->pos = (ULONGLONG)target;
+    if (newpos)
+        newpos->QuadPart = ms->pos;
+    return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE ms_SetSize(IStream *This, ULARGE_INTEGER newsize)
+{
+    struct memstream *ms = impl(This);
+    HRESULT hr;
+
+    if (newsize.QuadPart > ms->size) {
+        hr = ms_reserve(ms, newsize.QuadPart);
+        if (FAILED(hr))
+            return hr;
+        memset(ms->data + ms->size, 0, (size_t)newsize.QuadPart - ms->size);
+    }
+    ms->size = (size_t)newsize.QuadPart;
+    return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE ms_CopyTo(IStream *This, IStream *pstm, ULARGE_INTEGER cb,
+                                           ULARGE_INTEGER *pcbRead, ULARGE_INTEGER *pcbWritten)
+{
+    return wias_stream_copyto(This, pstm, cb, pcbRead, pcbWritten);
+}
+
+static HRESULT STDMETHODCALLTYPE ms_Commit(IStream *This, DWORD flags)
+{
+    (void)This;
+    (void)flags;
+    return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE ms_Revert(IStream *This)
+{
+    (void)This;
+    return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE ms_LockRegion(IStream *This, ULARGE_INTEGER off, ULARGE_INTEGER cb,
+                                               DWORD type)
+{
+    (void)This;
+    (void)off;
+    (void)cb;
+    (void)type;
+    return STG_E_INVALIDFUNCTION;
+}
+
+static HRESULT STDMETHODCALLTYPE ms_Stat(IStream *This, STATSTG *st, DWORD flag)
+{
+    struct memstream *ms = impl(This);
+
+    if (!st)
+        return STG_E_INVALIDPOINTER;
+    if (flag > STATFLAG_NOOPEN)
+        return STG_E_INVALIDFLAG;
+    memset(st, 0, sizeof *st);
+    st->type = STGTY_STREAM;
+    st->cbSize.QuadPart = ms->size;
+    st->grfMode = STGM_READWRITE;
+    return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE ms_Clone(IStream *This, IStream **ppstm)
+{
+    (void)This;
+    if (ppstm)
+        *ppstm = NULL;
+    return E_NOTIMPL;
+}
+
+static const IStreamVtbl memstream_vtbl = {
+    .QueryInterface = ms_QueryInterface,
+    .AddRef = ms_AddRef,
+    .Release = ms_Release,
+    .Read = ms_Read,
+    .Write = ms_Write,
+    .Seek = ms_Seek,
+    .SetSize = ms_SetSize,
+    .CopyTo = ms_CopyTo,
+    .Commit = ms_Commit,
+    .Revert = ms_Revert,
+    .LockRegion = ms_LockRegion,
+    .UnlockRegion = ms_LockRegion,
+    .Stat = ms_Stat,
+    .Clone = ms_Clone,
+};
+
+HRESULT wiasCreateMemoryStream(IStream **ppstm)
+{
+    struct memstream *ms;
+
+    if (!ppstm)
+        return E_POINTER;
+    ms = calloc(1, sizeof *ms);
+    if (!ms)
+        return E_OUTOFMEMORY;
+    ms->iface.lpVtbl = &memstream_vtbl;
+    atomic_init(&ms->refs, 1);
+    *ppstm = &ms->iface;
+    return S_OK;
+}
+
+HRESULT wiasMemoryStreamGetBuffer(IStream *pstm, const BYTE **ppData, ULONGLONG *pcbData)
+{
+    if (!pstm || !ppData || !pcbData)
+        return E_POINTER;
+    if (pstm->lpVtbl != &memstream_vtbl)
+        return E_INVALIDARG;
+    *ppData = impl(pstm)->data;
+    *pcbData = impl(pstm)->size;
+    return S_OK;
+}
