@@ -1,0 +1,143 @@
+/* emulator internals: the USB device layer (descriptors, ep0), the backend
+ * interface a session drives, and the server entry point the tests use to
+ * export scripted backends instead of device-model devices. */
+#ifndef SCANEMU_EMU_INTERNAL_H
+#define SCANEMU_EMU_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "dm/dm.h"
+#include "emu/emu.h"
+#include "protocol/usbip.h"
+
+/* ---- limits (see docs/emulator.md) --------------------------------------- */
+
+#define EMU_MAX_PENDING_URBS   1024u        /* IN URBs pending per connection */
+#define EMU_RECENT_SEQNUMS     4096u        /* completed seqnums remembered for unlink */
+#define EMU_OUTQ_HIGH_WATER    (256u << 10) /* stop reading input above this */
+#define EMU_RX_CHUNK           (64u << 10)
+#define EMU_MAX_OP_CONNS       64u   /* connections still in the op phase */
+#define EMU_OP_IDLE_TIMEOUT_MS 10000 /* op-phase client that says nothing */
+
+/* ---- logging ------------------------------------------------------------- */
+
+typedef struct emu_log {
+    FILE *f;
+    enum emu_log_level level;
+} emu_log;
+
+#if defined(__GNUC__)
+#define EMU_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define EMU_PRINTF(a, b)
+#endif
+
+/* One line "scanemu[TAG]: level: message\n"; tag may be NULL. */
+void emu_logf(const emu_log *log, enum emu_log_level lvl, const char *tag, const char *fmt, ...)
+    EMU_PRINTF(4, 5);
+
+uint64_t emu_now_ns(void); /* CLOCK_MONOTONIC, the scale of dm_clock_real */
+
+/* ---- USB device layer ---------------------------------------------------- */
+
+/* Endpoint slots of the fixed interface layout. */
+enum emu_ep_slot {
+    EMU_EP_CMD_OUT = 0,  /* bulk OUT 0x01 */
+    EMU_EP_DATA_IN = 1,  /* bulk IN 0x81 */
+    EMU_EP_EVENT_IN = 2, /* interrupt IN 0x82 */
+    EMU_EP_COUNT = 3,
+};
+
+#define EMU_CONF_MAX   96u
+#define EMU_STRING_MAX 256u
+#define EMU_BOS_MAX    32u
+
+typedef struct emu_usbdev {
+    uint32_t speed; /* PROTO_USBIP_SPEED_* */
+    uint8_t dev_desc[18];
+    uint8_t conf_desc[EMU_CONF_MAX];
+    size_t conf_len;
+    uint8_t other_conf[EMU_CONF_MAX]; /* other-speed config (high speed only) */
+    size_t other_len;
+    uint8_t qualifier[10];
+    int has_qualifier;
+    uint8_t bos[EMU_BOS_MAX];
+    size_t bos_len; /* 0: no BOS (bcdUSB < 0x0201) */
+    uint8_t strings[4][EMU_STRING_MAX];
+    size_t string_len[4]; /* 0: no such string */
+    /* state */
+    uint8_t configuration;
+    int halted[EMU_EP_COUNT];
+} emu_usbdev;
+
+/* Builds every descriptor from the identity (strings are copied). */
+void emu_usbdev_init(emu_usbdev *u, const dm_usb_identity *id);
+/* Power-on state: unconfigured, no halts. */
+void emu_usbdev_reset(emu_usbdev *u);
+/* Slot for a wire endpoint address (0x01, 0x81, 0x82), or -1. */
+int emu_usbdev_slot(uint8_t addr);
+
+/* What a control request did besides its reply. */
+typedef struct emu_ctrl_effect {
+    int cleared[EMU_EP_COUNT]; /* halt cleared by CLEAR_FEATURE / SET_CONFIGURATION / SET_INTERFACE
+                                */
+    int halted[EMU_EP_COUNT];  /* halt set by SET_FEATURE */
+} emu_ctrl_effect;
+
+/* Serves one standard request on ep0. IN replies are written to reply (at
+ * most cap bytes; the caller clamps to transfer_buffer_length too) and their
+ * length to *reply_len. Returns 0 or PROTO_USBIP_EPIPE (STALL). */
+int emu_usbdev_control(emu_usbdev *u, const proto_usb_setup *s, const uint8_t *out_data,
+                       size_t out_len, uint8_t *reply, size_t cap, size_t *reply_len,
+                       emu_ctrl_effect *eff);
+
+/* ---- backend: what sits behind the endpoints ------------------------------ */
+
+/* Same contract as the dm_device_* functions of the same name; ctx is the
+ * device. Called only from the device's own worker thread. */
+typedef struct emu_backend_ops {
+    int (*bulk_out)(void *ctx, const uint8_t *buf, size_t len);
+    void (*peek)(void *ctx, enum dm_endpoint ep, uint64_t now_ns, dm_in *out);
+    void (*consume)(void *ctx, enum dm_endpoint ep, uint64_t release_ns);
+    void (*clear_halt)(void *ctx, enum dm_endpoint ep);
+    void (*reset)(void *ctx);
+} emu_backend_ops;
+
+typedef struct emu_export {
+    dm_usb_identity id; /* strings borrowed until emu_server_free */
+    const emu_backend_ops *ops;
+    void *ctx;
+} emu_export;
+
+/* ---- device-side trace (JSON Lines, common.md item 8) ------------------- */
+
+typedef struct emu_trace emu_trace;
+/* One writer for all devices; records are buffered and flushed by
+ * emu_trace_flush (job end, disconnect, shutdown) and emu_trace_close. */
+int emu_trace_open(const char *path, emu_trace **out, char *errbuf, size_t errlen);
+void emu_trace_flush(emu_trace *t);
+void emu_trace_close(emu_trace *t);
+
+/* Per-device context for emu_trace_record (a dm_trace_fn). */
+typedef struct emu_trace_port {
+    emu_trace *trace;
+    char busid[PROTO_USBIP_BUSID_SIZE];
+} emu_trace_port;
+void emu_trace_record(void *port, const dm_trace_rec *rec);
+
+/* ---- server ----------------------------------------------------------------- */
+
+/* emu_server_create without fixtures: exports the given backends (1..
+ * EMU_MAX_DEVICES) as busids 1-1, 1-2, ... opts' profile/scenario/seed/timing/
+ * trace_path are ignored. trace (may be NULL) is flushed when a device goes
+ * idle and at shutdown; it stays the caller's. */
+int emu_server_create_ex(const emu_options *opts, const emu_export *exports, size_t n,
+                         emu_trace *trace, emu_server **out, char *errbuf, size_t errlen);
+
+/* Resources that emu_server_free releases after the server itself is gone
+ * (device-model devices, profiles, the trace writer). */
+typedef void (*emu_cleanup_fn)(void *arg);
+int emu_server_add_cleanup(emu_server *srv, emu_cleanup_fn fn, void *arg);
+
+#endif

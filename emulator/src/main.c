@@ -1,0 +1,240 @@
+/* scanemu: the command line (DESIGN.md section 6) around the emulator library. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "emu/emu.h"
+
+#define SCANEMU_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: scanemu [--listen HOST:PORT] [--device PROFILE.yaml]...\n"
+            "               [--scenario SCENARIO.yaml] [--seed N] [--trace FILE.jsonl]\n"
+            "               [--no-timing] [--port-file FILE] [-v|-q] [--help] [--version]\n"
+            "\n"
+            "Exports virtual USB scanners over USB/IP (the protocol of Linux usbipd).\n"
+            "  --listen HOST:PORT  listen address (default 127.0.0.1:3240; port 0 = any free\n"
+            "                      port). USB/IP has no authentication: keep it on loopback.\n"
+            "  --device FILE       one exported device per flag, busids 1-1, 1-2, ... in order;\n"
+            "                      without --device, one built-in default scanner\n"
+            "  --scenario FILE     fault scenario for every device (default: clean, 10 sheets)\n"
+            "  --seed N            seed for page content, jitter and faults (default 1)\n"
+            "  --trace FILE        device-side JSON Lines trace, one record per band\n"
+            "  --no-timing         release bands as fast as possible (benchmarks)\n"
+            "  --port-file FILE    write the bound port to FILE once listening\n"
+            "  -v, --verbose       more log output (repeat for debug)\n"
+            "  -q, --quiet         warnings and errors only\n");
+}
+
+/* Strict unsigned parse: digits only, whole string, no overflow, <= max. */
+static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+        return -1;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* HOST:PORT, HOST may be [v6addr]. host is written into hostbuf. */
+static int parse_listen(const char *arg, char *hostbuf, size_t hostlen, uint16_t *port)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg)
+        return -1;
+    size_t hlen = (size_t)(colon - arg);
+    const char *h = arg;
+    if (h[0] == '[') {
+        if (hlen < 3 || h[hlen - 1] != ']')
+            return -1;
+        h++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= hostlen)
+        return -1;
+    memcpy(hostbuf, h, hlen);
+    hostbuf[hlen] = 0;
+    unsigned long long p;
+    if (parse_u64(colon + 1, 65535, &p) < 0)
+        return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static int write_port_file(const char *path, uint16_t port)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return -1;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%u\n", port);
+    if (fclose(f) != 0)
+        return -1;
+    return rename(tmp, path);
+}
+
+typedef struct sigctx {
+    emu_server *srv;
+    sigset_t set;
+} sigctx;
+
+/* SIGINT/SIGTERM are blocked in every thread and collected here, so no
+ * handler and no global are needed. SIGUSR1 just ends this thread. */
+static void *signal_thread(void *arg)
+{
+    sigctx *sc = arg;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sc->set, &sig) != 0)
+            continue;
+        if (sig == SIGUSR1)
+            return NULL;
+        emu_server_stop(sc->srv);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_NO_TIMING = 256, OPT_PORT_FILE, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"device", required_argument, NULL, 'd'},
+        {"scenario", required_argument, NULL, 's'},
+        {"seed", required_argument, NULL, 'S'},
+        {"trace", required_argument, NULL, 't'},
+        {"no-timing", no_argument, NULL, OPT_NO_TIMING},
+        {"port-file", required_argument, NULL, OPT_PORT_FILE},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    emu_options opts;
+    emu_options_init(&opts);
+    const char *devices[EMU_MAX_DEVICES];
+    size_t ndev = 0;
+    char host[256];
+    const char *port_file = NULL;
+    int verbosity = 0;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":vqh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'l':
+            if (parse_listen(optarg, host, sizeof host, &opts.listen_port) < 0) {
+                fprintf(stderr,
+                        "scanemu: --listen: expected HOST:PORT with PORT 0-65535, got "
+                        "\"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            opts.listen_host = host;
+            break;
+        case 'd':
+            if (ndev >= EMU_MAX_DEVICES) {
+                fprintf(stderr, "scanemu: --device: at most %d devices\n", EMU_MAX_DEVICES);
+                return 2;
+            }
+            devices[ndev++] = optarg;
+            break;
+        case 's':
+            opts.scenario_path = optarg;
+            break;
+        case 'S': {
+            unsigned long long v;
+            if (parse_u64(optarg, ULLONG_MAX, &v) < 0) {
+                fprintf(stderr, "scanemu: --seed: expected an unsigned integer, got \"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            opts.seed = v;
+            break;
+        }
+        case 't':
+            opts.trace_path = optarg;
+            break;
+        case OPT_NO_TIMING:
+            opts.timing = 0;
+            break;
+        case OPT_PORT_FILE:
+            port_file = optarg;
+            break;
+        case 'v':
+            verbosity++;
+            break;
+        case 'q':
+            verbosity = -1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("scanemu " SCANEMU_VERSION "\n");
+            return 0;
+        case ':':
+            fprintf(stderr, "scanemu: option %s needs an argument (see --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "scanemu: unknown option %s (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "scanemu: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+        return 2;
+    }
+    opts.log_level = verbosity < 0 ? EMU_LOG_WARN : verbosity == 0 ? EMU_LOG_INFO : EMU_LOG_DEBUG;
+    opts.profile_paths = devices;
+    opts.n_devices = ndev;
+
+    sigctx sc;
+    sigemptyset(&sc.set);
+    sigaddset(&sc.set, SIGINT);
+    sigaddset(&sc.set, SIGTERM);
+    sigaddset(&sc.set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512];
+    emu_server *srv;
+    if (emu_server_create(&opts, &srv, err, sizeof err) < 0) {
+        fprintf(stderr, "scanemu: %s\n", err);
+        return 1;
+    }
+    if (port_file && write_port_file(port_file, emu_server_port(srv)) < 0) {
+        fprintf(stderr, "scanemu: cannot write port file %s: %s\n", port_file, strerror(errno));
+        emu_server_free(srv);
+        return 1;
+    }
+    sc.srv = srv;
+    pthread_t st;
+    if (pthread_create(&st, NULL, signal_thread, &sc) != 0) {
+        fprintf(stderr, "scanemu: cannot start the signal thread\n");
+        emu_server_free(srv);
+        return 1;
+    }
+    int rc = emu_server_run(srv);
+    pthread_kill(st, SIGUSR1);
+    pthread_join(st, NULL);
+    emu_server_free(srv);
+    return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,129 @@
+/* Logging, the clock, and the device-side trace writer. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "emu-internal.h"
+
+static const char *level_name(enum emu_log_level lvl)
+{
+    switch (lvl) {
+    case EMU_LOG_ERROR:
+        return "error";
+    case EMU_LOG_WARN:
+        return "warning";
+    case EMU_LOG_INFO:
+        return "info";
+    default:
+        return "debug";
+    }
+}
+
+void emu_logf(const emu_log *log, enum emu_log_level lvl, const char *tag, const char *fmt, ...)
+{
+    if (!log || !log->f || lvl > log->level)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char line[640];
+    if (tag)
+        snprintf(line, sizeof line, "scanemu[%s]: %s: %s\n", tag, level_name(lvl), msg);
+    else
+        snprintf(line, sizeof line, "scanemu: %s: %s\n", level_name(lvl), msg);
+    /* One fputs per line: stdio locks the stream, so lines never interleave. */
+    fputs(line, log->f);
+    fflush(log->f);
+}
+
+uint64_t emu_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- trace ------------------------------------------------------------------- */
+
+struct emu_trace {
+    FILE *f;
+    pthread_mutex_t mtx;
+};
+
+int emu_trace_open(const char *path, emu_trace **out, char *errbuf, size_t errlen)
+{
+    emu_trace *t = calloc(1, sizeof(*t));
+    if (!t) {
+        snprintf(errbuf, errlen, "trace %s: out of memory", path);
+        return -1;
+    }
+    t->f = fopen(path, "w");
+    if (!t->f) {
+        snprintf(errbuf, errlen, "cannot open trace file %s: %s", path, strerror(errno));
+        free(t);
+        return -1;
+    }
+    setvbuf(t->f, NULL, _IOFBF, 1 << 16);
+    pthread_mutex_init(&t->mtx, NULL);
+    *out = t;
+    return 0;
+}
+
+void emu_trace_flush(emu_trace *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mtx);
+    fflush(t->f);
+    pthread_mutex_unlock(&t->mtx);
+}
+
+void emu_trace_close(emu_trace *t)
+{
+    if (!t)
+        return;
+    fclose(t->f);
+    pthread_mutex_destroy(&t->mtx);
+    free(t);
+}
+
+/* Writes `"key":value` for a time relative to origin, or null when the time is
+ * not a real instant (never, or not yet). */
+static void put_rel(char *buf, size_t len, uint64_t t, uint64_t origin)
+{
+    if (t == UINT64_MAX || t < origin)
+        snprintf(buf, len, "null");
+    else
+        snprintf(buf, len, "%llu", (unsigned long long)(t - origin));
+}
+
+void emu_trace_record(void *ctx, const dm_trace_rec *rec)
+{
+    emu_trace_port *port = ctx;
+    if (!port || !port->trace)
+        return;
+    char d[24], r[24], late[24];
+    put_rel(d, sizeof d, rec->deadline_ns, rec->job_start_ns);
+    put_rel(r, sizeof r, rec->release_ns, rec->job_start_ns);
+    if (strcmp(d, "null") == 0 || strcmp(r, "null") == 0)
+        snprintf(late, sizeof late, "null");
+    else
+        snprintf(late, sizeof late, "%lld",
+                 (long long)(int64_t)(rec->release_ns - rec->deadline_ns));
+    char fault[64];
+    if (rec->fault)
+        snprintf(fault, sizeof fault, "\"%s\"", rec->fault);
+    else
+        snprintf(fault, sizeof fault, "null");
+    pthread_mutex_lock(&port->trace->mtx);
+    fprintf(port->trace->f,
+            "{\"src\":\"device\",\"busid\":\"%s\",\"page\":%u,\"side\":%u,\"band\":%u,"
+            "\"deadline_ns\":%s,\"release_ns\":%s,\"late_ns\":%s,\"bytes\":%u,\"fault\":%s}\n",
+            port->busid, rec->page, rec->side, rec->band, d, r, late, rec->bytes, fault);
+    pthread_mutex_unlock(&port->trace->mtx);
+}
