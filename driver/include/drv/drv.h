@@ -1,0 +1,311 @@
+/* driver: the host side of the virtual scanner (DESIGN.md sections 1 and 4).
+ *
+ * Three layers, each usable on its own:
+ *
+ *   transport  a const table of USB operations (control, bulk OUT, async bulk
+ *              and interrupt IN, cancel, clear-halt, event pump) with two
+ *              backends: "usbip://HOST:PORT/BUSID", a userspace USB/IP client
+ *              (no root, no kernel module), and "libusb[:VID:PID]" for any
+ *              device the kernel sees.
+ *   session    the scanner protocol over a transport: capabilities,
+ *              parameters, job start (warm-up waited out, bounded), then the
+ *              band stream with several bulk IN transfers in flight; every
+ *              band checked (sequence, size, CRC-32) and copied into the page
+ *              buffer of a MINIDRV_TRANSFER_CONTEXT.
+ *   scan       a whole job into a multipage TIFF through wias'
+ *              wiasWritePageBufToStream, faults mapped to the HRESULT a
+ *              Windows WIA minidriver returns.
+ *
+ * The driver never links the device model: it checks what the wire says
+ * against the geometry the device announced, as a real driver must.
+ */
+#ifndef SCANEMU_DRV_DRV_H
+#define SCANEMU_DRV_DRV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/scan.h"
+#include "protocol/usbip.h"
+
+/* ---- errors --------------------------------------------------------------- */
+
+/* X(name, value, message): the single source of the error table. */
+#define DRV_ERRNO_MAP(X)                                                        \
+    X(NOMEM, -1, "out of memory")                                              \
+    X(INVALID, -2, "invalid argument")                                         \
+    X(URI, -3, "bad transport URI")                                            \
+    X(CONNECT, -4, "cannot connect")                                           \
+    X(NOT_USBIP, -5, "peer does not speak USB/IP")                             \
+    X(NODEV, -6, "no such device")                                             \
+    X(BUSY, -7, "device busy")                                                 \
+    X(WRONG_DEVICE, -8, "not the expected device")                             \
+    X(IO, -9, "I/O error")                                                     \
+    X(PROTO, -10, "protocol violation by the peer")                            \
+    X(TIMEOUT, -11, "timed out")                                               \
+    X(STALL, -12, "endpoint stalled")                                          \
+    X(OVERFLOW, -13, "device sent more data than the transfer could hold")     \
+    X(DISCONNECTED, -14, "device disconnected")                                \
+    X(CANCELLED, -15, "transfer cancelled")                                    \
+    X(UNSUPPORTED, -16, "not supported")                                       \
+    X(OUTPUT, -17, "cannot write the output")                                  \
+    X(DEVICE, -18, "device reported a fault")
+
+typedef enum drv_err {
+    DRV_OK = 0,
+#define DRV_ERR_ENUM_(name, value, msg) DRV_E_##name = (value),
+    DRV_ERRNO_MAP(DRV_ERR_ENUM_)
+#undef DRV_ERR_ENUM_
+} drv_err;
+
+const char *drv_strerror(int err); /* "endpoint stalled" */
+const char *drv_err_name(int err); /* "DRV_E_STALL" */
+
+/* ---- HRESULTs (the values DESIGN.md section 4 lists) ----------------------- */
+
+/* Values are those of the Windows SDK; wias' headers define the same names for
+ * source compatibility, this is the driver's own spelling. */
+#define DRV_HR_S_OK                    ((int32_t)0)
+#define DRV_HR_END_OF_MEDIA            ((int32_t)0x00210001)
+#define DRV_HR_WIA_ERROR(n)            ((int32_t)(0x80210000u | (uint32_t)(n)))
+#define DRV_HR_GENERAL_ERROR           DRV_HR_WIA_ERROR(0x01)
+#define DRV_HR_PAPER_JAM               DRV_HR_WIA_ERROR(0x02)
+#define DRV_HR_PAPER_EMPTY             DRV_HR_WIA_ERROR(0x03)
+#define DRV_HR_OFFLINE                 DRV_HR_WIA_ERROR(0x05)
+#define DRV_HR_BUSY                    DRV_HR_WIA_ERROR(0x06)
+#define DRV_HR_WARMING_UP              DRV_HR_WIA_ERROR(0x07)
+#define DRV_HR_DEVICE_COMMUNICATION    DRV_HR_WIA_ERROR(0x0A)
+#define DRV_HR_INVALID_COMMAND         DRV_HR_WIA_ERROR(0x0B)
+#define DRV_HR_COVER_OPEN              DRV_HR_WIA_ERROR(0x10)
+#define DRV_HR_MULTI_FEED              DRV_HR_WIA_ERROR(0x14)
+#define DRV_HR_E_INVALIDARG            ((int32_t)0x80070057u)
+#define DRV_HR_E_OUTOFMEMORY           ((int32_t)0x8007000Eu)
+#define DRV_HR_STG_E_WRITEFAULT        ((int32_t)0x8003001Du)
+#define DRV_HR_STG_E_MEDIUMFULL        ((int32_t)0x80030070u)
+#define DRV_HR_STG_E_ACCESSDENIED      ((int32_t)0x80030005u)
+
+/* "WIA_ERROR_PAPER_JAM", "S_OK", "WIA_STATUS_END_OF_MEDIA", or "0x8021ABCD"
+ * style text written into buf for values without a name (buf may be NULL
+ * only if the value is known; it needs 11 bytes). */
+const char *drv_hr_name(int32_t hr, char *buf, size_t len);
+
+/* The HRESULT a WIA minidriver returns for a device status code that ends a
+ * job or refuses one (DESIGN.md section 4). pages_done matters for
+ * FEEDER_EMPTY only: 0 -> WIA_ERROR_PAPER_EMPTY, else END_OF_MEDIA. */
+int32_t drv_hr_from_status(uint32_t status, uint32_t pages_done);
+
+/* wiascan's process exit code for a scan result, by failure class:
+ *   0 success (S_OK, WIA_STATUS_END_OF_MEDIA)
+ *   1 internal error (out of memory, unexpected failure)
+ *   2 usage error (command line; wiascan only)
+ *   3 connection/transport: unreachable, not USB/IP, unknown busid, wrong device
+ *   4 paper fault: jam, feeder empty, multi-feed, cover open
+ *   5 device communication: stall, CRC/sequence/size error, timeout, unplug
+ *   6 output: cannot create or write the TIFF or the trace
+ *   7 device busy or still warming up
+ *   8 parameters the device does not support */
+enum drv_exit {
+    DRV_EXIT_OK = 0,
+    DRV_EXIT_INTERNAL = 1,
+    DRV_EXIT_USAGE = 2,
+    DRV_EXIT_CONNECT = 3,
+    DRV_EXIT_PAPER = 4,
+    DRV_EXIT_COMM = 5,
+    DRV_EXIT_OUTPUT = 6,
+    DRV_EXIT_BUSY = 7,
+    DRV_EXIT_PARAM = 8,
+};
+int drv_exit_code(int32_t hr);
+
+/* ---- transport -------------------------------------------------------------- */
+
+typedef struct drv_transport drv_transport;
+typedef struct drv_xfer drv_xfer;
+typedef void (*drv_xfer_cb)(drv_xfer *x);
+
+enum drv_xfer_type {
+    DRV_XFER_CONTROL = 0, /* backends' own ep0 transfers */
+    DRV_XFER_BULK = 2,
+    DRV_XFER_INTERRUPT = 3,
+};
+
+enum drv_xfer_state {
+    DRV_XFER_IDLE = 0,    /* never submitted, or completion consumed */
+    DRV_XFER_PENDING = 1, /* owned by the transport: do not touch buf */
+    DRV_XFER_DONE = 2,    /* status/actual valid; the caller owns it again */
+};
+
+/* An asynchronous IN transfer. The caller owns the storage and the buffer,
+ * fills the first block, and must keep both alive until state is DONE.
+ * Completion happens only inside a transport call (handle_events, the
+ * synchronous operations, cancel or close): the transport sets status,
+ * actual and state = DONE, then calls callback (if any). A callback may not
+ * call back into the transport. */
+struct drv_xfer {
+    uint8_t endpoint; /* address including the direction bit, e.g. 0x81 */
+    uint8_t type;     /* enum drv_xfer_type */
+    uint8_t *buf;
+    size_t length;
+    drv_xfer_cb callback; /* optional */
+    void *user_data;
+    /* results, valid when state == DRV_XFER_DONE */
+    int state;     /* enum drv_xfer_state */
+    int status;    /* DRV_OK or a DRV_E_* (STALL, CANCELLED, OVERFLOW, ...) */
+    size_t actual; /* bytes received */
+    /* backend-private */
+    uint32_t seq_;
+    uint32_t unlink_seq_;
+    void *priv_;
+    drv_xfer *next_;
+};
+
+/* What the backend found while opening (enumeration-equivalent steps). */
+typedef struct drv_device_info {
+    uint16_t vid, pid, bcd_device;
+    uint32_t speed; /* PROTO_USBIP_SPEED_* */
+    uint8_t configuration;
+    uint8_t interface_number;
+    uint16_t bulk_in_max_packet;
+    char where[128]; /* "usbip 127.0.0.1:3240 busid 1-1", "libusb bus 1 device 4" */
+} drv_device_info;
+
+typedef struct drv_open_options {
+    /* Which device is acceptable. usbip checks the imported device against
+     * it; libusb looks for it (a VID:PID in the URI wins). Default
+     * 1209:0001, match_id = 1. match_id = 0 accepts any VID:PID (the vendor
+     * interface is always required). */
+    int match_id;
+    uint16_t vid, pid;
+    unsigned timeout_ms; /* connect, import and each enumeration request; default 5000 */
+} drv_open_options;
+void drv_open_options_init(drv_open_options *o);
+
+struct drv_transport_ops {
+    const char *scheme; /* "usbip", "libusb" */
+    /* rest is the URI after "scheme:" ("//HOST:PORT/BUSID", "", "VID:PID").
+     * Performs the enumeration-equivalent steps (device and configuration
+     * descriptors, SET_CONFIGURATION, claim the scanner interface). */
+    int (*open)(const char *rest, const drv_open_options *o, drv_transport **out, char *errbuf,
+                size_t errlen);
+    /* Cancels whatever is still pending (completing it as CANCELLED) and
+     * frees the transport. */
+    void (*close)(drv_transport *t);
+    /* Synchronous control transfer on ep0. data holds wLength bytes; for IN
+     * *actual receives the count. Returns DRV_OK or DRV_E_STALL/TIMEOUT/... */
+    int (*control)(drv_transport *t, const proto_usb_setup *setup, uint8_t *data, size_t *actual,
+                   unsigned timeout_ms);
+    /* Synchronous bulk OUT of exactly len bytes. */
+    int (*bulk_out)(drv_transport *t, uint8_t ep, const uint8_t *data, size_t len,
+                    unsigned timeout_ms);
+    /* Queue an asynchronous bulk or interrupt IN transfer. Transfers on one
+     * endpoint complete in submission order. Never sets a short-not-OK flag:
+     * every message of the scanner protocol is a short transfer. */
+    int (*submit)(drv_transport *t, drv_xfer *x);
+    /* Ask for a pending transfer to be cancelled (usbip: CMD_UNLINK; libusb:
+     * libusb_cancel_transfer). It completes later, as CANCELLED or with what
+     * it got if it finished first. */
+    int (*cancel)(drv_transport *t, drv_xfer *x);
+    /* CLEAR_FEATURE(ENDPOINT_HALT) on ep, synchronously. */
+    int (*clear_halt)(drv_transport *t, uint8_t ep);
+    /* Wait up to timeout_ms for completions and run them. Returns DRV_OK
+     * (also when nothing happened) or an error once the device is gone. */
+    int (*handle_events)(drv_transport *t, unsigned timeout_ms);
+};
+
+/* Every backend's handle starts with this. */
+struct drv_transport {
+    const struct drv_transport_ops *ops;
+    drv_device_info info;
+};
+
+extern const struct drv_transport_ops drv_usbip_transport;
+extern const struct drv_transport_ops drv_libusb_transport;
+
+/* Open a transport by URI: "usbip://HOST:PORT/BUSID" (HOST may be [v6]),
+ * "libusb" or "libusb:VID:PID" (hex). On failure writes one line naming what
+ * was wrong into errbuf; *out is set only on success. o may be NULL. */
+int drv_transport_open(const char *uri, const drv_open_options *o, drv_transport **out,
+                       char *errbuf, size_t errlen);
+void drv_transport_close(drv_transport *t);
+
+/* ---- scan ------------------------------------------------------------------- */
+
+/* Per-band progress, from inside drv_scan_*. */
+typedef struct drv_progress {
+    uint32_t page;           /* page being received (0-based) */
+    uint32_t band;           /* last band received in it */
+    uint32_t bands_per_page;
+    uint32_t pages_done;     /* pages written */
+    uint32_t pages_total;    /* 0 = until the feeder is empty */
+    uint64_t bytes;          /* pixel bytes received so far */
+    uint64_t page_bytes;     /* pixel bytes in one page */
+    uint64_t elapsed_ns;     /* since the START_JOB response */
+} drv_progress;
+typedef void (*drv_progress_fn)(void *ctx, const drv_progress *p);
+
+/* Optional diagnostic lines (no newline), for -v. */
+typedef void (*drv_log_fn)(void *ctx, const char *line);
+
+enum drv_compression {
+    DRV_COMPRESSION_NONE = 0, /* WIA_COMPRESSION_NONE */
+    DRV_COMPRESSION_G4 = 4,   /* WIA_COMPRESSION_G4, bw only */
+    DRV_COMPRESSION_JPEG = 5, /* WIA_COMPRESSION_JPEG, gray/color */
+    DRV_COMPRESSION_LZW = 0x1000,     /* WIAS_COMPRESSION_LZW */
+    DRV_COMPRESSION_DEFLATE = 0x1001, /* WIAS_COMPRESSION_DEFLATE */
+};
+
+#define DRV_MAX_IN_FLIGHT 64u
+
+struct IStream; /* wias/istream.h */
+
+typedef struct drv_scan_options {
+    const char *transport; /* URI; default "usbip://127.0.0.1:3240/1-1" */
+    drv_open_options open;
+    uint8_t source;     /* enum proto_scan_source, default ADF */
+    uint8_t mode;       /* enum proto_scan_mode, default COLOR24 */
+    uint16_t dpi;       /* default 300 */
+    uint32_t pages;     /* 0 = until the feeder is empty (flatbed: 1) */
+    uint32_t width_px;  /* 0 = full width of the source */
+    uint32_t height_px; /* 0 = full height */
+    int has_seed;
+    uint64_t seed;
+    int compression;      /* enum drv_compression */
+    unsigned in_flight;   /* bulk IN transfers in flight, 1..64, default 4 */
+    unsigned timeout_ms;  /* per command response and per band, default 10000 */
+    unsigned warmup_max_ms; /* longest total wait for warm-up, default 60000 */
+    const char *trace_path; /* host-side JSON Lines, NULL = none */
+    drv_progress_fn progress;
+    void *progress_ctx;
+    drv_log_fn log;
+    void *log_ctx;
+} drv_scan_options;
+void drv_scan_options_init(drv_scan_options *o);
+
+typedef struct drv_scan_result {
+    int32_t hr;          /* S_OK, WIA_STATUS_END_OF_MEDIA or the failure */
+    int err;             /* DRV_OK or the drv_err behind a failure */
+    uint32_t pages_kept; /* complete pages written to the output */
+    uint64_t bytes;      /* pixel bytes received */
+    uint64_t elapsed_ns; /* START_JOB response to the end of the job */
+    int have_job;
+    proto_scan_job job;      /* the job the device ran, when have_job */
+    drv_device_info device;  /* valid once the transport was opened */
+    char message[256];       /* one line: what happened, where */
+} drv_scan_result;
+
+/* Scan into a stream as a multipage TIFF (wiasWritePageBufToStream), one
+ * page per completed page of the job; the stream holds exactly the pages
+ * completed before any fault, as a valid TIFF. Returns result->hr (also
+ * stored); result is always filled. */
+int32_t drv_scan_to_stream(const drv_scan_options *o, struct IStream *stream,
+                           drv_scan_result *result);
+
+/* Scan into OUT as a multipage TIFF. Pages go to OUT.part next to it; the
+ * .part is renamed to OUT when the job ends, successfully or by a fault after
+ * at least one complete page (the TIFF then holds exactly those pages), and
+ * removed when no page was completed, so OUT is then neither created nor
+ * touched. Returns result->hr (also stored); result is always filled. */
+int32_t drv_scan_to_file(const drv_scan_options *o, const char *out_path,
+                         drv_scan_result *result);
+
+#endif

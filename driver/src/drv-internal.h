@@ -1,0 +1,52 @@
+/* driver: private declarations shared by the driver's source files. */
+#ifndef SCANEMU_DRV_INTERNAL_H
+#define SCANEMU_DRV_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "drv/drv.h"
+
+#define DRV_DEFAULT_VID 0x1209u
+#define DRV_DEFAULT_PID 0x0001u
+#define DRV_DEFAULT_URI "usbip://127.0.0.1:3240/1-1"
+
+/* USB standard request constants used by the enumeration steps. */
+#define DRV_USB_REQ_GET_STATUS        0x00u
+#define DRV_USB_REQ_CLEAR_FEATURE     0x01u
+#define DRV_USB_REQ_GET_DESCRIPTOR    0x06u
+#define DRV_USB_REQ_SET_CONFIGURATION 0x09u
+#define DRV_USB_DT_DEVICE             0x01u
+#define DRV_USB_DT_CONFIG             0x02u
+#define DRV_USB_DT_INTERFACE          0x04u
+#define DRV_USB_DT_ENDPOINT           0x05u
+#define DRV_USB_FEATURE_ENDPOINT_HALT 0x00u
+#define DRV_USB_CLASS_VENDOR          0xFFu
+#define DRV_USB_MAX_CONFIG_DESC       4096u
+
+/* The scanner interface found in a configuration descriptor. */
+typedef struct drv_scanner_iface {
+    uint8_t configuration;
+    uint8_t interface_number;
+    uint8_t alt_setting;
+    uint16_t bulk_out_mps, bulk_in_mps, intr_in_mps;
+    uint8_t intr_interval;
+} drv_scanner_iface;
+
+/* Walk a raw configuration descriptor (bounded by len) for the vendor-class
+ * interface with bulk OUT 0x01, bulk IN 0x81 and interrupt IN 0x82.
+ * DRV_OK, DRV_E_PROTO (malformed) or DRV_E_WRONG_DEVICE (no such interface). */
+int drv_parse_config(const uint8_t *desc, size_t len, drv_scanner_iface *out);
+
+/* snprintf into errbuf if it is non-NULL. */
+void drv_errf(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t drv_now_ns(void);
+
+/* Wait until x is DONE, pumping t's events, for at most timeout_ms. DRV_OK
+ * (x is DONE), DRV_E_TIMEOUT, or the transport's error. */
+int drv_wait_xfer(drv_transport *t, drv_xfer *x, unsigned timeout_ms);
+
+#endif

@@ -1,0 +1,935 @@
+/* driver: the scanner session and band -> page assembly.
+ *
+ * GET_CAPS, SET_PARAMS, START_JOB (warm-up waited out, bounded), then the
+ * band stream with opts.in_flight bulk IN transfers queued. Transfers on one
+ * endpoint complete in order, so the ring of transfers is consumed head
+ * first: every completion is checked (magic, sequence, geometry, CRC-32),
+ * copied into the one page buffer of the MINIDRV_TRANSFER_CONTEXT, and the
+ * transfer is queued again. A finished page goes to wiasWritePageBufToStream.
+ * Memory is one page plus in_flight transfers, however many pages.
+ *
+ * Fault mapping (DESIGN.md section 4, docs/driver.md): a device status ends
+ * the job with the HRESULT drv_hr_from_status gives; a stall is cleared
+ * (CLEAR_FEATURE ENDPOINT_HALT) and the read retried once; a stall that
+ * comes back, a CRC/sequence/size error, a timeout (transfers cancelled) or
+ * an unplug is WIA_ERROR_DEVICE_COMMUNICATION. A page is written only when
+ * all its bands arrived intact.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drv-internal.h"
+#include "wias/wias.h"
+
+#define CMD_BUF_SIZE      (PROTO_SCAN_CMD_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD)
+#define RSP_BUF_MIN       1024u
+#define ABORT_TIMEOUT_MS  1000u
+#define DRAIN_TIMEOUT_MS  2000u
+#define MAX_WARMUP_TRIES  64
+#define MAX_SKIPPED_BANDS 256
+
+_Static_assert(DRV_COMPRESSION_LZW == WIAS_COMPRESSION_LZW, "compression values agree");
+_Static_assert(DRV_COMPRESSION_DEFLATE == WIAS_COMPRESSION_DEFLATE, "compression values agree");
+_Static_assert(DRV_COMPRESSION_G4 == WIA_COMPRESSION_G4, "compression values agree");
+_Static_assert(DRV_COMPRESSION_JPEG == WIA_COMPRESSION_JPEG, "compression values agree");
+_Static_assert(DRV_HR_PAPER_JAM == WIA_ERROR_PAPER_JAM, "HRESULT values agree");
+_Static_assert(DRV_HR_MULTI_FEED == WIA_ERROR_MULTI_FEED, "HRESULT values agree");
+_Static_assert(DRV_HR_END_OF_MEDIA == WIA_STATUS_END_OF_MEDIA, "HRESULT values agree");
+
+typedef struct drv_session {
+    const drv_scan_options *o;
+    drv_scan_result *res;
+    drv_transport *t;
+    IStream *stream;
+    FILE *trace;
+    uint32_t tag;
+    int failed;
+
+    uint8_t *inbuf; /* command responses */
+    size_t inbuf_len;
+    uint64_t rsp_ns; /* arrival of the last response */
+    drv_xfer rspx;   /* the response read; lives as long as the transport */
+
+    drv_xfer evt;
+    uint8_t evtbuf[PROTO_SCAN_EVENT_SIZE];
+    uint64_t evt_ns;
+    int evt_live;
+
+    proto_scan_caps caps;
+    proto_scan_job job;
+    int job_running; /* START_JOB accepted, END_OF_JOB not seen */
+
+    unsigned n;       /* transfers in the ring */
+    drv_xfer *ring;
+    uint64_t *arrival;
+    uint8_t *ringbuf;
+
+    MINIDRV_TRANSFER_CONTEXT mdtc;
+    uint8_t *page;
+    size_t page_bytes;
+
+    uint64_t t0; /* START_JOB response arrival */
+    uint32_t page_no, band_no, pages_done;
+    unsigned stall_clears;
+} drv_session;
+
+/* ---- results and logging ------------------------------------------------------- */
+
+static void sess_log(drv_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sess_log(drv_session *s, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+
+    if (!s->o->log)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    s->o->log(s->o->log_ctx, line);
+}
+
+/* Record the first failure; later ones (during unwinding) keep it. */
+static int32_t sess_fail(drv_session *s, int32_t hr, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int32_t sess_fail(drv_session *s, int32_t hr, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (s->failed)
+        return s->res->hr;
+    s->failed = 1;
+    s->res->hr = hr;
+    s->res->err = err;
+    va_start(ap, fmt);
+    vsnprintf(s->res->message, sizeof(s->res->message), fmt, ap);
+    va_end(ap);
+    return hr;
+}
+
+static int32_t sess_comm(drv_session *s, int err, const char *what)
+{
+    return sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, err, "%s: %s", what, drv_strerror(err));
+}
+
+static void xfer_stamp_cb(drv_xfer *x)
+{
+    *(uint64_t *)x->user_data = drv_now_ns();
+}
+
+/* ---- interrupt events --------------------------------------------------------- */
+
+static void evt_arm(drv_session *s)
+{
+    memset(&s->evt, 0, sizeof(s->evt));
+    s->evt.endpoint = PROTO_SCAN_EP_EVENT_IN;
+    s->evt.type = DRV_XFER_INTERRUPT;
+    s->evt.buf = s->evtbuf;
+    s->evt.length = sizeof(s->evtbuf);
+    s->evt.callback = xfer_stamp_cb;
+    s->evt.user_data = &s->evt_ns;
+    s->evt_live = s->t->ops->submit(s->t, &s->evt) == DRV_OK;
+}
+
+/* Consume a completed event transfer (informational: the band stream
+ * carries the authoritative status) and queue the next one. */
+static void evt_poll(drv_session *s)
+{
+    proto_scan_event e;
+
+    if (!s->evt_live || s->evt.state != DRV_XFER_DONE)
+        return;
+    s->evt_live = 0;
+    if (s->evt.status != DRV_OK) {
+        if (s->evt.status != DRV_E_CANCELLED && s->evt.status != DRV_E_DISCONNECTED)
+            sess_log(s, "interrupt endpoint: %s; no more events", drv_strerror(s->evt.status));
+        return;
+    }
+    if (proto_scan_event_decode(s->evtbuf, s->evt.actual, &e) >= 0)
+        sess_log(s, "event %u (page %u, arg %u)", e.code, e.page + 1, e.arg);
+    else
+        sess_log(s, "malformed event (%zu bytes) ignored", s->evt.actual);
+    evt_arm(s);
+}
+
+/* Pump events until x is done or timeout_ms passed, servicing the event
+ * endpoint meanwhile. */
+static int sess_wait(drv_session *s, drv_xfer *x, unsigned timeout_ms)
+{
+    uint64_t deadline = drv_now_ns() + (uint64_t)timeout_ms * 1000000u;
+
+    for (;;) {
+        uint64_t now = drv_now_ns();
+        int rc;
+
+        evt_poll(s);
+        if (x && x->state != DRV_XFER_PENDING)
+            return DRV_OK;
+        if (now >= deadline)
+            return DRV_E_TIMEOUT;
+        rc = s->t->ops->handle_events(s->t,
+                                      (unsigned)((deadline - now + 999999u) / 1000000u));
+        if (rc < 0 && (!x || x->state == DRV_XFER_PENDING))
+            return rc;
+    }
+}
+
+/* Cancel every transfer still pending and wait (bounded) for them. */
+static void sess_cancel_all(drv_session *s)
+{
+    uint64_t deadline;
+    unsigned i;
+    int busy;
+
+    for (i = 0; i < s->n; i++)
+        if (s->ring[i].state == DRV_XFER_PENDING)
+            s->t->ops->cancel(s->t, &s->ring[i]);
+    deadline = drv_now_ns() + (uint64_t)DRAIN_TIMEOUT_MS * 1000000u;
+    do {
+        busy = 0;
+        for (i = 0; i < s->n; i++)
+            busy |= s->ring[i].state == DRV_XFER_PENDING;
+        if (!busy || drv_now_ns() >= deadline)
+            break;
+        if (s->t->ops->handle_events(s->t, 50) < 0)
+            break; /* transport dead: everything completed */
+    } while (1);
+}
+
+/* ---- commands -------------------------------------------------------------------- */
+
+/* One command and its response. skip_bands: discard band messages that are
+ * still on their way (after ABORT). Returns DRV_OK with *rsp and the payload
+ * in s->inbuf + RSP_HDR_SIZE, or a DRV_E_*. */
+static int sess_cmd(drv_session *s, uint16_t opcode, const void *payload, size_t plen,
+                    proto_scan_rsp *rsp, unsigned timeout_ms, int skip_bands)
+{
+    uint8_t cmd[CMD_BUF_SIZE];
+    proto_scan_cmd c = {.opcode = opcode, .tag = ++s->tag, .length = (uint32_t)plen};
+    unsigned stalls = 0, skipped = 0;
+    uint32_t magic;
+    int n, rc;
+
+    if (plen > PROTO_SCAN_MAX_PAYLOAD)
+        return DRV_E_INVALID;
+    n = proto_scan_cmd_encode(&c, cmd, sizeof(cmd));
+    if (n < 0)
+        return DRV_E_INVALID;
+    if (plen)
+        memcpy(cmd + n, payload, plen);
+    rc = s->t->ops->bulk_out(s->t, PROTO_SCAN_EP_CMD_OUT, cmd, (size_t)n + plen, timeout_ms);
+    if (rc == DRV_E_STALL) {
+        /* A hardware driver clears the halt and resends once. */
+        sess_log(s, "command %u stalled; clearing the halt and retrying once", opcode);
+        rc = s->t->ops->clear_halt(s->t, PROTO_SCAN_EP_CMD_OUT);
+        if (rc == DRV_OK)
+            rc = s->t->ops->bulk_out(s->t, PROTO_SCAN_EP_CMD_OUT, cmd, (size_t)n + plen,
+                                     timeout_ms);
+    }
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        drv_xfer *x = &s->rspx;
+
+        if (x->state == DRV_XFER_PENDING)
+            return DRV_E_IO; /* an earlier read never came back */
+        memset(x, 0, sizeof(*x));
+        x->endpoint = PROTO_SCAN_EP_DATA_IN;
+        x->type = DRV_XFER_BULK;
+        x->buf = s->inbuf;
+        x->length = s->inbuf_len;
+        x->callback = xfer_stamp_cb;
+        x->user_data = &s->rsp_ns;
+        rc = s->t->ops->submit(s->t, x);
+        if (rc < 0)
+            return rc;
+        rc = sess_wait(s, x, timeout_ms);
+        if (rc < 0) {
+            s->t->ops->cancel(s->t, x);
+            sess_wait(s, x, DRAIN_TIMEOUT_MS);
+            return rc;
+        }
+        if (x->status == DRV_E_STALL && stalls++ == 0) {
+            sess_log(s, "response to command %u stalled; clearing the halt and retrying once",
+                     opcode);
+            rc = s->t->ops->clear_halt(s->t, PROTO_SCAN_EP_DATA_IN);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        if (x->status != DRV_OK)
+            return x->status;
+        if (proto_scan_peek_magic(s->inbuf, x->actual, &magic) < 0)
+            return DRV_E_PROTO;
+        if (magic == PROTO_SCAN_MAGIC_BND && skip_bands && skipped++ < MAX_SKIPPED_BANDS)
+            continue;
+        if (magic != PROTO_SCAN_MAGIC_RSP ||
+            proto_scan_rsp_decode(s->inbuf, x->actual, rsp) < 0 || rsp->opcode != opcode ||
+            rsp->tag != c.tag || rsp->length > x->actual - PROTO_SCAN_RSP_HDR_SIZE)
+            return DRV_E_PROTO;
+        return DRV_OK;
+    }
+}
+
+static const uint8_t *rsp_payload(drv_session *s)
+{
+    return s->inbuf + PROTO_SCAN_RSP_HDR_SIZE;
+}
+
+/* ---- job geometry ------------------------------------------------------------------ */
+
+/* The geometry checks a real driver can make without a device model. */
+static int job_check(drv_session *s, const proto_scan_job *j, char *why, size_t whylen)
+{
+    const drv_scan_options *o = s->o;
+    unsigned bpp = proto_scan_mode_bpp(j->mode);
+    uint64_t bpl, band_bytes;
+
+    if (j->source != o->source || j->mode != o->mode || j->dpi != o->dpi) {
+        snprintf(why, whylen, "source/mode/dpi %u/%u/%u, asked for %u/%u/%u", j->source, j->mode,
+                 j->dpi, o->source, o->mode, o->dpi);
+        return 0;
+    }
+    if (bpp == 0 || j->bits_per_pixel != bpp || j->width_px == 0 || j->height_px == 0 ||
+        j->band_lines == 0) {
+        snprintf(why, whylen, "%ux%u px, %u bpp, %u lines per band", j->width_px, j->height_px,
+                 j->bits_per_pixel, j->band_lines);
+        return 0;
+    }
+    if ((o->width_px && j->width_px != o->width_px) ||
+        (o->height_px && j->height_px != o->height_px) || (o->pages && j->pages != o->pages) ||
+        (o->has_seed && j->seed != o->seed)) {
+        snprintf(why, whylen, "%ux%u px, %u pages, seed %llu differ from the request",
+                 j->width_px, j->height_px, j->pages, (unsigned long long)j->seed);
+        return 0;
+    }
+    bpl = ((uint64_t)j->width_px * bpp + 7) / 8;
+    band_bytes = bpl * j->band_lines;
+    if (j->bytes_per_line != bpl ||
+        j->bands_per_page != (j->height_px + (uint64_t)j->band_lines - 1) / j->band_lines) {
+        snprintf(why, whylen, "bytes_per_line %u / bands_per_page %u do not follow from the size",
+                 j->bytes_per_line, j->bands_per_page);
+        return 0;
+    }
+    if (band_bytes > PROTO_SCAN_MAX_BAND_DATA ||
+        j->max_in_transfer < PROTO_SCAN_BAND_HDR_SIZE + band_bytes ||
+        j->max_in_transfer > PROTO_SCAN_BAND_HDR_SIZE + PROTO_SCAN_MAX_BAND_DATA) {
+        snprintf(why, whylen, "max_in_transfer %u does not fit a %llu-byte band",
+                 j->max_in_transfer, (unsigned long long)band_bytes);
+        return 0;
+    }
+    if (bpl * j->height_px > INT32_MAX) {
+        snprintf(why, whylen, "a %ux%u page does not fit a WIA transfer buffer", j->width_px,
+                 j->height_px);
+        return 0;
+    }
+    return 1;
+}
+
+static int caps_check(drv_session *s)
+{
+    const drv_scan_options *o = s->o;
+    const proto_scan_caps *c = &s->caps;
+    static const char *const src_names[] = {"flatbed", "adf", "duplex"};
+    char list[128];
+    size_t off = 0;
+    unsigned i;
+
+    if (o->source > PROTO_SCAN_SOURCE_DUPLEX || !(c->sources & (1u << o->source)))
+        return sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_INVALID,
+                         "the device has no %s source",
+                         o->source <= PROTO_SCAN_SOURCE_DUPLEX ? src_names[o->source] : "such"),
+               0;
+    if (o->mode > 31 || !(c->modes & (1u << o->mode)))
+        return sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_INVALID,
+                         "the device cannot scan in mode %u", o->mode),
+               0;
+    list[0] = '\0';
+    for (i = 0; i < c->n_resolutions && i < PROTO_SCAN_MAX_RESOLUTIONS; i++) {
+        if (c->resolutions[i] == o->dpi)
+            return 1;
+        if (off < sizeof(list))
+            off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%u", i ? ", " : "",
+                                    c->resolutions[i]);
+    }
+    sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_INVALID,
+              "the device does not scan at %u dpi (it offers %s)", o->dpi, list);
+    return 0;
+}
+
+/* ---- the job ------------------------------------------------------------------------ */
+
+static int setup_job(drv_session *s)
+{
+    proto_scan_params p;
+    proto_scan_rsp rsp;
+    uint8_t buf[PROTO_SCAN_MAX_PAYLOAD];
+    char why[160];
+    int n, rc;
+
+    rc = sess_cmd(s, PROTO_SCAN_OP_GET_CAPS, NULL, 0, &rsp, s->o->timeout_ms, 0);
+    if (rc < 0)
+        return sess_comm(s, rc, "GET_CAPS"), 0;
+    if (rsp.status != PROTO_SCAN_ST_OK ||
+        proto_scan_caps_decode(rsp_payload(s), rsp.length, &s->caps) < 0)
+        return sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                         "GET_CAPS answered %s without valid capabilities",
+                         proto_scan_status_name(rsp.status)),
+               0;
+    if (!caps_check(s))
+        return 0;
+    memset(&p, 0, sizeof(p));
+    p.source = s->o->source;
+    p.mode = s->o->mode;
+    p.dpi = s->o->dpi;
+    p.pages = s->o->pages;
+    p.width_px = s->o->width_px;
+    p.height_px = s->o->height_px;
+    if (s->o->has_seed) {
+        p.flags |= PROTO_SCAN_PARAM_SEED;
+        p.seed = s->o->seed;
+    }
+    n = proto_scan_params_encode(&p, buf, sizeof(buf));
+    if (n < 0)
+        return sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_INVALID, "cannot encode the parameters"),
+               0;
+    rc = sess_cmd(s, PROTO_SCAN_OP_SET_PARAMS, buf, (size_t)n, &rsp, s->o->timeout_ms, 0);
+    if (rc < 0)
+        return sess_comm(s, rc, "SET_PARAMS"), 0;
+    if (rsp.status == PROTO_SCAN_ST_INVALID_PARAM)
+        return sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_INVALID,
+                         "the device rejected the parameters (%ux%u px at %u dpi, mode %u)",
+                         p.width_px, p.height_px, p.dpi, p.mode),
+               0;
+    if (rsp.status != PROTO_SCAN_ST_OK)
+        return sess_fail(s, drv_hr_from_status(rsp.status, 0), DRV_E_DEVICE,
+                         "SET_PARAMS: device says %s", proto_scan_status_str(rsp.status)),
+               0;
+    if (proto_scan_job_decode(rsp_payload(s), rsp.length, &s->job) < 0)
+        return sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                         "SET_PARAMS answered without a valid job"),
+               0;
+    if (!job_check(s, &s->job, why, sizeof(why)))
+        return sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                         "the device announced an inconsistent job: %s", why),
+               0;
+    s->res->job = s->job;
+    s->res->have_job = 1;
+    sess_log(s, "job: %ux%u px, %u bpp, %u dpi, %u bands of %u lines per page, %u pages%s",
+             s->job.width_px, s->job.height_px, s->job.bits_per_pixel, s->job.dpi,
+             s->job.bands_per_page, s->job.band_lines, s->job.pages,
+             s->job.pages ? "" : " (until the feeder is empty)");
+    return 1;
+}
+
+static int job_equal(const proto_scan_job *a, const proto_scan_job *b)
+{
+    return a->source == b->source && a->mode == b->mode && a->dpi == b->dpi &&
+           a->pages == b->pages && a->width_px == b->width_px && a->height_px == b->height_px &&
+           a->bits_per_pixel == b->bits_per_pixel && a->bytes_per_line == b->bytes_per_line &&
+           a->band_lines == b->band_lines && a->bands_per_page == b->bands_per_page &&
+           a->max_in_transfer == b->max_in_transfer && a->seed == b->seed;
+}
+
+static int start_job(drv_session *s)
+{
+    proto_scan_rsp rsp;
+    proto_scan_devstatus ds;
+    proto_scan_job j;
+    uint64_t waited_ms = 0;
+    char why[160];
+    int tries, rc;
+
+    for (tries = 0;; tries++) {
+        rc = sess_cmd(s, PROTO_SCAN_OP_START_JOB, NULL, 0, &rsp, s->o->timeout_ms, 0);
+        if (rc < 0)
+            return sess_comm(s, rc, "START_JOB"), 0;
+        if (rsp.status != PROTO_SCAN_ST_WARMING_UP)
+            break;
+        {
+            uint64_t want = 500, t_end;
+
+            if (proto_scan_devstatus_decode(rsp_payload(s), rsp.length, &ds) >= 0 &&
+                ds.warmup_remaining_ms > 0)
+                want = ds.warmup_remaining_ms + 5; /* land just after it is warm */
+            if (tries >= MAX_WARMUP_TRIES || waited_ms >= s->o->warmup_max_ms)
+                return sess_fail(s, DRV_HR_WARMING_UP, DRV_E_DEVICE,
+                                 "the lamp was still warming up after %llu ms",
+                                 (unsigned long long)waited_ms),
+                       0;
+            if (want > s->o->warmup_max_ms - waited_ms)
+                want = s->o->warmup_max_ms - waited_ms;
+            sess_log(s, "warming up: waiting %llu ms", (unsigned long long)want);
+            t_end = drv_now_ns() + want * 1000000u;
+            while (drv_now_ns() < t_end) {
+                rc = sess_wait(s, NULL, (unsigned)((t_end - drv_now_ns()) / 1000000u + 1));
+                if (rc < 0 && rc != DRV_E_TIMEOUT)
+                    return sess_comm(s, rc, "waiting for warm-up"), 0;
+            }
+            waited_ms += want;
+        }
+    }
+    if (rsp.status == PROTO_SCAN_ST_FEEDER_EMPTY)
+        return sess_fail(s, DRV_HR_PAPER_EMPTY, DRV_E_DEVICE,
+                         "the feeder is empty (no sheet at the first page)"),
+               0;
+    if (rsp.status != PROTO_SCAN_ST_OK)
+        return sess_fail(s, drv_hr_from_status(rsp.status, 0), DRV_E_DEVICE,
+                         "START_JOB refused: %s", proto_scan_status_str(rsp.status)),
+               0;
+    s->t0 = s->rsp_ns;
+    s->job_running = 1;
+    if (proto_scan_job_decode(rsp_payload(s), rsp.length, &j) < 0 ||
+        !job_equal(&j, &s->job) || !job_check(s, &j, why, sizeof(why)))
+        return sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                         "START_JOB announced a job other than the one SET_PARAMS resolved"),
+               0;
+    return 1;
+}
+
+/* ---- band stream ------------------------------------------------------------------------ */
+
+static void trace_band(drv_session *s, const proto_scan_band *b, uint64_t arrival)
+{
+    if (!s->trace)
+        return;
+    fprintf(s->trace,
+            "{\"src\":\"host\",\"page\":%u,\"side\":%u,\"band\":%u,\"arrival_ns\":%llu,"
+            "\"bytes\":%u,\"status\":\"%s\"}\n",
+            b->page, b->side, b->band,
+            (unsigned long long)(arrival > s->t0 ? arrival - s->t0 : 0), b->byte_count,
+            proto_scan_status_name(b->status));
+}
+
+static void swap16_if_big_endian(drv_session *s)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    /* The wire is little-endian, the page writers take host order. */
+    size_t i;
+
+    if (s->job.bits_per_pixel % 16 == 0)
+        for (i = 0; i + 1 < s->page_bytes; i += 2) {
+            uint8_t t = s->page[i];
+            s->page[i] = s->page[i + 1];
+            s->page[i + 1] = t;
+        }
+#else
+    (void)s;
+#endif
+}
+
+static int write_page(drv_session *s)
+{
+    WIAS_PAGE_OPTIONS po;
+    char lt[160] = "";
+    HRESULT hr;
+
+    swap16_if_big_endian(s);
+    memset(&po, 0, sizeof(po));
+    po.cbSize = sizeof(po);
+    po.pszError = lt;
+    po.cchError = sizeof(lt);
+    hr = wiasWritePageBufToStreamEx(&s->mdtc, s->stream, &po);
+    if (FAILED(hr)) {
+        sess_fail(s, hr, DRV_E_OUTPUT, "cannot write page %u to the TIFF%s%s", s->page_no + 1,
+                  lt[0] ? ": " : "", lt);
+        return 0;
+    }
+    s->pages_done++;
+    s->res->pages_kept = s->pages_done;
+    sess_log(s, "page %u written", s->pages_done);
+    return 1;
+}
+
+enum band_outcome { BAND_MORE, BAND_JOB_END, BAND_FAIL };
+
+static enum band_outcome band_process(drv_session *s, unsigned idx)
+{
+    const proto_scan_job *j = &s->job;
+    drv_xfer *x = &s->ring[idx];
+    proto_scan_band b;
+    uint32_t magic, side, lines;
+    uint64_t bytes;
+    int rc;
+
+    if (proto_scan_peek_magic(x->buf, x->actual, &magic) < 0 || magic != PROTO_SCAN_MAGIC_BND) {
+        sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                  "expected band %u of page %u, got a %zu-byte transfer that is no band",
+                  s->band_no + 1, s->page_no + 1, x->actual);
+        return BAND_FAIL;
+    }
+    rc = proto_scan_band_decode(x->buf, x->actual, &b);
+    if (rc < 0) {
+        sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                  "malformed band header where band %u of page %u was due: %s", s->band_no + 1,
+                  s->page_no + 1, proto_strerror(rc));
+        return BAND_FAIL;
+    }
+    trace_band(s, &b, s->arrival[idx]);
+    if (b.flags & PROTO_SCAN_BAND_END_OF_JOB) {
+        s->job_running = 0;
+        if (b.status == PROTO_SCAN_ST_OK) {
+            if (s->band_no != 0 || s->pages_done == 0 || (j->pages && s->pages_done != j->pages)) {
+                sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                          "the device ended the job after %u of %u pages%s", s->pages_done,
+                          j->pages, s->band_no ? ", in the middle of a page" : "");
+                return BAND_FAIL;
+            }
+            return BAND_JOB_END;
+        }
+        if (b.status == PROTO_SCAN_ST_FEEDER_EMPTY) {
+            if (s->pages_done == 0)
+                sess_fail(s, DRV_HR_PAPER_EMPTY, DRV_E_DEVICE,
+                          "the feeder is empty (no sheet at the first page)");
+            else
+                sess_fail(s, DRV_HR_END_OF_MEDIA, DRV_OK, "the feeder ran empty after page %u",
+                          s->pages_done);
+            return BAND_JOB_END;
+        }
+        sess_fail(s, drv_hr_from_status(b.status, s->pages_done), DRV_E_DEVICE,
+                  "%s at page %u band %u", proto_scan_status_str(b.status), b.page + 1,
+                  b.band + 1);
+        return BAND_JOB_END;
+    }
+    side = j->source == PROTO_SCAN_SOURCE_DUPLEX ? s->page_no % 2u : 0;
+    if (b.page != s->page_no || b.band != s->band_no || b.side != side) {
+        sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                  "out-of-sequence band: got page %u side %u band %u, expected page %u side %u "
+                  "band %u",
+                  b.page + 1, b.side, b.band + 1, s->page_no + 1, side, s->band_no + 1);
+        return BAND_FAIL;
+    }
+    if (b.status != PROTO_SCAN_ST_OK) {
+        sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                  "band %u of page %u carries status %s without ending the job", b.band + 1,
+                  b.page + 1, proto_scan_status_name(b.status));
+        return BAND_FAIL;
+    }
+    lines = j->height_px - b.band * j->band_lines;
+    if (lines > j->band_lines)
+        lines = j->band_lines;
+    bytes = (uint64_t)lines * j->bytes_per_line;
+    if (b.band >= j->bands_per_page || b.first_line != b.band * j->band_lines ||
+        b.line_count != lines || b.byte_count != bytes ||
+        !(b.flags & PROTO_SCAN_BAND_END_OF_PAGE) != (b.band + 1 < j->bands_per_page)) {
+        sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                  "band %u of page %u has the wrong geometry (lines %u+%u, %u bytes, flags "
+                  "0x%x)",
+                  b.band + 1, b.page + 1, b.first_line, b.line_count, b.byte_count, b.flags);
+        return BAND_FAIL;
+    }
+    if (x->actual != PROTO_SCAN_BAND_HDR_SIZE + bytes) {
+        sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                  "band %u of page %u is %s: %zu of %llu data bytes arrived", b.band + 1,
+                  b.page + 1, x->actual < PROTO_SCAN_BAND_HDR_SIZE + bytes ? "short" : "long",
+                  x->actual - PROTO_SCAN_BAND_HDR_SIZE, (unsigned long long)bytes);
+        return BAND_FAIL;
+    }
+    if (proto_crc32(0, x->buf + PROTO_SCAN_BAND_HDR_SIZE, (size_t)bytes) != b.crc32) {
+        sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                  "CRC mismatch in band %u of page %u", b.band + 1, b.page + 1);
+        return BAND_FAIL;
+    }
+    memcpy(s->page + (size_t)b.first_line * j->bytes_per_line, x->buf + PROTO_SCAN_BAND_HDR_SIZE,
+           (size_t)bytes);
+    s->res->bytes += bytes;
+    s->stall_clears = 0;
+    if (s->o->progress) {
+        drv_progress p = {
+            .page = s->page_no,
+            .band = s->band_no,
+            .bands_per_page = j->bands_per_page,
+            .pages_done = s->pages_done,
+            .pages_total = j->pages,
+            .bytes = s->res->bytes,
+            .page_bytes = s->page_bytes,
+            .elapsed_ns = s->arrival[idx] - s->t0,
+        };
+        s->o->progress(s->o->progress_ctx, &p);
+    }
+    s->band_no++;
+    if (b.flags & PROTO_SCAN_BAND_END_OF_PAGE) {
+        if (!write_page(s))
+            return BAND_FAIL;
+        s->page_no++;
+        s->band_no = 0;
+    }
+    return BAND_MORE;
+}
+
+static int ring_submit(drv_session *s, unsigned idx)
+{
+    drv_xfer *x = &s->ring[idx];
+    int rc;
+
+    x->state = DRV_XFER_IDLE;
+    rc = s->t->ops->submit(s->t, x);
+    if (rc < 0)
+        sess_comm(s, rc, "queueing a bulk IN transfer");
+    return rc;
+}
+
+/* The head transfer stalled. Take every queued read back, clear the halt
+ * once, queue them again in order; a second stall without progress fails. */
+static int ring_stalled(drv_session *s, unsigned head)
+{
+    unsigned i;
+    int rc;
+
+    if (s->stall_clears++ > 0) {
+        sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_STALL,
+                  "bulk IN stalled again after CLEAR_FEATURE(ENDPOINT_HALT) at page %u band %u",
+                  s->page_no + 1, s->band_no + 1);
+        return 0;
+    }
+    sess_log(s, "bulk IN stalled at page %u band %u; clearing the halt", s->page_no + 1,
+             s->band_no + 1);
+    sess_cancel_all(s);
+    for (i = 0; i < s->n; i++) {
+        drv_xfer *x = &s->ring[i];
+
+        if (x->state == DRV_XFER_PENDING ||
+            (x->status == DRV_OK && i != head && x->actual > 0)) {
+            /* data past a halted endpoint, or a read that never came back */
+            sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
+                      "bulk IN delivered data past a stall at page %u band %u", s->page_no + 1,
+                      s->band_no + 1);
+            return 0;
+        }
+    }
+    rc = s->t->ops->clear_halt(s->t, PROTO_SCAN_EP_DATA_IN);
+    if (rc < 0) {
+        sess_comm(s, rc, "CLEAR_FEATURE(ENDPOINT_HALT) on bulk IN");
+        return 0;
+    }
+    for (i = 0; i < s->n; i++)
+        if (ring_submit(s, (head + i) % s->n) < 0)
+            return 0;
+    return 1;
+}
+
+static void run_bands(drv_session *s)
+{
+    unsigned head = 0, i;
+    int rc;
+
+    for (i = 0; i < s->n; i++)
+        if (ring_submit(s, i) < 0)
+            return;
+    for (;;) {
+        drv_xfer *x = &s->ring[head];
+
+        rc = sess_wait(s, x, s->o->timeout_ms);
+        if (rc == DRV_E_TIMEOUT) {
+            sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_TIMEOUT,
+                      "no band within %u ms (page %u band %u); transfers cancelled",
+                      s->o->timeout_ms, s->page_no + 1, s->band_no + 1);
+            return;
+        }
+        if (rc < 0) {
+            sess_comm(s, rc, "waiting for a band");
+            return;
+        }
+        if (x->status == DRV_E_STALL) {
+            if (!ring_stalled(s, head))
+                return;
+            continue; /* the same head, queued again */
+        }
+        if (x->status != DRV_OK) {
+            sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, x->status, "%s at page %u band %u",
+                      x->status == DRV_E_DISCONNECTED ? "device disconnected"
+                                                      : drv_strerror(x->status),
+                      s->page_no + 1, s->band_no + 1);
+            return;
+        }
+        switch (band_process(s, head)) {
+        case BAND_MORE:
+            break;
+        case BAND_JOB_END:
+        case BAND_FAIL:
+            return;
+        }
+        if (ring_submit(s, head) < 0)
+            return;
+        head = (head + 1) % s->n;
+    }
+}
+
+/* Best effort after a failure mid-job: take the queued reads back and tell
+ * the device to drop the job, so it is idle for the next client. */
+static void abort_job(drv_session *s)
+{
+    proto_scan_rsp rsp;
+    int rc;
+
+    sess_cancel_all(s);
+    if (!s->job_running || !s->t)
+        return;
+    s->job_running = 0;
+    if (s->res->err == DRV_E_DISCONNECTED)
+        return;
+    rc = sess_cmd(s, PROTO_SCAN_OP_ABORT, NULL, 0, &rsp, ABORT_TIMEOUT_MS, 1);
+    sess_log(s, "ABORT: %s", rc < 0 ? drv_strerror(rc) : proto_scan_status_name(rsp.status));
+}
+
+static int alloc_job_buffers(drv_session *s)
+{
+    const proto_scan_job *j = &s->job;
+    size_t xfer_len = j->max_in_transfer;
+    unsigned i;
+
+    s->n = s->o->in_flight;
+    s->ring = calloc(s->n, sizeof(*s->ring));
+    s->arrival = calloc(s->n, sizeof(*s->arrival));
+    s->ringbuf = malloc(s->n * xfer_len);
+    s->page_bytes = (size_t)j->bytes_per_line * j->height_px;
+    s->page = malloc(s->page_bytes);
+    if (!s->ring || !s->arrival || !s->ringbuf || !s->page) {
+        s->n = 0; /* nothing was queued */
+        return 0;
+    }
+    for (i = 0; i < s->n; i++) {
+        s->ring[i].endpoint = PROTO_SCAN_EP_DATA_IN;
+        s->ring[i].type = DRV_XFER_BULK;
+        s->ring[i].buf = s->ringbuf + (size_t)i * xfer_len;
+        s->ring[i].length = xfer_len;
+        s->ring[i].callback = xfer_stamp_cb;
+        s->ring[i].user_data = &s->arrival[i];
+    }
+    if (xfer_len > s->inbuf_len) {
+        /* A response read may meet a band after ABORT: size it for one. */
+        uint8_t *nb = realloc(s->inbuf, xfer_len);
+
+        if (!nb)
+            return 0;
+        s->inbuf = nb;
+        s->inbuf_len = xfer_len;
+    }
+    memset(&s->mdtc, 0, sizeof(s->mdtc));
+    s->mdtc.lSize = sizeof(s->mdtc);
+    s->mdtc.lWidthInPixels = (LONG)j->width_px;
+    s->mdtc.lLines = (LONG)j->height_px;
+    s->mdtc.lDepth = (LONG)j->bits_per_pixel;
+    s->mdtc.lXRes = j->dpi;
+    s->mdtc.lYRes = j->dpi;
+    s->mdtc.lCompression = s->o->compression;
+    s->mdtc.guidFormatID = WiaImgFmt_TIFF;
+    s->mdtc.tymed = TYMED_MULTIPAGE_FILE;
+    s->mdtc.hFile = -1; /* pages go to the IStream */
+    s->mdtc.lBufferSize = (LONG)s->page_bytes;
+    s->mdtc.lNumBuffers = 1;
+    s->mdtc.pBaseBuffer = s->page;
+    s->mdtc.pTransferBuffer = s->page;
+    s->mdtc.bClassDrvAllocBuf = FALSE;
+    s->mdtc.lImageSize = (LONG)s->page_bytes;
+    s->mdtc.cbWidthInBytes = (LONG)j->bytes_per_line;
+    s->mdtc.lPage = 0;
+    return 1;
+}
+
+static int32_t open_fail(drv_session *s, int rc, const char *msg)
+{
+    int32_t hr;
+
+    switch (rc) {
+    case DRV_E_CONNECT:
+    case DRV_E_NOT_USBIP:
+    case DRV_E_NODEV:
+    case DRV_E_WRONG_DEVICE:
+        hr = DRV_HR_OFFLINE;
+        break;
+    case DRV_E_URI:
+        hr = DRV_HR_E_INVALIDARG;
+        break;
+    case DRV_E_BUSY:
+        hr = DRV_HR_BUSY;
+        break;
+    case DRV_E_NOMEM:
+        hr = DRV_HR_E_OUTOFMEMORY;
+        break;
+    default:
+        hr = DRV_HR_DEVICE_COMMUNICATION;
+        break;
+    }
+    return sess_fail(s, hr, rc, "%s", msg);
+}
+
+int32_t drv_scan_to_stream(const drv_scan_options *o, IStream *stream, drv_scan_result *res)
+{
+    drv_session s;
+    char errbuf[256];
+    uint64_t t_end;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    memset(&s, 0, sizeof(s));
+    s.o = o;
+    s.res = res;
+    s.stream = stream;
+    if (o->in_flight < 1 || o->in_flight > DRV_MAX_IN_FLIGHT || o->timeout_ms == 0)
+        return sess_fail(&s, DRV_HR_E_INVALIDARG, DRV_E_INVALID,
+                         "in-flight must be 1..%u and the timeout positive", DRV_MAX_IN_FLIGHT);
+    s.inbuf_len = RSP_BUF_MIN;
+    s.inbuf = malloc(s.inbuf_len);
+    if (!s.inbuf)
+        return sess_fail(&s, DRV_HR_E_OUTOFMEMORY, DRV_E_NOMEM, "out of memory");
+    if (o->trace_path) {
+        s.trace = fopen(o->trace_path, "w");
+        if (!s.trace) {
+            sess_fail(&s, DRV_HR_STG_E_ACCESSDENIED, DRV_E_OUTPUT, "cannot create trace %s: %m",
+                      o->trace_path);
+            goto out_free;
+        }
+    }
+    errbuf[0] = '\0';
+    rc = drv_transport_open(o->transport ? o->transport : DRV_DEFAULT_URI, &o->open, &s.t,
+                            errbuf, sizeof(errbuf));
+    if (rc < 0) {
+        open_fail(&s, rc, errbuf[0] ? errbuf : drv_strerror(rc));
+        goto out_trace;
+    }
+    res->device = s.t->info;
+    sess_log(&s, "device %04x:%04x at %s, speed %u, interface %u", s.t->info.vid, s.t->info.pid,
+             s.t->info.where, s.t->info.speed, s.t->info.interface_number);
+    evt_arm(&s);
+    if (!setup_job(&s))
+        goto out_close;
+    if (!alloc_job_buffers(&s)) {
+        sess_fail(&s, DRV_HR_E_OUTOFMEMORY, DRV_E_NOMEM,
+                  "out of memory for a %zu-byte page and %u transfers", s.page_bytes,
+                  o->in_flight);
+        goto out_close;
+    }
+    if (!start_job(&s))
+        goto out_abort;
+    run_bands(&s);
+    t_end = drv_now_ns();
+    res->elapsed_ns = t_end - s.t0;
+out_abort:
+    abort_job(&s);
+out_close:
+    if (s.t) {
+        if (s.evt_live && s.evt.state == DRV_XFER_PENDING) {
+            s.t->ops->cancel(s.t, &s.evt);
+            sess_wait(&s, &s.evt, DRAIN_TIMEOUT_MS);
+        }
+        s.t->ops->close(s.t); /* completes anything left as cancelled */
+    }
+out_trace:
+    if (s.trace && fclose(s.trace) != 0 && SUCCEEDED(res->hr) && !s.failed)
+        sess_fail(&s, DRV_HR_STG_E_WRITEFAULT, DRV_E_OUTPUT, "cannot write trace %s",
+                  o->trace_path);
+out_free:
+    free(s.page);
+    free(s.ringbuf);
+    free(s.arrival);
+    free(s.ring);
+    free(s.inbuf);
+    if (!s.failed) {
+        res->hr = DRV_HR_S_OK;
+        snprintf(res->message, sizeof(res->message), "%u pages scanned", s.pages_done);
+    }
+    res->pages_kept = s.pages_done;
+    return res->hr;
+}
