@@ -1,0 +1,23 @@
+# cmake -DPROFILE=... -DSCENARIO=... -DOUT=... -P embed.cmake
+# Writes a C file holding the two fixtures as NUL-terminated char arrays, so the
+# built-in defaults are byte-for-byte the files in fixtures/.
+set(content "/* Generated from fixtures/ by device-model/cmake/embed.cmake. Do not edit. */\n#include <stddef.h>\n\n")
+file(READ "${PROFILE}" phex HEX)
+file(READ "${SCENARIO}" shex HEX)
+string(LENGTH "${phex}" pl)
+string(LENGTH "${shex}" sl)
+math(EXPR pn "${pl} / 2")
+math(EXPR sn "${sl} / 2")
+string(REGEX REPLACE "([0-9a-f][0-9a-f])" "(char)0x\\1," pbody "${phex}")
+string(REGEX REPLACE "([0-9a-f][0-9a-f])" "(char)0x\\1," sbody "${shex}")
+string(REGEX REPLACE "(([^,]*,){16})" "\\1\n    " pbody "${pbody}")
+string(REGEX REPLACE "(([^,]*,){16})" "\\1\n    " sbody "${sbody}")
+string(APPEND content "extern const char dm_builtin_profile_yaml[];\nextern const size_t dm_builtin_profile_len;\n")
+string(APPEND content "extern const char dm_builtin_scenario_yaml[];\nextern const size_t dm_builtin_scenario_len;\n\n")
+string(APPEND content "const char dm_builtin_profile_yaml[] = {\n    ${pbody}0x00};\n")
+string(APPEND content "const size_t dm_builtin_profile_len = ${pn};\n\n")
+string(APPEND content "const char dm_builtin_scenario_yaml[] = {\n    ${sbody}0x00};\n")
+string(APPEND content "const size_t dm_builtin_scenario_len = ${sn};\n")
+file(WRITE "${OUT}.tmp" "${content}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUT}.tmp")

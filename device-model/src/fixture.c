@@ -1,0 +1,1012 @@
+/* Profile and scenario fixtures: YAML parsed by libcyaml against a schema,
+ * then checked for meaning. Every failure is one line naming the file, the
+ * key and what was expected. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cyaml/cyaml.h>
+
+#include "dm-internal.h"
+
+/* Limits of what a fixture may ask for (docs/protocol.md, "Fixture formats"). */
+#define LIM_DPI_MIN       50u
+#define LIM_DPI_MAX       4800u
+#define LIM_AREA_MM_MAX   1000u
+#define LIM_FEEDER_MAX    10000u
+#define LIM_PAGES_MAX     100000u
+#define LIM_BAND_LINES    65535u
+#define LIM_BAND_MIN_BYTE 4096u
+#define LIM_TIME_MS_MAX   600000u  /* 10 minutes */
+#define LIM_LINE_US_MAX   1000000u /* 1 s per line */
+#define LIM_BANDS_MAX     1000000u
+#define LIM_BYTES_MAX     4000000000u
+#define LIM_COUNT_MAX     1000u
+
+/* ---- libcyaml glue: allocator and one-line error capture -------------------- */
+
+typedef struct load_ctx {
+    const dm_alloc *alloc;
+    char first[160];   /* first error message */
+    char path[160];    /* key path from the backtrace, outermost first */
+    unsigned n_msgs;
+} load_ctx;
+
+static void *cyaml_mem_adapter(void *ctx, void *ptr, size_t size)
+{
+    const dm_alloc *a = ctx;
+    return a->realloc(a->ctx, ptr, size);
+}
+
+static void trim_line(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == ':'))
+        s[--n] = '\0';
+}
+
+/* libcyaml reports an error, then a backtrace innermost first:
+ *   "Load: Invalid UINT value: '-3'"
+ *   "Load: Backtrace:"
+ *   "  in mapping field 'dpi' (line: 4, column: 8)"
+ * We keep the first message and turn the field lines into "a.b.c". */
+static void cyaml_log_capture(cyaml_log_t level, void *vctx, const char *fmt, va_list args)
+{
+    load_ctx *ctx = vctx;
+    char msg[200];
+    const char *field;
+
+    if (level < CYAML_LOG_ERROR)
+        return;
+    vsnprintf(msg, sizeof(msg), fmt, args);
+    trim_line(msg);
+    field = strstr(msg, "in mapping field '");
+    if (field != NULL) {
+        char name[64];
+        char tmp[sizeof(ctx->path)];
+        const char *end;
+        size_t n;
+
+        field += strlen("in mapping field '");
+        end = strchr(field, '\'');
+        n = end != NULL ? (size_t)(end - field) : strlen(field);
+        if (n >= sizeof(name))
+            n = sizeof(name) - 1;
+        memcpy(name, field, n);
+        name[n] = '\0';
+        if (ctx->path[0] == '\0')
+            snprintf(tmp, sizeof(tmp), "%.63s", name);
+        else
+            snprintf(tmp, sizeof(tmp), "%.63s.%.90s", name, ctx->path);
+        memcpy(ctx->path, tmp, sizeof(tmp));
+        return;
+    }
+    if (strstr(msg, "Backtrace") != NULL || strstr(msg, "  in ") == msg)
+        return;
+    if (ctx->n_msgs++ == 0) {
+        const char *m = msg;
+        if (strncmp(m, "Load: ", 6) == 0)
+            m += 6;
+        snprintf(ctx->first, sizeof(ctx->first), "%.150s", m);
+    }
+}
+
+static void cfg_init(cyaml_config_t *cfg, load_ctx *ctx)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->log_fn = cyaml_log_capture;
+    cfg->log_ctx = ctx;
+    cfg->mem_fn = cyaml_mem_adapter;
+    cfg->mem_ctx = (void *)ctx->alloc;
+    cfg->log_level = CYAML_LOG_ERROR;
+    cfg->flags = CYAML_CFG_NO_ALIAS;
+}
+
+void dm_errf(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errbuf == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- shared enums ------------------------------------------------------------ */
+
+static const cyaml_strval_t source_strings[] = {
+    {"flatbed", PROTO_SCAN_SOURCE_FLATBED},
+    {"adf", PROTO_SCAN_SOURCE_ADF},
+    {"duplex", PROTO_SCAN_SOURCE_DUPLEX},
+};
+static const cyaml_strval_t source_flag_strings[] = {
+    {"flatbed", 1 << PROTO_SCAN_SOURCE_FLATBED},
+    {"adf", 1 << PROTO_SCAN_SOURCE_ADF},
+    {"duplex", 1 << PROTO_SCAN_SOURCE_DUPLEX},
+};
+static const cyaml_strval_t mode_strings[] = {
+    {"bw", PROTO_SCAN_MODE_BW},          {"gray", PROTO_SCAN_MODE_GRAY8},
+    {"color", PROTO_SCAN_MODE_COLOR24},  {"gray16", PROTO_SCAN_MODE_GRAY16},
+    {"color48", PROTO_SCAN_MODE_COLOR48},
+};
+static const cyaml_strval_t mode_flag_strings[] = {
+    {"bw", 1 << PROTO_SCAN_MODE_BW},          {"gray", 1 << PROTO_SCAN_MODE_GRAY8},
+    {"color", 1 << PROTO_SCAN_MODE_COLOR24},  {"gray16", 1 << PROTO_SCAN_MODE_GRAY16},
+    {"color48", 1 << PROTO_SCAN_MODE_COLOR48},
+};
+static const cyaml_strval_t speed_strings[] = {
+    {"full", 2}, /* PROTO_USBIP_SPEED_FULL */
+    {"high", 3}, /* PROTO_USBIP_SPEED_HIGH */
+    {"super", 5},
+};
+
+/* ---- profile schema ---------------------------------------------------------- */
+
+struct raw_usb {
+    uint32_t vid, pid, bcd_device;
+    int speed;
+    char *manufacturer, *product, *serial;
+};
+struct raw_area {
+    uint32_t width_mm, height_mm;
+};
+struct raw_band {
+    uint32_t lines;
+    uint32_t max_bytes;
+};
+struct raw_defaults {
+    int source, mode;
+    uint32_t dpi;
+};
+struct raw_mode_times {
+    uint32_t *bw, *gray, *color, *gray16, *color48;
+};
+struct raw_override {
+    int mode;
+    uint32_t dpi;
+    uint32_t us;
+};
+struct raw_timing {
+    uint32_t warmup_ms, feed_ms, jitter_us;
+    struct raw_mode_times line_time_us;
+    struct raw_override *line_time_overrides;
+    unsigned line_time_overrides_count;
+};
+struct raw_profile {
+    char *name;
+    char *description;
+    struct raw_usb usb;
+    unsigned sources;
+    uint32_t feeder_capacity;
+    unsigned modes;
+    uint32_t *resolutions;
+    unsigned resolutions_count;
+    struct raw_area area;
+    struct raw_band band;
+    struct raw_defaults defaults;
+    struct raw_timing timing;
+};
+
+static const cyaml_schema_field_t usb_fields[] = {
+    CYAML_FIELD_UINT("vid", CYAML_FLAG_DEFAULT, struct raw_usb, vid),
+    CYAML_FIELD_UINT("pid", CYAML_FLAG_DEFAULT, struct raw_usb, pid),
+    CYAML_FIELD_UINT("bcd_device", CYAML_FLAG_OPTIONAL, struct raw_usb, bcd_device),
+    CYAML_FIELD_ENUM("speed", CYAML_FLAG_STRICT, struct raw_usb, speed, speed_strings,
+                     CYAML_ARRAY_LEN(speed_strings)),
+    CYAML_FIELD_STRING_PTR("manufacturer", CYAML_FLAG_POINTER, struct raw_usb, manufacturer, 1,
+                           126),
+    CYAML_FIELD_STRING_PTR("product", CYAML_FLAG_POINTER, struct raw_usb, product, 1, 126),
+    CYAML_FIELD_STRING_PTR("serial", CYAML_FLAG_POINTER, struct raw_usb, serial, 1, 126),
+    CYAML_FIELD_END};
+static const cyaml_schema_field_t area_fields[] = {
+    CYAML_FIELD_UINT("width_mm", CYAML_FLAG_DEFAULT, struct raw_area, width_mm),
+    CYAML_FIELD_UINT("height_mm", CYAML_FLAG_DEFAULT, struct raw_area, height_mm),
+    CYAML_FIELD_END};
+static const cyaml_schema_field_t band_fields[] = {
+    CYAML_FIELD_UINT("lines", CYAML_FLAG_DEFAULT, struct raw_band, lines),
+    CYAML_FIELD_UINT("max_bytes", CYAML_FLAG_DEFAULT, struct raw_band, max_bytes),
+    CYAML_FIELD_END};
+static const cyaml_schema_field_t defaults_fields[] = {
+    CYAML_FIELD_ENUM("source", CYAML_FLAG_STRICT, struct raw_defaults, source, source_strings,
+                     CYAML_ARRAY_LEN(source_strings)),
+    CYAML_FIELD_ENUM("mode", CYAML_FLAG_STRICT, struct raw_defaults, mode, mode_strings,
+                     CYAML_ARRAY_LEN(mode_strings)),
+    CYAML_FIELD_UINT("dpi", CYAML_FLAG_DEFAULT, struct raw_defaults, dpi), CYAML_FIELD_END};
+static const cyaml_schema_field_t mode_time_fields[] = {
+    CYAML_FIELD_UINT_PTR("bw", CYAML_FLAG_OPTIONAL, struct raw_mode_times, bw),
+    CYAML_FIELD_UINT_PTR("gray", CYAML_FLAG_OPTIONAL, struct raw_mode_times, gray),
+    CYAML_FIELD_UINT_PTR("color", CYAML_FLAG_OPTIONAL, struct raw_mode_times, color),
+    CYAML_FIELD_UINT_PTR("gray16", CYAML_FLAG_OPTIONAL, struct raw_mode_times, gray16),
+    CYAML_FIELD_UINT_PTR("color48", CYAML_FLAG_OPTIONAL, struct raw_mode_times, color48),
+    CYAML_FIELD_END};
+static const cyaml_schema_field_t override_fields[] = {
+    CYAML_FIELD_ENUM("mode", CYAML_FLAG_STRICT, struct raw_override, mode, mode_strings,
+                     CYAML_ARRAY_LEN(mode_strings)),
+    CYAML_FIELD_UINT("dpi", CYAML_FLAG_DEFAULT, struct raw_override, dpi),
+    CYAML_FIELD_UINT("us", CYAML_FLAG_DEFAULT, struct raw_override, us), CYAML_FIELD_END};
+static const cyaml_schema_value_t override_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_override, override_fields)};
+static const cyaml_schema_field_t timing_fields[] = {
+    CYAML_FIELD_UINT("warmup_ms", CYAML_FLAG_DEFAULT, struct raw_timing, warmup_ms),
+    CYAML_FIELD_UINT("feed_ms", CYAML_FLAG_DEFAULT, struct raw_timing, feed_ms),
+    CYAML_FIELD_UINT("jitter_us", CYAML_FLAG_OPTIONAL, struct raw_timing, jitter_us),
+    CYAML_FIELD_MAPPING("line_time_us", CYAML_FLAG_DEFAULT, struct raw_timing, line_time_us,
+                        mode_time_fields),
+    CYAML_FIELD_SEQUENCE("line_time_overrides", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+                         struct raw_timing, line_time_overrides, &override_entry, 0, 64),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t dpi_entry = {
+    CYAML_VALUE_UINT(CYAML_FLAG_DEFAULT, uint32_t),
+};
+static const cyaml_schema_field_t profile_fields[] = {
+    CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct raw_profile, name, 1, 63),
+    CYAML_FIELD_STRING_PTR("description", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+                           struct raw_profile, description, 0, 1000),
+    CYAML_FIELD_MAPPING("usb", CYAML_FLAG_DEFAULT, struct raw_profile, usb, usb_fields),
+    CYAML_FIELD_FLAGS("sources", CYAML_FLAG_STRICT, struct raw_profile, sources,
+                      source_flag_strings, CYAML_ARRAY_LEN(source_flag_strings)),
+    CYAML_FIELD_UINT("feeder_capacity", CYAML_FLAG_OPTIONAL, struct raw_profile,
+                     feeder_capacity),
+    CYAML_FIELD_FLAGS("modes", CYAML_FLAG_STRICT, struct raw_profile, modes, mode_flag_strings,
+                      CYAML_ARRAY_LEN(mode_flag_strings)),
+    CYAML_FIELD_SEQUENCE("resolutions", CYAML_FLAG_POINTER, struct raw_profile, resolutions,
+                         &dpi_entry, 1, PROTO_SCAN_MAX_RESOLUTIONS),
+    CYAML_FIELD_MAPPING("area", CYAML_FLAG_DEFAULT, struct raw_profile, area, area_fields),
+    CYAML_FIELD_MAPPING("band", CYAML_FLAG_DEFAULT, struct raw_profile, band, band_fields),
+    CYAML_FIELD_MAPPING("defaults", CYAML_FLAG_DEFAULT, struct raw_profile, defaults,
+                        defaults_fields),
+    CYAML_FIELD_MAPPING("timing", CYAML_FLAG_DEFAULT, struct raw_profile, timing, timing_fields),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t profile_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct raw_profile, profile_fields)};
+
+/* ---- scenario schema --------------------------------------------------------- */
+
+static const cyaml_strval_t fault_kind_strings[] = {
+#define DM_FAULT_STRVAL_(name, str) {str, DM_FAULT_##name},
+    DM_FAULT_KIND_MAP(DM_FAULT_STRVAL_)
+#undef DM_FAULT_STRVAL_
+};
+static const cyaml_strval_t side_strings[] = {
+    {"any", DM_SIDE_ANY},
+    {"front", DM_SIDE_FRONT},
+    {"back", DM_SIDE_BACK},
+};
+
+struct raw_at {
+    uint32_t page;
+    int side;
+    uint32_t *band;
+    uint32_t *line;
+    uint32_t *byte;
+};
+struct raw_every {
+    uint32_t pages;
+    uint32_t band;
+    int side;
+};
+struct raw_fault {
+    int kind;
+    struct raw_at *at;
+    uint32_t *after_ms;
+    struct raw_every *every;
+    double *probability;
+    uint32_t *ms;
+    uint32_t *count;
+    bool *clears;
+    uint32_t *bytes;
+};
+struct raw_scenario {
+    char *name;
+    char *description;
+    uint32_t sheets;
+    uint32_t *seed; /* 32-bit in YAML keeps every value exact */
+    double *time_scale;
+    struct raw_fault *faults;
+    unsigned faults_count;
+};
+
+static const cyaml_schema_field_t at_fields[] = {
+    CYAML_FIELD_UINT("page", CYAML_FLAG_DEFAULT, struct raw_at, page),
+    CYAML_FIELD_ENUM("side", CYAML_FLAG_STRICT | CYAML_FLAG_OPTIONAL, struct raw_at, side,
+                     side_strings, CYAML_ARRAY_LEN(side_strings)),
+    CYAML_FIELD_UINT_PTR("band", CYAML_FLAG_OPTIONAL, struct raw_at, band),
+    CYAML_FIELD_UINT_PTR("line", CYAML_FLAG_OPTIONAL, struct raw_at, line),
+    CYAML_FIELD_UINT_PTR("byte", CYAML_FLAG_OPTIONAL, struct raw_at, byte), CYAML_FIELD_END};
+static const cyaml_schema_field_t every_fields[] = {
+    CYAML_FIELD_UINT("pages", CYAML_FLAG_DEFAULT, struct raw_every, pages),
+    CYAML_FIELD_UINT("band", CYAML_FLAG_OPTIONAL, struct raw_every, band),
+    CYAML_FIELD_ENUM("side", CYAML_FLAG_STRICT | CYAML_FLAG_OPTIONAL, struct raw_every, side,
+                     side_strings, CYAML_ARRAY_LEN(side_strings)),
+    CYAML_FIELD_END};
+static const cyaml_schema_field_t fault_fields[] = {
+    CYAML_FIELD_ENUM("kind", CYAML_FLAG_STRICT, struct raw_fault, kind, fault_kind_strings,
+                     CYAML_ARRAY_LEN(fault_kind_strings)),
+    CYAML_FIELD_MAPPING_PTR("at", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_fault,
+                            at, at_fields),
+    CYAML_FIELD_UINT_PTR("after_ms", CYAML_FLAG_OPTIONAL, struct raw_fault, after_ms),
+    CYAML_FIELD_MAPPING_PTR("every", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_fault,
+                            every, every_fields),
+    CYAML_FIELD_FLOAT_PTR("probability", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+                          struct raw_fault, probability),
+    CYAML_FIELD_UINT_PTR("ms", CYAML_FLAG_OPTIONAL, struct raw_fault, ms),
+    CYAML_FIELD_UINT_PTR("count", CYAML_FLAG_OPTIONAL, struct raw_fault, count),
+    CYAML_FIELD_BOOL_PTR("clears", CYAML_FLAG_OPTIONAL, struct raw_fault, clears),
+    CYAML_FIELD_UINT_PTR("bytes", CYAML_FLAG_OPTIONAL, struct raw_fault, bytes),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t fault_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_fault, fault_fields)};
+static const cyaml_schema_field_t scenario_fields[] = {
+    CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct raw_scenario, name, 1, 63),
+    CYAML_FIELD_STRING_PTR("description", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+                           struct raw_scenario, description, 0, 1000),
+    CYAML_FIELD_UINT("sheets", CYAML_FLAG_DEFAULT, struct raw_scenario, sheets),
+    CYAML_FIELD_UINT_PTR("seed", CYAML_FLAG_OPTIONAL, struct raw_scenario, seed),
+    CYAML_FIELD_FLOAT_PTR("time_scale", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+                          struct raw_scenario, time_scale),
+    CYAML_FIELD_SEQUENCE("faults", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_scenario,
+                         faults, &fault_entry, 0, 64),
+    CYAML_FIELD_END};
+static const cyaml_schema_value_t scenario_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct raw_scenario, scenario_fields)};
+
+/* ---- common load step ---------------------------------------------------------- */
+
+static int parse_yaml(const dm_alloc *a, const char *name, const char *yaml, size_t len,
+                      const cyaml_schema_value_t *schema, void **raw, char *errbuf,
+                      size_t errlen)
+{
+    load_ctx ctx;
+    cyaml_config_t cfg;
+    cyaml_err_t e;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.alloc = a;
+    cfg_init(&cfg, &ctx);
+    *raw = NULL;
+    e = cyaml_load_data((const uint8_t *)yaml, len, &cfg, schema, (cyaml_data_t **)raw, NULL);
+    if (e == CYAML_OK)
+        return DM_OK;
+    if (e == CYAML_ERR_OOM) {
+        dm_errf(errbuf, errlen, "%s: out of memory while parsing", name);
+        return DM_E_NOMEM;
+    }
+    if (ctx.path[0] != '\0')
+        dm_errf(errbuf, errlen, "%s: key '%s': %s", name, ctx.path,
+                ctx.first[0] ? ctx.first : cyaml_strerror(e));
+    else
+        dm_errf(errbuf, errlen, "%s: %s", name, ctx.first[0] ? ctx.first : cyaml_strerror(e));
+    return DM_E_PARSE;
+}
+
+static void free_raw(const dm_alloc *a, const cyaml_schema_value_t *schema, void *raw)
+{
+    load_ctx ctx;
+    cyaml_config_t cfg;
+
+    if (raw == NULL)
+        return;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.alloc = a;
+    cfg_init(&cfg, &ctx);
+    cyaml_free(&cfg, schema, raw, 0);
+}
+
+/* Read a whole file into memory taken from `a` (bounded: fixtures are small). */
+static int read_file(const dm_alloc *a, const char *path, char **out, size_t *len, char *errbuf,
+                     size_t errlen)
+{
+    FILE *f;
+    char *buf;
+    size_t n;
+    const size_t max = 1u << 20;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        dm_errf(errbuf, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return DM_E_IO;
+    }
+    buf = dm_malloc(a, max + 1);
+    if (buf == NULL) {
+        fclose(f);
+        dm_errf(errbuf, errlen, "%s: out of memory", path);
+        return DM_E_NOMEM;
+    }
+    n = fread(buf, 1, max + 1, f);
+    if (ferror(f)) {
+        dm_errf(errbuf, errlen, "%s: read error", path);
+        goto out_fail;
+    }
+    if (n > max) {
+        dm_errf(errbuf, errlen, "%s: larger than %zu bytes, not a fixture", path, max);
+        goto out_fail;
+    }
+    fclose(f);
+    *out = buf;
+    *len = n;
+    return DM_OK;
+
+out_fail:
+    fclose(f);
+    dm_free(a, buf);
+    return DM_E_IO;
+}
+
+/* ---- profile ----------------------------------------------------------------- */
+
+static uint64_t px_of_mm(uint32_t mm, uint32_t dpi)
+{
+    return (uint64_t)mm * dpi * 10 / 254;
+}
+
+uint64_t dm_profile_line_ns(const dm_profile *p, uint32_t mode, uint32_t dpi)
+{
+    for (uint32_t i = 0; i < p->n_overrides; i++)
+        if (p->overrides[i].mode == mode && p->overrides[i].dpi == dpi)
+            return (uint64_t)p->overrides[i].us * 1000;
+    return mode < DM_N_MODES ? p->line_ns[mode] : 0;
+}
+
+static uint32_t band_lines_for(const dm_profile *p, uint64_t bpl)
+{
+    uint64_t lines = p->band_lines;
+    if (bpl * lines > p->band_max_bytes)
+        lines = p->band_max_bytes / bpl;
+    return lines == 0 ? 1 : (uint32_t)lines;
+}
+
+static int profile_check(dm_profile *p, const struct raw_profile *r, const char *name,
+                         char *errbuf, size_t errlen)
+{
+    const struct raw_usb *u = &r->usb;
+    const uint32_t *mt[DM_N_MODES] = {r->timing.line_time_us.bw, r->timing.line_time_us.gray,
+                                       r->timing.line_time_us.color,
+                                       r->timing.line_time_us.gray16,
+                                       r->timing.line_time_us.color48};
+    uint32_t max_transfer = 0;
+
+#define FAIL(...)                                                                                \
+    do {                                                                                         \
+        dm_errf(errbuf, errlen, __VA_ARGS__);                                                    \
+        return DM_E_RANGE;                                                                       \
+    } while (0)
+
+    if (u->vid == 0 || u->vid > 0xFFFF)
+        FAIL("%s: key 'usb.vid': expected 1..0xffff, got %u", name, u->vid);
+    if (u->pid > 0xFFFF)
+        FAIL("%s: key 'usb.pid': expected 0..0xffff, got %u", name, u->pid);
+    if (u->bcd_device > 0xFFFF)
+        FAIL("%s: key 'usb.bcd_device': expected 0..0xffff, got %u", name, u->bcd_device);
+    if (r->sources == 0)
+        FAIL("%s: key 'sources': expected at least one of flatbed, adf, duplex", name);
+    if (r->modes == 0)
+        FAIL("%s: key 'modes': expected at least one of bw, gray, color, gray16, color48", name);
+    if ((r->sources & ((1u << PROTO_SCAN_SOURCE_ADF) | (1u << PROTO_SCAN_SOURCE_DUPLEX))) &&
+        (r->feeder_capacity == 0 || r->feeder_capacity > LIM_FEEDER_MAX))
+        FAIL("%s: key 'feeder_capacity': expected 1..%u sheets for a profile with an ADF, got %u",
+             name, LIM_FEEDER_MAX, r->feeder_capacity);
+    if (r->feeder_capacity > LIM_FEEDER_MAX)
+        FAIL("%s: key 'feeder_capacity': expected 0..%u, got %u", name, LIM_FEEDER_MAX,
+             r->feeder_capacity);
+    for (unsigned i = 0; i < r->resolutions_count; i++) {
+        uint32_t d = r->resolutions[i];
+        if (d < LIM_DPI_MIN || d > LIM_DPI_MAX)
+            FAIL("%s: key 'resolutions[%u]': expected %u..%u dpi, got %u", name, i, LIM_DPI_MIN,
+                 LIM_DPI_MAX, d);
+        if (i > 0 && d <= r->resolutions[i - 1])
+            FAIL("%s: key 'resolutions[%u]': expected ascending values without repeats, got %u "
+                 "after %u",
+                 name, i, d, r->resolutions[i - 1]);
+    }
+    if (r->area.width_mm == 0 || r->area.width_mm > LIM_AREA_MM_MAX)
+        FAIL("%s: key 'area.width_mm': expected 1..%u, got %u", name, LIM_AREA_MM_MAX,
+             r->area.width_mm);
+    if (r->area.height_mm == 0 || r->area.height_mm > LIM_AREA_MM_MAX)
+        FAIL("%s: key 'area.height_mm': expected 1..%u, got %u", name, LIM_AREA_MM_MAX,
+             r->area.height_mm);
+    if (r->band.lines == 0 || r->band.lines > LIM_BAND_LINES)
+        FAIL("%s: key 'band.lines': expected 1..%u, got %u", name, LIM_BAND_LINES, r->band.lines);
+    if (r->band.max_bytes < LIM_BAND_MIN_BYTE || r->band.max_bytes > PROTO_SCAN_MAX_BAND_DATA)
+        FAIL("%s: key 'band.max_bytes': expected %u..%u, got %u", name, LIM_BAND_MIN_BYTE,
+             PROTO_SCAN_MAX_BAND_DATA, r->band.max_bytes);
+    if (!(r->sources & (1u << r->defaults.source)))
+        FAIL("%s: key 'defaults.source': expected one of the profile's sources", name);
+    if (!(r->modes & (1u << r->defaults.mode)))
+        FAIL("%s: key 'defaults.mode': expected one of the profile's modes", name);
+    {
+        int found = 0;
+        for (unsigned i = 0; i < r->resolutions_count; i++)
+            found |= r->resolutions[i] == r->defaults.dpi;
+        if (!found)
+            FAIL("%s: key 'defaults.dpi': expected one of 'resolutions', got %u", name,
+                 r->defaults.dpi);
+    }
+    if (r->timing.warmup_ms > LIM_TIME_MS_MAX)
+        FAIL("%s: key 'timing.warmup_ms': expected 0..%u, got %u", name, LIM_TIME_MS_MAX,
+             r->timing.warmup_ms);
+    if (r->timing.feed_ms > LIM_TIME_MS_MAX)
+        FAIL("%s: key 'timing.feed_ms': expected 0..%u, got %u", name, LIM_TIME_MS_MAX,
+             r->timing.feed_ms);
+    if (r->timing.jitter_us > LIM_TIME_MS_MAX)
+        FAIL("%s: key 'timing.jitter_us': expected 0..%u, got %u", name, LIM_TIME_MS_MAX,
+             r->timing.jitter_us);
+    for (int m = 0; m < DM_N_MODES; m++) {
+        if (!(r->modes & (1u << m)))
+            continue;
+        if (mt[m] == NULL)
+            FAIL("%s: key 'timing.line_time_us.%s': expected a line time for every mode in "
+                 "'modes'",
+                 name, mode_strings[m].str);
+        if (*mt[m] > LIM_LINE_US_MAX)
+            FAIL("%s: key 'timing.line_time_us.%s': expected 0..%u, got %u", name,
+                 mode_strings[m].str, LIM_LINE_US_MAX, *mt[m]);
+    }
+    for (unsigned i = 0; i < r->timing.line_time_overrides_count; i++) {
+        const struct raw_override *o = &r->timing.line_time_overrides[i];
+        if (o->us > LIM_LINE_US_MAX)
+            FAIL("%s: key 'timing.line_time_overrides[%u].us': expected 0..%u, got %u", name, i,
+                 LIM_LINE_US_MAX, o->us);
+        if (o->dpi < LIM_DPI_MIN || o->dpi > LIM_DPI_MAX)
+            FAIL("%s: key 'timing.line_time_overrides[%u].dpi': expected %u..%u, got %u", name, i,
+                 LIM_DPI_MIN, LIM_DPI_MAX, o->dpi);
+    }
+
+    snprintf(p->name, sizeof(p->name), "%s", r->name);
+    p->usb.vid = (uint16_t)u->vid;
+    p->usb.pid = (uint16_t)u->pid;
+    p->usb.bcd_device = (uint16_t)u->bcd_device;
+    p->usb.speed = (uint32_t)u->speed;
+    p->usb.manufacturer = u->manufacturer;
+    p->usb.product = u->product;
+    p->usb.serial = u->serial;
+    p->sources = r->sources;
+    p->modes = r->modes;
+    p->feeder_capacity = r->feeder_capacity;
+    p->n_resolutions = r->resolutions_count;
+    for (unsigned i = 0; i < r->resolutions_count; i++)
+        p->resolutions[i] = (uint16_t)r->resolutions[i];
+    p->width_mm = r->area.width_mm;
+    p->height_mm = r->area.height_mm;
+    p->band_lines = r->band.lines;
+    p->band_max_bytes = r->band.max_bytes;
+    p->def_source = (uint32_t)r->defaults.source;
+    p->def_mode = (uint32_t)r->defaults.mode;
+    p->def_dpi = r->defaults.dpi;
+    p->warmup_ns = (uint64_t)r->timing.warmup_ms * 1000000u;
+    p->feed_ns = (uint64_t)r->timing.feed_ms * 1000000u;
+    p->jitter_ns = (uint64_t)r->timing.jitter_us * 1000u;
+    for (int m = 0; m < DM_N_MODES; m++)
+        p->line_ns[m] = mt[m] != NULL ? (uint64_t)*mt[m] * 1000u : 0;
+    for (unsigned i = 0; i < r->timing.line_time_overrides_count; i++) {
+        p->overrides[i].mode = (uint32_t)r->timing.line_time_overrides[i].mode;
+        p->overrides[i].dpi = r->timing.line_time_overrides[i].dpi;
+        p->overrides[i].us = r->timing.line_time_overrides[i].us;
+    }
+    p->n_overrides = r->timing.line_time_overrides_count;
+
+    /* Largest message at any mode and resolution: full width, one band. */
+    for (int m = 0; m < DM_N_MODES; m++) {
+        if (!(p->modes & (1u << m)))
+            continue;
+        for (uint32_t i = 0; i < p->n_resolutions; i++) {
+            uint64_t w = px_of_mm(p->width_mm, p->resolutions[i]);
+            uint64_t h = px_of_mm(p->height_mm, p->resolutions[i]);
+            uint64_t bpl = (w * proto_scan_mode_bpp((uint32_t)m) + 7) / 8;
+            uint64_t lines, bytes;
+
+            if (w == 0 || h == 0)
+                FAIL("%s: key 'area': %ux%u mm is less than one pixel at %u dpi", name,
+                     p->width_mm, p->height_mm, p->resolutions[i]);
+            if (bpl > PROTO_SCAN_MAX_BAND_DATA || bpl > p->band_max_bytes)
+                FAIL("%s: key 'band.max_bytes': one line at %s %u dpi is %llu bytes, more than "
+                     "%u",
+                     name, mode_strings[m].str, p->resolutions[i], (unsigned long long)bpl,
+                     p->band_max_bytes);
+            lines = band_lines_for(p, bpl);
+            if (lines > h)
+                lines = h;
+            bytes = lines * bpl + PROTO_SCAN_BAND_HDR_SIZE;
+            if (bytes > max_transfer)
+                max_transfer = (uint32_t)bytes;
+        }
+    }
+    if (max_transfer < PROTO_SCAN_RSP_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD)
+        max_transfer = PROTO_SCAN_RSP_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD;
+    p->max_in_transfer = max_transfer;
+    return DM_OK;
+#undef FAIL
+}
+
+int dm_profile_load_mem_a(const dm_alloc *a, const char *name, const char *yaml, size_t len,
+                          dm_profile **out, char *errbuf, size_t errlen)
+{
+    dm_profile *p;
+    void *raw = NULL;
+    int rc;
+
+    if (a == NULL)
+        a = dm_alloc_default();
+    if (name == NULL)
+        name = "<memory>";
+    if (yaml == NULL || out == NULL) {
+        dm_errf(errbuf, errlen, "%s: no YAML given", name);
+        return DM_E_INVALID;
+    }
+    rc = parse_yaml(a, name, yaml, len, &profile_schema, &raw, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    p = dm_malloc(a, sizeof(*p));
+    if (p == NULL) {
+        dm_errf(errbuf, errlen, "%s: out of memory", name);
+        rc = DM_E_NOMEM;
+        goto out_free_raw;
+    }
+    p->alloc = a;
+    p->raw = raw;
+    rc = profile_check(p, raw, name, errbuf, errlen);
+    if (rc < 0)
+        goto out_free_p;
+    *out = p;
+    return DM_OK;
+
+out_free_p:
+    dm_free(a, p);
+out_free_raw:
+    free_raw(a, &profile_schema, raw);
+    return rc;
+}
+
+int dm_profile_load_file_a(const dm_alloc *a, const char *path, dm_profile **out, char *errbuf,
+                           size_t errlen)
+{
+    char *buf;
+    size_t len;
+    int rc;
+
+    if (a == NULL)
+        a = dm_alloc_default();
+    if (path == NULL) {
+        dm_errf(errbuf, errlen, "no profile path given");
+        return DM_E_INVALID;
+    }
+    rc = read_file(a, path, &buf, &len, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    rc = dm_profile_load_mem_a(a, path, buf, len, out, errbuf, errlen);
+    dm_free(a, buf);
+    return rc;
+}
+
+int dm_profile_load_mem(const char *name, const char *yaml, size_t len, dm_profile **out,
+                        char *errbuf, size_t errlen)
+{
+    return dm_profile_load_mem_a(NULL, name, yaml, len, out, errbuf, errlen);
+}
+
+int dm_profile_load_file(const char *path, dm_profile **out, char *errbuf, size_t errlen)
+{
+    return dm_profile_load_file_a(NULL, path, out, errbuf, errlen);
+}
+
+int dm_profile_load_default(dm_profile **out, char *errbuf, size_t errlen)
+{
+    return dm_profile_load_mem_a(NULL, "<built-in default.yaml>", dm_builtin_profile_yaml,
+                                 dm_builtin_profile_len, out, errbuf, errlen);
+}
+
+void dm_profile_free(dm_profile *p)
+{
+    const dm_alloc *a;
+
+    if (p == NULL)
+        return;
+    a = p->alloc;
+    free_raw(a, &profile_schema, p->raw);
+    dm_free(a, p);
+}
+
+const char *dm_profile_name(const dm_profile *p)
+{
+    return p->name;
+}
+
+const dm_usb_identity *dm_profile_usb(const dm_profile *p)
+{
+    return &p->usb;
+}
+
+void dm_profile_caps(const dm_profile *p, proto_scan_caps *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->sources = p->sources;
+    out->modes = p->modes;
+    out->max_width_um = p->width_mm * 1000u;
+    out->max_height_um = p->height_mm * 1000u;
+    out->feeder_capacity = p->feeder_capacity;
+    out->band_lines = p->band_lines;
+    out->max_in_transfer = p->max_in_transfer;
+    out->n_resolutions = (uint16_t)p->n_resolutions;
+    for (uint32_t i = 0; i < p->n_resolutions; i++)
+        out->resolutions[i] = p->resolutions[i];
+}
+
+/* ---- scenario ----------------------------------------------------------------- */
+
+const char *dm_fault_name(int kind)
+{
+    switch (kind) {
+#define DM_FAULT_NAME_(name, str)                                                                 \
+    case DM_FAULT_##name:                                                                          \
+        return str;
+        DM_FAULT_KIND_MAP(DM_FAULT_NAME_)
+#undef DM_FAULT_NAME_
+    default:
+        return "?";
+    }
+}
+
+static int fault_needs_place(dm_fault_kind k)
+{
+    return k != DM_FAULT_WARMING_UP && k != DM_FAULT_BUSY;
+}
+
+static int fault_convert(const struct raw_fault *rf, unsigned i, uint32_t sheets, dm_fault *f,
+                         const char *name, char *errbuf, size_t errlen)
+{
+    unsigned n_triggers = (rf->at != NULL) + (rf->after_ms != NULL) + (rf->every != NULL) +
+                          (rf->probability != NULL);
+    const char *kn = dm_fault_name(rf->kind);
+
+#define FAIL(...)                                                                                \
+    do {                                                                                         \
+        dm_errf(errbuf, errlen, __VA_ARGS__);                                                    \
+        return DM_E_RANGE;                                                                       \
+    } while (0)
+
+    memset(f, 0, sizeof(*f));
+    f->kind = (dm_fault_kind)rf->kind;
+    if (n_triggers > 1)
+        FAIL("%s: key 'faults[%u]': expected at most one of at, after_ms, every, probability",
+             name, i);
+    if (!fault_needs_place(f->kind) && n_triggers != 0)
+        FAIL("%s: key 'faults[%u]': a %s fault happens at START_JOB and takes no trigger", name,
+             i, kn);
+    if (f->kind == DM_FAULT_FEEDER_EMPTY && rf->at == NULL)
+        FAIL("%s: key 'faults[%u].at': expected the page before which the feeder runs dry "
+             "(or use 'sheets')",
+             name, i);
+    if (n_triggers == 0 && fault_needs_place(f->kind) && f->kind != DM_FAULT_COVER_OPEN)
+        FAIL("%s: key 'faults[%u]': expected a trigger (at, after_ms, every or probability) for "
+             "a %s fault",
+             name, i, kn);
+
+    if (rf->at != NULL) {
+        const struct raw_at *at = rf->at;
+        unsigned n_pos = (at->band != NULL) + (at->line != NULL) + (at->byte != NULL);
+        f->trig = DM_TRIG_AT;
+        if (at->page == 0 || at->page > LIM_PAGES_MAX)
+            FAIL("%s: key 'faults[%u].at.page': expected 1..%u (1 = first page), got %u", name, i,
+                 LIM_PAGES_MAX, at->page);
+        if (at->page > 2 * (uint64_t)sheets && f->kind != DM_FAULT_FEEDER_EMPTY)
+            FAIL("%s: key 'faults[%u].at.page': page %u is past the end of the job (%u sheets)",
+                 name, i, at->page, sheets);
+        if (f->kind == DM_FAULT_FEEDER_EMPTY && n_pos != 0)
+            FAIL("%s: key 'faults[%u].at': a feeder_empty fault takes only 'page'", name, i);
+        if (n_pos > 1)
+            FAIL("%s: key 'faults[%u].at': expected at most one of band, line, byte", name, i);
+        f->page = at->page - 1;
+        f->side_filter = (uint32_t)at->side;
+        if (at->band != NULL) {
+            if (*at->band == 0 || *at->band > LIM_BANDS_MAX)
+                FAIL("%s: key 'faults[%u].at.band': expected 1..%u (1 = first band), got %u",
+                     name, i, LIM_BANDS_MAX, *at->band);
+            f->band = *at->band - 1;
+        }
+        if (at->line != NULL) {
+            if (*at->line == 0 || *at->line > LIM_BANDS_MAX)
+                FAIL("%s: key 'faults[%u].at.line': expected 1..%u (1 = first line), got %u",
+                     name, i, LIM_BANDS_MAX, *at->line);
+            f->line = *at->line - 1;
+            f->has_line = true;
+        }
+        if (at->byte != NULL) {
+            if (*at->byte == 0 || *at->byte > LIM_BYTES_MAX)
+                FAIL("%s: key 'faults[%u].at.byte': expected 1..%u (1 = first byte), got %u",
+                     name, i, LIM_BYTES_MAX, *at->byte);
+            f->byte = *at->byte - 1;
+            f->has_byte = true;
+        }
+    } else if (rf->after_ms != NULL) {
+        if (*rf->after_ms > LIM_TIME_MS_MAX)
+            FAIL("%s: key 'faults[%u].after_ms': expected 0..%u, got %u", name, i,
+                 LIM_TIME_MS_MAX, *rf->after_ms);
+        f->trig = DM_TRIG_AFTER;
+        f->after_ns = (uint64_t)*rf->after_ms * 1000000u;
+    } else if (rf->every != NULL) {
+        if (rf->every->pages == 0 || rf->every->pages > LIM_PAGES_MAX)
+            FAIL("%s: key 'faults[%u].every.pages': expected 1..%u, got %u", name, i,
+                 LIM_PAGES_MAX, rf->every->pages);
+        if (rf->every->band > LIM_BANDS_MAX)
+            FAIL("%s: key 'faults[%u].every.band': expected 1..%u, got %u", name, i,
+                 LIM_BANDS_MAX, rf->every->band);
+        f->trig = DM_TRIG_EVERY;
+        f->every = rf->every->pages;
+        f->band = rf->every->band == 0 ? 0 : rf->every->band - 1;
+        f->side_filter = (uint32_t)rf->every->side;
+    } else if (rf->probability != NULL) {
+        double pr = *rf->probability;
+        if (!(pr > 0.0 && pr <= 1.0))
+            FAIL("%s: key 'faults[%u].probability': expected a number in (0, 1], got %g", name,
+                 i, pr);
+        f->trig = DM_TRIG_RANDOM;
+        f->probability = pr;
+    } else {
+        f->trig = DM_TRIG_START;
+    }
+
+    /* Parameters, each only where it means something. */
+    if (rf->ms != NULL && f->kind != DM_FAULT_DELAY && f->kind != DM_FAULT_WARMING_UP)
+        FAIL("%s: key 'faults[%u].ms': only delay and warming_up faults take 'ms'", name, i);
+    if ((f->kind == DM_FAULT_DELAY || f->kind == DM_FAULT_WARMING_UP) && rf->ms == NULL)
+        FAIL("%s: key 'faults[%u].ms': expected a duration in milliseconds for a %s fault", name,
+             i, kn);
+    if (rf->ms != NULL) {
+        if (*rf->ms == 0 || *rf->ms > LIM_TIME_MS_MAX)
+            FAIL("%s: key 'faults[%u].ms': expected 1..%u, got %u", name, i, LIM_TIME_MS_MAX,
+                 *rf->ms);
+        f->ms_ns = (uint64_t)*rf->ms * 1000000u;
+    }
+    if (rf->count != NULL && f->kind != DM_FAULT_BUSY && f->kind != DM_FAULT_COVER_OPEN)
+        FAIL("%s: key 'faults[%u].count': only busy and cover_open faults take 'count'", name, i);
+    if (rf->count != NULL && f->kind == DM_FAULT_COVER_OPEN && f->trig != DM_TRIG_START)
+        FAIL("%s: key 'faults[%u].count': only a cover_open at job start takes 'count'", name, i);
+    if (rf->count != NULL && *rf->count > LIM_COUNT_MAX)
+        FAIL("%s: key 'faults[%u].count': expected 0..%u, got %u", name, i, LIM_COUNT_MAX,
+             *rf->count);
+    if (f->kind == DM_FAULT_BUSY && rf->count != NULL && *rf->count == 0)
+        FAIL("%s: key 'faults[%u].count': expected 1..%u, got 0", name, i, LIM_COUNT_MAX);
+    f->count = rf->count != NULL ? *rf->count : (f->kind == DM_FAULT_BUSY ? 1 : 0);
+    if (rf->clears != NULL && f->kind != DM_FAULT_STALL)
+        FAIL("%s: key 'faults[%u].clears': only stall faults take 'clears'", name, i);
+    f->clears = rf->clears != NULL ? *rf->clears : true;
+    if (rf->bytes != NULL && f->kind != DM_FAULT_SHORT_BAND && f->kind != DM_FAULT_CORRUPT_BAND)
+        FAIL("%s: key 'faults[%u].bytes': only short_band and corrupt_band faults take 'bytes'",
+             name, i);
+    if (rf->bytes != NULL && (*rf->bytes == 0 || *rf->bytes > PROTO_SCAN_MAX_BAND_DATA))
+        FAIL("%s: key 'faults[%u].bytes': expected 1..%u, got %u", name, i,
+             PROTO_SCAN_MAX_BAND_DATA, *rf->bytes);
+    f->bytes = rf->bytes != NULL ? *rf->bytes : 0;
+    return DM_OK;
+#undef FAIL
+}
+
+static int scenario_check(dm_scenario *s, const struct raw_scenario *r, const char *name,
+                          char *errbuf, size_t errlen)
+{
+    if (r->sheets > LIM_FEEDER_MAX) {
+        dm_errf(errbuf, errlen, "%s: key 'sheets': expected 0..%u, got %u", name, LIM_FEEDER_MAX,
+                r->sheets);
+        return DM_E_RANGE;
+    }
+    if (r->time_scale != NULL && !(*r->time_scale > 0.0 && *r->time_scale <= 100.0)) {
+        dm_errf(errbuf, errlen, "%s: key 'time_scale': expected a number in (0, 100], got %g",
+                name, *r->time_scale);
+        return DM_E_RANGE;
+    }
+    snprintf(s->name, sizeof(s->name), "%s", r->name);
+    s->sheets = r->sheets;
+    s->has_seed = r->seed != NULL;
+    s->seed = r->seed != NULL ? *r->seed : 0;
+    s->time_scale = r->time_scale != NULL ? *r->time_scale : 1.0;
+    for (unsigned i = 0; i < r->faults_count; i++) {
+        int rc = fault_convert(&r->faults[i], i, r->sheets, &s->faults[i], name, errbuf, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    s->n_faults = r->faults_count;
+    return DM_OK;
+}
+
+int dm_scenario_load_mem_a(const dm_alloc *a, const char *name, const char *yaml, size_t len,
+                           dm_scenario **out, char *errbuf, size_t errlen)
+{
+    struct raw_scenario *raw = NULL;
+    dm_scenario *s;
+    int rc;
+
+    if (a == NULL)
+        a = dm_alloc_default();
+    if (name == NULL)
+        name = "<memory>";
+    if (yaml == NULL || out == NULL) {
+        dm_errf(errbuf, errlen, "%s: no YAML given", name);
+        return DM_E_INVALID;
+    }
+    rc = parse_yaml(a, name, yaml, len, &scenario_schema, (void **)&raw, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    s = dm_malloc(a, sizeof(*s));
+    if (s == NULL) {
+        dm_errf(errbuf, errlen, "%s: out of memory", name);
+        rc = DM_E_NOMEM;
+        goto out_free_raw;
+    }
+    s->alloc = a;
+    if (raw->faults_count > 0) {
+        s->faults = dm_malloc(a, sizeof(*s->faults) * raw->faults_count);
+        if (s->faults == NULL) {
+            dm_errf(errbuf, errlen, "%s: out of memory", name);
+            rc = DM_E_NOMEM;
+            goto out_free_s;
+        }
+    }
+    rc = scenario_check(s, raw, name, errbuf, errlen);
+    if (rc < 0)
+        goto out_free_faults;
+    free_raw(a, &scenario_schema, raw);
+    *out = s;
+    return DM_OK;
+
+out_free_faults:
+    dm_free(a, s->faults);
+out_free_s:
+    dm_free(a, s);
+out_free_raw:
+    free_raw(a, &scenario_schema, raw);
+    return rc;
+}
+
+int dm_scenario_load_file_a(const dm_alloc *a, const char *path, dm_scenario **out,
+                            char *errbuf, size_t errlen)
+{
+    char *buf;
+    size_t len;
+    int rc;
+
+    if (a == NULL)
+        a = dm_alloc_default();
+    if (path == NULL) {
+        dm_errf(errbuf, errlen, "no scenario path given");
+        return DM_E_INVALID;
+    }
+    rc = read_file(a, path, &buf, &len, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    rc = dm_scenario_load_mem_a(a, path, buf, len, out, errbuf, errlen);
+    dm_free(a, buf);
+    return rc;
+}
+
+int dm_scenario_load_mem(const char *name, const char *yaml, size_t len, dm_scenario **out,
+                         char *errbuf, size_t errlen)
+{
+    return dm_scenario_load_mem_a(NULL, name, yaml, len, out, errbuf, errlen);
+}
+
+int dm_scenario_load_file(const char *path, dm_scenario **out, char *errbuf, size_t errlen)
+{
+    return dm_scenario_load_file_a(NULL, path, out, errbuf, errlen);
+}
+
+int dm_scenario_load_default(dm_scenario **out, char *errbuf, size_t errlen)
+{
+    return dm_scenario_load_mem_a(NULL, "<built-in clean.yaml>", dm_builtin_scenario_yaml,
+                                  dm_builtin_scenario_len, out, errbuf, errlen);
+}
+
+void dm_scenario_free(dm_scenario *s)
+{
+    if (s == NULL)
+        return;
+    dm_free(s->alloc, s->faults);
+    dm_free(s->alloc, s);
+}
+
+const char *dm_scenario_name(const dm_scenario *s)
+{
+    return s->name;
+}

@@ -1,0 +1,433 @@
+/* Job geometry and page synthesis.
+ *
+ * A page is a test chart a person can read (page number and resolution in
+ * large type, rulers every 1/10 inch, a gray ramp, colour bars, a one-inch
+ * grid) plus seeded noise (a strip at the right of every line and a block at
+ * the bottom of the page) that makes every byte depend on the seed. Every
+ * byte is a pure function of (job geometry, seed, page, side, line): a
+ * receiver verifies a band by regenerating it with dm_synth_band().
+ *
+ * Speed: rows of the chart repeat, so a row is rendered pixel by pixel only
+ * when its class changes and copied otherwise; the noise is one splitmix64
+ * per 8 bytes. */
+#include <string.h>
+
+#include "dm-internal.h"
+
+/* ---- job geometry ------------------------------------------------------------- */
+
+static uint64_t px_of_mm(uint32_t mm, uint32_t dpi)
+{
+    return (uint64_t)mm * dpi * 10 / 254;
+}
+
+static const char *src_name(uint32_t s)
+{
+    static const char *const n[] = {"flatbed", "adf", "duplex"};
+    return s < 3 ? n[s] : "?";
+}
+
+static const char *mode_name(uint32_t m)
+{
+    static const char *const n[] = {"bw", "gray", "color", "gray16", "color48"};
+    return m < 5 ? n[m] : "?";
+}
+
+int dm_job_resolve(const dm_profile *p, const proto_scan_params *params, uint64_t seed,
+                   proto_scan_job *out, char *errbuf, size_t errlen)
+{
+    proto_scan_job j;
+    uint32_t dpi;
+    uint64_t fw, fh, bpl, lines;
+    int dpi_ok = 0;
+
+#define REJECT(...)                                                                              \
+    do {                                                                                         \
+        dm_errf(errbuf, errlen, __VA_ARGS__);                                                    \
+        return DM_E_RANGE;                                                                       \
+    } while (0)
+
+    if (p == NULL || params == NULL || out == NULL)
+        return DM_E_INVALID;
+    memset(&j, 0, sizeof(j));
+    if (params->source > PROTO_SCAN_SOURCE_DUPLEX || !(p->sources & (1u << params->source)))
+        REJECT("%s: source %s (%u) not supported", p->name, src_name(params->source),
+               params->source);
+    if (proto_scan_mode_bpp(params->mode) == 0 || !(p->modes & (1u << params->mode)))
+        REJECT("%s: mode %s (%u) not supported", p->name, mode_name(params->mode), params->mode);
+    dpi = params->dpi == 0 ? p->def_dpi : params->dpi;
+    for (uint32_t i = 0; i < p->n_resolutions; i++)
+        dpi_ok |= p->resolutions[i] == dpi;
+    if (!dpi_ok)
+        REJECT("%s: %u dpi not supported", p->name, dpi);
+    fw = px_of_mm(p->width_mm, dpi);
+    fh = px_of_mm(p->height_mm, dpi);
+    if (params->width_px > fw || params->height_px > fh)
+        REJECT("%s: %ux%u px is larger than the %llux%llu px area at %u dpi", p->name,
+               params->width_px, params->height_px, (unsigned long long)fw,
+               (unsigned long long)fh, dpi);
+    if (params->pages > 100000u)
+        REJECT("%s: %u pages is more than 100000", p->name, params->pages);
+    j.source = params->source;
+    j.mode = params->mode;
+    j.dpi = (uint16_t)dpi;
+    j.pages = params->pages;
+    if (j.source == PROTO_SCAN_SOURCE_FLATBED && j.pages == 0)
+        j.pages = 1;
+    j.width_px = params->width_px ? params->width_px : (uint32_t)fw;
+    j.height_px = params->height_px ? params->height_px : (uint32_t)fh;
+    j.bits_per_pixel = proto_scan_mode_bpp(j.mode);
+    bpl = ((uint64_t)j.width_px * j.bits_per_pixel + 7) / 8;
+    j.bytes_per_line = (uint32_t)bpl;
+    lines = p->band_lines;
+    if (bpl * lines > p->band_max_bytes)
+        lines = p->band_max_bytes / bpl;
+    if (lines == 0)
+        lines = 1;
+    if (lines > j.height_px)
+        lines = j.height_px;
+    j.band_lines = (uint32_t)lines;
+    j.bands_per_page = (uint32_t)((j.height_px + lines - 1) / lines);
+    j.max_in_transfer = (uint32_t)(lines * bpl + PROTO_SCAN_BAND_HDR_SIZE);
+    if (j.max_in_transfer < PROTO_SCAN_RSP_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD)
+        j.max_in_transfer = PROTO_SCAN_RSP_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD;
+    j.seed = (params->flags & PROTO_SCAN_PARAM_SEED) ? params->seed : seed;
+    *out = j;
+    return DM_OK;
+#undef REJECT
+}
+
+uint32_t dm_band_first_line(const proto_scan_job *job, uint32_t band)
+{
+    uint64_t first = (uint64_t)band * job->band_lines;
+    return first >= job->height_px ? job->height_px : (uint32_t)first;
+}
+
+uint32_t dm_band_lines(const proto_scan_job *job, uint32_t band)
+{
+    uint32_t first;
+
+    if (job->band_lines == 0 || band >= job->bands_per_page)
+        return 0;
+    first = dm_band_first_line(job, band);
+    return job->height_px - first < job->band_lines ? job->height_px - first : job->band_lines;
+}
+
+size_t dm_band_bytes(const proto_scan_job *job, uint32_t band)
+{
+    return (size_t)dm_band_lines(job, band) * job->bytes_per_line;
+}
+
+/* ---- the chart ------------------------------------------------------------------ */
+
+#define RGB(r, g, b) (((uint32_t)(r) << 16) | ((uint32_t)(g) << 8) | (uint32_t)(b))
+#define WHITE        RGB(255, 255, 255)
+#define BLACK        RGB(0, 0, 0)
+
+/* 5x7 glyphs, bit 4 = leftmost column. */
+static const struct {
+    char ch;
+    uint8_t rows[7];
+} font[] = {
+    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}},
+    {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}},
+    {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
+    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}},
+    {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
+    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}},
+    {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
+    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}},
+    {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
+    {'P', {0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10}},
+    {'F', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10}},
+    {'B', {0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E}},
+    {'D', {0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C}},
+    {'I', {0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+};
+
+static const uint8_t *glyph(char ch)
+{
+    for (size_t i = 0; i < sizeof(font) / sizeof(font[0]); i++)
+        if (font[i].ch == ch)
+            return font[i].rows;
+    return NULL; /* space */
+}
+
+static const uint32_t bars[8] = {
+    RGB(255, 255, 255), RGB(255, 255, 0), RGB(0, 255, 255), RGB(0, 255, 0),
+    RGB(255, 0, 255),   RGB(255, 0, 0),   RGB(0, 0, 255),   RGB(0, 0, 0),
+};
+
+/* 4x4 ordered dither thresholds for the bilevel mode. */
+static const uint8_t bayer[4][4] = {
+    {8, 136, 40, 168}, {200, 72, 232, 104}, {56, 184, 24, 152}, {248, 120, 216, 88}};
+
+typedef struct chart {
+    uint32_t w, h, dpi, mode, bpl;
+    uint32_t bytes_pp; /* 0 for bw */
+    uint32_t noise_px; /* chart pixels are [0, noise_px) */
+    uint32_t noise_off;
+    uint32_t ruler_px; /* left ruler width, re-rendered after a row copy */
+    uint32_t t;        /* line thickness */
+    uint32_t tenth, half, inch;
+    uint32_t top_end, text_y0, text_x0, scale, hdr_end, ramp_end, bars_end, noise_y0;
+    char text[24];
+    uint32_t n_text;
+    uint64_t seed;
+    uint32_t page, side;
+} chart;
+
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+    return a > b ? a : b;
+}
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
+
+static void chart_init(chart *c, const proto_scan_job *job, uint32_t page, uint32_t side)
+{
+    uint32_t n;
+
+    memset(c, 0, sizeof(*c));
+    c->w = job->width_px;
+    c->h = job->height_px;
+    c->dpi = job->dpi ? job->dpi : 300;
+    c->mode = job->mode;
+    c->bpl = job->bytes_per_line;
+    c->bytes_pp = job->bits_per_pixel / 8;
+    c->seed = job->seed;
+    c->page = page;
+    c->side = side;
+    c->t = max_u32(1, c->dpi / 100);
+    c->tenth = max_u32(2, c->dpi / 10);
+    c->half = max_u32(2, c->dpi / 2);
+    c->inch = max_u32(2, c->dpi);
+    if (c->mode == PROTO_SCAN_MODE_BW) {
+        c->noise_px = (uint32_t)(((uint64_t)c->w * 7 / 8) & ~7ull);
+        c->noise_off = c->noise_px / 8;
+    } else {
+        c->noise_px = (uint32_t)((uint64_t)c->w * 7 / 8);
+        c->noise_off = c->noise_px * c->bytes_pp;
+    }
+    c->ruler_px = min_u32((max_u32(8, c->dpi / 5) + 7) & ~7u, c->noise_px);
+    c->top_end = min_u32(c->h, c->dpi / 5);
+    c->scale = max_u32(1, c->dpi / 12);
+    c->text_y0 = c->dpi / 4;
+    c->text_x0 = c->dpi / 2;
+    c->hdr_end = min_u32(c->h, c->text_y0 + 7 * c->scale + c->dpi / 8);
+    c->ramp_end = min_u32(c->h, c->hdr_end + max_u32(1, c->h / 16));
+    c->bars_end = min_u32(c->h, c->ramp_end + max_u32(1, c->h / 16));
+    c->noise_y0 = max_u32(c->bars_end, c->h - c->h / 16);
+    n = 0;
+    c->text[n++] = 'P';
+    {
+        char digits[12];
+        uint32_t v = page + 1, nd = 0;
+        do {
+            digits[nd++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        while (nd > 0)
+            c->text[n++] = digits[--nd];
+    }
+    if (job->source == PROTO_SCAN_SOURCE_DUPLEX)
+        c->text[n++] = side ? 'B' : 'F';
+    c->text[n++] = ' ';
+    {
+        char digits[8];
+        uint32_t v = c->dpi, nd = 0;
+        do {
+            digits[nd++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        while (nd > 0)
+            c->text[n++] = digits[--nd];
+    }
+    c->text[n++] = 'D';
+    c->text[n++] = 'P';
+    c->text[n++] = 'I';
+    c->n_text = n;
+}
+
+/* Rows with equal keys have equal pixels at x >= ruler_px. */
+static uint64_t row_key(const chart *c, uint32_t y)
+{
+    uint64_t dith = c->mode == PROTO_SCAN_MODE_BW ? (y & 3u) : 0;
+
+    if (y < c->hdr_end) {
+        if (y < c->top_end) {
+            uint32_t k = y < c->dpi / 20 ? 0 : y < c->dpi / 10 ? 1 : 2;
+            return (1ull << 32) | k;
+        }
+        if (y >= c->text_y0 && y < c->text_y0 + 7 * c->scale)
+            return (2ull << 32) | ((y - c->text_y0) / c->scale);
+        return 3ull << 32;
+    }
+    if (y < c->ramp_end)
+        return (4ull << 32) | dith;
+    if (y < c->bars_end)
+        return (5ull << 32) | dith;
+    return (6ull << 32) | (y % c->inch < c->t);
+}
+
+static uint32_t chart_pixel(const chart *c, uint32_t x, uint32_t y)
+{
+    if (y < c->hdr_end) {
+        if (y < c->top_end) {
+            /* Top ruler: tenths, halves and inches, longer ticks for coarser marks. */
+            if (x % c->inch < c->t)
+                return BLACK;
+            if (y < c->dpi / 10 && x % c->half < c->t)
+                return BLACK;
+            if (y < c->dpi / 20 && x % c->tenth < c->t)
+                return BLACK;
+            return WHITE;
+        }
+        if (y >= c->text_y0 && y < c->text_y0 + 7 * c->scale && x >= c->text_x0) {
+            uint32_t row = (y - c->text_y0) / c->scale;
+            uint32_t col = (x - c->text_x0) / c->scale;
+            uint32_t ch = col / 6, cx = col % 6;
+            if (ch < c->n_text && cx < 5) {
+                const uint8_t *g = glyph(c->text[ch]);
+                if (g != NULL && ((g[row] >> (4 - cx)) & 1))
+                    return BLACK;
+            }
+        }
+        return WHITE;
+    }
+    if (y < c->ramp_end) {
+        uint32_t v = c->noise_px > 1 ? (uint32_t)((uint64_t)x * 255 / (c->noise_px - 1)) : 0;
+        return RGB(v, v, v);
+    }
+    if (y < c->bars_end)
+        return bars[(uint64_t)x * 8 / (c->noise_px ? c->noise_px : 1) & 7];
+    /* Body: one-inch grid and the left ruler. */
+    if (x < c->ruler_px) {
+        uint32_t len = 0;
+        if (y % c->inch < c->t)
+            len = c->dpi / 5;
+        else if (y % c->half < c->t)
+            len = c->dpi / 10;
+        else if (y % c->tenth < c->t)
+            len = c->dpi / 20;
+        if (x < len)
+            return BLACK;
+    }
+    if (x % c->inch < c->t || y % c->inch < c->t)
+        return BLACK;
+    return WHITE;
+}
+
+static uint32_t lum(uint32_t rgb)
+{
+    return ((rgb >> 16 & 0xFF) * 77 + (rgb >> 8 & 0xFF) * 150 + (rgb & 0xFF) * 29) >> 8;
+}
+
+/* Render chart pixels [x0, x1) of row y into line. For bw, x0 and x1 are
+ * multiples of 8 (or x1 == noise_px, which is). */
+static void render_span(const chart *c, uint8_t *line, uint32_t x0, uint32_t x1, uint32_t y)
+{
+    uint32_t x;
+
+    switch (c->mode) {
+    case PROTO_SCAN_MODE_BW:
+        for (x = x0; x < x1; x += 8) {
+            uint8_t byte = 0;
+            for (uint32_t k = 0; k < 8; k++) {
+                uint32_t v = lum(chart_pixel(c, x + k, y));
+                if (v > bayer[y & 3][(x + k) & 3])
+                    byte |= (uint8_t)(0x80u >> k);
+            }
+            line[x / 8] = byte;
+        }
+        break;
+    case PROTO_SCAN_MODE_GRAY8:
+        for (x = x0; x < x1; x++)
+            line[x] = (uint8_t)lum(chart_pixel(c, x, y));
+        break;
+    case PROTO_SCAN_MODE_COLOR24:
+        for (x = x0; x < x1; x++) {
+            uint32_t v = chart_pixel(c, x, y);
+            line[3 * x] = (uint8_t)(v >> 16);
+            line[3 * x + 1] = (uint8_t)(v >> 8);
+            line[3 * x + 2] = (uint8_t)v;
+        }
+        break;
+    case PROTO_SCAN_MODE_GRAY16:
+        for (x = x0; x < x1; x++) {
+            uint32_t v = lum(chart_pixel(c, x, y)) * 257u;
+            line[2 * x] = (uint8_t)v;
+            line[2 * x + 1] = (uint8_t)(v >> 8);
+        }
+        break;
+    case PROTO_SCAN_MODE_COLOR48:
+        for (x = x0; x < x1; x++) {
+            uint32_t v = chart_pixel(c, x, y);
+            for (int s = 0; s < 3; s++) {
+                uint32_t sv = ((v >> (16 - 8 * s)) & 0xFF) * 257u;
+                line[6 * x + 2 * s] = (uint8_t)sv;
+                line[6 * x + 2 * s + 1] = (uint8_t)(sv >> 8);
+            }
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* Seeded noise for bytes [from, to) of line y: splitmix64 of a per-line key
+ * and the 8-byte block index, stored little-endian. */
+static void fill_noise(const chart *c, uint8_t *line, uint32_t from, uint32_t to, uint32_t y)
+{
+    uint64_t key = dm_hash5(c->seed, c->page, c->side, y, DM_RND_NOISE);
+    uint32_t i = from;
+    uint64_t blk = 0;
+
+    for (; i + 8 <= to; i += 8, blk++) {
+        uint64_t v = dm_mix64(key + blk);
+        for (int k = 0; k < 8; k++)
+            line[i + k] = (uint8_t)(v >> (8 * k));
+    }
+    if (i < to) {
+        uint64_t v = dm_mix64(key + blk);
+        for (int k = 0; i < to; i++, k++)
+            line[i] = (uint8_t)(v >> (8 * k));
+    }
+}
+
+void dm_synth_band(const proto_scan_job *job, uint32_t page, uint32_t side, uint32_t band,
+                   uint8_t *out)
+{
+    chart c;
+    uint32_t first, lines;
+    uint64_t prev_key = UINT64_MAX;
+
+    lines = dm_band_lines(job, band);
+    if (lines == 0 || out == NULL)
+        return;
+    first = dm_band_first_line(job, band);
+    chart_init(&c, job, page, side);
+    for (uint32_t i = 0; i < lines; i++) {
+        uint32_t y = first + i;
+        uint8_t *line = out + (size_t)i * c.bpl;
+        uint64_t key;
+
+        if (y >= c.noise_y0) {
+            fill_noise(&c, line, 0, c.bpl, y);
+            prev_key = UINT64_MAX;
+            continue;
+        }
+        key = row_key(&c, y);
+        if (key == prev_key) {
+            memcpy(line, line - c.bpl, c.noise_off);
+            render_span(&c, line, 0, c.ruler_px, y);
+        } else {
+            render_span(&c, line, 0, c.noise_px, y);
+        }
+        prev_key = key;
+        fill_noise(&c, line, c.noise_off, c.bpl, y);
+    }
+}
