@@ -2,6 +2,7 @@
 #include "wias-internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 HRESULT wias_hresult_from_errno(int err, HRESULT fallback)
 {
@@ -153,4 +154,19 @@ FILETIME wias_filetime_from_unix(int64_t sec, long nsec)
     ft.dwLowDateTime = (DWORD)t;
     ft.dwHighDateTime = (DWORD)(t >> 32);
     return ft;
+}
+
+LPVOID CoTaskMemAlloc(SIZE_T cb)
+{
+    return malloc(cb ? cb : 1);
+}
+
+LPVOID CoTaskMemRealloc(LPVOID pv, SIZE_T cb)
+{
+    return realloc(pv, cb ? cb : 1);
+}
+
+void CoTaskMemFree(LPVOID pv)
+{
+    free(pv);
 }

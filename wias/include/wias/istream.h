@@ -123,6 +123,19 @@ typedef IStream *LPSTREAM;
 #define IStream_Clone(This, ppstm) ((This)->lpVtbl->Clone(This, ppstm))
 #endif
 
+/* COM task allocator (objbase.h), backed by malloc/realloc/free. */
+LPVOID CoTaskMemAlloc(SIZE_T cb);
+LPVOID CoTaskMemRealloc(LPVOID pv, SIZE_T cb);
+void CoTaskMemFree(LPVOID pv);
+
+/* winnt.h memory macros used throughout driver code. */
+#ifndef ZeroMemory
+#define ZeroMemory(dst, len)      memset((dst), 0, (len))
+#define CopyMemory(dst, src, len) memcpy((dst), (src), (len))
+#define MoveMemory(dst, src, len) memmove((dst), (src), (len))
+#define FillMemory(dst, len, b)   memset((dst), (b), (len))
+#endif
+
 /* ---- scanemu stream constructors (extensions, not Windows API) -------- */
 
 /*

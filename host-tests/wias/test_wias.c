@@ -1,0 +1,1090 @@
+/* Check suite for the wias module: streams, page writers, errors. */
+#include "wias-test-util.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Implemented in minidriver_style.c (written like Windows driver code). */
+HRESULT SampleDrvTransferPages(IStream *pStream, LONG lPages, LONG lDepth, LONG lCompression,
+                               LONG *plPagesWritten);
+HRESULT SampleDrvWriteThroughCustomStream(LONG lPages, ULONG *pcbTotal, LONG *plPagesSeen);
+
+static LARGE_INTEGER li(LONGLONG v)
+{
+    LARGE_INTEGER x;
+    x.QuadPart = v;
+    return x;
+}
+
+static ULARGE_INTEGER uli(ULONGLONG v)
+{
+    ULARGE_INTEGER x;
+    x.QuadPart = v;
+    return x;
+}
+
+static ULONGLONG tell(IStream *s)
+{
+    ULARGE_INTEGER p;
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(0), STREAM_SEEK_CUR, &p), S_OK);
+    return p.QuadPart;
+}
+
+static IStream *mem_stream(void)
+{
+    IStream *s = NULL;
+    ck_assert_int_eq(wiasCreateMemoryStream(&s), S_OK);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+static ULONGLONG mem_size(IStream *s)
+{
+    const BYTE *d;
+    ULONGLONG n;
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(s, &d, &n), S_OK);
+    return n;
+}
+
+/* ---- streams ----------------------------------------------------------- */
+
+static void exercise_stream(IStream *s)
+{
+    BYTE buf[64];
+    ULONG n = 0;
+    ULARGE_INTEGER pos;
+    STATSTG st;
+    IStream *q = NULL;
+    void *pv = (void *)1;
+
+    ck_assert_int_eq(s->lpVtbl->Write(s, "hello world", 11, &n), S_OK);
+    ck_assert_uint_eq(n, 11);
+    ck_assert_uint_eq(tell(s), 11);
+    /* Seek SET/CUR/END */
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(6), STREAM_SEEK_SET, &pos), S_OK);
+    ck_assert_uint_eq(pos.QuadPart, 6);
+    ck_assert_int_eq(s->lpVtbl->Read(s, buf, 5, &n), S_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_mem_eq(buf, "world", 5);
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(-5), STREAM_SEEK_CUR, &pos), S_OK);
+    ck_assert_uint_eq(pos.QuadPart, 6);
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(-11), STREAM_SEEK_END, &pos), S_OK);
+    ck_assert_uint_eq(pos.QuadPart, 0);
+    /* before 0: STG_E_INVALIDFUNCTION, pointer unchanged */
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(-1), STREAM_SEEK_SET, NULL), STG_E_INVALIDFUNCTION);
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(-12), STREAM_SEEK_END, NULL), STG_E_INVALIDFUNCTION);
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(3), STREAM_SEEK_SET, NULL), S_OK);
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(-4), STREAM_SEEK_CUR, NULL), STG_E_INVALIDFUNCTION);
+    ck_assert_uint_eq(tell(s), 3);
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(0), 7, NULL), STG_E_INVALIDFUNCTION);
+    /* short read at the end: S_OK with the count */
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(8), STREAM_SEEK_SET, NULL), S_OK);
+    ck_assert_int_eq(s->lpVtbl->Read(s, buf, sizeof buf, &n), S_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(s->lpVtbl->Read(s, buf, sizeof buf, &n), S_OK);
+    ck_assert_uint_eq(n, 0);
+    /* write past the end leaves a zero gap */
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(20), STREAM_SEEK_SET, NULL), S_OK);
+    ck_assert_int_eq(s->lpVtbl->Write(s, "X", 1, &n), S_OK);
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(0), STREAM_SEEK_SET, NULL), S_OK);
+    ck_assert_int_eq(s->lpVtbl->Read(s, buf, sizeof buf, &n), S_OK);
+    ck_assert_uint_eq(n, 21);
+    ck_assert_mem_eq(buf, "hello world\0\0\0\0\0\0\0\0\0X", 21);
+    /* SetSize does not move the pointer */
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(15), STREAM_SEEK_SET, NULL), S_OK);
+    ck_assert_int_eq(s->lpVtbl->SetSize(s, uli(5)), S_OK);
+    ck_assert_uint_eq(tell(s), 15);
+    ck_assert_int_eq(s->lpVtbl->Stat(s, &st, STATFLAG_NONAME), S_OK);
+    ck_assert_uint_eq(st.cbSize.QuadPart, 5);
+    ck_assert_uint_eq(st.type, STGTY_STREAM);
+    ck_assert_ptr_null(st.pwcsName);
+    ck_assert_int_eq(s->lpVtbl->SetSize(s, uli(9)), S_OK);
+    ck_assert_uint_eq(tell(s), 15);
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(0), STREAM_SEEK_SET, NULL), S_OK);
+    ck_assert_int_eq(s->lpVtbl->Read(s, buf, sizeof buf, &n), S_OK);
+    ck_assert_uint_eq(n, 9);
+    ck_assert_mem_eq(buf, "hello\0\0\0\0", 9);
+    ck_assert_int_eq(s->lpVtbl->Stat(s, &st, 99), STG_E_INVALIDFLAG);
+    ck_assert_int_eq(s->lpVtbl->Commit(s, STGC_DEFAULT), S_OK);
+    /* COM identity and reference counting */
+    ck_assert_int_eq(s->lpVtbl->QueryInterface(s, &IID_IStream, (void **)&q), S_OK);
+    ck_assert_ptr_eq(q, s);
+    ck_assert_uint_eq(q->lpVtbl->Release(q), 1);
+    ck_assert_int_eq(s->lpVtbl->QueryInterface(s, &IID_ISequentialStream, &pv), S_OK);
+    ck_assert_uint_eq(s->lpVtbl->Release(s), 1);
+    ck_assert_int_eq(s->lpVtbl->QueryInterface(s, &IID_IUnknown, &pv), S_OK);
+    ck_assert_uint_eq(s->lpVtbl->Release(s), 1);
+    ck_assert_int_eq(s->lpVtbl->QueryInterface(s, &WiaImgFmt_TIFF, &pv), E_NOINTERFACE);
+    ck_assert_ptr_null(pv);
+    ck_assert_uint_eq(s->lpVtbl->AddRef(s), 2);
+    ck_assert_uint_eq(s->lpVtbl->AddRef(s), 3);
+    ck_assert_uint_eq(s->lpVtbl->Release(s), 2);
+    ck_assert_uint_eq(s->lpVtbl->Release(s), 1);
+}
+
+START_TEST(test_memstream)
+{
+    IStream *s = mem_stream();
+    IStream *d = mem_stream();
+    ULARGE_INTEGER r, w;
+    const BYTE *data;
+    ULONGLONG n;
+
+    exercise_stream(s);
+    /* CopyTo from the current position */
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(1), STREAM_SEEK_SET, NULL), S_OK);
+    ck_assert_int_eq(s->lpVtbl->CopyTo(s, d, uli(100), &r, &w), S_OK);
+    ck_assert_uint_eq(r.QuadPart, 8);
+    ck_assert_uint_eq(w.QuadPart, 8);
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(d, &data, &n), S_OK);
+    ck_assert_uint_eq(n, 8);
+    ck_assert_mem_eq(data, "ello\0\0\0\0", 8);
+    ck_assert_int_eq(s->lpVtbl->Clone(s, &d), E_NOTIMPL);
+    ck_assert_ptr_null(d);
+    ck_assert_uint_eq(s->lpVtbl->Release(s), 0);
+    ck_assert_int_eq(wiasCreateMemoryStream(NULL), E_POINTER);
+}
+END_TEST
+
+START_TEST(test_filestream)
+{
+    char *path = tu_temp_path("fs");
+    IStream *s = NULL;
+    STATSTG st;
+    int fd;
+
+    ck_assert_ptr_nonnull(path);
+    ck_assert_int_eq(wiasCreateStreamOnFile(path, STGM_READWRITE | STGM_CREATE, &s), S_OK);
+    exercise_stream(s);
+    ck_assert_int_eq(s->lpVtbl->Stat(s, &st, STATFLAG_DEFAULT), S_OK);
+    ck_assert_uint_eq(st.grfMode, STGM_READWRITE);
+    ck_assert_uint_ne(st.mtime.dwHighDateTime, 0);
+    ck_assert_uint_eq(s->lpVtbl->Release(s), 0);
+
+    ck_assert_int_eq(wiasCreateStreamOnFile(path, STGM_READ, &s), S_OK);
+    ck_assert_int_eq(s->lpVtbl->Stat(s, &st, STATFLAG_NONAME), S_OK);
+    ck_assert_uint_eq(st.cbSize.QuadPart, 9);
+    ck_assert_uint_eq(st.grfMode, STGM_READ);
+    {
+        ULONG n = 5;
+        ck_assert(FAILED(s->lpVtbl->Write(s, "abc", 3, &n)));
+        ck_assert_uint_eq(n, 0);
+    }
+    s->lpVtbl->Release(s);
+    unlink(path);
+    ck_assert_int_eq(wiasCreateStreamOnFile(path, STGM_READ, &s), STG_E_FILENOTFOUND);
+    ck_assert_int_eq(wiasCreateStreamOnFile(path, STGM_READ | STGM_CREATE, &s), STG_E_INVALIDFLAG);
+    ck_assert_int_eq(wiasCreateStreamOnFile(path, 0x80, &s), STG_E_INVALIDFLAG);
+    ck_assert_int_eq(wiasCreateStreamOnFile(NULL, STGM_READ, &s), E_POINTER);
+
+    /* fd streams: the fd's offset is the seek pointer; close on release */
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(wiasCreateStreamOnFd(fd, TRUE, &s), S_OK);
+    ck_assert_int_eq(s->lpVtbl->Write(s, "abcdef", 6, NULL), S_OK);
+    ck_assert_int_eq((int)lseek(fd, 0, SEEK_CUR), 6);
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(2), STREAM_SEEK_SET, NULL), S_OK);
+    ck_assert_int_eq((int)lseek(fd, 0, SEEK_CUR), 2);
+    ck_assert_int_eq(s->lpVtbl->Commit(s, STGC_DEFAULT), S_OK);
+    s->lpVtbl->Release(s);
+    errno = 0;
+    ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+    ck_assert_int_eq(errno, EBADF);
+    ck_assert_int_eq(wiasCreateStreamOnFd(-1, FALSE, &s), E_HANDLE);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(test_failstream)
+{
+    IStream *m = mem_stream();
+    IStream *f = NULL;
+    ULONG n;
+
+    ck_assert_int_eq(wiasCreateFailingStream(m, 10, STG_E_WRITEFAULT, 0, &f), S_OK);
+    ck_assert_int_eq(f->lpVtbl->Write(f, "abcd", 4, &n), S_OK);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_int_eq(f->lpVtbl->Write(f, "efghijklmn", 10, &n), STG_E_WRITEFAULT);
+    ck_assert_uint_eq(n, 6);
+    ck_assert_int_eq(f->lpVtbl->Write(f, "z", 1, &n), STG_E_WRITEFAULT);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(mem_size(m), 10);
+    ck_assert_int_eq(f->lpVtbl->SetSize(f, uli(4)), S_OK);
+    ck_assert_uint_eq(mem_size(m), 4);
+    f->lpVtbl->Release(f);
+
+    ck_assert_int_eq(
+        wiasCreateFailingStream(m, 5000, STG_E_MEDIUMFULL,
+                                WIAS_FAILSTREAM_SHORT_WRITES | WIAS_FAILSTREAM_SETSIZE_FAILS, &f),
+        S_OK);
+    {
+        static BYTE big[3000];
+        ck_assert_int_eq(f->lpVtbl->Write(f, big, sizeof big, &n), S_OK);
+        ck_assert_uint_eq(n, 1000);
+        ck_assert_int_eq(f->lpVtbl->Write(f, big, sizeof big, &n), S_OK);
+        ck_assert_int_eq(f->lpVtbl->Write(f, big, sizeof big, &n), S_OK);
+        ck_assert_int_eq(f->lpVtbl->Write(f, big, sizeof big, &n), S_OK);
+        /* this call reaches the limit while asking for more: it fails */
+        ck_assert_int_eq(f->lpVtbl->Write(f, big, sizeof big, &n), STG_E_MEDIUMFULL);
+        ck_assert_uint_eq(n, 1000);
+        ck_assert_uint_eq(mem_size(m), 5010); /* SetSize did not move the pointer */
+        ck_assert_int_eq(f->lpVtbl->Write(f, big, 1, &n), STG_E_MEDIUMFULL);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_int_eq(f->lpVtbl->SetSize(f, uli(0)), STG_E_MEDIUMFULL);
+    }
+    ck_assert_uint_eq(f->lpVtbl->Release(f), 0);
+    ck_assert_int_eq(wiasCreateFailingStream(m, 1, S_OK, 0, &f), E_INVALIDARG);
+    ck_assert_uint_eq(m->lpVtbl->Release(m), 0);
+}
+END_TEST
+
+/* ---- mode x compression round trips ------------------------------------ */
+
+struct combo {
+    LONG depth, compression;
+    double psnr; /* 0: lossless */
+};
+
+static const struct combo combos[] = {
+    {1, WIA_COMPRESSION_NONE, 0},      {1, WIA_COMPRESSION_G3, 0},
+    {1, WIA_COMPRESSION_G4, 0},        {1, WIAS_COMPRESSION_LZW, 0},
+    {1, WIAS_COMPRESSION_DEFLATE, 0},  {8, WIA_COMPRESSION_NONE, 0},
+    {8, WIAS_COMPRESSION_LZW, 0},      {8, WIAS_COMPRESSION_DEFLATE, 0},
+    {8, WIA_COMPRESSION_JPEG, 35.0},   {24, WIA_COMPRESSION_NONE, 0},
+    {24, WIAS_COMPRESSION_LZW, 0},     {24, WIAS_COMPRESSION_DEFLATE, 0},
+    {24, WIA_COMPRESSION_JPEG, 30.0},  {16, WIA_COMPRESSION_NONE, 0},
+    {16, WIAS_COMPRESSION_LZW, 0},     {16, WIAS_COMPRESSION_DEFLATE, 0},
+    {48, WIA_COMPRESSION_NONE, 0},     {48, WIAS_COMPRESSION_LZW, 0},
+    {48, WIAS_COMPRESSION_DEFLATE, 0},
+};
+#define NCOMBOS ((int)(sizeof combos / sizeof combos[0]))
+
+static void check_file(const char *path, int dir, const MINIDRV_TRANSFER_CONTEXT *c,
+                       const BYTE *pixels, double psnr, ULONGLONG ifd)
+{
+    struct tu_page_expect e;
+    const char *err;
+
+    memset(&e, 0, sizeof e);
+    e.width = c->lWidthInPixels;
+    e.lines = c->lLines;
+    e.depth = c->lDepth;
+    e.compression = c->lCompression;
+    e.xres = c->lXRes;
+    e.yres = c->lYRes;
+    e.page = dir;
+    e.stride = c->cbWidthInBytes;
+    e.pixels = pixels;
+    e.min_psnr = psnr;
+    e.ifd_offset = ifd;
+    err = tu_check_page(path, dir, &e);
+    ck_assert_msg(err == NULL, "page %d depth %d comp %d: %s", dir, (int)c->lDepth,
+                  (int)c->lCompression, err ? err : "");
+}
+
+static void assert_tiffinfo(const char *path)
+{
+    char msg[512];
+    ck_assert_msg(tu_tiffinfo_ok(path, msg, sizeof msg) == 0, "tiffinfo -D: %s", msg);
+}
+
+START_TEST(test_roundtrip)
+{
+    const struct combo *k = &combos[_i];
+    /* odd sizes; page 2 has padded rows (stride > packed) */
+    LONG w[2] = {203, 120}, h[2] = {157, 64};
+    BYTE *px[2];
+    LONG stride[2];
+    ULONG ifd[2];
+    MINIDRV_TRANSFER_CONTEXT c;
+    IStream *s = mem_stream();
+    char *path;
+
+    memset(&c, 0, sizeof c);
+    for (int p = 0; p < 2; p++) {
+        LONG lPage = c.lPage, cur = c.lCurIfdOffset;
+        BYTE *before;
+
+        stride[p] = (LONG)tu_row_bytes(w[p], k->depth) + (p ? 5 : 0);
+        px[p] = tu_make_page(w[p], h[p], k->depth, stride[p], (unsigned)(p + 1));
+        tu_init_ctx(&c, w[p], h[p], k->depth, k->compression, stride[p], px[p]);
+        c.lPage = lPage;
+        c.lCurIfdOffset = cur;
+        before = malloc((size_t)stride[p] * (size_t)h[p]);
+        memcpy(before, px[p], (size_t)stride[p] * (size_t)h[p]);
+        ck_assert_int_eq(wiasWritePageBufToStream(&c, s), S_OK);
+        /* the page buffer is never modified */
+        ck_assert_mem_eq(before, px[p], (size_t)stride[p] * (size_t)h[p]);
+        free(before);
+        ck_assert_int_eq(c.lPage, p + 1);
+        ck_assert_int_eq(c.lPrevIfdOffset, p ? (LONG)ifd[0] : 0);
+        ifd[p] = (ULONG)c.lCurIfdOffset;
+        ck_assert_uint_eq(tell(s), mem_size(s));
+    }
+    path = tu_stream_to_tempfile(s);
+    ck_assert_ptr_nonnull(path);
+    ck_assert_int_eq(tu_count_pages(path), 2);
+    for (int p = 0; p < 2; p++) {
+        tu_init_ctx(&c, w[p], h[p], k->depth, k->compression, stride[p], px[p]);
+        check_file(path, p, &c, px[p], k->psnr, ifd[p]);
+        free(px[p]);
+    }
+    assert_tiffinfo(path);
+    unlink(path);
+    free(path);
+    s->lpVtbl->Release(s);
+}
+END_TEST
+
+/* Strip-by-strip writing produces the same bytes as one whole-page call. */
+START_TEST(test_strips_match_whole_page)
+{
+    const struct combo *k = &combos[_i];
+    LONG w = 190, h = 333;
+    LONG stride = (LONG)tu_row_bytes(w, k->depth);
+    BYTE *px = tu_make_page(w, h, k->depth, stride, 7);
+    LONG padded = stride + 3;
+    BYTE *pad = calloc((size_t)padded, (size_t)h);
+    MINIDRV_TRANSFER_CONTEXT a, b;
+    WIAS_PAGE_WRITER *wr = NULL;
+    IStream *sa = mem_stream(), *sb = mem_stream();
+    const BYTE *da, *db;
+    ULONGLONG na, nb;
+    WIAS_PAGE_OPTIONS opt;
+    LONG chunks[] = {1, 7, 16, 50, 1000};
+    LONG done = 0;
+
+    for (LONG y = 0; y < h; y++)
+        memcpy(pad + (size_t)y * (size_t)padded, px + (size_t)y * (size_t)stride, (size_t)stride);
+    memset(&opt, 0, sizeof opt);
+    opt.cbSize = sizeof opt;
+    opt.lRowsPerStrip = 32;
+
+    tu_init_ctx(&a, w, h, k->depth, k->compression, stride, px);
+    ck_assert_int_eq(wiasWritePageBufToStreamEx(&a, sa, &opt), S_OK);
+    /* stream b: same page written in uneven chunks from a padded buffer */
+    tu_init_ctx(&b, w, h, k->depth, k->compression, padded, NULL);
+    b.lBufferSize = 0;
+    ck_assert_int_eq(wiasWritePageBegin(&b, sb, &opt, &wr), S_OK);
+    for (unsigned i = 0; done < h; i = (i + 1) % 5) {
+        LONG n = chunks[i] < h - done ? chunks[i] : h - done;
+        ck_assert_int_eq(wiasWritePageLines(wr, pad + (size_t)done * (size_t)padded, n, padded),
+                         S_OK);
+        done += n;
+    }
+    ck_assert_int_eq(wiasWritePageLines(wr, pad, 1, padded), E_INVALIDARG); /* too many rows */
+    ck_assert_int_eq(wiasWritePageEnd(wr), S_OK);
+    ck_assert_int_eq(b.lPage, 1);
+    ck_assert_int_eq(b.lCurIfdOffset, a.lCurIfdOffset);
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(sa, &da, &na), S_OK);
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(sb, &db, &nb), S_OK);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_msg(memcmp(da, db, (size_t)na) == 0, "strip-by-strip output differs");
+    free(px);
+    free(pad);
+    sa->lpVtbl->Release(sa);
+    sb->lpVtbl->Release(sb);
+}
+END_TEST
+
+START_TEST(test_strip_api_errors)
+{
+    LONG w = 64, h = 40;
+    BYTE *px = tu_make_page(w, h, 8, w, 3);
+    MINIDRV_TRANSFER_CONTEXT c;
+    WIAS_PAGE_WRITER *wr = (WIAS_PAGE_WRITER *)1;
+    IStream *s = mem_stream();
+    BYTE *snap;
+    ULONGLONG n0, n1;
+    const BYTE *d;
+
+    tu_init_ctx(&c, w, h, 8, WIA_COMPRESSION_NONE, w, px);
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, s), S_OK);
+    snap = tu_snapshot(s, &n0);
+    /* End with too few rows: E_INVALIDARG, page dropped, file unchanged */
+    ck_assert_int_eq(wiasWritePageBegin(&c, s, NULL, &wr), S_OK);
+    ck_assert_int_eq(wiasWritePageLines(wr, px, 10, w), S_OK);
+    ck_assert_int_eq(wiasWritePageLines(wr, px, 1, w - 1), E_INVALIDARG);
+    ck_assert_int_eq(wiasWritePageLines(wr, NULL, 1, w), E_POINTER);
+    ck_assert_int_eq(wiasWritePageEnd(wr), E_INVALIDARG);
+    ck_assert_int_eq(c.lPage, 1);
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(s, &d, &n1), S_OK);
+    ck_assert_uint_eq(n0, n1);
+    ck_assert_mem_eq(d, snap, (size_t)n0);
+    /* Abort mid-page */
+    ck_assert_int_eq(wiasWritePageBegin(&c, s, NULL, &wr), S_OK);
+    ck_assert_int_eq(wiasWritePageLines(wr, px, 39, w), S_OK);
+    wiasWritePageAbort(wr);
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(s, &d, &n1), S_OK);
+    ck_assert_uint_eq(n0, n1);
+    ck_assert_mem_eq(d, snap, (size_t)n0);
+    wiasWritePageAbort(NULL);
+    ck_assert_int_eq(wiasWritePageEnd(NULL), E_POINTER);
+    ck_assert_int_eq(wiasWritePageLines(NULL, px, 1, w), E_POINTER);
+    ck_assert_int_eq(wiasWritePageBegin(&c, s, NULL, NULL), E_POINTER);
+    /* still a good 1-page file, and a second page can follow */
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, s), S_OK);
+    ck_assert_int_eq(c.lPage, 2);
+    free(snap);
+    free(px);
+    s->lpVtbl->Release(s);
+}
+END_TEST
+
+/* ---- multipage --------------------------------------------------------- */
+
+static void write_n_pages(int npages, const char *tag)
+{
+    static const struct combo modes[] = {
+        {1, WIA_COMPRESSION_G4, 0},       {8, WIAS_COMPRESSION_LZW, 0},
+        {24, WIA_COMPRESSION_NONE, 0},    {24, WIA_COMPRESSION_JPEG, 30.0},
+        {8, WIAS_COMPRESSION_DEFLATE, 0}, {1, WIA_COMPRESSION_NONE, 0},
+        {16, WIA_COMPRESSION_NONE, 0},
+    };
+    char *path = tu_temp_path(tag);
+    IStream *s = NULL;
+    MINIDRV_TRANSFER_CONTEXT c;
+    BYTE **px = calloc((size_t)npages, sizeof *px);
+    ULONG *ifd = calloc((size_t)npages, sizeof *ifd);
+
+    ck_assert_int_eq(wiasCreateStreamOnFile(path, STGM_READWRITE | STGM_CREATE, &s), S_OK);
+    memset(&c, 0, sizeof c);
+    for (int p = 0; p < npages; p++) {
+        const struct combo *m = &modes[p % 7];
+        LONG w = 80 + p, h = 60 + 2 * p;
+        LONG stride = (LONG)tu_row_bytes(w, m->depth);
+        LONG page = c.lPage, cur = c.lCurIfdOffset, prev = c.lCurIfdOffset;
+
+        px[p] = tu_make_page(w, h, m->depth, stride, (unsigned)p);
+        tu_init_ctx(&c, w, h, m->depth, m->compression, stride, px[p]);
+        c.lXRes = 100 + p;
+        c.lYRes = 150 + p;
+        c.lPage = page;
+        c.lCurIfdOffset = cur;
+        ck_assert_int_eq(wiasWritePageBufToStream(&c, s), S_OK);
+        ck_assert_int_eq(c.lPage, p + 1);
+        ck_assert_int_eq(c.lPrevIfdOffset, p ? prev : 0);
+        ifd[p] = (ULONG)c.lCurIfdOffset;
+    }
+    s->lpVtbl->Release(s);
+    ck_assert_int_eq(tu_count_pages(path), npages);
+    for (int p = 0; p < npages; p++) {
+        const struct combo *m = &modes[p % 7];
+        LONG w = 80 + p, h = 60 + 2 * p;
+        tu_init_ctx(&c, w, h, m->depth, m->compression, (LONG)tu_row_bytes(w, m->depth), px[p]);
+        c.lXRes = 100 + p;
+        c.lYRes = 150 + p;
+        check_file(path, p, &c, px[p], m->psnr, ifd[p]);
+        free(px[p]);
+    }
+    assert_tiffinfo(path);
+    unlink(path);
+    free(path);
+    free(px);
+    free(ifd);
+}
+
+START_TEST(test_one_page)
+{
+    write_n_pages(1, "p1");
+}
+END_TEST
+
+START_TEST(test_two_pages)
+{
+    write_n_pages(2, "p2");
+}
+END_TEST
+
+START_TEST(test_fifty_pages)
+{
+    write_n_pages(50, "p50");
+}
+END_TEST
+
+START_TEST(test_short_writes_same_bytes)
+{
+    LONG w = 300, h = 200;
+    BYTE *px = tu_make_page(w, h, 24, w * 3, 1);
+    MINIDRV_TRANSFER_CONTEXT a, b;
+    IStream *sa = mem_stream(), *sb = mem_stream(), *fb = NULL;
+    const BYTE *da, *db;
+    ULONGLONG na, nb;
+
+    ck_assert_int_eq(
+        wiasCreateFailingStream(sb, ~0ull, STG_E_WRITEFAULT, WIAS_FAILSTREAM_SHORT_WRITES, &fb),
+        S_OK);
+    tu_init_ctx(&a, w, h, 24, WIAS_COMPRESSION_LZW, w * 3, px);
+    tu_init_ctx(&b, w, h, 24, WIAS_COMPRESSION_LZW, w * 3, px);
+    for (int p = 0; p < 3; p++) {
+        ck_assert_int_eq(wiasWritePageBufToStream(&a, sa), S_OK);
+        ck_assert_int_eq(wiasWritePageBufToStream(&b, fb), S_OK);
+    }
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(sa, &da, &na), S_OK);
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(sb, &db, &nb), S_OK);
+    ck_assert_uint_eq(na, nb);
+    ck_assert(memcmp(da, db, (size_t)na) == 0);
+    fb->lpVtbl->Release(fb);
+    sa->lpVtbl->Release(sa);
+    sb->lpVtbl->Release(sb);
+    free(px);
+}
+END_TEST
+
+/* ---- failures ---------------------------------------------------------- */
+
+/* Write pages 1-2, then page 3 through a stream failing after `limit`
+ * bytes. Returns the HRESULT of page 3 and checks pages 1-2 survive. */
+static HRESULT fail_page3(ULONGLONG limit, DWORD flags, BOOL run_tiffinfo, ULONGLONG *page3_bytes)
+{
+    LONG w = 64, h = 48;
+    BYTE *px[3];
+    MINIDRV_TRANSFER_CONTEXT c, saved;
+    IStream *s = mem_stream(), *f = NULL;
+    ULONGLONG n2, n3;
+    HRESULT hr;
+    char *path;
+
+    memset(&c, 0, sizeof c);
+    for (int p = 0; p < 3; p++) {
+        LONG page = c.lPage, cur = c.lCurIfdOffset;
+        px[p] = tu_make_page(w, h, 8, w, (unsigned)p);
+        tu_init_ctx(&c, w, h, 8, WIAS_COMPRESSION_LZW, w, px[p]);
+        c.lPage = page;
+        c.lCurIfdOffset = cur;
+        if (p < 2) {
+            ck_assert_int_eq(wiasWritePageBufToStream(&c, s), S_OK);
+            continue;
+        }
+        n2 = mem_size(s);
+        ck_assert_int_eq(wiasCreateFailingStream(s, limit, STG_E_WRITEFAULT, flags, &f), S_OK);
+        saved = c;
+        hr = wiasWritePageBufToStream(&c, f);
+        f->lpVtbl->Release(f);
+        n3 = mem_size(s);
+        if (page3_bytes)
+            *page3_bytes = n3 - n2;
+        if (FAILED(hr)) {
+            ck_assert_mem_eq(&saved, &c, sizeof c); /* context untouched */
+            if (!(flags & WIAS_FAILSTREAM_SETSIZE_FAILS))
+                ck_assert_uint_eq(n3, n2); /* truncated back */
+        }
+    }
+    path = tu_stream_to_tempfile(s);
+    ck_assert_int_eq(tu_count_pages(path), FAILED(hr) ? 2 : 3);
+    tu_init_ctx(&c, w, h, 8, WIAS_COMPRESSION_LZW, w, px[1]);
+    check_file(path, 1, &c, px[1], 0, 0);
+    if (run_tiffinfo)
+        assert_tiffinfo(path);
+    unlink(path);
+    free(path);
+    for (int p = 0; p < 3; p++)
+        free(px[p]);
+    s->lpVtbl->Release(s);
+    return hr;
+}
+
+START_TEST(test_fail_mid_page3)
+{
+    ULONGLONG total = 0;
+
+    /* a successful run tells how many bytes page 3 needs */
+    ck_assert_int_eq(fail_page3(~0ull, 0, FALSE, &total), S_OK);
+    ck_assert_uint_gt(total, 1000);
+    /* middle of the page data, with and without a working SetSize */
+    ck_assert_int_eq(fail_page3(total / 2, 0, TRUE, NULL), STG_E_WRITEFAULT);
+    ck_assert_int_eq(fail_page3(total / 2, WIAS_FAILSTREAM_SETSIZE_FAILS, TRUE, NULL),
+                     STG_E_WRITEFAULT);
+    ck_assert_int_eq(fail_page3(total / 3,
+                                WIAS_FAILSTREAM_SHORT_WRITES | WIAS_FAILSTREAM_SETSIZE_FAILS, TRUE,
+                                NULL),
+                     STG_E_WRITEFAULT);
+    /* every failure point up to the last byte before the 4-byte link:
+     * sparse in the data, dense in the IFD and its values */
+    for (ULONGLONG lim = 0; lim + 4 <= total; lim += (lim + 400 < total ? 97 : 1)) {
+        HRESULT hr = fail_page3(lim, WIAS_FAILSTREAM_SETSIZE_FAILS, FALSE, NULL);
+        ck_assert_msg(hr == STG_E_WRITEFAULT, "limit %llu: 0x%08X", (unsigned long long)lim,
+                      (unsigned)hr);
+    }
+}
+END_TEST
+
+/* ---- bad contexts: error code, nothing written, context untouched ------ */
+
+typedef void (*mutate_fn)(MINIDRV_TRANSFER_CONTEXT *c);
+#define MUT(name, body)                                                                            \
+    static void name(MINIDRV_TRANSFER_CONTEXT *c)                                                  \
+    {                                                                                              \
+        body;                                                                                      \
+    }
+MUT(m_null_buf, c->pTransferBuffer = NULL)
+MUT(m_w0, c->lWidthInPixels = 0)
+MUT(m_wneg, c->lWidthInPixels = -5)
+MUT(m_h0, c->lLines = 0)
+MUT(m_hneg, c->lLines = -1)
+MUT(m_d0, c->lDepth = 0)
+MUT(m_d7, c->lDepth = 7)
+MUT(m_d32, c->lDepth = 32)
+MUT(m_dneg, c->lDepth = -8)
+MUT(m_xres0, c->lXRes = 0)
+MUT(m_yresneg, c->lYRes = -300)
+MUT(m_stride0, c->cbWidthInBytes = 0)
+MUT(m_stride_small, c->cbWidthInBytes = c->lWidthInPixels - 1)
+MUT(m_stride_neg, c->cbWidthInBytes = -64)
+MUT(m_buf_small, c->lBufferSize = c->cbWidthInBytes * c->lLines - 1)
+MUT(m_buf0, c->lBufferSize = 0)
+MUT(m_buf_neg, c->lBufferSize = -1)
+MUT(m_rle4, c->lCompression = WIA_COMPRESSION_BI_RLE4)
+MUT(m_jbig, c->lCompression = WIA_COMPRESSION_JBIG)
+MUT(m_png, c->lCompression = WIA_COMPRESSION_PNG)
+MUT(m_jpeg2k, c->lCompression = WIA_COMPRESSION_JPEG2K)
+MUT(m_comp99, c->lCompression = 99)
+MUT(m_g4_gray, c->lCompression = WIA_COMPRESSION_G4)
+MUT(m_g3_gray, c->lCompression = WIA_COMPRESSION_G3)
+MUT(m_bmp, c->guidFormatID = WiaImgFmt_BMP)
+MUT(m_page_neg, c->lPage = -1)
+MUT(m_ifd0, c->lCurIfdOffset = 0)
+MUT(m_ifd_stale, c->lCurIfdOffset = 8)
+MUT(m_ifd_past_end, c->lCurIfdOffset = 0x7FFFFFF0)
+MUT(m_ifd_prev, c->lCurIfdOffset = c->lPrevIfdOffset)
+MUT(m_ifd_odd, c->lCurIfdOffset += 1)
+
+static const struct {
+    mutate_fn fn;
+    HRESULT hr;
+    const char *name;
+} bad_cases[] = {
+    {m_null_buf, E_POINTER, "NULL pTransferBuffer"},
+    {m_w0, E_INVALIDARG, "width 0"},
+    {m_wneg, E_INVALIDARG, "width < 0"},
+    {m_h0, E_INVALIDARG, "lines 0"},
+    {m_hneg, E_INVALIDARG, "lines < 0"},
+    {m_d0, E_INVALIDARG, "depth 0"},
+    {m_d7, E_INVALIDARG, "depth 7"},
+    {m_d32, E_INVALIDARG, "depth 32"},
+    {m_dneg, E_INVALIDARG, "depth < 0"},
+    {m_xres0, E_INVALIDARG, "xres 0"},
+    {m_yresneg, E_INVALIDARG, "yres < 0"},
+    {m_stride0, E_INVALIDARG, "cbWidthInBytes 0"},
+    {m_stride_small, E_INVALIDARG, "cbWidthInBytes < row"},
+    {m_stride_neg, E_INVALIDARG, "cbWidthInBytes < 0"},
+    {m_buf_small, E_INVALIDARG, "buffer smaller than image"},
+    {m_buf0, E_INVALIDARG, "buffer size 0"},
+    {m_buf_neg, E_INVALIDARG, "buffer size < 0"},
+    {m_rle4, E_INVALIDARG, "RLE4"},
+    {m_jbig, E_INVALIDARG, "JBIG"},
+    {m_png, E_INVALIDARG, "PNG"},
+    {m_jpeg2k, E_INVALIDARG, "JPEG2K"},
+    {m_comp99, E_INVALIDARG, "compression 99"},
+    {m_g4_gray, E_INVALIDARG, "G4 on 8-bit"},
+    {m_g3_gray, E_INVALIDARG, "G3 on 8-bit"},
+    {m_bmp, E_INVALIDARG, "BMP format"},
+    {m_page_neg, E_INVALIDARG, "lPage < 0"},
+    {m_ifd0, E_INVALIDARG, "lCurIfdOffset 0 after page 1"},
+    {m_ifd_stale, E_INVALIDARG, "lCurIfdOffset not an IFD"},
+    {m_ifd_past_end, E_INVALIDARG, "lCurIfdOffset past the end"},
+    {m_ifd_prev, E_INVALIDARG, "lCurIfdOffset not the last IFD"},
+    {m_ifd_odd, E_INVALIDARG, "lCurIfdOffset off by one"},
+};
+#define NBAD ((int)(sizeof bad_cases / sizeof bad_cases[0]))
+
+START_TEST(test_bad_context)
+{
+    LONG w = 64, h = 32;
+    BYTE *px = tu_make_page(w, h, 8, w, 1);
+    MINIDRV_TRANSFER_CONTEXT c, saved;
+    IStream *s = mem_stream();
+    BYTE *snap;
+    const BYTE *d;
+    ULONGLONG n0, n1;
+    HRESULT hr;
+
+    tu_init_ctx(&c, w, h, 8, WIA_COMPRESSION_NONE, w, px);
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, s), S_OK);
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, s), S_OK);
+    snap = tu_snapshot(s, &n0);
+    bad_cases[_i].fn(&c);
+    saved = c;
+    hr = wiasWritePageBufToStream(&c, s);
+    ck_assert_msg(hr == bad_cases[_i].hr, "%s: got 0x%08X", bad_cases[_i].name, (unsigned)hr);
+    ck_assert_mem_eq(&saved, &c, sizeof c);
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(s, &d, &n1), S_OK);
+    ck_assert_uint_eq(n0, n1);
+    ck_assert_mem_eq(d, snap, (size_t)n0);
+    free(snap);
+    free(px);
+    s->lpVtbl->Release(s);
+}
+END_TEST
+
+START_TEST(test_bad_pointers_and_options)
+{
+    LONG w = 16, h = 16;
+    BYTE *px = tu_make_page(w, h, 8, w, 1);
+    MINIDRV_TRANSFER_CONTEXT c;
+    IStream *s = mem_stream();
+    WIAS_PAGE_OPTIONS o;
+    ULONGLONG worst;
+
+    tu_init_ctx(&c, w, h, 8, WIA_COMPRESSION_JPEG, w, px);
+    ck_assert_int_eq(wiasWritePageBufToStream(NULL, s), E_POINTER);
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, NULL), E_POINTER);
+    ck_assert_int_eq(wiasWritePageBufToFile(NULL), E_POINTER);
+    c.hFile = -1;
+    ck_assert_int_eq(wiasWritePageBufToFile(&c), E_HANDLE);
+    memset(&o, 0, sizeof o);
+    ck_assert_int_eq(wiasWritePageBufToStreamEx(&c, s, &o), E_INVALIDARG); /* cbSize */
+    o.cbSize = sizeof o;
+    o.lJpegQuality = 101;
+    ck_assert_int_eq(wiasWritePageBufToStreamEx(&c, s, &o), E_INVALIDARG);
+    o.lJpegQuality = 0;
+    o.ulFlags = 0x80;
+    ck_assert_int_eq(wiasWritePageBufToStreamEx(&c, s, &o), E_INVALIDARG);
+    o.ulFlags = 0;
+    o.lDeflateLevel = 10;
+    ck_assert_int_eq(wiasWritePageBufToStreamEx(&c, s, &o), E_INVALIDARG);
+    ck_assert_uint_eq(mem_size(s), 0);
+    /* first page on a non-TIFF stream with lPage 1 */
+    s->lpVtbl->Write(s, "not a tiff at all", 17, NULL);
+    c.lPage = 1;
+    c.lCurIfdOffset = 8;
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, s), E_INVALIDARG);
+    ck_assert_uint_eq(mem_size(s), 17);
+    ck_assert_int_eq(wiasWorstCasePageSize(NULL, FALSE, &worst), E_POINTER);
+    free(px);
+    s->lpVtbl->Release(s);
+}
+END_TEST
+
+/* ---- 4 GiB guard and BigTIFF -------------------------------------------- */
+
+START_TEST(test_4gib_guard_sparse_file)
+{
+    char *path = tu_temp_path("4g");
+    LONG w = 100, h = 200;
+    BYTE *px = tu_make_page(w, h, 8, w, 1);
+    MINIDRV_TRANSFER_CONTEXT c, saved;
+    IStream *s = NULL;
+    struct stat st;
+    const long long used = 0xFFFFFFFFll - 20000;
+    int fd;
+
+    fd = open(path, O_RDWR | O_TRUNC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(wiasCreateStreamOnFd(fd, FALSE, &s), S_OK);
+    tu_init_ctx(&c, w, 10, 8, WIA_COMPRESSION_NONE, w, px);
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, s), S_OK);
+    /* pretend 4 GiB - 20000 bytes are already used (sparse: costs nothing) */
+    ck_assert_int_eq(ftruncate(fd, used), 0);
+    /* a 20000-byte page would end past 4 GiB: clean error, nothing written */
+    c.lLines = h;
+    c.lBufferSize = h * w;
+    saved = c;
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, s), STG_E_MEDIUMFULL);
+    ck_assert_mem_eq(&saved, &c, sizeof c);
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    ck_assert_int_eq((long long)st.st_size, used);
+    /* a page that fits still goes in, its IFD just below 4 GiB */
+    c.lLines = 10;
+    c.lBufferSize = 10 * w;
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, s), S_OK);
+    ck_assert_int_eq(c.lPage, 2);
+    ck_assert_uint_gt((ULONG)c.lCurIfdOffset, 0xFFFF0000u); /* read as ULONG */
+    s->lpVtbl->Release(s);
+    close(fd);
+    ck_assert_int_eq(tu_count_pages(path), 2);
+    tu_init_ctx(&c, w, 10, 8, WIA_COMPRESSION_NONE, w, px);
+    check_file(path, 1, &c, px, 0, 0);
+    assert_tiffinfo(path);
+    unlink(path);
+    free(path);
+    free(px);
+}
+END_TEST
+
+START_TEST(test_4gib_guard_huge_page_strip_api)
+{
+    /* a 5.4 GB page cannot go through a LONG lBufferSize, but can be
+     * streamed: classic refuses up front, BigTIFF accepts */
+    MINIDRV_TRANSFER_CONTEXT c;
+    IStream *s = mem_stream();
+    WIAS_PAGE_WRITER *wr = NULL;
+    WIAS_PAGE_OPTIONS o;
+    ULONGLONG worst = 0;
+
+    tu_init_ctx(&c, 60000, 30000, 24, WIA_COMPRESSION_NONE, 180000, NULL);
+    c.lBufferSize = 0;
+    ck_assert_int_eq(wiasWorstCasePageSize(&c, FALSE, &worst), S_OK);
+    ck_assert_uint_gt(worst, 5400000000ull);
+    ck_assert_int_eq(wiasWritePageBegin(&c, s, NULL, &wr), STG_E_MEDIUMFULL);
+    ck_assert_ptr_null(wr);
+    ck_assert_uint_eq(mem_size(s), 0);
+    memset(&o, 0, sizeof o);
+    o.cbSize = sizeof o;
+    o.ulFlags = WIAS_PAGE_BIGTIFF;
+    ck_assert_int_eq(wiasWritePageBegin(&c, s, &o, &wr), S_OK);
+    wiasWritePageAbort(wr);
+    ck_assert_uint_eq(mem_size(s), 0);
+    /* LZW's worst case is 1.5x: a 3 GB gray page is refused in classic */
+    tu_init_ctx(&c, 60000, 50000, 8, WIAS_COMPRESSION_LZW, 60000, NULL);
+    ck_assert_int_eq(wiasWritePageBegin(&c, s, NULL, &wr), STG_E_MEDIUMFULL);
+    tu_init_ctx(&c, 60000, 50000, 8, WIA_COMPRESSION_NONE, 60000, NULL);
+    ck_assert_int_eq(wiasWritePageBegin(&c, s, NULL, &wr), S_OK);
+    wiasWritePageAbort(wr);
+    s->lpVtbl->Release(s);
+}
+END_TEST
+
+START_TEST(test_bigtiff_past_4gib)
+{
+    char *path = tu_temp_path("big");
+    LONG w = 120, h = 90;
+    BYTE *px[3];
+    MINIDRV_TRANSFER_CONTEXT c;
+    IStream *s = NULL;
+    WIAS_PAGE_OPTIONS o;
+    int fd = open(path, O_RDWR | O_TRUNC);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(wiasCreateStreamOnFd(fd, TRUE, &s), S_OK);
+    memset(&o, 0, sizeof o);
+    o.cbSize = sizeof o;
+    o.ulFlags = WIAS_PAGE_BIGTIFF;
+    memset(&c, 0, sizeof c);
+    for (int p = 0; p < 3; p++) {
+        LONG page = c.lPage, cur = c.lCurIfdOffset;
+        px[p] = tu_make_page(w, h, 24, w * 3, (unsigned)p);
+        tu_init_ctx(&c, w, h, 24, WIAS_COMPRESSION_DEFLATE, w * 3, px[p]);
+        c.lPage = page;
+        c.lCurIfdOffset = cur;
+        ck_assert_int_eq(wiasWritePageBufToStreamEx(&c, s, &o), S_OK);
+        if (p == 0) /* skip 5 GiB ahead (sparse) */
+            ck_assert_int_eq(ftruncate(fd, 5ll << 30), 0);
+    }
+    s->lpVtbl->Release(s);
+    ck_assert_int_eq(tu_count_pages(path), 3);
+    for (int p = 0; p < 3; p++) {
+        tu_init_ctx(&c, w, h, 24, WIAS_COMPRESSION_DEFLATE, w * 3, px[p]);
+        check_file(path, p, &c, px[p], 0, 0);
+        free(px[p]);
+    }
+    assert_tiffinfo(path);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+/* ---- file functions and image information ------------------------------ */
+
+START_TEST(test_file_writers)
+{
+    char *path = tu_temp_path("fd");
+    LONG w = 77, h = 55;
+    BYTE *px = tu_make_page(w, h, 1, (LONG)tu_row_bytes(w, 1), 2);
+    MINIDRV_TRANSFER_CONTEXT c;
+    int fd = open(path, O_RDWR | O_TRUNC);
+    char buf[16];
+
+    ck_assert_int_ge(fd, 0);
+    tu_init_ctx(&c, w, h, 1, WIA_COMPRESSION_G4, (LONG)tu_row_bytes(w, 1), px);
+    c.hFile = fd;
+    for (int p = 0; p < 3; p++)
+        ck_assert_int_eq(wiasWritePageBufToFile(&c), S_OK);
+    ck_assert_int_eq(c.lPage, 3);
+    ck_assert_int_eq(tu_count_pages(path), 3);
+    check_file(path, 2, &c, px, 0, (ULONG)c.lCurIfdOffset);
+    assert_tiffinfo(path);
+
+    /* wiasWriteBufToFile: raw bytes at the fd's offset */
+    ck_assert_int_eq(ftruncate(fd, 0), 0);
+    ck_assert_int_eq((int)lseek(fd, 0, SEEK_SET), 0);
+    c.pTransferBuffer = (BYTE *)"0123456789";
+    c.lBufferSize = 10;
+    c.lItemSize = 10;
+    ck_assert_int_eq(wiasWriteBufToFile(0, &c), S_OK);
+    ck_assert_int_eq(wiasWriteBufToFile(1, &c), E_INVALIDARG);
+    ck_assert_int_eq(wiasWriteBufToFile(0, NULL), E_POINTER);
+    c.lItemSize = 11;
+    ck_assert_int_eq(wiasWriteBufToFile(0, &c), E_INVALIDARG);
+    c.lItemSize = 4;
+    ck_assert_int_eq(wiasWriteBufToFile(0, &c), S_OK);
+    c.hFile = -3;
+    ck_assert_int_eq(wiasWriteBufToFile(0, &c), E_HANDLE);
+    ck_assert_int_eq((int)pread(fd, buf, sizeof buf, 0), 14);
+    ck_assert_mem_eq(buf, "01234567890123", 14);
+    close(fd);
+    unlink(path);
+    free(path);
+    free(px);
+}
+END_TEST
+
+START_TEST(test_image_information)
+{
+    MINIDRV_TRANSFER_CONTEXT c;
+    WIAS_ITEM_PROPERTIES item;
+    BYTE hdr[2048];
+
+    memset(&c, 0, sizeof c);
+    memset(&item, 0, sizeof item);
+    item.lPixelsPerLine = 101;
+    item.lNumberOfLines = 50;
+    item.lDepth = 24;
+    item.lXRes = 300;
+    item.lYRes = 300;
+    item.guidFormat = WiaImgFmt_TIFF;
+    item.lTymed = TYMED_MULTIPAGE_FILE;
+    c.lPage = 7;
+    c.lCurIfdOffset = 1234;
+    ck_assert_int_eq(wiasGetImageInformation((BYTE *)&item, WIAS_INIT_CONTEXT, &c), S_OK);
+    ck_assert_int_eq(c.lSize, (LONG)sizeof c);
+    ck_assert_int_eq(c.lWidthInPixels, 101);
+    ck_assert_int_eq(c.tymed, TYMED_MULTIPAGE_FILE);
+    ck_assert_int_eq(c.cbWidthInBytes, 303);
+    ck_assert_int_eq(c.lImageSize, 303 * 50);
+    ck_assert_int_eq(c.lHeaderSize, 0);
+    ck_assert_int_eq(c.lItemSize, 0);
+    ck_assert_int_eq(c.lPage, 0);
+    ck_assert_int_eq(c.lCurIfdOffset, 0);
+
+    /* BMP: DWORD-aligned rows, file + info header, header written */
+    c.guidFormatID = WiaImgFmt_BMP;
+    c.pTransferBuffer = hdr;
+    c.lBufferSize = sizeof hdr;
+    ck_assert_int_eq(wiasGetImageInformation(NULL, 0, &c), S_OK);
+    ck_assert_int_eq(c.cbWidthInBytes, 304);
+    ck_assert_int_eq(c.lHeaderSize, 54);
+    ck_assert_int_eq(c.lItemSize, 54 + 304 * 50);
+    ck_assert_mem_eq(hdr, "BM", 2);
+    ck_assert_int_eq(hdr[10], 54);
+    ck_assert_int_eq(hdr[28], 24);
+    /* MEMORYBMP 8-bit: info header + 256-entry palette */
+    c.guidFormatID = WiaImgFmt_MEMORYBMP;
+    c.lDepth = 8;
+    ck_assert_int_eq(wiasGetImageInformation(NULL, 0, &c), S_OK);
+    ck_assert_int_eq(c.cbWidthInBytes, 104);
+    ck_assert_int_eq(c.lHeaderSize, 40 + 1024);
+    ck_assert_int_eq(hdr[0], 40);
+    ck_assert_int_eq(hdr[40 + 4 * 255], 255);
+    c.lBufferSize = 100;
+    ck_assert_int_eq(wiasGetImageInformation(NULL, 0, &c), E_INVALIDARG);
+    c.lBufferSize = sizeof hdr;
+    c.lDepth = 12;
+    ck_assert_int_eq(wiasGetImageInformation(NULL, 0, &c), E_INVALIDARG);
+    /* errors */
+    ck_assert_int_eq(wiasGetImageInformation(NULL, 0, NULL), E_POINTER);
+    ck_assert_int_eq(wiasGetImageInformation(NULL, WIAS_INIT_CONTEXT, &c), E_POINTER);
+    ck_assert_int_eq(wiasGetImageInformation(NULL, 2, &c), E_INVALIDARG);
+    c.lDepth = 8;
+    c.lWidthInPixels = 0;
+    ck_assert_int_eq(wiasGetImageInformation(NULL, 0, &c), E_INVALIDARG);
+    c.lWidthInPixels = 60000;
+    c.lLines = 60000;
+    ck_assert_int_eq(wiasGetImageInformation(NULL, 0, &c), E_INVALIDARG);
+}
+END_TEST
+
+START_TEST(test_codes_and_types)
+{
+    ck_assert_uint_eq(sizeof(LONG), 4);
+    ck_assert_uint_eq(sizeof(ULONG), 4);
+    ck_assert_uint_eq(sizeof(BOOL), 4);
+    ck_assert_uint_eq(sizeof(HRESULT), 4);
+    ck_assert_uint_eq(sizeof(GUID), 16);
+    ck_assert_uint_eq(sizeof(LARGE_INTEGER), 8);
+    ck_assert_uint_eq((uint32_t)WIA_ERROR_PAPER_JAM, 0x80210002u);
+    ck_assert_uint_eq((uint32_t)WIA_ERROR_MULTI_FEED, 0x80210014u);
+    ck_assert_uint_eq((uint32_t)WIA_ERROR_MAXIMUM_PRINTER_ENDORSER_COUNTER, 0x80210015u);
+    ck_assert_uint_eq((uint32_t)WIA_STATUS_END_OF_MEDIA, 0x00210001u);
+    ck_assert_uint_eq((uint32_t)E_INVALIDARG, 0x80070057u);
+    ck_assert_uint_eq((uint32_t)STG_E_MEDIUMFULL, 0x80030070u);
+    ck_assert(FAILED(E_POINTER) && SUCCEEDED(S_FALSE) && SUCCEEDED(WIA_STATUS_END_OF_MEDIA));
+    {
+        LARGE_INTEGER x;
+        x.QuadPart = -2;
+        ck_assert_uint_eq(x.LowPart, 0xFFFFFFFEu);
+        ck_assert_int_eq(x.HighPart, -1);
+        ck_assert_uint_eq(x.u.LowPart, 0xFFFFFFFEu);
+    }
+    ck_assert_uint_eq(WiaImgFmt_TIFF.Data1, 0xb96b3cb1u);
+    ck_assert_uint_eq(WiaImgFmt_MEMORYBMP.Data1, 0xb96b3caau);
+    ck_assert_uint_eq(WiaImgFmt_TIFF.Data4[7], 0x2e);
+}
+END_TEST
+
+START_TEST(test_minidriver_style)
+{
+    IStream *s = mem_stream();
+    LONG n = 0;
+    ULONG total = 0;
+    char *path;
+
+    ck_assert_int_eq(SampleDrvTransferPages(s, 4, 24, WIA_COMPRESSION_JPEG, &n), S_OK);
+    ck_assert_int_eq(n, 4);
+    path = tu_stream_to_tempfile(s);
+    ck_assert_int_eq(tu_count_pages(path), 4);
+    assert_tiffinfo(path);
+    unlink(path);
+    free(path);
+    s->lpVtbl->Release(s);
+    ck_assert_int_eq(SampleDrvWriteThroughCustomStream(3, &total, &n), S_OK);
+    ck_assert_int_eq(n, 3);
+    ck_assert_uint_gt(total, 3000);
+}
+END_TEST
+
+static Suite *wias_suite(void)
+{
+    Suite *s = suite_create("wias");
+    TCase *tc;
+
+    tc = tcase_create("streams");
+    tcase_add_test(tc, test_memstream);
+    tcase_add_test(tc, test_filestream);
+    tcase_add_test(tc, test_failstream);
+    tcase_add_test(tc, test_codes_and_types);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("pages");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_roundtrip, 0, NCOMBOS);
+    tcase_add_loop_test(tc, test_strips_match_whole_page, 0, NCOMBOS);
+    tcase_add_test(tc, test_strip_api_errors);
+    tcase_add_test(tc, test_one_page);
+    tcase_add_test(tc, test_two_pages);
+    tcase_add_test(tc, test_fifty_pages);
+    tcase_add_test(tc, test_short_writes_same_bytes);
+    tcase_add_test(tc, test_file_writers);
+    tcase_add_test(tc, test_image_information);
+    tcase_add_test(tc, test_minidriver_style);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("errors");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_fail_mid_page3);
+    tcase_add_loop_test(tc, test_bad_context, 0, NBAD);
+    tcase_add_test(tc, test_bad_pointers_and_options);
+    tcase_add_test(tc, test_4gib_guard_sparse_file);
+    tcase_add_test(tc, test_4gib_guard_huge_page_strip_api);
+    tcase_add_test(tc, test_bigtiff_past_4gib);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(wias_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
