@@ -145,6 +145,7 @@ START_TEST(test_memstream)
     ck_assert_int_eq(wiasMemoryStreamGetBuffer(d, &data, &n), S_OK);
     ck_assert_uint_eq(n, 8);
     ck_assert_mem_eq(data, "ello\0\0\0\0", 8);
+    ck_assert_uint_eq(d->lpVtbl->Release(d), 0);
     ck_assert_int_eq(s->lpVtbl->Clone(s, &d), E_NOTIMPL);
     ck_assert_ptr_null(d);
     ck_assert_uint_eq(s->lpVtbl->Release(s), 0);

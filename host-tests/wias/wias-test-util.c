@@ -89,10 +89,13 @@ void tu_init_ctx(MINIDRV_TRANSFER_CONTEXT *c, LONG width, LONG lines, LONG depth
     c->tymed = TYMED_MULTIPAGE_FILE;
     c->hFile = -1;
     c->cbWidthInBytes = stride;
-    c->lBufferSize = stride * lines;
+    {
+        int64_t size = (int64_t)stride * lines;
+        c->lBufferSize = size > INT32_MAX ? INT32_MAX : (LONG)size;
+    }
     c->pTransferBuffer = buf;
     c->pBaseBuffer = buf;
-    c->lImageSize = stride * lines;
+    c->lImageSize = c->lBufferSize;
 }
 
 char *tu_temp_path(const char *tag)
