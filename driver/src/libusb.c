@@ -137,8 +137,8 @@ static int lu_submit(drv_transport *tr, drv_xfer *x)
         libusb_fill_interrupt_transfer(t, lu->h, x->endpoint, x->buf, (int)x->length,
                                        lu_transfer_cb, p, 0);
     else
-        libusb_fill_bulk_transfer(t, lu->h, x->endpoint, x->buf, (int)x->length, lu_transfer_cb,
-                                  p, 0);
+        libusb_fill_bulk_transfer(t, lu->h, x->endpoint, x->buf, (int)x->length, lu_transfer_cb, p,
+                                  0);
     /* No LIBUSB_TRANSFER_SHORT_NOT_OK: every scanner message is a short
      * transfer. No timeout either: the session times bands itself and
      * cancels. */
@@ -182,8 +182,8 @@ static int lu_handle_events(drv_transport *tr, unsigned timeout_ms)
     return rc == LIBUSB_ERROR_INTERRUPTED ? DRV_OK : lu_err(rc);
 }
 
-static int lu_control(drv_transport *tr, const proto_usb_setup *s, uint8_t *data,
-                      size_t *actual, unsigned timeout_ms)
+static int lu_control(drv_transport *tr, const proto_usb_setup *s, uint8_t *data, size_t *actual,
+                      unsigned timeout_ms)
 {
     drv_libusb *lu = (drv_libusb *)tr;
     int rc = libusb_control_transfer(lu->h, s->bmRequestType, s->bRequest, s->wValue, s->wIndex,
@@ -202,8 +202,8 @@ static int lu_bulk_out(drv_transport *tr, uint8_t ep, const uint8_t *data, size_
 
     if (len > INT32_MAX)
         return DRV_E_INVALID;
-    rc = libusb_bulk_transfer(lu->h, ep & 0x7Fu, (unsigned char *)data, (int)len, &done,
-                              timeout_ms);
+    rc =
+        libusb_bulk_transfer(lu->h, ep & 0x7Fu, (unsigned char *)data, (int)len, &done, timeout_ms);
     if (rc < 0)
         return lu_err(rc);
     return (size_t)done == len ? DRV_OK : DRV_E_IO;
@@ -252,8 +252,9 @@ static int lu_parse_id(const char *rest, const drv_open_options *o, uint16_t *vi
     }
     if (sscanf(rest, "%4x:%4x%n", &v, &p, &n) != 2 || rest[n] != '\0' ||
         strspn(rest, "0123456789abcdefABCDEF:") != strlen(rest)) {
-        drv_errf(errbuf, errlen, "bad libusb device 'libusb:%s' (expected libusb:VID:PID in hex, "
-                                 "e.g. libusb:1209:0001)",
+        drv_errf(errbuf, errlen,
+                 "bad libusb device 'libusb:%s' (expected libusb:VID:PID in hex, "
+                 "e.g. libusb:1209:0001)",
                  rest);
         return DRV_E_URI;
     }
@@ -321,8 +322,8 @@ static int lu_find(drv_libusb *lu, uint16_t vid, uint16_t pid, char *errbuf, siz
     return DRV_OK;
 }
 
-static int lu_open(const char *rest, const drv_open_options *o, drv_transport **out,
-                   char *errbuf, size_t errlen)
+static int lu_open(const char *rest, const drv_open_options *o, drv_transport **out, char *errbuf,
+                   size_t errlen)
 {
     uint8_t cfg[DRV_USB_MAX_CONFIG_DESC];
     drv_scanner_iface sif;
@@ -354,9 +355,8 @@ static int lu_open(const char *rest, const drv_open_options *o, drv_transport **
     rc = libusb_get_descriptor(lu->h, LIBUSB_DT_CONFIG, 0, cfg, 9);
     if (rc == 9)
         rc = libusb_get_descriptor(lu->h, LIBUSB_DT_CONFIG, 0, cfg,
-                                   proto_get_le16(cfg + 2) < sizeof(cfg)
-                                       ? proto_get_le16(cfg + 2)
-                                       : (int)sizeof(cfg));
+                                   proto_get_le16(cfg + 2) < sizeof(cfg) ? proto_get_le16(cfg + 2)
+                                                                         : (int)sizeof(cfg));
     if (rc < 9 || drv_parse_config(cfg, (size_t)rc, &sif) == DRV_E_PROTO) {
         drv_errf(errbuf, errlen, "%04x:%04x at %s: cannot read its configuration descriptor: %s",
                  vid, pid, lu->base.info.where, rc < 0 ? libusb_strerror(rc) : "malformed");

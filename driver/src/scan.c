@@ -44,8 +44,7 @@ static int32_t file_fail(drv_scan_result *res, int32_t hr, const char *fmt, ...)
     return hr;
 }
 
-int32_t drv_scan_to_file(const drv_scan_options *o, const char *out_path,
-                         drv_scan_result *res)
+int32_t drv_scan_to_file(const drv_scan_options *o, const char *out_path, drv_scan_result *res)
 {
     IStream *stream = NULL;
     char *part;

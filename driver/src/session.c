@@ -60,7 +60,7 @@ typedef struct drv_session {
     proto_scan_job job;
     int job_running; /* START_JOB accepted, END_OF_JOB not seen */
 
-    unsigned n;       /* transfers in the ring */
+    unsigned n; /* transfers in the ring */
     drv_xfer *ring;
     uint64_t *arrival;
     uint8_t *ringbuf;
@@ -168,8 +168,7 @@ static int sess_wait(drv_session *s, drv_xfer *x, unsigned timeout_ms)
             return DRV_OK;
         if (now >= deadline)
             return DRV_E_TIMEOUT;
-        rc = s->t->ops->handle_events(s->t,
-                                      (unsigned)((deadline - now + 999999u) / 1000000u));
+        rc = s->t->ops->handle_events(s->t, (unsigned)((deadline - now + 999999u) / 1000000u));
         if (rc < 0 && (!x || x->state == DRV_XFER_PENDING))
             return rc;
     }
@@ -224,8 +223,8 @@ static int sess_cmd(drv_session *s, uint16_t opcode, const void *payload, size_t
         sess_log(s, "command %u stalled; clearing the halt and retrying once", opcode);
         rc = s->t->ops->clear_halt(s->t, PROTO_SCAN_EP_CMD_OUT);
         if (rc == DRV_OK)
-            rc = s->t->ops->bulk_out(s->t, PROTO_SCAN_EP_CMD_OUT, cmd, (size_t)n + plen,
-                                     timeout_ms);
+            rc =
+                s->t->ops->bulk_out(s->t, PROTO_SCAN_EP_CMD_OUT, cmd, (size_t)n + plen, timeout_ms);
     }
     if (rc < 0)
         return rc;
@@ -264,9 +263,9 @@ static int sess_cmd(drv_session *s, uint16_t opcode, const void *payload, size_t
             return DRV_E_PROTO;
         if (magic == PROTO_SCAN_MAGIC_BND && skip_bands && skipped++ < MAX_SKIPPED_BANDS)
             continue;
-        if (magic != PROTO_SCAN_MAGIC_RSP ||
-            proto_scan_rsp_decode(s->inbuf, x->actual, rsp) < 0 || rsp->opcode != opcode ||
-            rsp->tag != c.tag || rsp->length > x->actual - PROTO_SCAN_RSP_HDR_SIZE)
+        if (magic != PROTO_SCAN_MAGIC_RSP || proto_scan_rsp_decode(s->inbuf, x->actual, rsp) < 0 ||
+            rsp->opcode != opcode || rsp->tag != c.tag ||
+            rsp->length > x->actual - PROTO_SCAN_RSP_HDR_SIZE)
             return DRV_E_PROTO;
         return DRV_OK;
     }
@@ -300,8 +299,8 @@ static int job_check(drv_session *s, const proto_scan_job *j, char *why, size_t 
     if ((o->width_px && j->width_px != o->width_px) ||
         (o->height_px && j->height_px != o->height_px) || (o->pages && j->pages != o->pages) ||
         (o->has_seed && j->seed != o->seed)) {
-        snprintf(why, whylen, "%ux%u px, %u pages, seed %llu differ from the request",
-                 j->width_px, j->height_px, j->pages, (unsigned long long)j->seed);
+        snprintf(why, whylen, "%ux%u px, %u pages, seed %llu differ from the request", j->width_px,
+                 j->height_px, j->pages, (unsigned long long)j->seed);
         return 0;
     }
     bpl = ((uint64_t)j->width_px * bpp + 7) / 8;
@@ -337,13 +336,12 @@ static int caps_check(drv_session *s)
     unsigned i;
 
     if (o->source > PROTO_SCAN_SOURCE_DUPLEX || !(c->sources & (1u << o->source)))
-        return sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_INVALID,
-                         "the device has no %s source",
+        return sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_INVALID, "the device has no %s source",
                          o->source <= PROTO_SCAN_SOURCE_DUPLEX ? src_names[o->source] : "such"),
                0;
     if (o->mode > 31 || !(c->modes & (1u << o->mode)))
-        return sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_INVALID,
-                         "the device cannot scan in mode %u", o->mode),
+        return sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_INVALID, "the device cannot scan in mode %u",
+                         o->mode),
                0;
     list[0] = '\0';
     for (i = 0; i < c->n_resolutions && i < PROTO_SCAN_MAX_RESOLUTIONS; i++) {
@@ -392,8 +390,7 @@ static int setup_job(drv_session *s)
     }
     n = proto_scan_params_encode(&p, buf, sizeof(buf));
     if (n < 0)
-        return sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_INVALID, "cannot encode the parameters"),
-               0;
+        return sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_INVALID, "cannot encode the parameters"), 0;
     rc = sess_cmd(s, PROTO_SCAN_OP_SET_PARAMS, buf, (size_t)n, &rsp, s->o->timeout_ms, 0);
     if (rc < 0)
         return sess_comm(s, rc, "SET_PARAMS"), 0;
@@ -480,8 +477,8 @@ static int start_job(drv_session *s)
                0;
     s->t0 = s->rsp_ns;
     s->job_running = 1;
-    if (proto_scan_job_decode(rsp_payload(s), rsp.length, &j) < 0 ||
-        !job_equal(&j, &s->job) || !job_check(s, &j, why, sizeof(why)))
+    if (proto_scan_job_decode(rsp_payload(s), rsp.length, &j) < 0 || !job_equal(&j, &s->job) ||
+        !job_check(s, &j, why, sizeof(why)))
         return sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
                          "START_JOB announced a job other than the one SET_PARAMS resolved"),
                0;
@@ -497,9 +494,8 @@ static void trace_band(drv_session *s, const proto_scan_band *b, uint64_t arriva
     fprintf(s->trace,
             "{\"src\":\"host\",\"page\":%u,\"side\":%u,\"band\":%u,\"arrival_ns\":%llu,"
             "\"bytes\":%u,\"status\":\"%s\"}\n",
-            b->page, b->side, b->band,
-            (unsigned long long)(arrival > s->t0 ? arrival - s->t0 : 0), b->byte_count,
-            proto_scan_status_name(b->status));
+            b->page, b->side, b->band, (unsigned long long)(arrival > s->t0 ? arrival - s->t0 : 0),
+            b->byte_count, proto_scan_status_name(b->status));
 }
 
 static void swap16_if_big_endian(drv_session *s)
@@ -588,8 +584,7 @@ static enum band_outcome band_process(drv_session *s, unsigned idx)
             return BAND_JOB_END;
         }
         sess_fail(s, drv_hr_from_status(b.status, s->pages_done), DRV_E_DEVICE,
-                  "%s at page %u band %u", proto_scan_status_str(b.status), b.page + 1,
-                  b.band + 1);
+                  "%s at page %u band %u", proto_scan_status_str(b.status), b.page + 1, b.band + 1);
         return BAND_JOB_END;
     }
     side = j->source == PROTO_SCAN_SOURCE_DUPLEX ? s->page_no % 2u : 0;
@@ -627,8 +622,8 @@ static enum band_outcome band_process(drv_session *s, unsigned idx)
         return BAND_FAIL;
     }
     if (proto_crc32(0, x->buf + PROTO_SCAN_BAND_HDR_SIZE, (size_t)bytes) != b.crc32) {
-        sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
-                  "CRC mismatch in band %u of page %u", b.band + 1, b.page + 1);
+        sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO, "CRC mismatch in band %u of page %u",
+                  b.band + 1, b.page + 1);
         return BAND_FAIL;
     }
     memcpy(s->page + (size_t)b.first_line * j->bytes_per_line, x->buf + PROTO_SCAN_BAND_HDR_SIZE,
@@ -665,7 +660,10 @@ static int ring_submit(drv_session *s, unsigned idx)
 
     x->state = DRV_XFER_IDLE;
     rc = s->t->ops->submit(s->t, x);
-    if (rc < 0)
+    if (rc == DRV_E_DISCONNECTED)
+        sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, rc, "device disconnected at page %u band %u",
+                  s->page_no + 1, s->band_no + 1);
+    else if (rc < 0)
         sess_comm(s, rc, "queueing a bulk IN transfer");
     return rc;
 }
@@ -689,8 +687,7 @@ static int ring_stalled(drv_session *s, unsigned head)
     for (i = 0; i < s->n; i++) {
         drv_xfer *x = &s->ring[i];
 
-        if (x->state == DRV_XFER_PENDING ||
-            (x->status == DRV_OK && i != head && x->actual > 0)) {
+        if (x->state == DRV_XFER_PENDING || (x->status == DRV_OK && i != head && x->actual > 0)) {
             /* data past a halted endpoint, or a read that never came back */
             sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
                       "bulk IN delivered data past a stall at page %u band %u", s->page_no + 1,
@@ -883,8 +880,8 @@ int32_t drv_scan_to_stream(const drv_scan_options *o, IStream *stream, drv_scan_
         }
     }
     errbuf[0] = '\0';
-    rc = drv_transport_open(o->transport ? o->transport : DRV_DEFAULT_URI, &o->open, &s.t,
-                            errbuf, sizeof(errbuf));
+    rc = drv_transport_open(o->transport ? o->transport : DRV_DEFAULT_URI, &o->open, &s.t, errbuf,
+                            sizeof(errbuf));
     if (rc < 0) {
         open_fail(&s, rc, errbuf[0] ? errbuf : drv_strerror(rc));
         goto out_trace;
@@ -897,8 +894,7 @@ int32_t drv_scan_to_stream(const drv_scan_options *o, IStream *stream, drv_scan_
         goto out_close;
     if (!alloc_job_buffers(&s)) {
         sess_fail(&s, DRV_HR_E_OUTOFMEMORY, DRV_E_NOMEM,
-                  "out of memory for a %zu-byte page and %u transfers", s.page_bytes,
-                  o->in_flight);
+                  "out of memory for a %zu-byte page and %u transfers", s.page_bytes, o->in_flight);
         goto out_close;
     }
     if (!start_job(&s))

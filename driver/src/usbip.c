@@ -34,7 +34,7 @@ typedef struct drv_usbip {
     int fd;
     uint32_t devid;
     uint32_t seq;
-    int dead; /* DRV_OK, or why the connection is unusable */
+    int dead;              /* DRV_OK, or why the connection is unusable */
     drv_xfer *head, *tail; /* pending transfers in submission order */
     char peer[80];
     char busid[PROTO_USBIP_BUSID_SIZE];
@@ -110,8 +110,8 @@ static int usbip_recv_exact(int fd, void *buf, size_t len, unsigned timeout_ms)
 static int usbip_connect(const char *host, const char *port, unsigned timeout_ms, int *fd_out,
                          char *errbuf, size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res, *ai;
     int rc, last_errno = 0;
 
@@ -121,8 +121,8 @@ static int usbip_connect(const char *host, const char *port, unsigned timeout_ms
         return DRV_E_CONNECT;
     }
     for (ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                        ai->ai_protocol);
+        int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
         int one = 1, soerr = 0;
         socklen_t sl = sizeof(soerr);
         struct pollfd pfd;
@@ -313,8 +313,7 @@ static int usbip_read_one(drv_usbip *u)
          * record of the URB, not the echo. */
         in = (x->endpoint & 0x80u) != 0;
         if (actual < 0 || (size_t)actual > x->length ||
-            (h.u.ret_submit.number_of_packets > 0 &&
-             h.u.ret_submit.number_of_packets != -1)) {
+            (h.u.ret_submit.number_of_packets > 0 && h.u.ret_submit.number_of_packets != -1)) {
             rc = DRV_E_PROTO;
             goto out_kill;
         }
@@ -492,8 +491,8 @@ static void usbip_close(drv_transport *t)
 
 /* ---- open: URI, import, enumeration ------------------------------------------------ */
 
-static int usbip_parse_uri(const char *rest, char *host, size_t hostlen, char *port,
-                           size_t portlen, char *busid, char *errbuf, size_t errlen)
+static int usbip_parse_uri(const char *rest, char *host, size_t hostlen, char *port, size_t portlen,
+                           char *busid, char *errbuf, size_t errlen)
 {
     const char *p, *hend, *colon, *slash;
     size_t n;
@@ -569,13 +568,14 @@ static int usbip_import(drv_usbip *u, const drv_open_options *o, char *errbuf, s
     }
     rc = usbip_recv_exact(u->fd, rep, PROTO_USBIP_OP_HDR_SIZE, o->timeout_ms);
     if (rc == DRV_E_DISCONNECTED) {
-        drv_errf(errbuf, errlen, "%s closed the connection during OP_REQ_IMPORT: not a USB/IP server",
-                 u->peer);
+        drv_errf(errbuf, errlen,
+                 "%s closed the connection during OP_REQ_IMPORT: not a USB/IP server", u->peer);
         return DRV_E_NOT_USBIP;
     }
     if (rc == DRV_E_TIMEOUT) {
-        drv_errf(errbuf, errlen, "%s did not answer OP_REQ_IMPORT within %u ms: not a USB/IP server",
-                 u->peer, o->timeout_ms);
+        drv_errf(errbuf, errlen,
+                 "%s did not answer OP_REQ_IMPORT within %u ms: not a USB/IP server", u->peer,
+                 o->timeout_ms);
         return DRV_E_NOT_USBIP;
     }
     if (rc < 0) {
@@ -585,8 +585,8 @@ static int usbip_import(drv_usbip *u, const drv_open_options *o, char *errbuf, s
     }
     if (proto_usbip_op_hdr_decode(rep, PROTO_USBIP_OP_HDR_SIZE, &h) < 0 ||
         h.code != PROTO_USBIP_OP_REP_IMPORT) {
-        drv_errf(errbuf, errlen, "%s answered OP_REQ_IMPORT with something else: not a USB/IP server",
-                 u->peer);
+        drv_errf(errbuf, errlen,
+                 "%s answered OP_REQ_IMPORT with something else: not a USB/IP server", u->peer);
         return DRV_E_NOT_USBIP;
     }
     if (h.status == PROTO_USBIP_ST_NODEV) {
@@ -594,8 +594,8 @@ static int usbip_import(drv_usbip *u, const drv_open_options *o, char *errbuf, s
         return DRV_E_NODEV;
     }
     if (h.status == PROTO_USBIP_ST_DEV_BUSY) {
-        drv_errf(errbuf, errlen, "busid '%s' on %s is busy (imported by another client)",
-                 u->busid, u->peer);
+        drv_errf(errbuf, errlen, "busid '%s' on %s is busy (imported by another client)", u->busid,
+                 u->peer);
         return DRV_E_BUSY;
     }
     if (h.status != PROTO_USBIP_ST_OK) {
@@ -634,8 +634,8 @@ static int usbip_enumerate(drv_usbip *u, const drv_open_options *o, char *errbuf
     s.wLength = sizeof(dev);
     rc = usbip_control(&u->base, &s, dev, &got, o->timeout_ms);
     if (rc < 0 || got != sizeof(dev) || dev[0] != 18 || dev[1] != DRV_USB_DT_DEVICE) {
-        drv_errf(errbuf, errlen, "busid '%s' on %s: GET_DESCRIPTOR(device) failed: %s",
-                 u->busid, u->peer, rc < 0 ? drv_strerror(rc) : "malformed descriptor");
+        drv_errf(errbuf, errlen, "busid '%s' on %s: GET_DESCRIPTOR(device) failed: %s", u->busid,
+                 u->peer, rc < 0 ? drv_strerror(rc) : "malformed descriptor");
         return rc == DRV_E_DISCONNECTED ? rc : DRV_E_PROTO;
     }
     if (proto_get_le16(dev + 8) != u->base.info.vid ||
@@ -683,8 +683,8 @@ static int usbip_enumerate(drv_usbip *u, const drv_open_options *o, char *errbuf
     u->base.info.bulk_in_max_packet = sif.bulk_in_mps;
     return DRV_OK;
 out_bad_config:
-    drv_errf(errbuf, errlen, "busid '%s' on %s: GET_DESCRIPTOR(configuration) failed: %s",
-             u->busid, u->peer, rc < 0 ? drv_strerror(rc) : "malformed descriptor");
+    drv_errf(errbuf, errlen, "busid '%s' on %s: GET_DESCRIPTOR(configuration) failed: %s", u->busid,
+             u->peer, rc < 0 ? drv_strerror(rc) : "malformed descriptor");
     return rc == DRV_E_DISCONNECTED ? rc : DRV_E_PROTO;
 }
 

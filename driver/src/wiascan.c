@@ -84,13 +84,12 @@ static uint64_t parse_u64(const char *opt, const char *s, uint64_t min, uint64_t
     char *end;
 
     if (!s || !*s || strspn(s, "0123456789") != strlen(s))
-        usage_error("%s: '%s' is not a number (expected %" PRIu64 "..%" PRIu64 ")", opt,
-                    s ? s : "", min, max);
+        usage_error("%s: '%s' is not a number (expected %" PRIu64 "..%" PRIu64 ")", opt, s ? s : "",
+                    min, max);
     errno = 0;
     v = strtoull(s, &end, 10);
     if (errno || *end || v < min || v > max)
-        usage_error("%s: %s is out of range (expected %" PRIu64 "..%" PRIu64 ")", opt, s, min,
-                    max);
+        usage_error("%s: %s is out of range (expected %" PRIu64 "..%" PRIu64 ")", opt, s, min, max);
     return v;
 }
 
@@ -169,8 +168,8 @@ static void on_progress(void *ctx, const drv_progress *p)
         snprintf(eta, sizeof(eta), "  ETA %.0fs", left);
     }
     if (p->pages_total)
-        fprintf(stderr, "\r\033[Kpage %u/%u  band %u/%u  %.1f MB/s%s", p->page + 1,
-                p->pages_total, p->band + 1, p->bands_per_page, rate / 1e6, eta);
+        fprintf(stderr, "\r\033[Kpage %u/%u  band %u/%u  %.1f MB/s%s", p->page + 1, p->pages_total,
+                p->band + 1, p->bands_per_page, rate / 1e6, eta);
     else
         fprintf(stderr, "\r\033[Kpage %u  band %u/%u  %.1f MB/s", p->page + 1, p->band + 1,
                 p->bands_per_page, rate / 1e6);
@@ -200,12 +199,21 @@ int main(int argc, char **argv)
     static const char *const sources[] = {"flatbed", "adf", "duplex"};
     static const char *const modes[] = {"bw", "gray", "color", "gray16", "color48"};
     static const char *const comps[] = {"none", "g4", "lzw", "deflate", "jpeg"};
-    static const int comp_values[] = {DRV_COMPRESSION_NONE, DRV_COMPRESSION_G4,
-                                      DRV_COMPRESSION_LZW, DRV_COMPRESSION_DEFLATE,
-                                      DRV_COMPRESSION_JPEG};
+    static const int comp_values[] = {DRV_COMPRESSION_NONE, DRV_COMPRESSION_G4, DRV_COMPRESSION_LZW,
+                                      DRV_COMPRESSION_DEFLATE, DRV_COMPRESSION_JPEG};
     enum {
-        OPT_TRANSPORT = 256, OPT_SOURCE, OPT_PAGES, OPT_MODE, OPT_DPI, OPT_COMPRESSION,
-        OPT_SEED, OPT_TRACE, OPT_IN_FLIGHT, OPT_TIMEOUT, OPT_SIZE, OPT_DEVICE_ID,
+        OPT_TRANSPORT = 256,
+        OPT_SOURCE,
+        OPT_PAGES,
+        OPT_MODE,
+        OPT_DPI,
+        OPT_COMPRESSION,
+        OPT_SEED,
+        OPT_TRACE,
+        OPT_IN_FLIGHT,
+        OPT_TIMEOUT,
+        OPT_SIZE,
+        OPT_DEVICE_ID,
         OPT_WARMUP_MAX,
     };
     static const struct option longopts[] = {
@@ -348,9 +356,9 @@ int main(int argc, char **argv)
         double secs = (double)r.elapsed_ns / 1e9;
 
         fprintf(stderr, "wiascan: %s: %u page%s (%ux%u px, %u bpp, %u dpi), %.1f MB in %.2f s",
-                drv_hr_name(r.hr, hrbuf, sizeof(hrbuf)), r.pages_kept,
-                r.pages_kept == 1 ? "" : "s", r.job.width_px, r.job.height_px,
-                r.job.bits_per_pixel, r.job.dpi, (double)r.bytes / 1e6, secs);
+                drv_hr_name(r.hr, hrbuf, sizeof(hrbuf)), r.pages_kept, r.pages_kept == 1 ? "" : "s",
+                r.job.width_px, r.job.height_px, r.job.bits_per_pixel, r.job.dpi,
+                (double)r.bytes / 1e6, secs);
         if (secs > 0)
             fprintf(stderr, " (%.1f MB/s)", (double)r.bytes / 1e6 / secs);
         fprintf(stderr, " -> %s\n", out);

@@ -31,24 +31,24 @@
 /* ---- errors --------------------------------------------------------------- */
 
 /* X(name, value, message): the single source of the error table. */
-#define DRV_ERRNO_MAP(X)                                                        \
-    X(NOMEM, -1, "out of memory")                                              \
-    X(INVALID, -2, "invalid argument")                                         \
-    X(URI, -3, "bad transport URI")                                            \
-    X(CONNECT, -4, "cannot connect")                                           \
-    X(NOT_USBIP, -5, "peer does not speak USB/IP")                             \
-    X(NODEV, -6, "no such device")                                             \
-    X(BUSY, -7, "device busy")                                                 \
-    X(WRONG_DEVICE, -8, "not the expected device")                             \
-    X(IO, -9, "I/O error")                                                     \
-    X(PROTO, -10, "protocol violation by the peer")                            \
-    X(TIMEOUT, -11, "timed out")                                               \
-    X(STALL, -12, "endpoint stalled")                                          \
-    X(OVERFLOW, -13, "device sent more data than the transfer could hold")     \
-    X(DISCONNECTED, -14, "device disconnected")                                \
-    X(CANCELLED, -15, "transfer cancelled")                                    \
-    X(UNSUPPORTED, -16, "not supported")                                       \
-    X(OUTPUT, -17, "cannot write the output")                                  \
+#define DRV_ERRNO_MAP(X)                                                                           \
+    X(NOMEM, -1, "out of memory")                                                                  \
+    X(INVALID, -2, "invalid argument")                                                             \
+    X(URI, -3, "bad transport URI")                                                                \
+    X(CONNECT, -4, "cannot connect")                                                               \
+    X(NOT_USBIP, -5, "peer does not speak USB/IP")                                                 \
+    X(NODEV, -6, "no such device")                                                                 \
+    X(BUSY, -7, "device busy")                                                                     \
+    X(WRONG_DEVICE, -8, "not the expected device")                                                 \
+    X(IO, -9, "I/O error")                                                                         \
+    X(PROTO, -10, "protocol violation by the peer")                                                \
+    X(TIMEOUT, -11, "timed out")                                                                   \
+    X(STALL, -12, "endpoint stalled")                                                              \
+    X(OVERFLOW, -13, "device sent more data than the transfer could hold")                         \
+    X(DISCONNECTED, -14, "device disconnected")                                                    \
+    X(CANCELLED, -15, "transfer cancelled")                                                        \
+    X(UNSUPPORTED, -16, "not supported")                                                           \
+    X(OUTPUT, -17, "cannot write the output")                                                      \
     X(DEVICE, -18, "device reported a fault")
 
 typedef enum drv_err {
@@ -65,24 +65,24 @@ const char *drv_err_name(int err); /* "DRV_E_STALL" */
 
 /* Values are those of the Windows SDK; wias' headers define the same names for
  * source compatibility, this is the driver's own spelling. */
-#define DRV_HR_S_OK                    ((int32_t)0)
-#define DRV_HR_END_OF_MEDIA            ((int32_t)0x00210001)
-#define DRV_HR_WIA_ERROR(n)            ((int32_t)(0x80210000u | (uint32_t)(n)))
-#define DRV_HR_GENERAL_ERROR           DRV_HR_WIA_ERROR(0x01)
-#define DRV_HR_PAPER_JAM               DRV_HR_WIA_ERROR(0x02)
-#define DRV_HR_PAPER_EMPTY             DRV_HR_WIA_ERROR(0x03)
-#define DRV_HR_OFFLINE                 DRV_HR_WIA_ERROR(0x05)
-#define DRV_HR_BUSY                    DRV_HR_WIA_ERROR(0x06)
-#define DRV_HR_WARMING_UP              DRV_HR_WIA_ERROR(0x07)
-#define DRV_HR_DEVICE_COMMUNICATION    DRV_HR_WIA_ERROR(0x0A)
-#define DRV_HR_INVALID_COMMAND         DRV_HR_WIA_ERROR(0x0B)
-#define DRV_HR_COVER_OPEN              DRV_HR_WIA_ERROR(0x10)
-#define DRV_HR_MULTI_FEED              DRV_HR_WIA_ERROR(0x14)
-#define DRV_HR_E_INVALIDARG            ((int32_t)0x80070057u)
-#define DRV_HR_E_OUTOFMEMORY           ((int32_t)0x8007000Eu)
-#define DRV_HR_STG_E_WRITEFAULT        ((int32_t)0x8003001Du)
-#define DRV_HR_STG_E_MEDIUMFULL        ((int32_t)0x80030070u)
-#define DRV_HR_STG_E_ACCESSDENIED      ((int32_t)0x80030005u)
+#define DRV_HR_S_OK                 ((int32_t)0)
+#define DRV_HR_END_OF_MEDIA         ((int32_t)0x00210001)
+#define DRV_HR_WIA_ERROR(n)         ((int32_t)(0x80210000u | (uint32_t)(n)))
+#define DRV_HR_GENERAL_ERROR        DRV_HR_WIA_ERROR(0x01)
+#define DRV_HR_PAPER_JAM            DRV_HR_WIA_ERROR(0x02)
+#define DRV_HR_PAPER_EMPTY          DRV_HR_WIA_ERROR(0x03)
+#define DRV_HR_OFFLINE              DRV_HR_WIA_ERROR(0x05)
+#define DRV_HR_BUSY                 DRV_HR_WIA_ERROR(0x06)
+#define DRV_HR_WARMING_UP           DRV_HR_WIA_ERROR(0x07)
+#define DRV_HR_DEVICE_COMMUNICATION DRV_HR_WIA_ERROR(0x0A)
+#define DRV_HR_INVALID_COMMAND      DRV_HR_WIA_ERROR(0x0B)
+#define DRV_HR_COVER_OPEN           DRV_HR_WIA_ERROR(0x10)
+#define DRV_HR_MULTI_FEED           DRV_HR_WIA_ERROR(0x14)
+#define DRV_HR_E_INVALIDARG         ((int32_t)0x80070057u)
+#define DRV_HR_E_OUTOFMEMORY        ((int32_t)0x8007000Eu)
+#define DRV_HR_STG_E_WRITEFAULT     ((int32_t)0x8003001Du)
+#define DRV_HR_STG_E_MEDIUMFULL     ((int32_t)0x80030070u)
+#define DRV_HR_STG_E_ACCESSDENIED   ((int32_t)0x80030005u)
 
 /* "WIA_ERROR_PAPER_JAM", "S_OK", "WIA_STATUS_END_OF_MEDIA", or "0x8021ABCD"
  * style text written into buf for values without a name (buf may be NULL
@@ -232,14 +232,14 @@ void drv_transport_close(drv_transport *t);
 
 /* Per-band progress, from inside drv_scan_*. */
 typedef struct drv_progress {
-    uint32_t page;           /* page being received (0-based) */
-    uint32_t band;           /* last band received in it */
+    uint32_t page; /* page being received (0-based) */
+    uint32_t band; /* last band received in it */
     uint32_t bands_per_page;
-    uint32_t pages_done;     /* pages written */
-    uint32_t pages_total;    /* 0 = until the feeder is empty */
-    uint64_t bytes;          /* pixel bytes received so far */
-    uint64_t page_bytes;     /* pixel bytes in one page */
-    uint64_t elapsed_ns;     /* since the START_JOB response */
+    uint32_t pages_done;  /* pages written */
+    uint32_t pages_total; /* 0 = until the feeder is empty */
+    uint64_t bytes;       /* pixel bytes received so far */
+    uint64_t page_bytes;  /* pixel bytes in one page */
+    uint64_t elapsed_ns;  /* since the START_JOB response */
 } drv_progress;
 typedef void (*drv_progress_fn)(void *ctx, const drv_progress *p);
 
@@ -247,9 +247,9 @@ typedef void (*drv_progress_fn)(void *ctx, const drv_progress *p);
 typedef void (*drv_log_fn)(void *ctx, const char *line);
 
 enum drv_compression {
-    DRV_COMPRESSION_NONE = 0, /* WIA_COMPRESSION_NONE */
-    DRV_COMPRESSION_G4 = 4,   /* WIA_COMPRESSION_G4, bw only */
-    DRV_COMPRESSION_JPEG = 5, /* WIA_COMPRESSION_JPEG, gray/color */
+    DRV_COMPRESSION_NONE = 0,         /* WIA_COMPRESSION_NONE */
+    DRV_COMPRESSION_G4 = 4,           /* WIA_COMPRESSION_G4, bw only */
+    DRV_COMPRESSION_JPEG = 5,         /* WIA_COMPRESSION_JPEG, gray/color */
     DRV_COMPRESSION_LZW = 0x1000,     /* WIAS_COMPRESSION_LZW */
     DRV_COMPRESSION_DEFLATE = 0x1001, /* WIAS_COMPRESSION_DEFLATE */
 };
@@ -269,9 +269,9 @@ typedef struct drv_scan_options {
     uint32_t height_px; /* 0 = full height */
     int has_seed;
     uint64_t seed;
-    int compression;      /* enum drv_compression */
-    unsigned in_flight;   /* bulk IN transfers in flight, 1..64, default 4 */
-    unsigned timeout_ms;  /* per command response and per band, default 10000 */
+    int compression;        /* enum drv_compression */
+    unsigned in_flight;     /* bulk IN transfers in flight, 1..64, default 4 */
+    unsigned timeout_ms;    /* per command response and per band, default 10000 */
     unsigned warmup_max_ms; /* longest total wait for warm-up, default 60000 */
     const char *trace_path; /* host-side JSON Lines, NULL = none */
     drv_progress_fn progress;
@@ -288,9 +288,9 @@ typedef struct drv_scan_result {
     uint64_t bytes;      /* pixel bytes received */
     uint64_t elapsed_ns; /* START_JOB response to the end of the job */
     int have_job;
-    proto_scan_job job;      /* the job the device ran, when have_job */
-    drv_device_info device;  /* valid once the transport was opened */
-    char message[256];       /* one line: what happened, where */
+    proto_scan_job job;     /* the job the device ran, when have_job */
+    drv_device_info device; /* valid once the transport was opened */
+    char message[256];      /* one line: what happened, where */
 } drv_scan_result;
 
 /* Scan into a stream as a multipage TIFF (wiasWritePageBufToStream), one
@@ -305,7 +305,6 @@ int32_t drv_scan_to_stream(const drv_scan_options *o, struct IStream *stream,
  * at least one complete page (the TIFF then holds exactly those pages), and
  * removed when no page was completed, so OUT is then neither created nor
  * touched. Returns result->hr (also stored); result is always filled. */
-int32_t drv_scan_to_file(const drv_scan_options *o, const char *out_path,
-                         drv_scan_result *result);
+int32_t drv_scan_to_file(const drv_scan_options *o, const char *out_path, drv_scan_result *result);
 
 #endif

@@ -1,0 +1,820 @@
+/* Driver core over loopback: the in-process emulator on a free port, the
+ * driver library scanning from it over the userspace USB/IP transport, and
+ * every TIFF read back with libtiff and compared pixel by pixel with the
+ * device model's synthesis function. */
+#include <check.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "drvtest.h"
+
+#define SEED 20240611u
+
+static char tmpdir[256];
+
+static void setup(void)
+{
+    drvtest_mkdtemp(tmpdir, sizeof(tmpdir));
+}
+
+static void teardown(void)
+{
+    drvtest_rmdir(tmpdir);
+}
+
+static const char *tmp(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", tmpdir, name);
+    return buf;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted *.yaml names in fixtures/<sub>; returns the count. */
+static size_t list_fixtures(const char *sub, char names[][128], size_t max)
+{
+    char dir[512];
+    char *ptrs[64];
+    char tmpn[64][128];
+    DIR *d;
+    struct dirent *de;
+    size_t n = 0, i;
+
+    drvtest_fixture(dir, sizeof(dir), sub, "");
+    d = opendir(dir);
+    ck_assert_msg(d != NULL, "cannot list %s", dir);
+    while ((de = readdir(d)) != NULL && n < max && n < 64) {
+        size_t l = strlen(de->d_name);
+
+        if (l > 5 && strcmp(de->d_name + l - 5, ".yaml") == 0 && l < 128) {
+            memcpy(tmpn[n], de->d_name, l + 1);
+            ptrs[n] = tmpn[n];
+            n++;
+        }
+    }
+    closedir(d);
+    qsort(ptrs, n, sizeof(ptrs[0]), cmp_names);
+    for (i = 0; i < n; i++)
+        memcpy(names[i], ptrs[i], strlen(ptrs[i]) + 1);
+    return n;
+}
+
+static void base_opts(drv_scan_options *o, const drvtest_emu *e)
+{
+    drv_scan_options_init(o);
+    o->transport = e->uri;
+    o->has_seed = 1;
+    o->seed = SEED;
+    o->timeout_ms = 5000;
+}
+
+/* ---- every profile, every source and mode: every pixel ------------------------ */
+
+static void scan_and_check(const char *profile_file, const dm_profile *p, uint8_t source,
+                           uint8_t mode, uint16_t dpi, uint32_t w, uint32_t h, uint32_t pages,
+                           int compression)
+{
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    proto_scan_params params;
+    proto_scan_job want;
+    char out[512], err[256];
+
+    drvtest_emu_start(&e, profile_file, NULL, 1, 0);
+    base_opts(&o, &e);
+    o.source = source;
+    o.mode = mode;
+    o.dpi = dpi;
+    o.width_px = w;
+    o.height_px = h;
+    o.pages = pages;
+    o.compression = compression;
+    tmp(out, sizeof(out), "scan.tiff");
+    drv_scan_to_file(&o, out, &r);
+    drvtest_emu_stop(&e);
+    ck_assert_msg(r.hr == DRV_HR_S_OK, "%s source %u mode %u: hr 0x%08x: %s", profile_file, source,
+                  mode, (unsigned)r.hr, r.message);
+    ck_assert_uint_eq(r.pages_kept, pages);
+    ck_assert(r.have_job);
+
+    /* The job the driver ran is the one the device model resolves. */
+    memset(&params, 0, sizeof(params));
+    params.source = source;
+    params.mode = mode;
+    params.dpi = dpi;
+    params.pages = pages;
+    params.width_px = w;
+    params.height_px = h;
+    params.flags = PROTO_SCAN_PARAM_SEED;
+    params.seed = SEED;
+    ck_assert_int_eq(dm_job_resolve(p, &params, 1, &want, err, sizeof(err)), 0);
+    ck_assert_uint_eq(r.job.width_px, want.width_px);
+    ck_assert_uint_eq(r.job.height_px, want.height_px);
+    ck_assert_uint_eq(r.job.bytes_per_line, want.bytes_per_line);
+    ck_assert_uint_eq(r.job.bands_per_page, want.bands_per_page);
+    ck_assert_uint_eq(r.bytes, (uint64_t)want.bytes_per_line * want.height_px * pages);
+    drvtest_check_tiff(out, &r.job, pages, compression != DRV_COMPRESSION_JPEG);
+    ck_assert(!drvtest_exists(strcat(out, ".part")));
+}
+
+START_TEST(every_profile_every_pixel)
+{
+    char names[32][128];
+    size_t n = list_fixtures("profiles", names, 32), i;
+    unsigned scans = 0;
+
+    ck_assert_uint_gt(n, 0);
+    for (i = 0; i < n; i++) {
+        char path[512], err[256];
+        dm_profile *p = NULL;
+        proto_scan_caps caps;
+
+        ck_assert_msg(
+            dm_profile_load_file(drvtest_fixture(path, sizeof(path), "profiles", names[i]), &p, err,
+                                 sizeof(err)) == 0,
+            "%s", err);
+        dm_profile_caps(p, &caps);
+        for (uint8_t src = 0; src <= PROTO_SCAN_SOURCE_DUPLEX; src++) {
+            if (!(caps.sources & (1u << src)))
+                continue;
+            for (uint8_t mode = 0; mode <= PROTO_SCAN_MODE_COLOR48; mode++) {
+                uint32_t pages = src == PROTO_SCAN_SOURCE_FLATBED  ? 1
+                                 : src == PROTO_SCAN_SOURCE_DUPLEX ? 4
+                                                                   : 2;
+                /* odd width (bw padding), three bands with a short last one */
+                uint32_t h = caps.band_lines * 2 + 17;
+
+                if (!(caps.modes & (1u << mode)))
+                    continue;
+                scan_and_check(names[i], p, src, mode, caps.resolutions[0], 203, h, pages,
+                               DRV_COMPRESSION_NONE);
+                scans++;
+            }
+        }
+        dm_profile_free(p);
+    }
+    ck_assert_uint_ge(scans, n);
+}
+END_TEST
+
+/* The whole glass of the built-in scanner, at its lowest resolution. */
+START_TEST(full_area_default_profile)
+{
+    dm_profile *p = NULL;
+    char err[256];
+
+    ck_assert_int_eq(dm_profile_load_default(&p, err, sizeof(err)), 0);
+    scan_and_check(NULL, p, PROTO_SCAN_SOURCE_ADF, PROTO_SCAN_MODE_COLOR24, 75, 0, 0, 2,
+                   DRV_COMPRESSION_NONE);
+    dm_profile_free(p);
+}
+END_TEST
+
+START_TEST(compressed_pages)
+{
+    static const struct {
+        uint8_t mode;
+        int comp;
+    } cases[] = {
+        {PROTO_SCAN_MODE_BW, DRV_COMPRESSION_G4},
+        {PROTO_SCAN_MODE_GRAY8, DRV_COMPRESSION_LZW},
+        {PROTO_SCAN_MODE_COLOR24, DRV_COMPRESSION_DEFLATE},
+        {PROTO_SCAN_MODE_BW, DRV_COMPRESSION_LZW},
+        {PROTO_SCAN_MODE_COLOR24, DRV_COMPRESSION_JPEG}, /* lossy: structure only */
+    };
+    dm_profile *p = NULL;
+    char err[256];
+
+    ck_assert_int_eq(dm_profile_load_default(&p, err, sizeof(err)), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        scan_and_check(NULL, p, PROTO_SCAN_SOURCE_ADF, cases[i].mode, 150, 333, 150, 2,
+                       cases[i].comp);
+    dm_profile_free(p);
+}
+END_TEST
+
+/* ---- determinism ---------------------------------------------------------------- */
+
+static uint8_t *scan_bytes(uint64_t seed, unsigned in_flight, size_t *len, const char *name)
+{
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    char out[512];
+
+    drvtest_emu_start(&e, NULL, NULL, 1, 0);
+    base_opts(&o, &e);
+    o.seed = seed;
+    o.in_flight = in_flight;
+    o.mode = PROTO_SCAN_MODE_GRAY8;
+    o.dpi = 100;
+    o.pages = 3;
+    drv_scan_to_file(&o, tmp(out, sizeof(out), name), &r);
+    drvtest_emu_stop(&e);
+    ck_assert_msg(r.hr == DRV_HR_S_OK, "%s", r.message);
+    return drvtest_slurp(out, len);
+}
+
+START_TEST(same_seed_same_bytes)
+{
+    size_t la, lb, lc, ld;
+    uint8_t *a = scan_bytes(7, 4, &la, "a.tiff");
+    uint8_t *b = scan_bytes(7, 4, &lb, "b.tiff");
+    uint8_t *c = scan_bytes(7, 1, &lc, "c.tiff");  /* one transfer at a time */
+    uint8_t *d = scan_bytes(8, 64, &ld, "d.tiff"); /* another seed */
+
+    ck_assert_uint_eq(la, lb);
+    ck_assert(memcmp(a, b, la) == 0);
+    ck_assert_uint_eq(la, lc);
+    ck_assert(memcmp(a, c, la) == 0);
+    ck_assert(la != ld || memcmp(a, d, la) != 0);
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+}
+END_TEST
+
+/* ---- fault scenarios -------------------------------------------------------------- */
+
+typedef struct scenario_case {
+    const char *file;
+    int32_t hr;
+    uint32_t pages;
+    unsigned timeout_ms;
+    int oracle; /* expected outcome computed with the device model */
+} scenario_case;
+
+/* Default profile, bw at 150 dpi, full A4: 28 bands per page, so every
+ * scripted position (up to page 3, band 20) exists; 5 pages requested. */
+static const scenario_case scenarios[] = {
+    {"band-never-comes.yaml", DRV_HR_DEVICE_COMMUNICATION, 1, 300, 0},
+    {"busy.yaml", DRV_HR_BUSY, 0, 0, 0},
+    {"clean-fast.yaml", DRV_HR_S_OK, 5, 0, 0},
+    {"clean.yaml", DRV_HR_S_OK, 5, 0, 0},
+    {"corrupt-band.yaml", DRV_HR_DEVICE_COMMUNICATION, 1, 0, 0},
+    {"cover-open-at-start.yaml", DRV_HR_COVER_OPEN, 0, 0, 0},
+    {"cover-open.yaml", DRV_HR_COVER_OPEN, 1, 0, 0},
+    {"delay-500ms.yaml", DRV_HR_S_OK, 5, 0, 0},
+    {"disconnect-mid-page.yaml", DRV_HR_DEVICE_COMMUNICATION, 1, 0, 0},
+    {"feeder-empty-after-2.yaml", DRV_HR_END_OF_MEDIA, 2, 0, 0},
+    {"feeder-empty.yaml", DRV_HR_PAPER_EMPTY, 0, 0, 0},
+    {"jam-page3-band5.yaml", DRV_HR_PAPER_JAM, 2, 0, 0},
+    {"multi-feed.yaml", DRV_HR_MULTI_FEED, 1, 0, 0},
+    {"random-faults.yaml", 0, 0, 0, 1},
+    {"short-band.yaml", DRV_HR_DEVICE_COMMUNICATION, 1, 0, 0},
+    {"stall-mid-page.yaml", DRV_HR_S_OK, 5, 0, 0},
+    {"stall-no-clear.yaml", DRV_HR_DEVICE_COMMUNICATION, 1, 0, 0},
+    {"warming-up-2s.yaml", DRV_HR_S_OK, 5, 0, 0},
+};
+#define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
+
+static void fault_params(proto_scan_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->source = PROTO_SCAN_SOURCE_ADF;
+    p->mode = PROTO_SCAN_MODE_BW;
+    p->dpi = 150;
+    p->pages = 5;
+    p->flags = PROTO_SCAN_PARAM_SEED;
+    p->seed = SEED;
+}
+
+static void oracle_cmd(dm_device *dev, uint16_t op, const void *pl, size_t plen)
+{
+    uint8_t buf[PROTO_SCAN_CMD_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD];
+    proto_scan_cmd c = {.opcode = op, .tag = op, .length = (uint32_t)plen};
+    int n = proto_scan_cmd_encode(&c, buf, sizeof(buf));
+
+    ck_assert_int_gt(n, 0);
+    memcpy(buf + n, pl, plen);
+    ck_assert_int_eq(dm_device_bulk_out(dev, buf, (size_t)n + plen), 0);
+}
+
+/* Run the scenario on a bare device model (virtual clock, no timing) and
+ * read how its band stream ends: the HRESULT and complete pages a correct
+ * driver must report. */
+static void oracle(const char *scenario, int32_t *hr, uint32_t *pages)
+{
+    dm_profile *p = NULL;
+    dm_scenario *sc = NULL;
+    dm_device *dev = NULL;
+    dm_clock_virtual clk;
+    dm_device_config cfg;
+    proto_scan_params params;
+    uint8_t pl[64];
+    char path[512], err[256];
+    int n, steps = 0;
+
+    *pages = 0;
+    ck_assert_int_eq(dm_profile_load_default(&p, err, sizeof(err)), 0);
+    ck_assert_msg(dm_scenario_load_file(drvtest_fixture(path, sizeof(path), "scenarios", scenario),
+                                        &sc, err, sizeof(err)) == 0,
+                  "%s", err);
+    dm_clock_virtual_init(&clk, 1000000000u);
+    dm_device_config_init(&cfg);
+    cfg.profile = p;
+    cfg.scenario = sc;
+    cfg.seed = 1;
+    cfg.clock = &clk.base;
+    cfg.timing = 0;
+    ck_assert_int_eq(dm_device_create(&cfg, &dev), 0);
+    fault_params(&params);
+    n = proto_scan_params_encode(&params, pl, sizeof(pl));
+    oracle_cmd(dev, PROTO_SCAN_OP_SET_PARAMS, pl, (size_t)n);
+    oracle_cmd(dev, PROTO_SCAN_OP_START_JOB, NULL, 0);
+    for (;;) {
+        dm_in in;
+        uint32_t magic;
+        proto_scan_band b;
+
+        ck_assert_int_lt(++steps, 100000);
+        dm_device_peek(dev, DM_EP_DATA_IN, clk.now, &in);
+        if (in.kind == DM_IN_WAIT) {
+            ck_assert_uint_ne(in.deadline_ns, UINT64_MAX);
+            dm_clock_virtual_set(&clk, in.deadline_ns);
+            continue;
+        }
+        ck_assert_msg(in.kind == DM_IN_DATA, "oracle: %s is not a plain data scenario", scenario);
+        ck_assert_int_ge(proto_scan_peek_magic(in.data, in.len, &magic), 0);
+        if (magic == PROTO_SCAN_MAGIC_RSP) {
+            proto_scan_rsp r;
+
+            ck_assert_int_ge(proto_scan_rsp_decode(in.data, in.len, &r), 0);
+            dm_device_consume(dev, DM_EP_DATA_IN, clk.now);
+            if (r.opcode == PROTO_SCAN_OP_START_JOB && r.status != PROTO_SCAN_ST_OK) {
+                *hr = drv_hr_from_status(r.status, 0);
+                break;
+            }
+            continue;
+        }
+        ck_assert_int_ge(proto_scan_band_decode(in.data, in.len, &b), 0);
+        dm_device_consume(dev, DM_EP_DATA_IN, clk.now);
+        if (b.flags & PROTO_SCAN_BAND_END_OF_JOB) {
+            *hr = drv_hr_from_status(b.status, *pages);
+            break;
+        }
+        if (b.flags & PROTO_SCAN_BAND_END_OF_PAGE)
+            (*pages)++;
+    }
+    dm_device_free(dev);
+    dm_scenario_free(sc);
+    dm_profile_free(p);
+}
+
+START_TEST(fault_scenario)
+{
+    const scenario_case *c = &scenarios[_i];
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    proto_scan_params params;
+    char out[512], part[600], hrb[16];
+    int32_t want_hr = c->hr;
+    uint32_t want_pages = c->pages;
+
+    if (c->oracle)
+        oracle(c->file, &want_hr, &want_pages);
+    drvtest_emu_start(&e, NULL, c->file, 1, 0);
+    base_opts(&o, &e);
+    fault_params(&params);
+    o.source = params.source;
+    o.mode = params.mode;
+    o.dpi = params.dpi;
+    o.pages = params.pages;
+    if (c->timeout_ms)
+        o.timeout_ms = c->timeout_ms;
+    tmp(out, sizeof(out), "fault.tiff");
+    drv_scan_to_file(&o, out, &r);
+    drvtest_emu_stop(&e);
+    ck_assert_msg(r.hr == want_hr, "%s: got %s (%s), want %s", c->file,
+                  drv_hr_name(r.hr, hrb, sizeof(hrb)), r.message, drv_hr_name(want_hr, NULL, 0));
+    ck_assert_msg(r.pages_kept == want_pages, "%s: %u pages kept, want %u (%s)", c->file,
+                  r.pages_kept, want_pages, r.message);
+    snprintf(part, sizeof(part), "%s.part", out);
+    ck_assert(!drvtest_exists(part));
+    if (want_pages == 0) {
+        ck_assert_msg(!drvtest_exists(out), "%s: no page, yet %s exists", c->file, out);
+    } else {
+        ck_assert(r.have_job);
+        drvtest_check_tiff(out, &r.job, want_pages, 1);
+    }
+}
+END_TEST
+
+/* Every scenario in fixtures/scenarios has an expectation above. */
+START_TEST(every_scenario_is_covered)
+{
+    char names[64][128];
+    size_t n = list_fixtures("scenarios", names, 64), i, k;
+
+    ck_assert_uint_gt(n, 0);
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < N_SCENARIOS && strcmp(scenarios[k].file, names[i]) != 0; k++)
+            ;
+        ck_assert_msg(k < N_SCENARIOS, "fixtures/scenarios/%s has no expectation in %s", names[i],
+                      __FILE__);
+    }
+}
+END_TEST
+
+/* ---- trace and timing ---------------------------------------------------------------- */
+
+START_TEST(trace_with_real_timing)
+{
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    char out[512], trace[512], line[512];
+    FILE *f;
+    unsigned lines = 0, page = 0, band = 0;
+    unsigned long long last = 0;
+
+    drvtest_emu_start(&e, NULL, "clean-fast.yaml", 1, 1);
+    base_opts(&o, &e);
+    o.mode = PROTO_SCAN_MODE_GRAY8;
+    o.dpi = 100;
+    o.pages = 2;
+    o.trace_path = tmp(trace, sizeof(trace), "host.jsonl");
+    drv_scan_to_file(&o, tmp(out, sizeof(out), "t.tiff"), &r);
+    drvtest_emu_stop(&e);
+    ck_assert_msg(r.hr == DRV_HR_S_OK, "%s", r.message);
+    f = fopen(trace, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f)) {
+        unsigned p, s, b, bytes;
+        unsigned long long a;
+        char st[32];
+
+        ck_assert_int_eq(sscanf(line,
+                                "{\"src\":\"host\",\"page\":%u,\"side\":%u,\"band\":%u,"
+                                "\"arrival_ns\":%llu,\"bytes\":%u,\"status\":\"%31[A-Z_]\"}",
+                                &p, &s, &b, &a, &bytes, st),
+                         6);
+        ck_assert_uint_ge(a, last);
+        last = a;
+        if (lines < 2 * r.job.bands_per_page) {
+            ck_assert_uint_eq(p, page);
+            ck_assert_uint_eq(b, band);
+            ck_assert_str_eq(st, "OK");
+            ck_assert_uint_gt(bytes, 0);
+            if (++band == r.job.bands_per_page)
+                band = 0, page++;
+        } else {
+            ck_assert_str_eq(st, "OK"); /* END_OF_JOB */
+            ck_assert_uint_eq(bytes, 0);
+        }
+        lines++;
+    }
+    fclose(f);
+    ck_assert_uint_eq(lines, 2 * r.job.bands_per_page + 1);
+    ck_assert_uint_gt(last, 0);
+    drvtest_check_tiff(out, &r.job, 2, 1);
+}
+END_TEST
+
+/* ---- endpoints that are not (the right) scanner ------------------------------------ */
+
+static int32_t scan_uri(const char *uri, drv_scan_result *r, const drv_open_options *oo,
+                        unsigned timeout_ms)
+{
+    drv_scan_options o;
+    char out[512];
+
+    drv_scan_options_init(&o);
+    o.transport = uri;
+    if (oo)
+        o.open = *oo;
+    if (timeout_ms)
+        o.timeout_ms = o.open.timeout_ms = timeout_ms;
+    drv_scan_to_file(&o, tmp(out, sizeof(out), "x.tiff"), r);
+    ck_assert(!drvtest_exists(out));
+    ck_assert_uint_eq(r->pages_kept, 0);
+    ck_assert_str_ne(r->message, "");
+    ck_assert_ptr_null(strchr(r->message, '\n'));
+    return r->hr;
+}
+
+static uint16_t closed_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+typedef struct fake_peer {
+    int lfd;
+    uint16_t port;
+    const char *reply; /* NULL: accept and say nothing */
+    pthread_t th;
+} fake_peer;
+
+static void *fake_peer_run(void *arg)
+{
+    fake_peer *fp = arg;
+    int fd = accept(fp->lfd, NULL, NULL);
+    char buf[64];
+
+    if (fd >= 0) {
+        if (fp->reply) {
+            ssize_t n = write(fd, fp->reply, strlen(fp->reply));
+            (void)n;
+        } else {
+            while (read(fd, buf, sizeof(buf)) > 0)
+                ;
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void fake_peer_start(fake_peer *fp, const char *reply)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+
+    fp->reply = reply;
+    fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fp->lfd, 0);
+    ck_assert_int_eq(bind(fp->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fp->lfd, 1), 0);
+    ck_assert_int_eq(getsockname(fp->lfd, (struct sockaddr *)&a, &al), 0);
+    fp->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&fp->th, NULL, fake_peer_run, fp), 0);
+}
+
+static void fake_peer_stop(fake_peer *fp)
+{
+    shutdown(fp->lfd, SHUT_RDWR);
+    pthread_join(fp->th, NULL);
+    close(fp->lfd);
+}
+
+START_TEST(closed_port_is_offline)
+{
+    drv_scan_result r;
+    char uri[96];
+
+    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", closed_port());
+    ck_assert_int_eq(scan_uri(uri, &r, NULL, 0), DRV_HR_OFFLINE);
+    ck_assert_int_eq(r.err, DRV_E_CONNECT);
+    ck_assert_int_eq(drv_exit_code(r.hr), DRV_EXIT_CONNECT);
+}
+END_TEST
+
+START_TEST(http_server_is_not_usbip)
+{
+    fake_peer fp;
+    drv_scan_result r;
+    char uri[96];
+
+    fake_peer_start(&fp, "HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", fp.port);
+    ck_assert_int_eq(scan_uri(uri, &r, NULL, 0), DRV_HR_OFFLINE);
+    ck_assert_int_eq(r.err, DRV_E_NOT_USBIP);
+    ck_assert_ptr_nonnull(strstr(r.message, "not a USB/IP server"));
+    fake_peer_stop(&fp);
+}
+END_TEST
+
+START_TEST(silent_server_times_out)
+{
+    fake_peer fp;
+    drv_scan_result r;
+    char uri[96];
+
+    fake_peer_start(&fp, NULL);
+    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", fp.port);
+    ck_assert_int_eq(scan_uri(uri, &r, NULL, 300), DRV_HR_OFFLINE);
+    ck_assert_int_eq(r.err, DRV_E_NOT_USBIP);
+    fake_peer_stop(&fp);
+}
+END_TEST
+
+START_TEST(unknown_busid)
+{
+    drvtest_emu e;
+    drv_scan_result r;
+    char uri[96];
+
+    drvtest_emu_start(&e, NULL, NULL, 1, 0);
+    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/9-9", e.port);
+    ck_assert_int_eq(scan_uri(uri, &r, NULL, 0), DRV_HR_OFFLINE);
+    ck_assert_int_eq(r.err, DRV_E_NODEV);
+    ck_assert_ptr_nonnull(strstr(r.message, "9-9"));
+    drvtest_emu_stop(&e);
+}
+END_TEST
+
+START_TEST(wrong_vid_pid)
+{
+    drvtest_emu e;
+    drv_scan_result r;
+    drv_open_options oo;
+
+    drvtest_emu_start(&e, NULL, NULL, 1, 0);
+    drv_open_options_init(&oo);
+    oo.pid = 0x0002; /* we expect 1209:0002, the device is 1209:0001 */
+    ck_assert_int_eq(scan_uri(e.uri, &r, &oo, 0), DRV_HR_OFFLINE);
+    ck_assert_int_eq(r.err, DRV_E_WRONG_DEVICE);
+    ck_assert_ptr_nonnull(strstr(r.message, "1209:0001"));
+    drvtest_emu_stop(&e);
+}
+END_TEST
+
+/* A device with another VID:PID on the wire (a profile written here). */
+START_TEST(other_device_on_the_bus)
+{
+    drvtest_emu e;
+    drv_scan_result r;
+    char src[512], prof[512];
+    size_t len;
+    uint8_t *yaml;
+    char *pid;
+    FILE *f;
+
+    yaml = drvtest_slurp(drvtest_fixture(src, sizeof(src), "profiles", "default.yaml"), &len);
+    yaml = realloc(yaml, len + 1);
+    yaml[len] = '\0';
+    pid = strstr((char *)yaml, "pid: 0x0001");
+    ck_assert_ptr_nonnull(pid);
+    memcpy(pid, "pid: 0x4242", 11);
+    f = fopen(tmp(prof, sizeof(prof), "other.yaml"), "w");
+    ck_assert_ptr_nonnull(f);
+    fwrite(yaml, 1, len, f);
+    fclose(f);
+    free(yaml);
+    drvtest_emu_start(&e, prof, NULL, 1, 0);
+    ck_assert_int_eq(scan_uri(e.uri, &r, NULL, 0), DRV_HR_OFFLINE);
+    ck_assert_int_eq(r.err, DRV_E_WRONG_DEVICE);
+    ck_assert_ptr_nonnull(strstr(r.message, "1209:4242"));
+    drvtest_emu_stop(&e);
+}
+END_TEST
+
+START_TEST(busid_in_use)
+{
+    drvtest_emu e;
+    drv_scan_result r;
+    drv_transport *t = NULL;
+    char err[256];
+
+    drvtest_emu_start(&e, NULL, NULL, 1, 0);
+    ck_assert_msg(drv_transport_open(e.uri, NULL, &t, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(scan_uri(e.uri, &r, NULL, 0), DRV_HR_BUSY);
+    ck_assert_int_eq(r.err, DRV_E_BUSY);
+    drv_transport_close(t);
+    drvtest_emu_stop(&e);
+}
+END_TEST
+
+START_TEST(unsupported_parameters)
+{
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    char out[512];
+
+    drvtest_emu_start(&e, NULL, NULL, 1, 0);
+    base_opts(&o, &e);
+    o.dpi = 1234;
+    drv_scan_to_file(&o, tmp(out, sizeof(out), "p.tiff"), &r);
+    ck_assert_int_eq(r.hr, DRV_HR_E_INVALIDARG);
+    ck_assert_ptr_nonnull(strstr(r.message, "1234 dpi"));
+    ck_assert(!drvtest_exists(out));
+    base_opts(&o, &e);
+    o.source = PROTO_SCAN_SOURCE_DUPLEX; /* the default scanner has no duplex */
+    drv_scan_to_file(&o, out, &r);
+    ck_assert_int_eq(r.hr, DRV_HR_E_INVALIDARG);
+    drvtest_emu_stop(&e);
+}
+END_TEST
+
+/* ---- unit checks --------------------------------------------------------------------- */
+
+START_TEST(uri_errors)
+{
+    static const char *const bad[] = {
+        "usbip:",
+        "usbip://",
+        "usbip://127.0.0.1/1-1",
+        "usbip://127.0.0.1:0/1-1",
+        "usbip://127.0.0.1:65536/1-1",
+        "usbip://127.0.0.1:3240/",
+        "usbip://:3240/1-1",
+        "usbip://127.0.0.1:32x0/1-1",
+        "libusb:1209",
+        "libusb:xyz:0001",
+        "libusb:12345:1",
+        "ftp://x",
+        "",
+    };
+    drv_transport *t = NULL;
+    char err[256];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        ck_assert_msg(drv_transport_open(bad[i], NULL, &t, err, sizeof(err)) == DRV_E_URI,
+                      "'%s' accepted", bad[i]);
+        ck_assert_str_ne(err, "");
+    }
+    ck_assert_ptr_null(t);
+}
+END_TEST
+
+START_TEST(hresult_mapping)
+{
+    char b[16];
+
+    ck_assert_int_eq(drv_hr_from_status(PROTO_SCAN_ST_PAPER_JAM, 3), (int32_t)0x80210002u);
+    ck_assert_int_eq(drv_hr_from_status(PROTO_SCAN_ST_FEEDER_EMPTY, 0), (int32_t)0x80210003u);
+    ck_assert_int_eq(drv_hr_from_status(PROTO_SCAN_ST_FEEDER_EMPTY, 1), 0x00210001);
+    ck_assert_int_eq(drv_hr_from_status(PROTO_SCAN_ST_COVER_OPEN, 0), (int32_t)0x80210010u);
+    ck_assert_int_eq(drv_hr_from_status(PROTO_SCAN_ST_MULTI_FEED, 0), (int32_t)0x80210014u);
+    ck_assert_int_eq(drv_hr_from_status(PROTO_SCAN_ST_BUSY, 0), (int32_t)0x80210006u);
+    ck_assert_int_eq(drv_hr_from_status(PROTO_SCAN_ST_WARMING_UP, 0), (int32_t)0x80210007u);
+    ck_assert_int_eq(drv_hr_from_status(PROTO_SCAN_ST_DEVICE_ERROR, 0), (int32_t)0x8021000Au);
+    ck_assert_str_eq(drv_hr_name(DRV_HR_PAPER_JAM, NULL, 0), "WIA_ERROR_PAPER_JAM");
+    ck_assert_str_eq(drv_hr_name(DRV_HR_END_OF_MEDIA, NULL, 0), "WIA_STATUS_END_OF_MEDIA");
+    ck_assert_str_eq(drv_hr_name((int32_t)0x80211234u, b, sizeof(b)), "0x80211234");
+    ck_assert_int_eq(drv_exit_code(DRV_HR_S_OK), 0);
+    ck_assert_int_eq(drv_exit_code(DRV_HR_END_OF_MEDIA), 0);
+    ck_assert_int_eq(drv_exit_code(DRV_HR_PAPER_JAM), DRV_EXIT_PAPER);
+    ck_assert_int_eq(drv_exit_code(DRV_HR_PAPER_EMPTY), DRV_EXIT_PAPER);
+    ck_assert_int_eq(drv_exit_code(DRV_HR_DEVICE_COMMUNICATION), DRV_EXIT_COMM);
+    ck_assert_int_eq(drv_exit_code(DRV_HR_OFFLINE), DRV_EXIT_CONNECT);
+    ck_assert_int_eq(drv_exit_code(DRV_HR_BUSY), DRV_EXIT_BUSY);
+    ck_assert_int_eq(drv_exit_code(DRV_HR_STG_E_WRITEFAULT), DRV_EXIT_OUTPUT);
+    ck_assert_int_eq(drv_exit_code(DRV_HR_E_INVALIDARG), DRV_EXIT_PARAM);
+    ck_assert_str_eq(drv_err_name(DRV_E_STALL), "DRV_E_STALL");
+    ck_assert_str_eq(drv_strerror(DRV_E_TIMEOUT), "timed out");
+}
+END_TEST
+
+static Suite *driver_suite(void)
+{
+    Suite *s = suite_create("driver");
+    TCase *tc;
+
+    tc = tcase_create("units");
+    tcase_add_test(tc, uri_errors);
+    tcase_add_test(tc, hresult_mapping);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("pixels");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, every_profile_every_pixel);
+    tcase_add_test(tc, full_area_default_profile);
+    tcase_add_test(tc, compressed_pages);
+    tcase_add_test(tc, same_seed_same_bytes);
+    tcase_add_test(tc, trace_with_real_timing);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("faults");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, fault_scenario, 0, (int)N_SCENARIOS);
+    tcase_add_test(tc, every_scenario_is_covered);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("endpoints");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, closed_port_is_offline);
+    tcase_add_test(tc, http_server_is_not_usbip);
+    tcase_add_test(tc, silent_server_times_out);
+    tcase_add_test(tc, unknown_busid);
+    tcase_add_test(tc, wrong_vid_pid);
+    tcase_add_test(tc, other_device_on_the_bus);
+    tcase_add_test(tc, busid_in_use);
+    tcase_add_test(tc, unsupported_parameters);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(driver_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
