@@ -882,7 +882,8 @@ int dm_device_create_a(const dm_alloc *a, const dm_device_config *cfg, dm_device
             goto out_free_dev;
         dev->scenario = dev->own_scenario;
     }
-    if (dev->scenario->n_faults > MAX_FAULTS) {
+    if (dev->scenario->n_faults > MAX_FAULTS ||
+        dm_scenario_check(dev->scenario, dev->profile, NULL, 0) < 0) {
         rc = DM_E_RANGE;
         goto out_free_scenario;
     }

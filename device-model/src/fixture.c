@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,34 +145,127 @@ static const cyaml_strval_t speed_strings[] = {
     {"super", 5},
 };
 
+/* ---- strict scalars ------------------------------------------------------------ *
+ * libcyaml 1.3 reads "1.5" or "12abc" as an integer and "maybe" as true, so
+ * numbers and booleans are loaded as strings and converted here, strictly. */
+
+typedef struct cv {
+    const char *file;
+    char *errbuf;
+    size_t errlen;
+} cv;
+
+static bool parse_uint(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    unsigned base = 10;
+
+    if (s == NULL || *s == '\0')
+        return false;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        if (*s == '\0')
+            return false;
+    }
+    for (; *s != '\0'; s++) {
+        unsigned d;
+        if (*s >= '0' && *s <= '9')
+            d = (unsigned)(*s - '0');
+        else if (base == 16 && *s >= 'a' && *s <= 'f')
+            d = (unsigned)(*s - 'a' + 10);
+        else if (base == 16 && *s >= 'A' && *s <= 'F')
+            d = (unsigned)(*s - 'A' + 10);
+        else
+            return false;
+        if (v > (UINT64_MAX - d) / base)
+            return false;
+        v = v * base + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* Integer in [lo, hi]; s == NULL (optional key absent) leaves *out alone. */
+static int get_u32(const cv *c, const char *key, const char *s, uint32_t lo, uint32_t hi,
+                   uint32_t *out)
+{
+    uint64_t v;
+
+    if (s == NULL)
+        return DM_OK;
+    if (!parse_uint(s, &v)) {
+        dm_errf(c->errbuf, c->errlen, "%s: key '%s': expected an integer %u..%u, got '%.40s'",
+                c->file, key, lo, hi, s);
+        return DM_E_PARSE;
+    }
+    if (v < lo || v > hi) {
+        dm_errf(c->errbuf, c->errlen, "%s: key '%s': expected %u..%u, got %llu", c->file, key, lo,
+                hi, (unsigned long long)v);
+        return DM_E_RANGE;
+    }
+    *out = (uint32_t)v;
+    return DM_OK;
+}
+
+/* Number in (lo, hi]. */
+static int get_real(const cv *c, const char *key, const char *s, double lo, double hi,
+                    double *out)
+{
+    char *end;
+    double v;
+
+    if (s == NULL)
+        return DM_OK;
+    errno = 0;
+    v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v)) {
+        dm_errf(c->errbuf, c->errlen, "%s: key '%s': expected a number, got '%.40s'", c->file,
+                key, s);
+        return DM_E_PARSE;
+    }
+    if (!(v > lo && v <= hi)) {
+        dm_errf(c->errbuf, c->errlen, "%s: key '%s': expected a number in (%g, %g], got %g",
+                c->file, key, lo, hi, v);
+        return DM_E_RANGE;
+    }
+    *out = v;
+    return DM_OK;
+}
+
+static const cyaml_strval_t bool_strings[] = {
+    {"false", 0},
+    {"true", 1},
+};
+
 /* ---- profile schema ---------------------------------------------------------- */
 
 struct raw_usb {
-    uint32_t vid, pid, bcd_device;
+    char *vid, *pid, *bcd_device;
     int speed;
     char *manufacturer, *product, *serial;
 };
 struct raw_area {
-    uint32_t width_mm, height_mm;
+    char *width_mm, *height_mm;
 };
 struct raw_band {
-    uint32_t lines;
-    uint32_t max_bytes;
+    char *lines;
+    char *max_bytes;
 };
 struct raw_defaults {
     int source, mode;
-    uint32_t dpi;
+    char *dpi;
 };
 struct raw_mode_times {
-    uint32_t *bw, *gray, *color, *gray16, *color48;
+    char *bw, *gray, *color, *gray16, *color48;
 };
 struct raw_override {
     int mode;
-    uint32_t dpi;
-    uint32_t us;
+    char *dpi;
+    char *us;
 };
 struct raw_timing {
-    uint32_t warmup_ms, feed_ms, jitter_us;
+    char *warmup_ms, *feed_ms, *jitter_us;
     struct raw_mode_times line_time_us;
     struct raw_override *line_time_overrides;
     unsigned line_time_overrides_count;
@@ -181,9 +275,9 @@ struct raw_profile {
     char *description;
     struct raw_usb usb;
     unsigned sources;
-    uint32_t feeder_capacity;
+    char *feeder_capacity;
     unsigned modes;
-    uint32_t *resolutions;
+    char **resolutions;
     unsigned resolutions_count;
     struct raw_area area;
     struct raw_band band;
@@ -191,10 +285,13 @@ struct raw_profile {
     struct raw_timing timing;
 };
 
+#define NUM(key, flags, type, member)                                                            \
+    CYAML_FIELD_STRING_PTR(key, (flags) | CYAML_FLAG_POINTER, type, member, 1, 40)
+
 static const cyaml_schema_field_t usb_fields[] = {
-    CYAML_FIELD_UINT("vid", CYAML_FLAG_DEFAULT, struct raw_usb, vid),
-    CYAML_FIELD_UINT("pid", CYAML_FLAG_DEFAULT, struct raw_usb, pid),
-    CYAML_FIELD_UINT("bcd_device", CYAML_FLAG_OPTIONAL, struct raw_usb, bcd_device),
+    NUM("vid", CYAML_FLAG_DEFAULT, struct raw_usb, vid),
+    NUM("pid", CYAML_FLAG_DEFAULT, struct raw_usb, pid),
+    NUM("bcd_device", CYAML_FLAG_OPTIONAL, struct raw_usb, bcd_device),
     CYAML_FIELD_ENUM("speed", CYAML_FLAG_STRICT, struct raw_usb, speed, speed_strings,
                      CYAML_ARRAY_LEN(speed_strings)),
     CYAML_FIELD_STRING_PTR("manufacturer", CYAML_FLAG_POINTER, struct raw_usb, manufacturer, 1,
@@ -203,44 +300,41 @@ static const cyaml_schema_field_t usb_fields[] = {
     CYAML_FIELD_STRING_PTR("serial", CYAML_FLAG_POINTER, struct raw_usb, serial, 1, 126),
     CYAML_FIELD_END};
 static const cyaml_schema_field_t area_fields[] = {
-    CYAML_FIELD_UINT("width_mm", CYAML_FLAG_DEFAULT, struct raw_area, width_mm),
-    CYAML_FIELD_UINT("height_mm", CYAML_FLAG_DEFAULT, struct raw_area, height_mm),
-    CYAML_FIELD_END};
+    NUM("width_mm", CYAML_FLAG_DEFAULT, struct raw_area, width_mm),
+    NUM("height_mm", CYAML_FLAG_DEFAULT, struct raw_area, height_mm), CYAML_FIELD_END};
 static const cyaml_schema_field_t band_fields[] = {
-    CYAML_FIELD_UINT("lines", CYAML_FLAG_DEFAULT, struct raw_band, lines),
-    CYAML_FIELD_UINT("max_bytes", CYAML_FLAG_DEFAULT, struct raw_band, max_bytes),
-    CYAML_FIELD_END};
+    NUM("lines", CYAML_FLAG_DEFAULT, struct raw_band, lines),
+    NUM("max_bytes", CYAML_FLAG_DEFAULT, struct raw_band, max_bytes), CYAML_FIELD_END};
 static const cyaml_schema_field_t defaults_fields[] = {
     CYAML_FIELD_ENUM("source", CYAML_FLAG_STRICT, struct raw_defaults, source, source_strings,
                      CYAML_ARRAY_LEN(source_strings)),
     CYAML_FIELD_ENUM("mode", CYAML_FLAG_STRICT, struct raw_defaults, mode, mode_strings,
                      CYAML_ARRAY_LEN(mode_strings)),
-    CYAML_FIELD_UINT("dpi", CYAML_FLAG_DEFAULT, struct raw_defaults, dpi), CYAML_FIELD_END};
+    NUM("dpi", CYAML_FLAG_DEFAULT, struct raw_defaults, dpi), CYAML_FIELD_END};
 static const cyaml_schema_field_t mode_time_fields[] = {
-    CYAML_FIELD_UINT_PTR("bw", CYAML_FLAG_OPTIONAL, struct raw_mode_times, bw),
-    CYAML_FIELD_UINT_PTR("gray", CYAML_FLAG_OPTIONAL, struct raw_mode_times, gray),
-    CYAML_FIELD_UINT_PTR("color", CYAML_FLAG_OPTIONAL, struct raw_mode_times, color),
-    CYAML_FIELD_UINT_PTR("gray16", CYAML_FLAG_OPTIONAL, struct raw_mode_times, gray16),
-    CYAML_FIELD_UINT_PTR("color48", CYAML_FLAG_OPTIONAL, struct raw_mode_times, color48),
-    CYAML_FIELD_END};
+    NUM("bw", CYAML_FLAG_OPTIONAL, struct raw_mode_times, bw),
+    NUM("gray", CYAML_FLAG_OPTIONAL, struct raw_mode_times, gray),
+    NUM("color", CYAML_FLAG_OPTIONAL, struct raw_mode_times, color),
+    NUM("gray16", CYAML_FLAG_OPTIONAL, struct raw_mode_times, gray16),
+    NUM("color48", CYAML_FLAG_OPTIONAL, struct raw_mode_times, color48), CYAML_FIELD_END};
 static const cyaml_schema_field_t override_fields[] = {
     CYAML_FIELD_ENUM("mode", CYAML_FLAG_STRICT, struct raw_override, mode, mode_strings,
                      CYAML_ARRAY_LEN(mode_strings)),
-    CYAML_FIELD_UINT("dpi", CYAML_FLAG_DEFAULT, struct raw_override, dpi),
-    CYAML_FIELD_UINT("us", CYAML_FLAG_DEFAULT, struct raw_override, us), CYAML_FIELD_END};
+    NUM("dpi", CYAML_FLAG_DEFAULT, struct raw_override, dpi),
+    NUM("us", CYAML_FLAG_DEFAULT, struct raw_override, us), CYAML_FIELD_END};
 static const cyaml_schema_value_t override_entry = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_override, override_fields)};
 static const cyaml_schema_field_t timing_fields[] = {
-    CYAML_FIELD_UINT("warmup_ms", CYAML_FLAG_DEFAULT, struct raw_timing, warmup_ms),
-    CYAML_FIELD_UINT("feed_ms", CYAML_FLAG_DEFAULT, struct raw_timing, feed_ms),
-    CYAML_FIELD_UINT("jitter_us", CYAML_FLAG_OPTIONAL, struct raw_timing, jitter_us),
+    NUM("warmup_ms", CYAML_FLAG_DEFAULT, struct raw_timing, warmup_ms),
+    NUM("feed_ms", CYAML_FLAG_DEFAULT, struct raw_timing, feed_ms),
+    NUM("jitter_us", CYAML_FLAG_OPTIONAL, struct raw_timing, jitter_us),
     CYAML_FIELD_MAPPING("line_time_us", CYAML_FLAG_DEFAULT, struct raw_timing, line_time_us,
                         mode_time_fields),
     CYAML_FIELD_SEQUENCE("line_time_overrides", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
                          struct raw_timing, line_time_overrides, &override_entry, 0, 64),
     CYAML_FIELD_END};
 static const cyaml_schema_value_t dpi_entry = {
-    CYAML_VALUE_UINT(CYAML_FLAG_DEFAULT, uint32_t),
+    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 40),
 };
 static const cyaml_schema_field_t profile_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct raw_profile, name, 1, 63),
@@ -249,8 +343,7 @@ static const cyaml_schema_field_t profile_fields[] = {
     CYAML_FIELD_MAPPING("usb", CYAML_FLAG_DEFAULT, struct raw_profile, usb, usb_fields),
     CYAML_FIELD_FLAGS("sources", CYAML_FLAG_STRICT, struct raw_profile, sources,
                       source_flag_strings, CYAML_ARRAY_LEN(source_flag_strings)),
-    CYAML_FIELD_UINT("feeder_capacity", CYAML_FLAG_OPTIONAL, struct raw_profile,
-                     feeder_capacity),
+    NUM("feeder_capacity", CYAML_FLAG_OPTIONAL, struct raw_profile, feeder_capacity),
     CYAML_FIELD_FLAGS("modes", CYAML_FLAG_STRICT, struct raw_profile, modes, mode_flag_strings,
                       CYAML_ARRAY_LEN(mode_flag_strings)),
     CYAML_FIELD_SEQUENCE("resolutions", CYAML_FLAG_POINTER, struct raw_profile, resolutions,
@@ -278,48 +371,48 @@ static const cyaml_strval_t side_strings[] = {
 };
 
 struct raw_at {
-    uint32_t page;
+    char *page;
     int side;
-    uint32_t *band;
-    uint32_t *line;
-    uint32_t *byte;
+    char *band;
+    char *line;
+    char *byte;
 };
 struct raw_every {
-    uint32_t pages;
-    uint32_t band;
+    char *pages;
+    char *band;
     int side;
 };
 struct raw_fault {
     int kind;
     struct raw_at *at;
-    uint32_t *after_ms;
+    char *after_ms;
     struct raw_every *every;
-    double *probability;
-    uint32_t *ms;
-    uint32_t *count;
-    bool *clears;
-    uint32_t *bytes;
+    char *probability;
+    char *ms;
+    char *count;
+    int *clears;
+    char *bytes;
 };
 struct raw_scenario {
     char *name;
     char *description;
-    uint32_t sheets;
-    uint32_t *seed; /* 32-bit in YAML keeps every value exact */
-    double *time_scale;
+    char *sheets;
+    char *seed;
+    char *time_scale;
     struct raw_fault *faults;
     unsigned faults_count;
 };
 
 static const cyaml_schema_field_t at_fields[] = {
-    CYAML_FIELD_UINT("page", CYAML_FLAG_DEFAULT, struct raw_at, page),
+    NUM("page", CYAML_FLAG_DEFAULT, struct raw_at, page),
     CYAML_FIELD_ENUM("side", CYAML_FLAG_STRICT | CYAML_FLAG_OPTIONAL, struct raw_at, side,
                      side_strings, CYAML_ARRAY_LEN(side_strings)),
-    CYAML_FIELD_UINT_PTR("band", CYAML_FLAG_OPTIONAL, struct raw_at, band),
-    CYAML_FIELD_UINT_PTR("line", CYAML_FLAG_OPTIONAL, struct raw_at, line),
-    CYAML_FIELD_UINT_PTR("byte", CYAML_FLAG_OPTIONAL, struct raw_at, byte), CYAML_FIELD_END};
+    NUM("band", CYAML_FLAG_OPTIONAL, struct raw_at, band),
+    NUM("line", CYAML_FLAG_OPTIONAL, struct raw_at, line),
+    NUM("byte", CYAML_FLAG_OPTIONAL, struct raw_at, byte), CYAML_FIELD_END};
 static const cyaml_schema_field_t every_fields[] = {
-    CYAML_FIELD_UINT("pages", CYAML_FLAG_DEFAULT, struct raw_every, pages),
-    CYAML_FIELD_UINT("band", CYAML_FLAG_OPTIONAL, struct raw_every, band),
+    NUM("pages", CYAML_FLAG_DEFAULT, struct raw_every, pages),
+    NUM("band", CYAML_FLAG_OPTIONAL, struct raw_every, band),
     CYAML_FIELD_ENUM("side", CYAML_FLAG_STRICT | CYAML_FLAG_OPTIONAL, struct raw_every, side,
                      side_strings, CYAML_ARRAY_LEN(side_strings)),
     CYAML_FIELD_END};
@@ -328,26 +421,24 @@ static const cyaml_schema_field_t fault_fields[] = {
                      CYAML_ARRAY_LEN(fault_kind_strings)),
     CYAML_FIELD_MAPPING_PTR("at", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_fault,
                             at, at_fields),
-    CYAML_FIELD_UINT_PTR("after_ms", CYAML_FLAG_OPTIONAL, struct raw_fault, after_ms),
+    NUM("after_ms", CYAML_FLAG_OPTIONAL, struct raw_fault, after_ms),
     CYAML_FIELD_MAPPING_PTR("every", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_fault,
                             every, every_fields),
-    CYAML_FIELD_FLOAT_PTR("probability", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
-                          struct raw_fault, probability),
-    CYAML_FIELD_UINT_PTR("ms", CYAML_FLAG_OPTIONAL, struct raw_fault, ms),
-    CYAML_FIELD_UINT_PTR("count", CYAML_FLAG_OPTIONAL, struct raw_fault, count),
-    CYAML_FIELD_BOOL_PTR("clears", CYAML_FLAG_OPTIONAL, struct raw_fault, clears),
-    CYAML_FIELD_UINT_PTR("bytes", CYAML_FLAG_OPTIONAL, struct raw_fault, bytes),
-    CYAML_FIELD_END};
+    NUM("probability", CYAML_FLAG_OPTIONAL, struct raw_fault, probability),
+    NUM("ms", CYAML_FLAG_OPTIONAL, struct raw_fault, ms),
+    NUM("count", CYAML_FLAG_OPTIONAL, struct raw_fault, count),
+    CYAML_FIELD_ENUM_PTR("clears", CYAML_FLAG_STRICT | CYAML_FLAG_OPTIONAL, struct raw_fault,
+                         clears, bool_strings, CYAML_ARRAY_LEN(bool_strings)),
+    NUM("bytes", CYAML_FLAG_OPTIONAL, struct raw_fault, bytes), CYAML_FIELD_END};
 static const cyaml_schema_value_t fault_entry = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_fault, fault_fields)};
 static const cyaml_schema_field_t scenario_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct raw_scenario, name, 1, 63),
     CYAML_FIELD_STRING_PTR("description", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
                            struct raw_scenario, description, 0, 1000),
-    CYAML_FIELD_UINT("sheets", CYAML_FLAG_DEFAULT, struct raw_scenario, sheets),
-    CYAML_FIELD_UINT_PTR("seed", CYAML_FLAG_OPTIONAL, struct raw_scenario, seed),
-    CYAML_FIELD_FLOAT_PTR("time_scale", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
-                          struct raw_scenario, time_scale),
+    NUM("sheets", CYAML_FLAG_DEFAULT, struct raw_scenario, sheets),
+    NUM("seed", CYAML_FLAG_OPTIONAL, struct raw_scenario, seed),
+    NUM("time_scale", CYAML_FLAG_OPTIONAL, struct raw_scenario, time_scale),
     CYAML_FIELD_SEQUENCE("faults", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_scenario,
                          faults, &fault_entry, 0, 64),
     CYAML_FIELD_END};
@@ -369,8 +460,12 @@ static int parse_yaml(const dm_alloc *a, const char *name, const char *yaml, siz
     cfg_init(&cfg, &ctx);
     *raw = NULL;
     e = cyaml_load_data((const uint8_t *)yaml, len, &cfg, schema, (cyaml_data_t **)raw, NULL);
-    if (e == CYAML_OK)
+    if (e == CYAML_OK && *raw != NULL)
         return DM_OK;
+    if (e == CYAML_OK) {
+        dm_errf(errbuf, errlen, "%s: empty document, expected a mapping", name);
+        return DM_E_PARSE;
+    }
     if (e == CYAML_ERR_OOM) {
         dm_errf(errbuf, errlen, "%s: out of memory while parsing", name);
         return DM_E_NOMEM;
@@ -462,129 +557,105 @@ static uint32_t band_lines_for(const dm_profile *p, uint64_t bpl)
 static int profile_check(dm_profile *p, const struct raw_profile *r, const char *name,
                          char *errbuf, size_t errlen)
 {
+    const cv c = {.file = name, .errbuf = errbuf, .errlen = errlen};
     const struct raw_usb *u = &r->usb;
-    const uint32_t *mt[DM_N_MODES] = {r->timing.line_time_us.bw, r->timing.line_time_us.gray,
-                                       r->timing.line_time_us.color,
-                                       r->timing.line_time_us.gray16,
-                                       r->timing.line_time_us.color48};
-    uint32_t max_transfer = 0;
+    const char *mt[DM_N_MODES] = {r->timing.line_time_us.bw, r->timing.line_time_us.gray,
+                                  r->timing.line_time_us.color, r->timing.line_time_us.gray16,
+                                  r->timing.line_time_us.color48};
+    uint32_t v, max_transfer = 0, warm = 0, feed = 0, jitter = 0, dpi = 0;
+    char key[64];
+    int rc;
 
+#define TRY(expr)                                                                                \
+    do {                                                                                         \
+        rc = (expr);                                                                             \
+        if (rc < 0)                                                                              \
+            return rc;                                                                           \
+    } while (0)
 #define FAIL(...)                                                                                \
     do {                                                                                         \
         dm_errf(errbuf, errlen, __VA_ARGS__);                                                    \
         return DM_E_RANGE;                                                                       \
     } while (0)
 
-    if (u->vid == 0 || u->vid > 0xFFFF)
-        FAIL("%s: key 'usb.vid': expected 1..0xffff, got %u", name, u->vid);
-    if (u->pid > 0xFFFF)
-        FAIL("%s: key 'usb.pid': expected 0..0xffff, got %u", name, u->pid);
-    if (u->bcd_device > 0xFFFF)
-        FAIL("%s: key 'usb.bcd_device': expected 0..0xffff, got %u", name, u->bcd_device);
-    if (r->sources == 0)
-        FAIL("%s: key 'sources': expected at least one of flatbed, adf, duplex", name);
-    if (r->modes == 0)
-        FAIL("%s: key 'modes': expected at least one of bw, gray, color, gray16, color48", name);
-    if ((r->sources & ((1u << PROTO_SCAN_SOURCE_ADF) | (1u << PROTO_SCAN_SOURCE_DUPLEX))) &&
-        (r->feeder_capacity == 0 || r->feeder_capacity > LIM_FEEDER_MAX))
-        FAIL("%s: key 'feeder_capacity': expected 1..%u sheets for a profile with an ADF, got %u",
-             name, LIM_FEEDER_MAX, r->feeder_capacity);
-    if (r->feeder_capacity > LIM_FEEDER_MAX)
-        FAIL("%s: key 'feeder_capacity': expected 0..%u, got %u", name, LIM_FEEDER_MAX,
-             r->feeder_capacity);
-    for (unsigned i = 0; i < r->resolutions_count; i++) {
-        uint32_t d = r->resolutions[i];
-        if (d < LIM_DPI_MIN || d > LIM_DPI_MAX)
-            FAIL("%s: key 'resolutions[%u]': expected %u..%u dpi, got %u", name, i, LIM_DPI_MIN,
-                 LIM_DPI_MAX, d);
-        if (i > 0 && d <= r->resolutions[i - 1])
-            FAIL("%s: key 'resolutions[%u]': expected ascending values without repeats, got %u "
-                 "after %u",
-                 name, i, d, r->resolutions[i - 1]);
-    }
-    if (r->area.width_mm == 0 || r->area.width_mm > LIM_AREA_MM_MAX)
-        FAIL("%s: key 'area.width_mm': expected 1..%u, got %u", name, LIM_AREA_MM_MAX,
-             r->area.width_mm);
-    if (r->area.height_mm == 0 || r->area.height_mm > LIM_AREA_MM_MAX)
-        FAIL("%s: key 'area.height_mm': expected 1..%u, got %u", name, LIM_AREA_MM_MAX,
-             r->area.height_mm);
-    if (r->band.lines == 0 || r->band.lines > LIM_BAND_LINES)
-        FAIL("%s: key 'band.lines': expected 1..%u, got %u", name, LIM_BAND_LINES, r->band.lines);
-    if (r->band.max_bytes < LIM_BAND_MIN_BYTE || r->band.max_bytes > PROTO_SCAN_MAX_BAND_DATA)
-        FAIL("%s: key 'band.max_bytes': expected %u..%u, got %u", name, LIM_BAND_MIN_BYTE,
-             PROTO_SCAN_MAX_BAND_DATA, r->band.max_bytes);
-    if (!(r->sources & (1u << r->defaults.source)))
-        FAIL("%s: key 'defaults.source': expected one of the profile's sources", name);
-    if (!(r->modes & (1u << r->defaults.mode)))
-        FAIL("%s: key 'defaults.mode': expected one of the profile's modes", name);
-    {
-        int found = 0;
-        for (unsigned i = 0; i < r->resolutions_count; i++)
-            found |= r->resolutions[i] == r->defaults.dpi;
-        if (!found)
-            FAIL("%s: key 'defaults.dpi': expected one of 'resolutions', got %u", name,
-                 r->defaults.dpi);
-    }
-    if (r->timing.warmup_ms > LIM_TIME_MS_MAX)
-        FAIL("%s: key 'timing.warmup_ms': expected 0..%u, got %u", name, LIM_TIME_MS_MAX,
-             r->timing.warmup_ms);
-    if (r->timing.feed_ms > LIM_TIME_MS_MAX)
-        FAIL("%s: key 'timing.feed_ms': expected 0..%u, got %u", name, LIM_TIME_MS_MAX,
-             r->timing.feed_ms);
-    if (r->timing.jitter_us > LIM_TIME_MS_MAX)
-        FAIL("%s: key 'timing.jitter_us': expected 0..%u, got %u", name, LIM_TIME_MS_MAX,
-             r->timing.jitter_us);
-    for (int m = 0; m < DM_N_MODES; m++) {
-        if (!(r->modes & (1u << m)))
-            continue;
-        if (mt[m] == NULL)
-            FAIL("%s: key 'timing.line_time_us.%s': expected a line time for every mode in "
-                 "'modes'",
-                 name, mode_strings[m].str);
-        if (*mt[m] > LIM_LINE_US_MAX)
-            FAIL("%s: key 'timing.line_time_us.%s': expected 0..%u, got %u", name,
-                 mode_strings[m].str, LIM_LINE_US_MAX, *mt[m]);
-    }
-    for (unsigned i = 0; i < r->timing.line_time_overrides_count; i++) {
-        const struct raw_override *o = &r->timing.line_time_overrides[i];
-        if (o->us > LIM_LINE_US_MAX)
-            FAIL("%s: key 'timing.line_time_overrides[%u].us': expected 0..%u, got %u", name, i,
-                 LIM_LINE_US_MAX, o->us);
-        if (o->dpi < LIM_DPI_MIN || o->dpi > LIM_DPI_MAX)
-            FAIL("%s: key 'timing.line_time_overrides[%u].dpi': expected %u..%u, got %u", name, i,
-                 LIM_DPI_MIN, LIM_DPI_MAX, o->dpi);
-    }
-
     snprintf(p->name, sizeof(p->name), "%s", r->name);
-    p->usb.vid = (uint16_t)u->vid;
-    p->usb.pid = (uint16_t)u->pid;
-    p->usb.bcd_device = (uint16_t)u->bcd_device;
+    TRY(get_u32(&c, "usb.vid", u->vid, 1, 0xFFFF, &v));
+    p->usb.vid = (uint16_t)v;
+    TRY(get_u32(&c, "usb.pid", u->pid, 0, 0xFFFF, &v));
+    p->usb.pid = (uint16_t)v;
+    v = 0x0100;
+    TRY(get_u32(&c, "usb.bcd_device", u->bcd_device, 0, 0xFFFF, &v));
+    p->usb.bcd_device = (uint16_t)v;
     p->usb.speed = (uint32_t)u->speed;
     p->usb.manufacturer = u->manufacturer;
     p->usb.product = u->product;
     p->usb.serial = u->serial;
+    if (r->sources == 0)
+        FAIL("%s: key 'sources': expected at least one of flatbed, adf, duplex", name);
+    if (r->modes == 0)
+        FAIL("%s: key 'modes': expected at least one of bw, gray, color, gray16, color48", name);
     p->sources = r->sources;
     p->modes = r->modes;
-    p->feeder_capacity = r->feeder_capacity;
+    if (r->sources & ((1u << PROTO_SCAN_SOURCE_ADF) | (1u << PROTO_SCAN_SOURCE_DUPLEX))) {
+        if (r->feeder_capacity == NULL)
+            FAIL("%s: key 'feeder_capacity': expected 1..%u sheets for a profile with an ADF",
+                 name, LIM_FEEDER_MAX);
+        TRY(get_u32(&c, "feeder_capacity", r->feeder_capacity, 1, LIM_FEEDER_MAX,
+                    &p->feeder_capacity));
+    } else {
+        TRY(get_u32(&c, "feeder_capacity", r->feeder_capacity, 0, LIM_FEEDER_MAX,
+                    &p->feeder_capacity));
+    }
+    for (unsigned i = 0; i < r->resolutions_count; i++) {
+        snprintf(key, sizeof(key), "resolutions[%u]", i);
+        TRY(get_u32(&c, key, r->resolutions[i], LIM_DPI_MIN, LIM_DPI_MAX, &v));
+        if (i > 0 && v <= p->resolutions[i - 1])
+            FAIL("%s: key '%s': expected ascending values without repeats, got %u after %u",
+                 name, key, v, p->resolutions[i - 1]);
+        p->resolutions[i] = (uint16_t)v;
+    }
     p->n_resolutions = r->resolutions_count;
-    for (unsigned i = 0; i < r->resolutions_count; i++)
-        p->resolutions[i] = (uint16_t)r->resolutions[i];
-    p->width_mm = r->area.width_mm;
-    p->height_mm = r->area.height_mm;
-    p->band_lines = r->band.lines;
-    p->band_max_bytes = r->band.max_bytes;
+    TRY(get_u32(&c, "area.width_mm", r->area.width_mm, 1, LIM_AREA_MM_MAX, &p->width_mm));
+    TRY(get_u32(&c, "area.height_mm", r->area.height_mm, 1, LIM_AREA_MM_MAX, &p->height_mm));
+    TRY(get_u32(&c, "band.lines", r->band.lines, 1, LIM_BAND_LINES, &p->band_lines));
+    TRY(get_u32(&c, "band.max_bytes", r->band.max_bytes, LIM_BAND_MIN_BYTE,
+                PROTO_SCAN_MAX_BAND_DATA, &p->band_max_bytes));
+    if (!(r->sources & (1u << r->defaults.source)))
+        FAIL("%s: key 'defaults.source': expected one of the profile's sources", name);
+    if (!(r->modes & (1u << r->defaults.mode)))
+        FAIL("%s: key 'defaults.mode': expected one of the profile's modes", name);
     p->def_source = (uint32_t)r->defaults.source;
     p->def_mode = (uint32_t)r->defaults.mode;
-    p->def_dpi = r->defaults.dpi;
-    p->warmup_ns = (uint64_t)r->timing.warmup_ms * 1000000u;
-    p->feed_ns = (uint64_t)r->timing.feed_ms * 1000000u;
-    p->jitter_ns = (uint64_t)r->timing.jitter_us * 1000u;
-    for (int m = 0; m < DM_N_MODES; m++)
-        p->line_ns[m] = mt[m] != NULL ? (uint64_t)*mt[m] * 1000u : 0;
+    TRY(get_u32(&c, "defaults.dpi", r->defaults.dpi, LIM_DPI_MIN, LIM_DPI_MAX, &dpi));
+    {
+        int found = 0;
+        for (uint32_t i = 0; i < p->n_resolutions; i++)
+            found |= p->resolutions[i] == dpi;
+        if (!found)
+            FAIL("%s: key 'defaults.dpi': expected one of 'resolutions', got %u", name, dpi);
+    }
+    p->def_dpi = dpi;
+    TRY(get_u32(&c, "timing.warmup_ms", r->timing.warmup_ms, 0, LIM_TIME_MS_MAX, &warm));
+    TRY(get_u32(&c, "timing.feed_ms", r->timing.feed_ms, 0, LIM_TIME_MS_MAX, &feed));
+    TRY(get_u32(&c, "timing.jitter_us", r->timing.jitter_us, 0, LIM_TIME_MS_MAX, &jitter));
+    p->warmup_ns = (uint64_t)warm * 1000000u;
+    p->feed_ns = (uint64_t)feed * 1000000u;
+    p->jitter_ns = (uint64_t)jitter * 1000u;
+    for (int m = 0; m < DM_N_MODES; m++) {
+        snprintf(key, sizeof(key), "timing.line_time_us.%s", mode_strings[m].str);
+        if ((r->modes & (1u << m)) && mt[m] == NULL)
+            FAIL("%s: key '%s': expected a line time for every mode in 'modes'", name, key);
+        v = 0;
+        TRY(get_u32(&c, key, mt[m], 0, LIM_LINE_US_MAX, &v));
+        p->line_ns[m] = (uint64_t)v * 1000u;
+    }
     for (unsigned i = 0; i < r->timing.line_time_overrides_count; i++) {
-        p->overrides[i].mode = (uint32_t)r->timing.line_time_overrides[i].mode;
-        p->overrides[i].dpi = r->timing.line_time_overrides[i].dpi;
-        p->overrides[i].us = r->timing.line_time_overrides[i].us;
+        const struct raw_override *o = &r->timing.line_time_overrides[i];
+        p->overrides[i].mode = (uint32_t)o->mode;
+        snprintf(key, sizeof(key), "timing.line_time_overrides[%u].dpi", i);
+        TRY(get_u32(&c, key, o->dpi, LIM_DPI_MIN, LIM_DPI_MAX, &p->overrides[i].dpi));
+        snprintf(key, sizeof(key), "timing.line_time_overrides[%u].us", i);
+        TRY(get_u32(&c, key, o->us, 0, LIM_LINE_US_MAX, &p->overrides[i].us));
     }
     p->n_overrides = r->timing.line_time_overrides_count;
 
@@ -601,7 +672,7 @@ static int profile_check(dm_profile *p, const struct raw_profile *r, const char 
             if (w == 0 || h == 0)
                 FAIL("%s: key 'area': %ux%u mm is less than one pixel at %u dpi", name,
                      p->width_mm, p->height_mm, p->resolutions[i]);
-            if (bpl > PROTO_SCAN_MAX_BAND_DATA || bpl > p->band_max_bytes)
+            if (bpl > p->band_max_bytes)
                 FAIL("%s: key 'band.max_bytes': one line at %s %u dpi is %llu bytes, more than "
                      "%u",
                      name, mode_strings[m].str, p->resolutions[i], (unsigned long long)bpl,
@@ -619,6 +690,7 @@ static int profile_check(dm_profile *p, const struct raw_profile *r, const char 
     p->max_in_transfer = max_transfer;
     return DM_OK;
 #undef FAIL
+#undef TRY
 }
 
 int dm_profile_load_mem_a(const dm_alloc *a, const char *name, const char *yaml, size_t len,
@@ -757,15 +829,26 @@ static int fault_needs_place(dm_fault_kind k)
 static int fault_convert(const struct raw_fault *rf, unsigned i, uint32_t sheets, dm_fault *f,
                          const char *name, char *errbuf, size_t errlen)
 {
+    const cv c = {.file = name, .errbuf = errbuf, .errlen = errlen};
     unsigned n_triggers = (rf->at != NULL) + (rf->after_ms != NULL) + (rf->every != NULL) +
                           (rf->probability != NULL);
     const char *kn = dm_fault_name(rf->kind);
+    char key[64];
+    uint32_t v;
+    int rc;
 
+#define TRY(expr)                                                                                \
+    do {                                                                                         \
+        rc = (expr);                                                                             \
+        if (rc < 0)                                                                              \
+            return rc;                                                                           \
+    } while (0)
 #define FAIL(...)                                                                                \
     do {                                                                                         \
         dm_errf(errbuf, errlen, __VA_ARGS__);                                                    \
         return DM_E_RANGE;                                                                       \
     } while (0)
+#define KEY(fmt) snprintf(key, sizeof(key), "faults[%u]." fmt, i)
 
     memset(f, 0, sizeof(*f));
     f->kind = (dm_fault_kind)rf->kind;
@@ -788,62 +871,52 @@ static int fault_convert(const struct raw_fault *rf, unsigned i, uint32_t sheets
         const struct raw_at *at = rf->at;
         unsigned n_pos = (at->band != NULL) + (at->line != NULL) + (at->byte != NULL);
         f->trig = DM_TRIG_AT;
-        if (at->page == 0 || at->page > LIM_PAGES_MAX)
-            FAIL("%s: key 'faults[%u].at.page': expected 1..%u (1 = first page), got %u", name, i,
-                 LIM_PAGES_MAX, at->page);
-        if (at->page > 2 * (uint64_t)sheets && f->kind != DM_FAULT_FEEDER_EMPTY)
-            FAIL("%s: key 'faults[%u].at.page': page %u is past the end of the job (%u sheets)",
-                 name, i, at->page, sheets);
+        KEY("at.page");
+        TRY(get_u32(&c, key, at->page, 1, LIM_PAGES_MAX, &v));
+        if (v > 2 * (uint64_t)sheets && f->kind != DM_FAULT_FEEDER_EMPTY)
+            FAIL("%s: key '%s': page %u is past the end of the job (%u sheets)", name, key, v,
+                 sheets);
+        f->page = v - 1;
         if (f->kind == DM_FAULT_FEEDER_EMPTY && n_pos != 0)
             FAIL("%s: key 'faults[%u].at': a feeder_empty fault takes only 'page'", name, i);
         if (n_pos > 1)
             FAIL("%s: key 'faults[%u].at': expected at most one of band, line, byte", name, i);
-        f->page = at->page - 1;
         f->side_filter = (uint32_t)at->side;
         if (at->band != NULL) {
-            if (*at->band == 0 || *at->band > LIM_BANDS_MAX)
-                FAIL("%s: key 'faults[%u].at.band': expected 1..%u (1 = first band), got %u",
-                     name, i, LIM_BANDS_MAX, *at->band);
-            f->band = *at->band - 1;
+            KEY("at.band");
+            TRY(get_u32(&c, key, at->band, 1, LIM_BANDS_MAX, &v));
+            f->band = v - 1;
         }
         if (at->line != NULL) {
-            if (*at->line == 0 || *at->line > LIM_BANDS_MAX)
-                FAIL("%s: key 'faults[%u].at.line': expected 1..%u (1 = first line), got %u",
-                     name, i, LIM_BANDS_MAX, *at->line);
-            f->line = *at->line - 1;
+            KEY("at.line");
+            TRY(get_u32(&c, key, at->line, 1, LIM_BANDS_MAX, &v));
+            f->line = v - 1;
             f->has_line = true;
         }
         if (at->byte != NULL) {
-            if (*at->byte == 0 || *at->byte > LIM_BYTES_MAX)
-                FAIL("%s: key 'faults[%u].at.byte': expected 1..%u (1 = first byte), got %u",
-                     name, i, LIM_BYTES_MAX, *at->byte);
-            f->byte = *at->byte - 1;
+            KEY("at.byte");
+            TRY(get_u32(&c, key, at->byte, 1, LIM_BYTES_MAX, &v));
+            f->byte = v - 1;
             f->has_byte = true;
         }
     } else if (rf->after_ms != NULL) {
-        if (*rf->after_ms > LIM_TIME_MS_MAX)
-            FAIL("%s: key 'faults[%u].after_ms': expected 0..%u, got %u", name, i,
-                 LIM_TIME_MS_MAX, *rf->after_ms);
+        KEY("after_ms");
+        TRY(get_u32(&c, key, rf->after_ms, 0, LIM_TIME_MS_MAX, &v));
         f->trig = DM_TRIG_AFTER;
-        f->after_ns = (uint64_t)*rf->after_ms * 1000000u;
+        f->after_ns = (uint64_t)v * 1000000u;
     } else if (rf->every != NULL) {
-        if (rf->every->pages == 0 || rf->every->pages > LIM_PAGES_MAX)
-            FAIL("%s: key 'faults[%u].every.pages': expected 1..%u, got %u", name, i,
-                 LIM_PAGES_MAX, rf->every->pages);
-        if (rf->every->band > LIM_BANDS_MAX)
-            FAIL("%s: key 'faults[%u].every.band': expected 1..%u, got %u", name, i,
-                 LIM_BANDS_MAX, rf->every->band);
+        KEY("every.pages");
+        TRY(get_u32(&c, key, rf->every->pages, 1, LIM_PAGES_MAX, &f->every));
+        v = 1;
+        KEY("every.band");
+        TRY(get_u32(&c, key, rf->every->band, 1, LIM_BANDS_MAX, &v));
         f->trig = DM_TRIG_EVERY;
-        f->every = rf->every->pages;
-        f->band = rf->every->band == 0 ? 0 : rf->every->band - 1;
+        f->band = v - 1;
         f->side_filter = (uint32_t)rf->every->side;
     } else if (rf->probability != NULL) {
-        double pr = *rf->probability;
-        if (!(pr > 0.0 && pr <= 1.0))
-            FAIL("%s: key 'faults[%u].probability': expected a number in (0, 1], got %g", name,
-                 i, pr);
+        KEY("probability");
+        TRY(get_real(&c, key, rf->probability, 0.0, 1.0, &f->probability));
         f->trig = DM_TRIG_RANDOM;
-        f->probability = pr;
     } else {
         f->trig = DM_TRIG_START;
     }
@@ -855,55 +928,53 @@ static int fault_convert(const struct raw_fault *rf, unsigned i, uint32_t sheets
         FAIL("%s: key 'faults[%u].ms': expected a duration in milliseconds for a %s fault", name,
              i, kn);
     if (rf->ms != NULL) {
-        if (*rf->ms == 0 || *rf->ms > LIM_TIME_MS_MAX)
-            FAIL("%s: key 'faults[%u].ms': expected 1..%u, got %u", name, i, LIM_TIME_MS_MAX,
-                 *rf->ms);
-        f->ms_ns = (uint64_t)*rf->ms * 1000000u;
+        KEY("ms");
+        TRY(get_u32(&c, key, rf->ms, 1, LIM_TIME_MS_MAX, &v));
+        f->ms_ns = (uint64_t)v * 1000000u;
     }
     if (rf->count != NULL && f->kind != DM_FAULT_BUSY && f->kind != DM_FAULT_COVER_OPEN)
         FAIL("%s: key 'faults[%u].count': only busy and cover_open faults take 'count'", name, i);
     if (rf->count != NULL && f->kind == DM_FAULT_COVER_OPEN && f->trig != DM_TRIG_START)
         FAIL("%s: key 'faults[%u].count': only a cover_open at job start takes 'count'", name, i);
-    if (rf->count != NULL && *rf->count > LIM_COUNT_MAX)
-        FAIL("%s: key 'faults[%u].count': expected 0..%u, got %u", name, i, LIM_COUNT_MAX,
-             *rf->count);
-    if (f->kind == DM_FAULT_BUSY && rf->count != NULL && *rf->count == 0)
-        FAIL("%s: key 'faults[%u].count': expected 1..%u, got 0", name, i, LIM_COUNT_MAX);
-    f->count = rf->count != NULL ? *rf->count : (f->kind == DM_FAULT_BUSY ? 1 : 0);
+    f->count = f->kind == DM_FAULT_BUSY ? 1 : 0;
+    KEY("count");
+    TRY(get_u32(&c, key, rf->count, f->kind == DM_FAULT_BUSY ? 1 : 0, LIM_COUNT_MAX, &f->count));
     if (rf->clears != NULL && f->kind != DM_FAULT_STALL)
         FAIL("%s: key 'faults[%u].clears': only stall faults take 'clears'", name, i);
-    f->clears = rf->clears != NULL ? *rf->clears : true;
+    f->clears = rf->clears != NULL ? *rf->clears != 0 : true;
     if (rf->bytes != NULL && f->kind != DM_FAULT_SHORT_BAND && f->kind != DM_FAULT_CORRUPT_BAND)
         FAIL("%s: key 'faults[%u].bytes': only short_band and corrupt_band faults take 'bytes'",
              name, i);
-    if (rf->bytes != NULL && (*rf->bytes == 0 || *rf->bytes > PROTO_SCAN_MAX_BAND_DATA))
-        FAIL("%s: key 'faults[%u].bytes': expected 1..%u, got %u", name, i,
-             PROTO_SCAN_MAX_BAND_DATA, *rf->bytes);
-    f->bytes = rf->bytes != NULL ? *rf->bytes : 0;
+    KEY("bytes");
+    TRY(get_u32(&c, key, rf->bytes, 1, PROTO_SCAN_MAX_BAND_DATA, &f->bytes));
     return DM_OK;
+#undef KEY
 #undef FAIL
+#undef TRY
 }
 
 static int scenario_check(dm_scenario *s, const struct raw_scenario *r, const char *name,
                           char *errbuf, size_t errlen)
 {
-    if (r->sheets > LIM_FEEDER_MAX) {
-        dm_errf(errbuf, errlen, "%s: key 'sheets': expected 0..%u, got %u", name, LIM_FEEDER_MAX,
-                r->sheets);
-        return DM_E_RANGE;
-    }
-    if (r->time_scale != NULL && !(*r->time_scale > 0.0 && *r->time_scale <= 100.0)) {
-        dm_errf(errbuf, errlen, "%s: key 'time_scale': expected a number in (0, 100], got %g",
-                name, *r->time_scale);
-        return DM_E_RANGE;
-    }
+    const cv c = {.file = name, .errbuf = errbuf, .errlen = errlen};
+    uint32_t seed = 0;
+    int rc;
+
     snprintf(s->name, sizeof(s->name), "%s", r->name);
-    s->sheets = r->sheets;
+    rc = get_u32(&c, "sheets", r->sheets, 0, LIM_FEEDER_MAX, &s->sheets);
+    if (rc < 0)
+        return rc;
+    rc = get_u32(&c, "seed", r->seed, 0, UINT32_MAX, &seed);
+    if (rc < 0)
+        return rc;
     s->has_seed = r->seed != NULL;
-    s->seed = r->seed != NULL ? *r->seed : 0;
-    s->time_scale = r->time_scale != NULL ? *r->time_scale : 1.0;
+    s->seed = seed;
+    s->time_scale = 1.0;
+    rc = get_real(&c, "time_scale", r->time_scale, 0.0, 100.0, &s->time_scale);
+    if (rc < 0)
+        return rc;
     for (unsigned i = 0; i < r->faults_count; i++) {
-        int rc = fault_convert(&r->faults[i], i, r->sheets, &s->faults[i], name, errbuf, errlen);
+        rc = fault_convert(&r->faults[i], i, s->sheets, &s->faults[i], name, errbuf, errlen);
         if (rc < 0)
             return rc;
     }
@@ -1009,4 +1080,62 @@ void dm_scenario_free(dm_scenario *s)
 const char *dm_scenario_name(const dm_scenario *s)
 {
     return s->name;
+}
+
+/* ---- scenario against profile --------------------------------------------------- */
+
+int dm_scenario_check(const dm_scenario *s, const dm_profile *p, char *errbuf, size_t errlen)
+{
+    proto_scan_params params;
+    proto_scan_job job;
+    uint64_t page_bytes;
+    int rc;
+
+    if (s == NULL || p == NULL)
+        return DM_E_INVALID;
+    if ((p->sources & ~(1u << PROTO_SCAN_SOURCE_FLATBED)) && s->sheets > p->feeder_capacity) {
+        dm_errf(errbuf, errlen,
+                "%s: key 'sheets': %u sheets do not fit the feeder of profile %s (capacity %u)",
+                s->name, s->sheets, p->name, p->feeder_capacity);
+        return DM_E_RANGE;
+    }
+    memset(&params, 0, sizeof(params));
+    params.source = (uint8_t)p->def_source;
+    params.mode = (uint8_t)p->def_mode;
+    params.dpi = (uint16_t)p->def_dpi;
+    rc = dm_job_resolve(p, &params, 0, &job, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    page_bytes = (uint64_t)job.bytes_per_line * job.height_px;
+    for (uint32_t i = 0; i < s->n_faults; i++) {
+        const dm_fault *f = &s->faults[i];
+        if (f->trig != DM_TRIG_AT && f->trig != DM_TRIG_EVERY)
+            continue;
+        if (f->kind == DM_FAULT_FEEDER_EMPTY)
+            continue;
+        if (f->has_line && f->line >= job.height_px) {
+            dm_errf(errbuf, errlen,
+                    "%s: key 'faults[%u].at.line': line %llu is past the end of a page "
+                    "(%u lines in profile %s's default job)",
+                    s->name, i, (unsigned long long)f->line + 1, job.height_px, p->name);
+            return DM_E_RANGE;
+        }
+        if (f->has_byte && f->byte >= page_bytes) {
+            dm_errf(errbuf, errlen,
+                    "%s: key 'faults[%u].at.byte': byte %llu is past the end of a page "
+                    "(%llu bytes in profile %s's default job)",
+                    s->name, i, (unsigned long long)f->byte + 1, (unsigned long long)page_bytes,
+                    p->name);
+            return DM_E_RANGE;
+        }
+        if (!f->has_line && !f->has_byte && f->band >= job.bands_per_page) {
+            dm_errf(errbuf, errlen,
+                    "%s: key 'faults[%u].%s.band': band %u is past the end of a page "
+                    "(%u bands in profile %s's default job)",
+                    s->name, i, f->trig == DM_TRIG_AT ? "at" : "every", f->band + 1,
+                    job.bands_per_page, p->name);
+            return DM_E_RANGE;
+        }
+    }
+    return DM_OK;
 }

@@ -241,7 +241,291 @@ static proto_scan_params params_default(uint32_t pages)
     return p;
 }
 
-/* ---- tests ------------------------------------------------------------------------ */
+
+/* ---- a failing, counting allocator -------------------------------------------- */
+
+typedef struct fail_alloc {
+    long fail_at; /* allocation number that fails; -1 never */
+    long n_allocs;
+    long live;
+} fail_alloc;
+
+static void *fail_realloc(void *ctx, void *ptr, size_t size)
+{
+    fail_alloc *fa = ctx;
+    void *q;
+
+    if (size == 0) {
+        if (ptr != NULL) {
+            fa->live--;
+            free(ptr);
+        }
+        return NULL;
+    }
+    if (fa->n_allocs++ == fa->fail_at)
+        return NULL;
+    q = realloc(ptr, size);
+    if (q != NULL && ptr == NULL)
+        fa->live++;
+    return q;
+}
+
+static char *slurp(const char *rel, size_t *len)
+{
+    FILE *f = fopen(fixture_path(rel), "rb");
+    char *buf;
+    long n;
+
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* ---- fixtures ------------------------------------------------------------------ */
+
+static const char *const profiles[] = {"profiles/default.yaml", "profiles/fast-duplex.yaml",
+                                       "profiles/flatbed-1200.yaml",
+                                       "profiles/receipt-bw.yaml"};
+static const char *const scenarios[] = {
+    "scenarios/clean.yaml",           "scenarios/clean-fast.yaml",
+    "scenarios/jam-page3-band5.yaml", "scenarios/feeder-empty-after-2.yaml",
+    "scenarios/feeder-empty.yaml",    "scenarios/cover-open.yaml",
+    "scenarios/cover-open-at-start.yaml", "scenarios/warming-up-2s.yaml",
+    "scenarios/busy.yaml",            "scenarios/stall-mid-page.yaml",
+    "scenarios/stall-no-clear.yaml",  "scenarios/short-band.yaml",
+    "scenarios/corrupt-band.yaml",    "scenarios/band-never-comes.yaml",
+    "scenarios/disconnect-mid-page.yaml", "scenarios/multi-feed.yaml",
+    "scenarios/delay-500ms.yaml",     "scenarios/random-faults.yaml",
+};
+
+START_TEST(every_fixture_loads)
+{
+    char err[256];
+    dm_profile *p[4];
+    for (unsigned i = 0; i < 4; i++) {
+        err[0] = '\0';
+        ck_assert_msg(dm_profile_load_file(fixture_path(profiles[i]), &p[i], err, sizeof(err)) ==
+                          DM_OK,
+                      "%s: %s", profiles[i], err);
+    }
+    for (unsigned i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+        dm_scenario *s;
+        ck_assert_msg(dm_scenario_load_file(fixture_path(scenarios[i]), &s, err, sizeof(err)) ==
+                          DM_OK,
+                      "%s: %s", scenarios[i], err);
+        /* Every shipped scenario fits every shipped profile. */
+        for (unsigned k = 0; k < 4; k++)
+            ck_assert_msg(dm_scenario_check(s, p[k], err, sizeof(err)) == DM_OK, "%s + %s: %s",
+                          scenarios[i], profiles[k], err);
+        dm_scenario_free(s);
+    }
+    for (unsigned i = 0; i < 4; i++) {
+        proto_scan_caps caps;
+        uint8_t enc[64];
+        dm_profile_caps(p[i], &caps);
+        /* caps encode (validates) and every message fits 1 MiB + header */
+        ck_assert_int_eq(proto_scan_caps_encode(&caps, enc, sizeof(enc)), 64);
+        ck_assert_uint_le(caps.max_in_transfer, (1u << 20) + 40);
+        for (int m = 0; m < 5; m++) {
+            if (!(caps.modes & (1u << m)))
+                continue;
+            for (unsigned r = 0; r < caps.n_resolutions; r++) {
+                proto_scan_params pa;
+                proto_scan_job job;
+                memset(&pa, 0, sizeof(pa));
+                pa.source = (uint8_t)(__builtin_ctz(caps.sources));
+                pa.mode = (uint8_t)m;
+                pa.dpi = caps.resolutions[r];
+                ck_assert_int_eq(dm_job_resolve(p[i], &pa, 0, &job, err, sizeof(err)), DM_OK);
+                ck_assert_int_eq(proto_scan_job_encode(&job, enc, sizeof(enc)), 48);
+                ck_assert_uint_le(job.max_in_transfer, caps.max_in_transfer);
+            }
+        }
+        dm_profile_free(p[i]);
+    }
+}
+END_TEST
+
+START_TEST(builtin_default_is_the_fixture)
+{
+    char err[256];
+    dm_profile *a, *b;
+    dm_scenario *s;
+    proto_scan_caps ca, cb;
+    const dm_usb_identity *u;
+    size_t len;
+    char *txt = slurp("profiles/default.yaml", &len);
+
+    ck_assert_uint_eq(len, dm_builtin_profile_len);
+    ck_assert_int_eq(memcmp(txt, dm_builtin_profile_yaml, len), 0);
+    free(txt);
+    txt = slurp("scenarios/clean.yaml", &len);
+    ck_assert_uint_eq(len, dm_builtin_scenario_len);
+    ck_assert_int_eq(memcmp(txt, dm_builtin_scenario_yaml, len), 0);
+    free(txt);
+
+    ck_assert_int_eq(dm_profile_load_default(&a, err, sizeof(err)), DM_OK);
+    ck_assert_int_eq(dm_profile_load_file(fixture_path("profiles/default.yaml"), &b, err,
+                                          sizeof(err)),
+                     DM_OK);
+    dm_profile_caps(a, &ca);
+    dm_profile_caps(b, &cb);
+    ck_assert_int_eq(memcmp(&ca, &cb, sizeof(ca)), 0);
+    ck_assert_str_eq(dm_profile_name(a), "default");
+    u = dm_profile_usb(a);
+    ck_assert_uint_eq(u->vid, 0x1209);
+    ck_assert_uint_eq(u->pid, 0x0001);
+    ck_assert_uint_eq(u->speed, 3);
+    ck_assert_str_eq(u->manufacturer, "scanemu");
+    ck_assert_str_eq(u->product, "Virtual ADF Scanner");
+    ck_assert_uint_eq(ca.sources, 3);
+    ck_assert_uint_eq(ca.modes, 7);
+    ck_assert_uint_eq(ca.max_width_um, 210000);
+    ck_assert_uint_eq(ca.max_height_um, 297000);
+    ck_assert_uint_eq(ca.feeder_capacity, 50);
+    ck_assert_uint_eq(ca.n_resolutions, 6);
+    ck_assert_uint_eq(ca.resolutions[4], 300);
+    ck_assert_uint_eq(ca.max_in_transfer, 64 * 4960 * 3 + 40);
+    ck_assert_int_eq(dm_scenario_load_default(&s, err, sizeof(err)), DM_OK);
+    ck_assert_str_eq(dm_scenario_name(s), "clean");
+    ck_assert_uint_eq(s->sheets, 10);
+    ck_assert_uint_eq(s->n_faults, 0);
+    dm_scenario_free(s);
+    dm_profile_free(a);
+    dm_profile_free(b);
+}
+END_TEST
+
+START_TEST(job_resolve_rejects)
+{
+    char err[256];
+    dm_profile *p;
+    proto_scan_job job;
+    proto_scan_params pa = params_default(0);
+
+    ck_assert_int_eq(dm_profile_load_default(&p, err, sizeof(err)), DM_OK);
+    ck_assert_int_eq(dm_job_resolve(p, &pa, 7, &job, err, sizeof(err)), DM_OK);
+    ck_assert_uint_eq(job.seed, 7);
+    ck_assert_uint_eq(job.pages, 0);
+    pa.flags = PROTO_SCAN_PARAM_SEED;
+    pa.seed = 99;
+    ck_assert_int_eq(dm_job_resolve(p, &pa, 7, &job, err, sizeof(err)), DM_OK);
+    ck_assert_uint_eq(job.seed, 99);
+    pa.dpi = 301;
+    ck_assert_int_eq(dm_job_resolve(p, &pa, 7, &job, err, sizeof(err)), DM_E_RANGE);
+    ck_assert_ptr_nonnull(strstr(err, "301 dpi"));
+    pa.dpi = 300;
+    pa.source = PROTO_SCAN_SOURCE_DUPLEX;
+    ck_assert_int_eq(dm_job_resolve(p, &pa, 7, &job, err, sizeof(err)), DM_E_RANGE);
+    ck_assert_ptr_nonnull(strstr(err, "duplex"));
+    pa.source = PROTO_SCAN_SOURCE_FLATBED;
+    ck_assert_int_eq(dm_job_resolve(p, &pa, 7, &job, err, sizeof(err)), DM_OK);
+    ck_assert_uint_eq(job.pages, 1);
+    pa.mode = PROTO_SCAN_MODE_COLOR48;
+    ck_assert_int_eq(dm_job_resolve(p, &pa, 7, &job, err, sizeof(err)), DM_E_RANGE);
+    pa.mode = PROTO_SCAN_MODE_GRAY8;
+    pa.width_px = 2481;
+    ck_assert_int_eq(dm_job_resolve(p, &pa, 7, &job, err, sizeof(err)), DM_E_RANGE);
+    pa.width_px = 100;
+    pa.height_px = 10;
+    ck_assert_int_eq(dm_job_resolve(p, &pa, 7, &job, err, sizeof(err)), DM_OK);
+    ck_assert_uint_eq(job.band_lines, 10);
+    ck_assert_uint_eq(job.bands_per_page, 1);
+    ck_assert_uint_eq(dm_band_lines(&job, 0), 10);
+    ck_assert_uint_eq(dm_band_lines(&job, 1), 0);
+    pa.pages = 100001;
+    ck_assert_int_eq(dm_job_resolve(p, &pa, 7, &job, err, sizeof(err)), DM_E_RANGE);
+    dm_profile_free(p);
+}
+END_TEST
+
+/* ---- synthesis ------------------------------------------------------------------- */
+
+static proto_scan_job small_job(uint32_t mode, uint64_t seed)
+{
+    proto_scan_job j;
+    memset(&j, 0, sizeof(j));
+    j.source = PROTO_SCAN_SOURCE_ADF;
+    j.mode = (uint8_t)mode;
+    j.dpi = 100;
+    j.width_px = 827;
+    j.height_px = 1169;
+    j.bits_per_pixel = proto_scan_mode_bpp(mode);
+    j.bytes_per_line = (j.width_px * j.bits_per_pixel + 7) / 8;
+    j.band_lines = 50;
+    j.bands_per_page = (j.height_px + 49) / 50;
+    j.max_in_transfer = j.band_lines * j.bytes_per_line + 40;
+    j.seed = seed;
+    return j;
+}
+
+START_TEST(synth_pure_and_seeded)
+{
+    for (uint32_t m = 0; m < 5; m++) {
+        proto_scan_job a = small_job(m, 1), b = small_job(m, 2);
+        size_t n = dm_band_bytes(&a, 0);
+        uint8_t *x = malloc(n), *y = malloc(n), *z = malloc(n);
+        for (uint32_t band = 0; band < a.bands_per_page; band++) {
+            size_t bn = dm_band_bytes(&a, band);
+            memset(x, 0xAA, n);
+            memset(y, 0x55, n);
+            dm_synth_band(&a, 3, 0, band, x);
+            dm_synth_band(&a, 3, 0, band, y);
+            ck_assert_int_eq(memcmp(x, y, bn), 0); /* every byte written, same bytes */
+            dm_synth_band(&b, 3, 0, band, z);
+            ck_assert_int_ne(memcmp(x, z, bn), 0); /* another seed: different bytes */
+            dm_synth_band(&a, 4, 0, band, z);
+            ck_assert_int_ne(memcmp(x, z, bn), 0); /* another page: different bytes */
+            dm_synth_band(&a, 3, 1, band, z);
+            ck_assert_int_ne(memcmp(x, z, bn), 0); /* another side */
+        }
+        /* the last band is shorter and written exactly */
+        ck_assert_uint_eq(dm_band_lines(&a, a.bands_per_page - 1), 1169 - 23 * 50);
+        free(x);
+        free(y);
+        free(z);
+    }
+}
+END_TEST
+
+START_TEST(synth_chart_is_readable)
+{
+    /* Gray 8-bit page at 100 dpi: ramp runs dark to light, bars are there,
+     * the page number has black pixels, the grid is black. */
+    proto_scan_job j = small_job(PROTO_SCAN_MODE_GRAY8, 5);
+    uint8_t *page = malloc((size_t)j.bytes_per_line * j.height_px);
+    uint32_t bpl = j.bytes_per_line;
+    unsigned blacks = 0;
+
+    for (uint32_t b = 0; b < j.bands_per_page; b++)
+        dm_synth_band(&j, 0, 0, b, page + (size_t)b * j.band_lines * bpl);
+    /* header (text rows 25..25+7*8): "P1 100DPI" starting at x=50 */
+    for (uint32_t y = 25; y < 25 + 56; y++)
+        for (uint32_t x = 50; x < 600; x++)
+            blacks += page[y * bpl + x] == 0;
+    ck_assert_uint_gt(blacks, 500);
+    {
+        /* first ramp row is right after the header (y = 25 + 56 + 12 = 93) */
+        uint32_t y = 93 + 5;
+        ck_assert_uint_lt(page[y * bpl + 2], 5);
+        ck_assert_uint_gt(page[y * bpl + 700], 200);
+        ck_assert_uint_lt(page[y * bpl + 100], page[y * bpl + 400]);
+    }
+    /* body: grid line every inch (x = 100) on a white background */
+    ck_assert_uint_eq(page[650 * bpl + 100], 0);
+    ck_assert_uint_eq(page[650 * bpl + 150], 255);
+    free(page);
+}
+END_TEST
+
+/* ---- device runs -------------------------------------------------------------------- */
 
 START_TEST(clean_three_pages)
 {
@@ -249,6 +533,7 @@ START_TEST(clean_three_pages)
     proto_scan_job job;
     proto_scan_params p = params_default(3);
     run r;
+    dm_device_stats st;
 
     host_open(&h, NULL, NULL, 42, 1);
     ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_OK);
@@ -256,6 +541,7 @@ START_TEST(clean_three_pages)
     ck_assert_uint_eq(job.height_px, 3507);
     ck_assert_uint_eq(job.band_lines, 64);
     ck_assert_uint_eq(job.bands_per_page, 55);
+    ck_assert_uint_eq(job.max_in_transfer, 64 * 2480 * 3 + 40);
     read_stream(&h, &job, &r, 0);
     ck_assert_int_eq(r.stopped, DM_IN_DATA);
     ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_OK);
@@ -263,16 +549,1046 @@ START_TEST(clean_three_pages)
     ck_assert_uint_eq(r.pages_ok, 3);
     ck_assert_uint_eq(r.bad_bands, 0);
     ck_assert_uint_eq(r.bands, 3 * 55);
+    dm_device_get_stats(h.dev, &st);
+    ck_assert_uint_eq(st.bands_released, 165);
+    ck_assert_uint_eq(st.late_bands, 0);
+    ck_assert_uint_eq(st.faults_fired, 0);
+    ck_assert_uint_eq(h.n_recs, 166); /* 165 bands + END_OF_JOB */
     host_close(&h);
+}
+END_TEST
+
+/* Deadlines follow the model exactly: warm-up left + sheet*(feed + H*line) +
+ * feed + lines_end*line + jitter, from job start. */
+START_TEST(deadlines_match_model)
+{
+    host h;
+    proto_scan_job job;
+    proto_scan_params p = params_default(2);
+    run r;
+    const uint64_t warm = 1500000000ull, feed = 300000000ull, line = 600000ull;
+    const uint64_t jit = 200000ull;
+
+    host_open(&h, NULL, NULL, 42, 1);
+    ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_OK);
+    read_stream(&h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 2);
+    for (unsigned i = 0; i + 1 < h.n_recs; i++) {
+        const dm_trace_rec *t = &h.recs[i];
+        uint64_t lines_end = (uint64_t)t->band * 64 + dm_band_lines(&job, t->band);
+        uint64_t base = warm + t->page * (feed + 3507 * line) + feed + lines_end * line;
+        uint64_t j = dm_hash5(42, t->page, 0, t->band, DM_RND_JITTER) % (jit + 1);
+        uint64_t want = t->job_start_ns + base + j;
+        uint64_t prev = i ? h.recs[i - 1].deadline_ns : 0;
+        if (want < prev)
+            want = prev; /* deadlines never go backwards */
+        ck_assert_uint_eq(t->deadline_ns, want);
+        ck_assert_uint_eq(t->release_ns, t->deadline_ns); /* released exactly on time */
+        ck_assert_ptr_null(t->fault);
+    }
+    /* ~2.4 s per page after 1.5 s warm-up */
+    ck_assert_uint_gt(h.recs[h.n_recs - 2].deadline_ns - h.recs[0].job_start_ns,
+                      warm + 2 * (feed + 3507 * line));
+    host_close(&h);
+}
+END_TEST
+
+START_TEST(same_seed_same_bytes_and_schedule)
+{
+    host a, b, c;
+    proto_scan_job ja, jb, jc;
+    proto_scan_params p = params_default(2);
+    run ra, rb, rc;
+
+    host_open(&a, NULL, NULL, 7, 1);
+    host_open(&b, NULL, NULL, 7, 1);
+    host_open(&c, NULL, NULL, 8, 1);
+    start_job(&a, &p, &ja);
+    start_job(&b, &p, &jb);
+    start_job(&c, &p, &jc);
+    read_stream(&a, &ja, &ra, 0);
+    read_stream(&b, &jb, &rb, 0);
+    read_stream(&c, &jc, &rc, 0);
+    ck_assert_uint_eq(ra.crc_all, rb.crc_all);
+    ck_assert_uint_ne(ra.crc_all, rc.crc_all);
+    ck_assert_uint_eq(a.n_recs, b.n_recs);
+    for (unsigned i = 0; i < a.n_recs; i++) {
+        ck_assert_uint_eq(a.recs[i].deadline_ns - a.recs[i].job_start_ns,
+                          b.recs[i].deadline_ns - b.recs[i].job_start_ns);
+        ck_assert_uint_eq(a.recs[i].bytes, b.recs[i].bytes);
+    }
+    {
+        int differ = 0;
+        for (unsigned i = 0; i < a.n_recs; i++)
+            differ |= a.recs[i].deadline_ns != c.recs[i].deadline_ns;
+        ck_assert_int_eq(differ, 1); /* jitter depends on the seed */
+    }
+    host_close(&a);
+    host_close(&b);
+    host_close(&c);
+}
+END_TEST
+
+START_TEST(timing_off_is_immediate)
+{
+    host h;
+    proto_scan_job job;
+    proto_scan_params p = params_default(2);
+    dm_in in;
+    run r;
+
+    host_open(&h, NULL, NULL, 1, 0);
+    start_job(&h, &p, &job);
+    dm_device_peek(h.dev, DM_EP_DATA_IN, dm_clock_now(&h.clk.base), &in);
+    ck_assert_int_eq(in.kind, DM_IN_DATA);
+    read_stream(&h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 2);
+    ck_assert_uint_eq(h.clk.now, 1000000000ull); /* the clock never had to move */
+    host_close(&h);
+}
+END_TEST
+
+START_TEST(lateness_is_reported)
+{
+    host h;
+    proto_scan_job job;
+    proto_scan_params p = params_default(1);
+    dm_in in;
+    dm_device_stats st;
+    uint64_t t;
+
+    host_open(&h, NULL, NULL, 1, 1);
+    start_job(&h, &p, &job);
+    t = dm_clock_now(&h.clk.base);
+    dm_device_peek(h.dev, DM_EP_DATA_IN, t, &in);
+    ck_assert_int_eq(in.kind, DM_IN_WAIT);
+    /* the host comes back 5 ms after the deadline */
+    dm_clock_virtual_set(&h.clk, in.deadline_ns + 5000000u);
+    dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+    ck_assert_int_eq(in.kind, DM_IN_DATA);
+    dm_device_consume(h.dev, DM_EP_DATA_IN, h.clk.now);
+    dm_device_get_stats(h.dev, &st);
+    ck_assert_uint_eq(st.late_bands, 1);
+    ck_assert_uint_eq(st.max_late_ns, 5000000u);
+    ck_assert_uint_eq(h.recs[0].release_ns - h.recs[0].deadline_ns, 5000000u);
+    /* the next deadline did not move: error does not accumulate */
+    dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+    {
+        uint64_t want = h.recs[0].job_start_ns + 1500000000ull + 300000000ull +
+                        128ull * 600000ull + dm_hash5(1, 0, 0, 1, DM_RND_JITTER) % 200001;
+        if (want < h.recs[0].deadline_ns)
+            want = h.recs[0].deadline_ns;
+        ck_assert_uint_eq(in.deadline_ns, want);
+    }
+    host_close(&h);
+}
+END_TEST
+
+/* ---- scenarios, each fault exactly once at exactly its place ---------------------- */
+
+static void run_scenario(const char *scen, uint32_t pages, uint64_t seed, host *h,
+                         proto_scan_job *job, run *r, int max_stalls)
+{
+    proto_scan_params p = params_default(pages);
+    char path[128];
+    uint32_t st;
+
+    snprintf(path, sizeof(path), "scenarios/%s.yaml", scen);
+    host_open(h, NULL, path, seed, 0);
+    st = start_job(h, &p, job);
+    ck_assert_uint_eq(st, PROTO_SCAN_ST_OK);
+    read_stream(h, job, r, max_stalls);
+}
+
+static unsigned count_fault(const host *h, const char *name)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < h->n_recs; i++)
+        n += h->recs[i].fault != NULL && strcmp(h->recs[i].fault, name) == 0;
+    return n;
+}
+
+START_TEST(scenario_jam)
+{
+    host h;
+    proto_scan_job job;
+    run r;
+    dm_device_stats st;
+
+    run_scenario("jam-page3-band5", 3, 1, &h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 2);
+    ck_assert_uint_eq(r.bands, 2 * 55 + 4);
+    ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_PAPER_JAM);
+    ck_assert_uint_eq(r.end_page, 2);
+    ck_assert_uint_eq(r.events[PROTO_SCAN_EVT_PAPER_JAM], 1);
+    ck_assert_uint_eq(count_fault(&h, "paper_jam"), 1);
+    ck_assert_uint_eq(h.recs[h.n_recs - 1].page, 2);
+    ck_assert_uint_eq(h.recs[h.n_recs - 1].band, 4);
+    dm_device_get_stats(h.dev, &st);
+    ck_assert_uint_eq(st.faults_fired, 1);
+    /* the next job runs the scenario again from the start */
+    {
+        proto_scan_job j2;
+        run r2;
+        ck_assert_uint_eq(start_job(&h, NULL, &j2), PROTO_SCAN_ST_OK);
+        read_stream(&h, &j2, &r2, 0);
+        ck_assert_uint_eq(r2.pages_ok, 2);
+        ck_assert_uint_eq(r2.end_status, PROTO_SCAN_ST_PAPER_JAM);
+    }
+    host_close(&h);
+}
+END_TEST
+
+START_TEST(scenario_feeder_empty_after_2)
+{
+    host h;
+    proto_scan_job job;
+    run r;
+
+    run_scenario("feeder-empty-after-2", 3, 1, &h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 2);
+    ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_FEEDER_EMPTY);
+    ck_assert_uint_eq(r.end_page, 2);
+    ck_assert_uint_eq(r.events[PROTO_SCAN_EVT_FEEDER_EMPTY], 1);
+    host_close(&h);
+    run_scenario("feeder-empty-after-2", 0, 1, &h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 2);
+    ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_FEEDER_EMPTY);
+    host_close(&h);
+    /* exactly two pages asked for: a normal end */
+    run_scenario("feeder-empty-after-2", 2, 1, &h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 2);
+    ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_OK);
+    host_close(&h);
+}
+END_TEST
+
+START_TEST(scenario_clean_until_empty)
+{
+    host h;
+    proto_scan_job job;
+    run r;
+
+    run_scenario("clean", 0, 1, &h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 10);
+    ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_FEEDER_EMPTY);
+    ck_assert_uint_eq(r.end_page, 10);
+    host_close(&h);
+}
+END_TEST
+
+START_TEST(scenario_start_refusals)
+{
+    host h;
+    proto_scan_params p = params_default(1);
+    proto_scan_job job;
+    uint8_t pl[64];
+    size_t n;
+    proto_scan_devstatus ds;
+
+    host_open(&h, NULL, "scenarios/feeder-empty.yaml", 1, 1);
+    ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_FEEDER_EMPTY);
+    p.source = PROTO_SCAN_SOURCE_FLATBED; /* the glass needs no feeder */
+    ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_OK);
+    host_close(&h);
+
+    host_open(&h, NULL, "scenarios/cover-open-at-start.yaml", 1, 1);
+    p = params_default(1);
+    ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_COVER_OPEN);
+    ck_assert_uint_eq(start_job(&h, NULL, &job), PROTO_SCAN_ST_COVER_OPEN);
+    send_cmd(&h, PROTO_SCAN_OP_GET_STATUS, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_GET_STATUS, pl, &n), PROTO_SCAN_ST_OK);
+    ck_assert_int_eq(proto_scan_devstatus_decode(pl, n, &ds), 20);
+    ck_assert_uint_eq(ds.cover_open, 1);
+    host_close(&h);
+
+    host_open(&h, NULL, "scenarios/busy.yaml", 1, 1);
+    ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_BUSY);
+    ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_OK);
+    host_close(&h);
+
+    /* warming-up-2s: WARMING_UP with the time left, until exactly 2 s */
+    host_open(&h, NULL, "scenarios/warming-up-2s.yaml", 1, 1);
+    send_cmd(&h, PROTO_SCAN_OP_START_JOB, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_START_JOB, pl, &n), PROTO_SCAN_ST_WARMING_UP);
+    ck_assert_int_eq(proto_scan_devstatus_decode(pl, n, &ds), 20);
+    ck_assert_uint_eq(ds.state, 1);
+    ck_assert_uint_eq(ds.warmup_remaining_ms, 2000);
+    dm_clock_virtual_advance(&h.clk, 1500000000ull);
+    send_cmd(&h, PROTO_SCAN_OP_START_JOB, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_START_JOB, pl, &n), PROTO_SCAN_ST_WARMING_UP);
+    ck_assert_int_eq(proto_scan_devstatus_decode(pl, n, &ds), 20);
+    ck_assert_uint_eq(ds.warmup_remaining_ms, 500);
+    dm_clock_virtual_advance(&h.clk, 499999999ull);
+    ck_assert_uint_eq(start_job(&h, NULL, &job), PROTO_SCAN_ST_WARMING_UP);
+    dm_clock_virtual_advance(&h.clk, 1);
+    ck_assert_uint_eq(start_job(&h, NULL, &job), PROTO_SCAN_ST_OK);
+    host_close(&h);
+}
+END_TEST
+
+START_TEST(scenario_cover_and_multifeed)
+{
+    host h;
+    proto_scan_job job;
+    run r;
+
+    run_scenario("cover-open", 3, 1, &h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 1);
+    ck_assert_uint_eq(r.bands, 55 + 2);
+    ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_COVER_OPEN);
+    ck_assert_uint_eq(r.end_page, 1);
+    ck_assert_uint_eq(r.events[PROTO_SCAN_EVT_COVER_OPEN], 1);
+    host_close(&h);
+
+    run_scenario("multi-feed", 3, 1, &h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 1);
+    ck_assert_uint_eq(r.bands, 55);
+    ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_MULTI_FEED);
+    ck_assert_uint_eq(r.end_page, 1);
+    ck_assert_uint_eq(r.events[PROTO_SCAN_EVT_MULTI_FEED], 1);
+    host_close(&h);
+}
+END_TEST
+
+START_TEST(scenario_stalls)
+{
+    host h;
+    proto_scan_job job;
+    run r;
+    dm_device_stats st;
+
+    /* clears: the stream resumes with the same band after CLEAR_FEATURE */
+    run_scenario("stall-mid-page", 3, 1, &h, &job, &r, 1);
+    ck_assert_uint_eq(r.stalls, 1);
+    ck_assert_uint_eq(r.pages_ok, 3);
+    ck_assert_uint_eq(r.bands, 165);
+    ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_OK);
+    ck_assert_uint_eq(count_fault(&h, "stall"), 1);
+    {
+        /* the stall record and the band after it are page index 1, band index 9 */
+        unsigned i;
+        for (i = 0; i < h.n_recs; i++)
+            if (h.recs[i].fault && strcmp(h.recs[i].fault, "stall") == 0)
+                break;
+        ck_assert_uint_eq(h.recs[i].page, 1);
+        ck_assert_uint_eq(h.recs[i].band, 9);
+        ck_assert_uint_eq(h.recs[i + 1].page, 1);
+        ck_assert_uint_eq(h.recs[i + 1].band, 9);
+        ck_assert_uint_eq(h.recs[i + 1].bytes, 64 * 2480 * 3);
+    }
+    dm_device_get_stats(h.dev, &st);
+    ck_assert_uint_eq(st.faults_fired, 1);
+    host_close(&h);
+
+    /* does not clear: stalls again after every clear */
+    run_scenario("stall-no-clear", 3, 1, &h, &job, &r, 3);
+    ck_assert_int_eq(r.stopped, DM_IN_STALL);
+    ck_assert_uint_eq(r.stalls, 4);
+    ck_assert_uint_eq(r.pages_ok, 1);
+    ck_assert_uint_eq(r.bands, 55 + 9);
+    dm_device_get_stats(h.dev, &st);
+    ck_assert_uint_eq(st.faults_fired, 1);
+    {
+        /* halted: a halted endpoint keeps answering STALL until cleared */
+        dm_in in;
+        dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+        ck_assert_int_eq(in.kind, DM_IN_STALL);
+        /* ABORT still gets through once the host clears the halt */
+        dm_device_clear_halt(h.dev, DM_EP_DATA_IN);
+        send_cmd(&h, PROTO_SCAN_OP_ABORT, NULL, 0);
+        ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_ABORT, NULL, NULL), PROTO_SCAN_ST_OK);
+        dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+        ck_assert_int_eq(in.kind, DM_IN_IDLE);
+    }
+    host_close(&h);
+}
+END_TEST
+
+START_TEST(scenario_short_and_corrupt)
+{
+    host h;
+    proto_scan_job job;
+    run r;
+    size_t n = 64 * 2480 * 3;
+
+    run_scenario("short-band", 3, 1, &h, &job, &r, 0);
+    ck_assert_uint_eq(r.bad_bands, 1);
+    ck_assert_uint_eq(r.pages_ok, 2); /* pages 1 and 3 */
+    ck_assert_uint_eq(count_fault(&h, "short_band"), 1);
+    for (unsigned i = 0; i < h.n_recs; i++)
+        if (h.recs[i].fault) {
+            ck_assert_uint_eq(h.recs[i].page, 1);
+            ck_assert_uint_eq(h.recs[i].band, 6);
+            ck_assert_uint_eq(h.recs[i].bytes, n / 2);
+        }
+    host_close(&h);
+
+    run_scenario("corrupt-band", 3, 1, &h, &job, &r, 0);
+    ck_assert_uint_eq(r.bad_bands, 1);
+    ck_assert_uint_eq(r.pages_ok, 2);
+    ck_assert_uint_eq(count_fault(&h, "corrupt_band"), 1);
+    host_close(&h);
+
+    /* corrupt exactly the stated byte, short exactly at it */
+    {
+        static const char y[] = "name: c\nsheets: 2\nfaults:\n"
+                                "  - {kind: corrupt_band, at: {page: 1, byte: 1000001}}\n";
+        char err[256];
+        dm_device_config cfg;
+        proto_scan_params p = params_default(1);
+        dm_in in;
+        uint8_t *exp = malloc(n);
+        uint32_t band = (uint32_t)(1000000 / (2480 * 3) / 64);
+        size_t off = 1000000 - (size_t)band * n;
+
+        memset(&h, 0, sizeof(h));
+        dm_clock_virtual_init(&h.clk, 0);
+        ck_assert_int_eq(dm_profile_load_default(&h.prof, err, sizeof(err)), DM_OK);
+        ck_assert_int_eq(dm_scenario_load_mem("c", y, sizeof(y) - 1, &h.scen, err, sizeof(err)),
+                         DM_OK);
+        dm_device_config_init(&cfg);
+        cfg.profile = h.prof;
+        cfg.scenario = h.scen;
+        cfg.clock = &h.clk.base;
+        cfg.timing = 0;
+        ck_assert_int_eq(dm_device_create(&cfg, &h.dev), DM_OK);
+        ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_OK);
+        for (uint32_t b = 0; b <= band; b++) {
+            dm_device_peek(h.dev, DM_EP_DATA_IN, 0, &in);
+            ck_assert_int_eq(in.kind, DM_IN_DATA);
+            if (b == band) {
+                dm_synth_band(&job, 0, 0, b, exp);
+                for (size_t k = 0; k < n; k++)
+                    ck_assert_msg((in.data[40 + k] != exp[k]) == (k == off),
+                                  "byte %zu of band %u", k, b);
+            }
+            dm_device_consume(h.dev, DM_EP_DATA_IN, 0);
+        }
+        free(exp);
+        host_close(&h);
+    }
+}
+END_TEST
+
+START_TEST(scenario_never_and_disconnect)
+{
+    host h;
+    proto_scan_job job;
+    run r;
+    dm_in in;
+
+    run_scenario("band-never-comes", 3, 1, &h, &job, &r, 0);
+    ck_assert_int_eq(r.stopped, DM_IN_WAIT);
+    ck_assert_uint_eq(r.pages_ok, 1);
+    ck_assert_uint_eq(r.bands, 55 + 3);
+    dm_device_peek(h.dev, DM_EP_DATA_IN, UINT64_MAX - 1, &in);
+    ck_assert_int_eq(in.kind, DM_IN_WAIT);
+    ck_assert_uint_eq(in.deadline_ns, UINT64_MAX);
+    /* GET_STATUS still answers, ahead of the withheld band */
+    send_cmd(&h, PROTO_SCAN_OP_GET_STATUS, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_GET_STATUS, NULL, NULL), PROTO_SCAN_ST_OK);
+    /* the withheld band is traced when the host gives up */
+    send_cmd(&h, PROTO_SCAN_OP_ABORT, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_ABORT, NULL, NULL), PROTO_SCAN_ST_OK);
+    ck_assert_uint_eq(count_fault(&h, "band_never_comes"), 1);
+    ck_assert_uint_eq(h.recs[h.n_recs - 1].page, 1);
+    ck_assert_uint_eq(h.recs[h.n_recs - 1].band, 3);
+    host_close(&h);
+
+    run_scenario("disconnect-mid-page", 3, 1, &h, &job, &r, 0);
+    ck_assert_int_eq(r.stopped, DM_IN_DISCONNECT);
+    ck_assert_uint_eq(r.pages_ok, 1);
+    ck_assert_uint_eq(r.bands, 55 + 19);
+    dm_device_consume(h.dev, DM_EP_DATA_IN, h.clk.now);
+    ck_assert_uint_eq(count_fault(&h, "disconnect"), 1);
+    dm_device_peek(h.dev, DM_EP_EVENT_IN, h.clk.now, &in);
+    ck_assert_int_eq(in.kind, DM_IN_DISCONNECT);
+    /* plugged in again: a fresh device */
+    dm_device_reset(h.dev);
+    dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+    ck_assert_int_eq(in.kind, DM_IN_IDLE);
+    host_close(&h);
+}
+END_TEST
+
+START_TEST(scenario_delay)
+{
+    host h;
+    proto_scan_job job;
+    proto_scan_params p = params_default(1);
+    run r;
+
+    host_open(&h, NULL, "scenarios/delay-500ms.yaml", 3, 1);
+    start_job(&h, &p, &job);
+    read_stream(&h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 1);
+    ck_assert_uint_eq(count_fault(&h, "delay"), 1);
+    ck_assert_str_eq(h.recs[9].fault, "delay");
+    for (unsigned i = 0; i + 1 < h.n_recs; i++) {
+        uint64_t lines_end = (uint64_t)h.recs[i].band * 64 + dm_band_lines(&job, h.recs[i].band);
+        uint64_t base = 1500000000ull + 300000000ull + lines_end * 600000ull +
+                        dm_hash5(3, 0, 0, h.recs[i].band, DM_RND_JITTER) % 200001;
+        uint64_t rel = h.recs[i].deadline_ns - h.recs[i].job_start_ns;
+        if (i >= 9)
+            base += 500000000ull;
+        ck_assert_uint_ge(rel, base); /* >=: never backwards */
+        ck_assert_uint_le(rel, base + 200000);
+    }
+    host_close(&h);
+}
+END_TEST
+
+START_TEST(scenario_random_is_reproducible)
+{
+    host a, b;
+    proto_scan_job ja, jb;
+    run ra, rb;
+    dm_device_stats sa, sb;
+
+    run_scenario("random-faults", 0, 1, &a, &ja, &ra, 0);
+    run_scenario("random-faults", 0, 2, &b, &jb, &rb, 0); /* page seed differs; faults do not */
+    dm_device_get_stats(a.dev, &sa);
+    dm_device_get_stats(b.dev, &sb);
+    ck_assert_uint_gt(sa.faults_fired, 0);
+    ck_assert_uint_eq(sa.faults_fired, sb.faults_fired);
+    ck_assert_uint_eq(ra.pages_ok, rb.pages_ok);
+    ck_assert_uint_eq(ra.end_status, rb.end_status);
+    ck_assert_uint_eq(ra.end_page, rb.end_page);
+    ck_assert_uint_eq(a.n_recs, b.n_recs);
+    for (unsigned i = 0; i < a.n_recs; i++) {
+        ck_assert_uint_eq(a.recs[i].page, b.recs[i].page);
+        ck_assert_uint_eq(a.recs[i].band, b.recs[i].band);
+        ck_assert((a.recs[i].fault == NULL) == (b.recs[i].fault == NULL));
+    }
+    ck_assert_uint_eq(ra.events[PROTO_SCAN_EVT_BUTTON], rb.events[PROTO_SCAN_EVT_BUTTON]);
+    /* the outcome the driver tests rely on (docs/protocol.md) */
+    fprintf(stderr, "random-faults: pages %u end %s page %u faults %llu buttons %u\n",
+            ra.pages_ok, proto_scan_status_name(ra.end_status), ra.end_page,
+            (unsigned long long)sa.faults_fired, ra.events[PROTO_SCAN_EVT_BUTTON]);
+    host_close(&a);
+    host_close(&b);
+}
+END_TEST
+
+START_TEST(triggers_line_every_after)
+{
+    static const char y[] = "name: t\nsheets: 6\nfaults:\n"
+                            "  - {kind: button, at: {page: 1, line: 1000}}\n"
+                            "  - {kind: button, every: {pages: 2, band: 3}}\n"
+                            "  - {kind: button, after_ms: 9000}\n";
+    host h;
+    char err[256];
+    dm_device_config cfg;
+    proto_scan_params p = params_default(5);
+    proto_scan_job job;
+    run r;
+    unsigned seen = 0;
+
+    memset(&h, 0, sizeof(h));
+    dm_clock_virtual_init(&h.clk, 0);
+    ck_assert_int_eq(dm_profile_load_default(&h.prof, err, sizeof(err)), DM_OK);
+    ck_assert_int_eq(dm_scenario_load_mem("t", y, sizeof(y) - 1, &h.scen, err, sizeof(err)),
+                     DM_OK);
+    dm_device_config_init(&cfg);
+    cfg.profile = h.prof;
+    cfg.scenario = h.scen;
+    cfg.clock = &h.clk.base;
+    cfg.trace = trace_cb;
+    cfg.trace_ctx = &h;
+    ck_assert_int_eq(dm_device_create(&cfg, &h.dev), DM_OK);
+    start_job(&h, &p, &job);
+    read_stream(&h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 5);
+    for (unsigned i = 0; i < h.n_recs; i++) {
+        const dm_trace_rec *t = &h.recs[i];
+        if (t->fault == NULL)
+            continue;
+        ck_assert_str_eq(t->fault, "button");
+        seen++;
+        if (t->page == 0)
+            ck_assert_uint_eq(t->band, 999 / 64);
+        else if (t->band == 2)
+            ck_assert(t->page == 1 || t->page == 3);
+        else {
+            /* after 9 s: the first band whose deadline is >= 9 s from job start */
+            ck_assert_uint_ge(t->deadline_ns - t->job_start_ns, 9000000000ull);
+            ck_assert_uint_lt(h.recs[i - 1].deadline_ns - t->job_start_ns, 9000000000ull);
+        }
+    }
+    ck_assert_uint_eq(seen, 4);
+    ck_assert_uint_eq(r.events[PROTO_SCAN_EVT_BUTTON], 4);
+    host_close(&h);
+}
+END_TEST
+
+/* ---- commands -------------------------------------------------------------------- */
+
+START_TEST(commands_and_errors)
+{
+    host h;
+    uint8_t pl[PROTO_SCAN_MAX_PAYLOAD];
+    size_t n;
+    proto_scan_caps caps;
+    proto_scan_job job;
+    proto_scan_params p = params_default(2);
+    dm_in in;
+
+    host_open(&h, NULL, NULL, 1, 1);
+    send_cmd(&h, PROTO_SCAN_OP_GET_CAPS, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_GET_CAPS, pl, &n), PROTO_SCAN_ST_OK);
+    ck_assert_int_eq(proto_scan_caps_decode(pl, n, &caps), 64);
+    ck_assert_uint_eq(caps.band_lines, 64);
+
+    send_cmd(&h, 77, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, 77, NULL, NULL), PROTO_SCAN_ST_INVALID_COMMAND);
+    send_cmd(&h, PROTO_SCAN_OP_GET_CAPS, pl, 4); /* GET_CAPS takes no payload */
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_GET_CAPS, NULL, NULL),
+                      PROTO_SCAN_ST_INVALID_COMMAND);
+    {
+        /* not a command at all */
+        static const uint8_t junk[5] = {1, 2, 3, 4, 5};
+        ck_assert_int_eq(dm_device_bulk_out(h.dev, junk, sizeof(junk)), DM_E_PROTO);
+        dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+        ck_assert_int_eq(in.kind, DM_IN_DATA);
+        ck_assert_uint_eq(proto_get_le32(in.data + 12), PROTO_SCAN_ST_INVALID_COMMAND);
+        dm_device_consume(h.dev, DM_EP_DATA_IN, h.clk.now);
+    }
+    p.dpi = 123;
+    ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_INVALID_PARAM);
+    {
+        uint8_t bad[32];
+        p.dpi = 300;
+        proto_scan_params_encode(&p, bad, sizeof(bad));
+        bad[1] = 9; /* unknown mode */
+        send_cmd(&h, PROTO_SCAN_OP_SET_PARAMS, bad, sizeof(bad));
+        ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_SET_PARAMS, NULL, NULL),
+                          PROTO_SCAN_ST_INVALID_PARAM);
+        send_cmd(&h, PROTO_SCAN_OP_SET_PARAMS, bad, 31); /* truncated payload */
+        ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_SET_PARAMS, NULL, NULL),
+                          PROTO_SCAN_ST_INVALID_COMMAND);
+    }
+    ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_OK);
+    ck_assert_uint_eq(job.pages, 2);
+    /* while a job runs: START_JOB and SET_PARAMS are BUSY, GET_STATUS answers
+     * ahead of bands */
+    ck_assert_uint_eq(start_job(&h, NULL, &job), PROTO_SCAN_ST_BUSY);
+    ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_BUSY);
+    dm_clock_virtual_advance(&h.clk, 10000000000ull); /* every band of page 1 is due */
+    send_cmd(&h, PROTO_SCAN_OP_GET_STATUS, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_GET_STATUS, pl, &n), PROTO_SCAN_ST_OK);
+    {
+        proto_scan_devstatus ds;
+        proto_scan_devstatus_decode(pl, n, &ds);
+        ck_assert_uint_eq(ds.state, 2);
+        ck_assert_uint_eq(ds.sheets_loaded, 10);
+    }
+    dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+    ck_assert_int_eq(in.kind, DM_IN_DATA);
+    ck_assert_uint_eq(proto_get_le32(in.data), PROTO_SCAN_MAGIC_BND);
+    /* peek has no side effects */
+    {
+        dm_in again;
+        dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &again);
+        ck_assert_ptr_eq(again.data, in.data);
+        ck_assert_uint_eq(again.len, in.len);
+    }
+    dm_device_consume(h.dev, DM_EP_DATA_IN, h.clk.now);
+    /* ABORT discards the rest */
+    send_cmd(&h, PROTO_SCAN_OP_ABORT, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_ABORT, NULL, NULL), PROTO_SCAN_ST_OK);
+    dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+    ck_assert_int_eq(in.kind, DM_IN_IDLE);
+    /* a new job after abort starts from page 0 */
+    ck_assert_uint_eq(start_job(&h, NULL, &job), PROTO_SCAN_ST_OK);
+    dm_clock_virtual_advance(&h.clk, 10000000000ull);
+    dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+    ck_assert_uint_eq(proto_get_le32(in.data + 8), 0);
+    /* RESET: job gone, parameters forgotten, RESET answered */
+    send_cmd(&h, PROTO_SCAN_OP_RESET, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_RESET, NULL, NULL), PROTO_SCAN_ST_OK);
+    dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+    ck_assert_int_eq(in.kind, DM_IN_IDLE);
+    ck_assert_uint_eq(start_job(&h, NULL, &job), PROTO_SCAN_ST_OK);
+    ck_assert_uint_eq(job.pages, 0); /* profile defaults again */
+    host_close(&h);
+}
+END_TEST
+
+/* ---- bad fixtures ----------------------------------------------------------------- */
+
+#define GOOD_PROFILE_HEAD                                                                        \
+    "name: bad\n"                                                                                \
+    "usb: {vid: 0x1209, pid: 1, speed: high, manufacturer: m, product: p, serial: s}\n"
+#define GOOD_PROFILE_TAIL                                                                        \
+    "area: {width_mm: 210, height_mm: 297}\n"                                                    \
+    "band: {lines: 64, max_bytes: 1048576}\n"                                                    \
+    "defaults: {source: adf, mode: color, dpi: 300}\n"                                           \
+    "timing: {warmup_ms: 0, feed_ms: 100, line_time_us: {bw: 1, gray: 1, color: 1}}\n"
+#define GOOD_PROFILE_MID                                                                         \
+    "sources: [adf]\nfeeder_capacity: 10\nmodes: [bw, gray, color]\nresolutions: [100, 300]\n"
+
+static const struct bad {
+    const char *yaml;
+    const char *expect; /* substring of the message */
+} bad_profiles[] = {
+    {GOOD_PROFILE_HEAD GOOD_PROFILE_MID GOOD_PROFILE_TAIL, NULL}, /* control: loads */
+    {"name: bad\n" GOOD_PROFILE_MID GOOD_PROFILE_TAIL, "usb"},
+    {GOOD_PROFILE_HEAD GOOD_PROFILE_MID "band: {lines: 64, max_bytes: 1048576}\n"
+                                        "defaults: {source: adf, mode: color, dpi: 300}\n"
+                                        "timing: {warmup_ms: 0, feed_ms: 1, line_time_us: {}}\n",
+     "area"},
+    {GOOD_PROFILE_HEAD "sources: [adf]\nfeeder_capacity: ten\nmodes: [color]\n"
+                       "resolutions: [300]\n" GOOD_PROFILE_TAIL,
+     "feeder_capacity"},
+    {GOOD_PROFILE_HEAD "sources: [adf]\nfeeder_capacity: -5\nmodes: [color]\n"
+                       "resolutions: [300]\n" GOOD_PROFILE_TAIL,
+     "feeder_capacity"},
+    {GOOD_PROFILE_HEAD "sources: [adf]\nfeeder_capacity: 0\nmodes: [bw, gray, color]\n"
+                       "resolutions: [300]\n" GOOD_PROFILE_TAIL,
+     "feeder_capacity"},
+    {GOOD_PROFILE_HEAD "sources: [adf]\nfeeder_capacity: 1000000000000\nmodes: [color]\n"
+                       "resolutions: [300]\n" GOOD_PROFILE_TAIL,
+     "feeder_capacity"},
+    {GOOD_PROFILE_HEAD "sources: [adf]\nfeeder_capacity: 10\nmodes: [bw, gray, color]\n"
+                       "resolutions: [300, 1000000000]\n" GOOD_PROFILE_TAIL,
+     "resolutions[1]"},
+    {GOOD_PROFILE_HEAD "sources: [adf, scanner]\nfeeder_capacity: 10\nmodes: [color]\n"
+                       "resolutions: [300]\n" GOOD_PROFILE_TAIL,
+     "sources"},
+    {GOOD_PROFILE_HEAD "sources: [adf]\nfeeder_capacity: 10\nmodes: [color, sepia]\n"
+                       "resolutions: [300]\n" GOOD_PROFILE_TAIL,
+     "modes"},
+    {GOOD_PROFILE_HEAD GOOD_PROFILE_MID "area: {width_mm: 0, height_mm: 297}\n"
+                                        "band: {lines: 64, max_bytes: 1048576}\n"
+                                        "defaults: {source: adf, mode: color, dpi: 300}\n"
+                                        "timing: {warmup_ms: 0, feed_ms: 100, line_time_us: "
+                                        "{bw: 1, gray: 1, color: 1}}\n",
+     "area.width_mm"},
+    {GOOD_PROFILE_HEAD GOOD_PROFILE_MID "area: {width_mm: 210, height_mm: 5000}\n"
+                                        "band: {lines: 64, max_bytes: 1048576}\n"
+                                        "defaults: {source: adf, mode: color, dpi: 300}\n"
+                                        "timing: {warmup_ms: 0, feed_ms: 100, line_time_us: "
+                                        "{bw: 1, gray: 1, color: 1}}\n",
+     "area.height_mm"},
+    {GOOD_PROFILE_HEAD GOOD_PROFILE_MID "area: {width_mm: 210, height_mm: 297}\n"
+                                        "band: {lines: 0, max_bytes: 1048576}\n"
+                                        "defaults: {source: adf, mode: color, dpi: 300}\n"
+                                        "timing: {warmup_ms: 0, feed_ms: 100, line_time_us: "
+                                        "{bw: 1, gray: 1, color: 1}}\n",
+     "band.lines"},
+    {GOOD_PROFILE_HEAD GOOD_PROFILE_MID "area: {width_mm: 210, height_mm: 297}\n"
+                                        "band: {lines: 64, max_bytes: 100000000}\n"
+                                        "defaults: {source: adf, mode: color, dpi: 300}\n"
+                                        "timing: {warmup_ms: 0, feed_ms: 100, line_time_us: "
+                                        "{bw: 1, gray: 1, color: 1}}\n",
+     "band.max_bytes"},
+    {GOOD_PROFILE_HEAD GOOD_PROFILE_MID "area: {width_mm: 210, height_mm: 297}\n"
+                                        "band: {lines: 64, max_bytes: 1048576}\n"
+                                        "defaults: {source: flatbed, mode: color, dpi: 300}\n"
+                                        "timing: {warmup_ms: 0, feed_ms: 100, line_time_us: "
+                                        "{bw: 1, gray: 1, color: 1}}\n",
+     "defaults.source"},
+    {GOOD_PROFILE_HEAD GOOD_PROFILE_MID "area: {width_mm: 210, height_mm: 297}\n"
+                                        "band: {lines: 64, max_bytes: 1048576}\n"
+                                        "defaults: {source: adf, mode: color, dpi: 300}\n"
+                                        "timing: {warmup_ms: 0, feed_ms: 100, line_time_us: "
+                                        "{bw: 1, gray: 1}}\n",
+     "timing.line_time_us.color"},
+    {GOOD_PROFILE_HEAD GOOD_PROFILE_MID "area: {width_mm: 210, height_mm: 297}\n"
+                                        "band: {lines: 64, max_bytes: 1048576}\n"
+                                        "defaults: {source: adf, mode: color, dpi: 300}\n"
+                                        "timing: {warmup_ms: 0, feed_ms: 100, line_time_us: "
+                                        "{bw: 1, gray: 1, color: 1}, jitter_us: 1.5}\n",
+     "jitter_us"},
+    {GOOD_PROFILE_HEAD GOOD_PROFILE_MID GOOD_PROFILE_TAIL "colour: blue\n", "colour"},
+    {"name: [oops\n", "bad"},
+    {"", "bad"},
+    {"- just\n- a list\n", "bad"},
+};
+
+static const struct bad bad_scenarios[] = {
+    {"name: s\nsheets: 3\n", NULL}, /* control */
+    {"name: s\n", "sheets"},
+    {"name: s\nsheets: many\n", "sheets"},
+    {"name: s\nsheets: -1\n", "sheets"},
+    {"name: s\nsheets: 1000000000000\n", "sheets"},
+    {"name: s\nsheets: 20000\n", "sheets"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: gremlins\n    at: {page: 1, band: 1}\n", "kind"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n", "faults[0]"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 7, band: 1}\n",
+     "past the end"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 0, band: 1}\n",
+     "faults[0].at.page"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 1000000000000}\n",
+     "page"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 1, band: 0}\n",
+     "faults[0].at.band"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 1, band: 2, line: 5}\n",
+     "faults[0].at"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: delay\n    at: {page: 1, band: 2}\n", "ms"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: delay\n    at: {page: 1, band: 2}\n    ms: -4\n",
+     "ms"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    probability: 1.5\n",
+     "probability"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    probability: 0.5\n    after_ms: 3\n",
+     "at most one"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: warming_up\n    ms: 10\n    after_ms: 3\n",
+     "START_JOB"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: stall\n    at: {page: 1, band: 2}\n    clears: "
+     "maybe\n",
+     "clears"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 1, band: 2}\n    "
+     "clears: true\n",
+     "clears"},
+    {"name: s\nsheets: 3\ntime_scale: 0\n", "time_scale"},
+};
+
+static void check_bad(int is_profile, const struct bad *b, unsigned idx)
+{
+    char err[512];
+    fail_alloc fa = {.fail_at = -1};
+    dm_alloc a = {.realloc = fail_realloc, .ctx = &fa};
+    int rc;
+
+    memset(err, 0, sizeof(err));
+    if (is_profile) {
+        dm_profile *p = NULL;
+        rc = dm_profile_load_mem_a(&a, "bad.yaml", b->yaml, strlen(b->yaml), &p, err,
+                                   sizeof(err));
+        if (rc == DM_OK)
+            dm_profile_free(p);
+    } else {
+        dm_scenario *s = NULL;
+        rc = dm_scenario_load_mem_a(&a, "bad.yaml", b->yaml, strlen(b->yaml), &s, err,
+                                    sizeof(err));
+        if (rc == DM_OK)
+            dm_scenario_free(s);
+    }
+    ck_assert_int_eq(fa.live, 0); /* no leak on either path */
+    if (b->expect == NULL) {
+        ck_assert_msg(rc == DM_OK, "control %u: %s", idx, err);
+        return;
+    }
+    ck_assert_msg(rc == DM_E_PARSE || rc == DM_E_RANGE, "case %u loaded", idx);
+    ck_assert_msg(strncmp(err, "bad.yaml: ", 10) == 0, "case %u: no file name: %s", idx, err);
+    ck_assert_msg(strstr(err, b->expect) != NULL, "case %u: '%s' not in: %s", idx, b->expect,
+                  err);
+    ck_assert_msg(strchr(err, '\n') == NULL, "case %u: more than one line: %s", idx, err);
+}
+
+START_TEST(bad_profiles_rejected)
+{
+    check_bad(1, &bad_profiles[_i], (unsigned)_i);
+}
+END_TEST
+
+START_TEST(bad_scenarios_rejected)
+{
+    check_bad(0, &bad_scenarios[_i], (unsigned)_i);
+}
+END_TEST
+
+START_TEST(scenario_past_profile_rejected)
+{
+    static const char y[] = "name: far\nsheets: 3\nfaults:\n"
+                            "  - {kind: paper_jam, at: {page: 1, band: 56}}\n";
+    static const char y2[] = "name: far2\nsheets: 3\nfaults:\n"
+                             "  - {kind: paper_jam, at: {page: 1, line: 3508}}\n";
+    static const char y3[] = "name: big\nsheets: 51\n";
+    char err[256];
+    dm_profile *p;
+    dm_scenario *s;
+    dm_clock_virtual clk;
+    dm_device_config cfg;
+    dm_device *dev;
+
+    dm_clock_virtual_init(&clk, 0);
+    ck_assert_int_eq(dm_profile_load_default(&p, err, sizeof(err)), DM_OK);
+    ck_assert_int_eq(dm_scenario_load_mem("far.yaml", y, sizeof(y) - 1, &s, err, sizeof(err)),
+                     DM_OK);
+    ck_assert_int_eq(dm_scenario_check(s, p, err, sizeof(err)), DM_E_RANGE);
+    ck_assert_ptr_nonnull(strstr(err, "faults[0].at.band"));
+    ck_assert_ptr_nonnull(strstr(err, "55 bands"));
+    dm_device_config_init(&cfg);
+    cfg.profile = p;
+    cfg.scenario = s;
+    cfg.clock = &clk.base;
+    ck_assert_int_eq(dm_device_create(&cfg, &dev), DM_E_RANGE);
+    dm_scenario_free(s);
+    ck_assert_int_eq(dm_scenario_load_mem("far2.yaml", y2, sizeof(y2) - 1, &s, err, sizeof(err)),
+                     DM_OK);
+    ck_assert_int_eq(dm_scenario_check(s, p, err, sizeof(err)), DM_E_RANGE);
+    ck_assert_ptr_nonnull(strstr(err, "at.line"));
+    dm_scenario_free(s);
+    ck_assert_int_eq(dm_scenario_load_mem("big.yaml", y3, sizeof(y3) - 1, &s, err, sizeof(err)),
+                     DM_OK);
+    ck_assert_int_eq(dm_scenario_check(s, p, err, sizeof(err)), DM_E_RANGE);
+    ck_assert_ptr_nonnull(strstr(err, "capacity 50"));
+    dm_scenario_free(s);
+    ck_assert_int_eq(dm_profile_load_file("/nonexistent/x.yaml", &p, err, sizeof(err)) == DM_OK,
+                     0);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/x.yaml"));
+    dm_profile_free(p);
+}
+END_TEST
+
+/* ---- allocation failures: every constructor, every allocation ----------------------- */
+
+START_TEST(alloc_failures)
+{
+    size_t plen, slen;
+    char *ptxt = slurp("profiles/fast-duplex.yaml", &plen);
+    char *stxt = slurp("scenarios/random-faults.yaml", &slen);
+    char err[256];
+    long n;
+
+    /* profile loader */
+    for (n = 0;; n++) {
+        fail_alloc fa = {.fail_at = n};
+        dm_alloc a = {.realloc = fail_realloc, .ctx = &fa};
+        dm_profile *p = NULL;
+        int rc = dm_profile_load_mem_a(&a, "p", ptxt, plen, &p, err, sizeof(err));
+        if (rc == DM_OK) {
+            dm_profile_free(p);
+            ck_assert_int_eq(fa.live, 0);
+            break;
+        }
+        ck_assert_int_eq(rc, DM_E_NOMEM);
+        ck_assert_int_eq(fa.live, 0);
+        ck_assert(n < 100000);
+    }
+    ck_assert_int_gt(n, 5);
+    /* scenario loader */
+    for (n = 0;; n++) {
+        fail_alloc fa = {.fail_at = n};
+        dm_alloc a = {.realloc = fail_realloc, .ctx = &fa};
+        dm_scenario *s = NULL;
+        int rc = dm_scenario_load_mem_a(&a, "s", stxt, slen, &s, err, sizeof(err));
+        if (rc == DM_OK) {
+            dm_scenario_free(s);
+            ck_assert_int_eq(fa.live, 0);
+            break;
+        }
+        ck_assert_int_eq(rc, DM_E_NOMEM);
+        ck_assert_int_eq(fa.live, 0);
+    }
+    ck_assert_int_gt(n, 3);
+    /* file loaders */
+    for (n = 0;; n++) {
+        fail_alloc fa = {.fail_at = n};
+        dm_alloc a = {.realloc = fail_realloc, .ctx = &fa};
+        dm_scenario *s = NULL;
+        int rc = dm_scenario_load_file_a(&a, fixture_path("scenarios/jam-page3-band5.yaml"), &s,
+                                         err, sizeof(err));
+        if (rc == DM_OK) {
+            dm_scenario_free(s);
+            break;
+        }
+        ck_assert_int_eq(rc, DM_E_NOMEM);
+        ck_assert_int_eq(fa.live, 0);
+    }
+    for (n = 0;; n++) {
+        fail_alloc fa = {.fail_at = n};
+        dm_alloc a = {.realloc = fail_realloc, .ctx = &fa};
+        dm_profile *p = NULL;
+        int rc = dm_profile_load_file_a(&a, fixture_path("profiles/default.yaml"), &p, err,
+                                        sizeof(err));
+        if (rc == DM_OK) {
+            dm_profile_free(p);
+            break;
+        }
+        ck_assert_int_eq(rc, DM_E_NOMEM);
+        ck_assert_int_eq(fa.live, 0);
+    }
+    /* device (with the built-in clean scenario: the device loads it itself) */
+    {
+        dm_profile *p;
+        dm_clock_virtual clk;
+        dm_device_config cfg;
+
+        dm_clock_virtual_init(&clk, 0);
+        ck_assert_int_eq(dm_profile_load_default(&p, err, sizeof(err)), DM_OK);
+        dm_device_config_init(&cfg);
+        cfg.profile = p;
+        cfg.clock = &clk.base;
+        for (n = 0;; n++) {
+            fail_alloc fa = {.fail_at = n};
+            dm_alloc a = {.realloc = fail_realloc, .ctx = &fa};
+            dm_device *dev = NULL;
+            int rc = dm_device_create_a(&a, &cfg, &dev);
+            if (rc == DM_OK) {
+                /* steady state allocates nothing: a whole job on this allocator */
+                long before = fa.n_allocs;
+                static const uint8_t start[16] = {'S', 'C', 'M', 'D', 1, 0, 3, 0};
+                dm_in in;
+                ck_assert_int_eq(dm_device_bulk_out(dev, start, 16), DM_OK);
+                cfg.timing = 0;
+                for (int k = 0; k < 200; k++) {
+                    dm_device_peek(dev, DM_EP_DATA_IN, 0, &in);
+                    if (in.kind != DM_IN_DATA)
+                        break;
+                    dm_device_consume(dev, DM_EP_DATA_IN, UINT64_MAX / 2);
+                }
+                ck_assert_int_eq(fa.n_allocs, before);
+                dm_device_free(dev);
+                ck_assert_int_eq(fa.live, 0);
+                break;
+            }
+            ck_assert_int_eq(rc, DM_E_NOMEM);
+            ck_assert_int_eq(fa.live, 0);
+        }
+        ck_assert_int_gt(n, 2);
+        dm_profile_free(p);
+    }
+    free(ptxt);
+    free(stxt);
 }
 END_TEST
 
 static Suite *dm_suite(void)
 {
     Suite *s = suite_create("device-model");
-    TCase *tc = tcase_create("device");
+    TCase *tc = tcase_create("fixtures");
+    tcase_add_test(tc, every_fixture_loads);
+    tcase_add_test(tc, builtin_default_is_the_fixture);
+    tcase_add_test(tc, job_resolve_rejects);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("synth");
+    tcase_add_test(tc, synth_pure_and_seeded);
+    tcase_add_test(tc, synth_chart_is_readable);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("timing");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, clean_three_pages);
+    tcase_add_test(tc, deadlines_match_model);
+    tcase_add_test(tc, same_seed_same_bytes_and_schedule);
+    tcase_add_test(tc, timing_off_is_immediate);
+    tcase_add_test(tc, lateness_is_reported);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("faults");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, scenario_jam);
+    tcase_add_test(tc, scenario_feeder_empty_after_2);
+    tcase_add_test(tc, scenario_clean_until_empty);
+    tcase_add_test(tc, scenario_start_refusals);
+    tcase_add_test(tc, scenario_cover_and_multifeed);
+    tcase_add_test(tc, scenario_stalls);
+    tcase_add_test(tc, scenario_short_and_corrupt);
+    tcase_add_test(tc, scenario_never_and_disconnect);
+    tcase_add_test(tc, scenario_delay);
+    tcase_add_test(tc, scenario_random_is_reproducible);
+    tcase_add_test(tc, triggers_line_every_after);
+    tcase_add_test(tc, commands_and_errors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("validation");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, bad_profiles_rejected, 0,
+                        (int)(sizeof(bad_profiles) / sizeof(bad_profiles[0])));
+    tcase_add_loop_test(tc, bad_scenarios_rejected, 0,
+                        (int)(sizeof(bad_scenarios) / sizeof(bad_scenarios[0])));
+    tcase_add_test(tc, scenario_past_profile_rejected);
+    tcase_add_test(tc, alloc_failures);
     suite_add_tcase(s, tc);
     return s;
 }

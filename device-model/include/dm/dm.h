@@ -101,6 +101,12 @@ int dm_scenario_load_mem(const char *name, const char *yaml, size_t len, dm_scen
 int dm_scenario_load_default(dm_scenario **out, char *errbuf, size_t errlen);
 void dm_scenario_free(dm_scenario *s);
 const char *dm_scenario_name(const dm_scenario *s);
+/* Check a scenario against a profile: the sheets fit the feeder and every
+ * fault place (band, line, byte) lies inside a page of the job the profile
+ * runs with its defaults. DM_OK or DM_E_RANGE with a one-line message.
+ * dm_device_create() refuses (DM_E_RANGE) a pair that fails this check.
+ * (Addition by the device-model work.) */
+int dm_scenario_check(const dm_scenario *s, const dm_profile *p, char *errbuf, size_t errlen);
 
 /* ---- job geometry and page synthesis -------------------------------------- */
 
