@@ -64,7 +64,11 @@ const char *drv_err_name(int err)
     X("STG_E_WRITEFAULT", DRV_HR_STG_E_WRITEFAULT, DRV_EXIT_OUTPUT)                                \
     X("STG_E_MEDIUMFULL", DRV_HR_STG_E_MEDIUMFULL, DRV_EXIT_OUTPUT)                                \
     X("STG_E_ACCESSDENIED", DRV_HR_STG_E_ACCESSDENIED, DRV_EXIT_OUTPUT)                            \
+    X("E_ACCESSDENIED", (int32_t)0x80070005u, DRV_EXIT_OUTPUT)                                     \
     X("STG_E_INVALIDFUNCTION", (int32_t)0x80030001u, DRV_EXIT_OUTPUT)                              \
+    X("STG_E_FILENOTFOUND", (int32_t)0x80030002u, DRV_EXIT_OUTPUT)                                 \
+    X("STG_E_PATHNOTFOUND", (int32_t)0x80030003u, DRV_EXIT_OUTPUT)                                 \
+    X("STG_E_TOOMANYOPENFILES", (int32_t)0x80030004u, DRV_EXIT_OUTPUT)                             \
     X("STG_E_CANTSAVE", (int32_t)0x80030103u, DRV_EXIT_OUTPUT)
 
 const char *drv_hr_name(int32_t hr, char *buf, size_t len)
@@ -93,7 +97,10 @@ int drv_exit_code(int32_t hr)
         DRV_HR_MAP(DRV_HREXIT_CASE_)
 #undef DRV_HREXIT_CASE_
     default:
-        return hr >= 0 ? DRV_EXIT_OK : DRV_EXIT_INTERNAL;
+        if (hr >= 0)
+            return DRV_EXIT_OK;
+        /* any other storage error (FACILITY_STORAGE) is about the output */
+        return ((uint32_t)hr >> 16) == 0x8003u ? DRV_EXIT_OUTPUT : DRV_EXIT_INTERNAL;
     }
 }
 

@@ -296,7 +296,8 @@ static void oracle_cmd(dm_device *dev, uint16_t op, const void *pl, size_t plen)
     int n = proto_scan_cmd_encode(&c, buf, sizeof(buf));
 
     ck_assert_int_gt(n, 0);
-    memcpy(buf + n, pl, plen);
+    if (plen)
+        memcpy(buf + n, pl, plen);
     ck_assert_int_eq(dm_device_bulk_out(dev, buf, (size_t)n + plen), 0);
 }
 
