@@ -1,9 +1,11 @@
 /* emulator: a USB/IP server exporting virtual scanners (DESIGN.md section 3).
  *
  * One server owns one listening socket and N exported devices (busids 1-1,
- * 1-2, ...), each bound to its own dm_device. emu_server_run() is a single
- * event loop (epoll + timerfd); emu_server_stop() may be called from another
- * thread or a signal handler.
+ * 1-2, ...), each bound to its own dm_device. emu_server_run() runs the
+ * acceptor (listen socket + operation requests) in the calling thread and one
+ * worker thread per device (epoll + timerfd with absolute deadlines), joined
+ * before it returns; emu_server_stop() may be called from another thread or a
+ * signal handler. See docs/emulator.md.
  */
 #ifndef SCANEMU_EMU_EMU_H
 #define SCANEMU_EMU_EMU_H
