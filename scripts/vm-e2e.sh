@@ -392,10 +392,13 @@ PROFILES="$SRC/fixtures/profiles"
 SCENARIOS="$SRC/fixtures/scenarios"
 SEED="${VM_E2E_SEED:-20240607}"
 # Small scans keep the single TCG CPU quick; both profiles must support them.
-SCAN_ARGS="${VM_E2E_SCAN_ARGS:---pages 2 --mode gray --dpi 75 --seed $SEED}"
-DETACH_ARGS="${VM_E2E_DETACH_ARGS:---pages 30 --mode gray --dpi 75 --seed $SEED}"
-STALL_ARGS="${VM_E2E_STALL_ARGS:---pages 3 --mode gray --dpi 75 --seed $SEED}"
-JAM_ARGS="${VM_E2E_JAM_ARGS:---pages 5 --mode gray --dpi 75 --seed $SEED}"
+# -v makes wiascan print its WIA status and pages on success too.
+SCAN_ARGS="${VM_E2E_SCAN_ARGS:--v --pages 2 --mode gray --dpi 100 --seed $SEED}"
+# clean.yaml has 10 sheets; with the profile's timing (about 0.8 s a page at
+# 100 dpi gray) the guest detaches well before the end.
+DETACH_ARGS="${VM_E2E_DETACH_ARGS:--v --pages 10 --mode gray --dpi 100 --seed $SEED}"
+STALL_ARGS="${VM_E2E_STALL_ARGS:--v --pages 3 --mode gray --dpi 100 --seed $SEED}"
+JAM_ARGS="${VM_E2E_JAM_ARGS:--v --pages 5 --mode gray --dpi 100 --seed $SEED}"
 
 need usbip usbip
 need tiffinfo libtiff-tools
@@ -440,14 +443,14 @@ tiff_status() {
   grep -oE '(S_OK|WIA_(ERROR|STATUS)_[A-Z_]+)' "$1" | tail -n1 || true
 }
 
-# host_scan NAME PORT BUSID ARGS...: the reference scan through wiascan's
+# host_scan NAME PORT BUSID VID:PID ARGS...: the reference scan through wiascan's
 # userspace usbip transport; writes $WORK/ref/NAME.result like E2E-SCAN.
 host_scan() {
-  local name="$1" port="$2" busid="$3" rc pages valid sum
-  shift 3
+  local name="$1" port="$2" busid="$3" vidpid="$4" rc pages valid sum
+  shift 4
   mkdir -p "$WORK/ref"
   set +e
-  timeout 300 "$WIASCAN" --transport "usbip://127.0.0.1:$port/$busid" "$@" \
+  timeout 300 "$WIASCAN" --transport "usbip://127.0.0.1:$port/$busid" --device-id "$vidpid" "$@" \
     -o "$WORK/ref/$name.tiff" >"$WORK/ref/$name.log" 2>&1
   rc=$?
   set -e
@@ -467,21 +470,29 @@ field() { # field KEY LINE
 
 log "scanemu $SCANEMU, wiascan $WIASCAN$([ "$SANITIZED" = 1 ] && echo ' (ASan/UBSan build)')"
 
-# Pick a second profile whose VID:PID differs from default.yaml's, so that
-# libusb:VID:PID names each attached device unambiguously.
+# The second device comes from another profile (fast-duplex.yaml unless
+# VM_E2E_PROFILE2 names one). libusb:VID:PID must name each attached device
+# unambiguously, and the shipped profiles all use the pid.codes test ID, so
+# when the IDs collide the test scans from a copy whose only change is the PID.
 start_emu probe --device "$PROFILES/default.yaml"
 DEFAULT_VIDPID="$(exports "$PORT_probe" | awk '$1 == "1-1" {print $2}')"
 [ -n "$DEFAULT_VIDPID" ] || die "usbip list -r 127.0.0.1 --tcp-port $PORT_probe shows no 1-1: $(usbip --tcp-port "$PORT_probe" list -r 127.0.0.1 2>&1)"
-PROFILE2=""
-for p in "$PROFILES"/*.yaml; do
-  [ "$(basename "$p")" = default.yaml ] && continue
-  [ -n "${VM_E2E_PROFILE2:-}" ] && [ "$p" != "$VM_E2E_PROFILE2" ] && continue
-  start_emu "probe2" --device "$p"
-  vp="$(exports "$PORT_probe2" | awk '$1 == "1-1" {print $2}')"
-  if [ -n "$vp" ] && [ "$vp" != "$DEFAULT_VIDPID" ]; then PROFILE2="$p"; break; fi
-done
-[ -n "$PROFILE2" ] || die "no profile in $PROFILES with a VID:PID other than default.yaml's $DEFAULT_VIDPID"
-log "devices: default.yaml ($DEFAULT_VIDPID) and $(basename "$PROFILE2")"
+PROFILE2_SRC="${VM_E2E_PROFILE2:-$PROFILES/fast-duplex.yaml}"
+[ -f "$PROFILE2_SRC" ] || PROFILE2_SRC="$(ls "$PROFILES"/*.yaml | grep -v '/default.yaml$' | head -n1)"
+[ -f "$PROFILE2_SRC" ] || die "no second profile in $PROFILES"
+PROFILE2="$PROFILE2_SRC"
+start_emu probe2 --device "$PROFILE2"
+vp2="$(exports "$PORT_probe2" | awk '$1 == "1-1" {print $2}')"
+if [ "$vp2" = "$DEFAULT_VIDPID" ]; then
+  PROFILE2="$WORK/$(basename "$PROFILE2_SRC" .yaml)-pid2.yaml"
+  newpid="$(printf '0x%04x' $(((0x${DEFAULT_VIDPID##*:} + 1) & 0xffff)))"
+  sed "0,/^\( *pid: *\)0x[0-9a-fA-F]*/s//\1$newpid/" "$PROFILE2_SRC" >"$PROFILE2"
+  start_emu probe3 --device "$PROFILE2"
+  vp2="$(exports "$PORT_probe3" | awk '$1 == "1-1" {print $2}')"
+  [ -n "$vp2" ] && [ "$vp2" != "$DEFAULT_VIDPID" ] ||
+    die "could not give $(basename "$PROFILE2_SRC") a PID other than default.yaml's ($DEFAULT_VIDPID)"
+fi
+log "devices: default.yaml ($DEFAULT_VIDPID) and $(basename "$PROFILE2") ($vp2)"
 
 # Host references, each on a fresh scanemu with the same arguments as the
 # guest's, so scenario state starts from the same point.
@@ -497,17 +508,19 @@ mapfile -t A_EXPORTS < <(exports "$PORT_refa")
 [ "${#A_EXPORTS[@]}" -eq 2 ] || die "scanemu with two --device exports ${#A_EXPORTS[@]} devices: $(usbip --tcp-port "$PORT_refa" list -r 127.0.0.1 2>&1)"
 A_BUSIDS="$(printf '%s\n' "${A_EXPORTS[@]}" | awk '{print $1}' | tr '\n' ' ')"
 A_VIDPIDS="$(printf '%s\n' "${A_EXPORTS[@]}" | awk '{print $2}' | tr '\n' ' ')"
+declare -A PROFILE_OF=(["$DEFAULT_VIDPID"]="$PROFILES/default.yaml" ["$vp2"]="$PROFILE2")
 log "host reference scans (usbip transport)"
-for busid in $A_BUSIDS; do
+for e in "${A_EXPORTS[@]}"; do
+  set -- $e
   # shellcheck disable=SC2086
-  host_scan "a-$busid" "$PORT_refa" "$busid" $SCAN_ARGS
+  host_scan "a-$1" "$PORT_refa" "$1" "$2" $SCAN_ARGS
 done
 start_emu refstall "${EMU_STALL[@]}"
 # shellcheck disable=SC2086
-host_scan stall "$PORT_refstall" 1-1 $STALL_ARGS
+host_scan stall "$PORT_refstall" 1-1 "$DEFAULT_VIDPID" $STALL_ARGS
 start_emu refjam "${EMU_JAM[@]}"
 # shellcheck disable=SC2086
-host_scan jam "$PORT_refjam" 1-1 $JAM_ARGS
+host_scan jam "$PORT_refjam" 1-1 "$DEFAULT_VIDPID" $JAM_ARGS
 for f in "$WORK"/ref/*.result; do log "  ref $(cat "$f")"; done
 
 # The guest's own scanemu instances, all started before the boot.
@@ -570,6 +583,16 @@ for e in "${A_EXPORTS[@]}"; do
     grep -Eq "$pat" <<<"$v" || { echo "        lsusb -v $2: no line matching /$pat/"; ok=1; }
   done
   check "guest: lsusb -v $2 shows our descriptors (class 255, bulk 0x01/0x81, interrupt 0x82)" $ok
+  # The string descriptors, read by the guest kernel over USB/IP, are the
+  # profile's.
+  ok=0
+  for key in manufacturer:iManufacturer product:iProduct serial:iSerial; do
+    want="$(sed -n "s/^ *${key%%:*}: *//p" "${PROFILE_OF[$2]}" | head -n1 | sed 's/ *#.*//; s/^"\(.*\)"$/\1/')"
+    [ -n "$want" ] || continue
+    grep -Eq "${key##*:} +[0-9]+ $want\$" <<<"$v" ||
+      { echo "        lsusb -v $2: ${key##*:} is not '$want'"; ok=1; }
+  done
+  check "guest: lsusb -v $2 strings are $(basename "${PROFILE_OF[$2]}")'s" $ok
 done
 
 # compare NAME: guest result against the host reference.
@@ -621,7 +644,7 @@ DPAGES="$(field pages "$d")"
 if [ "${DPAGES:-0}" -ge 1 ]; then
   start_emu refdetach "${EMU_A[@]}"
   # shellcheck disable=SC2086
-  host_scan detach "$PORT_refdetach" 1-1 $(sed "s/--pages [0-9]*/--pages $DPAGES/" <<<"$DETACH_ARGS")
+  host_scan detach "$PORT_refdetach" 1-1 "$DEFAULT_VIDPID" $(sed "s/--pages [0-9]*/--pages $DPAGES/" <<<"$DETACH_ARGS")
   [ "$(field sha256 "$d")" = "$(field sha256 "$(cat "$WORK/ref/detach.result")")" ]
   check "detach: its $DPAGES page(s) are byte-identical to a $DPAGES-page scan over the usbip transport" $?
 fi
@@ -631,10 +654,16 @@ r="$(cat "$WORK/ref/stall.result")"
 [ "$(field rc "$r")" != 3 ] && [ "$(field pages "$r")" -ge 1 ]
 check "stall: host reference scan reached the device and wrote pages ($r)" $?
 compare stall
+grep "^E2E-OUT stall | " "$C" | grep -qi 'stall'
+check "stall: the guest's wiascan met the STALL and cleared the halt through usbcore" $?
 r="$(cat "$WORK/ref/jam.result")"
 [ "$(field status "$r")" = WIA_ERROR_PAPER_JAM ]
 check "jam: host reference ends with WIA_ERROR_PAPER_JAM ($r)" $?
 compare jam
+# The jam keeps pages 1-2: the same bytes as the clean 2-page scan of the
+# same profile and seed.
+[ "$(field sha256 "$(marker E2E-SCAN | grep 'name=jam ')")" = "$(field sha256 "$(cat "$WORK/ref/a-1-1.result")")" ]
+check "jam: the 2 pages kept are byte-identical to the clean 2-page scan" $?
 
 # No sanitizer report anywhere: guest console, host scans, scanemu logs.
 ! grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$C" "$WORK"/ref/*.log "$WORK"/emu-*.log
