@@ -81,7 +81,7 @@ build() {
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >"$OUT/cmake.log" 2>&1 ||
       die "cmake configure failed (see $OUT/cmake.log)"
     local t
-    for t in scanemu wiascan bench_tcp bench_wias bench_synth; do
+    for t in scanemu wiascan bench_tcp bench_timer bench_wias bench_synth; do
       log "build $t"
       cmake --build "$BUILD" -j "$JOBS" --target "$t" >>"$OUT/build.log" 2>&1 ||
         log "target $t did not build (see $OUT/build.log); its rows will say n/a"
@@ -90,6 +90,7 @@ build() {
   SCANEMU="$(find "$BUILD" -type f -name scanemu -perm -u+x | head -n1)"
   WIASCAN="$(find "$BUILD" -type f -name wiascan -perm -u+x | head -n1)"
   BENCH_TCP="$(find "$BUILD" -type f -name bench_tcp -perm -u+x | head -n1)"
+  BENCH_TIMER="$(find "$BUILD" -type f -name bench_timer -perm -u+x | head -n1)"
   BENCH_WIAS="$(find "$BUILD" -type f -name bench_wias -perm -u+x | head -n1)"
   BENCH_SYNTH="$(find "$BUILD" -type f -name bench_synth -perm -u+x | head -n1)"
 }
@@ -215,6 +216,14 @@ bench_sane() {
 bench_timing() {
   [ -n "$SCANEMU" ] && [ -n "$WIASCAN" ] || { log "timing: scanemu/wiascan missing"; return 0; }
   local pages=$((TM_BANDS / TM_BANDS_PER_PAGE))
+  # Baseline: how precisely this machine, right now, wakes a thread at the
+  # same 2 ms absolute deadlines with the emulator's mechanism (timerfd+epoll).
+  if [ -n "$BENCH_TIMER" ]; then
+    log "timing: bare timerfd baseline, $TM_BANDS x 2 ms"
+    "$BENCH_TIMER" --interval-us 2000 --count "$TM_BANDS" >"$OUT/timer.log" 2>&1 ||
+      log "bench_timer failed (see $OUT/timer.log)"
+    tr ' ' '\n' <"$OUT/timer.log" | grep -E '^(p50_us|p99_us|max_us|drift_us)=' | sed 's/^/timer_/' >>"$RES"
+  fi
   log "timing: $TM_BANDS bands of 2 ms ($pages pages) on the real clock"
   rm -f "$OUT/tm.dev.jsonl" "$OUT/tm.host.jsonl"
   start_emu tm --device "$BFIX/profiles/bench-2ms.yaml" --scenario "$BFIX/scenarios/bench-sheets.yaml" \
@@ -309,14 +318,25 @@ bench_long() {
   rm -f "$OUT/lj.host.jsonl"
   start_emu lj --device "$BFIX/profiles/bench-a4.yaml" --scenario "$BFIX/scenarios/bench-sheets.yaml" \
     --seed "$SEED" --no-timing
-  local rc=0 wpid
-  "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-1" --source adf --pages "$LJ_PAGES" \
-    --mode gray --dpi 75 --seed "$SEED" --trace "$OUT/lj.host.jsonl" -o "$OUT/lj.tiff" \
-    >"$OUT/lj.wiascan.log" 2>&1 &
+  local rc=0 wpid go="$OUT/lj.go"
+  rm -f "$OUT/lj.rss.csv"
+  # wiascan waits on a FIFO until the RSS sampler runs, so page 10 is never missed.
+  rm -f "$go"
+  mkfifo "$go"
+  (read -r _ <"$go"; exec "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-1" --source adf \
+    --pages "$LJ_PAGES" --mode gray --dpi 75 --seed "$SEED" --trace "$OUT/lj.host.jsonl" \
+    -o "$OUT/lj.tiff") >"$OUT/lj.wiascan.log" 2>&1 &
   wpid=$!
   OUR_PIDS+=("$wpid")
   python3 "$TOOL" rss-watch --out "$OUT/lj.rss.csv" --progress "$OUT/lj.host.jsonl" \
-    --pid "$wpid" --pid "$EMU_PID" --stop-on "$wpid" --interval-ms 10
+    --pid "$wpid" --pid "$EMU_PID" --stop-on "$wpid" --interval-ms 10 &
+  local watcher=$!
+  OUR_PIDS+=("$watcher")
+  local i
+  for i in $(seq 1 500); do [ -s "$OUT/lj.rss.csv" ] && break; sleep 0.02; done
+  echo go >"$go"
+  wait "$watcher" || true
+  rm -f "$go"
   wait "$wpid" || rc=$?
   stop_emu
   [ "$rc" -eq 0 ] || { log "long: wiascan failed ($rc), see $OUT/lj.wiascan.log"; return 0; }
@@ -347,6 +367,22 @@ bench_ratios() {
   fi
 }
 
+# busy_pct SECONDS: share of all CPUs busy (not idle/iowait) over a window in
+# which this script runs nothing: how loaded the shared machine is.
+busy_pct() {
+  local a b
+  a=$(head -n1 /proc/stat)
+  sleep "$1"
+  b=$(head -n1 /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN {
+    n = split(a, x); split(b, y); tot = 0
+    for (i = 2; i <= n; i++) tot += y[i] - x[i]
+    idle = (y[5] - x[5]) + (y[6] - x[6])
+    pct = 0
+    if (tot > 0) pct = 100 * (tot - idle) / tot
+    printf "%.0f\n", pct }'
+}
+
 # ---- main --------------------------------------------------------------------------------------------
 
 mkdir -p "$OUT"
@@ -356,9 +392,12 @@ put host "$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }'
 put quick "$QUICK"
 put commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 build
+put busy_before_pct "$(busy_pct 2)"
+put load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 want throughput && { bench_throughput; bench_sane; }
 want timing && bench_timing
 want scale && bench_scale
 want long && bench_long
 want ratios && bench_ratios
+put busy_after_pct "$(busy_pct 2)"
 python3 "$TOOL" table "$RES" | tee "$OUT/table.md"
