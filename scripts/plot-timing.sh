@@ -40,18 +40,25 @@ set output '$out'
 set multiplot layout 3,1 title sprintf("scanemu timing: %s — %d bands; release − deadline p50 %.1f µs, p99 %.1f µs, max %.1f µs, drift at end %.1f µs", '$title', nbands, p50, p99, pmax, drift)
 
 set title "Distribution of release − deadline (device side)"
-set xlabel "release − deadline (µs)"
+set xlabel "release − deadline (µs, log scale; below 1 µs counted at 1 µs)"
 set ylabel "bands"
-set logscale y
+set logscale xy
+set xrange [1:*]
+set yrange [0.8:*]
 set style fill solid 0.6 border -1
-set boxwidth binw*0.9 absolute
 set grid
 set arrow 1 from p99, graph 0 to p99, graph 1 nohead dt 2 lc rgb "red"
 set label 1 sprintf(" p99 %.1f µs", p99) at p99, graph 0.9 tc rgb "red"
-plot '$tmp/hist.dat' using (\$1 + binw/2):2 with boxes lc rgb "#4477aa" notitle
-unset logscale y
+set arrow 2 from p50, graph 0 to p50, graph 1 nohead dt 3 lc rgb "#228833"
+set label 2 sprintf(" p50 %.1f µs", p50) at p50, graph 0.8 tc rgb "#228833"
+plot '$tmp/hist.dat' using 1:2:(\$3*0.9) with boxes lc rgb "#4477aa" notitle
+unset logscale xy
+set xrange [*:*]
+set yrange [*:*]
 unset arrow 1
 unset label 1
+unset arrow 2
+unset label 2
 
 set title "Release time against deadline"
 set xlabel "deadline since job start (ms)"
@@ -62,13 +69,15 @@ plot '$tmp/points.dat' using 1:2 with points pt 7 ps 0.3 lc rgb "#4477aa" title 
 
 set title "Timing error over the job"
 set xlabel "deadline since job start (ms)"
-set ylabel "error (µs)"
-set key top right
+set ylabel "error (µs, log scale; below 1 µs drawn at 1 µs)"
+set logscale y
+set yrange [1:*]
+set key top right opaque
 if (have_host) {
-  plot '$tmp/points.dat' using 1:3 with points pt 7 ps 0.3 lc rgb "#4477aa" title "device: release − deadline", \
-       '$tmp/host.dat' using 1:2 with points pt 7 ps 0.3 lc rgb "#ee7733" title "host: arrival − deadline (minus smallest offset)"
+  plot '$tmp/points.dat' using 1:(\$3 < 1 ? 1 : \$3) with points pt 7 ps 0.3 lc rgb "#4477aa" title "device: release − deadline", \
+       '$tmp/host.dat' using 1:(\$2 < 1 ? 1 : \$2) with points pt 7 ps 0.3 lc rgb "#ee7733" title "host: arrival − deadline (minus smallest offset)"
 } else {
-  plot '$tmp/points.dat' using 1:3 with points pt 7 ps 0.3 lc rgb "#4477aa" title "device: release − deadline"
+  plot '$tmp/points.dat' using 1:(\$3 < 1 ? 1 : \$3) with points pt 7 ps 0.3 lc rgb "#4477aa" title "device: release − deadline"
 }
 unset multiplot
 GP

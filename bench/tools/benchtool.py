@@ -196,20 +196,20 @@ def cmd_plot_data(a):
             d, rel = int(r["deadline_ns"]), int(r["release_ns"])
             late_us.append((rel - d) / 1e3)
             f.write(f"{d / 1e6:.6f} {rel / 1e6:.6f} {(rel - d) / 1e3:.3f}\n")
-    b = a.bin_us
-    if b <= 0:
-        # About 60 bins up to the 99.9th percentile, at least 1 us wide.
-        s = sorted(late_us)
-        top = max(1.0, s[min(len(s) - 1, int(0.999 * len(s)))])
-        b = max(1.0, math.ceil(top / 60.0))
+    # Log-spaced bins, 20 per decade from 1 us: timing errors span from tens
+    # of microseconds to milliseconds. Values below 1 us (early or exact) go
+    # into the first bin.
+    per_decade = 20
     hist = {}
     for v in late_us:
-        k = math.floor(v / b) * b
+        k = 0 if v < 1.0 else int(math.floor(math.log10(v) * per_decade))
         hist[k] = hist.get(k, 0) + 1
     with open(os.path.join(a.outdir, "hist.dat"), "w") as f:
-        f.write(f"# bin_start_us count (bin width {b} us)\n")
+        f.write("# bin_center_us count bin_width_us (log-spaced, 20 per decade)\n")
         for k in sorted(hist):
-            f.write(f"{k:.3f} {hist[k]}\n")
+            lo, hi = 10 ** (k / per_decade), 10 ** ((k + 1) / per_decade)
+            f.write(f"{math.sqrt(lo * hi):.3f} {hist[k]} {hi - lo:.3f}\n")
+    b = 0
     s = sorted(late_us)
     with open(os.path.join(a.outdir, "stats.gp"), "w") as f:
         f.write(f"binw = {b}\n")
