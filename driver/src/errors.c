@@ -60,6 +60,7 @@ const char *drv_err_name(int err)
     X("E_INVALIDARG", DRV_HR_E_INVALIDARG, DRV_EXIT_PARAM)                                         \
     X("E_OUTOFMEMORY", DRV_HR_E_OUTOFMEMORY, DRV_EXIT_INTERNAL)                                    \
     X("E_POINTER", (int32_t)0x80004003u, DRV_EXIT_INTERNAL)                                        \
+    X("E_ABORT", DRV_HR_E_ABORT, DRV_EXIT_CANCELLED)                                               \
     X("E_FAIL", (int32_t)0x80004005u, DRV_EXIT_INTERNAL)                                           \
     X("STG_E_WRITEFAULT", DRV_HR_STG_E_WRITEFAULT, DRV_EXIT_OUTPUT)                                \
     X("STG_E_MEDIUMFULL", DRV_HR_STG_E_MEDIUMFULL, DRV_EXIT_OUTPUT)                                \

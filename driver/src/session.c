@@ -72,6 +72,7 @@ typedef struct drv_session {
     uint64_t t0; /* START_JOB response arrival */
     uint32_t page_no, band_no, pages_done;
     unsigned stall_clears;
+    int ignore_cancel; /* while sending ABORT after a cancel */
 } drv_session;
 
 /* ---- results and logging ------------------------------------------------------- */
@@ -108,8 +109,16 @@ static int32_t sess_fail(drv_session *s, int32_t hr, int err, const char *fmt, .
     return hr;
 }
 
+static int cancelled(const drv_session *s)
+{
+    return !s->ignore_cancel && s->o->cancel && *s->o->cancel;
+}
+
 static int32_t sess_comm(drv_session *s, int err, const char *what)
 {
+    if (err == DRV_E_CANCELLED && cancelled(s))
+        return sess_fail(s, DRV_HR_E_ABORT, err, "cancelled during %s (page %u band %u)", what,
+                         s->page_no + 1, s->band_no + 1);
     return sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, err, "%s: %s", what, drv_strerror(err));
 }
 
@@ -164,6 +173,8 @@ static int sess_wait(drv_session *s, drv_xfer *x, unsigned timeout_ms)
         int rc;
 
         evt_poll(s);
+        if (cancelled(s))
+            return DRV_E_CANCELLED;
         if (x && x->state != DRV_XFER_PENDING)
             return DRV_OK;
         if (now >= deadline)
@@ -725,7 +736,7 @@ static void run_bands(drv_session *s)
             return;
         }
         if (rc < 0) {
-            sess_comm(s, rc, "waiting for a band");
+            sess_comm(s, rc, "the band stream");
             return;
         }
         if (x->status == DRV_E_STALL) {
@@ -766,6 +777,7 @@ static void abort_job(drv_session *s)
     s->job_running = 0;
     if (s->res->err == DRV_E_DISCONNECTED)
         return;
+    s->ignore_cancel = 1;
     rc = sess_cmd(s, PROTO_SCAN_OP_ABORT, NULL, 0, &rsp, ABORT_TIMEOUT_MS, 1);
     sess_log(s, "ABORT: %s", rc < 0 ? drv_strerror(rc) : proto_scan_status_name(rsp.status));
 }

@@ -2,6 +2,7 @@
  * Thin: parse the command line, call drv_scan_to_file, report. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,7 +57,16 @@ static const char usage_text[] =
     "  5  WIA_ERROR_DEVICE_COMMUNICATION: stall, CRC/sequence/size error, timeout, unplug\n"
     "  6  cannot write the output or the trace\n"
     "  7  WIA_ERROR_BUSY or WIA_ERROR_WARMING_UP\n"
-    "  8  parameters the device does not support (E_INVALIDARG)\n";
+    "  8  parameters the device does not support (E_INVALIDARG)\n"
+    "  9  interrupted (SIGINT/SIGTERM: E_ABORT); completed pages are kept\n";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
 
 typedef struct cli {
     int verbose, quiet, tty;
@@ -329,6 +339,19 @@ int main(int argc, char **argv)
     if (o.source == PROTO_SCAN_SOURCE_FLATBED && o.pages > 1)
         usage_error("--source flatbed scans one page (got --pages %u)", o.pages);
 
+    {
+        /* First Ctrl-C: abort the job cleanly and keep the finished pages;
+         * a second one kills (SA_RESETHAND). No SA_RESTART: waits wake up. */
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESETHAND;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        o.cancel = &interrupted;
+    }
     c.tty = isatty(STDERR_FILENO);
     o.progress = on_progress;
     o.progress_ctx = &c;

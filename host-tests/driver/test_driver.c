@@ -483,6 +483,46 @@ START_TEST(trace_with_real_timing)
 }
 END_TEST
 
+/* ---- cancellation ---------------------------------------------------------------- */
+
+static void cancel_after_first_page(void *ctx, const drv_progress *p)
+{
+    if (p->pages_done >= 1)
+        *(volatile sig_atomic_t *)ctx = 1;
+}
+
+START_TEST(cancel_keeps_finished_pages)
+{
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    volatile sig_atomic_t flag = 0;
+    char out[512];
+
+    drvtest_emu_start(&e, NULL, NULL, 1, 0);
+    base_opts(&o, &e);
+    o.mode = PROTO_SCAN_MODE_BW;
+    o.dpi = 150;
+    o.pages = 4;
+    o.cancel = &flag;
+    o.progress = cancel_after_first_page;
+    o.progress_ctx = (void *)&flag;
+    drv_scan_to_file(&o, tmp(out, sizeof(out), "c.tiff"), &r);
+    ck_assert_msg(r.hr == DRV_HR_E_ABORT, "%s", r.message);
+    ck_assert_int_eq(drv_exit_code(r.hr), DRV_EXIT_CANCELLED);
+    ck_assert_uint_eq(r.pages_kept, 1);
+    drvtest_check_tiff(out, &r.job, 1, 1);
+    /* the device took the ABORT: a second scan on it works */
+    flag = 0;
+    o.cancel = NULL;
+    o.progress = NULL;
+    o.pages = 1;
+    drv_scan_to_file(&o, out, &r);
+    ck_assert_msg(r.hr == DRV_HR_S_OK, "%s", r.message);
+    drvtest_emu_stop(&e);
+}
+END_TEST
+
 /* ---- endpoints that are not (the right) scanner ------------------------------------ */
 
 static int32_t scan_uri(const char *uri, drv_scan_result *r, const drv_open_options *oo,
@@ -785,6 +825,7 @@ static Suite *driver_suite(void)
     tcase_add_test(tc, compressed_pages);
     tcase_add_test(tc, same_seed_same_bytes);
     tcase_add_test(tc, trace_with_real_timing);
+    tcase_add_test(tc, cancel_keeps_finished_pages);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("faults");

@@ -22,6 +22,7 @@
 #ifndef SCANEMU_DRV_DRV_H
 #define SCANEMU_DRV_DRV_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,6 +84,7 @@ const char *drv_err_name(int err); /* "DRV_E_STALL" */
 #define DRV_HR_STG_E_WRITEFAULT     ((int32_t)0x8003001Du)
 #define DRV_HR_STG_E_MEDIUMFULL     ((int32_t)0x80030070u)
 #define DRV_HR_STG_E_ACCESSDENIED   ((int32_t)0x80030005u)
+#define DRV_HR_E_ABORT              ((int32_t)0x80004004u)
 
 /* "WIA_ERROR_PAPER_JAM", "S_OK", "WIA_STATUS_END_OF_MEDIA", or "0x8021ABCD"
  * style text written into buf for values without a name (buf may be NULL
@@ -103,7 +105,8 @@ int32_t drv_hr_from_status(uint32_t status, uint32_t pages_done);
  *   5 device communication: stall, CRC/sequence/size error, timeout, unplug
  *   6 output: cannot create or write the TIFF or the trace
  *   7 device busy or still warming up
- *   8 parameters the device does not support */
+ *   8 parameters the device does not support
+ *   9 cancelled (SIGINT/SIGTERM; E_ABORT) */
 enum drv_exit {
     DRV_EXIT_OK = 0,
     DRV_EXIT_INTERNAL = 1,
@@ -114,6 +117,7 @@ enum drv_exit {
     DRV_EXIT_OUTPUT = 6,
     DRV_EXIT_BUSY = 7,
     DRV_EXIT_PARAM = 8,
+    DRV_EXIT_CANCELLED = 9,
 };
 int drv_exit_code(int32_t hr);
 
@@ -278,6 +282,9 @@ typedef struct drv_scan_options {
     void *progress_ctx;
     drv_log_fn log;
     void *log_ctx;
+    /* Optional: when *cancel becomes non-zero (e.g. from a signal handler)
+     * the job is aborted like a fault: E_ABORT, completed pages kept. */
+    const volatile sig_atomic_t *cancel;
 } drv_scan_options;
 void drv_scan_options_init(drv_scan_options *o);
 
