@@ -38,7 +38,7 @@ int main(int argc, char **argv)
     params.source = PROTO_SCAN_SOURCE_ADF;
     params.mode = strcmp(mode_arg, "gray") == 0 ? PROTO_SCAN_MODE_GRAY8
                   : strcmp(mode_arg, "bw") == 0 ? PROTO_SCAN_MODE_BW
-                                                 : PROTO_SCAN_MODE_COLOR24;
+                                                : PROTO_SCAN_MODE_COLOR24;
     params.dpi = 300;
     if (dm_job_resolve(p, &params, 1, &job, err, sizeof(err)) < 0) {
         fprintf(stderr, "bench_synth: %s\n", err);
@@ -68,9 +68,8 @@ int main(int argc, char **argv)
 
     {
         double mb = (double)page_bytes * pages / 1e6;
-        printf("page: A4 %s %u dpi, %ux%u px, %zu bytes, %u bands of %u lines\n", mode_arg,
-               job.dpi, job.width_px, job.height_px, page_bytes, job.bands_per_page,
-               job.band_lines);
+        printf("page: A4 %s %u dpi, %ux%u px, %zu bytes, %u bands of %u lines\n", mode_arg, job.dpi,
+               job.width_px, job.height_px, page_bytes, job.bands_per_page, job.band_lines);
         printf("dm_synth_band: %.1f MB/s (%d pages in %.3f s)\n", mb / t_synth, pages, t_synth);
         printf("memset:        %.1f MB/s\n", mb / t_memset);
         printf("ratio synth/memset: %.3f  (USB 2.0 high-speed bulk max: 53.2 MB/s; synth is "

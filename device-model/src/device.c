@@ -9,9 +9,9 @@
 
 #include "dm-internal.h"
 
-#define RSP_SLOTS 16u
-#define EVT_SLOTS 16u
-#define RSP_MAX   (PROTO_SCAN_RSP_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD)
+#define RSP_SLOTS  16u
+#define EVT_SLOTS  16u
+#define RSP_MAX    (PROTO_SCAN_RSP_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD)
 #define MAX_FAULTS 64u
 
 enum item_type { ITEM_BAND, ITEM_END };
@@ -121,8 +121,7 @@ static void evt_push(dm_device *dev, uint16_t code, uint32_t page, uint32_t arg)
 static int rsp_push(dm_device *dev, uint16_t opcode, uint32_t tag, uint32_t status,
                     const uint8_t *payload, size_t plen)
 {
-    proto_scan_rsp r = {
-        .opcode = opcode, .tag = tag, .status = status, .length = (uint32_t)plen};
+    proto_scan_rsp r = {.opcode = opcode, .tag = tag, .status = status, .length = (uint32_t)plen};
     uint32_t slot;
 
     if (dev->rsp_count == RSP_SLOTS)
@@ -184,8 +183,8 @@ static uint64_t model_rel(const dm_device *dev, uint32_t page, uint32_t band, bo
     lines_end = (uint64_t)dm_band_first_line(j, band) + dm_band_lines(j, band);
     t += lines_end * dev->line_ns;
     if (dev->jitter_ns > 0)
-        t += dm_hash5(j->seed, page, side_of(dev, page), band, DM_RND_JITTER) %
-             (dev->jitter_ns + 1);
+        t +=
+            dm_hash5(j->seed, page, side_of(dev, page), band, DM_RND_JITTER) % (dev->jitter_ns + 1);
     return t;
 }
 
@@ -206,8 +205,7 @@ static uint32_t band_of_fault(const dm_device *dev, const dm_fault *f)
     return f->band;
 }
 
-static bool fault_matches(dm_device *dev, uint32_t idx, uint32_t page, uint32_t band,
-                          uint64_t rel)
+static bool fault_matches(dm_device *dev, uint32_t idx, uint32_t page, uint32_t band, uint64_t rel)
 {
     const dm_fault *f = &dev->scenario->faults[idx];
     uint32_t side = side_of(dev, page);
@@ -400,8 +398,8 @@ static void prepare(dm_device *dev)
         it->type = ITEM_BAND;
         if (it->outcome >= 0) {
             const dm_fault *f = &sc->faults[it->outcome];
-            uint64_t off = f->has_byte ? (f->byte - (uint64_t)h.first_line * j->bytes_per_line)
-                                       : bytes / 2;
+            uint64_t off =
+                f->has_byte ? (f->byte - (uint64_t)h.first_line * j->bytes_per_line) : bytes / 2;
             if (off >= bytes)
                 off = bytes - 1;
             if (f->kind == DM_FAULT_SHORT_BAND) {
@@ -453,8 +451,7 @@ static void emit_trace(dm_device *dev, const item *it, uint64_t release, uint32_
 
 static bool item_withheld(const dm_device *dev, const item *it)
 {
-    return it->outcome >= 0 &&
-           dev->scenario->faults[it->outcome].kind == DM_FAULT_BAND_NEVER_COMES;
+    return it->outcome >= 0 && dev->scenario->faults[it->outcome].kind == DM_FAULT_BAND_NEVER_COMES;
 }
 
 static bool item_unplugs(const dm_device *dev, const item *it)
@@ -575,11 +572,11 @@ static void start_job(dm_device *dev, uint32_t tag)
         double scale = sc->time_scale;
         uint64_t warm = (uint64_t)((double)dev->profile->warmup_ns * scale);
         dev->feed_ns = (uint64_t)((double)dev->profile->feed_ns * scale);
-        dev->line_ns = (uint64_t)((double)dm_profile_line_ns(dev->profile, job.mode, job.dpi) *
-                                  scale);
+        dev->line_ns =
+            (uint64_t)((double)dm_profile_line_ns(dev->profile, job.mode, job.dpi) * scale);
         dev->jitter_ns = (uint64_t)((double)dev->profile->jitter_ns * scale);
-        dev->warm_off = (dev->timing && dev->power_on_ns + warm > t) ? dev->power_on_ns + warm - t
-                                                                     : 0;
+        dev->warm_off =
+            (dev->timing && dev->power_on_ns + warm > t) ? dev->power_on_ns + warm - t : 0;
     }
     dev->delay_acc = 0;
     dev->last_deadline = 0;
@@ -606,9 +603,8 @@ static void power_cycle(dm_device *dev)
     dev->evt_head = dev->evt_count = 0;
     dev->pages_done = 0;
     for (uint32_t i = 0; i < dev->scenario->n_faults && i < MAX_FAULTS; i++) {
-        dev->busy_left[i] = dev->scenario->faults[i].kind == DM_FAULT_BUSY
-                                ? dev->scenario->faults[i].count
-                                : 0;
+        dev->busy_left[i] =
+            dev->scenario->faults[i].kind == DM_FAULT_BUSY ? dev->scenario->faults[i].count : 0;
         dev->cover_left[i] = dev->scenario->faults[i].kind == DM_FAULT_COVER_OPEN
                                  ? dev->scenario->faults[i].count
                                  : 0;

@@ -17,7 +17,7 @@ typedef struct dm_alloc {
 } dm_alloc;
 
 const dm_alloc *dm_alloc_default(void);
-void *dm_malloc(const dm_alloc *a, size_t size);  /* zeroed */
+void *dm_malloc(const dm_alloc *a, size_t size); /* zeroed */
 void dm_free(const dm_alloc *a, void *ptr);
 
 /* Constructors with an explicit allocator (NULL = default). The public
@@ -28,8 +28,8 @@ int dm_profile_load_file_a(const dm_alloc *a, const char *path, dm_profile **out
                            size_t errlen);
 int dm_scenario_load_mem_a(const dm_alloc *a, const char *name, const char *yaml, size_t len,
                            dm_scenario **out, char *errbuf, size_t errlen);
-int dm_scenario_load_file_a(const dm_alloc *a, const char *path, dm_scenario **out,
-                            char *errbuf, size_t errlen);
+int dm_scenario_load_file_a(const dm_alloc *a, const char *path, dm_scenario **out, char *errbuf,
+                            size_t errlen);
 int dm_device_create_a(const dm_alloc *a, const dm_device_config *cfg, dm_device **out);
 
 /* Built-in fixtures, generated at build time from fixtures/ (builtin.c). */
@@ -48,8 +48,7 @@ static inline uint64_t dm_mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 /* Hash of (seed, a, b, c, purpose). */
-static inline uint64_t dm_hash5(uint64_t seed, uint64_t a, uint64_t b, uint64_t c,
-                                uint64_t purpose)
+static inline uint64_t dm_hash5(uint64_t seed, uint64_t a, uint64_t b, uint64_t c, uint64_t purpose)
 {
     uint64_t h = dm_mix64(seed ^ 0x5CA9E17ull);
     h = dm_mix64(h ^ a);
@@ -91,42 +90,42 @@ struct dm_profile {
     uint32_t feeder_capacity;
     uint16_t resolutions[PROTO_SCAN_MAX_RESOLUTIONS];
     uint32_t n_resolutions;
-    uint32_t width_mm, height_mm;             /* flatbed / maximum area */
-    uint32_t band_lines;                      /* nominal */
-    uint32_t band_max_bytes;                  /* a band is cut to fit this */
-    uint32_t def_source, def_mode, def_dpi;   /* used when no SET_PARAMS */
+    uint32_t width_mm, height_mm;           /* flatbed / maximum area */
+    uint32_t band_lines;                    /* nominal */
+    uint32_t band_max_bytes;                /* a band is cut to fit this */
+    uint32_t def_source, def_mode, def_dpi; /* used when no SET_PARAMS */
     uint64_t warmup_ns, feed_ns, jitter_ns;
-    uint64_t line_ns[DM_N_MODES];             /* per mode, every dpi */
+    uint64_t line_ns[DM_N_MODES]; /* per mode, every dpi */
     dm_line_override overrides[64];
     uint32_t n_overrides;
-    uint32_t max_in_transfer;                 /* over every mode/dpi */
+    uint32_t max_in_transfer; /* over every mode/dpi */
 };
 
 uint64_t dm_profile_line_ns(const dm_profile *p, uint32_t mode, uint32_t dpi);
 
 /* ---- scenario --------------------------------------------------------------- */
 
-#define DM_FAULT_KIND_MAP(X)                                                    \
-    X(PAPER_JAM, "paper_jam")                                                  \
-    X(MULTI_FEED, "multi_feed")                                                \
-    X(COVER_OPEN, "cover_open")                                                \
-    X(FEEDER_EMPTY, "feeder_empty")                                            \
-    X(WARMING_UP, "warming_up")                                                \
-    X(BUSY, "busy")                                                            \
-    X(STALL, "stall")                                                          \
-    X(SHORT_BAND, "short_band")                                                \
-    X(CORRUPT_BAND, "corrupt_band")                                            \
-    X(BAND_NEVER_COMES, "band_never_comes")                                    \
-    X(DISCONNECT, "disconnect")                                                \
-    X(DELAY, "delay")                                                          \
-    X(DEVICE_ERROR, "device_error")                                            \
+#define DM_FAULT_KIND_MAP(X)                                                                       \
+    X(PAPER_JAM, "paper_jam")                                                                      \
+    X(MULTI_FEED, "multi_feed")                                                                    \
+    X(COVER_OPEN, "cover_open")                                                                    \
+    X(FEEDER_EMPTY, "feeder_empty")                                                                \
+    X(WARMING_UP, "warming_up")                                                                    \
+    X(BUSY, "busy")                                                                                \
+    X(STALL, "stall")                                                                              \
+    X(SHORT_BAND, "short_band")                                                                    \
+    X(CORRUPT_BAND, "corrupt_band")                                                                \
+    X(BAND_NEVER_COMES, "band_never_comes")                                                        \
+    X(DISCONNECT, "disconnect")                                                                    \
+    X(DELAY, "delay")                                                                              \
+    X(DEVICE_ERROR, "device_error")                                                                \
     X(BUTTON, "button")
 
 typedef enum dm_fault_kind {
 #define DM_FAULT_ENUM_(name, str) DM_FAULT_##name,
     DM_FAULT_KIND_MAP(DM_FAULT_ENUM_)
 #undef DM_FAULT_ENUM_
-    DM_FAULT_COUNT_
+        DM_FAULT_COUNT_
 } dm_fault_kind;
 const char *dm_fault_name(int kind);
 
@@ -143,20 +142,20 @@ enum dm_side_filter { DM_SIDE_ANY = 0, DM_SIDE_FRONT = 1, DM_SIDE_BACK = 2 };
 typedef struct dm_fault {
     dm_fault_kind kind;
     enum dm_trigger_kind trig;
-    uint32_t page;   /* 0-based output page (DM_TRIG_AT) */
+    uint32_t page; /* 0-based output page (DM_TRIG_AT) */
     uint32_t side_filter;
-    uint32_t band;   /* 0-based; DM_TRIG_AT/EVERY when neither line nor byte */
-    uint64_t line;   /* 0-based line in page, valid if has_line */
-    uint64_t byte;   /* 0-based byte in page, valid if has_byte */
+    uint32_t band; /* 0-based; DM_TRIG_AT/EVERY when neither line nor byte */
+    uint64_t line; /* 0-based line in page, valid if has_line */
+    uint64_t byte; /* 0-based byte in page, valid if has_byte */
     bool has_line, has_byte;
-    uint32_t every;  /* DM_TRIG_EVERY: pages N, 2N, ... (1-based) */
+    uint32_t every; /* DM_TRIG_EVERY: pages N, 2N, ... (1-based) */
     uint64_t after_ns;
     double probability;
     /* parameters */
-    uint64_t ms_ns;      /* delay / warming_up duration */
-    uint32_t count;      /* busy: refusals; cover_open at start: 0 = forever */
-    bool clears;         /* stall */
-    uint32_t bytes;      /* short_band: bytes missing; corrupt_band: bytes flipped */
+    uint64_t ms_ns; /* delay / warming_up duration */
+    uint32_t count; /* busy: refusals; cover_open at start: 0 = forever */
+    bool clears;    /* stall */
+    uint32_t bytes; /* short_band: bytes missing; corrupt_band: bytes flipped */
 } dm_fault;
 
 struct dm_scenario {

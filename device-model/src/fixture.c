@@ -31,8 +31,8 @@
 
 typedef struct load_ctx {
     const dm_alloc *alloc;
-    char first[160];   /* first error message */
-    char path[160];    /* key path from the backtrace, outermost first */
+    char first[160]; /* first error message */
+    char path[160];  /* key path from the backtrace, outermost first */
     unsigned n_msgs;
 } load_ctx;
 
@@ -130,13 +130,13 @@ static const cyaml_strval_t source_flag_strings[] = {
     {"duplex", 1 << PROTO_SCAN_SOURCE_DUPLEX},
 };
 static const cyaml_strval_t mode_strings[] = {
-    {"bw", PROTO_SCAN_MODE_BW},          {"gray", PROTO_SCAN_MODE_GRAY8},
-    {"color", PROTO_SCAN_MODE_COLOR24},  {"gray16", PROTO_SCAN_MODE_GRAY16},
+    {"bw", PROTO_SCAN_MODE_BW},           {"gray", PROTO_SCAN_MODE_GRAY8},
+    {"color", PROTO_SCAN_MODE_COLOR24},   {"gray16", PROTO_SCAN_MODE_GRAY16},
     {"color48", PROTO_SCAN_MODE_COLOR48},
 };
 static const cyaml_strval_t mode_flag_strings[] = {
-    {"bw", 1 << PROTO_SCAN_MODE_BW},          {"gray", 1 << PROTO_SCAN_MODE_GRAY8},
-    {"color", 1 << PROTO_SCAN_MODE_COLOR24},  {"gray16", 1 << PROTO_SCAN_MODE_GRAY16},
+    {"bw", 1 << PROTO_SCAN_MODE_BW},           {"gray", 1 << PROTO_SCAN_MODE_GRAY8},
+    {"color", 1 << PROTO_SCAN_MODE_COLOR24},   {"gray16", 1 << PROTO_SCAN_MODE_GRAY16},
     {"color48", 1 << PROTO_SCAN_MODE_COLOR48},
 };
 static const cyaml_strval_t speed_strings[] = {
@@ -209,8 +209,7 @@ static int get_u32(const cv *c, const char *key, const char *s, uint32_t lo, uin
 }
 
 /* Number in (lo, hi]. */
-static int get_real(const cv *c, const char *key, const char *s, double lo, double hi,
-                    double *out)
+static int get_real(const cv *c, const char *key, const char *s, double lo, double hi, double *out)
 {
     char *end;
     double v;
@@ -220,8 +219,8 @@ static int get_real(const cv *c, const char *key, const char *s, double lo, doub
     errno = 0;
     v = strtod(s, &end);
     if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v)) {
-        dm_errf(c->errbuf, c->errlen, "%s: key '%s': expected a number, got '%.40s'", c->file,
-                key, s);
+        dm_errf(c->errbuf, c->errlen, "%s: key '%s': expected a number, got '%.40s'", c->file, key,
+                s);
         return DM_E_PARSE;
     }
     if (!(v > lo && v <= hi)) {
@@ -285,7 +284,7 @@ struct raw_profile {
     struct raw_timing timing;
 };
 
-#define NUM(key, flags, type, member)                                                            \
+#define NUM(key, flags, type, member)                                                              \
     CYAML_FIELD_STRING_PTR(key, (flags) | CYAML_FLAG_POINTER, type, member, 1, 40)
 
 static const cyaml_schema_field_t usb_fields[] = {
@@ -316,7 +315,8 @@ static const cyaml_schema_field_t mode_time_fields[] = {
     NUM("gray", CYAML_FLAG_OPTIONAL, struct raw_mode_times, gray),
     NUM("color", CYAML_FLAG_OPTIONAL, struct raw_mode_times, color),
     NUM("gray16", CYAML_FLAG_OPTIONAL, struct raw_mode_times, gray16),
-    NUM("color48", CYAML_FLAG_OPTIONAL, struct raw_mode_times, color48), CYAML_FIELD_END};
+    NUM("color48", CYAML_FLAG_OPTIONAL, struct raw_mode_times, color48),
+    CYAML_FIELD_END};
 static const cyaml_schema_field_t override_fields[] = {
     CYAML_FIELD_ENUM("mode", CYAML_FLAG_STRICT, struct raw_override, mode, mode_strings,
                      CYAML_ARRAY_LEN(mode_strings)),
@@ -409,7 +409,8 @@ static const cyaml_schema_field_t at_fields[] = {
                      side_strings, CYAML_ARRAY_LEN(side_strings)),
     NUM("band", CYAML_FLAG_OPTIONAL, struct raw_at, band),
     NUM("line", CYAML_FLAG_OPTIONAL, struct raw_at, line),
-    NUM("byte", CYAML_FLAG_OPTIONAL, struct raw_at, byte), CYAML_FIELD_END};
+    NUM("byte", CYAML_FLAG_OPTIONAL, struct raw_at, byte),
+    CYAML_FIELD_END};
 static const cyaml_schema_field_t every_fields[] = {
     NUM("pages", CYAML_FLAG_DEFAULT, struct raw_every, pages),
     NUM("band", CYAML_FLAG_OPTIONAL, struct raw_every, band),
@@ -419,8 +420,8 @@ static const cyaml_schema_field_t every_fields[] = {
 static const cyaml_schema_field_t fault_fields[] = {
     CYAML_FIELD_ENUM("kind", CYAML_FLAG_STRICT, struct raw_fault, kind, fault_kind_strings,
                      CYAML_ARRAY_LEN(fault_kind_strings)),
-    CYAML_FIELD_MAPPING_PTR("at", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_fault,
-                            at, at_fields),
+    CYAML_FIELD_MAPPING_PTR("at", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_fault, at,
+                            at_fields),
     NUM("after_ms", CYAML_FLAG_OPTIONAL, struct raw_fault, after_ms),
     CYAML_FIELD_MAPPING_PTR("every", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_fault,
                             every, every_fields),
@@ -429,7 +430,8 @@ static const cyaml_schema_field_t fault_fields[] = {
     NUM("count", CYAML_FLAG_OPTIONAL, struct raw_fault, count),
     CYAML_FIELD_ENUM_PTR("clears", CYAML_FLAG_STRICT | CYAML_FLAG_OPTIONAL, struct raw_fault,
                          clears, bool_strings, CYAML_ARRAY_LEN(bool_strings)),
-    NUM("bytes", CYAML_FLAG_OPTIONAL, struct raw_fault, bytes), CYAML_FIELD_END};
+    NUM("bytes", CYAML_FLAG_OPTIONAL, struct raw_fault, bytes),
+    CYAML_FIELD_END};
 static const cyaml_schema_value_t fault_entry = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_fault, fault_fields)};
 static const cyaml_schema_field_t scenario_fields[] = {
@@ -448,8 +450,7 @@ static const cyaml_schema_value_t scenario_schema = {
 /* ---- common load step ---------------------------------------------------------- */
 
 static int parse_yaml(const dm_alloc *a, const char *name, const char *yaml, size_t len,
-                      const cyaml_schema_value_t *schema, void **raw, char *errbuf,
-                      size_t errlen)
+                      const cyaml_schema_value_t *schema, void **raw, char *errbuf, size_t errlen)
 {
     load_ctx ctx;
     cyaml_config_t cfg;
@@ -554,8 +555,8 @@ static uint32_t band_lines_for(const dm_profile *p, uint64_t bpl)
     return lines == 0 ? 1 : (uint32_t)lines;
 }
 
-static int profile_check(dm_profile *p, const struct raw_profile *r, const char *name,
-                         char *errbuf, size_t errlen)
+static int profile_check(dm_profile *p, const struct raw_profile *r, const char *name, char *errbuf,
+                         size_t errlen)
 {
     const cv c = {.file = name, .errbuf = errbuf, .errlen = errlen};
     const struct raw_usb *u = &r->usb;
@@ -566,16 +567,16 @@ static int profile_check(dm_profile *p, const struct raw_profile *r, const char 
     char key[64];
     int rc;
 
-#define TRY(expr)                                                                                \
-    do {                                                                                         \
-        rc = (expr);                                                                             \
-        if (rc < 0)                                                                              \
-            return rc;                                                                           \
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        rc = (expr);                                                                               \
+        if (rc < 0)                                                                                \
+            return rc;                                                                             \
     } while (0)
-#define FAIL(...)                                                                                \
-    do {                                                                                         \
-        dm_errf(errbuf, errlen, __VA_ARGS__);                                                    \
-        return DM_E_RANGE;                                                                       \
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        dm_errf(errbuf, errlen, __VA_ARGS__);                                                      \
+        return DM_E_RANGE;                                                                         \
     } while (0)
 
     snprintf(p->name, sizeof(p->name), "%s", r->name);
@@ -598,8 +599,8 @@ static int profile_check(dm_profile *p, const struct raw_profile *r, const char 
     p->modes = r->modes;
     if (r->sources & ((1u << PROTO_SCAN_SOURCE_ADF) | (1u << PROTO_SCAN_SOURCE_DUPLEX))) {
         if (r->feeder_capacity == NULL)
-            FAIL("%s: key 'feeder_capacity': expected 1..%u sheets for a profile with an ADF",
-                 name, LIM_FEEDER_MAX);
+            FAIL("%s: key 'feeder_capacity': expected 1..%u sheets for a profile with an ADF", name,
+                 LIM_FEEDER_MAX);
         TRY(get_u32(&c, "feeder_capacity", r->feeder_capacity, 1, LIM_FEEDER_MAX,
                     &p->feeder_capacity));
     } else {
@@ -610,8 +611,8 @@ static int profile_check(dm_profile *p, const struct raw_profile *r, const char 
         snprintf(key, sizeof(key), "resolutions[%u]", i);
         TRY(get_u32(&c, key, r->resolutions[i], LIM_DPI_MIN, LIM_DPI_MAX, &v));
         if (i > 0 && v <= p->resolutions[i - 1])
-            FAIL("%s: key '%s': expected ascending values without repeats, got %u after %u",
-                 name, key, v, p->resolutions[i - 1]);
+            FAIL("%s: key '%s': expected ascending values without repeats, got %u after %u", name,
+                 key, v, p->resolutions[i - 1]);
         p->resolutions[i] = (uint16_t)v;
     }
     p->n_resolutions = r->resolutions_count;
@@ -670,8 +671,8 @@ static int profile_check(dm_profile *p, const struct raw_profile *r, const char 
             uint64_t lines, bytes;
 
             if (w == 0 || h == 0)
-                FAIL("%s: key 'area': %ux%u mm is less than one pixel at %u dpi", name,
-                     p->width_mm, p->height_mm, p->resolutions[i]);
+                FAIL("%s: key 'area': %ux%u mm is less than one pixel at %u dpi", name, p->width_mm,
+                     p->height_mm, p->resolutions[i]);
             if (bpl > p->band_max_bytes)
                 FAIL("%s: key 'band.max_bytes': one line at %s %u dpi is %llu bytes, more than "
                      "%u",
@@ -811,7 +812,7 @@ void dm_profile_caps(const dm_profile *p, proto_scan_caps *out)
 const char *dm_fault_name(int kind)
 {
     switch (kind) {
-#define DM_FAULT_NAME_(name, str)                                                                 \
+#define DM_FAULT_NAME_(name, str)                                                                  \
     case DM_FAULT_##name:                                                                          \
         return str;
         DM_FAULT_KIND_MAP(DM_FAULT_NAME_)
@@ -830,34 +831,34 @@ static int fault_convert(const struct raw_fault *rf, unsigned i, uint32_t sheets
                          const char *name, char *errbuf, size_t errlen)
 {
     const cv c = {.file = name, .errbuf = errbuf, .errlen = errlen};
-    unsigned n_triggers = (rf->at != NULL) + (rf->after_ms != NULL) + (rf->every != NULL) +
-                          (rf->probability != NULL);
+    unsigned n_triggers =
+        (rf->at != NULL) + (rf->after_ms != NULL) + (rf->every != NULL) + (rf->probability != NULL);
     const char *kn = dm_fault_name(rf->kind);
     char key[64];
     uint32_t v;
     int rc;
 
-#define TRY(expr)                                                                                \
-    do {                                                                                         \
-        rc = (expr);                                                                             \
-        if (rc < 0)                                                                              \
-            return rc;                                                                           \
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        rc = (expr);                                                                               \
+        if (rc < 0)                                                                                \
+            return rc;                                                                             \
     } while (0)
-#define FAIL(...)                                                                                \
-    do {                                                                                         \
-        dm_errf(errbuf, errlen, __VA_ARGS__);                                                    \
-        return DM_E_RANGE;                                                                       \
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        dm_errf(errbuf, errlen, __VA_ARGS__);                                                      \
+        return DM_E_RANGE;                                                                         \
     } while (0)
 #define KEY(fmt) snprintf(key, sizeof(key), "faults[%u]." fmt, i)
 
     memset(f, 0, sizeof(*f));
     f->kind = (dm_fault_kind)rf->kind;
     if (n_triggers > 1)
-        FAIL("%s: key 'faults[%u]': expected at most one of at, after_ms, every, probability",
-             name, i);
+        FAIL("%s: key 'faults[%u]': expected at most one of at, after_ms, every, probability", name,
+             i);
     if (!fault_needs_place(f->kind) && n_triggers != 0)
-        FAIL("%s: key 'faults[%u]': a %s fault happens at START_JOB and takes no trigger", name,
-             i, kn);
+        FAIL("%s: key 'faults[%u]': a %s fault happens at START_JOB and takes no trigger", name, i,
+             kn);
     if (f->kind == DM_FAULT_FEEDER_EMPTY && rf->at == NULL)
         FAIL("%s: key 'faults[%u].at': expected the page before which the feeder runs dry "
              "(or use 'sheets')",
@@ -925,8 +926,8 @@ static int fault_convert(const struct raw_fault *rf, unsigned i, uint32_t sheets
     if (rf->ms != NULL && f->kind != DM_FAULT_DELAY && f->kind != DM_FAULT_WARMING_UP)
         FAIL("%s: key 'faults[%u].ms': only delay and warming_up faults take 'ms'", name, i);
     if ((f->kind == DM_FAULT_DELAY || f->kind == DM_FAULT_WARMING_UP) && rf->ms == NULL)
-        FAIL("%s: key 'faults[%u].ms': expected a duration in milliseconds for a %s fault", name,
-             i, kn);
+        FAIL("%s: key 'faults[%u].ms': expected a duration in milliseconds for a %s fault", name, i,
+             kn);
     if (rf->ms != NULL) {
         KEY("ms");
         TRY(get_u32(&c, key, rf->ms, 1, LIM_TIME_MS_MAX, &v));
@@ -1031,8 +1032,8 @@ out_free_raw:
     return rc;
 }
 
-int dm_scenario_load_file_a(const dm_alloc *a, const char *path, dm_scenario **out,
-                            char *errbuf, size_t errlen)
+int dm_scenario_load_file_a(const dm_alloc *a, const char *path, dm_scenario **out, char *errbuf,
+                            size_t errlen)
 {
     char *buf;
     size_t len;

@@ -41,10 +41,10 @@ int dm_job_resolve(const dm_profile *p, const proto_scan_params *params, uint64_
     uint64_t fw, fh, bpl, lines;
     int dpi_ok = 0;
 
-#define REJECT(...)                                                                              \
-    do {                                                                                         \
-        dm_errf(errbuf, errlen, __VA_ARGS__);                                                    \
-        return DM_E_RANGE;                                                                       \
+#define REJECT(...)                                                                                \
+    do {                                                                                           \
+        dm_errf(errbuf, errlen, __VA_ARGS__);                                                      \
+        return DM_E_RANGE;                                                                         \
     } while (0)
 
     if (p == NULL || params == NULL || out == NULL)
@@ -64,8 +64,8 @@ int dm_job_resolve(const dm_profile *p, const proto_scan_params *params, uint64_
     fh = px_of_mm(p->height_mm, dpi);
     if (params->width_px > fw || params->height_px > fh)
         REJECT("%s: %ux%u px is larger than the %llux%llu px area at %u dpi", p->name,
-               params->width_px, params->height_px, (unsigned long long)fw,
-               (unsigned long long)fh, dpi);
+               params->width_px, params->height_px, (unsigned long long)fw, (unsigned long long)fh,
+               dpi);
     if (params->pages > 100000u)
         REJECT("%s: %u pages is more than 100000", p->name, params->pages);
     j.source = params->source;

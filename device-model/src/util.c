@@ -10,7 +10,7 @@ const char *dm_strerror(int err)
     switch (err) {
     case DM_OK:
         return "success";
-#define DM_STRERROR_CASE_(name, value, msg)                                                       \
+#define DM_STRERROR_CASE_(name, value, msg)                                                        \
     case DM_E_##name:                                                                              \
         return msg;
         DM_ERRNO_MAP(DM_STRERROR_CASE_)

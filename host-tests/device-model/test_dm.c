@@ -18,6 +18,7 @@ typedef struct host {
     /* trace records */
     dm_trace_rec recs[4096];
     unsigned n_recs;
+    int crc_only; /* skip regenerating every band (faster; CRC still checked) */
 } host;
 
 static void trace_cb(void *ctx, const dm_trace_rec *rec)
@@ -35,8 +36,7 @@ static char *fixture_path(const char *rel)
     return buf;
 }
 
-static void host_open(host *h, const char *profile, const char *scenario, uint64_t seed,
-                      int timing)
+static void host_open(host *h, const char *profile, const char *scenario, uint64_t seed, int timing)
 {
     char err[256] = "";
     dm_device_config cfg;
@@ -50,8 +50,8 @@ static void host_open(host *h, const char *profile, const char *scenario, uint64
                           DM_OK,
                       "%s", err);
     if (scenario != NULL)
-        ck_assert_msg(dm_scenario_load_file(fixture_path(scenario), &h->scen, err,
-                                            sizeof(err)) == DM_OK,
+        ck_assert_msg(dm_scenario_load_file(fixture_path(scenario), &h->scen, err, sizeof(err)) ==
+                          DM_OK,
                       "%s", err);
     dm_device_config_init(&cfg);
     cfg.profile = h->prof;
@@ -126,15 +126,15 @@ static uint32_t start_job(host *h, const proto_scan_params *p, proto_scan_job *j
 
 /* Result of reading the band stream to its end (or a non-data outcome). */
 typedef struct run {
-    uint32_t pages_ok;   /* pages whose every band verified */
+    uint32_t pages_ok; /* pages whose every band verified */
     uint32_t bands;
     uint32_t end_status; /* END_OF_JOB status, or UINT32_MAX */
     uint32_t end_page;
-    dm_in_kind stopped;  /* DM_IN_DATA when END_OF_JOB was read */
-    uint32_t bad_bands;  /* CRC or size mismatch */
+    dm_in_kind stopped; /* DM_IN_DATA when END_OF_JOB was read */
+    uint32_t bad_bands; /* CRC or size mismatch */
     uint32_t stalls;
     uint32_t events[8];
-    uint64_t crc_all;    /* running CRC of all data, for determinism checks */
+    uint64_t crc_all; /* running CRC of all data, for determinism checks */
 } run;
 
 /* Read bands, advancing the virtual clock to each deadline exactly. Checks
@@ -212,7 +212,7 @@ static void read_stream(host *h, const proto_scan_job *job, run *r, int max_stal
                 size_t n = dm_band_bytes(job, b.band);
                 int ok = b.byte_count == n && in.len == 40 + n &&
                          proto_crc32(0, in.data + 40, n) == b.crc32;
-                if (ok) {
+                if (ok && !h->crc_only) {
                     dm_synth_band(job, b.page, b.side, b.band, expect);
                     ok = memcmp(expect, in.data + 40, n) == 0;
                 }
@@ -240,7 +240,6 @@ static proto_scan_params params_default(uint32_t pages)
     p.pages = pages;
     return p;
 }
-
 
 /* ---- a failing, counting allocator -------------------------------------------- */
 
@@ -291,18 +290,26 @@ static char *slurp(const char *rel, size_t *len)
 /* ---- fixtures ------------------------------------------------------------------ */
 
 static const char *const profiles[] = {"profiles/default.yaml", "profiles/fast-duplex.yaml",
-                                       "profiles/flatbed-1200.yaml",
-                                       "profiles/receipt-bw.yaml"};
+                                       "profiles/flatbed-1200.yaml", "profiles/receipt-bw.yaml"};
 static const char *const scenarios[] = {
-    "scenarios/clean.yaml",           "scenarios/clean-fast.yaml",
-    "scenarios/jam-page3-band5.yaml", "scenarios/feeder-empty-after-2.yaml",
-    "scenarios/feeder-empty.yaml",    "scenarios/cover-open.yaml",
-    "scenarios/cover-open-at-start.yaml", "scenarios/warming-up-2s.yaml",
-    "scenarios/busy.yaml",            "scenarios/stall-mid-page.yaml",
-    "scenarios/stall-no-clear.yaml",  "scenarios/short-band.yaml",
-    "scenarios/corrupt-band.yaml",    "scenarios/band-never-comes.yaml",
-    "scenarios/disconnect-mid-page.yaml", "scenarios/multi-feed.yaml",
-    "scenarios/delay-500ms.yaml",     "scenarios/random-faults.yaml",
+    "scenarios/clean.yaml",
+    "scenarios/clean-fast.yaml",
+    "scenarios/jam-page3-band5.yaml",
+    "scenarios/feeder-empty-after-2.yaml",
+    "scenarios/feeder-empty.yaml",
+    "scenarios/cover-open.yaml",
+    "scenarios/cover-open-at-start.yaml",
+    "scenarios/warming-up-2s.yaml",
+    "scenarios/busy.yaml",
+    "scenarios/stall-mid-page.yaml",
+    "scenarios/stall-no-clear.yaml",
+    "scenarios/short-band.yaml",
+    "scenarios/corrupt-band.yaml",
+    "scenarios/band-never-comes.yaml",
+    "scenarios/disconnect-mid-page.yaml",
+    "scenarios/multi-feed.yaml",
+    "scenarios/delay-500ms.yaml",
+    "scenarios/random-faults.yaml",
 };
 
 START_TEST(every_fixture_loads)
@@ -372,9 +379,8 @@ START_TEST(builtin_default_is_the_fixture)
     free(txt);
 
     ck_assert_int_eq(dm_profile_load_default(&a, err, sizeof(err)), DM_OK);
-    ck_assert_int_eq(dm_profile_load_file(fixture_path("profiles/default.yaml"), &b, err,
-                                          sizeof(err)),
-                     DM_OK);
+    ck_assert_int_eq(
+        dm_profile_load_file(fixture_path("profiles/default.yaml"), &b, err, sizeof(err)), DM_OK);
     dm_profile_caps(a, &ca);
     dm_profile_caps(b, &cb);
     ck_assert_int_eq(memcmp(&ca, &cb, sizeof(ca)), 0);
@@ -603,6 +609,7 @@ START_TEST(same_seed_same_bytes_and_schedule)
     host_open(&a, NULL, NULL, 7, 1);
     host_open(&b, NULL, NULL, 7, 1);
     host_open(&c, NULL, NULL, 8, 1);
+    a.crc_only = b.crc_only = c.crc_only = 1;
     start_job(&a, &p, &ja);
     start_job(&b, &p, &jb);
     start_job(&c, &p, &jc);
@@ -674,8 +681,8 @@ START_TEST(lateness_is_reported)
     /* the next deadline did not move: error does not accumulate */
     dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
     {
-        uint64_t want = h.recs[0].job_start_ns + 1500000000ull + 300000000ull +
-                        128ull * 600000ull + dm_hash5(1, 0, 0, 1, DM_RND_JITTER) % 200001;
+        uint64_t want = h.recs[0].job_start_ns + 1500000000ull + 300000000ull + 128ull * 600000ull +
+                        dm_hash5(1, 0, 0, 1, DM_RND_JITTER) % 200001;
         if (want < h.recs[0].deadline_ns)
             want = h.recs[0].deadline_ns;
         ck_assert_uint_eq(in.deadline_ns, want);
@@ -686,10 +693,20 @@ END_TEST
 
 /* ---- scenarios, each fault exactly once at exactly its place ---------------------- */
 
+/* Fault scenarios run at 150 dpi gray (28 bands of 64 lines per page) to keep
+ * the suite fast under sanitizers; every fault place exists there too. */
+static proto_scan_params params_fast(uint32_t pages)
+{
+    proto_scan_params p = params_default(pages);
+    p.mode = PROTO_SCAN_MODE_GRAY8;
+    p.dpi = 150;
+    return p;
+}
+
 static void run_scenario(const char *scen, uint32_t pages, uint64_t seed, host *h,
                          proto_scan_job *job, run *r, int max_stalls)
 {
-    proto_scan_params p = params_default(pages);
+    proto_scan_params p = params_fast(pages);
     char path[128];
     uint32_t st;
 
@@ -717,7 +734,8 @@ START_TEST(scenario_jam)
 
     run_scenario("jam-page3-band5", 3, 1, &h, &job, &r, 0);
     ck_assert_uint_eq(r.pages_ok, 2);
-    ck_assert_uint_eq(r.bands, 2 * 55 + 4);
+    ck_assert_uint_eq(job.bands_per_page, 28);
+    ck_assert_uint_eq(r.bands, 2 * 28 + 4);
     ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_PAPER_JAM);
     ck_assert_uint_eq(r.end_page, 2);
     ck_assert_uint_eq(r.events[PROTO_SCAN_EVT_PAPER_JAM], 1);
@@ -769,7 +787,7 @@ START_TEST(scenario_clean_until_empty)
     proto_scan_job job;
     run r;
 
-    run_scenario("clean", 0, 1, &h, &job, &r, 0);
+    run_scenario("clean", 0, 1, &h, &job, &r, 0); /* 150 dpi gray */
     ck_assert_uint_eq(r.pages_ok, 10);
     ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_FEEDER_EMPTY);
     ck_assert_uint_eq(r.end_page, 10);
@@ -835,7 +853,7 @@ START_TEST(scenario_cover_and_multifeed)
 
     run_scenario("cover-open", 3, 1, &h, &job, &r, 0);
     ck_assert_uint_eq(r.pages_ok, 1);
-    ck_assert_uint_eq(r.bands, 55 + 2);
+    ck_assert_uint_eq(r.bands, 28 + 2);
     ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_COVER_OPEN);
     ck_assert_uint_eq(r.end_page, 1);
     ck_assert_uint_eq(r.events[PROTO_SCAN_EVT_COVER_OPEN], 1);
@@ -843,7 +861,7 @@ START_TEST(scenario_cover_and_multifeed)
 
     run_scenario("multi-feed", 3, 1, &h, &job, &r, 0);
     ck_assert_uint_eq(r.pages_ok, 1);
-    ck_assert_uint_eq(r.bands, 55);
+    ck_assert_uint_eq(r.bands, 28);
     ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_MULTI_FEED);
     ck_assert_uint_eq(r.end_page, 1);
     ck_assert_uint_eq(r.events[PROTO_SCAN_EVT_MULTI_FEED], 1);
@@ -862,7 +880,7 @@ START_TEST(scenario_stalls)
     run_scenario("stall-mid-page", 3, 1, &h, &job, &r, 1);
     ck_assert_uint_eq(r.stalls, 1);
     ck_assert_uint_eq(r.pages_ok, 3);
-    ck_assert_uint_eq(r.bands, 165);
+    ck_assert_uint_eq(r.bands, 3 * 28);
     ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_OK);
     ck_assert_uint_eq(count_fault(&h, "stall"), 1);
     {
@@ -875,7 +893,7 @@ START_TEST(scenario_stalls)
         ck_assert_uint_eq(h.recs[i].band, 9);
         ck_assert_uint_eq(h.recs[i + 1].page, 1);
         ck_assert_uint_eq(h.recs[i + 1].band, 9);
-        ck_assert_uint_eq(h.recs[i + 1].bytes, 64 * 2480 * 3);
+        ck_assert_uint_eq(h.recs[i + 1].bytes, 64 * 1240);
     }
     dm_device_get_stats(h.dev, &st);
     ck_assert_uint_eq(st.faults_fired, 1);
@@ -886,7 +904,7 @@ START_TEST(scenario_stalls)
     ck_assert_int_eq(r.stopped, DM_IN_STALL);
     ck_assert_uint_eq(r.stalls, 4);
     ck_assert_uint_eq(r.pages_ok, 1);
-    ck_assert_uint_eq(r.bands, 55 + 9);
+    ck_assert_uint_eq(r.bands, 28 + 9);
     dm_device_get_stats(h.dev, &st);
     ck_assert_uint_eq(st.faults_fired, 1);
     {
@@ -910,7 +928,7 @@ START_TEST(scenario_short_and_corrupt)
     host h;
     proto_scan_job job;
     run r;
-    size_t n = 64 * 2480 * 3;
+    size_t n = 64 * 1240;
 
     run_scenario("short-band", 3, 1, &h, &job, &r, 0);
     ck_assert_uint_eq(r.bad_bands, 1);
@@ -938,7 +956,10 @@ START_TEST(scenario_short_and_corrupt)
         dm_device_config cfg;
         proto_scan_params p = params_default(1);
         dm_in in;
-        uint8_t *exp = malloc(n);
+        uint8_t *exp;
+
+        n = 64 * 2480 * 3;
+        exp = malloc(n);
         uint32_t band = (uint32_t)(1000000 / (2480 * 3) / 64);
         size_t off = 1000000 - (size_t)band * n;
 
@@ -960,8 +981,8 @@ START_TEST(scenario_short_and_corrupt)
             if (b == band) {
                 dm_synth_band(&job, 0, 0, b, exp);
                 for (size_t k = 0; k < n; k++)
-                    ck_assert_msg((in.data[40 + k] != exp[k]) == (k == off),
-                                  "byte %zu of band %u", k, b);
+                    ck_assert_msg((in.data[40 + k] != exp[k]) == (k == off), "byte %zu of band %u",
+                                  k, b);
             }
             dm_device_consume(h.dev, DM_EP_DATA_IN, 0);
         }
@@ -981,7 +1002,7 @@ START_TEST(scenario_never_and_disconnect)
     run_scenario("band-never-comes", 3, 1, &h, &job, &r, 0);
     ck_assert_int_eq(r.stopped, DM_IN_WAIT);
     ck_assert_uint_eq(r.pages_ok, 1);
-    ck_assert_uint_eq(r.bands, 55 + 3);
+    ck_assert_uint_eq(r.bands, 28 + 3);
     dm_device_peek(h.dev, DM_EP_DATA_IN, UINT64_MAX - 1, &in);
     ck_assert_int_eq(in.kind, DM_IN_WAIT);
     ck_assert_uint_eq(in.deadline_ns, UINT64_MAX);
@@ -999,7 +1020,7 @@ START_TEST(scenario_never_and_disconnect)
     run_scenario("disconnect-mid-page", 3, 1, &h, &job, &r, 0);
     ck_assert_int_eq(r.stopped, DM_IN_DISCONNECT);
     ck_assert_uint_eq(r.pages_ok, 1);
-    ck_assert_uint_eq(r.bands, 55 + 19);
+    ck_assert_uint_eq(r.bands, 28 + 19);
     dm_device_consume(h.dev, DM_EP_DATA_IN, h.clk.now);
     ck_assert_uint_eq(count_fault(&h, "disconnect"), 1);
     dm_device_peek(h.dev, DM_EP_EVENT_IN, h.clk.now, &in);
@@ -1043,29 +1064,41 @@ START_TEST(scenario_random_is_reproducible)
 {
     host a, b;
     proto_scan_job ja, jb;
+    proto_scan_params p = params_default(0);
     run ra, rb;
     dm_device_stats sa, sb;
 
-    run_scenario("random-faults", 0, 1, &a, &ja, &ra, 0);
-    run_scenario("random-faults", 0, 2, &b, &jb, &rb, 0); /* page seed differs; faults do not */
+    /* default parameters (ADF, colour, 300 dpi), until the feeder is empty */
+    host_open(&a, NULL, "scenarios/random-faults.yaml", 1, 0);
+    host_open(&b, NULL, "scenarios/random-faults.yaml", 2, 0); /* page seed differs */
+    a.crc_only = b.crc_only = 1;
+    ck_assert_uint_eq(start_job(&a, &p, &ja), PROTO_SCAN_ST_OK);
+    p.pages = 2; /* the second run only needs to show the same faults in the same places */
+    ck_assert_uint_eq(start_job(&b, &p, &jb), PROTO_SCAN_ST_OK);
+    read_stream(&a, &ja, &ra, 0);
+    read_stream(&b, &jb, &rb, 0);
     dm_device_get_stats(a.dev, &sa);
     dm_device_get_stats(b.dev, &sb);
-    ck_assert_uint_gt(sa.faults_fired, 0);
-    ck_assert_uint_eq(sa.faults_fired, sb.faults_fired);
-    ck_assert_uint_eq(ra.pages_ok, rb.pages_ok);
-    ck_assert_uint_eq(ra.end_status, rb.end_status);
-    ck_assert_uint_eq(ra.end_page, rb.end_page);
-    ck_assert_uint_eq(a.n_recs, b.n_recs);
-    for (unsigned i = 0; i < a.n_recs; i++) {
+    ck_assert_uint_le(sb.faults_fired, sa.faults_fired);
+    ck_assert_uint_gt(sb.faults_fired, 0);
+    ck_assert_uint_eq(rb.pages_ok, 2);
+    for (unsigned i = 0; i + 1 < b.n_recs; i++) { /* faults follow the scenario seed */
         ck_assert_uint_eq(a.recs[i].page, b.recs[i].page);
         ck_assert_uint_eq(a.recs[i].band, b.recs[i].band);
         ck_assert((a.recs[i].fault == NULL) == (b.recs[i].fault == NULL));
+        ck_assert_uint_eq(a.recs[i].deadline_ns - a.recs[i].job_start_ns,
+                          b.recs[i].deadline_ns - b.recs[i].job_start_ns);
     }
-    ck_assert_uint_eq(ra.events[PROTO_SCAN_EVT_BUTTON], rb.events[PROTO_SCAN_EVT_BUTTON]);
-    /* the outcome the driver tests rely on (docs/protocol.md) */
-    fprintf(stderr, "random-faults: pages %u end %s page %u faults %llu buttons %u\n",
-            ra.pages_ok, proto_scan_status_name(ra.end_status), ra.end_page,
-            (unsigned long long)sa.faults_fired, ra.events[PROTO_SCAN_EVT_BUTTON]);
+    /* The outcome docs/protocol.md promises: a jam in the 7th page (index 6,
+     * band index 17), six pages intact, delays and button presses before. */
+    ck_assert_uint_eq(ra.pages_ok, 6);
+    ck_assert_uint_eq(ra.end_status, PROTO_SCAN_ST_PAPER_JAM);
+    ck_assert_uint_eq(ra.end_page, 6);
+    ck_assert_uint_eq(a.recs[a.n_recs - 1].band, 17);
+    ck_assert_uint_eq(ra.events[PROTO_SCAN_EVT_PAPER_JAM], 1);
+    ck_assert_uint_gt(ra.events[PROTO_SCAN_EVT_BUTTON], 0);
+    ck_assert_uint_gt(count_fault(&a, "delay"), 0);
+
     host_close(&a);
     host_close(&b);
 }
@@ -1076,11 +1109,11 @@ START_TEST(triggers_line_every_after)
     static const char y[] = "name: t\nsheets: 6\nfaults:\n"
                             "  - {kind: button, at: {page: 1, line: 1000}}\n"
                             "  - {kind: button, every: {pages: 2, band: 3}}\n"
-                            "  - {kind: button, after_ms: 9000}\n";
+                            "  - {kind: button, after_ms: 4000}\n";
     host h;
     char err[256];
     dm_device_config cfg;
-    proto_scan_params p = params_default(5);
+    proto_scan_params p = params_fast(5);
     proto_scan_job job;
     run r;
     unsigned seen = 0;
@@ -1088,8 +1121,7 @@ START_TEST(triggers_line_every_after)
     memset(&h, 0, sizeof(h));
     dm_clock_virtual_init(&h.clk, 0);
     ck_assert_int_eq(dm_profile_load_default(&h.prof, err, sizeof(err)), DM_OK);
-    ck_assert_int_eq(dm_scenario_load_mem("t", y, sizeof(y) - 1, &h.scen, err, sizeof(err)),
-                     DM_OK);
+    ck_assert_int_eq(dm_scenario_load_mem("t", y, sizeof(y) - 1, &h.scen, err, sizeof(err)), DM_OK);
     dm_device_config_init(&cfg);
     cfg.profile = h.prof;
     cfg.scenario = h.scen;
@@ -1111,9 +1143,9 @@ START_TEST(triggers_line_every_after)
         else if (t->band == 2)
             ck_assert(t->page == 1 || t->page == 3);
         else {
-            /* after 9 s: the first band whose deadline is >= 9 s from job start */
-            ck_assert_uint_ge(t->deadline_ns - t->job_start_ns, 9000000000ull);
-            ck_assert_uint_lt(h.recs[i - 1].deadline_ns - t->job_start_ns, 9000000000ull);
+            /* after 4 s: the first band whose deadline is >= 4 s from job start */
+            ck_assert_uint_ge(t->deadline_ns - t->job_start_ns, 4000000000ull);
+            ck_assert_uint_lt(h.recs[i - 1].deadline_ns - t->job_start_ns, 4000000000ull);
         }
     }
     ck_assert_uint_eq(seen, 4);
@@ -1217,15 +1249,15 @@ END_TEST
 
 /* ---- bad fixtures ----------------------------------------------------------------- */
 
-#define GOOD_PROFILE_HEAD                                                                        \
-    "name: bad\n"                                                                                \
+#define GOOD_PROFILE_HEAD                                                                          \
+    "name: bad\n"                                                                                  \
     "usb: {vid: 0x1209, pid: 1, speed: high, manufacturer: m, product: p, serial: s}\n"
-#define GOOD_PROFILE_TAIL                                                                        \
-    "area: {width_mm: 210, height_mm: 297}\n"                                                    \
-    "band: {lines: 64, max_bytes: 1048576}\n"                                                    \
-    "defaults: {source: adf, mode: color, dpi: 300}\n"                                           \
+#define GOOD_PROFILE_TAIL                                                                          \
+    "area: {width_mm: 210, height_mm: 297}\n"                                                      \
+    "band: {lines: 64, max_bytes: 1048576}\n"                                                      \
+    "defaults: {source: adf, mode: color, dpi: 300}\n"                                             \
     "timing: {warmup_ms: 0, feed_ms: 100, line_time_us: {bw: 1, gray: 1, color: 1}}\n"
-#define GOOD_PROFILE_MID                                                                         \
+#define GOOD_PROFILE_MID                                                                           \
     "sources: [adf]\nfeeder_capacity: 10\nmodes: [bw, gray, color]\nresolutions: [100, 300]\n"
 
 static const struct bad {
@@ -1320,8 +1352,7 @@ static const struct bad bad_scenarios[] = {
      "past the end"},
     {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 0, band: 1}\n",
      "faults[0].at.page"},
-    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 1000000000000}\n",
-     "page"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 1000000000000}\n", "page"},
     {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 1, band: 0}\n",
      "faults[0].at.band"},
     {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 1, band: 2, line: 5}\n",
@@ -1329,8 +1360,7 @@ static const struct bad bad_scenarios[] = {
     {"name: s\nsheets: 3\nfaults:\n  - kind: delay\n    at: {page: 1, band: 2}\n", "ms"},
     {"name: s\nsheets: 3\nfaults:\n  - kind: delay\n    at: {page: 1, band: 2}\n    ms: -4\n",
      "ms"},
-    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    probability: 1.5\n",
-     "probability"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    probability: 1.5\n", "probability"},
     {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    probability: 0.5\n    after_ms: 3\n",
      "at most one"},
     {"name: s\nsheets: 3\nfaults:\n  - kind: warming_up\n    ms: 10\n    after_ms: 3\n",
@@ -1354,14 +1384,12 @@ static void check_bad(int is_profile, const struct bad *b, unsigned idx)
     memset(err, 0, sizeof(err));
     if (is_profile) {
         dm_profile *p = NULL;
-        rc = dm_profile_load_mem_a(&a, "bad.yaml", b->yaml, strlen(b->yaml), &p, err,
-                                   sizeof(err));
+        rc = dm_profile_load_mem_a(&a, "bad.yaml", b->yaml, strlen(b->yaml), &p, err, sizeof(err));
         if (rc == DM_OK)
             dm_profile_free(p);
     } else {
         dm_scenario *s = NULL;
-        rc = dm_scenario_load_mem_a(&a, "bad.yaml", b->yaml, strlen(b->yaml), &s, err,
-                                    sizeof(err));
+        rc = dm_scenario_load_mem_a(&a, "bad.yaml", b->yaml, strlen(b->yaml), &s, err, sizeof(err));
         if (rc == DM_OK)
             dm_scenario_free(s);
     }
@@ -1372,8 +1400,7 @@ static void check_bad(int is_profile, const struct bad *b, unsigned idx)
     }
     ck_assert_msg(rc == DM_E_PARSE || rc == DM_E_RANGE, "case %u loaded", idx);
     ck_assert_msg(strncmp(err, "bad.yaml: ", 10) == 0, "case %u: no file name: %s", idx, err);
-    ck_assert_msg(strstr(err, b->expect) != NULL, "case %u: '%s' not in: %s", idx, b->expect,
-                  err);
+    ck_assert_msg(strstr(err, b->expect) != NULL, "case %u: '%s' not in: %s", idx, b->expect, err);
     ck_assert_msg(strchr(err, '\n') == NULL, "case %u: more than one line: %s", idx, err);
 }
 
@@ -1426,8 +1453,7 @@ START_TEST(scenario_past_profile_rejected)
     ck_assert_int_eq(dm_scenario_check(s, p, err, sizeof(err)), DM_E_RANGE);
     ck_assert_ptr_nonnull(strstr(err, "capacity 50"));
     dm_scenario_free(s);
-    ck_assert_int_eq(dm_profile_load_file("/nonexistent/x.yaml", &p, err, sizeof(err)) == DM_OK,
-                     0);
+    ck_assert_int_eq(dm_profile_load_file("/nonexistent/x.yaml", &p, err, sizeof(err)) == DM_OK, 0);
     ck_assert_ptr_nonnull(strstr(err, "/nonexistent/x.yaml"));
     dm_profile_free(p);
 }
@@ -1492,8 +1518,8 @@ START_TEST(alloc_failures)
         fail_alloc fa = {.fail_at = n};
         dm_alloc a = {.realloc = fail_realloc, .ctx = &fa};
         dm_profile *p = NULL;
-        int rc = dm_profile_load_file_a(&a, fixture_path("profiles/default.yaml"), &p, err,
-                                        sizeof(err));
+        int rc =
+            dm_profile_load_file_a(&a, fixture_path("profiles/default.yaml"), &p, err, sizeof(err));
         if (rc == DM_OK) {
             dm_profile_free(p);
             break;

@@ -13,13 +13,13 @@
 #define JOB_SIZE       48u
 #define DEVSTATUS_SIZE 20u
 
-#define BAND_KNOWN_FLAGS (PROTO_SCAN_BAND_END_OF_PAGE | PROTO_SCAN_BAND_END_OF_JOB)
+#define BAND_KNOWN_FLAGS  (PROTO_SCAN_BAND_END_OF_PAGE | PROTO_SCAN_BAND_END_OF_JOB)
 #define PARAM_KNOWN_FLAGS PROTO_SCAN_PARAM_SEED
 
 const char *proto_scan_status_name(uint32_t status)
 {
     switch (status) {
-#define PROTO_SCAN_STATUS_NAME_(name, value, msg)                                                 \
+#define PROTO_SCAN_STATUS_NAME_(name, value, msg)                                                  \
     case (value):                                                                                  \
         return #name;
         PROTO_SCAN_STATUS_MAP(PROTO_SCAN_STATUS_NAME_)
@@ -32,7 +32,7 @@ const char *proto_scan_status_name(uint32_t status)
 const char *proto_scan_status_str(uint32_t status)
 {
     switch (status) {
-#define PROTO_SCAN_STATUS_STR_(name, value, msg)                                                  \
+#define PROTO_SCAN_STATUS_STR_(name, value, msg)                                                   \
     case (value):                                                                                  \
         return msg;
         PROTO_SCAN_STATUS_MAP(PROTO_SCAN_STATUS_STR_)
@@ -303,11 +303,13 @@ int proto_scan_event_decode(const uint8_t *buf, size_t len, proto_scan_event *ou
 
 /* ---- payloads --------------------------------------------------------------- */
 
-#define ALL_SOURCES ((1u << PROTO_SCAN_SOURCE_FLATBED) | (1u << PROTO_SCAN_SOURCE_ADF) |     \
-                     (1u << PROTO_SCAN_SOURCE_DUPLEX))
-#define ALL_MODES   ((1u << PROTO_SCAN_MODE_BW) | (1u << PROTO_SCAN_MODE_GRAY8) |            \
-                     (1u << PROTO_SCAN_MODE_COLOR24) | (1u << PROTO_SCAN_MODE_GRAY16) |      \
-                     (1u << PROTO_SCAN_MODE_COLOR48))
+#define ALL_SOURCES                                                                                \
+    ((1u << PROTO_SCAN_SOURCE_FLATBED) | (1u << PROTO_SCAN_SOURCE_ADF) |                           \
+     (1u << PROTO_SCAN_SOURCE_DUPLEX))
+#define ALL_MODES                                                                                  \
+    ((1u << PROTO_SCAN_MODE_BW) | (1u << PROTO_SCAN_MODE_GRAY8) |                                  \
+     (1u << PROTO_SCAN_MODE_COLOR24) | (1u << PROTO_SCAN_MODE_GRAY16) |                            \
+     (1u << PROTO_SCAN_MODE_COLOR48))
 #define MAX_IN_TRANSFER (PROTO_SCAN_MAX_BAND_DATA + PROTO_SCAN_BAND_HDR_SIZE)
 #define MIN_IN_TRANSFER (PROTO_SCAN_RSP_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD)
 
