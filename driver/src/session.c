@@ -73,6 +73,7 @@ typedef struct drv_session {
     uint32_t page_no, band_no, pages_done;
     unsigned stall_clears;
     int ignore_cancel; /* while sending ABORT after a cancel */
+    int closing;       /* no more event reads */
 } drv_session;
 
 /* ---- results and logging ------------------------------------------------------- */
@@ -159,7 +160,8 @@ static void evt_poll(drv_session *s)
         sess_log(s, "event %u (page %u, arg %u)", e.code, e.page + 1, e.arg);
     else
         sess_log(s, "malformed event (%zu bytes) ignored", s->evt.actual);
-    evt_arm(s);
+    if (!s->closing)
+        evt_arm(s);
 }
 
 /* Pump events until x is done or timeout_ms passed, servicing the event
@@ -917,6 +919,7 @@ int32_t drv_scan_to_stream(const drv_scan_options *o, IStream *stream, drv_scan_
 out_abort:
     abort_job(&s);
 out_close:
+    s.closing = 1;
     if (s.t) {
         if (s.evt_live && s.evt.state == DRV_XFER_PENDING) {
             s.t->ops->cancel(s.t, &s.evt);
