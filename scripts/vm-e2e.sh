@@ -71,7 +71,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+VM_BOOTED=0
 print_console() {
+  [ "$VM_BOOTED" = 1 ] || return 0
   if [ -s "$CONSOLE" ]; then
     echo "----- guest console ($CONSOLE) -----"
     tr -d '\r' <"$CONSOLE"
@@ -138,6 +140,14 @@ fetch_deb() {
       (cd "$CACHE/debs" && apt-get download -q "$pkg=$ver" >"$WORK/apt-$pkg.log" 2>&1) ||
         log "apt-get download $pkg=$ver failed (see $WORK/apt-$pkg.log)" >&2
       hit="$(ls "$CACHE/debs/${pkg}_${fver}_"*.deb 2>/dev/null | head -n1 || true)"
+    fi
+    if [ -z "$hit" ] && [ "$APT_UPDATED" = 0 ] && [ "$(id -u)" = 0 ]; then
+      # Stale package lists name a version the archive no longer has.
+      log "refreshing the package lists (apt-get update) and retrying $pkg" >&2
+      apt-get update -q >/dev/null 2>&1 || true
+      APT_UPDATED=1
+      fetch_deb "$pkg"
+      return
     fi
   fi
   if [ -z "${hit:-}" ]; then
@@ -274,6 +284,7 @@ run_vm() {
   local mem="${MEM:-512}" t1
   t1=$(date +%s)
   log "booting the guest (TCG, 1 CPU, ${mem} MiB, limit ${VM_TIMEOUT} s)"
+  VM_BOOTED=1
   set +e
   timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 \
     -accel tcg -nodefaults -no-user-config -nographic -monitor none \
