@@ -1154,6 +1154,79 @@ START_TEST(triggers_line_every_after)
 }
 END_TEST
 
+START_TEST(duplex_and_other_profiles)
+{
+    static const char y[] = "name: three\nsheets: 3\n";
+    host h;
+    char err[256];
+    dm_device_config cfg;
+    proto_scan_params p;
+    proto_scan_job job;
+    run r;
+
+    memset(&h, 0, sizeof(h));
+    dm_clock_virtual_init(&h.clk, 0);
+    ck_assert_int_eq(
+        dm_profile_load_file(fixture_path("profiles/fast-duplex.yaml"), &h.prof, err, sizeof(err)),
+        DM_OK);
+    ck_assert_int_eq(dm_scenario_load_mem("three", y, sizeof(y) - 1, &h.scen, err, sizeof(err)),
+                     DM_OK);
+    dm_device_config_init(&cfg);
+    cfg.profile = h.prof;
+    cfg.scenario = h.scen;
+    cfg.clock = &h.clk.base;
+    cfg.trace = trace_cb;
+    cfg.trace_ctx = &h;
+    ck_assert_int_eq(dm_device_create(&cfg, &h.dev), DM_OK);
+    memset(&p, 0, sizeof(p));
+    p.source = PROTO_SCAN_SOURCE_DUPLEX;
+    p.mode = PROTO_SCAN_MODE_BW;
+    p.dpi = 100;
+    ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_OK);
+    read_stream(&h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 6); /* 3 sheets, 2 sides */
+    ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_FEEDER_EMPTY);
+    ck_assert_uint_eq(r.end_page, 6);
+    for (unsigned i = 0; i + 1 < h.n_recs; i++) {
+        ck_assert_uint_eq(h.recs[i].side, h.recs[i].page & 1);
+        if (h.recs[i].side == 1 && h.recs[i].band == 0) {
+            /* both sides are scanned at once: the back is due with the front */
+            ck_assert_uint_le(h.recs[i].deadline_ns - h.recs[i].job_start_ns,
+                              (h.recs[i].page / 2 + 1) * (150000000ull + 1402ull * 120000ull) +
+                                  100000);
+        }
+    }
+    /* 60 sheets per minute class: 3 sheets in about 3 s */
+    ck_assert_uint_lt(h.recs[h.n_recs - 1].deadline_ns - h.recs[0].job_start_ns, 3500000000ull);
+    host_close(&h);
+
+    /* the 1200 dpi flatbed in 48-bit colour: one page, band cut to fit 1 MiB */
+    host_open(&h, "profiles/flatbed-1200.yaml", NULL, 5, 0);
+    memset(&p, 0, sizeof(p));
+    p.source = PROTO_SCAN_SOURCE_FLATBED;
+    p.mode = PROTO_SCAN_MODE_COLOR48;
+    p.dpi = 1200;
+    p.height_px = 200; /* a strip keeps the test short */
+    ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_OK);
+    ck_assert_uint_eq(job.bytes_per_line, 10204 * 6);
+    ck_assert_uint_eq(job.band_lines, 17);
+    read_stream(&h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 1);
+    ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_OK);
+    host_close(&h);
+
+    /* the receipt scanner: bilevel by default */
+    host_open(&h, "profiles/receipt-bw.yaml", NULL, 5, 0);
+    ck_assert_uint_eq(start_job(&h, NULL, &job), PROTO_SCAN_ST_OK);
+    ck_assert_uint_eq(job.mode, PROTO_SCAN_MODE_BW);
+    ck_assert_uint_eq(job.bytes_per_line, (629 + 7) / 8);
+    read_stream(&h, &job, &r, 0);
+    ck_assert_uint_eq(r.pages_ok, 10);
+    ck_assert_uint_eq(r.end_status, PROTO_SCAN_ST_FEEDER_EMPTY);
+    host_close(&h);
+}
+END_TEST
+
 /* ---- commands -------------------------------------------------------------------- */
 
 START_TEST(commands_and_errors)
@@ -1605,6 +1678,7 @@ static Suite *dm_suite(void)
     tcase_add_test(tc, scenario_delay);
     tcase_add_test(tc, scenario_random_is_reproducible);
     tcase_add_test(tc, triggers_line_every_after);
+    tcase_add_test(tc, duplex_and_other_profiles);
     tcase_add_test(tc, commands_and_errors);
     suite_add_tcase(s, tc);
     tc = tcase_create("validation");
