@@ -356,14 +356,29 @@ bench_long() {
 
 bench_ratios() {
   if [ -n "$BENCH_WIAS" ]; then
-    log "ratios: bench_wias"
-    "$BENCH_WIAS" >"$OUT/wias.log" 2>&1 || log "bench_wias failed (see $OUT/wias.log)"
-    put wias_out "$(tail -n 1 "$OUT/wias.log")"
+    local wp=10
+    [ "$QUICK" = "1" ] && wp=3
+    log "ratios: bench_wias ($wp pages)"
+    if "$BENCH_WIAS" "$wp" "$OUT" >"$OUT/wias.log" 2>&1; then
+      # rows: target TIFF-bytes baseline-MB/s wias-MB/s wall-ratio CPU-ratio
+      awk '$1 == "file" { print "wias_file_MBps=" $4; print "wias_file_base_MBps=" $3;
+                          print "wias_file_ratio=" $5; print "wias_file_cpu_ratio=" $6 }
+           $1 == "memory" { print "wias_mem_MBps=" $4; print "wias_mem_base_MBps=" $3;
+                            print "wias_mem_ratio=" $5 }' "$OUT/wias.log" >>"$RES"
+      put wias_target "$(sed -n 's/.*target \(>= *[0-9.]*\).*/\1/p' "$OUT/wias.log" | head -n1)"
+    else
+      log "bench_wias failed (see $OUT/wias.log)"
+    fi
   fi
   if [ -n "$BENCH_SYNTH" ]; then
     log "ratios: bench_synth"
-    "$BENCH_SYNTH" >"$OUT/synth.log" 2>&1 || log "bench_synth failed (see $OUT/synth.log)"
-    put synth_out "$(tail -n 1 "$OUT/synth.log")"
+    if "$BENCH_SYNTH" >"$OUT/synth.log" 2>&1; then
+      put synth_MBps "$(sed -n 's/^dm_synth_band: *\([0-9.]*\) MB\/s.*/\1/p' "$OUT/synth.log")"
+      put synth_memset_MBps "$(sed -n 's/^memset: *\([0-9.]*\) MB\/s.*/\1/p' "$OUT/synth.log")"
+      put synth_ratio "$(sed -n 's/^ratio synth\/memset: *\([0-9.]*\).*/\1/p' "$OUT/synth.log")"
+    else
+      log "bench_synth failed (see $OUT/synth.log)"
+    fi
   fi
 }
 
