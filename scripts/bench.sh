@@ -16,9 +16,9 @@
 #                        on tmpfs for the throughput figures (default
 #                        /dev/shm/scanemu-bench); kept after the run
 #   BENCH_ONLY="..."     run only these sections: throughput timing scale long ratios
-#   BENCH_PLOT=PNG       also draw the timing plot there (docs/img/timing.png
-#                        when BENCH_DOCS=1)
+#   BENCH_RT=0           skip the second timing pass at SCHED_FIFO (chrt -f 10)
 #   BENCH_DOCS=1         write the plots into docs/img/ (for docs/performance.md)
+#                        instead of $BENCH_OUT
 # The table goes to stdout and to $BENCH_OUT/table.md; raw key=value results
 # to $BENCH_OUT/results.env.
 set -euo pipefail
@@ -62,6 +62,8 @@ now_ns() { date +%s%N; }
 # Decimal arithmetic without bc: calc 'EXPR' (awk syntax).
 calc() { awk "BEGIN { v = $1; if (v == int(v)) printf \"%d\n\", v; else printf \"%.4f\n\", v }"; }
 
+# Command prefix for the next start_emu (e.g. chrt -f 10); empty by default.
+SCANEMU_PREFIX=()
 # Processes this script started; only these are ever signalled.
 OUR_PIDS=()
 cleanup() {
@@ -103,7 +105,7 @@ start_emu() {
   shift
   local pf="$OUT/$name.port"
   rm -f "$pf"
-  "$SCANEMU" --listen 127.0.0.1:0 --port-file "$pf" "$@" >"$OUT/$name.emu.log" 2>&1 &
+  "${SCANEMU_PREFIX[@]}" "$SCANEMU" --listen 127.0.0.1:0 --port-file "$pf" "$@" >"$OUT/$name.emu.log" 2>&1 &
   EMU_PID=$!
   OUR_PIDS+=("$EMU_PID")
   local i
@@ -213,35 +215,53 @@ bench_sane() {
 
 # ---- 2. timing fidelity ----------------------------------------------------------------
 
-bench_timing() {
-  [ -n "$SCANEMU" ] && [ -n "$WIASCAN" ] || { log "timing: scanemu/wiascan missing"; return 0; }
+# timing_pass KEY PNGNAME [PREFIX...]: the bare-timer baseline and the 2 ms
+# job, both run under PREFIX (empty, or chrt -f N for SCHED_FIFO).
+timing_pass() {
+  local key="$1" pngname="$2"
+  shift 2
+  local pre=("$@")
   local pages=$((TM_BANDS / TM_BANDS_PER_PAGE))
   # Baseline: how precisely this machine, right now, wakes a thread at the
   # same 2 ms absolute deadlines with the emulator's mechanism (timerfd+epoll).
   if [ -n "$BENCH_TIMER" ]; then
-    log "timing: bare timerfd baseline, $TM_BANDS x 2 ms"
-    "$BENCH_TIMER" --interval-us 2000 --count "$TM_BANDS" >"$OUT/timer.log" 2>&1 ||
-      log "bench_timer failed (see $OUT/timer.log)"
-    tr ' ' '\n' <"$OUT/timer.log" | grep -E '^(p50_us|p99_us|max_us|drift_us)=' | sed 's/^/timer_/' >>"$RES"
+    log "timing[$key]: bare timerfd baseline, $TM_BANDS x 2 ms ${pre[*]}"
+    "${pre[@]}" "$BENCH_TIMER" --interval-us 2000 --count "$TM_BANDS" >"$OUT/$key.timer.log" 2>&1 ||
+      log "bench_timer failed (see $OUT/$key.timer.log)"
+    tr ' ' '\n' <"$OUT/$key.timer.log" | grep -E '^(p50_us|p99_us|max_us|drift_us)=' |
+      sed "s/^/${key}_timer_/" >>"$RES"
   fi
-  log "timing: $TM_BANDS bands of 2 ms ($pages pages) on the real clock"
-  rm -f "$OUT/tm.dev.jsonl" "$OUT/tm.host.jsonl"
-  start_emu tm --device "$BFIX/profiles/bench-2ms.yaml" --scenario "$BFIX/scenarios/bench-sheets.yaml" \
-    --seed "$SEED" --trace "$OUT/tm.dev.jsonl"
+  log "timing[$key]: $TM_BANDS bands of 2 ms ($pages pages) on the real clock ${pre[*]}"
+  rm -f "$OUT/$key.dev.jsonl" "$OUT/$key.host.jsonl"
+  SCANEMU_PREFIX=("${pre[@]}")
+  start_emu "$key" --device "$BFIX/profiles/bench-2ms.yaml" \
+    --scenario "$BFIX/scenarios/bench-sheets.yaml" --seed "$SEED" --trace "$OUT/$key.dev.jsonl"
+  SCANEMU_PREFIX=()
   local rc=0
   "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-1" --source adf --pages "$pages" \
-    --mode gray --dpi 75 --seed "$SEED" --trace "$OUT/tm.host.jsonl" -o "$OUT/tm.tiff" \
-    >"$OUT/tm.wiascan.log" 2>&1 || rc=$?
+    --mode gray --dpi 75 --seed "$SEED" --trace "$OUT/$key.host.jsonl" -o "$OUT/$key.tiff" \
+    >"$OUT/$key.wiascan.log" 2>&1 || rc=$?
   stop_emu
-  [ "$rc" -eq 0 ] || { log "timing: wiascan failed ($rc), see $OUT/tm.wiascan.log"; return 0; }
-  python3 "$TOOL" trace-stats "$OUT/tm.dev.jsonl" --host "$OUT/tm.host.jsonl" | sed 's/^/tm_/' >>"$RES"
-  local png="${BENCH_PLOT:-}"
-  [ "${BENCH_DOCS:-0}" = "1" ] && png="$ROOT/docs/img/timing.png"
-  [ -n "$png" ] || png="$OUT/timing.png"
+  rm -f "$OUT/$key.tiff"
+  [ "$rc" -eq 0 ] || { log "timing[$key]: wiascan failed ($rc), see $OUT/$key.wiascan.log"; return 0; }
+  python3 "$TOOL" trace-stats "$OUT/$key.dev.jsonl" --host "$OUT/$key.host.jsonl" |
+    sed "s/^/${key}_/" >>"$RES"
+  local png="$OUT/$pngname"
+  [ "${BENCH_DOCS:-0}" = "1" ] && png="$ROOT/docs/img/$pngname"
   mkdir -p "$(dirname "$png")"
-  "$ROOT/scripts/plot-timing.sh" "$OUT/tm.dev.jsonl" "$png" "$OUT/tm.host.jsonl" >&2 || log "timing: plot failed"
-  put tm_plot "$png"
-  rm -f "$OUT/tm.tiff"
+  "$ROOT/scripts/plot-timing.sh" "$OUT/$key.dev.jsonl" "$png" "$OUT/$key.host.jsonl" >&2 ||
+    log "timing[$key]: plot failed"
+  put "${key}_plot" "$png"
+}
+
+bench_timing() {
+  [ -n "$SCANEMU" ] && [ -n "$WIASCAN" ] || { log "timing: scanemu/wiascan missing"; return 0; }
+  timing_pass tm timing.png
+  # The same with scanemu (and the bare timer) at SCHED_FIFO priority, which
+  # shows how much of the error is the shared machine's CPU scheduler.
+  if [ "${BENCH_RT:-1}" = "1" ] && chrt -f 10 true 2>/dev/null; then
+    timing_pass tmrt timing-fifo.png chrt -f 10
+  fi
 }
 
 # ---- 3. scale -------------------------------------------------------------------------------

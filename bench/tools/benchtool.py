@@ -405,31 +405,38 @@ def cmd_table(a):
     row("1c", "1 throughput", tpres, "USB 2.0 high-speed bulk ceiling: 53.2 MB/s", r, "≥ 10×",
         None if r is None else r >= 10)
 
-    p99 = num(env, "tm_late_p99_us")
-    tp99 = num(env, "timer_p99_us")
-    row("2a", f"2 timing, real clock, 2 ms bands × {env.get('tm_bands', '?')}: device "
-        "release − deadline p50 / p99 / max",
-        f"{f1(num(env, 'tm_late_p50_us'))} / {f1(p99)} / {f1(num(env, 'tm_late_max_us'))} µs"
-        f" ({env.get('tm_early_bands', '?')} early)",
-        f"bare timerfd wake-up at the same deadlines (bench_timer): {f1(num(env, 'timer_p50_us'))}"
-        f" / {f1(tp99)} / {f1(num(env, 'timer_max_us'))} µs",
-        ratio(p99, tp99), "p99 ≤ 250 µs", None if p99 is None else p99 <= 250)
-    d = num(env, "tm_drift_us")
-    dt = num(env, "tm_drift_trend_us")
-    row("2b", "2 timing: drift at the end — last band's release − deadline; trend = median "
-        "error of the last 100 bands − of the first 100",
-        f"{f1(d, ' µs')}; trend {f1(dt, ' µs')}",
-        f"job length {f1(num(env, 'tm_span_s'), ' s', 2)}; bare timer, last wake-up "
-        f"{f1(num(env, 'timer_drift_us'), ' µs')}",
-        None if dt is None or not num(env, "tm_span_s") else dt / (num(env, "tm_span_s") * 1e6),
-        "≤ 1 ms", None if d is None or dt is None else abs(dt) <= 1000 and abs(d) <= 1000)
-    row("2c", "2 timing: host arrival jitter p50 / p99 / max (interval error vs the "
-        "device's deadlines)",
-        f"{f1(num(env, 'tm_host_jitter_p50_us'))} / {f1(num(env, 'tm_host_jitter_p99_us'))} / "
-        f"{f1(num(env, 'tm_host_jitter_max_us'))} µs; host drift "
-        f"{f1(num(env, 'tm_host_drift_us'), ' µs')}",
-        "band interval 2,000 µs", ratio(num(env, "tm_host_jitter_p99_us"), 2000.0),
-        "(reported)", None)
+    for key, tag, how in (("tm", "", "default scheduling"),
+                          ("tmrt", "-rt", "scanemu and the bare timer at SCHED_FIFO (chrt -f 10)")):
+        if key == "tmrt" and f"{key}_bands" not in env:
+            continue
+        p99 = num(env, f"{key}_late_p99_us")
+        tp99 = num(env, f"{key}_timer_p99_us")
+        row("2a" + tag, f"2 timing, real clock, 2 ms bands × {env.get(key + '_bands', '?')}, {how}: "
+            "device release − deadline p50 / p99 / max",
+            f"{f1(num(env, key + '_late_p50_us'))} / {f1(p99)} / "
+            f"{f1(num(env, key + '_late_max_us'))} µs ({env.get(key + '_early_bands', '?')} early)",
+            f"bare timerfd wake-up at the same deadlines (bench_timer): "
+            f"{f1(num(env, key + '_timer_p50_us'))} / {f1(tp99)} / "
+            f"{f1(num(env, key + '_timer_max_us'))} µs",
+            ratio(p99, tp99), "p99 ≤ 250 µs", None if p99 is None else p99 <= 250)
+        d = num(env, f"{key}_drift_us")
+        dt = num(env, f"{key}_drift_trend_us")
+        span = num(env, f"{key}_span_s")
+        row("2b" + tag, "2 timing: drift at the end — last band's release − deadline; trend = "
+            "median error of the last 100 bands − of the first 100",
+            f"{f1(d, ' µs')}; trend {f1(dt, ' µs')}",
+            f"job length {f1(span, ' s', 2)}; bare timer, last wake-up "
+            f"{f1(num(env, key + '_timer_drift_us'), ' µs')}",
+            None if dt is None or not span else dt / (span * 1e6),
+            "≤ 1 ms", None if d is None or dt is None else abs(dt) <= 1000 and abs(d) <= 1000)
+        row("2c" + tag, "2 timing: host arrival jitter p50 / p99 / max (error of each "
+            "inter-arrival interval against the device's deadlines)",
+            f"{f1(num(env, key + '_host_jitter_p50_us'))} / "
+            f"{f1(num(env, key + '_host_jitter_p99_us'))} / "
+            f"{f1(num(env, key + '_host_jitter_max_us'))} µs; host drift "
+            f"{f1(num(env, key + '_host_drift_us'), ' µs')}",
+            "band interval 2,000 µs", ratio(num(env, f"{key}_host_jitter_p99_us"), 2000.0),
+            "(reported)", None)
 
     devs = env.get("sc_devices", "").split()
     base_mb = num(env, "sc1_MBps")
