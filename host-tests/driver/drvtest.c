@@ -1,6 +1,8 @@
 /* Helpers of the driver suites (see drvtest.h). */
 #include <check.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,4 +199,58 @@ void drvtest_check_tiff(const char *path, const proto_scan_job *job, uint32_t pa
     TIFFClose(tif);
     free(expect);
     free(got);
+}
+
+uint16_t drvtest_closed_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void *peer_run(void *arg)
+{
+    drvtest_peer *fp = arg;
+    int fd = accept(fp->lfd, NULL, NULL);
+    char buf[64];
+
+    if (fd >= 0) {
+        if (fp->reply) {
+            ssize_t n = write(fd, fp->reply, strlen(fp->reply));
+            (void)n;
+        } else {
+            while (read(fd, buf, sizeof(buf)) > 0)
+                ;
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+void drvtest_peer_start(drvtest_peer *fp, const char *reply)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+
+    fp->reply = reply;
+    fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fp->lfd, 0);
+    ck_assert_int_eq(bind(fp->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fp->lfd, 1), 0);
+    ck_assert_int_eq(getsockname(fp->lfd, (struct sockaddr *)&a, &al), 0);
+    fp->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&fp->th, NULL, peer_run, fp), 0);
+}
+
+void drvtest_peer_stop(drvtest_peer *fp)
+{
+    shutdown(fp->lfd, SHUT_RDWR);
+    pthread_join(fp->th, NULL);
+    close(fp->lfd);
 }

@@ -44,4 +44,18 @@ void drvtest_check_tiff(const char *path, const proto_scan_job *job, uint32_t pa
 /* The whole file, malloc'd; *len its size. */
 uint8_t *drvtest_slurp(const char *path, size_t *len);
 
+/* A loopback TCP port nobody listens on (bound, then closed). */
+uint16_t drvtest_closed_port(void);
+
+/* A TCP peer on a free loopback port that accepts one connection and
+ * writes reply and closes, or (reply NULL) reads and never answers. */
+typedef struct drvtest_peer {
+    int lfd;
+    uint16_t port;
+    const char *reply;
+    pthread_t th;
+} drvtest_peer;
+void drvtest_peer_start(drvtest_peer *p, const char *reply);
+void drvtest_peer_stop(drvtest_peer *p);
+
 #endif

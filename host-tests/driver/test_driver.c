@@ -545,73 +545,12 @@ static int32_t scan_uri(const char *uri, drv_scan_result *r, const drv_open_opti
     return r->hr;
 }
 
-static uint16_t closed_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-typedef struct fake_peer {
-    int lfd;
-    uint16_t port;
-    const char *reply; /* NULL: accept and say nothing */
-    pthread_t th;
-} fake_peer;
-
-static void *fake_peer_run(void *arg)
-{
-    fake_peer *fp = arg;
-    int fd = accept(fp->lfd, NULL, NULL);
-    char buf[64];
-
-    if (fd >= 0) {
-        if (fp->reply) {
-            ssize_t n = write(fd, fp->reply, strlen(fp->reply));
-            (void)n;
-        } else {
-            while (read(fd, buf, sizeof(buf)) > 0)
-                ;
-        }
-        close(fd);
-    }
-    return NULL;
-}
-
-static void fake_peer_start(fake_peer *fp, const char *reply)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-
-    fp->reply = reply;
-    fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fp->lfd, 0);
-    ck_assert_int_eq(bind(fp->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(fp->lfd, 1), 0);
-    ck_assert_int_eq(getsockname(fp->lfd, (struct sockaddr *)&a, &al), 0);
-    fp->port = ntohs(a.sin_port);
-    ck_assert_int_eq(pthread_create(&fp->th, NULL, fake_peer_run, fp), 0);
-}
-
-static void fake_peer_stop(fake_peer *fp)
-{
-    shutdown(fp->lfd, SHUT_RDWR);
-    pthread_join(fp->th, NULL);
-    close(fp->lfd);
-}
-
 START_TEST(closed_port_is_offline)
 {
     drv_scan_result r;
     char uri[96];
 
-    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", closed_port());
+    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", drvtest_closed_port());
     ck_assert_int_eq(scan_uri(uri, &r, NULL, 0), DRV_HR_OFFLINE);
     ck_assert_int_eq(r.err, DRV_E_CONNECT);
     ck_assert_int_eq(drv_exit_code(r.hr), DRV_EXIT_CONNECT);
@@ -620,30 +559,30 @@ END_TEST
 
 START_TEST(http_server_is_not_usbip)
 {
-    fake_peer fp;
+    drvtest_peer fp;
     drv_scan_result r;
     char uri[96];
 
-    fake_peer_start(&fp, "HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    drvtest_peer_start(&fp, "HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
     snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", fp.port);
     ck_assert_int_eq(scan_uri(uri, &r, NULL, 0), DRV_HR_OFFLINE);
     ck_assert_int_eq(r.err, DRV_E_NOT_USBIP);
     ck_assert_ptr_nonnull(strstr(r.message, "not a USB/IP server"));
-    fake_peer_stop(&fp);
+    drvtest_peer_stop(&fp);
 }
 END_TEST
 
 START_TEST(silent_server_times_out)
 {
-    fake_peer fp;
+    drvtest_peer fp;
     drv_scan_result r;
     char uri[96];
 
-    fake_peer_start(&fp, NULL);
+    drvtest_peer_start(&fp, NULL);
     snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", fp.port);
     ck_assert_int_eq(scan_uri(uri, &r, NULL, 300), DRV_HR_OFFLINE);
     ck_assert_int_eq(r.err, DRV_E_NOT_USBIP);
-    fake_peer_stop(&fp);
+    drvtest_peer_stop(&fp);
 }
 END_TEST
 

@@ -184,31 +184,36 @@ START_TEST(bad_command_lines)
 }
 END_TEST
 
-static uint16_t closed_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 START_TEST(unreachable_port)
 {
     char uri[96];
     const char *args[] = {"--transport", uri, "-o", out_path, NULL};
     run_result r;
 
-    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", closed_port());
+    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", drvtest_closed_port());
     run(&r, args);
     ck_assert_int_eq(r.code, DRV_EXIT_CONNECT);
     assert_one_line(&r);
     ck_assert_ptr_nonnull(strstr(r.err, "WIA_ERROR_OFFLINE"));
     ck_assert_ptr_nonnull(strstr(r.err, "not written"));
+    assert_no_output();
+}
+END_TEST
+
+START_TEST(port_speaking_something_else)
+{
+    drvtest_peer fp;
+    char uri[96];
+    const char *args[] = {"--transport", uri, "--timeout", "500", "-o", out_path, NULL};
+    run_result r;
+
+    drvtest_peer_start(&fp, "SSH-2.0-OpenSSH_9.2\r\n");
+    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", fp.port);
+    run(&r, args);
+    drvtest_peer_stop(&fp);
+    ck_assert_int_eq(r.code, DRV_EXIT_CONNECT);
+    assert_one_line(&r);
+    ck_assert_ptr_nonnull(strstr(r.err, "not a USB/IP server"));
     assert_no_output();
 }
 END_TEST
@@ -365,6 +370,7 @@ static Suite *wiascan_suite(void)
     tcase_add_test(tc, help_and_version);
     tcase_add_loop_test(tc, bad_command_lines, 0, (int)(sizeof(bad_cli) / sizeof(bad_cli[0])));
     tcase_add_test(tc, unreachable_port);
+    tcase_add_test(tc, port_speaking_something_else);
     tcase_add_test(tc, unknown_busid_and_wrong_device);
     tcase_add_test(tc, output_not_writable);
     tcase_add_loop_test(tc, scan_outcomes, 0, (int)(sizeof(cli_cases) / sizeof(cli_cases[0])));
