@@ -52,12 +52,21 @@ done
 mkdir -p "$BUILD"
 BUILD="$(cd "$BUILD" && pwd)"
 
-CACHE="${VM_E2E_CACHE:-$BUILD/vm-cache}" # downloaded .debs, unpacked guest files
+# Downloaded .debs and unpacked guest files. Build trees under SOURCE/build/
+# (the presets' ci, asan-ubsan, ...) share SOURCE/build/vm-cache, so the
+# suite's two runs download and unpack once; other build trees keep their own.
+if [ -n "${VM_E2E_CACHE:-}" ]; then
+  CACHE="$VM_E2E_CACHE"
+elif [ "$(dirname "$BUILD")" = "$SRC/build" ]; then
+  CACHE="$SRC/build/vm-cache"
+else
+  CACHE="$BUILD/vm-cache"
+fi
 WORK="$BUILD/vm-e2e"             # this run: initramfs, logs, host-side scans
 CONSOLE="$WORK/console.log"
 T0=$(date +%s)
 
-log() { printf 'vm-e2e: %s\n' "$*"; }
+log() { printf 'vm-e2e: [+%3ds] %s\n' "$(($(date +%s) - T0))" "$*"; }
 
 PIDS=()
 cleanup() {
@@ -107,75 +116,85 @@ need ldd libc-bin
 need sha256sum coreutils
 need timeout coreutils
 need modinfo kmod
+need flock util-linux
 [ "$MODE" = smoke ] && need python3 python3
 
 rm -rf "$WORK"
 mkdir -p "$WORK" "$CACHE/debs"
+# One run at a time fills the cache.
+exec 9>"$CACHE/.lock"
+flock 9 || die "cannot lock $CACHE/.lock"
 
 # ---------------------------------------------------------------------------
 # 1. Debian packages: apt-get download into the cache, keyed by version.
 # ---------------------------------------------------------------------------
-APT_UPDATED=0
 candidate_version() {
   apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}'
 }
 
-# fetch_deb PACKAGE -> prints the path of the cached .deb
+# fetch_deb PACKAGE: sets FETCHED to the cached .deb of the candidate version,
+# downloading it if needed; falls back to any cached version when offline.
 fetch_deb() {
-  local pkg="$1" ver fver hit
+  local pkg="$1" ver fver hit=""
   ver="$(candidate_version "$pkg")"
-  if { [ -z "$ver" ] || [ "$ver" = "(none)" ]; } && [ "$APT_UPDATED" = 0 ] &&
-    [ "$(id -u)" = 0 ]; then
-    # apt-get download needs the package lists; bootstrap.sh normally ran
-    # apt-get update already.
-    log "no package lists for $pkg; running apt-get update once" >&2
-    apt-get update -q >/dev/null 2>&1 || true
-    APT_UPDATED=1
-    ver="$(candidate_version "$pkg")"
-  fi
   if [ -n "$ver" ] && [ "$ver" != "(none)" ]; then
     fver="${ver//:/%3a}"
     hit="$(ls "$CACHE/debs/${pkg}_${fver}_"*.deb 2>/dev/null | head -n1 || true)"
     if [ -z "$hit" ]; then
       (cd "$CACHE/debs" && apt-get download -q "$pkg=$ver" >"$WORK/apt-$pkg.log" 2>&1) ||
-        log "apt-get download $pkg=$ver failed (see $WORK/apt-$pkg.log)" >&2
+        log "apt-get download $pkg=$ver failed (see $WORK/apt-$pkg.log)"
       hit="$(ls "$CACHE/debs/${pkg}_${fver}_"*.deb 2>/dev/null | head -n1 || true)"
     fi
-    if [ -z "$hit" ] && [ "$APT_UPDATED" = 0 ] && [ "$(id -u)" = 0 ]; then
-      # Stale package lists name a version the archive no longer has.
-      log "refreshing the package lists (apt-get update) and retrying $pkg" >&2
-      apt-get update -q >/dev/null 2>&1 || true
-      APT_UPDATED=1
-      fetch_deb "$pkg"
-      return
-    fi
   fi
-  if [ -z "${hit:-}" ]; then
+  if [ -z "$hit" ] && [ "${ALLOW_STALE:-0}" = 1 ]; then
     # Offline and the archive moved on: any cached version will do.
     hit="$(ls "$CACHE/debs/${pkg}_"*.deb 2>/dev/null | sort -V | tail -n1 || true)"
-    [ -n "$hit" ] && log "using cached $(basename "$hit") (candidate ${ver:-unknown} not downloadable)" >&2
+    [ -n "$hit" ] && log "using cached $(basename "$hit") (candidate ${ver:-unknown} not downloadable)"
   fi
-  [ -n "$hit" ] || return 1
-  printf '%s\n' "$hit"
+  FETCHED="$hit"
+  [ -n "$hit" ]
 }
 
-# linux-image-amd64 is a metapackage; the image is its linux-image-* dependency.
-KPKG="$(apt-cache depends linux-image-amd64 2>/dev/null |
-  awk '/Depends: linux-image-[0-9]/ {print $2; exit}')"
-if [ -z "$KPKG" ]; then
-  KPKG="$(ls "$CACHE/debs/" 2>/dev/null | sed -n 's/^\(linux-image-[0-9][^_]*-amd64\)_.*/\1/p' |
-    sort -V | tail -n1)"
-fi
-[ -n "$KPKG" ] || die "cannot resolve linux-image-amd64 (no apt package lists and nothing cached): run 'apt-get update' (scripts/bootstrap.sh)"
+# fetch_all: resolve the kernel image and fetch every package into DEBS.
+fetch_all() {
+  local pkg
+  # linux-image-amd64 is a metapackage; the image is its linux-image-* dependency.
+  KPKG="$(apt-cache depends linux-image-amd64 2>/dev/null |
+    awk '/Depends: linux-image-[0-9]/ {print $2; exit}')"
+  if [ -z "$KPKG" ] && [ "${ALLOW_STALE:-0}" = 1 ]; then
+    KPKG="$(ls "$CACHE/debs/" 2>/dev/null | sed -n 's/^\(linux-image-[0-9][^_]*-amd64\)_.*/\1/p' |
+      sort -V | tail -n1)"
+  fi
+  [ -n "$KPKG" ] || { MISSING="linux-image-amd64 (cannot resolve the metapackage)"; return 1; }
+  DEBS=()
+  # hwdata's usb.ids is a symlink into the usb.ids package, which has the data.
+  for pkg in "$KPKG" busybox-static usbip usbutils hwdata usb.ids; do
+    fetch_deb "$pkg" || { MISSING="$pkg"; return 1; }
+    DEBS+=("$FETCHED")
+  done
+}
 
-DEBS=()
-# hwdata's usb.ids is a symlink into the usb.ids package, which has the data.
-for pkg in "$KPKG" busybox-static usbip usbutils hwdata usb.ids; do
-  deb="$(fetch_deb "$pkg")" ||
-    die "cannot apt-get download '$pkg' and no cached copy in $CACHE/debs (is the Debian archive reachable? did apt-get update run?)"
-  DEBS+=("$deb")
-done
+MISSING=""
+if ! fetch_all; then
+  # No or stale package lists (bootstrap.sh normally ran apt-get update):
+  # refresh them once, then accept a cached older version as a last resort.
+  if [ "$(id -u)" = 0 ]; then
+    log "cannot fetch $MISSING; running apt-get update once and retrying"
+    apt-get update -q >"$WORK/apt-update.log" 2>&1 || log "apt-get update failed (see $WORK/apt-update.log)"
+  fi
+  ALLOW_STALE=1
+  fetch_all ||
+    die "cannot apt-get download '$MISSING' and no cached copy in $CACHE/debs (is Debian's archive reachable? run 'apt-get update', as scripts/bootstrap.sh does)"
+fi
 log "packages: $(for d in "${DEBS[@]}"; do basename "$d"; done | tr '\n' ' ')"
+if [ "${ALLOW_STALE:-0}" = 0 ]; then
+  # Drop superseded versions; the current set is what the archive has now.
+  for f in "$CACHE"/debs/*.deb; do
+    keep=0
+    for d in "${DEBS[@]}"; do [ "$f" = "$d" ] && keep=1; done
+    [ "$keep" = 1 ] || rm -f "$f"
+  done
+fi
 
 # ---------------------------------------------------------------------------
 # 2. Unpack with dpkg -x and keep only what the guest needs (cached per set).
@@ -233,6 +252,7 @@ if [ ! -f "$GUEST/.complete" ]; then
   done
 fi
 log "kernel $(cat "$GUEST/kernel-version"), modules: $(tr '\n' ' ' <"$GUEST/modules/order")"
+exec 9>&- # the cache is complete: release the lock
 
 # ---------------------------------------------------------------------------
 # 3. The initramfs: busybox, modules, usbip, lsusb, usb.ids, and (full mode)
