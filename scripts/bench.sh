@@ -425,7 +425,7 @@ mkdir -p "$OUT"
 put date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 put host "$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r)"
 put quick "$QUICK"
-put commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+put commit "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
 build
 put busy_before_pct "$(busy_pct 2)"
 put load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
