@@ -153,6 +153,39 @@ START_TEST(test_memstream)
 }
 END_TEST
 
+/* Large streams switch to an mremap-grown mapping: contents survive. */
+START_TEST(test_memstream_large)
+{
+    IStream *s = mem_stream();
+    BYTE *chunk = malloc(100000);
+    const BYTE *d;
+    ULONGLONG n;
+
+    for (int i = 0; i < 100000; i++)
+        chunk[i] = (BYTE)(i * 31 + i / 256);
+    for (int k = 0; k < 30; k++) /* 3 MB through 4 KiB .. 4 MiB capacities */
+        ck_assert_int_eq(s->lpVtbl->Write(s, chunk, 100000, NULL), S_OK);
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(s, &d, &n), S_OK);
+    ck_assert_uint_eq(n, 3000000);
+    for (int k = 0; k < 30; k++)
+        ck_assert_mem_eq(d + (size_t)k * 100000, chunk, 100000);
+    ck_assert_int_eq(s->lpVtbl->SetSize(s, uli(9000000)), S_OK);
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(s, &d, &n), S_OK);
+    ck_assert_uint_eq(n, 9000000);
+    ck_assert_mem_eq(d + 2900000, chunk, 100000);
+    ck_assert_uint_eq(d[8999999], 0);
+    ck_assert_int_eq(s->lpVtbl->SetSize(s, uli(10)), S_OK);
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li(0), STREAM_SEEK_END, NULL), S_OK);
+    ck_assert_int_eq(s->lpVtbl->Write(s, chunk, 5, NULL), S_OK);
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(s, &d, &n), S_OK);
+    ck_assert_uint_eq(n, 15);
+    ck_assert_mem_eq(d, chunk, 10);
+    ck_assert_mem_eq(d + 10, chunk, 5);
+    free(chunk);
+    ck_assert_uint_eq(s->lpVtbl->Release(s), 0);
+}
+END_TEST
+
 START_TEST(test_filestream)
 {
     char *path = tu_temp_path("fs");
@@ -1048,6 +1081,7 @@ static Suite *wias_suite(void)
 
     tc = tcase_create("streams");
     tcase_add_test(tc, test_memstream);
+    tcase_add_test(tc, test_memstream_large);
     tcase_add_test(tc, test_filestream);
     tcase_add_test(tc, test_failstream);
     tcase_add_test(tc, test_codes_and_types);

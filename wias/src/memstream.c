@@ -3,6 +3,17 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/*
+ * Small streams live in malloc'd memory. From MAP_THRESHOLD on the buffer is
+ * an anonymous mapping grown with mremap, which moves page-table entries
+ * instead of copying: writing N bytes costs one copy of N bytes however the
+ * stream grows (realloc may copy the whole buffer at each doubling when
+ * malloc serves it from the heap).
+ */
+#define MAP_THRESHOLD ((size_t)256 * 1024)
 
 struct memstream {
     IStream iface; /* first: IStream * and struct memstream * convert */
@@ -10,6 +21,7 @@ struct memstream {
     BYTE *data;
     size_t size;
     size_t cap;
+    BOOL mapped;   /* data is an mmap of cap bytes */
     ULONGLONG pos; /* may lie beyond size */
 };
 
@@ -44,7 +56,10 @@ static ULONG STDMETHODCALLTYPE ms_Release(IStream *This)
     ULONG left = atomic_fetch_sub(&ms->refs, 1) - 1;
 
     if (left == 0) {
-        free(ms->data);
+        if (ms->mapped)
+            munmap(ms->data, ms->cap);
+        else
+            free(ms->data);
         free(ms);
     }
     return left;
@@ -54,18 +69,32 @@ static ULONG STDMETHODCALLTYPE ms_Release(IStream *This)
 static HRESULT ms_reserve(struct memstream *ms, ULONGLONG need)
 {
     size_t newcap;
-    BYTE *p;
+    void *p;
 
     if (need <= ms->cap)
         return S_OK;
-    if (need > (ULONGLONG)(SIZE_MAX / 2))
+    if (need > (ULONGLONG)(SIZE_MAX / 4))
         return STG_E_MEDIUMFULL;
     newcap = ms->cap ? ms->cap : 4096;
     while (newcap < need)
         newcap *= 2;
-    p = realloc(ms->data, newcap);
-    if (!p)
-        return E_OUTOFMEMORY;
+    if (newcap < MAP_THRESHOLD) {
+        p = realloc(ms->data, newcap);
+        if (!p)
+            return E_OUTOFMEMORY;
+    } else if (!ms->mapped) {
+        p = mmap(NULL, newcap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return E_OUTOFMEMORY;
+        if (ms->size)
+            memcpy(p, ms->data, ms->size);
+        free(ms->data);
+        ms->mapped = TRUE;
+    } else {
+        p = mremap(ms->data, ms->cap, newcap, MREMAP_MAYMOVE);
+        if (p == MAP_FAILED)
+            return E_OUTOFMEMORY;
+    }
     ms->data = p;
     ms->cap = newcap;
     return S_OK;

@@ -183,7 +183,10 @@ static HRESULT check_context(const MINIDRV_TRANSFER_CONTEXT *c, const WIAS_PAGE_
     if (rps_opt > 0) {
         rps = (uint64_t)rps_opt;
     } else {
-        size_t target = g->compression == COMPRESSION_NONE ? 256 * 1024 : 64 * 1024;
+        /* Uncompressed strips are large: one Write per 4 MiB keeps the
+         * per-call cost of the stream (a syscall for files) out of the
+         * profile. Compressed strips stay small enough for codec buffers. */
+        size_t target = g->compression == COMPRESSION_NONE ? 4096 * 1024 : 64 * 1024;
         rps = target / g->row_bytes;
         if (rps == 0)
             rps = 1;
