@@ -128,9 +128,17 @@ flock 9 || die "cannot lock $CACHE/.lock"
 # ---------------------------------------------------------------------------
 # 1. Debian packages: apt-get download into the cache, keyed by version.
 # ---------------------------------------------------------------------------
-candidate_version() {
-  apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}'
+# candidate_versions PKG...: "PKG VERSION" lines, one apt-cache call (each
+# call parses the whole package lists).
+declare -A CANDIDATE=()
+candidate_versions() {
+  local pkg ver
+  while read -r pkg ver; do
+    CANDIDATE["$pkg"]="$ver"
+  done < <(apt-cache policy "$@" 2>/dev/null |
+    awk '/^[^ ].*:$/ {p = substr($0, 1, length($0) - 1)} /Candidate:/ {print p, $2}')
 }
+candidate_version() { printf '%s\n' "${CANDIDATE[$1]:-}"; }
 
 # fetch_deb PACKAGE: sets FETCHED to the cached .deb of the candidate version,
 # downloading it if needed; falls back to any cached version when offline.
@@ -168,6 +176,7 @@ fetch_all() {
   [ -n "$KPKG" ] || { MISSING="linux-image-amd64 (cannot resolve the metapackage)"; return 1; }
   DEBS=()
   # hwdata's usb.ids is a symlink into the usb.ids package, which has the data.
+  candidate_versions "$KPKG" busybox-static usbip usbutils hwdata usb.ids
   for pkg in "$KPKG" busybox-static usbip usbutils hwdata usb.ids; do
     fetch_deb "$pkg" || { MISSING="$pkg"; return 1; }
     DEBS+=("$FETCHED")
@@ -425,9 +434,7 @@ SEED="${VM_E2E_SEED:-20240607}"
 # Small scans keep the single TCG CPU quick; both profiles must support them.
 # -v makes wiascan print its WIA status and pages on success too.
 SCAN_ARGS="${VM_E2E_SCAN_ARGS:--v --pages 2 --mode gray --dpi 100 --seed $SEED}"
-# clean.yaml has 10 sheets; with the profile's timing (about 0.8 s a page at
-# 100 dpi gray) the guest detaches well before the end.
-DETACH_ARGS="${VM_E2E_DETACH_ARGS:--v --pages 10 --mode gray --dpi 100 --seed $SEED}"
+DETACH_ARGS="${VM_E2E_DETACH_ARGS:--v --pages 40 --mode gray --dpi 100 --seed $SEED}"
 STALL_ARGS="${VM_E2E_STALL_ARGS:--v --pages 3 --mode gray --dpi 100 --seed $SEED}"
 JAM_ARGS="${VM_E2E_JAM_ARGS:--v --pages 5 --mode gray --dpi 100 --seed $SEED}"
 
@@ -530,9 +537,15 @@ log "devices: default.yaml ($DEFAULT_VIDPID) and $(basename "$PROFILE2") ($vp2)"
 EMU_A=(--device "$PROFILES/default.yaml" --device "$PROFILE2" --scenario "$SCENARIOS/clean.yaml" --no-timing)
 EMU_STALL=(--device "$PROFILES/default.yaml" --scenario "$SCENARIOS/stall-mid-page.yaml" --no-timing)
 EMU_JAM=(--device "$PROFILES/default.yaml" --scenario "$SCENARIOS/jam-page3-band5.yaml" --no-timing)
-# The detach scan keeps the profile's timing, so it is still running when
-# the guest detaches.
-EMU_DETACH=(--device "$PROFILES/default.yaml" --scenario "$SCENARIOS/clean.yaml")
+# The detach scan keeps the profile's timing (about 0.8 s a page at 100 dpi
+# gray), and its feeder holds 50 sheets instead of clean.yaml's 10, so the
+# job is still far from its end when the guest detaches after page 1.
+cat >"$WORK/vm-detach.yaml" <<'YAML'
+name: vm-detach
+description: No faults, 50 sheets - a long job for the VM test to unplug
+sheets: 50
+YAML
+EMU_DETACH=(--device "$PROFILES/default.yaml" --scenario "$WORK/vm-detach.yaml")
 
 start_emu refa "${EMU_A[@]}"
 mapfile -t A_EXPORTS < <(exports "$PORT_refa")
@@ -673,7 +686,7 @@ check "detach: the TIFF is valid (tiffinfo) with $(field pages "$d") completed p
 # that many pages gives over the usbip transport.
 DPAGES="$(field pages "$d")"
 if [ "${DPAGES:-0}" -ge 1 ]; then
-  start_emu refdetach "${EMU_A[@]}"
+  start_emu refdetach "${EMU_DETACH[@]}" --no-timing
   # shellcheck disable=SC2086
   host_scan detach "$PORT_refdetach" 1-1 "$DEFAULT_VIDPID" $(sed "s/--pages [0-9]*/--pages $DPAGES/" <<<"$DETACH_ARGS")
   [ "$(field sha256 "$d")" = "$(field sha256 "$(cat "$WORK/ref/detach.result")")" ]
