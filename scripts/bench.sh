@@ -48,7 +48,7 @@ else
   SANE_PAGES=20
   TM_BANDS=5000
   SC_DEVICES="1 8 32"
-  SC_PAGES=2
+  SC_PAGES=3
   SC_TM_BANDS=1000
   LJ_PAGES=1000
 fi
@@ -238,7 +238,10 @@ timing_pass() {
     --scenario "$BFIX/scenarios/bench-sheets.yaml" --seed "$SEED" --trace "$OUT/$key.dev.jsonl"
   SCANEMU_PREFIX=()
   local rc=0
-  "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-1" --source adf --pages "$pages" \
+  # A band leaves the device only into a bulk IN transfer the host has queued
+  # (USB has no device-initiated sends), so the host runs under the same
+  # prefix: otherwise a descheduled wiascan shows up as device lateness.
+  "${pre[@]}" "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-1" --source adf --pages "$pages" \
     --mode gray --dpi 75 --seed "$SEED" --trace "$OUT/$key.host.jsonl" -o "$OUT/$key.tiff" \
     >"$OUT/$key.wiascan.log" 2>&1 || rc=$?
   stop_emu
@@ -257,7 +260,7 @@ timing_pass() {
 bench_timing() {
   [ -n "$SCANEMU" ] && [ -n "$WIASCAN" ] || { log "timing: scanemu/wiascan missing"; return 0; }
   timing_pass tm timing.png
-  # The same with scanemu (and the bare timer) at SCHED_FIFO priority, which
+  # The same with scanemu, wiascan and the bare timer at SCHED_FIFO priority, which
   # shows how much of the error is the shared machine's CPU scheduler.
   if [ "${BENCH_RT:-1}" = "1" ] && chrt -f 10 true 2>/dev/null; then
     timing_pass tmrt timing-fifo.png chrt -f 10

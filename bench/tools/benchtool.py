@@ -406,7 +406,7 @@ def cmd_table(a):
         None if r is None else r >= 10)
 
     for key, tag, how in (("tm", "", "default scheduling"),
-                          ("tmrt", "-rt", "scanemu and the bare timer at SCHED_FIFO (chrt -f 10)")):
+                          ("tmrt", "-rt", "scanemu, wiascan and the bare timer at SCHED_FIFO (chrt -f 10)")):
         if key == "tmrt" and f"{key}_bands" not in env:
             continue
         p99 = num(env, f"{key}_late_p99_us")
