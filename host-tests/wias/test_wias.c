@@ -1047,6 +1047,11 @@ START_TEST(test_codes_and_types)
         ck_assert_int_eq(x.HighPart, -1);
         ck_assert_uint_eq(x.u.LowPart, 0xFFFFFFFEu);
     }
+    ck_assert_str_eq(wiasHresultName(WIA_ERROR_PAPER_JAM), "WIA_ERROR_PAPER_JAM");
+    ck_assert_str_eq(wiasHresultName(WIA_STATUS_END_OF_MEDIA), "WIA_STATUS_END_OF_MEDIA");
+    ck_assert_str_eq(wiasHresultName(STG_E_MEDIUMFULL), "STG_E_MEDIUMFULL");
+    ck_assert_str_eq(wiasHresultName(S_OK), "S_OK");
+    ck_assert_ptr_null(wiasHresultName((HRESULT)0x80211234u));
     ck_assert_uint_eq(WiaImgFmt_TIFF.Data1, 0xb96b3cb1u);
     ck_assert_uint_eq(WiaImgFmt_MEMORYBMP.Data1, 0xb96b3caau);
     ck_assert_uint_eq(WiaImgFmt_TIFF.Data4[7], 0x2e);

@@ -147,6 +147,13 @@ void wiasWritePageAbort(WIAS_PAGE_WRITER *pWriter);
 HRESULT wiasWorstCasePageSize(const MINIDRV_TRANSFER_CONTEXT *pmdtc, BOOL fBigTiff,
                               ULONGLONG *pcbWorst);
 
+/*
+ * Symbolic name of an HRESULT defined in wias/wiatypes.h ("S_OK",
+ * "WIA_ERROR_PAPER_JAM", "STG_E_MEDIUMFULL", ...), or NULL if unknown.
+ * The string is static.
+ */
+const char *wiasHresultName(HRESULT hr);
+
 #ifdef __cplusplus
 }
 #endif
