@@ -25,15 +25,15 @@ static void put_sample(BYTE *row, LONG depth, LONG x, int comp, unsigned v)
         break;
     case 16: {
         uint16_t s = (uint16_t)v;
-        memcpy(row + 2 * x, &s, 2);
+        memcpy(row + 2 * (size_t)x, &s, 2);
         break;
     }
     case 24:
-        row[3 * x + comp] = (BYTE)v;
+        row[3 * (size_t)x + (size_t)comp] = (BYTE)v;
         break;
     case 48: {
         uint16_t s = (uint16_t)v;
-        memcpy(row + 6 * x + 2 * comp, &s, 2);
+        memcpy(row + 6 * (size_t)x + 2 * (size_t)comp, &s, 2);
         break;
     }
     default:

@@ -47,7 +47,7 @@ static void fill_bmp_header(BYTE *p, const MINIDRV_TRANSFER_CONTEXT *c, BOOL fil
     put32(p + 32, palette);
     put32(p + 36, 0);
     p += BMP_INFOHEADER_SIZE;
-    for (uint32_t i = 0; i < palette; i++) {
+    for (size_t i = 0; i < palette; i++) {
         BYTE g = (BYTE)(palette > 1 ? i * 255 / (palette - 1) : 0);
         p[4 * i] = g;
         p[4 * i + 1] = g;

@@ -107,7 +107,7 @@ static HRESULT STDMETHODCALLTYPE ms_Read(IStream *This, void *pv, ULONG cb, ULON
 
     if (!pv && cb)
         return STG_E_INVALIDPOINTER;
-    if (ms->pos < ms->size) {
+    if (cb > 0 && ms->pos < ms->size) {
         size_t avail = ms->size - (size_t)ms->pos;
         n = cb < avail ? cb : (ULONG)avail;
         memcpy(pv, ms->data + ms->pos, n);

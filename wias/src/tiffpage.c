@@ -764,9 +764,9 @@ static HRESULT write_strip(struct WIAS_PAGE_WRITER *w, const BYTE *data, uint32_
      * work on a copy); only byte swapping would write to it, and swab16
      * data always comes from strip_buf. */
     if (w->g.compression == COMPRESSION_NONE && !w->swab16)
-        r = TIFFWriteRawStrip(w->tif, w->strip, (void *)(uintptr_t)data, size);
+        r = TIFFWriteRawStrip(w->tif, w->strip, (void *)data, size);
     else
-        r = TIFFWriteEncodedStrip(w->tif, w->strip, (void *)(uintptr_t)data, size);
+        r = TIFFWriteEncodedStrip(w->tif, w->strip, (void *)data, size);
     if (r < 0)
         return fail(w, E_FAIL);
     w->strip++;
