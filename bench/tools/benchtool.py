@@ -471,14 +471,19 @@ def cmd_table(a):
             ratio(rss, base_rss), "bounded by band buffers, not pages" if n != "1" else "(reported)",
             None if per is None else per < 26.1 / 2)
 
+    bpp = int(num(env, "lj_bands_per_page") or 1)
     for who, label in (("lj_emu", "scanemu"), ("lj_wiascan", "wiascan")):
         at = num(env, f"{who}_rss_at_kb")
         last = num(env, f"{who}_rss_last_kb")
+        hwm = num(env, f"{who}_hwm_last_kb")
+        at_page = int(num(env, f"{who}_rss_at_lines") or 0) // bpp
+        last_page = int(num(env, f"{who}_rss_last_lines") or 0) // bpp
         r = ratio(last, at)
         row("4", f"4 long job: {env.get('lj_pages', '?')} pages (75 dpi gray, timing off), "
-            f"{label} RSS at page 10 → at the last sample (page "
-            f"{int(num(env, f'{who}_rss_last_lines') or 0) // int(num(env, 'lj_bands_per_page') or 1)})",
-            f"{f1(last and last / 1024.0, ' MiB', 2)}", f"page 10: {f1(at and at / 1024.0, ' MiB', 2)}",
+            f"{label} RSS at the first sample after page 10 (page {at_page}) and at the last "
+            f"sample (page {last_page}); peak (VmHWM) at the end",
+            f"{f1(last and last / 1024.0, ' MiB', 2)} (peak {f1(hwm and hwm / 1024.0, ' MiB', 2)})",
+            f"page {at_page}: {f1(at and at / 1024.0, ' MiB', 2)}",
             r, "flat (≤ 1.10×)", None if r is None else r <= 1.10)
 
     r = num(env, "wias_file_ratio")
