@@ -547,14 +547,6 @@ uint64_t dm_profile_line_ns(const dm_profile *p, uint32_t mode, uint32_t dpi)
     return mode < DM_N_MODES ? p->line_ns[mode] : 0;
 }
 
-static uint32_t band_lines_for(const dm_profile *p, uint64_t bpl)
-{
-    uint64_t lines = p->band_lines;
-    if (bpl * lines > p->band_max_bytes)
-        lines = p->band_max_bytes / bpl;
-    return lines == 0 ? 1 : (uint32_t)lines;
-}
-
 static int profile_check(dm_profile *p, const struct raw_profile *r, const char *name, char *errbuf,
                          size_t errlen)
 {
@@ -678,10 +670,14 @@ static int profile_check(dm_profile *p, const struct raw_profile *r, const char 
                      "%u",
                      name, mode_strings[m].str, p->resolutions[i], (unsigned long long)bpl,
                      p->band_max_bytes);
-            lines = band_lines_for(p, bpl);
-            if (lines > h)
-                lines = h;
-            bytes = lines * bpl + PROTO_SCAN_BAND_HDR_SIZE;
+            /* A narrower window (SET_PARAMS width_px) has shorter lines and
+             * so may fit more of them into a band capped by max_bytes: bound
+             * every width, not just the full one. */
+            lines = p->band_lines < h ? p->band_lines : h;
+            bytes = lines * bpl;
+            if (bytes > p->band_max_bytes)
+                bytes = p->band_max_bytes;
+            bytes += PROTO_SCAN_BAND_HDR_SIZE;
             if (bytes > max_transfer)
                 max_transfer = (uint32_t)bytes;
         }

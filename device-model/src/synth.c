@@ -91,6 +91,10 @@ int dm_job_resolve(const dm_profile *p, const proto_scan_params *params, uint64_
     j.max_in_transfer = (uint32_t)(lines * bpl + PROTO_SCAN_BAND_HDR_SIZE);
     if (j.max_in_transfer < PROTO_SCAN_RSP_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD)
         j.max_in_transfer = PROTO_SCAN_RSP_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD;
+    /* The device's band buffer and the host's URBs are sized by the caps. */
+    if (j.max_in_transfer > p->max_in_transfer)
+        REJECT("%s: a band of %llu bytes is larger than max_in_transfer %u", p->name,
+               (unsigned long long)(lines * bpl), p->max_in_transfer);
     j.seed = (params->flags & PROTO_SCAN_PARAM_SEED) ? params->seed : seed;
     *out = j;
     return DM_OK;

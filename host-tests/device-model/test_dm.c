@@ -452,6 +452,76 @@ START_TEST(job_resolve_rejects)
 }
 END_TEST
 
+/* A narrower window (SET_PARAMS width_px) can fit more lines into a band
+ * capped by band.max_bytes: every job the profile accepts must still fit
+ * caps.max_in_transfer (the device's band buffer and the host's URB size).
+ * flatbed-1200 at 1200 dpi color48, 5461 px wide: 32 lines of 32766 bytes
+ * against 17 full-width lines of 61224 bytes. */
+START_TEST(narrow_job_fits_caps)
+{
+    char err[256];
+
+    for (size_t k = 0; k < sizeof(profiles) / sizeof(profiles[0]); k++) {
+        dm_profile *p;
+        proto_scan_caps caps;
+        ck_assert_msg(dm_profile_load_file(fixture_path(profiles[k]), &p, err, sizeof(err)) ==
+                          DM_OK,
+                      "%s", err);
+        dm_profile_caps(p, &caps);
+        for (uint32_t m = 0; m < DM_N_MODES; m++) {
+            if (!(p->modes & (1u << m)))
+                continue;
+            for (uint32_t i = 0; i < p->n_resolutions; i++) {
+                proto_scan_params pa;
+                proto_scan_job job;
+                memset(&pa, 0, sizeof(pa));
+                pa.source = (uint8_t)p->def_source;
+                pa.mode = (uint8_t)m;
+                pa.dpi = p->resolutions[i];
+                for (pa.width_px = 1;; pa.width_px++) {
+                    if (dm_job_resolve(p, &pa, 1, &job, NULL, 0) != DM_OK)
+                        break;
+                    ck_assert_msg(job.max_in_transfer <= caps.max_in_transfer,
+                                  "%s mode %u %u dpi width %u: band message %u > caps %u",
+                                  profiles[k], m, pa.dpi, pa.width_px, job.max_in_transfer,
+                                  caps.max_in_transfer);
+                }
+                ck_assert_uint_gt(pa.width_px, 1);
+            }
+        }
+        dm_profile_free(p);
+    }
+}
+END_TEST
+
+/* The same window on a running device: the band is built in the device's
+ * buffer (ASan sees an overflow) and is no larger than the caps promise. */
+START_TEST(narrow_job_band_in_bounds)
+{
+    host h;
+    proto_scan_params pa;
+    proto_scan_job job;
+    proto_scan_caps caps;
+    dm_in in;
+    uint32_t st;
+
+    host_open(&h, "profiles/flatbed-1200.yaml", NULL, 1, 0);
+    dm_profile_caps(h.prof, &caps);
+    memset(&pa, 0, sizeof(pa));
+    pa.source = PROTO_SCAN_SOURCE_FLATBED;
+    pa.mode = PROTO_SCAN_MODE_COLOR48;
+    pa.dpi = 1200;
+    pa.width_px = 5461;
+    st = start_job(&h, &pa, &job);
+    ck_assert_uint_eq(st, PROTO_SCAN_ST_OK);
+    dm_device_peek(h.dev, DM_EP_DATA_IN, dm_clock_now(&h.clk.base), &in);
+    ck_assert_int_eq(in.kind, DM_IN_DATA);
+    ck_assert_uint_le(in.len, job.max_in_transfer);
+    ck_assert_uint_le(in.len, caps.max_in_transfer);
+    host_close(&h);
+}
+END_TEST
+
 /* ---- synthesis ------------------------------------------------------------------- */
 
 static proto_scan_job small_job(uint32_t mode, uint64_t seed)
@@ -1652,6 +1722,8 @@ static Suite *dm_suite(void)
     tcase_add_test(tc, every_fixture_loads);
     tcase_add_test(tc, builtin_default_is_the_fixture);
     tcase_add_test(tc, job_resolve_rejects);
+    tcase_add_test(tc, narrow_job_fits_caps);
+    tcase_add_test(tc, narrow_job_band_in_bounds);
     suite_add_tcase(s, tc);
     tc = tcase_create("synth");
     tcase_add_test(tc, synth_pure_and_seeded);
