@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <tiffio.h>
 #include <unistd.h>
 
 /* Implemented in minidriver_style.c (written like Windows driver code). */
@@ -915,6 +916,74 @@ START_TEST(test_bigtiff_past_4gib)
 }
 END_TEST
 
+/* Appending to a big-endian ("MM") file written by libtiff itself: the
+ * writer follows the file's byte order, swapping 16-bit samples on a copy. */
+START_TEST(test_append_to_foreign_big_endian)
+{
+    char *path = tu_temp_path("mm");
+    LONG w = 70, h = 33;
+    BYTE *px16 = tu_make_page(w, h, 16, 2 * w, 4);
+    BYTE *px8 = tu_make_page(w, h, 8, w, 5);
+    BYTE *copy16 = malloc((size_t)(2 * w * h));
+    MINIDRV_TRANSFER_CONTEXT c;
+    IStream *s = NULL;
+    TIFF *t;
+    ULONGLONG ifd0;
+    char b[2];
+    int fd;
+
+    t = TIFFOpen(path, "wb");
+    ck_assert_ptr_nonnull(t);
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, (uint32_t)w);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, (uint32_t)h);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, (uint32_t)h);
+    TIFFSetField(t, TIFFTAG_XRESOLUTION, 300.0);
+    TIFFSetField(t, TIFFTAG_YRESOLUTION, 200.0);
+    TIFFSetField(t, TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
+    TIFFSetField(t, TIFFTAG_SUBFILETYPE, (uint32_t)FILETYPE_PAGE);
+    TIFFSetField(t, TIFFTAG_PAGENUMBER, 0, 0);
+    ck_assert_int_eq((int)TIFFWriteEncodedStrip(t, 0, px8, (tmsize_t)w * h), (int)(w * h));
+    ck_assert(TIFFWriteDirectory(t));
+    TIFFClose(t);
+    t = TIFFOpen(path, "r");
+    ifd0 = TIFFCurrentDirOffset(t);
+    TIFFClose(t);
+
+    fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq((int)pread(fd, b, 2, 0), 2);
+    ck_assert_mem_eq(b, "MM", 2);
+    ck_assert_int_eq(wiasCreateStreamOnFd(fd, TRUE, &s), S_OK);
+    memcpy(copy16, px16, (size_t)(2 * w * h));
+    tu_init_ctx(&c, w, h, 16, WIAS_COMPRESSION_LZW, 2 * w, px16);
+    c.lPage = 1;
+    c.lCurIfdOffset = (LONG)ifd0;
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, s), S_OK);
+    ck_assert_mem_eq(copy16, px16, (size_t)(2 * w * h)); /* not swapped in place */
+    tu_init_ctx(&c, w, h, 16, WIA_COMPRESSION_NONE, 2 * w, px16);
+    c.lPage = 2;
+    c.lCurIfdOffset = (LONG)ifd0;
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, s), E_INVALIDARG); /* stale: not the last IFD */
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, s), E_INVALIDARG);
+    s->lpVtbl->Release(s);
+
+    ck_assert_int_eq(tu_count_pages(path), 2);
+    tu_init_ctx(&c, w, h, 16, WIAS_COMPRESSION_LZW, 2 * w, px16);
+    check_file(path, 1, &c, px16, 0, 0);
+    tu_init_ctx(&c, w, h, 8, WIA_COMPRESSION_NONE, w, px8);
+    check_file(path, 0, &c, px8, 0, ifd0);
+    assert_tiffinfo(path);
+    unlink(path);
+    free(path);
+    free(px16);
+    free(px8);
+    free(copy16);
+}
+END_TEST
+
 /* ---- file functions and image information ------------------------------ */
 
 START_TEST(test_file_writers)
@@ -1114,6 +1183,7 @@ static Suite *wias_suite(void)
     tcase_add_test(tc, test_4gib_guard_sparse_file);
     tcase_add_test(tc, test_4gib_guard_huge_page_strip_api);
     tcase_add_test(tc, test_bigtiff_past_4gib);
+    tcase_add_test(tc, test_append_to_foreign_big_endian);
     suite_add_tcase(s, tc);
     return s;
 }
