@@ -407,8 +407,13 @@ static uint64_t service_ep(emu_dev *d, enum dm_endpoint ep)
             break;
         }
         case DM_IN_DISCONNECT:
-        default:
+            /* Consumed like a message, so the device model traces and
+             * counts the unplug before the session's reset. */
+            d->ex.ops->consume(d->ex.ctx, ep, now);
             session_fail(d, EMU_LOG_INFO, "device unplugged by the scenario");
+            return UINT64_MAX;
+        default:
+            session_fail(d, EMU_LOG_ERROR, "device model returned unknown IN kind %d", (int)in.kind);
             return UINT64_MAX;
         }
     }

@@ -74,8 +74,11 @@ static void f_consume(void *ctx, enum dm_endpoint ep, uint64_t release_ns)
 {
     fake_dev *f = ctx;
     (void)release_ns;
-    if (f->head[ep] != f->tail[ep])
+    if (f->head[ep] != f->tail[ep]) {
+        if (f->q[ep][f->head[ep] % FAKE_QLEN].kind == FAKE_DISCONNECT)
+            f->unplugs++;
         f->head[ep]++;
+    }
 }
 
 static void f_clear_halt(void *ctx, enum dm_endpoint ep)

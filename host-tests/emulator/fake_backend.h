@@ -24,6 +24,7 @@ typedef struct fake_dev {
     uint8_t buf[1u << 20];
     int resets;
     int clears;
+    int unplugs; /* DISCONNECT messages consumed (traced by a real device) */
 } fake_dev;
 
 extern const emu_backend_ops fake_ops;

@@ -514,6 +514,9 @@ START_TEST(disconnect_closes_and_resets)
     import_ok(&c, "1-1");
     size_t n;
     ck_assert_int_eq(tc_control(&c, 0x80, 6, 0x0100, 0, 18, 18, buf, &n), 0);
+    /* The unplug was consumed (a device model traces it), then the reset. */
+    ck_assert_int_eq(fakes[0].unplugs, 1);
+    ck_assert_int_eq(fakes[0].resets, 1);
     tc_close(&c);
 }
 END_TEST

@@ -195,7 +195,7 @@ enum dm_endpoint {
 /* Look at what endpoint `ep` would deliver at time now_ns. Does not change
  * state: call dm_device_consume() once the message was handed to the bus. */
 void dm_device_peek(dm_device *dev, enum dm_endpoint ep, uint64_t now_ns, dm_in *out);
-/* The message last peeked as DM_IN_DATA (or the STALL) was delivered at
+/* The message last peeked as DM_IN_DATA (or the STALL, or the DISCONNECT) was delivered at
  * release_ns. Records the trace and advances. */
 void dm_device_consume(dm_device *dev, enum dm_endpoint ep, uint64_t release_ns);
 /* The host cleared the halt on an endpoint (CLEAR_FEATURE ENDPOINT_HALT). */
