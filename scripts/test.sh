@@ -41,4 +41,12 @@ for preset in $PRESETS; do
     ctest --test-dir "$ROOT/build/$preset" --rerun-failed -j "$JOBS" 2>&1 | tail -n 30
     exit 1
   fi
+  # Each Check suite's own summary line ("100%: Checks: N, Failures: 0, ..."),
+  # then CTest's summary again so that it stays the last thing printed.
+  echo "==> [$preset] Check suite summaries"
+  awk '/^[0-9]+\/[0-9]+ Test: /{name=$3}
+       /^[0-9]+%: Checks: /{printf "  %-22s %s\n", name, $0}' \
+    "$ROOT/build/$preset/Testing/Temporary/LastTest.log"
+  echo
+  grep -E "tests passed, [0-9]+ tests failed|^Total Test time" "$log"
 done
