@@ -191,6 +191,21 @@ static uint32_t min_u32(uint32_t a, uint32_t b)
     return a < b ? a : b;
 }
 
+/* Writes v in decimal at text[n]; returns the new length. */
+static uint32_t put_decimal(char *text, uint32_t n, uint32_t v)
+{
+    char digits[10];
+    uint32_t nd = 0;
+
+    do {
+        digits[nd++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (nd > 0)
+        text[n++] = digits[--nd];
+    return n;
+}
+
 static void chart_init(chart *c, const proto_scan_job *job, uint32_t page, uint32_t side)
 {
     uint32_t n;
@@ -227,29 +242,11 @@ static void chart_init(chart *c, const proto_scan_job *job, uint32_t page, uint3
     c->noise_y0 = max_u32(c->bars_end, c->h - c->h / 16);
     n = 0;
     c->text[n++] = 'P';
-    {
-        char digits[12];
-        uint32_t v = page + 1, nd = 0;
-        do {
-            digits[nd++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v != 0);
-        while (nd > 0)
-            c->text[n++] = digits[--nd];
-    }
+    n = put_decimal(c->text, n, page + 1);
     if (job->source == PROTO_SCAN_SOURCE_DUPLEX)
         c->text[n++] = side ? 'B' : 'F';
     c->text[n++] = ' ';
-    {
-        char digits[8];
-        uint32_t v = c->dpi, nd = 0;
-        do {
-            digits[nd++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v != 0);
-        while (nd > 0)
-            c->text[n++] = digits[--nd];
-    }
+    n = put_decimal(c->text, n, c->dpi);
     c->text[n++] = 'D';
     c->text[n++] = 'P';
     c->text[n++] = 'I';
