@@ -25,6 +25,9 @@
 #   --verbose        print the whole guest console even on success
 set -euo pipefail
 
+# The whole script is one brace group: bash parses it completely before
+# running it, so editing this file during a run cannot derail that run.
+{
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=""
 MODE=full
@@ -69,15 +72,28 @@ T0=$(date +%s)
 log() { printf 'vm-e2e: [+%3ds] %s\n' "$(($(date +%s) - T0))" "$*"; }
 
 PIDS=()
-cleanup() {
-  local p
+# stop_all: SIGTERM every helper this run started, wait (bounded), then
+# SIGKILL what is left. Sets STOP_FAILED to the helpers that did not exit 0.
+STOP_FAILED=""
+stop_all() {
+  local p i rc
   for p in "${PIDS[@]:-}"; do
     [ -n "$p" ] && kill "$p" 2>/dev/null || true
   done
   for p in "${PIDS[@]:-}"; do
-    [ -n "$p" ] && wait "$p" 2>/dev/null || true
+    [ -n "$p" ] || continue
+    for i in $(seq 50); do
+      kill -0 "$p" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$p" 2>/dev/null || true
+    rc=0
+    wait "$p" 2>/dev/null || rc=$?
+    [ "$rc" = 0 ] || STOP_FAILED="$STOP_FAILED $p:$rc"
   done
+  PIDS=()
 }
+cleanup() { stop_all; }
 trap cleanup EXIT
 
 VM_BOOTED=0
@@ -709,6 +725,10 @@ compare jam
 [ "$(field sha256 "$(marker E2E-SCAN | grep 'name=jam ')")" = "$(field sha256 "$(cat "$WORK/ref/a-1-1.result")")" ]
 check "jam: the 2 pages kept are byte-identical to the clean 2-page scan" $?
 
+# Stop the scanemu instances first, so their exit-time leak check has run.
+stop_all
+[ -z "$STOP_FAILED" ]
+check "every scanemu instance exited 0 on SIGTERM${STOP_FAILED:+ (pid:status$STOP_FAILED)}" $?
 # No sanitizer report anywhere: guest console, host scans, scanemu logs.
 ! grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$C" "$WORK"/ref/*.log "$WORK"/emu-*.log
 check "no sanitizer report in the guest or on the host" $?
@@ -716,3 +736,6 @@ check "no sanitizer report in the guest or on the host" $?
 check "no kernel panic, BUG or WARNING in the guest" $?
 
 finish
+
+exit 0
+}
