@@ -413,7 +413,8 @@ static uint64_t service_ep(emu_dev *d, enum dm_endpoint ep)
             session_fail(d, EMU_LOG_INFO, "device unplugged by the scenario");
             return UINT64_MAX;
         default:
-            session_fail(d, EMU_LOG_ERROR, "device model returned unknown IN kind %d", (int)in.kind);
+            session_fail(d, EMU_LOG_ERROR, "device model returned unknown IN kind %d",
+                         (int)in.kind);
             return UINT64_MAX;
         }
     }
@@ -730,6 +731,22 @@ static void session_end(emu_dev *d)
     }
     s->rx_off = s->rx_len = 0;
     s->out_off = s->out_len = 0;
+    /* A client's 16 MiB OUT transfer or a slow reader's backlog is not kept
+     * for the device's lifetime: back to the steady-state size. */
+    if (s->rx_cap > EMU_RX_CHUNK) {
+        uint8_t *p = realloc(s->rx, EMU_RX_CHUNK);
+        if (p) {
+            s->rx = p;
+            s->rx_cap = EMU_RX_CHUNK;
+        }
+    }
+    if (s->out_cap > EMU_RX_CHUNK) {
+        uint8_t *p = realloc(s->out, EMU_RX_CHUNK);
+        if (p) {
+            s->out = p;
+            s->out_cap = EMU_RX_CHUNK;
+        }
+    }
     s->recent_n = s->recent_pos = 0;
     arm_timer(d, UINT64_MAX);
     /* Like unplugging: the next import finds a freshly powered device. */
