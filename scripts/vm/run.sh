@@ -162,11 +162,13 @@ if attach "$D_PORT" 1-1 && wait_enum "$D_VIDPID"; then
   timeout "$SCAN_TIMEOUT" wiascan --transport "libusb:$D_VIDPID" $D_ARGS \
     --trace /tmp/detach.trace -o /tmp/detach.tiff >/tmp/detach.log 2>&1 &
   wpid=$!
-  # Detach once a band of page 1 (0-based) has arrived: page 0 is complete.
+  # Detach once a data band of page 1 (0-based) has arrived: page 0 is
+  # complete. (The END_OF_JOB header of a 1-page job also says page 1, but
+  # carries no bytes.)
   i=0
   seen=0
   while [ "$i" -lt 1200 ]; do
-    if grep -q '"page": *[1-9]' /tmp/detach.trace 2>/dev/null; then
+    if grep -Eq '"page": *[1-9][0-9]*,.*"bytes": *[1-9]' /tmp/detach.trace 2>/dev/null; then
       seen=1
       break
     fi
