@@ -24,6 +24,8 @@
 #   --timeout S      wall-clock limit for the guest (default 420)
 #   --verbose        print the whole guest console even on success
 set -euo pipefail
+# PORT_<name> variables are set by start_emu through printf -v.
+# shellcheck disable=SC2154
 
 # The whole script is one brace group: bash parses it completely before
 # running it, so editing this file during a run cannot derail that run.
@@ -76,13 +78,13 @@ PIDS=()
 # SIGKILL what is left. Sets STOP_FAILED to the helpers that did not exit 0.
 STOP_FAILED=""
 stop_all() {
-  local p i rc
+  local p rc
   for p in "${PIDS[@]:-}"; do
     [ -n "$p" ] && kill "$p" 2>/dev/null || true
   done
   for p in "${PIDS[@]:-}"; do
     [ -n "$p" ] || continue
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
       kill -0 "$p" 2>/dev/null || break
       sleep 0.1
     done
@@ -470,13 +472,13 @@ if ldd "$WIASCAN" | grep -q 'libasan\|libubsan'; then SANITIZED=1; fi
 
 # start_emu NAME ARGS...: scanemu on a free loopback port; sets PORT_<NAME>.
 start_emu() {
-  local name="$1" i
+  local name="$1"
   shift
   rm -f "$WORK/emu-$name.port"
   "$SCANEMU" --listen 127.0.0.1:0 --port-file "$WORK/emu-$name.port" --seed "$SEED" "$@" \
     >"$WORK/emu-$name.log" 2>&1 &
   PIDS+=($!)
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     [ -s "$WORK/emu-$name.port" ] && break
     kill -0 "$!" 2>/dev/null || break
     sleep 0.1
@@ -532,7 +534,11 @@ start_emu probe --device "$PROFILES/default.yaml"
 DEFAULT_VIDPID="$(exports "$PORT_probe" | awk '$1 == "1-1" {print $2}')"
 [ -n "$DEFAULT_VIDPID" ] || die "usbip list -r 127.0.0.1 --tcp-port $PORT_probe shows no 1-1: $(usbip --tcp-port "$PORT_probe" list -r 127.0.0.1 2>&1)"
 PROFILE2_SRC="${VM_E2E_PROFILE2:-$PROFILES/fast-duplex.yaml}"
-[ -f "$PROFILE2_SRC" ] || PROFILE2_SRC="$(ls "$PROFILES"/*.yaml | grep -v '/default.yaml$' | head -n1)"
+if [ ! -f "$PROFILE2_SRC" ]; then
+  for p in "$PROFILES"/*.yaml; do
+    [ "$p" = "$PROFILES/default.yaml" ] || { PROFILE2_SRC="$p"; break; }
+  done
+fi
 [ -f "$PROFILE2_SRC" ] || die "no second profile in $PROFILES"
 PROFILE2="$PROFILE2_SRC"
 start_emu probe2 --device "$PROFILE2"
@@ -704,6 +710,7 @@ DPAGES="$(field pages "$d")"
 if [ "${DPAGES:-0}" -ge 1 ]; then
   start_emu refdetach "${EMU_DETACH[@]}" --no-timing
   # shellcheck disable=SC2086
+  # shellcheck disable=SC2046 # the arguments are meant to be split
   host_scan detach "$PORT_refdetach" 1-1 "$DEFAULT_VIDPID" $(sed "s/--pages [0-9]*/--pages $DPAGES/" <<<"$DETACH_ARGS")
   [ "$(field sha256 "$d")" = "$(field sha256 "$(cat "$WORK/ref/detach.result")")" ]
   check "detach: its $DPAGES page(s) are byte-identical to a $DPAGES-page scan over the usbip transport" $?

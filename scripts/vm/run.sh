@@ -189,6 +189,7 @@ fi
 # ---- 4. fault scenarios: same results as over the usbip transport ---------
 for c in $SCENARIO_CASES; do
   echo "E2E-STEP scenario-$c"
+  port="" vp="" args=""
   eval "port=\$PORT_$c vp=\$VIDPID_$c args=\$ARGS_$c"
   if attach "$port" 1-1 && wait_enum "$vp"; then
     scan "$c" "$vp" $args
