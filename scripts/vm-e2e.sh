@@ -727,6 +727,12 @@ r="$(cat "$WORK/ref/jam.result")"
 [ "$(field status "$r")" = WIA_ERROR_PAPER_JAM ]
 check "jam: host reference ends with WIA_ERROR_PAPER_JAM ($r)" $?
 compare jam
+# The jam's PAPER_JAM event travels on interrupt IN 0x82: through vhci-hcd
+# and usbcore in the guest, as through the usbip transport on the host.
+gev="$(grep "^E2E-OUT jam | " "$C" | grep -oE 'event [0-9]+ \(page [0-9]+, arg [0-9]+\)' || true)"
+rev="$(grep -oE 'event [0-9]+ \(page [0-9]+, arg [0-9]+\)' "$WORK/ref/jam.log" || true)"
+[ -n "$gev" ] && [ "$gev" = "$rev" ]
+check "jam: the interrupt IN event reached the guest's wiascan as on the host (${gev:-none} / ${rev:-none})" $?
 # The jam keeps pages 1-2: the same bytes as the clean 2-page scan of the
 # same profile and seed.
 [ "$(field sha256 "$(marker E2E-SCAN | grep 'name=jam ')")" = "$(field sha256 "$(cat "$WORK/ref/a-1-1.result")")" ]
