@@ -16,7 +16,7 @@ TSHARK_PID=
 . "$SRC/host-tests/emulator/run_scanemu.sh"
 
 start_scanemu --no-timing --device "$SRC/fixtures/profiles/default.yaml"
-tshark -i lo -f "tcp port $PORT" -w "$TMP/cap.pcapng" >"$TMP/tshark.log" 2>&1 &
+tshark -i lo -B 64 -f "tcp port $PORT" -w "$TMP/cap.pcapng" >"$TMP/tshark.log" 2>&1 &
 TSHARK_PID=$!
 i=0
 until grep -q "Capturing on" "$TMP/tshark.log"; do
@@ -45,6 +45,9 @@ echo "usbip frames: $total, malformed: $malformed, devlist replies: $devlist, im
 [ "$total" -gt 0 ] || { echo "FAIL: the dissector saw no USB/IP"; exit 1; }
 [ "$malformed" -eq 0 ] || {
     echo "FAIL: $malformed malformed packets"
+    # A capture that dropped packets misframes the TCP stream: say so.
+    grep -i "dropped" "$TMP/tshark.log" || true
+    tshark -r "$TMP/cap.pcapng" -Y "tcp.analysis.lost_segment" 2>/dev/null | head -5
     tshark -r "$TMP/cap.pcapng" -d "$D" -Y _ws.malformed -V 2>/dev/null | head -80
     exit 1; }
 [ "$devlist" -gt 0 ] && [ "$import" -gt 0 ] && [ "$ret" -gt 0 ] && [ "$unlink" -gt 0 ] || {
