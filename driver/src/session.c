@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "drv-internal.h"
 #include "wias/wias.h"
@@ -784,6 +786,30 @@ static void abort_job(drv_session *s)
     sess_log(s, "ABORT: %s", rc < 0 ? drv_strerror(rc) : proto_scan_status_name(rsp.status));
 }
 
+/* Fault in the whole pages of a fresh buffer with one madvise instead of one
+ * page fault per 4 KiB on first touch: under a hypervisor each fault is an
+ * exit (about 17 us on the benchmark machine, so 0.1 s for an A4 colour page
+ * buffer against 6 ms here). Best effort: an older kernel (EINVAL) simply
+ * faults them in later. The buffer stays an ordinary malloc block (ASan
+ * still guards its ends). */
+static void prefault(void *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+    long pg = sysconf(_SC_PAGESIZE);
+    uintptr_t start, end;
+
+    if (!p || pg <= 0)
+        return;
+    start = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    end = ((uintptr_t)p + len) & ~((uintptr_t)pg - 1);
+    if (end > start)
+        (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
 static int alloc_job_buffers(drv_session *s)
 {
     const proto_scan_job *j = &s->job;
@@ -800,6 +826,8 @@ static int alloc_job_buffers(drv_session *s)
         s->n = 0; /* nothing was queued */
         return 0;
     }
+    prefault(s->ringbuf, s->n * xfer_len);
+    prefault(s->page, s->page_bytes);
     for (i = 0; i < s->n; i++) {
         s->ring[i].endpoint = PROTO_SCAN_EP_DATA_IN;
         s->ring[i].type = DRV_XFER_BULK;
