@@ -20,6 +20,11 @@
 #define EMU_MAX_OP_CONNS       64u   /* connections still in the op phase */
 #define EMU_OP_IDLE_TIMEOUT_MS 10000 /* op-phase client that says nothing */
 
+/* RET_SUBMIT status of a bulk/interrupt URB while the device is unconfigured:
+ * the endpoint is not in the active configuration, which Linux's
+ * usb_submit_urb (and usbfs) reports as -ENOENT. */
+#define EMU_ENOENT (-2)
+
 /* ---- logging ------------------------------------------------------------- */
 
 typedef struct emu_log {

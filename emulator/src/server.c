@@ -63,6 +63,7 @@ typedef struct emu_session {
     uint32_t ep_mask;
     uint64_t timer_at; /* 0: disarmed */
     uint64_t released_since_flush;
+    int warned_unconfigured; /* one warning per connection */
 } emu_session;
 
 typedef struct emu_dev {
@@ -432,6 +433,41 @@ static void service(emu_dev *d)
 
 /* ---- session: input --------------------------------------------------------------- */
 
+/* SET_CONFIGURATION(0): the interface's endpoints are gone. Linux disables
+ * them and gives back their URBs with -ESHUTDOWN; do the same for the IN URBs
+ * waiting here. */
+static void flush_unconfigured(emu_dev *d)
+{
+    emu_session *s = &d->s;
+    for (int ep = 0; ep < 2; ep++) {
+        while (s->q[ep].head && !s->dead) {
+            emu_urb *u = urbq_pop(s, (enum dm_endpoint)ep);
+            ret_submit(d, u->seqnum, PROTO_USBIP_ESHUTDOWN, NULL, 0, u->start_frame,
+                       u->number_of_packets);
+            urb_free(s, u);
+        }
+    }
+}
+
+/* A bulk/interrupt URB while the device is not configured: the endpoint is
+ * not in the active configuration. A Linux host refuses the submit with
+ * -ENOENT; a USB/IP server cannot refuse it, so it completes it with that
+ * status, and says so once per connection. */
+static void refuse_unconfigured(emu_dev *d, const proto_usbip_urb_hdr *h)
+{
+    emu_session *s = &d->s;
+    if (!s->warned_unconfigured) {
+        s->warned_unconfigured = 1;
+        emu_logf(&d->srv->log, EMU_LOG_WARN, d->busid,
+                 "%s: URB on endpoint 0x%02x (seqnum %u) while the device is unconfigured (no "
+                 "SET_CONFIGURATION(1)): completed -ENOENT, as is every such URB on this "
+                 "connection",
+                 s->peer, h->ep | (h->direction == PROTO_USBIP_DIR_IN ? 0x80u : 0u), h->seqnum);
+    }
+    ret_submit(d, h->seqnum, EMU_ENOENT, NULL, 0, h->u.submit.start_frame,
+               h->u.submit.number_of_packets);
+}
+
 static void handle_control(emu_dev *d, const proto_usbip_urb_hdr *h, const uint8_t *payload)
 {
     proto_usb_setup setup;
@@ -441,8 +477,11 @@ static void handle_control(emu_dev *d, const proto_usbip_urb_hdr *h, const uint8
     uint8_t reply[512];
     size_t rlen = 0;
     emu_ctrl_effect eff;
+    uint8_t was_configured = d->usb.configuration;
     int st = emu_usbdev_control(&d->usb, &setup, in ? NULL : payload, in ? 0 : (size_t)tbl, reply,
                                 sizeof reply, &rlen, &eff);
+    if (was_configured && d->usb.configuration == 0)
+        flush_unconfigured(d);
     emu_logf(&d->srv->log, EMU_LOG_DEBUG, d->busid,
              "ep0 %02x %02x wValue %04x wIndex %04x wLength %u -> %d (%zu bytes)",
              setup.bmRequestType, setup.bRequest, setup.wValue, setup.wIndex, setup.wLength, st,
@@ -482,6 +521,10 @@ static void handle_submit(emu_dev *d, const proto_usbip_urb_hdr *h, const uint8_
     int32_t tbl = h->u.submit.transfer_buffer_length;
     if (h->ep == 0) {
         handle_control(d, h, payload);
+        return;
+    }
+    if (d->usb.configuration == 0) {
+        refuse_unconfigured(d, h);
         return;
     }
     if (h->ep == 1 && h->direction == PROTO_USBIP_DIR_OUT) {
@@ -707,6 +750,7 @@ static void session_begin(emu_dev *d, int fd)
     snprintf(s->peer, sizeof s->peer, "%s:%s", host, serv);
     s->fd = fd;
     s->dead = 0;
+    s->warned_unconfigured = 0;
     s->ep_mask = EPOLLIN;
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TAG_SOCK};
     if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {

@@ -59,8 +59,9 @@ static void teardown(void)
     free(fakes);
 }
 
-/* Imports busid, retrying briefly while a previous session of it winds down. */
-static void import_ok(tc *c, const char *busid)
+/* Imports busid, retrying briefly while a previous session of it winds down;
+ * the device stays unconfigured (as right after attach). */
+static void import_unconfigured(tc *c, const char *busid)
 {
     int st = -1;
     for (int i = 0; i < 200 && st != 0; i++) {
@@ -71,6 +72,15 @@ static void import_ok(tc *c, const char *busid)
             break;
     }
     ck_assert_int_eq(st, 0);
+}
+
+/* Imports busid and configures it (SET_CONFIGURATION 1), as every host does
+ * before it uses the bulk and interrupt endpoints. */
+static void import_ok(tc *c, const char *busid)
+{
+    size_t n;
+    import_unconfigured(c, busid);
+    ck_assert_int_eq(tc_control(c, 0x00, 9, 1, 0, 0, 0, buf, &n), 0);
 }
 
 static void script(tc *c, enum fake_op op, int ep, uint8_t fill, uint32_t len, uint32_t delay_us)
@@ -146,7 +156,7 @@ END_TEST
 START_TEST(linux_enumeration_sequence)
 {
     tc c;
-    import_ok(&c, "1-1");
+    import_unconfigured(&c, "1-1");
     size_t n;
     /* GET_DESCRIPTOR device, wLength 64 then 18 */
     ck_assert_int_eq(tc_control(&c, 0x80, 6, 0x0100, 0, 64, 64, buf, &n), 0);
@@ -307,6 +317,74 @@ START_TEST(superspeed_bos_and_companions)
 END_TEST
 
 /* ---- URB layer ----------------------------------------------------------------------- */
+
+static void expect_status(tc *c, uint32_t seq, int32_t status)
+{
+    proto_usbip_urb_hdr h;
+    size_t n;
+    ck_assert_int_eq(tc_recv(c, &h, buf, sizeof buf, &n), 0);
+    ck_assert_uint_eq(h.command, PROTO_USBIP_RET_SUBMIT);
+    ck_assert_uint_eq(h.seqnum, seq);
+    ck_assert_int_eq(h.u.ret_submit.status, status);
+    ck_assert_int_eq(h.u.ret_submit.actual_length, 0);
+    ck_assert_uint_eq(n, 0);
+}
+
+/* Bulk and interrupt endpoints exist only in configuration 1: before
+ * SET_CONFIGURATION(1), and after SET_CONFIGURATION(0), their URBs complete
+ * -ENOENT and nothing reaches the device. */
+START_TEST(unconfigured_endpoints_refused)
+{
+    tc c;
+    size_t n;
+    import_unconfigured(&c, "1-1");
+    uint8_t rec[12];
+    fake_record(rec, FAKE_DATA, 0, 6, 40, 0);
+    uint32_t o = tc_submit(&c, 1, PROTO_USBIP_DIR_OUT, 0, 12, NULL, rec);
+    expect_status(&c, o, -2);
+    uint32_t i = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 512, NULL, NULL);
+    expect_status(&c, i, -2);
+    uint32_t e = tc_submit(&c, 2, PROTO_USBIP_DIR_IN, 0, 16, NULL, NULL);
+    expect_status(&c, e, -2);
+    /* The refused OUT never reached the device: once configured, bulk IN
+     * has nothing to deliver. */
+    ck_assert_int_eq(tc_control(&c, 0x00, 9, 1, 0, 0, 0, buf, &n), 0);
+    uint32_t w = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 512, NULL, NULL);
+    ck_assert_int_eq(tc_quiet(c.fd, 50), 1);
+    script(&c, FAKE_DATA, 0, 8, 30, 0);
+    expect_data(&c, w, 0, 8, 30);
+    /* SET_CONFIGURATION(0) gives back the waiting URBs (-ESHUTDOWN, as
+     * Linux's endpoint disable does) and refuses new ones again. */
+    uint32_t p1 = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 512, NULL, NULL);
+    uint32_t p2 = tc_submit(&c, 2, PROTO_USBIP_DIR_IN, 0, 16, NULL, NULL);
+    ck_assert_int_eq(tc_quiet(c.fd, 50), 1);
+    proto_usb_setup s0 = {0x00, 9, 0, 0, 0};
+    uint8_t raw[8];
+    proto_usb_setup_encode(&s0, raw);
+    uint32_t ctl = tc_submit(&c, 0, PROTO_USBIP_DIR_OUT, 0, 0, raw, NULL);
+    expect_status(&c, p1, PROTO_USBIP_ESHUTDOWN);
+    expect_status(&c, p2, PROTO_USBIP_ESHUTDOWN);
+    expect_status(&c, ctl, 0);
+    ck_assert_int_eq(tc_control(&c, 0x80, 8, 0, 0, 1, 1, buf, &n), 0);
+    ck_assert_uint_eq(buf[0], 0);
+    o = tc_submit(&c, 1, PROTO_USBIP_DIR_OUT, 0, 12, NULL, rec);
+    expect_status(&c, o, -2);
+    i = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 512, NULL, NULL);
+    expect_status(&c, i, -2);
+    /* ep0 keeps working, and configuring again brings the endpoints back. */
+    ck_assert_int_eq(tc_control(&c, 0x80, 6, 0x0100, 0, 18, 18, buf, &n), 0);
+    ck_assert_int_eq(tc_control(&c, 0x00, 9, 1, 0, 0, 0, buf, &n), 0);
+    i = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 512, NULL, NULL);
+    script(&c, FAKE_DATA, 0, 9, 20, 0);
+    expect_data(&c, i, 0, 9, 20);
+    tc_close(&c);
+    /* A new connection starts unconfigured again. */
+    import_unconfigured(&c, "1-1");
+    i = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 512, NULL, NULL);
+    expect_status(&c, i, -2);
+    tc_close(&c);
+}
+END_TEST
 
 START_TEST(unlink_pending_and_completed)
 {
@@ -677,6 +755,7 @@ static Suite *emu_suite(void)
     TCase *urb = tcase_create("urb");
     tcase_add_checked_fixture(urb, setup_hs, teardown);
     tcase_set_timeout(urb, 30);
+    tcase_add_test(urb, unconfigured_endpoints_refused);
     tcase_add_test(urb, unlink_pending_and_completed);
     tcase_add_test(urb, stall_then_clear_halt);
     tcase_add_test(urb, short_reads_and_overflow);
