@@ -30,10 +30,10 @@ typedef struct emu_options {
      * profile. n_devices == 0 means one built-in default device. */
     const char *const *profile_paths;
     size_t n_devices;
-    const char *scenario_path; /* NULL = built-in clean scenario */
-    uint64_t seed;             /* default 1 */
-    const char *trace_path;    /* JSON Lines, one record per band; NULL = none */
-    int timing;                /* 1 (default) = profile schedule; 0 = as fast as possible */
+    const char *scenario_path;    /* NULL = built-in clean scenario */
+    uint64_t seed;                /* default 1 */
+    const char *trace_path;       /* JSON Lines, one record per band; NULL = none */
+    int timing;                   /* 1 (default) = profile schedule; 0 = as fast as possible */
     enum emu_log_level log_level; /* default EMU_LOG_INFO */
     FILE *log;                    /* default stderr */
 } emu_options;

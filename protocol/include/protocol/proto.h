@@ -11,14 +11,14 @@
 #include <stdint.h>
 
 /* X(name, value, message): the single source of the error table. */
-#define PROTO_ERRNO_MAP(X)                                                      \
-    X(TRUNCATED, -1, "message truncated")                                      \
-    X(BAD_VERSION, -2, "unsupported protocol version")                         \
-    X(BAD_CODE, -3, "unknown operation or command code")                       \
-    X(BAD_LENGTH, -4, "length out of bounds")                                  \
-    X(BAD_FIELD, -5, "field out of range")                                     \
-    X(NOSPACE, -6, "output buffer too small")                                  \
-    X(BAD_MAGIC, -7, "bad magic number")                                       \
+#define PROTO_ERRNO_MAP(X)                                                                         \
+    X(TRUNCATED, -1, "message truncated")                                                          \
+    X(BAD_VERSION, -2, "unsupported protocol version")                                             \
+    X(BAD_CODE, -3, "unknown operation or command code")                                           \
+    X(BAD_LENGTH, -4, "length out of bounds")                                                      \
+    X(BAD_FIELD, -5, "field out of range")                                                         \
+    X(NOSPACE, -6, "output buffer too small")                                                      \
+    X(BAD_MAGIC, -7, "bad magic number")                                                           \
     X(BAD_CRC, -8, "CRC mismatch")
 
 typedef enum proto_err {
@@ -40,8 +40,7 @@ static inline uint16_t proto_get_le16(const uint8_t *p)
 }
 static inline uint32_t proto_get_le32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 static inline uint64_t proto_get_le64(const uint8_t *p)
 {
@@ -70,8 +69,7 @@ static inline uint16_t proto_get_be16(const uint8_t *p)
 }
 static inline uint32_t proto_get_be32(const uint8_t *p)
 {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) |
-           (uint32_t)p[3];
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 static inline void proto_put_be16(uint8_t *p, uint16_t v)
 {

@@ -30,12 +30,12 @@
 #define PROTO_SCAN_MAGIC_BND 0x444E4253u
 #define PROTO_SCAN_MAGIC_EVT 0x54564553u
 
-#define PROTO_SCAN_CMD_HDR_SIZE  16u
-#define PROTO_SCAN_RSP_HDR_SIZE  20u
-#define PROTO_SCAN_BAND_HDR_SIZE 40u
-#define PROTO_SCAN_EVENT_SIZE    16u
-#define PROTO_SCAN_MAX_PAYLOAD   512u       /* command and response payloads */
-#define PROTO_SCAN_MAX_BAND_DATA (4u << 20) /* bytes of pixel data in one band */
+#define PROTO_SCAN_CMD_HDR_SIZE    16u
+#define PROTO_SCAN_RSP_HDR_SIZE    20u
+#define PROTO_SCAN_BAND_HDR_SIZE   40u
+#define PROTO_SCAN_EVENT_SIZE      16u
+#define PROTO_SCAN_MAX_PAYLOAD     512u       /* command and response payloads */
+#define PROTO_SCAN_MAX_BAND_DATA   (4u << 20) /* bytes of pixel data in one band */
 #define PROTO_SCAN_MAX_RESOLUTIONS 16u
 
 enum proto_scan_opcode {
@@ -48,18 +48,18 @@ enum proto_scan_opcode {
 };
 
 /* Device status codes, in responses, band headers and events. */
-#define PROTO_SCAN_STATUS_MAP(X)                                               \
-    X(OK, 0, "ok")                                                             \
-    X(BUSY, 1, "device busy")                                                  \
-    X(WARMING_UP, 2, "lamp warming up")                                        \
-    X(PAPER_JAM, 3, "paper jam")                                               \
-    X(FEEDER_EMPTY, 4, "feeder empty")                                         \
-    X(COVER_OPEN, 5, "cover open")                                             \
-    X(MULTI_FEED, 6, "multiple sheets fed")                                    \
-    X(INVALID_COMMAND, 7, "invalid command")                                   \
-    X(INVALID_PARAM, 8, "invalid parameter")                                   \
-    X(NO_JOB, 9, "no job in progress")                                         \
-    X(ABORTED, 10, "job aborted")                                              \
+#define PROTO_SCAN_STATUS_MAP(X)                                                                   \
+    X(OK, 0, "ok")                                                                                 \
+    X(BUSY, 1, "device busy")                                                                      \
+    X(WARMING_UP, 2, "lamp warming up")                                                            \
+    X(PAPER_JAM, 3, "paper jam")                                                                   \
+    X(FEEDER_EMPTY, 4, "feeder empty")                                                             \
+    X(COVER_OPEN, 5, "cover open")                                                                 \
+    X(MULTI_FEED, 6, "multiple sheets fed")                                                        \
+    X(INVALID_COMMAND, 7, "invalid command")                                                       \
+    X(INVALID_PARAM, 8, "invalid parameter")                                                       \
+    X(NO_JOB, 9, "no job in progress")                                                             \
+    X(ABORTED, 10, "job aborted")                                                                  \
     X(DEVICE_ERROR, 11, "internal device error")
 
 enum proto_scan_status {
@@ -112,8 +112,8 @@ typedef struct proto_scan_rsp {
 
 /* GET_CAPS response payload. Sizes in micrometres. */
 typedef struct proto_scan_caps {
-    uint32_t sources;      /* bit (1 << proto_scan_source) */
-    uint32_t modes;        /* bit (1 << proto_scan_mode) */
+    uint32_t sources; /* bit (1 << proto_scan_source) */
+    uint32_t modes;   /* bit (1 << proto_scan_mode) */
     uint32_t max_width_um;
     uint32_t max_height_um;
     uint32_t feeder_capacity;

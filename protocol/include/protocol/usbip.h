@@ -11,21 +11,21 @@
 
 #include "protocol/proto.h"
 
-#define PROTO_USBIP_VERSION        0x0111u
-#define PROTO_USBIP_OP_HDR_SIZE    8u
-#define PROTO_USBIP_PATH_SIZE      256u
-#define PROTO_USBIP_BUSID_SIZE     32u
-#define PROTO_USBIP_DEVICE_SIZE    312u
-#define PROTO_USBIP_INTERFACE_SIZE 4u
-#define PROTO_USBIP_IMPORT_REQ_SIZE (PROTO_USBIP_OP_HDR_SIZE + PROTO_USBIP_BUSID_SIZE)
+#define PROTO_USBIP_VERSION            0x0111u
+#define PROTO_USBIP_OP_HDR_SIZE        8u
+#define PROTO_USBIP_PATH_SIZE          256u
+#define PROTO_USBIP_BUSID_SIZE         32u
+#define PROTO_USBIP_DEVICE_SIZE        312u
+#define PROTO_USBIP_INTERFACE_SIZE     4u
+#define PROTO_USBIP_IMPORT_REQ_SIZE    (PROTO_USBIP_OP_HDR_SIZE + PROTO_USBIP_BUSID_SIZE)
 #define PROTO_USBIP_DEVLIST_COUNT_SIZE 4u
-#define PROTO_USBIP_URB_HDR_SIZE   48u
+#define PROTO_USBIP_URB_HDR_SIZE       48u
 
 /* Upper bounds enforced by the decoders (untrusted input). */
-#define PROTO_USBIP_MAX_TRANSFER   (16u * 1024u * 1024u) /* transfer_buffer_length */
+#define PROTO_USBIP_MAX_TRANSFER    (16u * 1024u * 1024u) /* transfer_buffer_length */
 #define PROTO_USBIP_MAX_ISO_PACKETS 1024
-#define PROTO_USBIP_MAX_DEVICES    256u  /* devices in one OP_REP_DEVLIST */
-#define PROTO_USBIP_MAX_INTERFACES 32u
+#define PROTO_USBIP_MAX_DEVICES     256u /* devices in one OP_REP_DEVLIST */
+#define PROTO_USBIP_MAX_INTERFACES  32u
 
 enum proto_usbip_op_code {
     PROTO_USBIP_OP_REQ_DEVLIST = 0x8005,
