@@ -9,7 +9,7 @@
 
 #include "dm-internal.h"
 
-#define RSP_SLOTS  16u
+#define RSP_SLOTS  DM_RSP_QUEUE_DEPTH
 #define EVT_SLOTS  16u
 #define RSP_MAX    (PROTO_SCAN_RSP_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD)
 #define MAX_FAULTS 64u
@@ -125,7 +125,7 @@ static int rsp_push(dm_device *dev, uint16_t opcode, uint32_t tag, uint32_t stat
     uint32_t slot;
 
     if (dev->rsp_count == RSP_SLOTS)
-        return DM_E_STATE; /* host is not reading bulk IN: drop */
+        return DM_E_AGAIN; /* not reached: dm_device_bulk_out checks first */
     slot = (dev->rsp_head + dev->rsp_count) % RSP_SLOTS;
     proto_scan_rsp_encode(&r, dev->rsp[slot], RSP_MAX);
     if (plen > 0)
@@ -627,6 +627,10 @@ int dm_device_bulk_out(dm_device *dev, const uint8_t *buf, size_t len)
         return DM_E_INVALID;
     if (dev->unplugged)
         return DM_E_STATE;
+    /* Every command, even a malformed one, is answered: with no room for the
+     * answer the command is refused untouched (the OUT is NAKed). */
+    if (dev->rsp_count == RSP_SLOTS)
+        return DM_E_AGAIN;
     rc = proto_scan_cmd_decode(buf, len, &c);
     if (rc < 0) {
         uint16_t op = (buf != NULL && len >= 8) ? proto_get_le16(buf + 6) : 0;

@@ -20,6 +20,9 @@
 #define EMU_MAX_OP_CONNS       64u   /* connections still in the op phase */
 #define EMU_OP_IDLE_TIMEOUT_MS 10000 /* op-phase client that says nothing */
 
+/* Bytes of NAKed bulk OUT (device response queue full) held per connection. */
+#define EMU_MAX_PARKED_OUT (1u << 20)
+
 /* RET_SUBMIT status of a bulk/interrupt URB while the device is unconfigured:
  * the endpoint is not in the active configuration, which Linux's
  * usb_submit_urb (and usbfs) reports as -ENOENT. */
@@ -100,7 +103,9 @@ int emu_usbdev_control(emu_usbdev *u, const proto_usb_setup *s, const uint8_t *o
 /* ---- backend: what sits behind the endpoints ------------------------------ */
 
 /* Same contract as the dm_device_* functions of the same name; ctx is the
- * device. Called only from the device's own worker thread. */
+ * device. Called only from the device's own worker thread. bulk_out returning
+ * DM_E_AGAIN means the device NAKs the transfer (took nothing): the URB stays
+ * pending and is offered again after bulk IN delivers something. */
 typedef struct emu_backend_ops {
     int (*bulk_out)(void *ctx, const uint8_t *buf, size_t len);
     void (*peek)(void *ctx, enum dm_endpoint ep, uint64_t now_ns, dm_in *out);

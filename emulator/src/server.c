@@ -40,6 +40,7 @@ typedef struct emu_urb {
     int32_t length; /* transfer_buffer_length */
     int32_t start_frame;
     int32_t number_of_packets;
+    uint8_t *data; /* a NAKed bulk OUT's payload (length bytes), else NULL */
 } emu_urb;
 
 typedef struct emu_urbq {
@@ -50,7 +51,10 @@ typedef struct emu_session {
     int fd; /* -1: no client attached */
     int dead;
     char peer[64];
-    emu_urbq q[2]; /* by enum dm_endpoint */
+    emu_urbq q[2];   /* by enum dm_endpoint */
+    emu_urbq parked; /* bulk OUT 0x01 URBs the device NAKed, FIFO */
+    size_t parked_bytes;
+    uint64_t data_in_consumed; /* bulk IN messages handed over: room for a parked OUT */
     emu_urb *pool;
     emu_urb *free_list;
     size_t npending;
@@ -312,9 +316,8 @@ static int ep_slot_of(enum dm_endpoint ep)
     return ep == DM_EP_DATA_IN ? EMU_EP_DATA_IN : EMU_EP_EVENT_IN;
 }
 
-static emu_urb *urbq_pop(emu_session *s, enum dm_endpoint ep)
+static emu_urb *urbq_take(emu_urbq *q)
 {
-    emu_urbq *q = &s->q[ep];
     emu_urb *u = q->head;
     q->head = u->next;
     if (!q->head)
@@ -322,8 +325,28 @@ static emu_urb *urbq_pop(emu_session *s, enum dm_endpoint ep)
     return u;
 }
 
+static emu_urb *urbq_pop(emu_session *s, enum dm_endpoint ep)
+{
+    return urbq_take(&s->q[ep]);
+}
+
+static void urbq_push(emu_urbq *q, emu_urb *u)
+{
+    u->next = NULL;
+    if (q->tail)
+        q->tail->next = u;
+    else
+        q->head = u;
+    q->tail = u;
+}
+
 static void urb_free(emu_session *s, emu_urb *u)
 {
+    if (u->data) {
+        free(u->data);
+        u->data = NULL;
+        s->parked_bytes -= (size_t)u->length;
+    }
     u->next = s->free_list;
     s->free_list = u;
     s->npending--;
@@ -394,6 +417,8 @@ static uint64_t service_ep(emu_dev *d, enum dm_endpoint ep)
             urb_free(s, u);
             d->ex.ops->consume(d->ex.ctx, ep, release);
             s->released_since_flush++;
+            if (ep == DM_EP_DATA_IN)
+                s->data_in_consumed++;
             break;
         }
         case DM_IN_STALL: {
@@ -422,23 +447,77 @@ static uint64_t service_ep(emu_dev *d, enum dm_endpoint ep)
     return UINT64_MAX;
 }
 
+static void ret_submit_out(emu_dev *d, uint32_t seqnum, int32_t status, int32_t taken,
+                           int32_t start_frame, int32_t nop)
+{
+    proto_usbip_urb_hdr r;
+    memset(&r, 0, sizeof r);
+    r.command = PROTO_USBIP_RET_SUBMIT;
+    r.seqnum = seqnum;
+    r.u.ret_submit.status = status;
+    r.u.ret_submit.actual_length = taken; /* an OUT reply reports what was taken */
+    r.u.ret_submit.start_frame = start_frame;
+    r.u.ret_submit.number_of_packets = nop;
+    uint8_t hdr[PROTO_USBIP_URB_HDR_SIZE];
+    proto_usbip_urb_hdr_encode(&r, hdr, sizeof hdr);
+    send_msg(d, hdr, sizeof hdr, NULL, 0);
+    remember_completed(&d->s, seqnum);
+}
+
+/* Offers the NAKed bulk OUT URBs to the device again, oldest first, until it
+ * NAKs again. */
+static void drain_parked(emu_dev *d)
+{
+    emu_session *s = &d->s;
+    while (s->parked.head && !s->dead) {
+        emu_urb *u = s->parked.head;
+        if (d->usb.halted[EMU_EP_CMD_OUT]) {
+            urbq_take(&s->parked);
+            ret_submit_out(d, u->seqnum, PROTO_USBIP_EPIPE, 0, u->start_frame,
+                           u->number_of_packets);
+            urb_free(s, u);
+            continue;
+        }
+        if (d->ex.ops->bulk_out(d->ex.ctx, u->data, (size_t)u->length) == DM_E_AGAIN)
+            return;
+        urbq_take(&s->parked);
+        ret_submit_out(d, u->seqnum, 0, u->length, u->start_frame, u->number_of_packets);
+        urb_free(s, u);
+    }
+}
+
 static void service(emu_dev *d)
 {
-    if (d->s.fd < 0 || d->s.dead)
+    emu_session *s = &d->s;
+    if (s->fd < 0 || s->dead)
         return;
-    uint64_t a = service_ep(d, DM_EP_DATA_IN);
-    uint64_t b = service_ep(d, DM_EP_EVENT_IN);
+    uint64_t a, b;
+    for (;;) {
+        drain_parked(d);
+        uint64_t consumed = s->data_in_consumed;
+        a = service_ep(d, DM_EP_DATA_IN);
+        b = service_ep(d, DM_EP_EVENT_IN);
+        /* Bulk IN made room in the device: a NAKed OUT may go in now. */
+        if (!s->parked.head || s->data_in_consumed == consumed || s->dead)
+            break;
+    }
     arm_timer(d, a < b ? a : b);
 }
 
 /* ---- session: input --------------------------------------------------------------- */
 
 /* SET_CONFIGURATION(0): the interface's endpoints are gone. Linux disables
- * them and gives back their URBs with -ESHUTDOWN; do the same for the IN URBs
- * waiting here. */
+ * them and gives back their URBs with -ESHUTDOWN; do the same for the URBs
+ * waiting here (NAKed bulk OUT, then IN). */
 static void flush_unconfigured(emu_dev *d)
 {
     emu_session *s = &d->s;
+    while (s->parked.head && !s->dead) {
+        emu_urb *u = urbq_take(&s->parked);
+        ret_submit_out(d, u->seqnum, PROTO_USBIP_ESHUTDOWN, 0, u->start_frame,
+                       u->number_of_packets);
+        urb_free(s, u);
+    }
     for (int ep = 0; ep < 2; ep++) {
         while (s->q[ep].head && !s->dead) {
             emu_urb *u = urbq_pop(s, (enum dm_endpoint)ep);
@@ -515,6 +594,26 @@ static void handle_control(emu_dev *d, const proto_usbip_urb_hdr *h, const uint8
     remember_completed(&d->s, h->seqnum);
 }
 
+static emu_urb *urb_alloc(emu_dev *d, const proto_usbip_urb_hdr *h)
+{
+    emu_session *s = &d->s;
+    if (!s->free_list) {
+        session_fail(d, EMU_LOG_WARN, "more than %u URBs outstanding", EMU_MAX_PENDING_URBS);
+        return NULL;
+    }
+    emu_urb *u = s->free_list;
+    s->free_list = u->next;
+    s->npending++;
+    u->next = NULL;
+    u->seqnum = h->seqnum;
+    u->flags = h->u.submit.transfer_flags;
+    u->length = h->u.submit.transfer_buffer_length;
+    u->start_frame = h->u.submit.start_frame;
+    u->number_of_packets = h->u.submit.number_of_packets;
+    u->data = NULL;
+    return u;
+}
+
 static void handle_submit(emu_dev *d, const proto_usbip_urb_hdr *h, const uint8_t *payload)
 {
     emu_session *s = &d->s;
@@ -528,62 +627,65 @@ static void handle_submit(emu_dev *d, const proto_usbip_urb_hdr *h, const uint8_
         return;
     }
     if (h->ep == 1 && h->direction == PROTO_USBIP_DIR_OUT) {
-        if (d->usb.halted[EMU_EP_CMD_OUT]) {
-            ret_submit(d, h->seqnum, PROTO_USBIP_EPIPE, NULL, 0, h->u.submit.start_frame,
-                       h->u.submit.number_of_packets);
+        /* Behind NAKed OUTs, in order (drain_parked deals with a halt). */
+        if (!s->parked.head) {
+            if (d->usb.halted[EMU_EP_CMD_OUT]) {
+                ret_submit_out(d, h->seqnum, PROTO_USBIP_EPIPE, 0, h->u.submit.start_frame,
+                               h->u.submit.number_of_packets);
+                return;
+            }
+            if (d->ex.ops->bulk_out(d->ex.ctx, payload, (size_t)tbl) != DM_E_AGAIN) {
+                ret_submit_out(d, h->seqnum, 0, tbl, h->u.submit.start_frame,
+                               h->u.submit.number_of_packets);
+                return;
+            }
+        }
+        /* The device NAKs it: pending, unanswered, until bulk IN drains. */
+        if (s->parked_bytes + (size_t)tbl > EMU_MAX_PARKED_OUT) {
+            session_fail(d, EMU_LOG_WARN,
+                         "more than %u bytes of bulk OUT waiting while the device's response "
+                         "queue is full (the client does not read bulk IN)",
+                         EMU_MAX_PARKED_OUT);
             return;
         }
-        d->ex.ops->bulk_out(d->ex.ctx, payload, (size_t)tbl);
-        proto_usbip_urb_hdr r;
-        memset(&r, 0, sizeof r);
-        r.command = PROTO_USBIP_RET_SUBMIT;
-        r.seqnum = h->seqnum;
-        r.u.ret_submit.actual_length = tbl;
-        r.u.ret_submit.start_frame = h->u.submit.start_frame;
-        r.u.ret_submit.number_of_packets = h->u.submit.number_of_packets;
-        uint8_t hdr[PROTO_USBIP_URB_HDR_SIZE];
-        proto_usbip_urb_hdr_encode(&r, hdr, sizeof hdr);
-        send_msg(d, hdr, sizeof hdr, NULL, 0);
-        remember_completed(s, h->seqnum);
+        emu_urb *u = urb_alloc(d, h);
+        if (!u)
+            return;
+        u->data = malloc(tbl > 0 ? (size_t)tbl : 1);
+        if (!u->data) {
+            urb_free(s, u);
+            session_fail(d, EMU_LOG_ERROR, "out of memory holding a %d-byte bulk OUT", tbl);
+            return;
+        }
+        memcpy(u->data, payload, (size_t)tbl);
+        s->parked_bytes += (size_t)tbl;
+        urbq_push(&s->parked, u);
         return;
     }
     /* ep 1 IN or ep 2 IN (validated by the caller). */
     enum dm_endpoint ep = h->ep == 1 ? DM_EP_DATA_IN : DM_EP_EVENT_IN;
-    if (!s->free_list) {
-        session_fail(d, EMU_LOG_WARN, "more than %u URBs outstanding", EMU_MAX_PENDING_URBS);
-        return;
-    }
-    emu_urb *u = s->free_list;
-    s->free_list = u->next;
-    s->npending++;
-    u->next = NULL;
-    u->seqnum = h->seqnum;
-    u->flags = h->u.submit.transfer_flags;
-    u->length = tbl;
-    u->start_frame = h->u.submit.start_frame;
-    u->number_of_packets = h->u.submit.number_of_packets;
-    if (s->q[ep].tail)
-        s->q[ep].tail->next = u;
-    else
-        s->q[ep].head = u;
-    s->q[ep].tail = u;
+    emu_urb *u = urb_alloc(d, h);
+    if (u)
+        urbq_push(&s->q[ep], u);
 }
 
 static void handle_unlink(emu_dev *d, const proto_usbip_urb_hdr *h)
 {
     emu_session *s = &d->s;
     uint32_t target = h->u.unlink.seqnum;
-    for (int ep = 0; ep < 2; ep++) {
+    emu_urbq *qs[3] = {&s->q[0], &s->q[1], &s->parked};
+    for (int k = 0; k < 3; k++) {
+        emu_urbq *q = qs[k];
         emu_urb *prev = NULL;
-        for (emu_urb *u = s->q[ep].head; u; prev = u, u = u->next) {
+        for (emu_urb *u = q->head; u; prev = u, u = u->next) {
             if (u->seqnum != target)
                 continue;
             if (prev)
                 prev->next = u->next;
             else
-                s->q[ep].head = u->next;
-            if (s->q[ep].tail == u)
-                s->q[ep].tail = prev;
+                q->head = u->next;
+            if (q->tail == u)
+                q->tail = prev;
             urb_free(s, u);
             ret_unlink(d, h->seqnum, PROTO_USBIP_ECONNRESET);
             return;
@@ -773,6 +875,8 @@ static void session_end(emu_dev *d)
         while (s->q[ep].head)
             urb_free(s, urbq_pop(s, (enum dm_endpoint)ep));
     }
+    while (s->parked.head)
+        urb_free(s, urbq_take(&s->parked));
     s->rx_off = s->rx_len = 0;
     s->out_off = s->out_len = 0;
     /* A client's 16 MiB OUT transfer or a slow reader's backlog is not kept

@@ -1390,6 +1390,67 @@ START_TEST(commands_and_errors)
 }
 END_TEST
 
+/* A host that does not read bulk IN: after DM_RSP_QUEUE_DEPTH unanswered
+ * commands the device refuses the next one untouched (DM_E_AGAIN, a NAK on
+ * hardware) instead of running it and dropping its answer; once a response
+ * is read the same bytes are taken. */
+static int raw_cmd(host *h, uint16_t op, uint32_t tag)
+{
+    uint8_t buf[PROTO_SCAN_CMD_HDR_SIZE];
+    proto_scan_cmd c = {.opcode = op, .tag = tag, .length = 0};
+    ck_assert_int_eq(proto_scan_cmd_encode(&c, buf, sizeof(buf)), PROTO_SCAN_CMD_HDR_SIZE);
+    return dm_device_bulk_out(h->dev, buf, sizeof(buf));
+}
+
+START_TEST(full_response_queue_refuses_commands)
+{
+    host h;
+    dm_in in;
+    proto_scan_rsp r;
+    static const uint8_t junk[5] = {1, 2, 3, 4, 5};
+
+    host_open(&h, NULL, "scenarios/clean.yaml", 1, 0);
+    for (uint32_t i = 0; i < DM_RSP_QUEUE_DEPTH; i++)
+        ck_assert_int_eq(raw_cmd(&h, PROTO_SCAN_OP_GET_STATUS, 100 + i), DM_OK);
+    /* Full: every command is refused, malformed ones too, and a refused
+     * START_JOB starts nothing. */
+    ck_assert_int_eq(raw_cmd(&h, PROTO_SCAN_OP_START_JOB, 900), DM_E_AGAIN);
+    ck_assert_int_eq(raw_cmd(&h, PROTO_SCAN_OP_GET_STATUS, 901), DM_E_AGAIN);
+    ck_assert_int_eq(dm_device_bulk_out(h.dev, junk, sizeof(junk)), DM_E_AGAIN);
+    ck_assert_str_eq(dm_strerror(DM_E_AGAIN),
+                     "response queue full: command not taken, retry after bulk IN");
+    dm_clock_virtual_advance(&h.clk, 1000000000ull);
+    /* Read one answer: room for exactly one more. */
+    dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+    ck_assert_int_eq(in.kind, DM_IN_DATA);
+    ck_assert_int_gt(proto_scan_rsp_decode(in.data, in.len, &r), 0);
+    ck_assert_uint_eq(r.tag, 100);
+    dm_device_consume(h.dev, DM_EP_DATA_IN, h.clk.now);
+    ck_assert_int_eq(raw_cmd(&h, PROTO_SCAN_OP_START_JOB, 900), DM_OK);
+    ck_assert_int_eq(raw_cmd(&h, PROTO_SCAN_OP_GET_STATUS, 901), DM_E_AGAIN);
+    /* Every accepted command is answered, in order; the START_JOB answer
+     * comes last and then the band stream. */
+    for (uint32_t i = 1; i <= DM_RSP_QUEUE_DEPTH; i++) {
+        dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+        ck_assert_int_eq(in.kind, DM_IN_DATA);
+        ck_assert_int_gt(proto_scan_rsp_decode(in.data, in.len, &r), 0);
+        if (i < DM_RSP_QUEUE_DEPTH) {
+            ck_assert_uint_eq(r.tag, 100 + i);
+            ck_assert_uint_eq(r.opcode, PROTO_SCAN_OP_GET_STATUS);
+        } else {
+            ck_assert_uint_eq(r.tag, 900);
+            ck_assert_uint_eq(r.opcode, PROTO_SCAN_OP_START_JOB);
+            ck_assert_uint_eq(r.status, PROTO_SCAN_ST_OK);
+        }
+        dm_device_consume(h.dev, DM_EP_DATA_IN, h.clk.now);
+    }
+    dm_device_peek(h.dev, DM_EP_DATA_IN, h.clk.now, &in);
+    ck_assert_int_eq(in.kind, DM_IN_DATA);
+    ck_assert_uint_eq(proto_get_le32(in.data), PROTO_SCAN_MAGIC_BND);
+    host_close(&h);
+}
+END_TEST
+
 /* ---- bad fixtures ----------------------------------------------------------------- */
 
 #define GOOD_PROFILE_HEAD                                                                          \
@@ -1752,6 +1813,7 @@ static Suite *dm_suite(void)
     tcase_add_test(tc, triggers_line_every_after);
     tcase_add_test(tc, duplex_and_other_profiles);
     tcase_add_test(tc, commands_and_errors);
+    tcase_add_test(tc, full_response_queue_refuses_commands);
     suite_add_tcase(s, tc);
     tc = tcase_create("validation");
     tcase_set_timeout(tc, 60);

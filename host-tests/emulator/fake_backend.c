@@ -17,9 +17,17 @@ static int f_bulk_out(void *ctx, const uint8_t *buf, size_t len)
 {
     fake_dev *f = ctx;
     uint64_t now = emu_now_ns();
+    if (f->out_limit && f->tail[0] - f->head[0] >= f->out_limit) {
+        f->naks++;
+        return DM_E_AGAIN;
+    }
     for (size_t off = 0; off + 12 <= len; off += 12) {
         const uint8_t *r = buf + off;
         int ep = r[1] & 1;
+        if (r[0] == FAKE_LIMIT) {
+            f->out_limit = proto_get_le32(r + 4);
+            continue;
+        }
         if (r[0] < FAKE_DATA || r[0] > FAKE_DISCONNECT)
             continue;
         if (f->tail[ep] - f->head[ep] >= FAKE_QLEN)
@@ -92,6 +100,7 @@ static void f_reset(void *ctx)
 {
     fake_dev *f = ctx;
     f->head[0] = f->tail[0] = f->head[1] = f->tail[1] = 0;
+    f->out_limit = 0;
     f->resets++;
 }
 

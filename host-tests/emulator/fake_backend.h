@@ -8,7 +8,10 @@
 
 #include "emu-internal.h"
 
-enum fake_op { FAKE_DATA = 1, FAKE_STALL = 2, FAKE_NEVER = 3, FAKE_DISCONNECT = 4 };
+/* FAKE_LIMIT (len = n, 0 = no limit): while n messages wait on bulk IN the
+ * device NAKs bulk OUT (bulk_out returns DM_E_AGAIN, takes nothing), like a
+ * device model whose response queue is full. */
+enum fake_op { FAKE_DATA = 1, FAKE_STALL = 2, FAKE_NEVER = 3, FAKE_DISCONNECT = 4, FAKE_LIMIT = 5 };
 
 typedef struct fake_msg {
     int kind;
@@ -22,6 +25,8 @@ typedef struct fake_dev {
     fake_msg q[2][FAKE_QLEN];
     unsigned head[2], tail[2];
     uint8_t buf[1u << 20];
+    uint32_t out_limit; /* FAKE_LIMIT */
+    int naks;           /* bulk_out calls refused */
     int resets;
     int clears;
     int unplugs; /* DISCONNECT messages consumed (traced by a real device) */

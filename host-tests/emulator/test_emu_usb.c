@@ -386,6 +386,72 @@ START_TEST(unconfigured_endpoints_refused)
 }
 END_TEST
 
+static void expect_out(tc *c, uint32_t seq, int32_t status, int32_t taken)
+{
+    proto_usbip_urb_hdr h;
+    size_t n;
+    ck_assert_int_eq(tc_recv(c, &h, buf, sizeof buf, &n), 0);
+    ck_assert_uint_eq(h.command, PROTO_USBIP_RET_SUBMIT);
+    ck_assert_uint_eq(h.seqnum, seq);
+    ck_assert_int_eq(h.u.ret_submit.status, status);
+    ck_assert_int_eq(h.u.ret_submit.actual_length, taken);
+    ck_assert_uint_eq(n, 0);
+}
+
+/* A device that NAKs bulk OUT (its response queue is full): the OUT URBs
+ * stay pending, unanswered and in order, each is offered again once bulk IN
+ * delivered something, and a pending one can be unlinked. */
+START_TEST(nak_out_until_in_drains)
+{
+    tc c;
+    import_ok(&c, "1-1");
+    uint8_t rec[12];
+    script(&c, FAKE_LIMIT, 0, 0, 2, 0);
+    script(&c, FAKE_DATA, 0, 1, 10, 0);
+    script(&c, FAKE_DATA, 0, 2, 20, 0);
+    fake_record(rec, FAKE_DATA, 0, 3, 30, 0);
+    uint32_t o3 = tc_submit(&c, 1, PROTO_USBIP_DIR_OUT, 0, 12, NULL, rec);
+    fake_record(rec, FAKE_DATA, 0, 4, 40, 0);
+    uint32_t o4 = tc_submit(&c, 1, PROTO_USBIP_DIR_OUT, 0, 12, NULL, rec);
+    fake_record(rec, FAKE_DATA, 0, 5, 50, 0);
+    uint32_t o5 = tc_submit(&c, 1, PROTO_USBIP_DIR_OUT, 0, 12, NULL, rec);
+    ck_assert_int_eq(tc_quiet(c.fd, 50), 1); /* all three NAKed: unanswered */
+    uint32_t un = tc_unlink(&c, o5);
+    proto_usbip_urb_hdr h;
+    size_t n;
+    ck_assert_int_eq(tc_recv(&c, &h, buf, sizeof buf, &n), 0);
+    ck_assert_uint_eq(h.command, PROTO_USBIP_RET_UNLINK);
+    ck_assert_uint_eq(h.seqnum, un);
+    ck_assert_int_eq(h.u.ret_unlink.status, PROTO_USBIP_ECONNRESET);
+    /* ep0 and interrupt IN are not held up by the waiting OUTs. */
+    ck_assert_int_eq(tc_control(&c, 0x80, 0, 0, 0, 2, 2, buf, &n), 0);
+    uint32_t i1 = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 512, NULL, NULL);
+    expect_data(&c, i1, 0, 1, 10);
+    expect_out(&c, o3, 0, 12); /* room for one: the oldest goes in */
+    ck_assert_int_eq(tc_quiet(c.fd, 50), 1);
+    uint32_t i2 = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 512, NULL, NULL);
+    expect_data(&c, i2, 0, 2, 20);
+    expect_out(&c, o4, 0, 12);
+    uint32_t i3 = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 512, NULL, NULL);
+    uint32_t i4 = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 512, NULL, NULL);
+    expect_data(&c, i3, 0, 3, 30);
+    expect_data(&c, i4, 0, 4, 40);
+    /* The unlinked OUT never reached the device. */
+    uint32_t i5 = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 512, NULL, NULL);
+    ck_assert_int_eq(tc_quiet(c.fd, 50), 1);
+    tc_unlink(&c, i5);
+    ck_assert_int_eq(tc_recv(&c, &h, buf, sizeof buf, &n), 0);
+    ck_assert_uint_eq(h.command, PROTO_USBIP_RET_UNLINK);
+    ck_assert_int_eq(h.u.ret_unlink.status, PROTO_USBIP_ECONNRESET);
+    /* Closing with NAKed OUTs waiting frees them (ASan checks). */
+    script(&c, FAKE_DATA, 0, 6, 10, 0);
+    script(&c, FAKE_DATA, 0, 7, 10, 0);
+    tc_submit(&c, 1, PROTO_USBIP_DIR_OUT, 0, 12, NULL, rec);
+    ck_assert_int_eq(tc_quiet(c.fd, 50), 1);
+    tc_close(&c);
+}
+END_TEST
+
 START_TEST(unlink_pending_and_completed)
 {
     tc c;
@@ -756,6 +822,7 @@ static Suite *emu_suite(void)
     tcase_add_checked_fixture(urb, setup_hs, teardown);
     tcase_set_timeout(urb, 30);
     tcase_add_test(urb, unconfigured_endpoints_refused);
+    tcase_add_test(urb, nak_out_until_in_drains);
     tcase_add_test(urb, unlink_pending_and_completed);
     tcase_add_test(urb, stall_then_clear_halt);
     tcase_add_test(urb, short_reads_and_overflow);

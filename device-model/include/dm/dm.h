@@ -24,7 +24,8 @@
     X(PARSE, -4, "fixture is not valid YAML or has the wrong shape")           \
     X(RANGE, -5, "value out of range")                                         \
     X(PROTO, -6, "malformed command")                                          \
-    X(STATE, -7, "not allowed in this state")
+    X(STATE, -7, "not allowed in this state")                                  \
+    X(AGAIN, -8, "response queue full: command not taken, retry after bulk IN")
 
 typedef enum dm_err {
     DM_OK = 0,
@@ -168,7 +169,12 @@ void dm_device_reset(dm_device *dev);
 /* Bytes of one bulk OUT transfer (a command). Malformed commands are answered
  * on bulk IN with PROTO_SCAN_ST_INVALID_COMMAND; the return value is DM_OK, or
  * DM_E_PROTO when the bytes were not a command at all (the answer is queued
- * either way). Never blocks. */
+ * either way). Never blocks.
+ * DM_E_AGAIN (addition): the response queue is full (DM_RSP_QUEUE_DEPTH
+ * answers the host has not read): the command was NOT taken and nothing
+ * changed, as real hardware NAKs the OUT. Offer the same bytes again once
+ * bulk IN has delivered a response (dm_device_consume on DM_EP_DATA_IN). */
+#define DM_RSP_QUEUE_DEPTH 16u
 int dm_device_bulk_out(dm_device *dev, const uint8_t *buf, size_t len);
 
 /* What an IN endpoint delivers next. */
