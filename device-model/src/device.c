@@ -563,6 +563,7 @@ static void start_job(dm_device *dev, uint32_t tag)
     }
 
     /* Accepted. */
+    dev->stats.jobs_started++;
     dev->active = true;
     dev->error = false;
     dev->cover_open = false;
@@ -844,6 +845,17 @@ void dm_device_clear_halt(dm_device *dev, enum dm_endpoint ep)
 void dm_device_get_stats(const dm_device *dev, dm_device_stats *out)
 {
     *out = dev->stats;
+}
+
+int dm_device_job_check(const dm_device *dev, char *errbuf, size_t errlen)
+{
+    if (dev == NULL)
+        return DM_E_INVALID;
+    if (dev->stats.jobs_started == 0) {
+        dm_errf(errbuf, errlen, "no job was started yet");
+        return DM_E_STATE;
+    }
+    return dm_scenario_check_job(dev->scenario, &dev->job, "this job", errbuf, errlen);
 }
 
 /* ---- construction ------------------------------------------------------------------------ */

@@ -161,6 +161,7 @@ typedef struct dm_fault {
 struct dm_scenario {
     const dm_alloc *alloc;
     char name[64];
+    char file[256]; /* path or name it was loaded from, for messages */
     uint32_t sheets;
     bool has_seed;
     uint64_t seed;

@@ -870,10 +870,18 @@ static int fault_convert(const struct raw_fault *rf, unsigned i, uint32_t sheets
         f->trig = DM_TRIG_AT;
         KEY("at.page");
         TRY(get_u32(&c, key, at->page, 1, LIM_PAGES_MAX, &v));
-        if (v > 2 * (uint64_t)sheets && f->kind != DM_FAULT_FEEDER_EMPTY)
+        /* Page 1 always exists: a flatbed scans one page per job, with no
+         * feeder (sheets: 0). The profile pairing checks the rest. */
+        if (v > 1 && v > 2 * (uint64_t)sheets && f->kind != DM_FAULT_FEEDER_EMPTY)
             FAIL("%s: key '%s': page %u is past the end of the job (%u sheets)", name, key, v,
                  sheets);
         f->page = v - 1;
+        if (at->side == DM_SIDE_BACK && v % 2 == 1)
+            FAIL("%s: key 'faults[%u].at.side': page %u is the front of a sheet in every job "
+                 "(duplex back sides are the even pages); this fault would never fire",
+                 name, i, v);
+        if (f->kind == DM_FAULT_FEEDER_EMPTY && at->side != DM_SIDE_ANY)
+            FAIL("%s: key 'faults[%u].at.side': a feeder_empty fault takes only 'page'", name, i);
         if (f->kind == DM_FAULT_FEEDER_EMPTY && n_pos != 0)
             FAIL("%s: key 'faults[%u].at': a feeder_empty fault takes only 'page'", name, i);
         if (n_pos > 1)
@@ -958,6 +966,7 @@ static int scenario_check(dm_scenario *s, const struct raw_scenario *r, const ch
     int rc;
 
     snprintf(s->name, sizeof(s->name), "%s", r->name);
+    snprintf(s->file, sizeof(s->file), "%s", name);
     rc = get_u32(&c, "sheets", r->sheets, 0, LIM_FEEDER_MAX, &s->sheets);
     if (rc < 0)
         return rc;
@@ -1081,11 +1090,91 @@ const char *dm_scenario_name(const dm_scenario *s)
 
 /* ---- scenario against profile --------------------------------------------------- */
 
+/* Pages of `job` that can exist with the scenario's feeder: the job's page
+ * count, and for a feeder the sheets (both sides of each when duplex). */
+static uint64_t job_page_limit(const dm_scenario *s, const proto_scan_job *job)
+{
+    uint64_t lim = job->pages != 0 ? job->pages : UINT64_MAX;
+    if (job->source != PROTO_SCAN_SOURCE_FLATBED) {
+        uint64_t fed = (uint64_t)s->sheets * (job->source == PROTO_SCAN_SOURCE_DUPLEX ? 2u : 1u);
+        if (fed < lim)
+            lim = fed;
+    }
+    return lim;
+}
+
+static int check_job(const dm_scenario *s, const proto_scan_job *job, const char *what,
+                     bool check_side, char *errbuf, size_t errlen)
+{
+    const char *src = job->source == PROTO_SCAN_SOURCE_FLATBED  ? "flatbed"
+                      : job->source == PROTO_SCAN_SOURCE_DUPLEX ? "duplex"
+                                                                : "ADF";
+    bool duplex = job->source == PROTO_SCAN_SOURCE_DUPLEX;
+    uint64_t page_bytes = (uint64_t)job->bytes_per_line * job->height_px;
+    uint64_t limit = job_page_limit(s, job);
+
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        dm_errf(errbuf, errlen, __VA_ARGS__);                                                      \
+        return DM_E_RANGE;                                                                         \
+    } while (0)
+
+    for (uint32_t i = 0; i < s->n_faults; i++) {
+        const dm_fault *f = &s->faults[i];
+        const char *tk = f->trig == DM_TRIG_AT ? "at" : "every";
+        if (f->trig != DM_TRIG_AT && f->trig != DM_TRIG_EVERY)
+            continue;
+        if (f->kind == DM_FAULT_FEEDER_EMPTY) {
+            if (job->source == PROTO_SCAN_SOURCE_FLATBED)
+                BAD("%s: key 'faults[%u].kind': a feeder_empty fault never fires in %s: a "
+                    "flatbed has no feeder",
+                    s->file, i, what);
+            if (duplex && (f->page & 1u))
+                BAD("%s: key 'faults[%u].at.page': page %u is the back of a sheet in %s (duplex); "
+                    "the feeder can only run dry before a sheet (odd pages)",
+                    s->file, i, f->page + 1, what);
+            continue;
+        }
+        if (f->trig == DM_TRIG_AT && f->page >= limit)
+            BAD("%s: key 'faults[%u].at.page': page %u is past the end of %s (%s, %llu page%s)",
+                s->file, i, f->page + 1, what, src, (unsigned long long)limit,
+                limit == 1 ? "" : "s");
+        if (f->trig == DM_TRIG_EVERY && f->every > limit)
+            BAD("%s: key 'faults[%u].every.pages': page %u is past the end of %s (%s, %llu "
+                "page%s)",
+                s->file, i, f->every, what, src, (unsigned long long)limit, limit == 1 ? "" : "s");
+        if (check_side && f->side_filter == DM_SIDE_BACK && !duplex)
+            BAD("%s: key 'faults[%u].%s.side': %s is %s, no page has a back side", s->file, i, tk,
+                what, src);
+        if (f->has_line && f->line >= job->height_px)
+            BAD("%s: key 'faults[%u].at.line': line %llu is past the end of a page (%u lines in "
+                "%s)",
+                s->file, i, (unsigned long long)f->line + 1, job->height_px, what);
+        if (f->has_byte && f->byte >= page_bytes)
+            BAD("%s: key 'faults[%u].at.byte': byte %llu is past the end of a page (%llu bytes in "
+                "%s)",
+                s->file, i, (unsigned long long)f->byte + 1, (unsigned long long)page_bytes, what);
+        if (!f->has_line && !f->has_byte && f->band >= job->bands_per_page)
+            BAD("%s: key 'faults[%u].%s.band': band %u is past the end of a page (%u bands in %s)",
+                s->file, i, tk, f->band + 1, job->bands_per_page, what);
+    }
+    return DM_OK;
+#undef BAD
+}
+
+int dm_scenario_check_job(const dm_scenario *s, const proto_scan_job *job, const char *what,
+                          char *errbuf, size_t errlen)
+{
+    if (s == NULL || job == NULL)
+        return DM_E_INVALID;
+    return check_job(s, job, what ? what : "this job", true, errbuf, errlen);
+}
+
 int dm_scenario_check(const dm_scenario *s, const dm_profile *p, char *errbuf, size_t errlen)
 {
     proto_scan_params params;
     proto_scan_job job;
-    uint64_t page_bytes;
+    char what[128];
     int rc;
 
     if (s == NULL || p == NULL)
@@ -1093,9 +1182,33 @@ int dm_scenario_check(const dm_scenario *s, const dm_profile *p, char *errbuf, s
     if ((p->sources & ~(1u << PROTO_SCAN_SOURCE_FLATBED)) && s->sheets > p->feeder_capacity) {
         dm_errf(errbuf, errlen,
                 "%s: key 'sheets': %u sheets do not fit the feeder of profile %s (capacity %u)",
-                s->name, s->sheets, p->name, p->feeder_capacity);
+                s->file, s->sheets, p->name, p->feeder_capacity);
         return DM_E_RANGE;
     }
+    /* What no job of this profile can do. */
+    for (uint32_t i = 0; i < s->n_faults; i++) {
+        const dm_fault *f = &s->faults[i];
+        if (f->kind == DM_FAULT_FEEDER_EMPTY &&
+            !(p->sources & ((1u << PROTO_SCAN_SOURCE_ADF) | (1u << PROTO_SCAN_SOURCE_DUPLEX)))) {
+            dm_errf(errbuf, errlen,
+                    "%s: key 'faults[%u].kind': a feeder_empty fault never fires: profile %s has "
+                    "no feeder",
+                    s->file, i, p->name);
+            return DM_E_RANGE;
+        }
+        if (f->side_filter == DM_SIDE_BACK && !(p->sources & (1u << PROTO_SCAN_SOURCE_DUPLEX))) {
+            dm_errf(errbuf, errlen,
+                    "%s: key 'faults[%u].%s.side': profile %s has no duplex source, no page has a "
+                    "back side",
+                    s->file, i, f->trig == DM_TRIG_AT ? "at" : "every", p->name);
+            return DM_E_RANGE;
+        }
+    }
+    /* Pages within the feeder, positions inside a page, feeder_empty before
+     * a sheet: against the job the profile runs with its defaults. A flatbed
+     * default leaves page numbers to START_JOB (dm_device_job_check): the
+     * shipped scenarios are written for feeders, a flatbed scans the pages
+     * the host asks for (one by default). */
     memset(&params, 0, sizeof(params));
     params.source = (uint8_t)p->def_source;
     params.mode = (uint8_t)p->def_mode;
@@ -1103,36 +1216,10 @@ int dm_scenario_check(const dm_scenario *s, const dm_profile *p, char *errbuf, s
     rc = dm_job_resolve(p, &params, 0, &job, errbuf, errlen);
     if (rc < 0)
         return rc;
-    page_bytes = (uint64_t)job.bytes_per_line * job.height_px;
-    for (uint32_t i = 0; i < s->n_faults; i++) {
-        const dm_fault *f = &s->faults[i];
-        if (f->trig != DM_TRIG_AT && f->trig != DM_TRIG_EVERY)
-            continue;
-        if (f->kind == DM_FAULT_FEEDER_EMPTY)
-            continue;
-        if (f->has_line && f->line >= job.height_px) {
-            dm_errf(errbuf, errlen,
-                    "%s: key 'faults[%u].at.line': line %llu is past the end of a page "
-                    "(%u lines in profile %s's default job)",
-                    s->name, i, (unsigned long long)f->line + 1, job.height_px, p->name);
-            return DM_E_RANGE;
-        }
-        if (f->has_byte && f->byte >= page_bytes) {
-            dm_errf(errbuf, errlen,
-                    "%s: key 'faults[%u].at.byte': byte %llu is past the end of a page "
-                    "(%llu bytes in profile %s's default job)",
-                    s->name, i, (unsigned long long)f->byte + 1, (unsigned long long)page_bytes,
-                    p->name);
-            return DM_E_RANGE;
-        }
-        if (!f->has_line && !f->has_byte && f->band >= job.bands_per_page) {
-            dm_errf(errbuf, errlen,
-                    "%s: key 'faults[%u].%s.band': band %u is past the end of a page "
-                    "(%u bands in profile %s's default job)",
-                    s->name, i, f->trig == DM_TRIG_AT ? "at" : "every", f->band + 1,
-                    job.bands_per_page, p->name);
-            return DM_E_RANGE;
-        }
-    }
-    return DM_OK;
+    /* A feeder job runs until the feeder is empty; a flatbed's page count
+     * is the host's choice. */
+    job.pages = job.source == PROTO_SCAN_SOURCE_FLATBED ? UINT32_MAX : 0;
+    snprintf(what, sizeof(what), "profile %s's default job", p->name);
+    /* A back side exists when the profile can scan duplex (checked above). */
+    return check_job(s, &job, what, false, errbuf, errlen);
 }

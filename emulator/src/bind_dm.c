@@ -5,25 +5,44 @@
 
 #include "emu-internal.h"
 
+/* One exported device: the model plus what the binding logs about it. */
+typedef struct emu_dm_port {
+    dm_device *dev;
+    emu_log log;
+    char busid[PROTO_USBIP_BUSID_SIZE];
+    uint64_t jobs_seen;
+} emu_dm_port;
+
 static int be_bulk_out(void *ctx, const uint8_t *buf, size_t len)
 {
-    return dm_device_bulk_out(ctx, buf, len);
+    emu_dm_port *p = ctx;
+    int rc = dm_device_bulk_out(p->dev, buf, len);
+    dm_device_stats st;
+    dm_device_get_stats(p->dev, &st);
+    if (st.jobs_started != p->jobs_seen) {
+        /* A job started: say so if a scripted fault can never fire in it. */
+        char msg[384];
+        p->jobs_seen = st.jobs_started;
+        if (dm_device_job_check(p->dev, msg, sizeof msg) == DM_E_RANGE)
+            emu_logf(&p->log, EMU_LOG_WARN, p->busid, "scenario fault never fires: %s", msg);
+    }
+    return rc;
 }
 static void be_peek(void *ctx, enum dm_endpoint ep, uint64_t now_ns, dm_in *out)
 {
-    dm_device_peek(ctx, ep, now_ns, out);
+    dm_device_peek(((emu_dm_port *)ctx)->dev, ep, now_ns, out);
 }
 static void be_consume(void *ctx, enum dm_endpoint ep, uint64_t release_ns)
 {
-    dm_device_consume(ctx, ep, release_ns);
+    dm_device_consume(((emu_dm_port *)ctx)->dev, ep, release_ns);
 }
 static void be_clear_halt(void *ctx, enum dm_endpoint ep)
 {
-    dm_device_clear_halt(ctx, ep);
+    dm_device_clear_halt(((emu_dm_port *)ctx)->dev, ep);
 }
 static void be_reset(void *ctx)
 {
-    dm_device_reset(ctx);
+    dm_device_reset(((emu_dm_port *)ctx)->dev);
 }
 
 static const emu_backend_ops dm_backend = {
@@ -41,6 +60,7 @@ typedef struct emu_dm_bundle {
     size_t n;
     dm_profile *profiles[EMU_MAX_DEVICES];
     dm_device *devices[EMU_MAX_DEVICES];
+    emu_dm_port dm_ports[EMU_MAX_DEVICES];
     emu_trace_port ports[EMU_MAX_DEVICES];
     emu_trace *trace;
 } emu_dm_bundle;
@@ -110,7 +130,11 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         }
         ex[i].id = *dm_profile_usb(b->profiles[i]);
         ex[i].ops = &dm_backend;
-        ex[i].ctx = b->devices[i];
+        b->dm_ports[i].dev = b->devices[i];
+        b->dm_ports[i].log.f = opts->log ? opts->log : stderr;
+        b->dm_ports[i].log.level = opts->log_level;
+        snprintf(b->dm_ports[i].busid, sizeof b->dm_ports[i].busid, "1-%zu", i + 1);
+        ex[i].ctx = &b->dm_ports[i];
     }
     emu_server *srv;
     if (emu_server_create_ex(opts, ex, n, b->trace, &srv, errbuf, errlen) < 0)

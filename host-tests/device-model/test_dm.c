@@ -1451,6 +1451,76 @@ START_TEST(full_response_queue_refuses_commands)
 }
 END_TEST
 
+/* A fault the actual job cannot reach is reported at START_JOB
+ * (dm_device_job_check); the job still runs. */
+START_TEST(job_check_reports_unreachable_faults)
+{
+    static const char y[] = "name: far\nsheets: 5\nfaults:\n"
+                            "  - {kind: paper_jam, at: {page: 3, band: 20}}\n";
+    char err[256];
+    dm_clock_virtual clk;
+    dm_device_config cfg;
+    dm_device *dev;
+    dm_profile *p;
+    dm_scenario *s;
+    host h;
+    proto_scan_job job;
+    proto_scan_params pa = params_default(0);
+
+    /* The default ADF job has 55 bands and 5 pages: it fits. */
+    dm_clock_virtual_init(&clk, 0);
+    ck_assert_int_eq(dm_profile_load_default(&p, err, sizeof(err)), DM_OK);
+    ck_assert_int_eq(dm_scenario_load_mem("far.yaml", y, sizeof(y) - 1, &s, err, sizeof(err)),
+                     DM_OK);
+    ck_assert_int_eq(dm_scenario_check(s, p, err, sizeof(err)), DM_OK);
+    dm_device_config_init(&cfg);
+    cfg.profile = p;
+    cfg.scenario = s;
+    cfg.clock = &clk.base;
+    cfg.timing = 0;
+    ck_assert_int_eq(dm_device_create(&cfg, &dev), DM_OK);
+    ck_assert_int_eq(dm_device_job_check(dev, err, sizeof(err)), DM_E_STATE);
+    memset(&h, 0, sizeof(h));
+    h.dev = dev;
+    h.clk = clk;
+    cfg.clock = &h.clk.base;
+    dm_device_free(dev);
+    ck_assert_int_eq(dm_device_create(&cfg, &h.dev), DM_OK);
+    ck_assert_uint_eq(start_job(&h, NULL, &job), PROTO_SCAN_ST_OK);
+    ck_assert_int_eq(dm_device_job_check(h.dev, err, sizeof(err)), DM_OK);
+    send_cmd(&h, PROTO_SCAN_OP_ABORT, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_ABORT, NULL, NULL), PROTO_SCAN_ST_OK);
+    /* A window of 640 lines has 10 bands: band 20 never comes. */
+    pa.height_px = 640;
+    ck_assert_uint_eq(start_job(&h, &pa, &job), PROTO_SCAN_ST_OK);
+    ck_assert_int_eq(dm_device_job_check(h.dev, err, sizeof(err)), DM_E_RANGE);
+    ck_assert_msg(strstr(err, "far.yaml: key 'faults[0].at.band': band 20 is past the end of a "
+                              "page (10 bands in this job)") != NULL,
+                  "%s", err);
+    send_cmd(&h, PROTO_SCAN_OP_ABORT, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_ABORT, NULL, NULL), PROTO_SCAN_ST_OK);
+    /* Two pages: page 3 never comes. */
+    pa = params_default(2);
+    ck_assert_uint_eq(start_job(&h, &pa, &job), PROTO_SCAN_ST_OK);
+    ck_assert_int_eq(dm_device_job_check(h.dev, err, sizeof(err)), DM_E_RANGE);
+    ck_assert_msg(strstr(err, "'faults[0].at.page': page 3 is past the end of this job (ADF, 2 "
+                              "pages)") != NULL,
+                  "%s", err);
+    send_cmd(&h, PROTO_SCAN_OP_ABORT, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_ABORT, NULL, NULL), PROTO_SCAN_ST_OK);
+    /* A flatbed job scans one page. */
+    pa = params_default(0);
+    pa.source = PROTO_SCAN_SOURCE_FLATBED;
+    ck_assert_uint_eq(start_job(&h, &pa, &job), PROTO_SCAN_ST_OK);
+    ck_assert_int_eq(dm_device_job_check(h.dev, err, sizeof(err)), DM_E_RANGE);
+    ck_assert_msg(strstr(err, "page 3 is past the end of this job (flatbed, 1 page)") != NULL, "%s",
+                  err);
+    dm_device_free(h.dev);
+    dm_scenario_free(s);
+    dm_profile_free(p);
+}
+END_TEST
+
 /* ---- bad fixtures ----------------------------------------------------------------- */
 
 #define GOOD_PROFILE_HEAD                                                                          \
@@ -1576,9 +1646,55 @@ static const struct bad bad_scenarios[] = {
      "clears: true\n",
      "clears"},
     {"name: s\nsheets: 3\ntime_scale: 0\n", "time_scale"},
+    /* A back side is an even page in every job. */
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 3, band: 1, side: back}\n",
+     "faults[0].at.side"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: feeder_empty\n    at: {page: 3, side: front}\n",
+     "faults[0].at.side"},
+    /* A flatbed has no feeder: sheets: 0 still has page 1. */
+    {"name: s\nsheets: 0\nfaults:\n  - kind: paper_jam\n    at: {page: 1, band: 2}\n", NULL},
+    {"name: s\nsheets: 0\nfaults:\n  - kind: paper_jam\n    at: {page: 2, band: 2}\n",
+     "past the end"},
 };
 
-static void check_bad(int is_profile, const struct bad *b, unsigned idx)
+/* Scenarios that load but fail dm_scenario_check with a shipped profile:
+ * faults that no job of the profile (or not its default job) can fire. */
+static const struct bad_pair {
+    const char *yaml;
+    const char *expect; /* NULL: the pair is fine */
+    const char *profile;
+} bad_pairs[] = {
+    {"name: s\nsheets: 0\nfaults:\n  - kind: paper_jam\n    at: {page: 1, band: 2}\n", NULL,
+     "profiles/flatbed-1200.yaml"},
+    {"name: s\nsheets: 0\nfaults:\n  - kind: paper_jam\n    at: {page: 1, band: 2}\n",
+     "faults[0].at.page", "profiles/default.yaml"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 5, band: 2}\n",
+     "page 5 is past the end", "profiles/default.yaml"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 5, band: 2}\n", NULL,
+     "profiles/fast-duplex.yaml"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: feeder_empty\n    at: {page: 2}\n",
+     "faults[0].at.page': page 2 is the back of a sheet", "profiles/fast-duplex.yaml"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: feeder_empty\n    at: {page: 3}\n", NULL,
+     "profiles/fast-duplex.yaml"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: feeder_empty\n    at: {page: 2}\n", NULL,
+     "profiles/default.yaml"},
+    {"name: s\nsheets: 0\nfaults:\n  - kind: feeder_empty\n    at: {page: 1}\n",
+     "faults[0].kind': a feeder_empty fault never fires: profile flatbed-1200 has no feeder",
+     "profiles/flatbed-1200.yaml"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 2, band: 1, side: back}\n",
+     "faults[0].at.side': profile default has no duplex source", "profiles/default.yaml"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: paper_jam\n    at: {page: 2, band: 1, side: back}\n",
+     NULL, "profiles/fast-duplex.yaml"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: button\n    every: {pages: 1, side: back}\n",
+     "faults[0].every.side", "profiles/receipt-bw.yaml"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: button\n    every: {pages: 4}\n",
+     "faults[0].every.pages", "profiles/default.yaml"},
+    {"name: s\nsheets: 3\nfaults:\n  - kind: corrupt_band\n    at: {page: 1, byte: 999999999}\n",
+     "faults[0].at.byte", "profiles/default.yaml"},
+};
+
+static void check_bad_profile(int is_profile, const struct bad *b, const char *profile,
+                              unsigned idx)
 {
     char err[512];
     fail_alloc fa = {.fail_at = -1};
@@ -1594,7 +1710,16 @@ static void check_bad(int is_profile, const struct bad *b, unsigned idx)
     } else {
         dm_scenario *s = NULL;
         rc = dm_scenario_load_mem_a(&a, "bad.yaml", b->yaml, strlen(b->yaml), &s, err, sizeof(err));
-        if (rc == DM_OK)
+        if (profile != NULL) {
+            dm_profile *p = NULL;
+            ck_assert_msg(rc == DM_OK, "case %u does not load: %s", idx, err);
+            ck_assert_msg(dm_profile_load_file(fixture_path(profile), &p, err, sizeof(err)) ==
+                              DM_OK,
+                          "%s", err);
+            rc = dm_scenario_check(s, p, err, sizeof(err));
+            dm_profile_free(p);
+        }
+        if (s != NULL)
             dm_scenario_free(s);
     }
     ck_assert_int_eq(fa.live, 0); /* no leak on either path */
@@ -1607,6 +1732,18 @@ static void check_bad(int is_profile, const struct bad *b, unsigned idx)
     ck_assert_msg(strstr(err, b->expect) != NULL, "case %u: '%s' not in: %s", idx, b->expect, err);
     ck_assert_msg(strchr(err, '\n') == NULL, "case %u: more than one line: %s", idx, err);
 }
+
+static void check_bad(int is_profile, const struct bad *b, unsigned idx)
+{
+    check_bad_profile(is_profile, b, NULL, idx);
+}
+
+START_TEST(bad_pairs_rejected)
+{
+    const struct bad b = {bad_pairs[_i].yaml, bad_pairs[_i].expect};
+    check_bad_profile(0, &b, bad_pairs[_i].profile, (unsigned)_i);
+}
+END_TEST
 
 START_TEST(bad_profiles_rejected)
 {
@@ -1821,7 +1958,9 @@ static Suite *dm_suite(void)
                         (int)(sizeof(bad_profiles) / sizeof(bad_profiles[0])));
     tcase_add_loop_test(tc, bad_scenarios_rejected, 0,
                         (int)(sizeof(bad_scenarios) / sizeof(bad_scenarios[0])));
+    tcase_add_loop_test(tc, bad_pairs_rejected, 0, (int)(sizeof(bad_pairs) / sizeof(bad_pairs[0])));
     tcase_add_test(tc, scenario_past_profile_rejected);
+    tcase_add_test(tc, job_check_reports_unreachable_faults);
     tcase_add_test(tc, alloc_failures);
     suite_add_tcase(s, tc);
     return s;

@@ -106,8 +106,18 @@ const char *dm_scenario_name(const dm_scenario *s);
  * fault place (band, line, byte) lies inside a page of the job the profile
  * runs with its defaults. DM_OK or DM_E_RANGE with a one-line message.
  * dm_device_create() refuses (DM_E_RANGE) a pair that fails this check.
- * (Addition by the device-model work.) */
+ * (Addition by the device-model work.) Also refused: a feeder_empty fault on
+ * a profile with no feeder, or before a back side of the default (duplex)
+ * job; `side: back` on a profile with no duplex source; with a feeder default
+ * job, a page past the sheets (2 * sheets duplex). */
 int dm_scenario_check(const dm_scenario *s, const dm_profile *p, char *errbuf, size_t errlen);
+/* Addition: the faults of s that can never fire in `job` (a page past its
+ * end or past the feeder's sheets, a band/line/byte past a page, `side: back`
+ * in a simplex job, feeder_empty in a flatbed job or before a back side).
+ * DM_OK, or DM_E_RANGE with a one-line message naming the scenario file, the
+ * key and `what` (e.g. "this job"). */
+int dm_scenario_check_job(const dm_scenario *s, const proto_scan_job *job, const char *what,
+                          char *errbuf, size_t errlen);
 
 /* ---- job geometry and page synthesis -------------------------------------- */
 
@@ -214,7 +224,14 @@ typedef struct dm_device_stats {
     uint64_t late_bands;   /* released more than 0 ns after the deadline */
     uint64_t max_late_ns;
     uint64_t faults_fired;
+    uint64_t jobs_started; /* addition: START_JOBs accepted */
 } dm_device_stats;
 void dm_device_get_stats(const dm_device *dev, dm_device_stats *out);
+
+/* Addition: dm_scenario_check_job for the last job START_JOB accepted (the
+ * actual window, source and pages): DM_OK, DM_E_RANGE with the message when
+ * a scripted fault can never fire in it (the job runs anyway; the emulator
+ * logs the message as a warning), DM_E_STATE when no job was started yet. */
+int dm_device_job_check(const dm_device *dev, char *errbuf, size_t errlen);
 
 #endif
