@@ -17,14 +17,14 @@
 
 /* ---- errors --------------------------------------------------------------- */
 
-#define DM_ERRNO_MAP(X)                                                         \
-    X(NOMEM, -1, "out of memory")                                              \
-    X(INVALID, -2, "invalid argument")                                         \
-    X(IO, -3, "cannot read file")                                              \
-    X(PARSE, -4, "fixture is not valid YAML or has the wrong shape")           \
-    X(RANGE, -5, "value out of range")                                         \
-    X(PROTO, -6, "malformed command")                                          \
-    X(STATE, -7, "not allowed in this state")                                  \
+#define DM_ERRNO_MAP(X)                                                                            \
+    X(NOMEM, -1, "out of memory")                                                                  \
+    X(INVALID, -2, "invalid argument")                                                             \
+    X(IO, -3, "cannot read file")                                                                  \
+    X(PARSE, -4, "fixture is not valid YAML or has the wrong shape")                               \
+    X(RANGE, -5, "value out of range")                                                             \
+    X(PROTO, -6, "malformed command")                                                              \
+    X(STATE, -7, "not allowed in this state")                                                      \
     X(AGAIN, -8, "response queue full: command not taken, retry after bulk IN")
 
 typedef enum dm_err {
@@ -163,9 +163,9 @@ typedef struct dm_device_config {
     const dm_profile *profile;   /* borrowed; must outlive the device */
     const dm_scenario *scenario; /* borrowed; NULL = built-in clean */
     uint64_t seed;
-    dm_clock *clock;             /* borrowed */
-    int timing;                  /* 1 = profile schedule (default), 0 = as fast as possible */
-    dm_trace_fn trace;           /* optional */
+    dm_clock *clock;   /* borrowed */
+    int timing;        /* 1 = profile schedule (default), 0 = as fast as possible */
+    dm_trace_fn trace; /* optional */
     void *trace_ctx;
 } dm_device_config;
 void dm_device_config_init(dm_device_config *cfg); /* zero + timing = 1 */
@@ -221,7 +221,7 @@ void dm_device_clear_halt(dm_device *dev, enum dm_endpoint ep);
 typedef struct dm_device_stats {
     uint64_t bands_released;
     uint64_t bytes_released;
-    uint64_t late_bands;   /* released more than 0 ns after the deadline */
+    uint64_t late_bands; /* released more than 0 ns after the deadline */
     uint64_t max_late_ns;
     uint64_t faults_fired;
     uint64_t jobs_started; /* addition: START_JOBs accepted */
