@@ -144,6 +144,7 @@ static int lu_submit(drv_transport *tr, drv_xfer *x)
      * cancels. */
     x->status = DRV_OK;
     x->actual = 0;
+    x->scattered = 0; /* buf2 is not used: libusb fills one buffer */
     x->priv_ = p;
     x->state = DRV_XFER_PENDING;
     x->next_ = lu->head;

@@ -3,10 +3,12 @@
  * GET_CAPS, SET_PARAMS, START_JOB (warm-up waited out, bounded), then the
  * band stream with opts.in_flight bulk IN transfers queued. Transfers on one
  * endpoint complete in order, so the ring of transfers is consumed head
- * first: every completion is checked (magic, sequence, geometry, CRC-32),
- * copied into the one page buffer of the MINIDRV_TRANSFER_CONTEXT, and the
- * transfer is queued again. A finished page goes to wiasWritePageBufToStream.
- * Memory is one page plus in_flight transfers, however many pages.
+ * first: every completion is checked (magic, sequence, geometry, CRC-32)
+ * and the transfer is queued again. A band of the page being assembled is
+ * received straight into the one page buffer of the MINIDRV_TRANSFER_CONTEXT
+ * (usbip; ring_submit says why that is safe), others are copied there. A
+ * finished page goes to wiasWritePageBufToStream. Memory is one page plus
+ * in_flight transfers, however many pages.
  *
  * Fault mapping (DESIGN.md section 4, docs/driver.md): a device status ends
  * the job with the HRESULT drv_hr_from_status gives; a stall is cleared
@@ -39,6 +41,11 @@ _Static_assert(DRV_HR_PAPER_JAM == WIA_ERROR_PAPER_JAM, "HRESULT values agree");
 _Static_assert(DRV_HR_MULTI_FEED == WIA_ERROR_MULTI_FEED, "HRESULT values agree");
 _Static_assert(DRV_HR_END_OF_MEDIA == WIA_STATUS_END_OF_MEDIA, "HRESULT values agree");
 
+/* Per ring transfer: what its completion measured. */
+typedef struct ring_slot {
+    uint64_t arrival; /* completion time */
+} ring_slot;
+
 typedef struct drv_session {
     const drv_scan_options *o;
     drv_scan_result *res;
@@ -64,7 +71,7 @@ typedef struct drv_session {
 
     unsigned n; /* transfers in the ring */
     drv_xfer *ring;
-    uint64_t *arrival;
+    ring_slot *slot;
     uint8_t *ringbuf;
 
     MINIDRV_TRANSFER_CONTEXT mdtc;
@@ -128,6 +135,14 @@ static int32_t sess_comm(drv_session *s, int err, const char *what)
 static void xfer_stamp_cb(drv_xfer *x)
 {
     *(uint64_t *)x->user_data = drv_now_ns();
+}
+
+/* Completion of a band transfer: the arrival time (for the trace). */
+static void band_done_cb(drv_xfer *x)
+{
+    ring_slot *sl = x->user_data;
+
+    sl->arrival = drv_now_ns();
 }
 
 /* ---- interrupt events --------------------------------------------------------- */
@@ -559,25 +574,30 @@ static enum band_outcome band_process(drv_session *s, unsigned idx)
 {
     const proto_scan_job *j = &s->job;
     drv_xfer *x = &s->ring[idx];
+    const ring_slot *sl = &s->slot[idx];
+    /* With a scatter only the header is in x->buf; the data is in buf2. */
+    size_t hlen = x->actual < PROTO_SCAN_BAND_HDR_SIZE ? x->actual : PROTO_SCAN_BAND_HDR_SIZE;
+    const uint8_t *data;
+    uint8_t *dst;
     proto_scan_band b;
     uint32_t magic, side, lines;
     uint64_t bytes;
     int rc;
 
-    if (proto_scan_peek_magic(x->buf, x->actual, &magic) < 0 || magic != PROTO_SCAN_MAGIC_BND) {
+    if (proto_scan_peek_magic(x->buf, hlen, &magic) < 0 || magic != PROTO_SCAN_MAGIC_BND) {
         sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
                   "expected band %u of page %u, got a %zu-byte transfer that is no band",
                   s->band_no + 1, s->page_no + 1, x->actual);
         return BAND_FAIL;
     }
-    rc = proto_scan_band_decode(x->buf, x->actual, &b);
+    rc = proto_scan_band_decode(x->buf, hlen, &b);
     if (rc < 0) {
         sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
                   "malformed band header where band %u of page %u was due: %s", s->band_no + 1,
                   s->page_no + 1, proto_strerror(rc));
         return BAND_FAIL;
     }
-    trace_band(s, &b, s->arrival[idx]);
+    trace_band(s, &b, sl->arrival);
     if (b.flags & PROTO_SCAN_BAND_END_OF_JOB) {
         s->job_running = 0;
         if (b.status == PROTO_SCAN_ST_OK) {
@@ -636,13 +656,23 @@ static enum band_outcome band_process(drv_session *s, unsigned idx)
                   x->actual - PROTO_SCAN_BAND_HDR_SIZE, (unsigned long long)bytes);
         return BAND_FAIL;
     }
-    if (proto_crc32(0, x->buf + PROTO_SCAN_BAND_HDR_SIZE, (size_t)bytes) != b.crc32) {
+    data = x->scattered ? x->buf2 : x->buf + PROTO_SCAN_BAND_HDR_SIZE;
+    if (proto_crc32(0, data, (size_t)bytes) != b.crc32) {
         sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO, "CRC mismatch in band %u of page %u",
                   b.band + 1, b.page + 1);
         return BAND_FAIL;
     }
-    memcpy(s->page + (size_t)b.first_line * j->bytes_per_line, x->buf + PROTO_SCAN_BAND_HDR_SIZE,
-           (size_t)bytes);
+    dst = s->page + (size_t)b.first_line * j->bytes_per_line;
+    if (!x->scattered)
+        memcpy(dst, data, (size_t)bytes);
+    else if (x->buf2 != dst || x->len2 != bytes) {
+        /* ring_submit aimed it at the band due then; the sequence check
+         * above makes this one that band, so this cannot happen */
+        sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_IO,
+                  "internal error: band %u of page %u was received at the wrong place", b.band + 1,
+                  b.page + 1);
+        return BAND_FAIL;
+    }
     s->res->bytes += bytes;
     s->stall_clears = 0;
     if (s->o->progress) {
@@ -654,7 +684,7 @@ static enum band_outcome band_process(drv_session *s, unsigned idx)
             .pages_total = j->pages,
             .bytes = s->res->bytes,
             .page_bytes = s->page_bytes,
-            .elapsed_ns = s->arrival[idx] - s->t0,
+            .elapsed_ns = sl->arrival - s->t0,
         };
         s->o->progress(s->o->progress_ctx, &p);
     }
@@ -668,11 +698,43 @@ static enum band_outcome band_process(drv_session *s, unsigned idx)
     return BAND_MORE;
 }
 
-static int ring_submit(drv_session *s, unsigned idx)
+/* Queue ring transfer idx, which will carry the message `ahead` places after
+ * the next band expected (transfers on one endpoint complete in order, one
+ * message each). When that is a band of the page being assembled, its data
+ * is received straight into the page buffer at the band's place (a backend
+ * that cannot scatter fills the ring buffer and band_process copies): those
+ * bytes are all written before that page's END_OF_PAGE band is processed,
+ * and no transfer can complete while write_page runs (completions happen
+ * only inside transport calls), so a page is never overwritten before it is
+ * in the TIFF. A band of the next page goes to the ring buffer and is
+ * copied when its turn comes, after the current page was written. A band
+ * that turns out wrong (sequence, size, CRC) fails the job, and the only
+ * bytes it can have touched are those of its own place in the page being
+ * assembled, which is then dropped: a page is written only when all its
+ * bands arrived intact. */
+static int ring_submit(drv_session *s, unsigned idx, unsigned ahead)
 {
+    const proto_scan_job *j = &s->job;
     drv_xfer *x = &s->ring[idx];
+    uint64_t band = (uint64_t)s->band_no + ahead;
     int rc;
 
+    x->buf2 = NULL;
+    x->split = 0;
+    x->len2 = 0;
+    if (band < j->bands_per_page) {
+        uint64_t first = band * j->band_lines;
+        uint64_t lines =
+            j->height_px - first < j->band_lines ? j->height_px - first : j->band_lines;
+        size_t len2 = (size_t)(lines * j->bytes_per_line);
+
+        if (len2 > 0 && x->length > PROTO_SCAN_BAND_HDR_SIZE &&
+            len2 <= x->length - PROTO_SCAN_BAND_HDR_SIZE) {
+            x->buf2 = s->page + (size_t)first * j->bytes_per_line;
+            x->split = PROTO_SCAN_BAND_HDR_SIZE;
+            x->len2 = len2;
+        }
+    }
     x->state = DRV_XFER_IDLE;
     rc = s->t->ops->submit(s->t, x);
     if (rc == DRV_E_DISCONNECTED)
@@ -716,7 +778,7 @@ static int ring_stalled(drv_session *s, unsigned head)
         return 0;
     }
     for (i = 0; i < s->n; i++)
-        if (ring_submit(s, (head + i) % s->n) < 0)
+        if (ring_submit(s, (head + i) % s->n, i) < 0)
             return 0;
     return 1;
 }
@@ -727,7 +789,7 @@ static void run_bands(drv_session *s)
     int rc;
 
     for (i = 0; i < s->n; i++)
-        if (ring_submit(s, i) < 0)
+        if (ring_submit(s, i, i) < 0)
             return;
     for (;;) {
         drv_xfer *x = &s->ring[head];
@@ -762,7 +824,9 @@ static void run_bands(drv_session *s)
         case BAND_FAIL:
             return;
         }
-        if (ring_submit(s, head) < 0)
+        /* band_process moved the expectation on to the band this ring's
+         * next transfer (head + 1) carries; this one comes n - 1 after it */
+        if (ring_submit(s, head, s->n - 1) < 0)
             return;
         head = (head + 1) % s->n;
     }
@@ -818,11 +882,11 @@ static int alloc_job_buffers(drv_session *s)
 
     s->n = s->o->in_flight;
     s->ring = calloc(s->n, sizeof(*s->ring));
-    s->arrival = calloc(s->n, sizeof(*s->arrival));
+    s->slot = calloc(s->n, sizeof(*s->slot));
     s->ringbuf = malloc(s->n * xfer_len);
     s->page_bytes = (size_t)j->bytes_per_line * j->height_px;
     s->page = malloc(s->page_bytes);
-    if (!s->ring || !s->arrival || !s->ringbuf || !s->page) {
+    if (!s->ring || !s->slot || !s->ringbuf || !s->page) {
         s->n = 0; /* nothing was queued */
         return 0;
     }
@@ -833,8 +897,8 @@ static int alloc_job_buffers(drv_session *s)
         s->ring[i].type = DRV_XFER_BULK;
         s->ring[i].buf = s->ringbuf + (size_t)i * xfer_len;
         s->ring[i].length = xfer_len;
-        s->ring[i].callback = xfer_stamp_cb;
-        s->ring[i].user_data = &s->arrival[i];
+        s->ring[i].callback = band_done_cb;
+        s->ring[i].user_data = &s->slot[i];
     }
     if (xfer_len > s->inbuf_len) {
         /* A response read may meet a band after ABORT: size it for one. */
@@ -962,7 +1026,7 @@ out_trace:
 out_free:
     free(s.page);
     free(s.ringbuf);
-    free(s.arrival);
+    free(s.slot);
     free(s.ring);
     free(s.inbuf);
     if (!s.failed) {

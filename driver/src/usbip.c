@@ -72,18 +72,30 @@ static int usbip_send(drv_usbip *u, const uint8_t *hdr, size_t hlen, const uint8
     return DRV_OK;
 }
 
-/* Read exactly len bytes within timeout_ms. DRV_E_DISCONNECTED on EOF. */
-static int usbip_recv_exact(int fd, void *buf, size_t len, unsigned timeout_ms)
+/* Read exactly the bytes the iovecs describe within timeout_ms (the array is
+ * consumed). DRV_E_DISCONNECTED on EOF. */
+static int usbip_recv_iov(int fd, struct iovec *iov, int iovcnt, unsigned timeout_ms)
 {
-    uint8_t *p = buf;
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
     uint64_t deadline = drv_now_ns() + (uint64_t)timeout_ms * 1000000u;
 
-    while (len > 0) {
-        ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+    while (msg.msg_iovlen > 0 && msg.msg_iov[0].iov_len == 0) {
+        msg.msg_iov++;
+        msg.msg_iovlen--;
+    }
+    while (msg.msg_iovlen > 0) {
+        ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
 
         if (n > 0) {
-            p += n;
-            len -= (size_t)n;
+            while (msg.msg_iovlen > 0 && (size_t)n >= msg.msg_iov[0].iov_len) {
+                n -= (ssize_t)msg.msg_iov[0].iov_len;
+                msg.msg_iov++;
+                msg.msg_iovlen--;
+            }
+            if (msg.msg_iovlen > 0) {
+                msg.msg_iov[0].iov_base = (uint8_t *)msg.msg_iov[0].iov_base + n;
+                msg.msg_iov[0].iov_len -= (size_t)n;
+            }
             continue;
         }
         if (n == 0)
@@ -105,6 +117,37 @@ static int usbip_recv_exact(int fd, void *buf, size_t len, unsigned timeout_ms)
         return errno == ECONNRESET ? DRV_E_DISCONNECTED : DRV_E_IO;
     }
     return DRV_OK;
+}
+
+/* Read exactly len bytes within timeout_ms. DRV_E_DISCONNECTED on EOF. */
+static int usbip_recv_exact(int fd, void *buf, size_t len, unsigned timeout_ms)
+{
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+
+    return usbip_recv_iov(fd, &iov, 1, timeout_ms);
+}
+
+/* The n data bytes of an IN completion, into x->buf or, with a scatter
+ * (checked at submit: split + len2 <= length, and n <= length), the first
+ * split bytes into buf, the next len2 into buf2 and the rest into buf after
+ * them: no byte lands outside buf[0, length) or buf2[0, len2). */
+static int usbip_recv_in(drv_usbip *u, drv_xfer *x, size_t n)
+{
+    struct iovec iov[3];
+    size_t head, mid;
+
+    if (!x->buf2)
+        return usbip_recv_exact(u->fd, x->buf, n, USBIP_MSG_TIMEOUT_MS);
+    head = n < x->split ? n : x->split;
+    mid = n - head < x->len2 ? n - head : x->len2;
+    iov[0].iov_base = x->buf;
+    iov[0].iov_len = head;
+    iov[1].iov_base = x->buf2;
+    iov[1].iov_len = mid;
+    iov[2].iov_base = x->buf + x->split + x->len2;
+    iov[2].iov_len = n - head - mid;
+    x->scattered = 1;
+    return usbip_recv_iov(u->fd, iov, 3, USBIP_MSG_TIMEOUT_MS);
 }
 
 static int usbip_connect(const char *host, const char *port, unsigned timeout_ms, int *fd_out,
@@ -247,6 +290,8 @@ static int usbip_submit_urb(drv_usbip *u, drv_xfer *x, const uint8_t setup[8],
         return DRV_E_INVALID;
     if (x->length > PROTO_USBIP_MAX_TRANSFER)
         return DRV_E_INVALID;
+    if (x->buf2 && (!in || x->split > x->length || x->len2 > x->length - x->split))
+        return DRV_E_INVALID;
     memset(&h, 0, sizeof(h));
     h.command = PROTO_USBIP_CMD_SUBMIT;
     h.seqnum = ++u->seq;
@@ -267,6 +312,7 @@ static int usbip_submit_urb(drv_usbip *u, drv_xfer *x, const uint8_t setup[8],
     x->unlink_seq_ = 0;
     x->status = DRV_OK;
     x->actual = 0;
+    x->scattered = 0;
     x->next_ = NULL;
     x->state = DRV_XFER_PENDING;
     if (u->tail)
@@ -318,7 +364,7 @@ static int usbip_read_one(drv_usbip *u)
             goto out_kill;
         }
         if (in && actual > 0) {
-            rc = usbip_recv_exact(u->fd, x->buf, (size_t)actual, USBIP_MSG_TIMEOUT_MS);
+            rc = usbip_recv_in(u, x, (size_t)actual);
             if (rc < 0)
                 goto out_kill;
         }

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +413,274 @@ START_TEST(fault_scenario)
 }
 END_TEST
 
+/* ---- bands received straight into the page buffer ------------------------------ */
+
+/* The usbip transport receives the data of a band of the page being
+ * assembled at its place in the page buffer; bands of the next page go
+ * through the ring and are copied. A short or corrupt band in either path
+ * must fail the job cleanly and leave every page before it intact (pixels
+ * checked). With 28 bands per page: in_flight 1 puts every band in the
+ * direct path, 4 puts the first bands of a page in the copied one (queued
+ * while the previous page was still being assembled), 64 most of them. */
+typedef struct band_fault_case {
+    const char *kind;    /* short_band or corrupt_band */
+    unsigned page, band; /* 1-based, as in scenarios */
+    const char *extra;   /* more YAML keys of the fault, or "" */
+} band_fault_case;
+
+static const band_fault_case band_faults[] = {
+    {"short_band", 2, 1, ""},
+    {"short_band", 2, 28, ""},
+    {"short_band", 3, 2, "    bytes: 999999\n"}, /* header only, no data at all */
+    {"corrupt_band", 2, 1, ""},
+    {"corrupt_band", 2, 28, ""},
+    {"corrupt_band", 3, 14, ""},
+};
+static const unsigned band_fault_in_flight[] = {1, 4, 64};
+#define N_BAND_FAULTS (sizeof(band_faults) / sizeof(band_faults[0]))
+#define N_BAND_FAULT_RUNS                                                                          \
+    (N_BAND_FAULTS * (sizeof(band_fault_in_flight) / sizeof(band_fault_in_flight[0])))
+
+START_TEST(band_fault_in_either_path)
+{
+    const band_fault_case *c = &band_faults[(unsigned)_i % N_BAND_FAULTS];
+    unsigned in_flight = band_fault_in_flight[(unsigned)_i / N_BAND_FAULTS];
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    proto_scan_params params;
+    char yaml[512], out[512];
+    FILE *f;
+
+    tmp(yaml, sizeof(yaml), "band-fault.yaml");
+    f = fopen(yaml, "w");
+    ck_assert(f != NULL);
+    fprintf(f,
+            "name: band-fault\nsheets: 10\nfaults:\n  - kind: %s\n    at: {page: %u, band: %u}\n%s",
+            c->kind, c->page, c->band, c->extra);
+    ck_assert_int_eq(fclose(f), 0);
+    drvtest_emu_start(&e, NULL, yaml, 1, 0);
+    base_opts(&o, &e);
+    fault_params(&params);
+    o.source = params.source;
+    o.mode = params.mode;
+    o.dpi = params.dpi;
+    o.pages = params.pages;
+    o.in_flight = in_flight;
+    tmp(out, sizeof(out), "band-fault.tiff");
+    drv_scan_to_file(&o, out, &r);
+    drvtest_emu_stop(&e);
+    ck_assert_msg(r.hr == DRV_HR_DEVICE_COMMUNICATION && r.pages_kept == c->page - 1,
+                  "%s at page %u band %u, %u in flight: hr 0x%08x, %u pages (%s)", c->kind, c->page,
+                  c->band, in_flight, (unsigned)r.hr, r.pages_kept, r.message);
+    ck_assert_msg(strstr(r.message, c->kind[0] == 's' ? "short" : "CRC mismatch") != NULL, "%s: %s",
+                  c->kind, r.message);
+    ck_assert_uint_eq(r.job.bands_per_page, 28);
+    drvtest_check_tiff(out, &r.job, c->page - 1, 1);
+}
+END_TEST
+
+/* A man in the middle between the driver and the emulator that appends
+ * `extra` bytes to one band message (a band longer than its header says):
+ * both directions are parsed as USB/IP (CMD_SUBMIT tells which seqnums are
+ * IN). */
+typedef struct long_band_proxy {
+    int lfd, cfd, ufd;
+    uint16_t port, up_port;
+    uint32_t page, band, extra; /* 0-based page and band to lengthen */
+    int lengthened;
+    pthread_mutex_t mu;
+    uint32_t in_seq[4096]; /* seqnum -> 1 if IN (seqnums stay small here) */
+    pthread_t c2s, s2c;
+} long_band_proxy;
+
+static int read_full(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void *proxy_c2s(void *arg)
+{
+    long_band_proxy *px = arg;
+    uint8_t h[PROTO_USBIP_URB_HDR_SIZE], *data = NULL;
+
+    if (read_full(px->cfd, h, PROTO_USBIP_IMPORT_REQ_SIZE) < 0 ||
+        write_full(px->ufd, h, PROTO_USBIP_IMPORT_REQ_SIZE) < 0)
+        goto out;
+    while (read_full(px->cfd, h, sizeof(h)) == 0) {
+        uint32_t cmd = proto_get_be32(h), seq = proto_get_be32(h + 4), dir = proto_get_be32(h + 12);
+        uint32_t len =
+            cmd == PROTO_USBIP_CMD_SUBMIT && dir != PROTO_USBIP_DIR_IN ? proto_get_be32(h + 24) : 0;
+
+        if (cmd == PROTO_USBIP_CMD_SUBMIT) {
+            pthread_mutex_lock(&px->mu);
+            px->in_seq[seq % 4096] = dir == PROTO_USBIP_DIR_IN;
+            pthread_mutex_unlock(&px->mu);
+        }
+        if (len > (1u << 20))
+            break;
+        free(data);
+        data = malloc(len + 1);
+        if (!data || read_full(px->cfd, data, len) < 0 || write_full(px->ufd, h, sizeof(h)) < 0 ||
+            write_full(px->ufd, data, len) < 0)
+            break;
+    }
+out:
+    free(data);
+    shutdown(px->ufd, SHUT_WR);
+    return NULL;
+}
+
+static void *proxy_s2c(void *arg)
+{
+    long_band_proxy *px = arg;
+    uint8_t h[PROTO_USBIP_URB_HDR_SIZE], *data = NULL;
+    uint8_t rep[PROTO_USBIP_OP_HDR_SIZE + PROTO_USBIP_DEVICE_SIZE];
+
+    if (read_full(px->ufd, rep, PROTO_USBIP_OP_HDR_SIZE) < 0 ||
+        read_full(px->ufd, rep + PROTO_USBIP_OP_HDR_SIZE, PROTO_USBIP_DEVICE_SIZE) < 0 ||
+        write_full(px->cfd, rep, sizeof(rep)) < 0)
+        goto out;
+    while (read_full(px->ufd, h, sizeof(h)) == 0) {
+        uint32_t cmd = proto_get_be32(h), seq = proto_get_be32(h + 4);
+        uint32_t len = 0;
+        int in;
+        proto_scan_band b;
+
+        pthread_mutex_lock(&px->mu);
+        in = px->in_seq[seq % 4096];
+        pthread_mutex_unlock(&px->mu);
+        if (cmd == PROTO_USBIP_RET_SUBMIT && in)
+            len = proto_get_be32(h + 24);
+        if (len > (8u << 20))
+            break;
+        free(data);
+        data = calloc(1, (size_t)len + px->extra);
+        if (!data || read_full(px->ufd, data, len) < 0)
+            break;
+        if (!px->lengthened && len >= PROTO_SCAN_BAND_HDR_SIZE &&
+            proto_scan_band_decode(data, len, &b) >= 0 && b.page == px->page &&
+            b.band == px->band) {
+            memset(data + len, 0x5A, px->extra);
+            len += px->extra;
+            proto_put_be32(h + 24, len);
+            px->lengthened = 1;
+        }
+        if (write_full(px->cfd, h, sizeof(h)) < 0 || write_full(px->cfd, data, len) < 0)
+            break;
+    }
+out:
+    free(data);
+    shutdown(px->cfd, SHUT_WR);
+    return NULL;
+}
+
+static void *proxy_accept(void *arg)
+{
+    long_band_proxy *px = arg;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+    px->cfd = accept(px->lfd, NULL, NULL);
+    if (px->cfd < 0)
+        return NULL;
+    a.sin_port = htons(px->up_port);
+    px->ufd = socket(AF_INET, SOCK_STREAM, 0);
+    if (px->ufd < 0 || connect(px->ufd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        close(px->cfd);
+        px->cfd = -1;
+        return NULL;
+    }
+    pthread_create(&px->c2s, NULL, proxy_c2s, px);
+    proxy_s2c(px);
+    pthread_join(px->c2s, NULL);
+    return NULL;
+}
+
+START_TEST(long_band_is_rejected)
+{
+    /* the last band of page 2 (26 of 64 lines): a lengthened one still fits
+     * the transfer, so it reaches the band checks. in_flight 4: received
+     * into the page buffer (its 26 lines end the buffer: ASan sees any byte
+     * written past it); 64: through the ring. */
+    static const unsigned in_flight[] = {1, 4, 64};
+    long_band_proxy px;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    pthread_t th;
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    proto_scan_params params;
+    char out[512], uri[96];
+
+    memset(&px, 0, sizeof(px));
+    pthread_mutex_init(&px.mu, NULL);
+    px.page = 1;
+    px.band = 27;
+    px.extra = 4096;
+    px.cfd = px.ufd = -1;
+    drvtest_emu_start(&e, NULL, "clean.yaml", 1, 0);
+    px.up_port = e.port;
+    px.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(px.lfd, 0);
+    ck_assert_int_eq(bind(px.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(px.lfd, 1), 0);
+    ck_assert_int_eq(getsockname(px.lfd, (struct sockaddr *)&a, &al), 0);
+    px.port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&th, NULL, proxy_accept, &px), 0);
+    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", px.port);
+    base_opts(&o, &e);
+    o.transport = uri;
+    fault_params(&params);
+    o.source = params.source;
+    o.mode = params.mode;
+    o.dpi = params.dpi;
+    o.pages = params.pages;
+    o.in_flight = in_flight[_i];
+    tmp(out, sizeof(out), "long-band.tiff");
+    drv_scan_to_file(&o, out, &r);
+    pthread_join(th, NULL);
+    if (px.cfd >= 0)
+        close(px.cfd);
+    if (px.ufd >= 0)
+        close(px.ufd);
+    close(px.lfd);
+    drvtest_emu_stop(&e);
+    pthread_mutex_destroy(&px.mu);
+    ck_assert_msg(px.lengthened, "the proxy never saw page 2 band 28");
+    ck_assert_msg(r.hr == DRV_HR_DEVICE_COMMUNICATION && r.pages_kept == 1,
+                  "%u in flight: hr 0x%08x, %u pages (%s)", o.in_flight, (unsigned)r.hr,
+                  r.pages_kept, r.message);
+    ck_assert_msg(strstr(r.message, "band 28 of page 2 is long") != NULL, "%s", r.message);
+    drvtest_check_tiff(out, &r.job, 1, 1);
+}
+END_TEST
+
 /* Every scenario in fixtures/scenarios has an expectation above. */
 START_TEST(every_scenario_is_covered)
 {
@@ -772,6 +1041,8 @@ static Suite *driver_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, fault_scenario, 0, (int)N_SCENARIOS);
     tcase_add_test(tc, every_scenario_is_covered);
+    tcase_add_loop_test(tc, band_fault_in_either_path, 0, (int)N_BAND_FAULT_RUNS);
+    tcase_add_loop_test(tc, long_band_is_rejected, 0, 3);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("endpoints");

@@ -152,10 +152,21 @@ struct drv_xfer {
     size_t length;
     drv_xfer_cb callback; /* optional */
     void *user_data;
+    /* Optional scatter of an IN transfer (buf2 NULL: none). A backend that
+     * honours it (usbip) stores bytes [split, split + len2) of what arrives
+     * at buf2 instead of buf + split and sets scattered; bytes past
+     * split + len2 still go to buf + split + len2, so a message longer than
+     * expected never writes past buf2 + len2. One that does not (libusb)
+     * fills buf as usual. buf must hold length bytes either way, and
+     * split + len2 <= length. (Addition by the performance work: band data
+     * straight into the page buffer.) */
+    uint8_t *buf2;
+    size_t split, len2;
     /* results, valid when state == DRV_XFER_DONE */
     int state;     /* enum drv_xfer_state */
     int status;    /* DRV_OK or a DRV_E_* (STALL, CANCELLED, OVERFLOW, ...) */
     size_t actual; /* bytes received */
+    int scattered; /* 1: the buf2 layout above was used */
     /* backend-private */
     uint32_t seq_;
     uint32_t unlink_seq_;
