@@ -41,9 +41,12 @@ _Static_assert(DRV_HR_PAPER_JAM == WIA_ERROR_PAPER_JAM, "HRESULT values agree");
 _Static_assert(DRV_HR_MULTI_FEED == WIA_ERROR_MULTI_FEED, "HRESULT values agree");
 _Static_assert(DRV_HR_END_OF_MEDIA == WIA_STATUS_END_OF_MEDIA, "HRESULT values agree");
 
-/* Per ring transfer: what its completion measured. */
+/* Per ring transfer: what its completion measured while the data was still
+ * in cache. */
 typedef struct ring_slot {
     uint64_t arrival; /* completion time */
+    uint32_t crc;     /* proto_crc32 of the data bytes that arrived */
+    int crc_ok;       /* crc covers all of them */
 } ring_slot;
 
 typedef struct drv_session {
@@ -137,12 +140,27 @@ static void xfer_stamp_cb(drv_xfer *x)
     *(uint64_t *)x->user_data = drv_now_ns();
 }
 
-/* Completion of a band transfer: the arrival time (for the trace). */
+/* Completion of a band transfer: the arrival time first (for the trace),
+ * then the CRC-32 of whatever data arrived, while those bytes are still in
+ * the cache the receive copy just filled; band_process compares it once the
+ * header says how many bytes there should be. */
 static void band_done_cb(drv_xfer *x)
 {
     ring_slot *sl = x->user_data;
+    size_t n = x->actual > PROTO_SCAN_BAND_HDR_SIZE ? x->actual - PROTO_SCAN_BAND_HDR_SIZE : 0;
 
     sl->arrival = drv_now_ns();
+    sl->crc = 0;
+    sl->crc_ok = 0;
+    if (x->status != DRV_OK)
+        return;
+    if (!x->scattered) {
+        sl->crc = proto_crc32(0, x->buf + PROTO_SCAN_BAND_HDR_SIZE, n);
+        sl->crc_ok = 1;
+    } else if (x->split == PROTO_SCAN_BAND_HDR_SIZE && n <= x->len2) {
+        sl->crc = proto_crc32(0, x->buf2, n);
+        sl->crc_ok = 1;
+    } /* else longer than the band it was meant for: rejected by length */
 }
 
 /* ---- interrupt events --------------------------------------------------------- */
@@ -577,7 +595,6 @@ static enum band_outcome band_process(drv_session *s, unsigned idx)
     const ring_slot *sl = &s->slot[idx];
     /* With a scatter only the header is in x->buf; the data is in buf2. */
     size_t hlen = x->actual < PROTO_SCAN_BAND_HDR_SIZE ? x->actual : PROTO_SCAN_BAND_HDR_SIZE;
-    const uint8_t *data;
     uint8_t *dst;
     proto_scan_band b;
     uint32_t magic, side, lines;
@@ -656,15 +673,14 @@ static enum band_outcome band_process(drv_session *s, unsigned idx)
                   x->actual - PROTO_SCAN_BAND_HDR_SIZE, (unsigned long long)bytes);
         return BAND_FAIL;
     }
-    data = x->scattered ? x->buf2 : x->buf + PROTO_SCAN_BAND_HDR_SIZE;
-    if (proto_crc32(0, data, (size_t)bytes) != b.crc32) {
+    if (!sl->crc_ok || sl->crc != b.crc32) {
         sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO, "CRC mismatch in band %u of page %u",
                   b.band + 1, b.page + 1);
         return BAND_FAIL;
     }
     dst = s->page + (size_t)b.first_line * j->bytes_per_line;
     if (!x->scattered)
-        memcpy(dst, data, (size_t)bytes);
+        memcpy(dst, x->buf + PROTO_SCAN_BAND_HDR_SIZE, (size_t)bytes);
     else if (x->buf2 != dst || x->len2 != bytes) {
         /* ring_submit aimed it at the band due then; the sequence check
          * above makes this one that band, so this cannot happen */
