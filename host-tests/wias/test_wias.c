@@ -1,8 +1,10 @@
 /* Check suite for the wias module: streams, page writers, errors. */
 #include "wias-test-util.h"
+#include "wias-locktype-tests.h"
 
 #include <check.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1127,6 +1129,212 @@ START_TEST(test_codes_and_types)
 }
 END_TEST
 
+/* Every Windows constant and layout against the values in Microsoft's
+ * headers (wiadef.h, winerror.h, objidl.h, wiamindr_lh.h; cross-checked
+ * with the SDK metadata published as windows-sys). Layouts are for a
+ * 64-bit Windows (LLP64) target, which LP64 Linux reproduces when LONG is
+ * 32 bits. */
+START_TEST(test_windows_values)
+{
+    const struct {
+        const char *name;
+        uint32_t got;
+        uint32_t want;
+    } v[] = {
+#define V(name, want) {#name, (uint32_t)(name), (want)}
+        V(WIA_ERROR_GENERAL_ERROR, 0x80210001u),
+        V(WIA_ERROR_PAPER_JAM, 0x80210002u),
+        V(WIA_ERROR_PAPER_EMPTY, 0x80210003u),
+        V(WIA_ERROR_PAPER_PROBLEM, 0x80210004u),
+        V(WIA_ERROR_OFFLINE, 0x80210005u),
+        V(WIA_ERROR_BUSY, 0x80210006u),
+        V(WIA_ERROR_WARMING_UP, 0x80210007u),
+        V(WIA_ERROR_USER_INTERVENTION, 0x80210008u),
+        V(WIA_ERROR_ITEM_DELETED, 0x80210009u),
+        V(WIA_ERROR_DEVICE_COMMUNICATION, 0x8021000Au),
+        V(WIA_ERROR_INVALID_COMMAND, 0x8021000Bu),
+        V(WIA_ERROR_INCORRECT_HARDWARE_SETTING, 0x8021000Cu),
+        V(WIA_ERROR_DEVICE_LOCKED, 0x8021000Du),
+        V(WIA_ERROR_EXCEPTION_IN_DRIVER, 0x8021000Eu),
+        V(WIA_ERROR_INVALID_DRIVER_RESPONSE, 0x8021000Fu),
+        V(WIA_ERROR_COVER_OPEN, 0x80210010u),
+        V(WIA_ERROR_LAMP_OFF, 0x80210011u),
+        V(WIA_ERROR_DESTINATION, 0x80210012u),
+        V(WIA_ERROR_NETWORK_RESERVATION_FAILED, 0x80210013u),
+        V(WIA_ERROR_MULTI_FEED, 0x80210014u),
+        V(WIA_ERROR_MAXIMUM_PRINTER_ENDORSER_COUNTER, 0x80210015u),
+        V(WIA_STATUS_END_OF_MEDIA, 0x00210001u),
+        V(WIA_STATUS_WARMING_UP, 0x00210002u),
+        V(WIA_STATUS_CALIBRATING, 0x00210003u),
+        V(WIA_STATUS_RESERVING_NETWORK_DEVICE, 0x00210006u),
+        V(WIA_STATUS_NETWORK_DEVICE_RESERVED, 0x00210007u),
+        V(WIA_STATUS_CLEAR, 0x00210008u),
+        V(WIA_STATUS_SKIP_ITEM, 0x00210009u),
+        V(WIA_STATUS_NOT_HANDLED, 0x0021000Au),
+        V(S_OK, 0),
+        V(S_FALSE, 1),
+        V(E_NOTIMPL, 0x80004001u),
+        V(E_NOINTERFACE, 0x80004002u),
+        V(E_POINTER, 0x80004003u),
+        V(E_ABORT, 0x80004004u),
+        V(E_FAIL, 0x80004005u),
+        V(E_UNEXPECTED, 0x8000FFFFu),
+        V(E_ACCESSDENIED, 0x80070005u),
+        V(E_HANDLE, 0x80070006u),
+        V(E_OUTOFMEMORY, 0x8007000Eu),
+        V(E_INVALIDARG, 0x80070057u),
+        V(STG_E_INVALIDFUNCTION, 0x80030001u),
+        V(STG_E_FILENOTFOUND, 0x80030002u),
+        V(STG_E_PATHNOTFOUND, 0x80030003u),
+        V(STG_E_TOOMANYOPENFILES, 0x80030004u),
+        V(STG_E_ACCESSDENIED, 0x80030005u),
+        V(STG_E_INVALIDHANDLE, 0x80030006u),
+        V(STG_E_INSUFFICIENTMEMORY, 0x80030008u),
+        V(STG_E_INVALIDPOINTER, 0x80030009u),
+        V(STG_E_NOMOREFILES, 0x80030012u),
+        V(STG_E_DISKISWRITEPROTECTED, 0x80030013u),
+        V(STG_E_SEEKERROR, 0x80030019u),
+        V(STG_E_WRITEFAULT, 0x8003001Du),
+        V(STG_E_READFAULT, 0x8003001Eu),
+        V(STG_E_SHAREVIOLATION, 0x80030020u),
+        V(STG_E_LOCKVIOLATION, 0x80030021u),
+        V(STG_E_FILEALREADYEXISTS, 0x80030050u),
+        V(STG_E_INVALIDPARAMETER, 0x80030057u),
+        V(STG_E_MEDIUMFULL, 0x80030070u),
+        V(STG_E_INVALIDHEADER, 0x800300FBu),
+        V(STG_E_UNIMPLEMENTEDFUNCTION, 0x800300FEu),
+        V(STG_E_INVALIDFLAG, 0x800300FFu),
+        V(STG_E_REVERTED, 0x80030102u),
+        V(STG_E_CANTSAVE, 0x80030103u),
+        V(WIA_COMPRESSION_NONE, 0),
+        V(WIA_COMPRESSION_BI_RLE4, 1),
+        V(WIA_COMPRESSION_BI_RLE8, 2),
+        V(WIA_COMPRESSION_G3, 3),
+        V(WIA_COMPRESSION_G4, 4),
+        V(WIA_COMPRESSION_JPEG, 5),
+        V(WIA_COMPRESSION_JBIG, 6),
+        V(WIA_COMPRESSION_JPEG2K, 7),
+        V(WIA_COMPRESSION_PNG, 8),
+        V(TYMED_NULL, 0),
+        V(TYMED_HGLOBAL, 1),
+        V(TYMED_FILE, 2),
+        V(TYMED_ISTREAM, 4),
+        V(TYMED_ISTORAGE, 8),
+        V(TYMED_GDI, 16),
+        V(TYMED_MFPICT, 32),
+        V(TYMED_ENHMF, 64),
+        V(TYMED_CALLBACK, 128),
+        V(TYMED_MULTIPAGE_FILE, 256),
+        V(TYMED_MULTIPAGE_CALLBACK, 512),
+        V(STREAM_SEEK_SET, 0),
+        V(STREAM_SEEK_CUR, 1),
+        V(STREAM_SEEK_END, 2),
+        V(STGTY_STREAM, 2),
+        V(STATFLAG_NONAME, 1),
+        V(STGM_READWRITE, 2),
+        V(STGM_CREATE, 0x1000),
+        V(WIAS_LOCK_WRITE, 1),
+        V(WIAS_LOCK_EXCLUSIVE, 2),
+        V(WIAS_LOCK_ONLYONCE, 4),
+        V(LOCK_EXCLUSIVE, 2),
+        V(LOCK_ONLYONCE, 4),
+        V(WiaImgFmt_UNDEFINED.Data1, 0xb96b3ca9u),
+        V(WiaImgFmt_MEMORYBMP.Data1, 0xb96b3caau),
+        V(WiaImgFmt_BMP.Data1, 0xb96b3cabu),
+        V(WiaImgFmt_EMF.Data1, 0xb96b3cacu),
+        V(WiaImgFmt_WMF.Data1, 0xb96b3cadu),
+        V(WiaImgFmt_JPEG.Data1, 0xb96b3caeu),
+        V(WiaImgFmt_PNG.Data1, 0xb96b3cafu),
+        V(WiaImgFmt_GIF.Data1, 0xb96b3cb0u),
+        V(WiaImgFmt_TIFF.Data1, 0xb96b3cb1u),
+        V(WiaImgFmt_EXIF.Data1, 0xb96b3cb2u),
+        V(WiaImgFmt_PHOTOCD.Data1, 0xb96b3cb3u),
+        V(WiaImgFmt_FLASHPIX.Data1, 0xb96b3cb4u),
+        V(WiaImgFmt_ICO.Data1, 0xb96b3cb5u),
+        V(IID_IStream.Data1, 0x0000000cu),
+        V(IID_ISequentialStream.Data1, 0x0c733a30u),
+        V(IID_ISequentialStream.Data2, 0x2a1cu),
+        V(IID_ISequentialStream.Data3, 0x11ceu),
+        /* MINIDRV_TRANSFER_CONTEXT, documented order, x64 offsets */
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, lSize), 0),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, lCompression), 24),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, guidFormatID), 28),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, tymed), 44),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, hFile), 48),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, cbOffset), 56),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, lNumBuffers), 68),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, pBaseBuffer), 72),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, pTransferBuffer), 80),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, bTransferDataCB), 88),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, bClassDrvAllocBuf), 92),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, lClientAddress), 96),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, pIWiaMiniDrvCallBack), 104),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, lImageSize), 112),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, cbWidthInBytes), 124),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, lPage), 128),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, lCurIfdOffset), 132),
+        V(offsetof(MINIDRV_TRANSFER_CONTEXT, lPrevIfdOffset), 136),
+        V(sizeof(MINIDRV_TRANSFER_CONTEXT), 144),
+        /* STATSTG (objidl.h) */
+        V(offsetof(STATSTG, type), 8),
+        V(offsetof(STATSTG, cbSize), 16),
+        V(offsetof(STATSTG, mtime), 24),
+        V(offsetof(STATSTG, atime), 40),
+        V(offsetof(STATSTG, grfMode), 48),
+        V(offsetof(STATSTG, grfLocksSupported), 52),
+        V(offsetof(STATSTG, clsid), 56),
+        V(offsetof(STATSTG, grfStateBits), 72),
+        V(offsetof(STATSTG, reserved), 76),
+        V(sizeof(STATSTG), 80),
+        /* IStream vtable order (objidl.h) */
+        V(offsetof(IStreamVtbl, QueryInterface) / sizeof(void *), 0),
+        V(offsetof(IStreamVtbl, AddRef) / sizeof(void *), 1),
+        V(offsetof(IStreamVtbl, Release) / sizeof(void *), 2),
+        V(offsetof(IStreamVtbl, Read) / sizeof(void *), 3),
+        V(offsetof(IStreamVtbl, Write) / sizeof(void *), 4),
+        V(offsetof(IStreamVtbl, Seek) / sizeof(void *), 5),
+        V(offsetof(IStreamVtbl, SetSize) / sizeof(void *), 6),
+        V(offsetof(IStreamVtbl, CopyTo) / sizeof(void *), 7),
+        V(offsetof(IStreamVtbl, Commit) / sizeof(void *), 8),
+        V(offsetof(IStreamVtbl, Revert) / sizeof(void *), 9),
+        V(offsetof(IStreamVtbl, LockRegion) / sizeof(void *), 10),
+        V(offsetof(IStreamVtbl, UnlockRegion) / sizeof(void *), 11),
+        V(offsetof(IStreamVtbl, Stat) / sizeof(void *), 12),
+        V(offsetof(IStreamVtbl, Clone) / sizeof(void *), 13),
+        V(sizeof(IStreamVtbl) / sizeof(void *), 14),
+        V(sizeof(LOCKTYPE), 4),
+#undef V
+    };
+
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        ck_assert_msg(v[i].got == v[i].want, "%s is 0x%08X, Windows has 0x%08X", v[i].name,
+                      (unsigned)v[i].got, (unsigned)v[i].want);
+    for (size_t i = 0; i < 8; i++) {
+        static const uint8_t tail[8] = {0x9d, 0x7b, 0x00, 0x00, 0xf8, 0x1e, 0xf3, 0x2e};
+        static const uint8_t seq[8] = {0xad, 0xe5, 0x00, 0xaa, 0x00, 0x44, 0x77, 0x3d};
+        ck_assert_uint_eq(WiaImgFmt_TIFF.Data4[i], tail[i]);
+        ck_assert_uint_eq(WiaImgFmt_BMP.Data4[i], tail[i]);
+        ck_assert_uint_eq(IID_ISequentialStream.Data4[i], seq[i]);
+        ck_assert_uint_eq(IID_IStream.Data4[i], i == 0 ? 0xc0 : i == 7 ? 0x46 : 0);
+    }
+    ck_assert_uint_eq(WiaImgFmt_TIFF.Data2, 0x0728);
+    ck_assert_uint_eq(WiaImgFmt_TIFF.Data3, 0x11d3);
+}
+END_TEST
+
+/* LOCKTYPE next to <fcntl.h>: the three compile tests (locktype_*.c) built
+ * and their streams calls behave. */
+START_TEST(test_locktype_with_fcntl)
+{
+    IStream *s = mem_stream();
+
+    ck_assert(wias_locktype_fcntl_first(s));
+    ck_assert(wias_locktype_fcntl_last(s));
+    ck_assert(wias_locktype_no_gnu(s));
+    s->lpVtbl->Release(s);
+}
+END_TEST
+
 START_TEST(test_minidriver_style)
 {
     IStream *s = mem_stream();
@@ -1159,6 +1367,8 @@ static Suite *wias_suite(void)
     tcase_add_test(tc, test_filestream);
     tcase_add_test(tc, test_failstream);
     tcase_add_test(tc, test_codes_and_types);
+    tcase_add_test(tc, test_windows_values);
+    tcase_add_test(tc, test_locktype_with_fcntl);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("pages");

@@ -45,10 +45,31 @@ extern "C" {
 /* STGC */
 #define STGC_DEFAULT 0
 
-/* LOCKTYPE */
-#define LOCK_WRITE     1
-#define LOCK_EXCLUSIVE 2
-#define LOCK_ONLYONCE  4
+/*
+ * LOCKTYPE (objidl.h). glibc's <fcntl.h> and <sys/file.h> define LOCK_WRITE
+ * as 128 under _GNU_SOURCE (and <linux/fcntl.h> always) for Linux's obsolete
+ * mandatory flock, so the bare Windows name cannot be relied on here:
+ *   - WIAS_LOCK_WRITE/_EXCLUSIVE/_ONLYONCE are always declared, with the
+ *     Windows values; portable code uses them.
+ *   - LOCK_EXCLUSIVE and LOCK_ONLYONCE collide with nothing and are
+ *     declared as in Windows.
+ *   - LOCK_WRITE is declared (= 1) only where no C library header will
+ *     define it: _GNU_SOURCE not defined and no LOCK_WRITE macro yet.
+ *     Under _GNU_SOURCE it is left to <fcntl.h> (128, a flock flag).
+ * Enumerators rather than macros, so no include order can produce a
+ * macro redefinition. scanemu's streams refuse LockRegion anyway
+ * (STG_E_INVALIDFUNCTION), as Windows memory streams do.
+ */
+typedef enum tagLOCKTYPE {
+    WIAS_LOCK_WRITE = 1,
+    WIAS_LOCK_EXCLUSIVE = 2,
+    WIAS_LOCK_ONLYONCE = 4,
+#if !defined(_GNU_SOURCE) && !defined(LOCK_WRITE)
+    LOCK_WRITE = WIAS_LOCK_WRITE,
+#endif
+    LOCK_EXCLUSIVE = WIAS_LOCK_EXCLUSIVE,
+    LOCK_ONLYONCE = WIAS_LOCK_ONLYONCE
+} LOCKTYPE;
 
 typedef struct tagSTATSTG {
     LPOLESTR pwcsName; /* always NULL here: names are never allocated */
