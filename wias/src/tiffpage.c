@@ -617,8 +617,12 @@ static HRESULT set_tags(struct WIAS_PAGE_WRITER *w)
     switch (g->compression) {
     case COMPRESSION_JPEG:
         ok &= TIFFSetField(t, TIFFTAG_JPEGQUALITY, g->jpeg_quality);
-        if (g->photometric == PHOTOMETRIC_YCBCR)
+        if (g->photometric == PHOTOMETRIC_YCBCR) {
+            /* 4:2:0 is TIFF 6.0's default, so libtiff would leave the tag
+             * out; write it so readers need not know the default. */
+            ok &= TIFFSetField(t, TIFFTAG_YCBCRSUBSAMPLING, 2, 2);
             ok &= TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, (int)JPEGCOLORMODE_RGB);
+        }
         break;
     case COMPRESSION_ADOBE_DEFLATE:
         ok &= TIFFSetField(t, TIFFTAG_ZIPQUALITY, g->deflate_level);
