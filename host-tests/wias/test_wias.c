@@ -1356,6 +1356,95 @@ START_TEST(test_minidriver_style)
 }
 END_TEST
 
+/* LONG inputs near INT32_MAX: the worst-case size must never wrap (it is
+ * what the 4 GiB guard trusts), for every codec. */
+START_TEST(test_worst_case_no_overflow)
+{
+    static const struct {
+        LONG depth;
+        LONG compression;
+    } m[] = {
+        {1, WIA_COMPRESSION_NONE},     {1, WIA_COMPRESSION_G4},
+        {8, WIA_COMPRESSION_JPEG},     {8, WIAS_COMPRESSION_LZW},
+        {8, WIAS_COMPRESSION_DEFLATE}, {24, WIA_COMPRESSION_JPEG},
+        {48, WIAS_COMPRESSION_LZW},
+    };
+    MINIDRV_TRANSFER_CONTEXT c;
+    IStream *s = mem_stream();
+    WIAS_PAGE_WRITER *wr = NULL;
+    WIAS_PAGE_OPTIONS o;
+    ULONGLONG worst;
+
+    memset(&o, 0, sizeof o);
+    o.cbSize = sizeof o;
+    o.ulFlags = WIAS_PAGE_BIGTIFF;
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        LONG width = (LONG)(((int64_t)INT32_MAX * 8) / m[i].depth); /* row fits a LONG stride */
+        ULONGLONG raw;
+
+        if (width < 0 || (int64_t)width * m[i].depth / 8 > INT32_MAX)
+            width = INT32_MAX;
+        while (((ULONGLONG)width * (ULONGLONG)m[i].depth + 7) / 8 > INT32_MAX)
+            width--;
+        tu_init_ctx(&c, width, INT32_MAX, m[i].depth, m[i].compression, INT32_MAX, NULL);
+        c.lBufferSize = 0;
+        raw = ((ULONGLONG)width * (ULONGLONG)m[i].depth + 7) / 8 * (ULONGLONG)INT32_MAX;
+        worst = 0;
+        ck_assert_int_eq(wiasWorstCasePageSize(&c, TRUE, &worst), S_OK);
+        ck_assert_msg(worst >= raw, "depth %ld codec %ld: worst case %llu < raw %llu (wrapped)",
+                      (long)m[i].depth, (long)m[i].compression, (unsigned long long)worst,
+                      (unsigned long long)raw);
+        ck_assert_int_eq(wiasWritePageBegin(&c, s, NULL, &wr), STG_E_MEDIUMFULL);
+        ck_assert_ptr_null(wr);
+    }
+    /* negative and zero sizes are refused, never wrapped into huge ones */
+    tu_init_ctx(&c, 100, 100, 8, WIA_COMPRESSION_NONE, 100, NULL);
+    c.lLines = INT32_MIN;
+    ck_assert_int_eq(wiasWorstCasePageSize(&c, TRUE, &worst), E_INVALIDARG);
+    c.lLines = 100;
+    c.cbWidthInBytes = -100;
+    ck_assert_int_eq(wiasWorstCasePageSize(&c, TRUE, &worst), E_INVALIDARG);
+    ck_assert_uint_eq(mem_size(s), 0);
+    s->lpVtbl->Release(s);
+}
+END_TEST
+
+/* A pipe cannot seek: the page writers and the stream fail cleanly,
+ * nothing is written, and the context is untouched. */
+START_TEST(test_pipe_is_clean_error)
+{
+    MINIDRV_TRANSFER_CONTEXT c, before;
+    BYTE *page = tu_make_page(64, 16, 8, 64, 0);
+    IStream *s;
+    LARGE_INTEGER li;
+    int fds[2];
+    BYTE b;
+    HRESULT hr;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    tu_init_ctx(&c, 64, 16, 8, WIA_COMPRESSION_NONE, 64, page);
+    c.hFile = fds[1];
+    before = c;
+    hr = wiasWritePageBufToFile(&c);
+    ck_assert_msg(hr == STG_E_INVALIDFUNCTION, "pipe: %s", wiasHresultName(hr));
+    ck_assert_mem_eq(&c, &before, sizeof c);
+    ck_assert_int_eq(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+    ck_assert_int_eq(read(fds[0], &b, 1), -1); /* nothing reached the pipe */
+    ck_assert_int_eq(errno, EAGAIN);
+
+    ck_assert_int_eq(wiasCreateStreamOnFd(fds[1], FALSE, &s), S_OK);
+    li.QuadPart = 0;
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li, STREAM_SEEK_SET, NULL), STG_E_INVALIDFUNCTION);
+    ck_assert_int_eq(s->lpVtbl->Seek(s, li, STREAM_SEEK_CUR, NULL), STG_E_INVALIDFUNCTION);
+    ck_assert_int_eq(wiasWritePageBufToStream(&c, s), STG_E_INVALIDFUNCTION);
+    ck_assert_mem_eq(&c, &before, sizeof c);
+    s->lpVtbl->Release(s);
+    close(fds[0]);
+    close(fds[1]);
+    free(page);
+}
+END_TEST
+
 static Suite *wias_suite(void)
 {
     Suite *s = suite_create("wias");
@@ -1393,6 +1482,8 @@ static Suite *wias_suite(void)
     tcase_add_test(tc, test_4gib_guard_sparse_file);
     tcase_add_test(tc, test_4gib_guard_huge_page_strip_api);
     tcase_add_test(tc, test_bigtiff_past_4gib);
+    tcase_add_test(tc, test_worst_case_no_overflow);
+    tcase_add_test(tc, test_pipe_is_clean_error);
     tcase_add_test(tc, test_append_to_foreign_big_endian);
     suite_add_tcase(s, tc);
     return s;

@@ -199,11 +199,25 @@ static HRESULT check_context(const MINIDRV_TRANSFER_CONTEXT *c, const WIAS_PAGE_
     return S_OK;
 }
 
+/* Saturating arithmetic: a worst case that does not fit 64 bits is
+ * "too big", never a small wrapped number the 4 GiB guard would accept. */
+static ULONGLONG sat_mul(ULONGLONG a, ULONGLONG b)
+{
+    ULONGLONG r;
+    return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static ULONGLONG sat_add(ULONGLONG a, ULONGLONG b)
+{
+    ULONGLONG r;
+    return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
 static ULONGLONG worst_case(const struct geometry *g, BOOL big)
 {
     ULONGLONG rps = g->rows_per_strip;
     ULONGLONG nstrips = (g->lines + rps - 1) / rps;
-    ULONGLONG raw = (ULONGLONG)g->row_bytes * g->lines;
+    ULONGLONG raw = sat_mul(g->row_bytes, g->lines);
     ULONGLONG data;
     ULONGLONG ifd;
 
@@ -213,27 +227,28 @@ static ULONGLONG worst_case(const struct geometry *g, BOOL big)
         break;
     case COMPRESSION_LZW:
         /* at most one 12-bit code per input byte, plus clear/EOI codes */
-        data = raw + raw / 2 + 16 * nstrips;
+        data = sat_add(sat_add(raw, raw / 2), sat_mul(16, nstrips));
         break;
     case COMPRESSION_ADOBE_DEFLATE:
         /* zlib's stored-block overhead (deflateBound) plus the wrapper */
-        data = raw + raw / 256 + 64 * nstrips;
+        data = sat_add(sat_add(raw, raw / 256), sat_mul(64, nstrips));
         break;
     case COMPRESSION_CCITTFAX3:
     case COMPRESSION_CCITTFAX4:
         /* no CCITT code spends more than 12 bits per pixel; EOLs per row */
-        data = ((ULONGLONG)g->width * 12 + 64 + 7) / 8 * g->lines + 16 * nstrips;
+        data = sat_add(sat_mul(((ULONGLONG)g->width * 12 + 64 + 7) / 8, g->lines),
+                       sat_mul(16, nstrips));
         break;
     default: /* JPEG: padded to 16x16 MCUs, <= 26 bits per coefficient */
-        data =
-            (((ULONGLONG)g->width + 15) / 16 * 16) * ((rps + 15) / 16 * 16) * nstrips * g->spp * 4 +
-            4096 * nstrips;
+        data = sat_mul(sat_mul(((ULONGLONG)g->width + 15) / 16 * 16, (rps + 15) / 16 * 16),
+                       sat_mul(nstrips, (ULONGLONG)g->spp * 4));
+        data = sat_add(data, sat_mul(4096, nstrips));
         break;
     }
     /* IFD: ~20 entries, StripOffsets + StripByteCounts, out-of-line values
      * (rationals, BitsPerSample, Software, JPEGTables) and alignment. */
     ifd = big ? 8 + 20 * 24 + 8 + nstrips * 16 : 2 + 20 * 12 + 4 + nstrips * 8;
-    return data + ifd + 4096;
+    return sat_add(sat_add(data, ifd), 4096);
 }
 
 HRESULT wiasWorstCasePageSize(const MINIDRV_TRANSFER_CONTEXT *pmdtc, BOOL fBigTiff,
@@ -685,7 +700,7 @@ static HRESULT page_begin(PMINIDRV_TRANSFER_CONTEXT pmdtc, IStream *pstream,
         w->little = host_is_little();
         w->hdr_len = w->big ? 16 : 8;
         worst = worst_case(&g, w->big);
-        if (!w->big && w->hdr_len + worst > CLASSIC_MAX_END) {
+        if (!w->big && sat_add(w->hdr_len, worst) > CLASSIC_MAX_END) {
             hr = STG_E_MEDIUMFULL;
             goto out_free;
         }
@@ -714,7 +729,7 @@ static HRESULT page_begin(PMINIDRV_TRANSFER_CONTEXT pmdtc, IStream *pstream,
         if (FAILED(hr))
             goto out_free;
         worst = worst_case(&g, w->big);
-        if (!w->big && end + 1 + worst > CLASSIC_MAX_END) {
+        if (!w->big && sat_add(end + 1, worst) > CLASSIC_MAX_END) {
             hr = STG_E_MEDIUMFULL;
             goto out_free;
         }
