@@ -1444,6 +1444,41 @@ START_TEST(test_pipe_is_clean_error)
 }
 END_TEST
 
+/* BigTIFF: an IFD exactly at 4 GiB has 0 in the low 32 bits kept in
+ * lCurIfdOffset; the next page must still append (not E_INVALIDARG). */
+START_TEST(test_bigtiff_ifd_at_4gib)
+{
+    char *path = tu_temp_path("big4g");
+    LONG w = 64, h = 16; /* 1024 raw bytes: the strip, then the IFD */
+    BYTE *px = tu_make_page(w, h, 8, w, 7);
+    MINIDRV_TRANSFER_CONTEXT c;
+    IStream *s = NULL;
+    WIAS_PAGE_OPTIONS o;
+    int fd = open(path, O_RDWR | O_TRUNC);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(wiasCreateStreamOnFd(fd, TRUE, &s), S_OK);
+    memset(&o, 0, sizeof o);
+    o.cbSize = sizeof o;
+    o.ulFlags = WIAS_PAGE_BIGTIFF;
+    tu_init_ctx(&c, w, h, 8, WIA_COMPRESSION_NONE, w, px);
+    ck_assert_int_eq(wiasWritePageBufToStreamEx(&c, s, &o), S_OK);
+    /* unreferenced sparse gap so page 1's strip ends exactly at 4 GiB */
+    ck_assert_int_eq(ftruncate(fd, (4ll << 30) - (long long)w * h), 0);
+    ck_assert_int_eq(wiasWritePageBufToStreamEx(&c, s, &o), S_OK);
+    ck_assert_int_eq(c.lCurIfdOffset, 0); /* IFD at 0x100000000 */
+    ck_assert_int_eq(wiasWritePageBufToStreamEx(&c, s, &o), S_OK);
+    ck_assert_int_eq(c.lPage, 3);
+    s->lpVtbl->Release(s);
+    ck_assert_int_eq(tu_count_pages(path), 3);
+    for (int p = 0; p < 3; p++)
+        check_file(path, p, &c, px, 0, 0);
+    unlink(path);
+    free(path);
+    free(px);
+}
+END_TEST
+
 static Suite *wias_suite(void)
 {
     Suite *s = suite_create("wias");
@@ -1482,6 +1517,7 @@ static Suite *wias_suite(void)
     tcase_add_test(tc, test_4gib_guard_huge_page_strip_api);
     tcase_add_test(tc, test_bigtiff_past_4gib);
     tcase_add_test(tc, test_worst_case_no_overflow);
+    tcase_add_test(tc, test_bigtiff_ifd_at_4gib);
     tcase_add_test(tc, test_pipe_is_clean_error);
     tcase_add_test(tc, test_append_to_foreign_big_endian);
     suite_add_tcase(s, tc);

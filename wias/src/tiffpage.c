@@ -117,8 +117,9 @@ static HRESULT check_context(const MINIDRV_TRANSFER_CONTEXT *c, const WIAS_PAGE_
     if (!IsEqualGUID(&c->guidFormatID, &WiaImgFmt_TIFF) &&
         !IsEqualGUID(&c->guidFormatID, &GUID_NULL))
         return E_INVALIDARG;
-    if (c->lPage > 0 && c->lCurIfdOffset == 0)
-        return E_INVALIDARG;
+    /* lPage > 0 with lCurIfdOffset == 0 is checked against the file in
+     * find_link: refused for classic TIFF (no IFD at 0), valid for BigTIFF
+     * (an IFD at a multiple of 4 GiB keeps 0 in the low 32 bits). */
 
     switch (c->lDepth) {
     case 1:
