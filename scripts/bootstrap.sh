@@ -11,7 +11,7 @@ PACKAGES=(
   qemu-system-x86 cpio busybox-static kmod zstd xz-utils
   tshark
   sane-utils gnuplot-nox
-  python3 procps iproute2 netcat-openbsd
+  python3 python3-pil libimage-exiftool-perl procps iproute2 netcat-openbsd
 )
 
 missing=()
