@@ -13,16 +13,16 @@
 typedef struct fuzz_dm_run {
     dm_device *dev;
     dm_clock_virtual clk;
-    int strict;           /* 1: every band carries exactly byte_count bytes with a matching CRC */
-    int have_job;         /* job is the last START_JOB OK answer */
+    int strict;   /* 1: every band carries exactly byte_count bytes with a matching CRC */
+    int have_job; /* job is the last START_JOB OK answer */
     proto_scan_job job;
-    unsigned steps;       /* peeks that delivered, stalled or waited */
-    unsigned max_steps;   /* bound for the whole run */
-    uint64_t bytes;       /* bytes delivered on bulk IN */
-    uint64_t max_bytes;   /* bound for the whole run */
-    unsigned responses;   /* responses delivered */
-    unsigned bands;       /* data bands delivered (not END_OF_JOB) */
-    int gone;             /* DM_IN_DISCONNECT seen */
+    unsigned steps;     /* peeks that delivered, stalled or waited */
+    unsigned max_steps; /* bound for the whole run */
+    uint64_t bytes;     /* bytes delivered on bulk IN */
+    uint64_t max_bytes; /* bound for the whole run */
+    unsigned responses; /* responses delivered */
+    unsigned bands;     /* data bands delivered (not END_OF_JOB) */
+    int gone;           /* DM_IN_DISCONNECT seen */
 } fuzz_dm_run;
 
 /* Create a device for profile/scenario on a virtual clock at 1 s.

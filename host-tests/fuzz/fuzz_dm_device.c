@@ -14,7 +14,7 @@
  * START_JOB announced, carry byte_count bytes with a matching CRC-32, events
  * are 16 valid bytes, deadlines lie ahead of the clock, and the device's
  * band count matches what was delivered. Bounded: 64 transfers, 1024 steps
- * and 2 MiB of IN data per input.
+ * and 1 MiB of IN data per input.
  */
 #include "fuzz.h"
 #include "fuzz_dm.h"
@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     p = (data[0] & 2) ? fuzz_dm_small_profile() : fuzz_dm_default_profile();
-    FUZZ_CHECK(fuzz_dm_start(&r, p, NULL, data[0] & 1, 1024, 2u << 20) == DM_OK);
+    FUZZ_CHECK(fuzz_dm_start(&r, p, NULL, data[0] & 1, 1024, 1u << 20) == DM_OK);
     r.strict = 1;
     while (off + 3 <= size && chunks++ < 64 && !r.gone) {
         uint8_t ctl = data[off];

@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rc == DRV_OK || rc == DRV_E_PROTO || rc == DRV_E_WRONG_DEVICE);
     if (rc == DRV_OK) {
         FUZZ_CHECK(size >= 9);
-        FUZZ_CHECK(sif.bulk_out_mps <= 0x7FF && sif.bulk_in_mps <= 0x7FF && sif.intr_in_mps <= 0x7FF);
+        FUZZ_CHECK(sif.bulk_out_mps <= 0x7FF && sif.bulk_in_mps <= 0x7FF &&
+                   sif.intr_in_mps <= 0x7FF);
     }
     free(p);
     return 0;

@@ -96,7 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 uint32_t crc = proto_crc32(0, d, b.byte_count);
                 /* CRC in one go equals CRC in two pieces (zlib convention). */
                 size_t half = b.byte_count / 2;
-                FUZZ_CHECK(proto_crc32(proto_crc32(0, d, half), d + half, b.byte_count - half) == crc);
+                FUZZ_CHECK(proto_crc32(proto_crc32(0, d, half), d + half, b.byte_count - half) ==
+                           crc);
                 free(d);
             }
         }

@@ -344,20 +344,18 @@ static void dm_device(void)
 static void drv_config(void)
 {
     static const uint8_t good[] = {
-        9, 2, 39, 0, 1, 1, 0, 0x80, 50,            /* config */
-        9, 4, 0, 0, 3, 0xFF, 0, 0, 0,              /* vendor interface */
-        7, 5, 0x01, 2, 0x00, 0x02, 0,              /* bulk OUT 512 */
-        7, 5, 0x81, 2, 0x00, 0x02, 0,              /* bulk IN 512 */
-        7, 5, 0x82, 3, 0x10, 0x00, 4,              /* interrupt IN 16 */
+        9, 2, 39,   0, 1,    1,    0, 0x80, 50, /* config */
+        9, 4, 0,    0, 3,    0xFF, 0, 0,    0,  /* vendor interface */
+        7, 5, 0x01, 2, 0x00, 0x02, 0,           /* bulk OUT 512 */
+        7, 5, 0x81, 2, 0x00, 0x02, 0,           /* bulk IN 512 */
+        7, 5, 0x82, 3, 0x10, 0x00, 4,           /* interrupt IN 16 */
     };
     static const uint8_t two_ifaces[] = {
-        9, 2, 57, 0, 2, 1, 0, 0x80, 50,
-        9, 4, 0, 0, 1, 0x08, 6, 0x50, 0,           /* mass storage */
-        7, 5, 0x81, 2, 0x00, 0x02, 0,
-        9, 4, 1, 0, 3, 0xFF, 0, 0, 0,
-        7, 5, 0x01, 2, 0x40, 0x00, 0,
-        7, 5, 0x81, 2, 0x40, 0x00, 0,
-        7, 5, 0x82, 3, 0x10, 0x00, 4,
+        9, 2,    57,   0,    2,    1,    0,    0x80, 50,   9,    4, 0, 0,
+        1, 0x08, 6,    0x50, 0, /* mass storage */
+        7, 5,    0x81, 2,    0x00, 0x02, 0,    9,    4,    1,    0, 3, 0xFF,
+        0, 0,    0,    7,    5,    0x01, 2,    0x40, 0x00, 0,    7, 5, 0x81,
+        2, 0x40, 0x00, 0,    7,    5,    0x82, 3,    0x10, 0x00, 4,
     };
     uint8_t b[64];
 

@@ -117,12 +117,14 @@ static void dump_current(void)
         write_all(fd, g_current.data, g_current.len);
         close(fd);
     }
-    n = snprintf(msg, sizeof(msg), "replay: crashed on %s mutation %lu (%zu bytes), input saved as %s\n",
+    n = snprintf(msg, sizeof(msg),
+                 "replay: crashed on %s mutation %lu (%zu bytes), input saved as %s\n",
                  g_current.file->path, g_current.index, g_current.len, path);
     if (n > 0)
         write_all(2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
     if (g_current.expect_crash) {
-        static const char ok[] = "replay: crashed as expected (-e): the known bug still reproduces\n";
+        static const char ok[] =
+            "replay: crashed as expected (-e): the known bug still reproduces\n";
         write_all(2, ok, sizeof(ok) - 1);
         _exit(0);
     }
@@ -276,7 +278,8 @@ static void mutate_once(replay *r, uint64_t *rng, uint8_t *buf, size_t *len, siz
         break;
     case 3: /* interesting 16/32-bit value, either endianness */
         if (n >= 4) {
-            uint32_t v = interesting32[rng_below(rng, sizeof(interesting32) / sizeof(interesting32[0]))];
+            uint32_t v =
+                interesting32[rng_below(rng, sizeof(interesting32) / sizeof(interesting32[0]))];
             size_t w = rng_below(rng, 2) ? 4 : 2;
             pos = rng_below(rng, n - w + 1);
             for (size_t i = 0; i < w; i++) {
@@ -354,7 +357,8 @@ static void run_one(const seed_file *f, unsigned long index, const uint8_t *data
 
 static int usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [-e] [-n MUTATIONS] [-s SEED] [-m MAXLEN] [-o CRASH_DIR] PATH...\n", prog);
+    fprintf(stderr, "usage: %s [-e] [-n MUTATIONS] [-s SEED] [-m MAXLEN] [-o CRASH_DIR] PATH...\n",
+            prog);
     return 2;
 }
 
