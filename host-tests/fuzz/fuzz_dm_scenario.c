@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(rc == DM_E_PARSE || rc == DM_E_RANGE || rc == DM_E_NOMEM || rc == DM_E_INVALID);
         FUZZ_CHECK(s == NULL);
         FUZZ_CHECK(err[0] != '\0');
-        FUZZ_CHECK_KNOWN_BUG(fuzz_one_line(err)); /* crashers/README.md, bug 1 */
+        FUZZ_CHECK(fuzz_one_line(err)); /* crashers/README.md, bug 1 (fixed) */
     }
     FUZZ_CHECK(a.live == 0);
     free(yaml);
