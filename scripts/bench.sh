@@ -19,6 +19,12 @@
 #   BENCH_RT=0           skip the second timing pass at SCHED_FIFO (chrt -f 10)
 #   BENCH_DOCS=1         write the plots into docs/img/ (for docs/performance.md)
 #                        instead of $BENCH_OUT
+#   BENCH_TIMEOUT=S      bound on every external command that could hang
+#                        (wiascan, scanimage, bench_*, trace statistics, plots;
+#                        default 120 s). A command that runs out is killed
+#                        (TERM, KILL 5 s later), its rows read "n/a (timed
+#                        out)" and the run goes on. scanemu itself gets 10 s
+#                        to exit after SIGTERM, then SIGKILL.
 # The table goes to stdout and to $BENCH_OUT/table.md; raw key=value results
 # to $BENCH_OUT/results.env.
 set -euo pipefail
@@ -33,6 +39,7 @@ ONLY="${BENCH_ONLY:-throughput timing scale long ratios}"
 JOBS="${SCANEMU_JOBS:-2}"
 RES="$OUT/results.env"
 SEED=42
+TMO="${BENCH_TIMEOUT:-120}"
 
 # Sizes of each measurement (issue 8), and their quick variants.
 if [ "$QUICK" = "1" ]; then
@@ -54,7 +61,10 @@ else
 fi
 TM_BANDS_PER_PAGE=10 # bands per page in the timing profile (bench/fixtures)
 
-log() { printf 'bench: %s\n' "$*" >&2; }
+# Progress goes to fd 3, the script's own stderr, even from inside a command
+# whose stderr is redirected into a log file (bounded's timeout message).
+exec 3>&2
+log() { printf 'bench: %s\n' "$*" >&3; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 put() { printf '%s=%s\n' "$1" "$2" >>"$RES"; }
@@ -67,13 +77,40 @@ SCANEMU_PREFIX=()
 # Processes this script started; only these are ever signalled.
 OUR_PIDS=()
 cleanup() {
-  local p
+  local p i alive
   for p in "${OUR_PIDS[@]}"; do
     kill "$p" 2>/dev/null || true
+  done
+  # Bounded: whatever ignores SIGTERM for 5 s gets SIGKILL.
+  for i in $(seq 1 50); do
+    alive=0
+    for p in "${OUR_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for p in "${OUR_PIDS[@]}"; do
+    kill -KILL "$p" 2>/dev/null || true
   done
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
+
+# bounded KEY LABEL CMD...: runs CMD under `timeout` ($TMO s, SIGKILL 5 s
+# after the SIGTERM) and returns its status. When the bound is hit it records
+# timeout_KEY=LABEL in results.env (the table then reads "n/a (timed out)" in
+# the cells that depend on it) and returns 124. timeout signals CMD's whole
+# process group, so a wrapper (chrt, /usr/bin/time) and its child both go.
+bounded() {
+  local key="$1" label="$2" rc=0
+  shift 2
+  timeout -k 5 "$TMO" "$@" || rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    put "timeout_$key" "$label (killed after $TMO s)"
+    log "$key: $label timed out after $TMO s, killed; its rows say n/a (timed out)"
+    return 124
+  fi
+  return "$rc"
+}
 
 # ---- build --------------------------------------------------------------------
 
@@ -120,8 +157,26 @@ start_emu() {
   die "scanemu wrote no port file within 10 s (see $OUT/$name.emu.log)"
 }
 
+# alive PID: the process runs (an exited child not yet waited for is a zombie,
+# which still answers kill -0).
+alive() {
+  kill -0 "$1" 2>/dev/null && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != "Z" ]
+}
+
+# stop_emu: SIGTERM, up to 10 s to exit, then SIGKILL (recorded) so a wedged
+# emulator cannot hang the run.
 stop_emu() {
+  local i
   kill -TERM "$EMU_PID" 2>/dev/null || true
+  for i in $(seq 1 500); do
+    alive "$EMU_PID" || break
+    sleep 0.02
+  done
+  if alive "$EMU_PID"; then
+    log "scanemu (pid $EMU_PID) did not exit 10 s after SIGTERM; SIGKILL"
+    put "emu_killed_$EMU_PID" "scanemu did not exit 10 s after SIGTERM"
+    kill -KILL "$EMU_PID" 2>/dev/null || true
+  fi
   wait "$EMU_PID" 2>/dev/null || true
 }
 
@@ -148,7 +203,7 @@ bench_throughput() {
     rm -f "$tiff"
     e0=$(cpu_s "$EMU_PID")
     t0=$(now_ns)
-    /usr/bin/time -f '%M %U %S' -o "$OUT/tp.wiascan.time" \
+    bounded tp "wiascan (throughput run $run)" /usr/bin/time -f '%M %U %S' -o "$OUT/tp.wiascan.time" \
       "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-1" --source adf --pages "$TP_PAGES" \
       --mode color --dpi 300 --seed "$SEED" -o "$tiff" >"$OUT/tp.wiascan.log" 2>&1 || rc=$?
     t1=$(now_ns)
@@ -181,8 +236,11 @@ bench_throughput() {
   # (a) raw TCP loopback, same byte count, same run.
   if [ -n "$BENCH_TCP" ]; then
     log "throughput: raw TCP loopback, $bytes bytes, 3 runs"
-    "$BENCH_TCP" --bytes "$bytes" --runs 3 >"$OUT/tcp.log" 2>&1 || die "bench_tcp failed (see $OUT/tcp.log)"
-    put tcp_MBps "$(sed -n 's/.*median_MBps=\([0-9.]*\).*/\1/p' "$OUT/tcp.log")"
+    if bounded tcp bench_tcp "$BENCH_TCP" --bytes "$bytes" --runs 3 >"$OUT/tcp.log" 2>&1; then
+      put tcp_MBps "$(sed -n 's/.*median_MBps=\([0-9.]*\).*/\1/p' "$OUT/tcp.log")"
+    else
+      log "throughput: bench_tcp failed (see $OUT/tcp.log)"
+    fi
   fi
 }
 
@@ -196,7 +254,7 @@ bench_sane() {
     rm -rf "$dir"
     mkdir -p "$dir"
     t0=$(now_ns)
-    (cd "$dir" && scanimage -d test --mode Color --resolution 300 --format=tiff -x 200 -y 200 \
+    (cd "$dir" && bounded sane "scanimage -d test (run $run)" scanimage -d test --mode Color --resolution 300 --format=tiff -x 200 -y 200 \
       --test-picture "Color pattern" --batch=p%04d.tif --batch-count="$SANE_PAGES") >"$OUT/sane.log" 2>&1 ||
       { log "sane: scanimage failed (see $OUT/sane.log)"; return 0; }
     t1=$(now_ns)
@@ -226,7 +284,7 @@ timing_pass() {
   # same 2 ms absolute deadlines with the emulator's mechanism (timerfd+epoll).
   if [ -n "$BENCH_TIMER" ]; then
     log "timing[$key]: bare timerfd baseline, $TM_BANDS x 2 ms ${pre[*]}"
-    "${pre[@]}" "$BENCH_TIMER" --interval-us 2000 --count "$TM_BANDS" >"$OUT/$key.timer.log" 2>&1 ||
+    bounded "${key}_timer" "bench_timer" "${pre[@]}" "$BENCH_TIMER" --interval-us 2000 --count "$TM_BANDS" >"$OUT/$key.timer.log" 2>&1 ||
       log "bench_timer failed (see $OUT/$key.timer.log)"
     tr ' ' '\n' <"$OUT/$key.timer.log" | grep -E '^(p50_us|p99_us|max_us|drift_us)=' |
       sed "s/^/${key}_timer_/" >>"$RES"
@@ -241,19 +299,21 @@ timing_pass() {
   # A band leaves the device only into a bulk IN transfer the host has queued
   # (USB has no device-initiated sends), so the host runs under the same
   # prefix: otherwise a descheduled wiascan shows up as device lateness.
-  "${pre[@]}" "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-1" --source adf --pages "$pages" \
+  bounded "$key" "wiascan (timing pass $key)" "${pre[@]}" "$WIASCAN" \
+    --transport "usbip://127.0.0.1:$EMU_PORT/1-1" --source adf --pages "$pages" \
     --mode gray --dpi 75 --seed "$SEED" --trace "$OUT/$key.host.jsonl" -o "$OUT/$key.tiff" \
     >"$OUT/$key.wiascan.log" 2>&1 || rc=$?
   stop_emu
   rm -f "$OUT/$key.tiff"
   [ "$rc" -eq 0 ] || { log "timing[$key]: wiascan failed ($rc), see $OUT/$key.wiascan.log"; return 0; }
-  python3 "$TOOL" trace-stats "$OUT/$key.dev.jsonl" --host "$OUT/$key.host.jsonl" |
-    sed "s/^/${key}_/" >>"$RES"
+  bounded "$key" "trace statistics ($key)" python3 "$TOOL" trace-stats "$OUT/$key.dev.jsonl" \
+    --host "$OUT/$key.host.jsonl" >"$OUT/$key.stats" || { log "timing[$key]: trace-stats failed"; return 0; }
+  sed "s/^/${key}_/" "$OUT/$key.stats" >>"$RES"
   local png="$OUT/$pngname"
   [ "${BENCH_DOCS:-0}" = "1" ] && png="$ROOT/docs/img/$pngname"
   mkdir -p "$(dirname "$png")"
-  "$ROOT/scripts/plot-timing.sh" "$OUT/$key.dev.jsonl" "$png" "$OUT/$key.host.jsonl" >&2 ||
-    log "timing[$key]: plot failed"
+  bounded "${key}_plot" "plot-timing.sh ($key)" "$ROOT/scripts/plot-timing.sh" "$OUT/$key.dev.jsonl" "$png" \
+    "$OUT/$key.host.jsonl" >&2 || log "timing[$key]: plot failed"
   put "${key}_plot" "$png"
 }
 
@@ -288,12 +348,21 @@ scale_pass() {
   base_rss=$(rss_kb "$EMU_PID")
   t0=$(now_ns)
   for i in $(seq 1 "$n"); do
-    "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-$i" --source adf --pages "$pages" \
+    timeout -k 5 "$TMO" "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-$i" --source adf --pages "$pages" \
       --mode "$mode" --dpi "$dpi" --seed "$SEED" -o "$OUT/sc$n.$i.tiff" >"$OUT/sc$n$kind.$i.log" 2>&1 &
     pids+=($!)
   done
   OUR_PIDS+=("${pids[@]}")
-  for i in "${pids[@]}"; do wait "$i" || rc=$?; done
+  local st
+  for i in "${pids[@]}"; do
+    st=0
+    wait "$i" || st=$?
+    [ "$st" -eq 0 ] || rc=$st
+    if [ "$st" -eq 124 ] || [ "$st" -eq 137 ]; then
+      put "timeout_sc$n$kind" "a wiascan of $n ($kind pass, killed after $TMO s)"
+      log "scale: a wiascan ($n devices, $kind pass) timed out after $TMO s, killed"
+    fi
+  done
   t1=$(now_ns)
   local hwm
   hwm=$(hwm_kb "$EMU_PID")
@@ -313,9 +382,10 @@ scale_pass() {
     put "sc${n}_emu_idle_rss_kb" "$base_rss"
     put "sc${n}_emu_hwm_kb" "$hwm"
   else
-    python3 "$TOOL" trace-stats "$OUT/sc$n.dev.jsonl" --per-busid |
-      grep -E '^(devices|per_device_p99_median_us|per_device_p99_worst_us|late_p99_us|bands)=' |
-      sed "s/^/sc${n}_tm_/" >>"$RES"
+    bounded "sc$n$kind" "trace statistics ($n devices)" python3 "$TOOL" trace-stats "$OUT/sc$n.dev.jsonl" \
+      --per-busid >"$OUT/sc$n.stats" || { log "scale: trace-stats failed ($n devices)"; return 0; }
+    grep -E '^(devices|per_device_p99_median_us|per_device_p99_worst_us|late_p99_us|bands)=' \
+      "$OUT/sc$n.stats" | sed "s/^/sc${n}_tm_/" >>"$RES"
     put "sc${n}_tm_emu_hwm_kb" "$hwm"
   fi
   rm -f "$OUT/sc$n".*.tiff
@@ -357,10 +427,29 @@ bench_long() {
   OUR_PIDS+=("$watcher")
   local i
   for i in $(seq 1 500); do [ -s "$OUT/lj.rss.csv" ] && break; sleep 0.02; done
-  echo go >"$go"
-  wait "$watcher" || true
+  # shellcheck disable=SC2016 # $1 is expanded by that sh
+  timeout 10 sh -c 'echo go >"$1"' sh "$go" || log "long: could not release wiascan through $go"
   rm -f "$go"
+  # wiascan is not started under timeout(1) here because rss-watch must sample
+  # wiascan's own pid; the same bound is kept by polling.
+  local start tmo_ns
+  start=$(now_ns)
+  tmo_ns=$(awk -v t="$TMO" 'BEGIN { printf "%d\n", t * 1e9 }')
+  while alive "$wpid"; do
+    if [ $(($(now_ns) - start)) -ge "$tmo_ns" ]; then
+      put timeout_lj "wiascan (long job, killed after $TMO s)"
+      log "long: wiascan timed out after $TMO s, killed; its rows say n/a (timed out)"
+      kill -TERM "$wpid" 2>/dev/null || true
+      for i in $(seq 1 50); do alive "$wpid" || break; sleep 0.1; done
+      kill -KILL "$wpid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.1
+  done
   wait "$wpid" || rc=$?
+  # rss-watch stops by itself once wiascan is gone (--stop-on).
+  timeout -k 5 30 tail --pid="$watcher" -f /dev/null || kill "$watcher" 2>/dev/null || true
+  wait "$watcher" || true
   stop_emu
   [ "$rc" -eq 0 ] || { log "long: wiascan failed ($rc), see $OUT/lj.wiascan.log"; return 0; }
   # Bands per page from the host trace (page 0's bands).
@@ -369,8 +458,8 @@ bench_long() {
   [ "$bpp" -gt 0 ] || bpp=1
   put lj_pages "$LJ_PAGES"
   put lj_bands_per_page "$bpp"
-  python3 "$TOOL" rss-at "$OUT/lj.rss.csv" --lines $((10 * bpp)) --name "$wpid=lj_wiascan" \
-    --name "$EMU_PID=lj_emu" >>"$RES"
+  bounded lj "rss-at" python3 "$TOOL" rss-at "$OUT/lj.rss.csv" --lines $((10 * bpp)) \
+    --name "$wpid=lj_wiascan" --name "$EMU_PID=lj_emu" >>"$RES" || log "long: rss-at failed"
   put lj_tiff_bytes "$(file_bytes "$OUT/lj.tiff")"
   rm -f "$OUT/lj.tiff"
 }
@@ -382,7 +471,7 @@ bench_ratios() {
     local wp=10
     [ "$QUICK" = "1" ] && wp=3
     log "ratios: bench_wias ($wp pages)"
-    if "$BENCH_WIAS" "$wp" "$OUT" >"$OUT/wias.log" 2>&1; then
+    if bounded wias bench_wias "$BENCH_WIAS" "$wp" "$OUT" >"$OUT/wias.log" 2>&1; then
       # rows: target TIFF-bytes baseline-MB/s wias-MB/s wall-ratio CPU-ratio
       awk '$1 == "file" { print "wias_file_MBps=" $4; print "wias_file_base_MBps=" $3;
                           print "wias_file_ratio=" $5; print "wias_file_cpu_ratio=" $6 }
@@ -395,7 +484,7 @@ bench_ratios() {
   fi
   if [ -n "$BENCH_SYNTH" ]; then
     log "ratios: bench_synth"
-    if "$BENCH_SYNTH" >"$OUT/synth.log" 2>&1; then
+    if bounded synth bench_synth "$BENCH_SYNTH" >"$OUT/synth.log" 2>&1; then
       put synth_MBps "$(sed -n 's/^dm_synth_band: *\([0-9.]*\) MB\/s.*/\1/p' "$OUT/synth.log")"
       put synth_memset_MBps "$(sed -n 's/^memset: *\([0-9.]*\) MB\/s.*/\1/p' "$OUT/synth.log")"
       put synth_ratio "$(sed -n 's/^ratio synth\/memset: *\([0-9.]*\).*/\1/p' "$OUT/synth.log")"

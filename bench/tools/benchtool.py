@@ -382,8 +382,17 @@ def verdict(ok):
 def cmd_table(a):
     env = load_env(a.results)
     rows = []
+    TIMED_OUT = "n/a (timed out)"
 
-    def row(n, what, result, base, r, target, ok):
+    def row(n, what, result, base, r, target, ok, tres=(), tbase=()):
+        # tres / tbase: results.env timeout_* keys (bench.sh `bounded`) of the
+        # commands the result / baseline cell comes from. A command that ran
+        # out of time turns its cell into "n/a (timed out)" and the verdict
+        # into n/a, whatever partial figures it left behind.
+        if any(f"timeout_{k}" in env for k in tres):
+            result, r, ok = TIMED_OUT, None, None
+        if any(f"timeout_{k}" in env for k in tbase):
+            base, r, ok = f"{base.split(':')[0]}: {TIMED_OUT}", None, None
         rows.append((n, what, result, base, "n/a" if r is None else f"{r:,.2f}×", target,
                      verdict(ok)))
 
@@ -395,20 +404,22 @@ def cmd_table(a):
             f"({f1(num(env, 'tp_bytes') and num(env, 'tp_bytes') / 1e6, ' MB')})")
     r = ratio(tp, num(env, "tcp_MBps"))
     row("1a", what, tpres, f"raw TCP loopback, same bytes: {f1(num(env, 'tcp_MBps'), ' MB/s')}",
-        r, "≥ 0.5×", None if r is None else r >= 0.5)
+        r, "≥ 0.5×", None if r is None else r >= 0.5, ("tp",), ("tcp",))
     r = ratio(tp, num(env, "sane_MBps"))
     row("1b", "1 throughput, per MB", tpres,
         f"SANE test backend (scanimage -d test, {env.get('sane_pages', '?')} × 200×200 mm "
         f"colour 300 dpi TIFF): {f1(num(env, 'sane_MBps'), ' MB/s')}",
-        r, "≥ 1.0×", None if r is None else r >= 1.0)
+        r, "≥ 1.0×", None if r is None else r >= 1.0, ("tp",), ("sane",))
     r = ratio(tp, USB2_HS_MBPS)
     row("1c", "1 throughput", tpres, "USB 2.0 high-speed bulk ceiling: 53.2 MB/s", r, "≥ 10×",
-        None if r is None else r >= 10)
+        None if r is None else r >= 10, ("tp",))
 
     for key, tag, how in (("tm", "", "default scheduling"),
                           ("tmrt", "-rt", "scanemu, wiascan and the bare timer at SCHED_FIFO (chrt -f 10)")):
-        if key == "tmrt" and f"{key}_bands" not in env:
+        if key == "tmrt" and f"{key}_bands" not in env and f"timeout_{key}" not in env \
+                and f"timeout_{key}_timer" not in env:
             continue
+        tk, tt = (key,), (f"{key}_timer",)
         p99 = num(env, f"{key}_late_p99_us")
         tp99 = num(env, f"{key}_timer_p99_us")
         row("2a" + tag, f"2 timing, real clock, 2 ms bands × {env.get(key + '_bands', '?')}, {how}: "
@@ -418,7 +429,7 @@ def cmd_table(a):
             f"bare timerfd wake-up at the same deadlines (bench_timer): "
             f"{f1(num(env, key + '_timer_p50_us'))} / {f1(tp99)} / "
             f"{f1(num(env, key + '_timer_max_us'))} µs",
-            ratio(p99, tp99), "p99 ≤ 250 µs", None if p99 is None else p99 <= 250)
+            ratio(p99, tp99), "p99 ≤ 250 µs", None if p99 is None else p99 <= 250, tk, tt)
         d = num(env, f"{key}_drift_us")
         dt = num(env, f"{key}_drift_trend_us")
         span = num(env, f"{key}_span_s")
@@ -428,7 +439,7 @@ def cmd_table(a):
             f"job length {f1(span, ' s', 2)}; bare timer, last wake-up "
             f"{f1(num(env, key + '_timer_drift_us'), ' µs')}",
             None if dt is None or not span else dt / (span * 1e6),
-            "≤ 1 ms", None if d is None or dt is None else abs(dt) <= 1000 and abs(d) <= 1000)
+            "≤ 1 ms", None if d is None or dt is None else abs(dt) <= 1000 and abs(d) <= 1000, tk, tt)
         row("2c" + tag, "2 timing: host arrival jitter p50 / p99 / max (error of each "
             "inter-arrival interval against the device's deadlines)",
             f"{f1(num(env, key + '_host_jitter_p50_us'))} / "
@@ -436,7 +447,7 @@ def cmd_table(a):
             f"{f1(num(env, key + '_host_jitter_max_us'))} µs; host drift "
             f"{f1(num(env, key + '_host_drift_us'), ' µs')}",
             "band interval 2,000 µs", ratio(num(env, f"{key}_host_jitter_p99_us"), 2000.0),
-            "(reported)", None)
+            "(reported)", None, tk)
 
     devs = env.get("sc_devices", "").split()
     base_mb = num(env, "sc1_MBps")
@@ -446,7 +457,7 @@ def cmd_table(a):
         mb = num(env, f"sc{n}_MBps")
         row(f"3-{n}", f"3 scale: {n} device(s) in one scanemu, all scanning: aggregate MB/s "
             "(timing off, A4 colour)", f1(mb, " MB/s"), f"1 device: {f1(base_mb, ' MB/s')}",
-            ratio(mb, base_mb), "(reported)", None)
+            ratio(mb, base_mb), "(reported)", None, (f"sc{n}tp",), ("sc1tp",))
         p = num(env, f"sc{n}_tm_per_device_p99_worst_us")
         pm = num(env, f"sc{n}_tm_per_device_p99_median_us")
         ok = None
@@ -457,7 +468,7 @@ def cmd_table(a):
             ok = None if r8 is None else r8 <= 2.0
         row(f"3-{n}", f"3 scale: {n} device(s), 2 ms bands: per-device release − deadline p99 "
             "(worst device; median device)", f"{f1(p, ' µs')}; {f1(pm, ' µs')}",
-            f"1 device: {f1(base_p99, ' µs')}", ratio(p, base_p99), tgt, ok)
+            f"1 device: {f1(base_p99, ' µs')}", ratio(p, base_p99), tgt, ok, (f"sc{n}tm",), ("sc1tm",))
 
         rss = num(env, f"sc{n}_emu_hwm_kb")
         per = None
@@ -469,7 +480,7 @@ def cmd_table(a):
             f"1 device: {f1(base_rss and base_rss / 1024.0, ' MiB')}"
             + (f"; one A4 colour page is {26.1:.1f} MB" if n != "1" else ""),
             ratio(rss, base_rss), "bounded by band buffers, not pages" if n != "1" else "(reported)",
-            None if per is None else per < 26.1 / 2)
+            None if per is None else per < 26.1 / 2, (f"sc{n}tp",), ("sc1tp",))
 
     bpp = int(num(env, "lj_bands_per_page") or 1)
     for who, label in (("lj_emu", "scanemu"), ("lj_wiascan", "wiascan")):
@@ -484,7 +495,7 @@ def cmd_table(a):
             f"sample (page {last_page}); peak (VmHWM) at the end",
             f"{f1(last and last / 1024.0, ' MiB', 2)} (peak {f1(hwm and hwm / 1024.0, ' MiB', 2)})",
             f"page {at_page}: {f1(at and at / 1024.0, ' MiB', 2)}",
-            r, "flat (≤ 1.10×)", None if r is None else r <= 1.10)
+            r, "flat (≤ 1.10×)", None if r is None else r <= 1.10, ("lj",), ("lj",))
 
     r = num(env, "wias_file_ratio")
     tgt = env.get("wias_target") or ">= 0.9"
@@ -495,17 +506,19 @@ def cmd_table(a):
     row("5a", "5 wias writer: A4 300-dpi 24-bit pages through wiasWritePageBufToStream into a "
         "file on tmpfs (bench_wias)", f1(num(env, "wias_file_MBps"), " MB/s"),
         f"write() of the raw page bytes: {f1(num(env, 'wias_file_base_MBps'), ' MB/s')}", r,
-        tgt.replace(">=", "≥") + "× (its issue)", None if r is None or tv is None else r >= tv)
+        tgt.replace(">=", "≥") + "× (its issue)", None if r is None or tv is None else r >= tv,
+        ("wias",), ("wias",))
     r = num(env, "wias_mem_ratio")
     row("5b", "5 wias writer into a memory IStream", f1(num(env, "wias_mem_MBps"), " MB/s"),
         f"memcpy() into one buffer: {f1(num(env, 'wias_mem_base_MBps'), ' MB/s')}", r,
-        tgt.replace(">=", "≥") + "× (its issue)", None if r is None or tv is None else r >= tv)
+        tgt.replace(">=", "≥") + "× (its issue)", None if r is None or tv is None else r >= tv,
+        ("wias",), ("wias",))
     sm = num(env, "synth_MBps")
     row("5c", "5 page synthesis: dm_synth_band, A4 colour 300 dpi (bench_synth)",
         f1(sm, " MB/s"), f"memset(): {f1(num(env, 'synth_memset_MBps'), ' MB/s')}",
-        num(env, "synth_ratio"), "(reported; its issue)", None)
+        num(env, "synth_ratio"), "(reported; its issue)", None, ("synth",), ("synth",))
     row("5c", "5 page synthesis against USB 2.0", f1(sm, " MB/s"), "USB 2.0 HS: 53.2 MB/s",
-        ratio(sm, USB2_HS_MBPS), "(reported)", None)
+        ratio(sm, USB2_HS_MBPS), "(reported)", None, ("synth",))
 
     print(f"scanemu benchmarks — {env.get('date', '?')}, commit {env.get('commit', '?')}, "
           f"{env.get('host', '?')}{' (BENCH_QUICK=1)' if env.get('quick') == '1' else ''}")
@@ -516,6 +529,11 @@ def cmd_table(a):
     print("|---|---|---|---|---|---|---|")
     for rw in rows:
         print("| " + " | ".join(str(c).replace("|", "\\|") for c in rw) + " |")
+    notes = [f"{k[len('timeout_'):]}: {v}" for k, v in env.items() if k.startswith("timeout_")]
+    notes += [v for k, v in env.items() if k.startswith("emu_killed_")]
+    if notes:
+        print()
+        print("Timed out (bounded by BENCH_TIMEOUT, killed; the run went on): " + "; ".join(notes) + ".")
     return 0
 
 
