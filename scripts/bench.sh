@@ -4,7 +4,7 @@
 # baseline measured in the same run, the ratio and the target. Nothing here is
 # a test: it never gates CI on a time, and CTest never runs it.
 #
-#   scripts/bench.sh                 full run (about 3-5 minutes on 2 cores)
+#   scripts/bench.sh                 full run (about 1.5 minutes on 2 quiet cores, more when loaded)
 #   BENCH_QUICK=1 scripts/bench.sh   scaled down (about a minute): fewer pages,
 #                                    bands and devices; same table
 #

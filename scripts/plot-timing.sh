@@ -48,9 +48,9 @@ set yrange [0.8:*]
 set style fill solid 0.6 border -1
 set grid
 set arrow 1 from p99, graph 0 to p99, graph 1 nohead dt 2 lc rgb "red"
-set label 1 sprintf(" p99 %.1f µs", p99) at p99, graph 0.9 tc rgb "red"
+set label 1 sprintf(" p99 %.1f µs", p99) at p99, graph 0.9 tc rgb "red" front
 set arrow 2 from p50, graph 0 to p50, graph 1 nohead dt 3 lc rgb "#228833"
-set label 2 sprintf(" p50 %.1f µs", p50) at p50, graph 0.8 tc rgb "#228833"
+set label 2 sprintf(" p50 %.1f µs", p50) at p50, graph 0.8 tc rgb "#228833" front
 plot '$tmp/hist.dat' using 1:2:(\$3*0.9) with boxes lc rgb "#4477aa" notitle
 unset logscale xy
 set xrange [*:*]
