@@ -11,6 +11,7 @@ typedef struct emu_dm_port {
     emu_log log;
     char busid[PROTO_USBIP_BUSID_SIZE];
     uint64_t jobs_seen;
+    emu_trace_port *tport; /* NULL without --trace */
 } emu_dm_port;
 
 static int be_bulk_out(void *ctx, const uint8_t *buf, size_t len)
@@ -36,6 +37,15 @@ static void be_consume(void *ctx, enum dm_endpoint ep, uint64_t release_ns)
 {
     dm_device_consume(((emu_dm_port *)ctx)->dev, ep, release_ns);
 }
+static void be_consume_urb(void *ctx, enum dm_endpoint ep, uint64_t release_ns, uint64_t urb_ns)
+{
+    emu_dm_port *p = ctx;
+    if (p->tport)
+        p->tport->urb_ns = urb_ns;
+    dm_device_consume(p->dev, ep, release_ns);
+    if (p->tport)
+        p->tport->urb_ns = UINT64_MAX;
+}
 static void be_clear_halt(void *ctx, enum dm_endpoint ep)
 {
     dm_device_clear_halt(((emu_dm_port *)ctx)->dev, ep);
@@ -49,6 +59,7 @@ static const emu_backend_ops dm_backend = {
     .bulk_out = be_bulk_out,
     .peek = be_peek,
     .consume = be_consume,
+    .consume_urb = be_consume_urb,
     .clear_halt = be_clear_halt,
     .reset = be_reset,
 };
@@ -110,6 +121,7 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
             goto out_free;
         b->n = i + 1;
         b->ports[i].trace = b->trace;
+        b->ports[i].urb_ns = UINT64_MAX;
         snprintf(b->ports[i].busid, sizeof b->ports[i].busid, "1-%zu", i + 1);
         dm_device_config cfg;
         dm_device_config_init(&cfg);
@@ -131,6 +143,7 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         ex[i].id = *dm_profile_usb(b->profiles[i]);
         ex[i].ops = &dm_backend;
         b->dm_ports[i].dev = b->devices[i];
+        b->dm_ports[i].tport = b->trace ? &b->ports[i] : NULL;
         b->dm_ports[i].log.f = opts->log ? opts->log : stderr;
         b->dm_ports[i].log.level = opts->log_level;
         snprintf(b->dm_ports[i].busid, sizeof b->dm_ports[i].busid, "1-%zu", i + 1);

@@ -110,6 +110,11 @@ typedef struct emu_backend_ops {
     int (*bulk_out)(void *ctx, const uint8_t *buf, size_t len);
     void (*peek)(void *ctx, enum dm_endpoint ep, uint64_t now_ns, dm_in *out);
     void (*consume)(void *ctx, enum dm_endpoint ep, uint64_t release_ns);
+    /* Optional (NULL: consume is used): consume, also telling the backend
+     * when the IN URB that carries the message arrived (CLOCK_MONOTONIC ns,
+     * the kernel's receive timestamp of its CMD_SUBMIT where available), for
+     * the trace's urb_ns / emu_late_ns. */
+    void (*consume_urb)(void *ctx, enum dm_endpoint ep, uint64_t release_ns, uint64_t urb_ns);
     void (*clear_halt)(void *ctx, enum dm_endpoint ep);
     void (*reset)(void *ctx);
 } emu_backend_ops;
@@ -133,6 +138,10 @@ void emu_trace_close(emu_trace *t);
 typedef struct emu_trace_port {
     emu_trace *trace;
     char busid[PROTO_USBIP_BUSID_SIZE];
+    /* Arrival (CLOCK_MONOTONIC ns) of the IN URB carrying the record being
+     * consumed; UINT64_MAX = unknown (then urb_ns/emu_late_ns are null).
+     * Set around dm_device_consume by the worker thread that owns it. */
+    uint64_t urb_ns;
 } emu_trace_port;
 void emu_trace_record(void *port, const dm_trace_rec *rec);
 

@@ -18,7 +18,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: scanemu [--listen HOST:PORT] [--device PROFILE.yaml]...\n"
             "               [--scenario SCENARIO.yaml] [--seed N] [--trace FILE.jsonl]\n"
-            "               [--no-timing] [--port-file FILE] [-v|-q] [--help] [--version]\n"
+            "               [--no-timing] [--realtime[=PRIO]] [--port-file FILE] [-v|-q]\n"
+            "               [--help] [--version]\n"
             "\n"
             "Exports virtual USB scanners over USB/IP (the protocol of Linux usbipd).\n"
             "  --listen HOST:PORT  listen address (default 127.0.0.1:3240; port 0 = any free\n"
@@ -29,6 +30,9 @@ static void usage(FILE *f)
             "  --seed N            seed for page content, jitter and faults (default 1)\n"
             "  --trace FILE        device-side JSON Lines trace, one record per band\n"
             "  --no-timing         release bands as fast as possible (benchmarks)\n"
+            "  --realtime[=PRIO]   device threads at SCHED_FIFO priority PRIO (1-99, default\n"
+            "                      10) with 1 ns timer slack; needs CAP_SYS_NICE or\n"
+            "                      RLIMIT_RTPRIO, else one warning and normal priority\n"
             "  --port-file FILE    write the bound port to FILE once listening\n"
             "  -v, --verbose       more log output (repeat for debug)\n"
             "  -q, --quiet         warnings and errors only\n");
@@ -112,7 +116,7 @@ static void *signal_thread(void *arg)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_NO_TIMING = 256, OPT_PORT_FILE, OPT_VERSION };
+    enum { OPT_NO_TIMING = 256, OPT_PORT_FILE, OPT_VERSION, OPT_REALTIME };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"device", required_argument, NULL, 'd'},
@@ -121,6 +125,7 @@ int main(int argc, char **argv)
         {"trace", required_argument, NULL, 't'},
         {"no-timing", no_argument, NULL, OPT_NO_TIMING},
         {"port-file", required_argument, NULL, OPT_PORT_FILE},
+        {"realtime", optional_argument, NULL, OPT_REALTIME},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -177,6 +182,16 @@ int main(int argc, char **argv)
         case OPT_PORT_FILE:
             port_file = optarg;
             break;
+        case OPT_REALTIME: {
+            unsigned long long v = 10;
+            if (optarg && (parse_u64(optarg, 99, &v) < 0 || v < 1)) {
+                fprintf(stderr, "scanemu: --realtime: expected a priority 1-99, got \"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            opts.realtime_prio = (int)v;
+            break;
+        }
         case 'v':
             verbosity++;
             break;

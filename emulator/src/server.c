@@ -18,15 +18,18 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "emu-internal.h"
@@ -41,6 +44,7 @@ typedef struct emu_urb {
     int32_t start_frame;
     int32_t number_of_packets;
     uint8_t *data; /* a NAKed bulk OUT's payload (length bytes), else NULL */
+    uint64_t arrival_ns; /* when its CMD_SUBMIT reached the socket (CLOCK_MONOTONIC) */
 } emu_urb;
 
 typedef struct emu_urbq {
@@ -67,6 +71,7 @@ typedef struct emu_session {
     uint32_t ep_mask;
     uint64_t timer_at; /* 0: disarmed */
     uint64_t released_since_flush;
+    uint64_t rx_stamp; /* arrival of the bytes last received (CLOCK_MONOTONIC) */
     int warned_unconfigured; /* one warning per connection */
 } emu_session;
 
@@ -125,6 +130,7 @@ struct emu_server {
         void *arg;
     } cleanups[EMU_MAX_CLEANUPS];
     size_t ncleanups;
+    int realtime_prio; /* 0: normal scheduling */
 };
 
 /* epoll tags for the fixed descriptors of a worker. */
@@ -399,6 +405,7 @@ static uint64_t service_ep(emu_dev *d, enum dm_endpoint ep)
             return in.deadline_ns;
         case DM_IN_DATA: {
             emu_urb *u = urbq_pop(s, ep);
+            uint64_t urb_ns = u->arrival_ns;
             uint64_t release = emu_now_ns();
             if (in.len > (size_t)u->length) {
                 /* Babble: the message does not fit and is lost. */
@@ -415,7 +422,10 @@ static uint64_t service_ep(emu_dev *d, enum dm_endpoint ep)
                 ret_submit(d, u->seqnum, st, in.data, in.len, u->start_frame, u->number_of_packets);
             }
             urb_free(s, u);
-            d->ex.ops->consume(d->ex.ctx, ep, release);
+            if (d->ex.ops->consume_urb)
+                d->ex.ops->consume_urb(d->ex.ctx, ep, release, urb_ns);
+            else
+                d->ex.ops->consume(d->ex.ctx, ep, release);
             s->released_since_flush++;
             if (ep == DM_EP_DATA_IN)
                 s->data_in_consumed++;
@@ -611,6 +621,7 @@ static emu_urb *urb_alloc(emu_dev *d, const proto_usbip_urb_hdr *h)
     u->start_frame = h->u.submit.start_frame;
     u->number_of_packets = h->u.submit.number_of_packets;
     u->data = NULL;
+    u->arrival_ns = s->rx_stamp;
     return u;
 }
 
@@ -789,6 +800,29 @@ static void process_input(emu_dev *d)
         s->rx_off = s->rx_len = 0;
 }
 
+/* When the bytes just received reached the socket, on CLOCK_MONOTONIC: the
+ * kernel's receive timestamp (SO_TIMESTAMPNS, CLOCK_REALTIME) converted by its
+ * age, so a worker that runs late does not make a URB look late; the read
+ * time itself when there is none (or it is implausible). For TCP it is the
+ * timestamp of the last segment read, so never earlier than the truth. */
+static uint64_t rx_arrival(struct msghdr *mh)
+{
+    uint64_t now = emu_now_ns();
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS ||
+            cm->cmsg_len < CMSG_LEN(sizeof(struct timespec)))
+            continue;
+        struct timespec ts, rt;
+        memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+        clock_gettime(CLOCK_REALTIME, &rt);
+        int64_t age = ((int64_t)rt.tv_sec - (int64_t)ts.tv_sec) * 1000000000ll +
+                      ((int64_t)rt.tv_nsec - (int64_t)ts.tv_nsec);
+        if (age >= 0 && age < 1000000000ll && (uint64_t)age < now)
+            return now - (uint64_t)age;
+    }
+    return now;
+}
+
 static void read_input(emu_dev *d)
 {
     emu_session *s = &d->s;
@@ -797,7 +831,17 @@ static void read_input(emu_dev *d)
         if (s->rx_cap - s->rx_len < EMU_RX_CHUNK / 4 &&
             rx_reserve(d, s->rx_len - s->rx_off + EMU_RX_CHUNK) < 0)
             return;
-        ssize_t r = recv(s->fd, s->rx + s->rx_len, s->rx_cap - s->rx_len, MSG_DONTWAIT);
+        struct iovec iov = {s->rx + s->rx_len, s->rx_cap - s->rx_len};
+        union {
+            char buf[CMSG_SPACE(sizeof(struct timespec))];
+            struct cmsghdr align;
+        } ctl;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = sizeof ctl.buf;
+        ssize_t r = recvmsg(s->fd, &mh, MSG_DONTWAIT);
+        if (r > 0)
+            s->rx_stamp = rx_arrival(&mh);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -850,6 +894,9 @@ static void session_begin(emu_dev *d, int fd)
         getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, serv, sizeof serv,
                     NI_NUMERICHOST | NI_NUMERICSERV);
     snprintf(s->peer, sizeof s->peer, "%s:%s", host, serv);
+    int one = 1; /* receive timestamps for the URBs' arrival (trace urb_ns) */
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+    s->rx_stamp = emu_now_ns();
     s->fd = fd;
     s->dead = 0;
     s->warned_unconfigured = 0;
@@ -913,6 +960,8 @@ static void *worker_main(void *arg)
     emu_dev *d = arg;
     emu_session *s = &d->s;
     struct epoll_event evs[8];
+    if (d->srv->realtime_prio > 0)
+        prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL); /* this thread only */
     for (;;) {
         int n = epoll_wait(d->epfd, evs, 8, -1); /* deadlines come from the timerfd */
         if (n < 0) {
@@ -1201,6 +1250,31 @@ static void op_accept(emu_server *srv)
     }
 }
 
+/* --realtime: the device workers at SCHED_FIFO. All or none: if the system
+ * refuses one, those already changed go back to normal scheduling and one
+ * warning says why. */
+static void set_realtime(emu_server *srv, size_t n)
+{
+    struct sched_param sp = {.sched_priority = srv->realtime_prio};
+    for (size_t i = 0; i < n; i++) {
+        int rc = pthread_setschedparam(srv->devs[i].thread, SCHED_FIFO, &sp);
+        if (rc == 0)
+            continue;
+        struct sched_param normal = {.sched_priority = 0};
+        for (size_t j = 0; j < i; j++)
+            pthread_setschedparam(srv->devs[j].thread, SCHED_OTHER, &normal);
+        emu_logf(&srv->log, EMU_LOG_WARN, NULL,
+                 "--realtime: cannot put the device threads at SCHED_FIFO priority %d (%s%s); "
+                 "running at normal priority",
+                 srv->realtime_prio, strerror(rc),
+                 rc == EPERM ? ": needs CAP_SYS_NICE or RLIMIT_RTPRIO >= the priority" : "");
+        return;
+    }
+    emu_logf(&srv->log, EMU_LOG_INFO, NULL,
+             "--realtime: %zu device thread%s at SCHED_FIFO priority %d, timer slack 1 ns", n,
+             n == 1 ? "" : "s", srv->realtime_prio);
+}
+
 int emu_server_run(emu_server *srv)
 {
     int rc = 0;
@@ -1215,6 +1289,8 @@ int emu_server_run(emu_server *srv)
         }
         d->thread_started = 1;
     }
+    if (rc == 0 && srv->realtime_prio > 0)
+        set_realtime(srv, started);
     emu_logf(&srv->log, EMU_LOG_INFO, NULL, "serving %zu device%s on port %u", srv->ndev,
              srv->ndev == 1 ? "" : "s", srv->port);
     struct epoll_event evs[32];
@@ -1436,6 +1512,13 @@ int emu_server_create_ex(const emu_options *opts, const emu_export *exports, siz
     srv->log.level = opts->log_level;
     srv->listen_fd = srv->stop_efd = srv->acceptor_epfd = -1;
     srv->trace = trace;
+    srv->realtime_prio = opts->realtime_prio;
+    if (srv->realtime_prio < 0 || srv->realtime_prio > 99) {
+        snprintf(errbuf, errlen, "realtime priority %d out of range 1-99 (0 = off)",
+                 opts->realtime_prio);
+        free(srv);
+        return -1;
+    }
     for (size_t i = 0; i < EMU_MAX_OP_CONNS; i++)
         srv->ops[i].fd = -1;
     srv->stop_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

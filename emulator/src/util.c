@@ -115,6 +115,19 @@ void emu_trace_record(void *ctx, const dm_trace_rec *rec)
     else
         snprintf(late, sizeof late, "%lld",
                  (long long)(int64_t)(rec->release_ns - rec->deadline_ns));
+    /* Attribution: urb_ns is when the bulk IN URB that carried the record
+     * arrived (signed: it may predate the job); emu_late_ns is
+     * release - max(deadline, urb arrival), the lateness the emulator itself
+     * is responsible for (the rest is the host having no transfer queued). */
+    char urb[24], emu_late[24];
+    if (port->urb_ns == UINT64_MAX || strcmp(late, "null") == 0) {
+        snprintf(urb, sizeof urb, "null");
+        snprintf(emu_late, sizeof emu_late, "null");
+    } else {
+        snprintf(urb, sizeof urb, "%lld", (long long)(int64_t)(port->urb_ns - rec->job_start_ns));
+        uint64_t from = port->urb_ns > rec->deadline_ns ? port->urb_ns : rec->deadline_ns;
+        snprintf(emu_late, sizeof emu_late, "%lld", (long long)(int64_t)(rec->release_ns - from));
+    }
     char fault[64];
     if (rec->fault)
         snprintf(fault, sizeof fault, "\"%s\"", rec->fault);
@@ -123,7 +136,9 @@ void emu_trace_record(void *ctx, const dm_trace_rec *rec)
     pthread_mutex_lock(&port->trace->mtx);
     fprintf(port->trace->f,
             "{\"src\":\"device\",\"busid\":\"%s\",\"page\":%u,\"side\":%u,\"band\":%u,"
-            "\"deadline_ns\":%s,\"release_ns\":%s,\"late_ns\":%s,\"bytes\":%u,\"fault\":%s}\n",
-            port->busid, rec->page, rec->side, rec->band, d, r, late, rec->bytes, fault);
+            "\"deadline_ns\":%s,\"release_ns\":%s,\"late_ns\":%s,\"bytes\":%u,\"fault\":%s,"
+            "\"urb_ns\":%s,\"emu_late_ns\":%s}\n",
+            port->busid, rec->page, rec->side, rec->band, d, r, late, rec->bytes, fault, urb,
+            emu_late);
     pthread_mutex_unlock(&port->trace->mtx);
 }

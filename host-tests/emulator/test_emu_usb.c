@@ -2,13 +2,16 @@
  * loopback sockets against scripted backends (fake_backend.c). */
 #include <check.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "emu_client.h"
 #include "fake_backend.h"
+#include "protocol/scan.h"
 
 static emu_server *srv;
 static pthread_t srv_thread;
@@ -801,6 +804,141 @@ START_TEST(malformed_urb_phase)
 }
 END_TEST
 
+
+/* ---- trace attribution (real device model, real clock) ------------------------------ */
+
+/* Integer value of "key": in a JSON line; 0 and *ok = 0 when absent or null. */
+static long long json_ll(const char *line, const char *key, int *ok)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(line, pat);
+    if (!p || strncmp(p + strlen(pat), "null", 4) == 0) {
+        *ok = 0;
+        return 0;
+    }
+    return strtoll(p + strlen(pat), NULL, 10);
+}
+
+static void scan_command(tc *c, uint16_t op)
+{
+    proto_scan_cmd cmd = {op, 1, 0};
+    uint8_t out[PROTO_SCAN_CMD_HDR_SIZE];
+    int n = proto_scan_cmd_encode(&cmd, out, sizeof out);
+    ck_assert_int_gt(n, 0);
+    uint32_t seq = tc_submit(c, 1, PROTO_USBIP_DIR_OUT, 0, n, NULL, out);
+    proto_usbip_urb_hdr h;
+    size_t len;
+    ck_assert_int_eq(tc_recv(c, &h, buf, sizeof buf, &len), 0);
+    ck_assert_uint_eq(h.seqnum, seq);
+    ck_assert_int_eq(h.u.ret_submit.status, 0);
+}
+
+static void bulk_in_ok(tc *c)
+{
+    uint32_t seq = tc_submit(c, 1, PROTO_USBIP_DIR_IN, 0, 65536, NULL, NULL);
+    proto_usbip_urb_hdr h;
+    size_t len;
+    ck_assert_int_eq(tc_recv(c, &h, buf, sizeof buf, &len), 0);
+    ck_assert_uint_eq(h.seqnum, seq);
+    ck_assert_int_eq(h.u.ret_submit.status, 0);
+}
+
+/* Band 0 of bench-2ms is due 2 ms after START_JOB and its URB is queued
+ * before the job starts: the host had a transfer pending at the deadline, so all of its
+ * lateness is the emulator's (emu_late_ns == late_ns). The URB for band 1
+ * (due at 4 ms) is submitted only 40 ms after the job started: the band is
+ * late because the host starved the device, urb_ns >= deadline_ns and
+ * emu_late_ns < late_ns. */
+START_TEST(trace_attributes_lateness)
+{
+    const char *src = getenv("SCANEMU_SOURCE_DIR");
+    ck_assert_ptr_nonnull(src);
+    char profile[4096], trace_path[] = "/tmp/test_emu_trace_XXXXXX";
+    snprintf(profile, sizeof profile, "%s/bench/fixtures/profiles/bench-2ms.yaml", src);
+    int tfd = mkstemp(trace_path);
+    ck_assert_int_ge(tfd, 0);
+    close(tfd);
+    const char *profiles[1] = {profile};
+    emu_options o;
+    emu_options_init(&o);
+    o.listen_port = 0;
+    o.log_level = EMU_LOG_WARN;
+    o.profile_paths = profiles;
+    o.n_devices = 1;
+    o.trace_path = trace_path;
+    char err[512];
+    ck_assert_msg(emu_server_create(&o, &srv, err, sizeof err) == 0, "%s", err);
+    port = emu_server_port(srv);
+    ck_assert_int_eq(pthread_create(&srv_thread, NULL, run_server, srv), 0);
+
+    tc c;
+    import_ok(&c, "1-1");
+    /* Two bulk IN URBs queued before the job starts: the START_JOB response
+     * and band 0, so band 0's URB is pending at its deadline however slow
+     * this machine is. */
+    uint32_t rsp_seq = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 65536, NULL, NULL);
+    uint32_t band0_seq = tc_submit(&c, 1, PROTO_USBIP_DIR_IN, 0, 65536, NULL, NULL);
+    scan_command(&c, PROTO_SCAN_OP_START_JOB);
+    struct timespec t0; /* after the job started */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint32_t seqs[2] = {rsp_seq, band0_seq};
+    for (int i = 0; i < 2; i++) {
+        proto_usbip_urb_hdr h;
+        size_t len;
+        ck_assert_int_eq(tc_recv(&c, &h, buf, sizeof buf, &len), 0);
+        ck_assert_uint_eq(h.seqnum, seqs[i]);
+        ck_assert_int_eq(h.u.ret_submit.status, 0);
+    }
+    /* Let band 1's deadline (4 ms) pass by far before asking for it. */
+    struct timespec until = t0;
+    until.tv_nsec += 40000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) != 0)
+        ;
+    bulk_in_ok(&c); /* band 1 */
+    scan_command(&c, PROTO_SCAN_OP_ABORT);
+    tc_close(&c);
+    emu_server_stop(srv);
+    pthread_join(srv_thread, NULL);
+    emu_server_free(srv); /* flushes the trace */
+    srv = NULL;
+
+    FILE *f = fopen(trace_path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[1024];
+    int seen = 0;
+    while (fgets(line, sizeof line, f)) {
+        int ok = 1;
+        long long band = json_ll(line, "band", &ok);
+        long long page = json_ll(line, "page", &ok);
+        long long dl = json_ll(line, "deadline_ns", &ok);
+        long long late = json_ll(line, "late_ns", &ok);
+        long long urb = json_ll(line, "urb_ns", &ok);
+        long long emu_late = json_ll(line, "emu_late_ns", &ok);
+        if (page != 0 || band > 1)
+            continue;
+        ck_assert_msg(ok, "a field is missing or null: %s", line);
+        ck_assert_int_ge(late, 0);
+        if (band == 0) {
+            ck_assert_msg(urb < dl, "band 0's URB was queued before its deadline: %s", line);
+            ck_assert_msg(emu_late == late, "%s", line);
+        } else {
+            ck_assert_msg(urb >= dl, "band 1's URB came after its deadline: %s", line);
+            ck_assert_msg(late >= 36000000, "band 1 is >= 36 ms late: %s", line);
+            ck_assert_msg(emu_late >= 0 && emu_late < late, "%s", line);
+        }
+        seen |= 1 << band;
+    }
+    fclose(f);
+    unlink(trace_path);
+    ck_assert_int_eq(seen, 3);
+}
+END_TEST
+
 static Suite *emu_suite(void)
 {
     Suite *s = suite_create("emu_usb");
@@ -841,6 +979,11 @@ static Suite *emu_suite(void)
     tcase_add_test(bad, malformed_op_phase);
     tcase_add_test(bad, malformed_urb_phase);
     suite_add_tcase(s, bad);
+
+    TCase *tr = tcase_create("trace");
+    tcase_set_timeout(tr, 30);
+    tcase_add_test(tr, trace_attributes_lateness);
+    suite_add_tcase(s, tr);
     return s;
 }
 

@@ -36,6 +36,11 @@ typedef struct emu_options {
     int timing;                   /* 1 (default) = profile schedule; 0 = as fast as possible */
     enum emu_log_level log_level; /* default EMU_LOG_INFO */
     FILE *log;                    /* default stderr */
+    /* Added after 0.1: SCHED_FIFO priority (1..99) for the device worker
+     * threads, plus a 1 ns timer slack; 0 (default) = normal scheduling.
+     * If the system refuses (EPERM), one warning is logged and the server
+     * runs at normal priority. */
+    int realtime_prio;
 } emu_options;
 
 void emu_options_init(emu_options *opts);
