@@ -17,6 +17,8 @@
 #                        /dev/shm/scanemu-bench); kept after the run
 #   BENCH_ONLY="..."     run only these sections: throughput timing scale long ratios
 #   BENCH_RT=0           skip the second timing pass at SCHED_FIFO (chrt -f 10)
+#   BENCH_SC_RT="1 8"    device counts whose scale timing pass is repeated with
+#                        scanemu --realtime ("" = none)
 #   BENCH_DOCS=1         write the plots into docs/img/ (for docs/performance.md)
 #                        instead of $BENCH_OUT
 #   BENCH_TIMEOUT=S      bound on every external command that could hang
@@ -59,6 +61,7 @@ else
   SC_TM_BANDS=1000
   LJ_PAGES=1000
 fi
+SC_RT_DEVICES="${BENCH_SC_RT:-1 8}" # device counts also timed with scanemu --realtime
 TM_BANDS_PER_PAGE=10 # bands per page in the timing profile (bench/fixtures)
 
 # Progress goes to fd 3, the script's own stderr, even from inside a command
@@ -331,7 +334,9 @@ bench_timing() {
 
 # scale_pass N KIND: N devices in one scanemu, N wiascan at once.
 # KIND=tp: A4 colour, timing off (aggregate MB/s, RSS); KIND=tm: 2 ms bands on
-# the real clock, traced (per-device p99).
+# the real clock, traced (per-device p99 of late_ns and of emu_late_ns);
+# KIND=tmrt: the same with scanemu --realtime (its device threads at
+# SCHED_FIFO 10; the wiascan processes stay at normal priority).
 scale_pass() {
   local n="$1" kind="$2" devs=() i pids=() rc=0 t0 t1 prof pages mode dpi
   if [ "$kind" = tp ]; then
@@ -341,8 +346,9 @@ scale_pass() {
   fi
   for i in $(seq 1 "$n"); do devs+=(--device "$prof"); done
   local extra=(--no-timing)
-  [ "$kind" = tm ] && extra=(--trace "$OUT/sc$n.dev.jsonl")
-  rm -f "$OUT/sc$n.dev.jsonl"
+  [ "$kind" = tm ] && extra=(--trace "$OUT/sc$n$kind.dev.jsonl")
+  [ "$kind" = tmrt ] && extra=(--trace "$OUT/sc$n$kind.dev.jsonl" --realtime=10)
+  rm -f "$OUT/sc$n$kind.dev.jsonl"
   start_emu "sc$n$kind" "${devs[@]}" --scenario "$BFIX/scenarios/bench-sheets.yaml" --seed "$SEED" "${extra[@]}"
   local base_rss
   base_rss=$(rss_kb "$EMU_PID")
@@ -382,11 +388,13 @@ scale_pass() {
     put "sc${n}_emu_idle_rss_kb" "$base_rss"
     put "sc${n}_emu_hwm_kb" "$hwm"
   else
-    bounded "sc$n$kind" "trace statistics ($n devices)" python3 "$TOOL" trace-stats "$OUT/sc$n.dev.jsonl" \
-      --per-busid >"$OUT/sc$n.stats" || { log "scale: trace-stats failed ($n devices)"; return 0; }
-    grep -E '^(devices|per_device_p99_median_us|per_device_p99_worst_us|late_p99_us|bands)=' \
-      "$OUT/sc$n.stats" | sed "s/^/sc${n}_tm_/" >>"$RES"
-    put "sc${n}_tm_emu_hwm_kb" "$hwm"
+    bounded "sc$n$kind" "trace statistics ($n devices, $kind)" python3 "$TOOL" trace-stats \
+      "$OUT/sc$n$kind.dev.jsonl" --per-busid >"$OUT/sc$n$kind.stats" ||
+      { log "scale: trace-stats failed ($n devices, $kind)"; return 0; }
+    grep -E '^(devices|per_device_(emu_)?p99_(median|worst)_us|(emu_)?late_p99_us|starved_bands|bands)=' \
+      "$OUT/sc$n$kind.stats" | sed "s/^/sc${n}_${kind}_/" >>"$RES"
+    put "sc${n}_${kind}_emu_hwm_kb" "$hwm"
+    [ "$kind" = tmrt ] && put "sc${n}_tmrt_log" "$(grep -- '--realtime' "$OUT/sc$n$kind.emu.log" | head -n1)"
   fi
   rm -f "$OUT/sc$n".*.tiff
 }
@@ -399,6 +407,12 @@ bench_scale() {
     scale_pass "$n" tp
     log "scale: $n devices, 2 ms bands on the real clock ($SC_TM_BANDS bands each)"
     scale_pass "$n" tm
+    case " $SC_RT_DEVICES " in
+    *" $n "*)
+      log "scale: $n devices, 2 ms bands, scanemu --realtime ($SC_TM_BANDS bands each)"
+      scale_pass "$n" tmrt
+      ;;
+    esac
   done
   put sc_devices "$SC_DEVICES"
 }

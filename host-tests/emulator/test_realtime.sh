@@ -10,7 +10,7 @@ SRC=$2
 SESSION=$3
 TMP=$(mktemp -d)
 SCANEMU_PID=
-trap '[ -n "$SCANEMU_PID" ] && kill "$SCANEMU_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+trap '[ -z "$SCANEMU_PID" ] || kill "$SCANEMU_PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 . "$SRC/host-tests/emulator/run_scanemu.sh"
 
 # Invalid values: exit 2 with one line naming the option.
