@@ -43,7 +43,7 @@ typedef struct emu_urb {
     int32_t length; /* transfer_buffer_length */
     int32_t start_frame;
     int32_t number_of_packets;
-    uint8_t *data; /* a NAKed bulk OUT's payload (length bytes), else NULL */
+    uint8_t *data;       /* a NAKed bulk OUT's payload (length bytes), else NULL */
     uint64_t arrival_ns; /* when its CMD_SUBMIT reached the socket (CLOCK_MONOTONIC) */
 } emu_urb;
 
@@ -71,7 +71,7 @@ typedef struct emu_session {
     uint32_t ep_mask;
     uint64_t timer_at; /* 0: disarmed */
     uint64_t released_since_flush;
-    uint64_t rx_stamp; /* arrival of the bytes last received (CLOCK_MONOTONIC) */
+    uint64_t rx_stamp;       /* arrival of the bytes last received (CLOCK_MONOTONIC) */
     int warned_unconfigured; /* one warning per connection */
 } emu_session;
 

@@ -804,7 +804,6 @@ START_TEST(malformed_urb_phase)
 }
 END_TEST
 
-
 /* ---- trace attribution (real device model, real clock) ------------------------------ */
 
 /* Integer value of "key": in a JSON line; 0 and *ok = 0 when absent or null. */
