@@ -17,6 +17,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -897,7 +898,9 @@ static void session_begin(emu_dev *d, int fd)
     int one = 1; /* receive timestamps for the URBs' arrival (trace urb_ns) */
     setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     s->rx_stamp = emu_now_ns();
+    pthread_mutex_lock(&d->mtx); /* the acceptor polls s->fd under mtx */
     s->fd = fd;
+    pthread_mutex_unlock(&d->mtx);
     s->dead = 0;
     s->warned_unconfigured = 0;
     s->ep_mask = EPOLLIN;
@@ -915,8 +918,10 @@ static void session_end(emu_dev *d)
     if (s->fd < 0)
         return;
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+    pthread_mutex_lock(&d->mtx); /* the acceptor polls s->fd under mtx */
     close(s->fd);
     s->fd = -1;
+    pthread_mutex_unlock(&d->mtx);
     s->dead = 0;
     for (int ep = 0; ep < 2; ep++) {
         while (s->q[ep].head)
@@ -1074,6 +1079,18 @@ static void op_reply_status(emu_server *srv, emu_opconn *c, int32_t status)
     op_start_write(srv, c, c->reply, PROTO_USBIP_OP_HDR_SIZE, OP_AFTER_CLOSE);
 }
 
+/* Called with d->mtx held on a busy device: is it worth waiting for it to be
+ * free? Yes when its client has hung up, or while the connection is between
+ * the acceptor and the worker (neither fd set; lasts microseconds). */
+static int attached_client_gone(emu_dev *d)
+{
+    int fd = d->s.fd >= 0 ? d->s.fd : d->handoff_fd;
+    if (fd < 0)
+        return 1;
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 static void op_import(emu_server *srv, emu_opconn *c)
 {
     char busid[PROTO_USBIP_BUSID_SIZE];
@@ -1095,6 +1112,17 @@ static void op_import(emu_server *srv, emu_opconn *c)
     }
     pthread_mutex_lock(&d->mtx);
     int busy = d->busy;
+    /* A client that closed its socket an instant ago (a scan run right after
+     * another) still holds the device until its worker reads the EOF. Wait for
+     * that detach, bounded, instead of answering ST_DEV_BUSY for a device that
+     * is in fact free. Only a verifiably gone client is waited for. */
+    for (int i = 0; busy && i < 200 && attached_client_gone(d); i++) {
+        pthread_mutex_unlock(&d->mtx);
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        pthread_mutex_lock(&d->mtx);
+        busy = d->busy;
+    }
     if (!busy)
         d->busy = 1;
     pthread_mutex_unlock(&d->mtx);

@@ -154,6 +154,19 @@ START_TEST(import_nodev_busy_and_again)
 }
 END_TEST
 
+/* A scan run right after another: the client closes and at once imports
+ * again. The emulator must not answer ST_DEV_BUSY for a device whose client is
+ * already gone (no retry here, unlike import_ok). */
+START_TEST(import_right_after_close)
+{
+    for (int i = 0; i < 30; i++) {
+        tc a;
+        ck_assert_int_eq(tc_import(&a, port, "1-1"), 0);
+        tc_close(&a);
+    }
+}
+END_TEST
+
 /* ---- enumeration --------------------------------------------------------------------- */
 
 START_TEST(linux_enumeration_sequence)
@@ -945,6 +958,7 @@ static Suite *emu_suite(void)
     tcase_add_checked_fixture(op, setup_hs, teardown);
     tcase_add_test(op, devlist_lists_both);
     tcase_add_test(op, import_nodev_busy_and_again);
+    tcase_add_test(op, import_right_after_close);
     suite_add_tcase(s, op);
 
     TCase *usb = tcase_create("usb");
