@@ -74,7 +74,7 @@ static void cyaml_log_capture(cyaml_log_t level, void *vctx, const char *fmt, va
 
     if (level < CYAML_LOG_ERROR)
         return;
-    /* fmt is libcyaml's own format string, not fixture data. */
+        /* fmt is libcyaml's own format string, not fixture data. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
     vsnprintf(msg, sizeof(msg), fmt, args);
