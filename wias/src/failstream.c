@@ -5,8 +5,7 @@
 #include <stdlib.h>
 
 struct failstream {
-    IStream iface;
-    atomic_uint refs;
+    wias_stream_base base; /* first: IStream * converts to the stream */
     IStream *inner;
     ULONGLONG limit;
     ULONGLONG written;
@@ -20,28 +19,10 @@ static struct failstream *impl(IStream *This)
     return (struct failstream *)This;
 }
 
-static HRESULT STDMETHODCALLTYPE xs_QueryInterface(IStream *This, REFIID riid, void **ppv)
-{
-    if (!ppv)
-        return E_POINTER;
-    if (!riid || !wias_is_stream_iid(riid)) {
-        *ppv = NULL;
-        return E_NOINTERFACE;
-    }
-    This->lpVtbl->AddRef(This);
-    *ppv = This;
-    return S_OK;
-}
-
-static ULONG STDMETHODCALLTYPE xs_AddRef(IStream *This)
-{
-    return atomic_fetch_add(&impl(This)->refs, 1) + 1;
-}
-
 static ULONG STDMETHODCALLTYPE xs_Release(IStream *This)
 {
     struct failstream *xs = impl(This);
-    ULONG left = atomic_fetch_sub(&xs->refs, 1) - 1;
+    ULONG left = wias_stream_unref(This);
 
     if (left == 0) {
         xs->inner->lpVtbl->Release(xs->inner);
@@ -149,17 +130,9 @@ static HRESULT STDMETHODCALLTYPE xs_Stat(IStream *This, STATSTG *st, DWORD flag)
     return in->lpVtbl->Stat(in, st, flag);
 }
 
-static HRESULT STDMETHODCALLTYPE xs_Clone(IStream *This, IStream **ppstm)
-{
-    (void)This;
-    if (ppstm)
-        *ppstm = NULL;
-    return E_NOTIMPL;
-}
-
 static const IStreamVtbl failstream_vtbl = {
-    .QueryInterface = xs_QueryInterface,
-    .AddRef = xs_AddRef,
+    .QueryInterface = wias_stream_QueryInterface,
+    .AddRef = wias_stream_AddRef,
     .Release = xs_Release,
     .Read = xs_Read,
     .Write = xs_Write,
@@ -171,7 +144,7 @@ static const IStreamVtbl failstream_vtbl = {
     .LockRegion = xs_LockRegion,
     .UnlockRegion = xs_UnlockRegion,
     .Stat = xs_Stat,
-    .Clone = xs_Clone,
+    .Clone = wias_stream_Clone_notimpl,
 };
 
 HRESULT wiasCreateFailingStream(IStream *pInner, ULONGLONG cbFailAfter, HRESULT hrFailure,
@@ -187,13 +160,12 @@ HRESULT wiasCreateFailingStream(IStream *pInner, ULONGLONG cbFailAfter, HRESULT 
     xs = calloc(1, sizeof *xs);
     if (!xs)
         return E_OUTOFMEMORY;
-    xs->iface.lpVtbl = &failstream_vtbl;
-    atomic_init(&xs->refs, 1);
+    wias_stream_base_init(&xs->base, &failstream_vtbl);
     pInner->lpVtbl->AddRef(pInner);
     xs->inner = pInner;
     xs->limit = cbFailAfter;
     xs->hr_fail = hrFailure;
     xs->flags = dwFlags;
-    *ppstm = &xs->iface;
+    *ppstm = &xs->base.iface;
     return S_OK;
 }

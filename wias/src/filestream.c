@@ -9,8 +9,7 @@
 #include <unistd.h>
 
 struct filestream {
-    IStream iface;
-    atomic_uint refs;
+    wias_stream_base base; /* first: IStream * converts to the stream */
     int fd;
     BOOL close_on_release;
 };
@@ -20,28 +19,10 @@ static struct filestream *impl(IStream *This)
     return (struct filestream *)This;
 }
 
-static HRESULT STDMETHODCALLTYPE fs_QueryInterface(IStream *This, REFIID riid, void **ppv)
-{
-    if (!ppv)
-        return E_POINTER;
-    if (!riid || !wias_is_stream_iid(riid)) {
-        *ppv = NULL;
-        return E_NOINTERFACE;
-    }
-    This->lpVtbl->AddRef(This);
-    *ppv = This;
-    return S_OK;
-}
-
-static ULONG STDMETHODCALLTYPE fs_AddRef(IStream *This)
-{
-    return atomic_fetch_add(&impl(This)->refs, 1) + 1;
-}
-
 static ULONG STDMETHODCALLTYPE fs_Release(IStream *This)
 {
     struct filestream *fs = impl(This);
-    ULONG left = atomic_fetch_sub(&fs->refs, 1) - 1;
+    ULONG left = wias_stream_unref(This);
 
     if (left == 0) {
         if (fs->close_on_release)
@@ -215,17 +196,9 @@ static HRESULT STDMETHODCALLTYPE fs_Stat(IStream *This, STATSTG *out, DWORD flag
     return S_OK;
 }
 
-static HRESULT STDMETHODCALLTYPE fs_Clone(IStream *This, IStream **ppstm)
-{
-    (void)This;
-    if (ppstm)
-        *ppstm = NULL;
-    return E_NOTIMPL;
-}
-
 static const IStreamVtbl filestream_vtbl = {
-    .QueryInterface = fs_QueryInterface,
-    .AddRef = fs_AddRef,
+    .QueryInterface = wias_stream_QueryInterface,
+    .AddRef = wias_stream_AddRef,
     .Release = fs_Release,
     .Read = fs_Read,
     .Write = fs_Write,
@@ -237,7 +210,7 @@ static const IStreamVtbl filestream_vtbl = {
     .LockRegion = fs_LockRegion,
     .UnlockRegion = fs_LockRegion,
     .Stat = fs_Stat,
-    .Clone = fs_Clone,
+    .Clone = wias_stream_Clone_notimpl,
 };
 
 HRESULT wiasCreateStreamOnFd(int fd, BOOL fCloseOnRelease, IStream **ppstm)
@@ -251,11 +224,10 @@ HRESULT wiasCreateStreamOnFd(int fd, BOOL fCloseOnRelease, IStream **ppstm)
     fs = calloc(1, sizeof *fs);
     if (!fs)
         return E_OUTOFMEMORY;
-    fs->iface.lpVtbl = &filestream_vtbl;
-    atomic_init(&fs->refs, 1);
+    wias_stream_base_init(&fs->base, &filestream_vtbl);
     fs->fd = fd;
     fs->close_on_release = fCloseOnRelease;
-    *ppstm = &fs->iface;
+    *ppstm = &fs->base.iface;
     return S_OK;
 }
 

@@ -16,8 +16,7 @@
 #define MAP_THRESHOLD ((size_t)256 * 1024)
 
 struct memstream {
-    IStream iface; /* first: IStream * and struct memstream * convert */
-    atomic_uint refs;
+    wias_stream_base base; /* first: IStream * converts to the stream */
     BYTE *data;
     size_t size;
     size_t cap;
@@ -32,28 +31,10 @@ static struct memstream *impl(IStream *This)
     return (struct memstream *)This;
 }
 
-static HRESULT STDMETHODCALLTYPE ms_QueryInterface(IStream *This, REFIID riid, void **ppv)
-{
-    if (!ppv)
-        return E_POINTER;
-    if (!riid || !wias_is_stream_iid(riid)) {
-        *ppv = NULL;
-        return E_NOINTERFACE;
-    }
-    This->lpVtbl->AddRef(This);
-    *ppv = This;
-    return S_OK;
-}
-
-static ULONG STDMETHODCALLTYPE ms_AddRef(IStream *This)
-{
-    return atomic_fetch_add(&impl(This)->refs, 1) + 1;
-}
-
 static ULONG STDMETHODCALLTYPE ms_Release(IStream *This)
 {
     struct memstream *ms = impl(This);
-    ULONG left = atomic_fetch_sub(&ms->refs, 1) - 1;
+    ULONG left = wias_stream_unref(This);
 
     if (left == 0) {
         if (ms->mapped)
@@ -232,17 +213,9 @@ static HRESULT STDMETHODCALLTYPE ms_Stat(IStream *This, STATSTG *st, DWORD flag)
     return S_OK;
 }
 
-static HRESULT STDMETHODCALLTYPE ms_Clone(IStream *This, IStream **ppstm)
-{
-    (void)This;
-    if (ppstm)
-        *ppstm = NULL;
-    return E_NOTIMPL;
-}
-
 static const IStreamVtbl memstream_vtbl = {
-    .QueryInterface = ms_QueryInterface,
-    .AddRef = ms_AddRef,
+    .QueryInterface = wias_stream_QueryInterface,
+    .AddRef = wias_stream_AddRef,
     .Release = ms_Release,
     .Read = ms_Read,
     .Write = ms_Write,
@@ -254,7 +227,7 @@ static const IStreamVtbl memstream_vtbl = {
     .LockRegion = ms_LockRegion,
     .UnlockRegion = ms_LockRegion,
     .Stat = ms_Stat,
-    .Clone = ms_Clone,
+    .Clone = wias_stream_Clone_notimpl,
 };
 
 HRESULT wiasCreateMemoryStream(IStream **ppstm)
@@ -266,9 +239,8 @@ HRESULT wiasCreateMemoryStream(IStream **ppstm)
     ms = calloc(1, sizeof *ms);
     if (!ms)
         return E_OUTOFMEMORY;
-    ms->iface.lpVtbl = &memstream_vtbl;
-    atomic_init(&ms->refs, 1);
-    *ppstm = &ms->iface;
+    wias_stream_base_init(&ms->base, &memstream_vtbl);
+    *ppstm = &ms->base.iface;
     return S_OK;
 }
 

@@ -170,3 +170,40 @@ void CoTaskMemFree(LPVOID pv)
 {
     free(pv);
 }
+
+void wias_stream_base_init(wias_stream_base *b, const IStreamVtbl *vtbl)
+{
+    b->iface.lpVtbl = vtbl;
+    atomic_init(&b->refs, 1);
+}
+
+HRESULT STDMETHODCALLTYPE wias_stream_QueryInterface(IStream *This, REFIID riid, void **ppv)
+{
+    if (!ppv)
+        return E_POINTER;
+    if (!riid || !wias_is_stream_iid(riid)) {
+        *ppv = NULL;
+        return E_NOINTERFACE;
+    }
+    This->lpVtbl->AddRef(This);
+    *ppv = This;
+    return S_OK;
+}
+
+ULONG STDMETHODCALLTYPE wias_stream_AddRef(IStream *This)
+{
+    return atomic_fetch_add(&((wias_stream_base *)This)->refs, 1) + 1;
+}
+
+ULONG wias_stream_unref(IStream *This)
+{
+    return atomic_fetch_sub(&((wias_stream_base *)This)->refs, 1) - 1;
+}
+
+HRESULT STDMETHODCALLTYPE wias_stream_Clone_notimpl(IStream *This, IStream **ppstm)
+{
+    (void)This;
+    if (ppstm)
+        *ppstm = NULL;
+    return E_NOTIMPL;
+}

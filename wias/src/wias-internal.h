@@ -2,6 +2,7 @@
 #ifndef WIAS_INTERNAL_H
 #define WIAS_INTERNAL_H
 
+#include <stdatomic.h>
 #include "wias/wias.h"
 
 /* Map an errno value from a failed read/write/open to a STG_E_ code. */
@@ -9,6 +10,20 @@ HRESULT wias_hresult_from_errno(int err, HRESULT fallback);
 
 /* IUnknown/ISequentialStream/IStream match for QueryInterface. */
 BOOL wias_is_stream_iid(REFIID riid);
+
+/* The head every stream implementation starts with: the interface, then the
+ * reference count. QueryInterface, AddRef and Clone are the same for all of
+ * them; Release differs only in what it frees (wias_stream_unref). */
+typedef struct wias_stream_base {
+    IStream iface;
+    atomic_uint refs;
+} wias_stream_base;
+void wias_stream_base_init(wias_stream_base *b, const IStreamVtbl *vtbl);
+HRESULT STDMETHODCALLTYPE wias_stream_QueryInterface(IStream *This, REFIID riid, void **ppv);
+ULONG STDMETHODCALLTYPE wias_stream_AddRef(IStream *This);
+/* Drops one reference; the caller frees its stream when this returns 0. */
+ULONG wias_stream_unref(IStream *This);
+HRESULT STDMETHODCALLTYPE wias_stream_Clone_notimpl(IStream *This, IStream **ppstm);
 
 /* IStream::CopyTo implemented with Read and Write; shared by all streams. */
 HRESULT wias_stream_copyto(IStream *src, IStream *dst, ULARGE_INTEGER cb, ULARGE_INTEGER *pcbRead,
