@@ -138,34 +138,12 @@ static HRESULT STDMETHODCALLTYPE fs_SetSize(IStream *This, ULARGE_INTEGER newsiz
     return S_OK;
 }
 
-static HRESULT STDMETHODCALLTYPE fs_CopyTo(IStream *This, IStream *pstm, ULARGE_INTEGER cb,
-                                           ULARGE_INTEGER *pcbRead, ULARGE_INTEGER *pcbWritten)
-{
-    return wias_stream_copyto(This, pstm, cb, pcbRead, pcbWritten);
-}
-
 static HRESULT STDMETHODCALLTYPE fs_Commit(IStream *This, DWORD flags)
 {
     (void)flags;
     if (fsync(impl(This)->fd) != 0 && errno != EINVAL && errno != EROFS)
         return wias_hresult_from_errno(errno, STG_E_WRITEFAULT);
     return S_OK;
-}
-
-static HRESULT STDMETHODCALLTYPE fs_Revert(IStream *This)
-{
-    (void)This;
-    return S_OK;
-}
-
-static HRESULT STDMETHODCALLTYPE fs_LockRegion(IStream *This, ULARGE_INTEGER off, ULARGE_INTEGER cb,
-                                               DWORD type)
-{
-    (void)This;
-    (void)off;
-    (void)cb;
-    (void)type;
-    return STG_E_INVALIDFUNCTION;
 }
 
 static HRESULT STDMETHODCALLTYPE fs_Stat(IStream *This, STATSTG *out, DWORD flag)
@@ -204,11 +182,11 @@ static const IStreamVtbl filestream_vtbl = {
     .Write = fs_Write,
     .Seek = fs_Seek,
     .SetSize = fs_SetSize,
-    .CopyTo = fs_CopyTo,
+    .CopyTo = wias_stream_copyto,
     .Commit = fs_Commit,
-    .Revert = fs_Revert,
-    .LockRegion = fs_LockRegion,
-    .UnlockRegion = fs_LockRegion,
+    .Revert = wias_stream_Revert_noop,
+    .LockRegion = wias_stream_LockRegion_unsupported,
+    .UnlockRegion = wias_stream_LockRegion_unsupported,
     .Stat = fs_Stat,
     .Clone = wias_stream_Clone_notimpl,
 };

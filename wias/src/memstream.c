@@ -169,33 +169,11 @@ static HRESULT STDMETHODCALLTYPE ms_SetSize(IStream *This, ULARGE_INTEGER newsiz
     return S_OK;
 }
 
-static HRESULT STDMETHODCALLTYPE ms_CopyTo(IStream *This, IStream *pstm, ULARGE_INTEGER cb,
-                                           ULARGE_INTEGER *pcbRead, ULARGE_INTEGER *pcbWritten)
-{
-    return wias_stream_copyto(This, pstm, cb, pcbRead, pcbWritten);
-}
-
 static HRESULT STDMETHODCALLTYPE ms_Commit(IStream *This, DWORD flags)
 {
     (void)This;
     (void)flags;
     return S_OK;
-}
-
-static HRESULT STDMETHODCALLTYPE ms_Revert(IStream *This)
-{
-    (void)This;
-    return S_OK;
-}
-
-static HRESULT STDMETHODCALLTYPE ms_LockRegion(IStream *This, ULARGE_INTEGER off, ULARGE_INTEGER cb,
-                                               DWORD type)
-{
-    (void)This;
-    (void)off;
-    (void)cb;
-    (void)type;
-    return STG_E_INVALIDFUNCTION;
 }
 
 static HRESULT STDMETHODCALLTYPE ms_Stat(IStream *This, STATSTG *st, DWORD flag)
@@ -221,11 +199,11 @@ static const IStreamVtbl memstream_vtbl = {
     .Write = ms_Write,
     .Seek = ms_Seek,
     .SetSize = ms_SetSize,
-    .CopyTo = ms_CopyTo,
+    .CopyTo = wias_stream_copyto,
     .Commit = ms_Commit,
-    .Revert = ms_Revert,
-    .LockRegion = ms_LockRegion,
-    .UnlockRegion = ms_LockRegion,
+    .Revert = wias_stream_Revert_noop,
+    .LockRegion = wias_stream_LockRegion_unsupported,
+    .UnlockRegion = wias_stream_LockRegion_unsupported,
     .Stat = ms_Stat,
     .Clone = wias_stream_Clone_notimpl,
 };

@@ -43,8 +43,8 @@ BOOL wias_is_stream_iid(REFIID riid)
            IsEqualIID(riid, &IID_IStream);
 }
 
-HRESULT wias_stream_copyto(IStream *src, IStream *dst, ULARGE_INTEGER cb, ULARGE_INTEGER *pcbRead,
-                           ULARGE_INTEGER *pcbWritten)
+HRESULT STDMETHODCALLTYPE wias_stream_copyto(IStream *src, IStream *dst, ULARGE_INTEGER cb,
+                                             ULARGE_INTEGER *pcbRead, ULARGE_INTEGER *pcbWritten)
 {
     BYTE buf[16384];
     ULONGLONG left = cb.QuadPart;
@@ -206,4 +206,20 @@ HRESULT STDMETHODCALLTYPE wias_stream_Clone_notimpl(IStream *This, IStream **pps
     if (ppstm)
         *ppstm = NULL;
     return E_NOTIMPL;
+}
+
+HRESULT STDMETHODCALLTYPE wias_stream_Revert_noop(IStream *This)
+{
+    (void)This;
+    return S_OK;
+}
+
+HRESULT STDMETHODCALLTYPE wias_stream_LockRegion_unsupported(IStream *This, ULARGE_INTEGER off,
+                                                             ULARGE_INTEGER cb, DWORD type)
+{
+    (void)This;
+    (void)off;
+    (void)cb;
+    (void)type;
+    return STG_E_INVALIDFUNCTION;
 }

@@ -24,10 +24,15 @@ ULONG STDMETHODCALLTYPE wias_stream_AddRef(IStream *This);
 /* Drops one reference; the caller frees its stream when this returns 0. */
 ULONG wias_stream_unref(IStream *This);
 HRESULT STDMETHODCALLTYPE wias_stream_Clone_notimpl(IStream *This, IStream **ppstm);
+/* Revert of a stream without transactions: nothing to undo. */
+HRESULT STDMETHODCALLTYPE wias_stream_Revert_noop(IStream *This);
+/* LockRegion/UnlockRegion of a stream without region locks. */
+HRESULT STDMETHODCALLTYPE wias_stream_LockRegion_unsupported(IStream *This, ULARGE_INTEGER off,
+                                                             ULARGE_INTEGER cb, DWORD type);
 
 /* IStream::CopyTo implemented with Read and Write; shared by all streams. */
-HRESULT wias_stream_copyto(IStream *src, IStream *dst, ULARGE_INTEGER cb, ULARGE_INTEGER *pcbRead,
-                           ULARGE_INTEGER *pcbWritten);
+HRESULT STDMETHODCALLTYPE wias_stream_copyto(IStream *src, IStream *dst, ULARGE_INTEGER cb,
+                                             ULARGE_INTEGER *pcbRead, ULARGE_INTEGER *pcbWritten);
 
 /* Write all cb bytes, retrying short counts. A short count with S_OK and
  * no progress becomes STG_E_WRITEFAULT. */
