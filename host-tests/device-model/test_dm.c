@@ -601,6 +601,204 @@ START_TEST(synth_chart_is_readable)
 }
 END_TEST
 
+/* ---- synthesis golden hashes ------------------------------------------------------ *
+ * Receivers regenerate bands to verify them, so the bytes of dm_synth_band()
+ * are a contract, not an implementation detail: these hashes were recorded
+ * from the implementation every receiver so far has checked against. A
+ * failure here means the output changed; a speed-up must never cause one.
+ * To regenerate after a deliberate format change (which breaks every
+ * recorded trace): SCANEMU_SYNTH_GOLDEN_PRINT=1 ./test_dm prints the table. */
+
+#include "synth-golden.h"
+
+/* FNV-1a over 64-bit little-endian words, then the tail bytes. */
+static uint64_t golden_hash(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (; n >= 8; n -= 8, p += 8) {
+        uint64_t w = 0;
+        for (int k = 7; k >= 0; k--)
+            w = w << 8 | p[k];
+        h = (h ^ w) * 0x100000001B3ull;
+    }
+    for (; n > 0; n--, p++)
+        h = (h ^ *p) * 0x100000001B3ull;
+    return h;
+}
+
+#define GOLDEN_FNV_BASIS 0xCBF29CE484222325ull
+
+/* (seed, page, side) triples; cases take them in turn. */
+static const struct {
+    uint64_t seed;
+    uint32_t page, side;
+} golden_combos[] = {
+    {0, 0, 0},
+    {1, 1, 1},
+    {2, 2, 0},
+    {UINT64_MAX, 3, 1},
+    {0x0123456789ABCDEFull, 123, 0},
+    {42, 99999, 1},
+    {7, 4294967294u, 0},
+    {1ull << 63, 17, 1},
+};
+#define GOLDEN_N_COMBOS (sizeof(golden_combos) / sizeof(golden_combos[0]))
+
+typedef struct golden_ctx {
+    uint8_t *buf;
+    size_t cap;
+    unsigned n; /* cases so far */
+    unsigned combo;
+    int print;
+} golden_ctx;
+
+/* Hashes every band of one page of job, band by band, into h. The buffer is
+ * poisoned first so that a byte left unwritten changes the hash. */
+static uint64_t golden_page(golden_ctx *g, proto_scan_job job, uint64_t h)
+{
+    unsigned k = g->combo++ % GOLDEN_N_COMBOS;
+    size_t need = (size_t)job.band_lines * job.bytes_per_line;
+
+    job.seed = golden_combos[k].seed;
+    if (need > g->cap) {
+        free(g->buf);
+        g->buf = malloc(need);
+        ck_assert_ptr_nonnull(g->buf);
+        g->cap = need;
+    }
+    for (uint32_t b = 0; b < job.bands_per_page; b++) {
+        size_t n = dm_band_bytes(&job, b);
+        memset(g->buf, 0xA5, n);
+        dm_synth_band(&job, golden_combos[k].page, golden_combos[k].side, b, g->buf);
+        h = golden_hash(h, g->buf, n);
+    }
+    return h;
+}
+
+static void golden_check(golden_ctx *g, const char *name, uint64_t h)
+{
+    unsigned i = g->n++;
+
+    if (g->print) {
+        printf("    {\"%s\", 0x%016llXull},\n", name, (unsigned long long)h);
+        return;
+    }
+    ck_assert_msg(i < sizeof(synth_golden) / sizeof(synth_golden[0]), "case %u (%s): not in table",
+                  i, name);
+    ck_assert_msg(strcmp(synth_golden[i].name, name) == 0, "case %u is %s, table says %s", i, name,
+                  synth_golden[i].name);
+    ck_assert_msg(synth_golden[i].hash == h, "%s: hash 0x%016llX, recorded 0x%016llX", name,
+                  (unsigned long long)h, (unsigned long long)synth_golden[i].hash);
+}
+
+static const char *const golden_modes[] = {"bw", "gray", "color", "gray16", "color48"};
+
+/* Jobs as the device resolves them: every profile, mode and resolution up to
+ * 600 dpi, full pages (cut to 12 MB so the suite stays quick under ASan),
+ * then small windows (width_px/height_px) of each. */
+static void golden_profiles(golden_ctx *g)
+{
+    static const uint32_t sizes[][2] = {{1, 1}, {7, 333}, {333, 7}, {333, 333}, {9, 1}};
+    char err[256], name[96];
+
+    for (unsigned i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
+        dm_profile *p;
+        proto_scan_caps caps;
+
+        ck_assert_msg(dm_profile_load_file(fixture_path(profiles[i]), &p, err, sizeof(err)) ==
+                          DM_OK,
+                      "%s: %s", profiles[i], err);
+        dm_profile_caps(p, &caps);
+        for (uint32_t m = 0; m < 5; m++) {
+            if (!(caps.modes & (1u << m)))
+                continue;
+            for (unsigned r = 0; r < caps.n_resolutions; r++) {
+                proto_scan_params pa;
+                proto_scan_job job;
+                uint64_t h = GOLDEN_FNV_BASIS;
+
+                if (caps.resolutions[r] > 600)
+                    continue;
+                memset(&pa, 0, sizeof(pa));
+                pa.source = (uint8_t)(31 - __builtin_clz(caps.sources));
+                pa.mode = (uint8_t)m;
+                pa.dpi = caps.resolutions[r];
+                ck_assert_int_eq(dm_job_resolve(p, &pa, 0, &job, err, sizeof(err)), DM_OK);
+                if ((uint64_t)job.bytes_per_line * job.height_px > (12u << 20)) {
+                    pa.height_px = (12u << 20) / job.bytes_per_line;
+                    ck_assert_int_eq(dm_job_resolve(p, &pa, 0, &job, err, sizeof(err)), DM_OK);
+                }
+                h = golden_page(g, job, h);
+                snprintf(name, sizeof(name), "%s %s %u dpi", p->name, golden_modes[m],
+                         (unsigned)pa.dpi);
+                golden_check(g, name, h);
+
+                h = GOLDEN_FNV_BASIS;
+                for (unsigned s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+                    pa.width_px = sizes[s][0];
+                    pa.height_px = sizes[s][1];
+                    ck_assert_int_eq(dm_job_resolve(p, &pa, 0, &job, err, sizeof(err)), DM_OK);
+                    h = golden_page(g, job, h);
+                }
+                snprintf(name, sizeof(name), "%s %s %u dpi windows", p->name, golden_modes[m],
+                         (unsigned)pa.dpi);
+                golden_check(g, name, h);
+            }
+        }
+        dm_profile_free(p);
+    }
+}
+
+/* Jobs no profile makes: odd widths, heights and band heights, resolutions
+ * from 0 (the chart's 300 dpi default) to 1200, in every mode. */
+static void golden_odd_jobs(golden_ctx *g)
+{
+    static const uint32_t widths[] = {1, 7, 8, 9, 63, 333, 1001};
+    static const uint32_t heights[] = {1, 7, 333};
+    static const uint32_t band_lines[] = {1, 5, 64, 333};
+    static const uint16_t dpis[] = {75, 150, 300, 600, 0, 1, 37, 1200};
+    char name[96];
+    unsigned bl = 0;
+
+    for (uint32_t m = 0; m < 5; m++)
+        for (unsigned w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+            uint64_t h = GOLDEN_FNV_BASIS;
+            for (unsigned y = 0; y < sizeof(heights) / sizeof(heights[0]); y++)
+                for (unsigned d = 0; d < sizeof(dpis) / sizeof(dpis[0]); d++) {
+                    proto_scan_job j;
+                    memset(&j, 0, sizeof(j));
+                    j.source = (w & 1) ? PROTO_SCAN_SOURCE_DUPLEX : PROTO_SCAN_SOURCE_FLATBED;
+                    j.mode = (uint8_t)m;
+                    j.dpi = dpis[d];
+                    j.width_px = widths[w];
+                    j.height_px = heights[y];
+                    j.bits_per_pixel = proto_scan_mode_bpp(m);
+                    j.bytes_per_line = (j.width_px * j.bits_per_pixel + 7) / 8;
+                    j.band_lines = band_lines[bl++ % 4];
+                    if (j.band_lines > j.height_px)
+                        j.band_lines = j.height_px;
+                    j.bands_per_page = (j.height_px + j.band_lines - 1) / j.band_lines;
+                    h = golden_page(g, j, h);
+                    h = golden_page(g, j, h);
+                }
+            snprintf(name, sizeof(name), "odd %s %u px", golden_modes[m], (unsigned)widths[w]);
+            golden_check(g, name, h);
+        }
+}
+
+START_TEST(synth_golden_bytes)
+{
+    golden_ctx g;
+
+    memset(&g, 0, sizeof(g));
+    g.print = getenv("SCANEMU_SYNTH_GOLDEN_PRINT") != NULL;
+    golden_profiles(&g);
+    golden_odd_jobs(&g);
+    if (!g.print)
+        ck_assert_uint_eq(g.n, sizeof(synth_golden) / sizeof(synth_golden[0]));
+    free(g.buf);
+}
+END_TEST
+
 /* ---- device runs -------------------------------------------------------------------- */
 
 START_TEST(clean_three_pages)
@@ -1926,6 +2124,10 @@ static Suite *dm_suite(void)
     tc = tcase_create("synth");
     tcase_add_test(tc, synth_pure_and_seeded);
     tcase_add_test(tc, synth_chart_is_readable);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("synth-golden");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, synth_golden_bytes);
     suite_add_tcase(s, tc);
     tc = tcase_create("timing");
     tcase_set_timeout(tc, 60);
