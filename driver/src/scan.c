@@ -26,6 +26,7 @@ void drv_scan_options_init(drv_scan_options *o)
     o->pages = 0;
     o->compression = DRV_COMPRESSION_NONE;
     o->in_flight = 4;
+    o->write_behind = 1;
     o->timeout_ms = 10000;
     o->warmup_max_ms = 60000;
 }

@@ -8,7 +8,10 @@
  * received straight into the one page buffer of the MINIDRV_TRANSFER_CONTEXT
  * (usbip; ring_submit says why that is safe), others are copied there. A
  * finished page goes to wiasWritePageBufToStream. Memory is one page plus
- * in_flight transfers, however many pages.
+ * in_flight transfers, however many pages; with write-behind (the default
+ * for a job of more than one page) two pages: a writer thread puts page N
+ * into the stream while page N+1 is received into the other buffer, so the
+ * TIFF write overlaps the band stream instead of stalling it.
  *
  * Fault mapping (DESIGN.md section 4, docs/driver.md): a device status ends
  * the job with the HRESULT drv_hr_from_status gives; a stall is cleared
@@ -17,6 +20,7 @@
  * an unplug is WIA_ERROR_DEVICE_COMMUNICATION. A page is written only when
  * all its bands arrived intact.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +53,23 @@ typedef struct ring_slot {
     int crc_ok;       /* crc covers all of them */
 } ring_slot;
 
+/* Write-behind: one thread that writes finished pages, one at a time, in
+ * order, through wiasWritePageBufToStream. The session hands a page over
+ * only when the writer is idle, so it never holds more than one; the
+ * session thread owns everything else. The writer is the only user of the
+ * stream and the MINIDRV_TRANSFER_CONTEXT while it runs. */
+typedef struct page_writer {
+    pthread_t thread;
+    pthread_mutex_t mtx;
+    pthread_cond_t cv;
+    int running;      /* thread started, not yet joined */
+    int quit;         /* session -> writer: no more pages */
+    uint8_t *page;    /* session -> writer: write this page; NULL when idle */
+    uint32_t written; /* pages written so far */
+    int32_t hr;       /* first failure (then the writer takes no more pages) */
+    char msg[256];
+} page_writer;
+
 typedef struct drv_session {
     const drv_scan_options *o;
     drv_scan_result *res;
@@ -78,11 +99,16 @@ typedef struct drv_session {
     uint8_t *ringbuf;
 
     MINIDRV_TRANSFER_CONTEXT mdtc;
-    uint8_t *page;
+    uint8_t *page; /* being assembled: pagebuf[0] or pagebuf[1] */
+    uint8_t *pagebuf[2];
     size_t page_bytes;
+    page_writer wr;
+    uint32_t pages_logged; /* writer's pages already logged */
 
     uint64_t t0; /* START_JOB response arrival */
-    uint32_t page_no, band_no, pages_done;
+    uint32_t page_no, band_no;
+    uint32_t pages_in;   /* pages received complete (written or being written) */
+    uint32_t pages_done; /* pages in the stream */
     unsigned stall_clears;
     int ignore_cancel; /* while sending ABORT after a cancel */
     int closing;       /* no more event reads */
@@ -104,13 +130,18 @@ static void sess_log(drv_session *s, const char *fmt, ...)
     s->o->log(s->o->log_ctx, line);
 }
 
-/* Record the first failure; later ones (during unwinding) keep it. */
+static void writer_sync(drv_session *s);
+
+/* Record the first failure; later ones (during unwinding) keep it. A page
+ * still being written finishes first: if that write failed, it failed
+ * before whatever is reported now, and is what the job reports. */
 static int32_t sess_fail(drv_session *s, int32_t hr, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int32_t sess_fail(drv_session *s, int32_t hr, int err, const char *fmt, ...)
 {
     va_list ap;
 
+    writer_sync(s);
     if (s->failed)
         return s->res->hr;
     s->failed = 1;
@@ -563,21 +594,155 @@ static void swap16_if_big_endian(drv_session *s)
 #endif
 }
 
-static int write_page(drv_session *s)
+/* Write s->page through wiasWritePageBufToStream (the MINIDRV context
+ * points at page). On failure fills hr and msg. */
+static HRESULT put_page(drv_session *s, uint8_t *page, uint32_t page_no, char *msg, size_t msglen)
 {
     WIAS_PAGE_OPTIONS po;
     char lt[160] = "";
     HRESULT hr;
 
-    swap16_if_big_endian(s);
     memset(&po, 0, sizeof(po));
     po.cbSize = sizeof(po);
     po.pszError = lt;
     po.cchError = sizeof(lt);
+    s->mdtc.pBaseBuffer = page;
+    s->mdtc.pTransferBuffer = page;
     hr = wiasWritePageBufToStreamEx(&s->mdtc, s->stream, &po);
+    if (FAILED(hr))
+        snprintf(msg, msglen, "cannot write page %u to the TIFF%s%s", page_no + 1,
+                 lt[0] ? ": " : "", lt);
+    return hr;
+}
+
+static void *writer_main(void *arg)
+{
+    drv_session *s = arg;
+    page_writer *w = &s->wr;
+
+    pthread_mutex_lock(&w->mtx);
+    for (;;) {
+        while (!w->page && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mtx);
+        if (!w->page)
+            break; /* quit, nothing left */
+        uint8_t *page = w->page;
+        uint32_t no = w->written;
+        char msg[sizeof(w->msg)];
+
+        pthread_mutex_unlock(&w->mtx);
+        HRESULT hr = put_page(s, page, no, msg, sizeof(msg));
+        pthread_mutex_lock(&w->mtx);
+        if (FAILED(hr)) {
+            w->hr = hr;
+            memcpy(w->msg, msg, sizeof(w->msg));
+        } else {
+            w->written++;
+        }
+        w->page = NULL;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mtx);
+    return NULL;
+}
+
+/* Start the writer when the job has two page buffers. 0 when the thread
+ * cannot be started: the session then writes pages itself. */
+static void writer_start(drv_session *s)
+{
+    page_writer *w = &s->wr;
+
+    if (!s->pagebuf[1])
+        return;
+    if (pthread_mutex_init(&w->mtx, NULL) != 0)
+        return;
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+        pthread_mutex_destroy(&w->mtx);
+        return;
+    }
+    if (pthread_create(&w->thread, NULL, writer_main, s) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mtx);
+        sess_log(s, "no writer thread; pages are written between bands");
+        return;
+    }
+    w->running = 1;
+}
+
+/* Wait until the writer is idle (the page handed over, if any, is in the
+ * stream or failed), then bring pages_done up to date and record a write
+ * failure as the job's. Called only from the session thread. */
+static void writer_sync(drv_session *s)
+{
+    page_writer *w = &s->wr;
+    int32_t hr = 0;
+    char msg[sizeof(w->msg)];
+
+    if (!w->running)
+        return;
+    pthread_mutex_lock(&w->mtx);
+    while (w->page)
+        pthread_cond_wait(&w->cv, &w->mtx);
+    s->pages_done = w->written;
+    if (FAILED(w->hr)) {
+        hr = w->hr;
+        memcpy(msg, w->msg, sizeof(msg));
+        w->hr = 0; /* reported once */
+    }
+    pthread_mutex_unlock(&w->mtx);
+    s->res->pages_kept = s->pages_done;
+    for (; s->pages_logged < s->pages_done; s->pages_logged++)
+        sess_log(s, "page %u written", s->pages_logged + 1);
+    if (FAILED(hr) && !s->failed) {
+        s->failed = 1;
+        s->res->hr = hr;
+        s->res->err = DRV_E_OUTPUT;
+        snprintf(s->res->message, sizeof(s->res->message), "%s", msg);
+    }
+}
+
+/* Finish the last page and end the thread. */
+static void writer_stop(drv_session *s)
+{
+    page_writer *w = &s->wr;
+
+    if (!w->running)
+        return;
+    writer_sync(s);
+    pthread_mutex_lock(&w->mtx);
+    w->quit = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mtx);
+    pthread_join(w->thread, NULL);
+    w->running = 0;
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mtx);
+}
+
+/* The page in s->page is complete: into the stream, now (no writer) or
+ * behind (hand it to the writer and assemble the next page in the other
+ * buffer, which the writer finished with before taking this one). */
+static int write_page(drv_session *s)
+{
+    swap16_if_big_endian(s);
+    s->pages_in++;
+    if (s->wr.running) {
+        page_writer *w = &s->wr;
+
+        writer_sync(s); /* the previous page is in the stream */
+        if (s->failed)
+            return 0;
+        pthread_mutex_lock(&w->mtx);
+        w->page = s->page;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mtx);
+        s->page = s->page == s->pagebuf[0] ? s->pagebuf[1] : s->pagebuf[0];
+        return 1;
+    }
+    char msg[256];
+    HRESULT hr = put_page(s, s->page, s->page_no, msg, sizeof(msg));
     if (FAILED(hr)) {
-        sess_fail(s, hr, DRV_E_OUTPUT, "cannot write page %u to the TIFF%s%s", s->page_no + 1,
-                  lt[0] ? ": " : "", lt);
+        sess_fail(s, hr, DRV_E_OUTPUT, "%s", msg);
         return 0;
     }
     s->pages_done++;
@@ -618,24 +783,24 @@ static enum band_outcome band_process(drv_session *s, unsigned idx)
     if (b.flags & PROTO_SCAN_BAND_END_OF_JOB) {
         s->job_running = 0;
         if (b.status == PROTO_SCAN_ST_OK) {
-            if (s->band_no != 0 || s->pages_done == 0 || (j->pages && s->pages_done != j->pages)) {
+            if (s->band_no != 0 || s->pages_in == 0 || (j->pages && s->pages_in != j->pages)) {
                 sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
-                          "the device ended the job after %u of %u pages%s", s->pages_done,
-                          j->pages, s->band_no ? ", in the middle of a page" : "");
+                          "the device ended the job after %u of %u pages%s", s->pages_in, j->pages,
+                          s->band_no ? ", in the middle of a page" : "");
                 return BAND_FAIL;
             }
             return BAND_JOB_END;
         }
         if (b.status == PROTO_SCAN_ST_FEEDER_EMPTY) {
-            if (s->pages_done == 0)
+            if (s->pages_in == 0)
                 sess_fail(s, DRV_HR_PAPER_EMPTY, DRV_E_DEVICE,
                           "the feeder is empty (no sheet at the first page)");
             else
                 sess_fail(s, DRV_HR_END_OF_MEDIA, DRV_OK, "the feeder ran empty after page %u",
-                          s->pages_done);
+                          s->pages_in);
             return BAND_JOB_END;
         }
-        sess_fail(s, drv_hr_from_status(b.status, s->pages_done), DRV_E_DEVICE,
+        sess_fail(s, drv_hr_from_status(b.status, s->pages_in), DRV_E_DEVICE,
                   "%s at page %u band %u", proto_scan_status_str(b.status), b.page + 1, b.band + 1);
         return BAND_JOB_END;
     }
@@ -696,7 +861,7 @@ static enum band_outcome band_process(drv_session *s, unsigned idx)
             .page = s->page_no,
             .band = s->band_no,
             .bands_per_page = j->bands_per_page,
-            .pages_done = s->pages_done,
+            .pages_done = s->pages_in,
             .pages_total = j->pages,
             .bytes = s->res->bytes,
             .page_bytes = s->page_bytes,
@@ -901,13 +1066,19 @@ static int alloc_job_buffers(drv_session *s)
     s->slot = calloc(s->n, sizeof(*s->slot));
     s->ringbuf = malloc(s->n * xfer_len);
     s->page_bytes = (size_t)j->bytes_per_line * j->height_px;
-    s->page = malloc(s->page_bytes);
+    s->pagebuf[0] = malloc(s->page_bytes);
+    s->page = s->pagebuf[0];
     if (!s->ring || !s->slot || !s->ringbuf || !s->page) {
         s->n = 0; /* nothing was queued */
         return 0;
     }
     prefault(s->ringbuf, s->n * xfer_len);
     prefault(s->page, s->page_bytes);
+    if (s->o->write_behind && j->pages != 1) {
+        /* Without memory for a second page, pages are written in line. */
+        s->pagebuf[1] = malloc(s->page_bytes);
+        prefault(s->pagebuf[1], s->page_bytes);
+    }
     for (i = 0; i < s->n; i++) {
         s->ring[i].endpoint = PROTO_SCAN_EP_DATA_IN;
         s->ring[i].type = DRV_XFER_BULK;
@@ -1019,13 +1190,16 @@ int32_t drv_scan_to_stream(const drv_scan_options *o, IStream *stream, drv_scan_
                   "out of memory for a %zu-byte page and %u transfers", s.page_bytes, o->in_flight);
         goto out_close;
     }
+    writer_start(&s);
     if (!start_job(&s))
         goto out_abort;
     run_bands(&s);
+    writer_stop(&s); /* the last page is in the stream */
     t_end = drv_now_ns();
     res->elapsed_ns = t_end - s.t0;
 out_abort:
     abort_job(&s);
+    writer_stop(&s);
 out_close:
     s.closing = 1;
     if (s.t) {
@@ -1040,7 +1214,8 @@ out_trace:
         sess_fail(&s, DRV_HR_STG_E_WRITEFAULT, DRV_E_OUTPUT, "cannot write trace %s",
                   o->trace_path);
 out_free:
-    free(s.page);
+    free(s.pagebuf[0]);
+    free(s.pagebuf[1]);
     free(s.ringbuf);
     free(s.slot);
     free(s.ring);

@@ -36,6 +36,9 @@ static const char usage_text[] =
     "  --seed N            page content seed sent to the device\n"
     "  --trace FILE.jsonl  write the host arrival time of every band\n"
     "  --in-flight N       bulk IN transfers queued at once, 1..64 (default 4)\n"
+    "  --no-write-behind   write each page before reading on (one page of memory\n"
+    "                      instead of two; by default a thread writes page N while\n"
+    "                      page N+1 arrives)\n"
     "  --timeout MS        longest wait for a response or a band (default 10000)\n"
     "  --warmup-max MS     longest total wait for lamp warm-up (default 60000)\n"
     "  -o, --output OUT    the TIFF to write (required)\n"
@@ -225,6 +228,7 @@ int main(int argc, char **argv)
         OPT_SIZE,
         OPT_DEVICE_ID,
         OPT_WARMUP_MAX,
+        OPT_NO_WRITE_BEHIND,
     };
     static const struct option longopts[] = {
         {"transport", required_argument, NULL, OPT_TRANSPORT},
@@ -240,6 +244,7 @@ int main(int argc, char **argv)
         {"size", required_argument, NULL, OPT_SIZE},
         {"device-id", required_argument, NULL, OPT_DEVICE_ID},
         {"warmup-max", required_argument, NULL, OPT_WARMUP_MAX},
+        {"no-write-behind", no_argument, NULL, OPT_NO_WRITE_BEHIND},
         {"output", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
@@ -293,6 +298,9 @@ int main(int argc, char **argv)
             break;
         case OPT_WARMUP_MAX:
             o.warmup_max_ms = (unsigned)parse_u64("--warmup-max", optarg, 0, 3600000);
+            break;
+        case OPT_NO_WRITE_BEHIND:
+            o.write_behind = 0;
             break;
         case OPT_SIZE:
             parse_size(optarg, &o.width_px, &o.height_px);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "drvtest.h"
+#include "wias/wias.h"
 
 #define SEED 20240611u
 
@@ -373,9 +374,13 @@ static void oracle(const char *scenario, int32_t *hr, uint32_t *pages)
     dm_profile_free(p);
 }
 
+/* Every scenario twice: with write-behind (the default: a writer thread
+ * puts page N into the TIFF while page N+1 arrives) and without; a fault
+ * must keep exactly the same pages either way. */
 START_TEST(fault_scenario)
 {
-    const scenario_case *c = &scenarios[_i];
+    const scenario_case *c = &scenarios[(size_t)_i % N_SCENARIOS];
+    int write_behind = (size_t)_i < N_SCENARIOS;
     drvtest_emu e;
     drv_scan_options o;
     drv_scan_result r;
@@ -393,15 +398,17 @@ START_TEST(fault_scenario)
     o.mode = params.mode;
     o.dpi = params.dpi;
     o.pages = params.pages;
+    o.write_behind = write_behind;
     if (c->timeout_ms)
         o.timeout_ms = c->timeout_ms;
     tmp(out, sizeof(out), "fault.tiff");
     drv_scan_to_file(&o, out, &r);
     drvtest_emu_stop(&e);
-    ck_assert_msg(r.hr == want_hr, "%s: got %s (%s), want %s", c->file,
-                  drv_hr_name(r.hr, hrb, sizeof(hrb)), r.message, drv_hr_name(want_hr, NULL, 0));
-    ck_assert_msg(r.pages_kept == want_pages, "%s: %u pages kept, want %u (%s)", c->file,
-                  r.pages_kept, want_pages, r.message);
+    ck_assert_msg(r.hr == want_hr, "%s (write-behind %d): got %s (%s), want %s", c->file,
+                  write_behind, drv_hr_name(r.hr, hrb, sizeof(hrb)), r.message,
+                  drv_hr_name(want_hr, NULL, 0));
+    ck_assert_msg(r.pages_kept == want_pages, "%s (write-behind %d): %u pages kept, want %u (%s)",
+                  c->file, write_behind, r.pages_kept, want_pages, r.message);
     snprintf(part, sizeof(part), "%s.part", out);
     ck_assert(!drvtest_exists(part));
     if (want_pages == 0) {
@@ -792,6 +799,54 @@ START_TEST(cancel_keeps_finished_pages)
 }
 END_TEST
 
+/* The output fails in the middle of page 3 of 4 (a full disk): the job
+ * ends with that error and the device is told to ABORT; the TIFF holds
+ * pages 1 and 2, each whole, and is still a valid TIFF. With write-behind
+ * the failure happens on the writer thread while page 4 is arriving; the
+ * outcome must be the same as writing in line (_i = 0: write-behind). */
+START_TEST(output_fails_mid_job)
+{
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    IStream *mem = NULL, *file = NULL, *failing = NULL;
+    const BYTE *data;
+    char out[512];
+    ULONGLONG four;
+
+    drvtest_emu_start(&e, NULL, NULL, 1, 0);
+    base_opts(&o, &e);
+    o.mode = PROTO_SCAN_MODE_GRAY8;
+    o.dpi = 75;
+    o.pages = 4;
+    o.write_behind = _i == 0;
+    /* How big 4 pages are: one clean scan into memory. */
+    ck_assert_int_eq(wiasCreateMemoryStream(&mem), S_OK);
+    ck_assert_msg(drv_scan_to_stream(&o, mem, &r) == DRV_HR_S_OK, "%s", r.message);
+    ck_assert_int_eq(wiasMemoryStreamGetBuffer(mem, &data, &four), S_OK);
+    mem->lpVtbl->Release(mem);
+
+    tmp(out, sizeof(out), "fail.tiff");
+    ck_assert_int_eq(wiasCreateStreamOnFile(out, STGM_READWRITE | STGM_CREATE, &file), S_OK);
+    ck_assert_int_eq(
+        wiasCreateFailingStream(file, four * 5 / 8, STG_E_MEDIUMFULL, 0, &failing), S_OK);
+    drv_scan_to_stream(&o, failing, &r);
+    failing->lpVtbl->Release(failing);
+    file->lpVtbl->Release(file);
+    ck_assert_msg(r.hr == DRV_HR_STG_E_MEDIUMFULL, "write-behind %d: hr 0x%08x: %s",
+                  o.write_behind, (unsigned)r.hr, r.message);
+    ck_assert_int_eq(r.err, DRV_E_OUTPUT);
+    ck_assert_uint_eq(r.pages_kept, 2);
+    ck_assert_msg(strstr(r.message, "page 3") != NULL, "%s", r.message);
+    drvtest_check_tiff(out, &r.job, 2, 1);
+    /* the device took the ABORT: the next scan on it works */
+    o.pages = 1;
+    drv_scan_to_file(&o, out, &r);
+    ck_assert_msg(r.hr == DRV_HR_S_OK, "%s", r.message);
+    drvtest_emu_stop(&e);
+}
+END_TEST
+
 /* ---- endpoints that are not (the right) scanner ------------------------------------ */
 
 static int32_t scan_uri(const char *uri, drv_scan_result *r, const drv_open_options *oo,
@@ -1034,12 +1089,13 @@ static Suite *driver_suite(void)
     tcase_add_test(tc, same_seed_same_bytes);
     tcase_add_test(tc, trace_with_real_timing);
     tcase_add_test(tc, cancel_keeps_finished_pages);
+    tcase_add_loop_test(tc, output_fails_mid_job, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("faults");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, fault_scenario, 0, (int)N_SCENARIOS);
+    tcase_add_loop_test(tc, fault_scenario, 0, (int)(2 * N_SCENARIOS));
     tcase_add_test(tc, every_scenario_is_covered);
     tcase_add_loop_test(tc, band_fault_in_either_path, 0, (int)N_BAND_FAULT_RUNS);
     tcase_add_loop_test(tc, long_band_is_rejected, 0, 3);

@@ -296,6 +296,11 @@ typedef struct drv_scan_options {
     /* Optional: when *cancel becomes non-zero (e.g. from a signal handler)
      * the job is aborted like a fault: E_ABORT, completed pages kept. */
     const volatile sig_atomic_t *cancel;
+    /* Write-behind (default 1): for a job of more than one page, a second
+     * page buffer and a writer thread, so page N goes into the stream while
+     * page N+1 arrives. 0: one page buffer, each page written before the
+     * next band is read. */
+    int write_behind;
 } drv_scan_options;
 void drv_scan_options_init(drv_scan_options *o);
 
