@@ -18,7 +18,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: scanemu [--listen HOST:PORT] [--device PROFILE.yaml]...\n"
             "               [--scenario SCENARIO.yaml] [--seed N] [--trace FILE.jsonl]\n"
-            "               [--no-timing] [--realtime[=PRIO]] [--port-file FILE] [-v|-q]\n"
+            "               [--no-timing] [--realtime[=PRIO]] [--slice-us N]\n"
+            "               [--port-file FILE] [-v|-q]\n"
             "               [--help] [--version]\n"
             "\n"
             "Exports virtual USB scanners over USB/IP (the protocol of Linux usbipd).\n"
@@ -33,6 +34,9 @@ static void usage(FILE *f)
             "  --realtime[=PRIO]   device threads at SCHED_FIFO priority PRIO (1-99, default\n"
             "                      10) with 1 ns timer slack; needs CAP_SYS_NICE or\n"
             "                      RLIMIT_RTPRIO, else one warning and normal priority\n"
+            "  --slice-us N        scheduler slice the device threads ask for, 100-100000 us\n"
+            "                      (default 100; 0 = the kernel's): on Linux >= 6.12 a device\n"
+            "                      thread woken for a band then preempts host processes\n"
             "  --port-file FILE    write the bound port to FILE once listening\n"
             "  -v, --verbose       more log output (repeat for debug)\n"
             "  -q, --quiet         warnings and errors only\n");
@@ -116,7 +120,7 @@ static void *signal_thread(void *arg)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_NO_TIMING = 256, OPT_PORT_FILE, OPT_VERSION, OPT_REALTIME };
+    enum { OPT_NO_TIMING = 256, OPT_PORT_FILE, OPT_VERSION, OPT_REALTIME, OPT_SLICE };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"device", required_argument, NULL, 'd'},
@@ -126,6 +130,7 @@ int main(int argc, char **argv)
         {"no-timing", no_argument, NULL, OPT_NO_TIMING},
         {"port-file", required_argument, NULL, OPT_PORT_FILE},
         {"realtime", optional_argument, NULL, OPT_REALTIME},
+        {"slice-us", required_argument, NULL, OPT_SLICE},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -190,6 +195,17 @@ int main(int argc, char **argv)
                 return 2;
             }
             opts.realtime_prio = (int)v;
+            break;
+        }
+        case OPT_SLICE: {
+            unsigned long long v;
+            if (parse_u64(optarg, 100000, &v) < 0 || (v != 0 && v < 100)) {
+                fprintf(stderr,
+                        "scanemu: --slice-us: expected 0 or 100-100000 microseconds, got \"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            opts.slice_us = (unsigned)v;
             break;
         }
         case 'v':

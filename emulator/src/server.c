@@ -27,6 +27,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
@@ -132,6 +134,7 @@ struct emu_server {
     } cleanups[EMU_MAX_CLEANUPS];
     size_t ncleanups;
     int realtime_prio; /* 0: normal scheduling */
+    unsigned slice_us; /* 0: the kernel's default slice */
 };
 
 /* epoll tags for the fixed descriptors of a worker. */
@@ -147,6 +150,7 @@ void emu_options_init(emu_options *opts)
     opts->timing = 1;
     opts->log_level = EMU_LOG_INFO;
     opts->log = stderr;
+    opts->slice_us = 100;
 }
 
 uint16_t emu_server_port(const emu_server *srv)
@@ -960,6 +964,43 @@ static void session_end(emu_dev *d)
     pthread_mutex_unlock(&d->mtx);
 }
 
+/* sched_setattr(2)'s argument, as the kernel's uapi defines it (glibc 2.36
+ * has no declaration); the first version of the struct, 48 bytes. */
+struct emu_sched_attr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime; /* SCHED_OTHER: the requested slice (Linux >= 6.12) */
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+};
+
+/* Ask for a short scheduler slice for this (the calling) thread: on EEVDF
+ * a task with a shorter slice gets an earlier virtual deadline and preempts
+ * a running task with a longer one when it wakes, so a device thread woken
+ * by its timer runs at once instead of after whatever host process holds
+ * the CPU (measured: docs/performance.md, row 3-8). Only a SCHED_OTHER
+ * thread, at its current nice value; kernels before 6.12 accept and ignore
+ * the slice. Best effort: a refusal is logged at debug level. */
+static void request_slice(emu_dev *d, unsigned slice_us)
+{
+    struct emu_sched_attr a;
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    if (sched_getscheduler(0) != SCHED_OTHER || (nice == -1 && errno != 0))
+        return;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.sched_policy = SCHED_OTHER;
+    a.sched_nice = nice;
+    a.sched_runtime = (uint64_t)slice_us * 1000u;
+    if (syscall(SYS_sched_setattr, 0, &a, 0u) != 0)
+        emu_logf(&d->srv->log, EMU_LOG_DEBUG, d->busid, "sched_setattr (slice %u us): %s", slice_us,
+                 strerror(errno));
+}
+
 static void *worker_main(void *arg)
 {
     emu_dev *d = arg;
@@ -967,6 +1008,8 @@ static void *worker_main(void *arg)
     struct epoll_event evs[8];
     if (d->srv->realtime_prio > 0)
         prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL); /* this thread only */
+    else if (d->srv->slice_us > 0)
+        request_slice(d, d->srv->slice_us);
     for (;;) {
         int n = epoll_wait(d->epfd, evs, 8, -1); /* deadlines come from the timerfd */
         if (n < 0) {
@@ -1316,6 +1359,9 @@ int emu_server_run(emu_server *srv)
             break;
         }
         d->thread_started = 1;
+        char name[16]; /* "scanemu/1-1": names the thread in top, perf, /proc */
+        snprintf(name, sizeof name, "scanemu/%.7s", d->busid);
+        pthread_setname_np(d->thread, name);
     }
     if (rc == 0 && srv->realtime_prio > 0)
         set_realtime(srv, started);
@@ -1544,6 +1590,13 @@ int emu_server_create_ex(const emu_options *opts, const emu_export *exports, siz
     if (srv->realtime_prio < 0 || srv->realtime_prio > 99) {
         snprintf(errbuf, errlen, "realtime priority %d out of range 1-99 (0 = off)",
                  opts->realtime_prio);
+        free(srv);
+        return -1;
+    }
+    srv->slice_us = opts->slice_us;
+    if (srv->slice_us != 0 && (srv->slice_us < 100 || srv->slice_us > 100000)) {
+        snprintf(errbuf, errlen, "scheduler slice %u us out of range 100-100000 (0 = default)",
+                 opts->slice_us);
         free(srv);
         return -1;
     }

@@ -1,6 +1,6 @@
 #!/bin/sh
-# scanemu --realtime[=PRIO]: the option parses (valid and invalid values), and
-# a session works with it. Whether SCHED_FIFO is permitted depends on who runs
+# scanemu --realtime[=PRIO] and --slice-us N. --realtime: the option parses
+# (valid and invalid values), and a session works with it. Whether SCHED_FIFO is permitted depends on who runs
 # the test (root / CAP_SYS_NICE / RLIMIT_RTPRIO): either the info line or the
 # one warning must be in the log, and the session must work either way. When
 # setpriv(1) can drop to an unprivileged user, the refused path is run too.
@@ -70,5 +70,76 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
     grep -q "Operation not permitted: needs CAP_SYS_NICE or RLIMIT_RTPRIO" "$TMP/scanemu.log" ||
         { echo "FAIL: refusal does not say why"; cat "$TMP/scanemu.log"; exit 1; }
     echo "unprivileged --realtime=15: refused, one warning"
+fi
+# --slice-us: bad values are refused with one line naming the option.
+for bad in 1 99 100001 -1 abc ""; do
+    rc=0
+    "$SCANEMU" --listen 127.0.0.1:0 --slice-us="$bad" 2>"$TMP/err" || rc=$?
+    [ "$rc" -eq 2 ] || { echo "FAIL: --slice-us=$bad: exit $rc, expected 2"; exit 1; }
+    grep -q -- '--slice-us: expected 0 or 100-100000 microseconds' "$TMP/err" ||
+        { echo "FAIL: --slice-us=$bad: message"; cat "$TMP/err"; exit 1; }
+done
+"$SCANEMU" --help | grep -q -- '--slice-us N' || { echo "FAIL: --help lacks --slice-us"; exit 1; }
+
+# The slice each device thread (named scanemu/BUSID) runs with, in ns, from
+# /proc (se.slice: Linux >= 6.12), one per line; waits for the threads.
+slices() { # NDEV
+    i=0
+    while :; do
+        out=""
+        for t in /proc/"$SCANEMU_PID"/task/*; do
+            case "$(cat "$t/comm" 2>/dev/null)" in
+            scanemu/1-*) out="$out$(awk '$1 == "se.slice" { print $3 }' "$t/sched")
+" ;;
+            esac
+        done
+        [ "$(printf '%s' "$out" | grep -c .)" -ge "$1" ] && break
+        i=$((i + 1))
+        [ $i -le 100 ] || { echo "FAIL: $1 device threads named scanemu/1-N not found"; ls /proc/"$SCANEMU_PID"/task; exit 1; }
+        sleep 0.02
+    done
+    printf '%s' "$out"
+}
+# SLICE_PATH=checked when this kernel reports se.slice, else "not reported":
+# then only that the option is accepted and a session works is checked.
+check_slices() { # NDEV WANT_NS
+    got=$(slices "$1")
+    if [ -z "$(printf '%s' "$got" | tr -d '\n')" ]; then
+        SLICE_PATH="not reported by this kernel"
+        return 0
+    fi
+    SLICE_PATH=checked
+    for v in $got; do
+        [ "$v" = "$2" ] || { echo "FAIL: a device thread has slice $v ns, want $2"; cat "$TMP/scanemu.log"; exit 1; }
+    done
+}
+
+# Default: 100 us on every device thread, without privilege. 0: the kernel's
+# default (whatever it is, not 100 us). 2000: 2 ms.
+SCANEMU=${SCANEMU_REAL:-$SCANEMU}
+rm -f "$TMP/port"
+start_scanemu --device "$SRC/fixtures/profiles/default.yaml" --device "$SRC/fixtures/profiles/default.yaml"
+check_slices 2 100000
+"$SESSION" "$PORT" 1-2 2 || { echo "FAIL: session with the default slice"; cat "$TMP/scanemu.log"; exit 1; }
+stop_scanemu
+echo "default slice: $SLICE_PATH"
+rm -f "$TMP/port"
+start_scanemu --slice-us 2000
+check_slices 1 2000000
+stop_scanemu
+rm -f "$TMP/port"
+start_scanemu --slice-us 0
+got=$(slices 1)
+[ "$got" != 100000 ] || { echo "FAIL: --slice-us 0 still set 100 us"; exit 1; }
+"$SESSION" "$PORT" 1-1 2 || { echo "FAIL: session with --slice-us 0"; cat "$TMP/scanemu.log"; exit 1; }
+stop_scanemu
+if [ -x "$TMP/as-nobody" ]; then
+    SCANEMU="$TMP/as-nobody"
+    rm -f "$TMP/port"
+    start_scanemu
+    check_slices 1 100000
+    "$SESSION" "$PORT" 1-1 2 || { echo "FAIL: unprivileged session with the default slice"; cat "$TMP/scanemu.log"; exit 1; }
+    stop_scanemu
+    echo "unprivileged default slice: $SLICE_PATH"
 fi
 echo "PASS (privileged run: $first)"

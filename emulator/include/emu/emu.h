@@ -41,6 +41,14 @@ typedef struct emu_options {
      * If the system refuses (EPERM), one warning is logged and the server
      * runs at normal priority. */
     int realtime_prio;
+    /* Added after 0.2: the scheduler slice, in microseconds, each device
+     * worker thread asks for (sched_setattr, SCHED_OTHER's sched_runtime:
+     * Linux >= 6.12's EEVDF lets a waking task with a shorter slice than the
+     * running one preempt it, so a band due is sent without waiting out a
+     * host process's slice). 100..100000; 0 = the kernel's default. Default
+     * 100. Needs no privilege; older kernels ignore it. Not used with
+     * realtime_prio. */
+    unsigned slice_us;
 } emu_options;
 
 void emu_options_init(emu_options *opts);
