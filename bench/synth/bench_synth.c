@@ -1,5 +1,6 @@
 /* bench_synth: how fast dm_synth_band makes pixels, against memset of the
- * same bytes in the same run. Prints MB/s and the ratio; never a test. */
+ * same bytes in the same run. Prints MB/s and the ratio; never a test.
+ * Usage: bench_synth [pages (20)] [color|gray|bw (color)] [dpi (300)] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ int main(int argc, char **argv)
     int pages = argc > 1 ? atoi(argv[1]) : 20;
     double t0, t_synth, t_memset;
     const char *mode_arg = argc > 2 ? argv[2] : "color";
+    int dpi = argc > 3 ? atoi(argv[3]) : 300;
 
     if (pages <= 0)
         pages = 20;
@@ -39,7 +41,7 @@ int main(int argc, char **argv)
     params.mode = strcmp(mode_arg, "gray") == 0 ? PROTO_SCAN_MODE_GRAY8
                   : strcmp(mode_arg, "bw") == 0 ? PROTO_SCAN_MODE_BW
                                                 : PROTO_SCAN_MODE_COLOR24;
-    params.dpi = 300;
+    params.dpi = (uint16_t)(dpi > 0 && dpi <= 65535 ? dpi : 300);
     if (dm_job_resolve(p, &params, 1, &job, err, sizeof(err)) < 0) {
         fprintf(stderr, "bench_synth: %s\n", err);
         return 1;

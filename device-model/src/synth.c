@@ -7,9 +7,14 @@
  * byte is a pure function of (job geometry, seed, page, side, line): a
  * receiver verifies a band by regenerating it with dm_synth_band().
  *
- * Speed: rows of the chart repeat, so a row is rendered pixel by pixel only
- * when its class changes and copied otherwise; the noise is one splitmix64
- * per 8 bytes. */
+ * Speed: rows of the chart repeat, so a row is rendered only when its class
+ * (row_key) differs from each of the band's last four rows' and copied
+ * otherwise. The chart is black and white except the ramp and the bars, and
+ * white is 0xFF bytes and black 0x00 bytes in every mode (bw included: lum
+ * 255 beats every dither threshold, lum 0 none), so those rows are painted
+ * as runs with memset; only the ramp and the bars go pixel by pixel through
+ * chart_pixel(), which stays the definition of every pixel. The noise is one
+ * splitmix64 per 8 bytes, stored as one little-endian word. */
 #include <string.h>
 
 #include "dm-internal.h"
@@ -172,7 +177,7 @@ typedef struct chart {
     uint32_t bytes_pp; /* 0 for bw */
     uint32_t noise_px; /* chart pixels are [0, noise_px) */
     uint32_t noise_off;
-    uint32_t ruler_px; /* left ruler width, re-rendered after a row copy */
+    uint32_t ruler_px; /* left ruler width: its ticks are cut to it */
     uint32_t t;        /* line thickness */
     uint32_t tenth, half, inch;
     uint32_t top_end, text_y0, text_x0, scale, hdr_end, ramp_end, bars_end, noise_y0;
@@ -253,7 +258,8 @@ static void chart_init(chart *c, const proto_scan_job *job, uint32_t page, uint3
     c->n_text = n;
 }
 
-/* Rows with equal keys have equal pixels at x >= ruler_px. */
+/* Rows with equal keys have equal chart pixels: [0, noise_px) is a function
+ * of the key alone. */
 static uint64_t row_key(const chart *c, uint32_t y)
 {
     uint64_t dith = c->mode == PROTO_SCAN_MODE_BW ? (y & 3u) : 0;
@@ -271,7 +277,13 @@ static uint64_t row_key(const chart *c, uint32_t y)
         return (4ull << 32) | dith;
     if (y < c->bars_end)
         return (5ull << 32) | dith;
-    return (6ull << 32) | (y % c->inch < c->t);
+    /* Body: the grid line, or which tick of the left ruler (none, tenth,
+     * half); the dither does not matter, every pixel is black or white. */
+    if (y % c->inch < c->t)
+        return (6ull << 32) | 3;
+    if (y % c->half < c->t)
+        return (6ull << 32) | 2;
+    return (6ull << 32) | (y % c->tenth < c->t);
 }
 
 static uint32_t chart_pixel(const chart *c, uint32_t x, uint32_t y)
@@ -379,32 +391,126 @@ static void render_span(const chart *c, uint8_t *line, uint32_t x0, uint32_t x1,
     }
 }
 
+/* Paint chart pixels [x0, x1) of a row black, x1 clipped to noise_px. */
+static void paint_black(const chart *c, uint8_t *line, uint64_t x0, uint64_t x1)
+{
+    if (x1 > c->noise_px)
+        x1 = c->noise_px;
+    if (x0 >= x1)
+        return;
+    if (c->mode != PROTO_SCAN_MODE_BW) {
+        memset(line + x0 * c->bytes_pp, 0x00, (size_t)(x1 - x0) * c->bytes_pp);
+        return;
+    }
+    /* bw: MSB first; a partial byte at each end, whole bytes between. */
+    for (; x0 < x1 && (x0 & 7) != 0; x0++)
+        line[x0 / 8] &= (uint8_t) ~(0x80u >> (x0 & 7));
+    if (x1 - x0 >= 8) {
+        memset(line + x0 / 8, 0x00, (size_t)((x1 - x0) / 8));
+        x0 += (x1 - x0) & ~7ull;
+    }
+    for (; x0 < x1; x0++)
+        line[x0 / 8] &= (uint8_t) ~(0x80u >> (x0 & 7));
+}
+
+/* Paint black every pixel with x % period < t, as chart_pixel's rulers and
+ * grid do. */
+static void paint_period(const chart *c, uint8_t *line, uint32_t period)
+{
+    for (uint64_t x = 0; x < c->noise_px; x += period)
+        paint_black(c, line, x, x + c->t);
+}
+
+/* Render chart pixels [0, noise_px) of row y: equal to render_span(c, line,
+ * 0, noise_px, y), but the black-and-white rows are painted as runs. */
+static void render_row(const chart *c, uint8_t *line, uint32_t y)
+{
+    size_t white =
+        c->mode == PROTO_SCAN_MODE_BW ? c->noise_px / 8 : (size_t)c->noise_px * c->bytes_pp;
+
+    if (y < c->hdr_end) {
+        memset(line, 0xFF, white);
+        if (y < c->top_end) {
+            paint_period(c, line, c->inch);
+            if (y < c->dpi / 10)
+                paint_period(c, line, c->half);
+            if (y < c->dpi / 20)
+                paint_period(c, line, c->tenth);
+        } else if (y >= c->text_y0 && y < c->text_y0 + 7 * c->scale) {
+            uint32_t row = (y - c->text_y0) / c->scale;
+            for (uint32_t ch = 0; ch < c->n_text; ch++) {
+                const uint8_t *g = glyph(c->text[ch]);
+                for (uint32_t cx = 0; g != NULL && cx < 5; cx++) {
+                    uint64_t x0 = c->text_x0 + (uint64_t)(6 * ch + cx) * c->scale;
+                    if ((g[row] >> (4 - cx)) & 1)
+                        paint_black(c, line, x0, x0 + c->scale);
+                }
+            }
+        }
+        return;
+    }
+    if (y < c->bars_end) {
+        /* The ramp and the bars: grays and colours, pixel by pixel. */
+        render_span(c, line, 0, c->noise_px, y);
+        return;
+    }
+    if (y % c->inch < c->t) {
+        paint_black(c, line, 0, c->noise_px);
+        return;
+    }
+    memset(line, 0xFF, white);
+    paint_period(c, line, c->inch);
+    /* The left ruler: ticks every tenth, longer every half inch. */
+    if (y % c->half < c->t)
+        paint_black(c, line, 0, min_u32(c->dpi / 10, c->ruler_px));
+    else if (y % c->tenth < c->t)
+        paint_black(c, line, 0, min_u32(c->dpi / 20, c->ruler_px));
+}
+
+/* Store v at p, least significant byte first. */
+static void store_le64(uint8_t *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, sizeof(v));
+#else
+    for (int k = 0; k < 8; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
+#endif
+}
+
 /* Seeded noise for bytes [from, to) of line y: splitmix64 of a per-line key
- * and the 8-byte block index, stored little-endian. */
+ * and the 8-byte block index, stored little-endian. Four blocks per turn:
+ * the mixes are independent, so the CPU overlaps their multiplies. */
 static void fill_noise(const chart *c, uint8_t *line, uint32_t from, uint32_t to, uint32_t y)
 {
     uint64_t key = dm_hash5(c->seed, c->page, c->side, y, DM_RND_NOISE);
-    uint32_t i = from;
-    uint64_t blk = 0;
+    uint8_t *p = line + from, *end = line + to;
 
-    for (; i + 8 <= to; i += 8, blk++) {
-        uint64_t v = dm_mix64(key + blk);
-        for (int k = 0; k < 8; k++)
-            line[i + k] = (uint8_t)(v >> (8 * k));
+    for (; end - p >= 32; p += 32, key += 4) {
+        store_le64(p, dm_mix64(key));
+        store_le64(p + 8, dm_mix64(key + 1));
+        store_le64(p + 16, dm_mix64(key + 2));
+        store_le64(p + 24, dm_mix64(key + 3));
     }
-    if (i < to) {
-        uint64_t v = dm_mix64(key + blk);
-        for (int k = 0; i < to; i++, k++)
-            line[i] = (uint8_t)(v >> (8 * k));
+    for (; end - p >= 8; p += 8, key++)
+        store_le64(p, dm_mix64(key));
+    if (p < end) {
+        uint64_t v = dm_mix64(key);
+        for (int k = 0; p < end; p++, k++)
+            *p = (uint8_t)(v >> (8 * k));
     }
 }
+
+/* How many earlier lines of the band a row looks back at for an equal one:
+ * the bw dither repeats every 4 rows. */
+enum { LOOKBACK = 4 };
 
 void dm_synth_band(const proto_scan_job *job, uint32_t page, uint32_t side, uint32_t band,
                    uint8_t *out)
 {
     chart c;
     uint32_t first, lines;
-    uint64_t prev_key = UINT64_MAX;
+    uint64_t keys[LOOKBACK]; /* keys[i % LOOKBACK]: line i's, UINT64_MAX = none */
 
     lines = dm_band_lines(job, band);
     if (lines == 0 || out == NULL)
@@ -414,21 +520,23 @@ void dm_synth_band(const proto_scan_job *job, uint32_t page, uint32_t side, uint
     for (uint32_t i = 0; i < lines; i++) {
         uint32_t y = first + i;
         uint8_t *line = out + (size_t)i * c.bpl;
-        uint64_t key;
+        uint64_t key = UINT64_MAX;
+        uint32_t back = 0;
 
         if (y >= c.noise_y0) {
             fill_noise(&c, line, 0, c.bpl, y);
-            prev_key = UINT64_MAX;
+            keys[i % LOOKBACK] = key;
             continue;
         }
         key = row_key(&c, y);
-        if (key == prev_key) {
-            memcpy(line, line - c.bpl, c.noise_off);
-            render_span(&c, line, 0, c.ruler_px, y);
-        } else {
-            render_span(&c, line, 0, c.noise_px, y);
-        }
-        prev_key = key;
+        for (uint32_t d = 1; d <= LOOKBACK && d <= i && back == 0; d++)
+            if (keys[(i - d) % LOOKBACK] == key)
+                back = d;
+        if (back != 0)
+            memcpy(line, line - (size_t)back * c.bpl, c.noise_off);
+        else
+            render_row(&c, line, y);
+        keys[i % LOOKBACK] = key;
         fill_noise(&c, line, c.noise_off, c.bpl, y);
     }
 }
