@@ -10,6 +10,8 @@
 #
 # Environment:
 #   BENCH_QUICK=1        scale everything down
+#   BENCH_TP_RUNS=N      timed runs per throughput figure (1a, 1b, 1d), median
+#                        reported (default 9), after one warm-up run
 #   BENCH_BUILD=DIR      build tree (default build/bench, Release, no tests)
 #   BENCH_SKIP_BUILD=1   use BENCH_BUILD as it is
 #   BENCH_OUT=DIR        working directory for TIFFs, traces and logs; must be
@@ -18,7 +20,7 @@
 #   BENCH_ONLY="..."     run only these sections: throughput timing scale long ratios
 #   BENCH_RT=0           skip the second timing pass at SCHED_FIFO (chrt -f 10)
 #   BENCH_SC_RT="1 8"    device counts whose scale timing pass is repeated with
-#                        scanemu --realtime ("" = none)
+#                        scanemu --slice-us 0 and with --realtime ("" = none)
 #   BENCH_DOCS=1         write the plots into docs/img/ (for docs/performance.md)
 #                        instead of $BENCH_OUT
 #   BENCH_TIMEOUT=S      bound on every external command that could hang
@@ -37,6 +39,9 @@ BFIX="$ROOT/bench/fixtures"
 BUILD="${BENCH_BUILD:-$ROOT/build/bench}"
 OUT="${BENCH_OUT:-/dev/shm/scanemu-bench}"
 QUICK="${BENCH_QUICK:-0}"
+TP_RUNS="${BENCH_TP_RUNS:-9}"
+case "$TP_RUNS" in *[!0-9]* | "" | 0) echo "bench: BENCH_TP_RUNS must be 1..31" >&2; exit 2 ;; esac
+[ "$TP_RUNS" -le 31 ] || { echo "bench: BENCH_TP_RUNS must be 1..31" >&2; exit 2; }
 ONLY="${BENCH_ONLY:-throughput timing scale long ratios}"
 JOBS="${SCANEMU_JOBS:-2}"
 RES="$OUT/results.env"
@@ -73,6 +78,8 @@ want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 put() { printf '%s=%s\n' "$1" "$2" >>"$RES"; }
 now_ns() { date +%s%N; }
 # Decimal arithmetic without bc: calc 'EXPR' (awk syntax).
+# median X...: the middle value (the lower middle for an even count).
+median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
 calc() { awk "BEGIN { v = $1; if (v == int(v)) printf \"%d\n\", v; else printf \"%.4f\n\", v }"; }
 
 # Command prefix for the next start_emu (e.g. chrt -f 10); empty by default.
@@ -198,11 +205,16 @@ cpu_s() {
 
 bench_throughput() {
   [ -n "$SCANEMU" ] && [ -n "$WIASCAN" ] || { log "throughput: scanemu/wiascan missing"; return 0; }
-  log "throughput: $TP_PAGES A4 300 dpi colour pages, timing off, 3 runs"
+  log "throughput: $TP_PAGES A4 300 dpi colour pages, timing off, $TP_RUNS runs"
   start_emu tp --device "$BFIX/profiles/bench-a4.yaml" --scenario "$BFIX/scenarios/bench-sheets.yaml" \
     --seed "$SEED" --no-timing
   local tiff="$OUT/tp.tiff" t0 t1 rc=0 run secs=() wcpu=() ecpu=() e0 e1 bytes=0
-  for run in 1 2 3; do
+  # Run 0 is a warm-up, recorded but not in the median: on this kind of
+  # guest, memory the kernel has not touched for a few seconds (free pages
+  # handed back to the hypervisor) costs 2-5x more to fill the first time,
+  # and the first run of every command here fills 0.5 GB of it. The same
+  # warm-up precedes the tmpfs-write and SANE runs.
+  for run in $(seq 0 "$TP_RUNS"); do
     rm -f "$tiff"
     e0=$(cpu_s "$EMU_PID")
     t0=$(now_ns)
@@ -217,6 +229,10 @@ bench_throughput() {
       return 0
     fi
     bytes=$(file_bytes "$tiff")
+    if [ "$run" -eq 0 ]; then
+      put tp_warmup_seconds "$(calc "($t1 - $t0) / 1e9")"
+      continue
+    fi
     secs+=("$(calc "($t1 - $t0) / 1e9")")
     wcpu+=("$(awk '{ print $2 + $3 }' "$OUT/tp.wiascan.time")")
     ecpu+=("$(calc "$e1 - $e0")")
@@ -224,7 +240,7 @@ bench_throughput() {
   put tp_emu_hwm_kb "$(hwm_kb "$EMU_PID")"
   stop_emu
   local med
-  med=$(printf '%s\n' "${secs[@]}" | sort -g | sed -n 2p)
+  med=$(median "${secs[@]}")
   put tp_pages "$TP_PAGES"
   put tp_bytes "$bytes"
   put tp_seconds "$med"
@@ -238,22 +254,41 @@ bench_throughput() {
 
   # (a) raw TCP loopback, same byte count, same run.
   if [ -n "$BENCH_TCP" ]; then
-    log "throughput: raw TCP loopback, $bytes bytes, 3 runs"
-    if bounded tcp bench_tcp "$BENCH_TCP" --bytes "$bytes" --runs 3 >"$OUT/tcp.log" 2>&1; then
+    log "throughput: raw TCP loopback, $bytes bytes, $TP_RUNS runs"
+    if bounded tcp bench_tcp "$BENCH_TCP" --bytes "$bytes" --runs "$TP_RUNS" >"$OUT/tcp.log" 2>&1; then
       put tcp_MBps "$(sed -n 's/.*median_MBps=\([0-9.]*\).*/\1/p' "$OUT/tcp.log")"
     else
       log "throughput: bench_tcp failed (see $OUT/tcp.log)"
     fi
   fi
+
+  # (d) what writing the same bytes into a new file on the same tmpfs costs
+  # on its own: dd from /dev/zero in 4 MiB write()s, the old file removed
+  # first as before each wiascan run. Not a target: the floor under 1a, since
+  # wiascan must write every byte of the TIFF there.
+  log "throughput: write() of $bytes bytes into a new tmpfs file, $TP_RUNS runs"
+  local wsecs=() wf="$OUT/tmpfs-write.bin"
+  for run in $(seq 0 "$TP_RUNS"); do
+    rm -f "$wf"
+    t0=$(now_ns)
+    bounded tmpfsw "dd (tmpfs write run $run)" dd if=/dev/zero of="$wf" bs=4M count="$bytes" \
+      iflag=count_bytes status=none || { log "throughput: dd failed"; rm -f "$wf"; return 0; }
+    t1=$(now_ns)
+    [ "$run" -eq 0 ] && { put tmpfsw_warmup_seconds "$(calc "($t1 - $t0) / 1e9")"; continue; }
+    wsecs+=("$(calc "($t1 - $t0) / 1e9")")
+  done
+  rm -f "$wf"
+  put tmpfsw_runs_seconds "${wsecs[*]}"
+  put tmpfsw_MBps "$(calc "$bytes / 1e6 / $(median "${wsecs[@]}")")"
 }
 
-# (b) Debian's SANE test backend through scanimage, per MB. Median of 3 runs
+# (b) Debian's SANE test backend through scanimage, per MB. Median of $BENCH_TP_RUNS (default 9) runs after a warm-up
 # (one run is a fraction of a second).
 bench_sane() {
   command -v scanimage >/dev/null || { log "sane: scanimage missing (apt-get install sane-utils)"; return 0; }
-  log "sane: $SANE_PAGES pages 200x200 mm 300 dpi colour through scanimage -d test, 3 runs"
+  log "sane: $SANE_PAGES pages 200x200 mm 300 dpi colour through scanimage -d test, $TP_RUNS runs"
   local dir="$OUT/sane" t0 t1 run bytes=0 secs=()
-  for run in 1 2 3; do
+  for run in $(seq 0 "$TP_RUNS"); do
     rm -rf "$dir"
     mkdir -p "$dir"
     t0=$(now_ns)
@@ -262,11 +297,12 @@ bench_sane() {
       { log "sane: scanimage failed (see $OUT/sane.log)"; return 0; }
     t1=$(now_ns)
     bytes=$(cat "$dir"/p*.tif | wc -c)
+    [ "$run" -eq 0 ] && { put sane_warmup_seconds "$(calc "($t1 - $t0) / 1e9")"; continue; }
     secs+=("$(calc "($t1 - $t0) / 1e9")")
   done
   rm -rf "$dir"
   local med
-  med=$(printf '%s\n' "${secs[@]}" | sort -g | sed -n 2p)
+  med=$(median "${secs[@]}")
   put sane_pages "$SANE_PAGES"
   put sane_bytes "$bytes"
   put sane_seconds "$med"
@@ -335,6 +371,8 @@ bench_timing() {
 # scale_pass N KIND: N devices in one scanemu, N wiascan at once.
 # KIND=tp: A4 colour, timing off (aggregate MB/s, RSS); KIND=tm: 2 ms bands on
 # the real clock, traced (per-device p99 of late_ns and of emu_late_ns);
+# KIND=tmns: the same with scanemu --slice-us 0 (the kernel's default slice
+# instead of the 100 us the device threads ask for: what the slice buys).
 # KIND=tmrt: the same with scanemu --realtime (its device threads at
 # SCHED_FIFO 10; the wiascan processes stay at normal priority).
 scale_pass() {
@@ -348,6 +386,7 @@ scale_pass() {
   local extra=(--no-timing)
   [ "$kind" = tm ] && extra=(--trace "$OUT/sc$n$kind.dev.jsonl")
   [ "$kind" = tmrt ] && extra=(--trace "$OUT/sc$n$kind.dev.jsonl" --realtime=10)
+  [ "$kind" = tmns ] && extra=(--trace "$OUT/sc$n$kind.dev.jsonl" --slice-us 0)
   rm -f "$OUT/sc$n$kind.dev.jsonl"
   start_emu "sc$n$kind" "${devs[@]}" --scenario "$BFIX/scenarios/bench-sheets.yaml" --seed "$SEED" "${extra[@]}"
   local base_rss
@@ -409,6 +448,8 @@ bench_scale() {
     scale_pass "$n" tm
     case " $SC_RT_DEVICES " in
     *" $n "*)
+      log "scale: $n devices, 2 ms bands, scanemu --slice-us 0 ($SC_TM_BANDS bands each)"
+      scale_pass "$n" tmns
       log "scale: $n devices, 2 ms bands, scanemu --realtime ($SC_TM_BANDS bands each)"
       scale_pass "$n" tmrt
       ;;

@@ -431,6 +431,12 @@ def cmd_table(a):
     r = ratio(tp, USB2_HS_MBPS)
     row("1c", "1 throughput", tpres, "USB 2.0 high-speed bulk ceiling: 53.2 MB/s", r, "≥ 10×",
         None if r is None else r >= 10, ("tp",))
+    if "tmpfsw_MBps" in env or "timeout_tmpfsw" in env:
+        r = ratio(tp, num(env, "tmpfsw_MBps"))
+        row("1d", "1 throughput, against its floor", tpres,
+            "write() of the same bytes into a new file on the same tmpfs (dd, 4 MiB writes): "
+            f"{f1(num(env, 'tmpfsw_MBps'), ' MB/s')}",
+            r, "(reported)", None, ("tp",), ("tmpfsw",))
 
     for key, tag, how in (("tm", "", "default scheduling"),
                           ("tmrt", "-rt", "scanemu, wiascan and the bare timer at SCHED_FIFO (chrt -f 10)")):
@@ -487,10 +493,13 @@ def cmd_table(a):
         row(f"3-{n}", f"3 scale: {n} device(s) in one scanemu, all scanning: aggregate MB/s "
             "(timing off, A4 colour)", f1(mb, " MB/s"), f"1 device: {f1(base_mb, ' MB/s')}",
             ratio(mb, base_mb), "(reported)", None, (f"sc{n}tp",), ("sc1tp",))
-        for kind, tag, how in (("tm", "", "default scheduling"),
+        for kind, tag, how in (("tm", "", "default scheduling (device threads ask for a "
+                                "100 µs slice)"),
+                               ("tmns", "-noslice", "scanemu --slice-us 0 (the kernel's default "
+                                "slice)"),
                                ("tmrt", "-rt", "scanemu --realtime (device threads SCHED_FIFO 10; "
                                 "wiascan at normal priority)")):
-            if kind == "tmrt" and f"sc{n}_{kind}_bands" not in env \
+            if kind != "tm" and f"sc{n}_{kind}_bands" not in env \
                     and f"timeout_sc{n}{kind}" not in env:
                 continue
             p = num(env, f"sc{n}_{kind}_per_device_p99_worst_us")
