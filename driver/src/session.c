@@ -735,6 +735,10 @@ static void writer_sync(drv_session *s)
 
     if (!w->running)
         return;
+    /* About to block on the writer, not on the transport: send what the
+     * transport holds back first, so the device has its transfers. */
+    if (s->t && s->t->ops->flush)
+        s->t->ops->flush(s->t);
     pthread_mutex_lock(&w->mtx);
     while (w->page || w->fault_in)
         pthread_cond_wait(&w->cv, &w->mtx);

@@ -28,6 +28,9 @@
 #define USBIP_UNLINK_WAIT_MS 1000u
 /* Messages handled per handle_events call before returning to the caller. */
 #define USBIP_EVENTS_BATCH 64
+/* CMD_SUBMITs of asynchronous IN transfers held back (corked) until the
+ * driver next waits or sends anything else, then sent with one sendmsg. */
+#define USBIP_CORK_MAX 16
 
 typedef struct drv_usbip {
     drv_transport base;
@@ -36,20 +39,42 @@ typedef struct drv_usbip {
     uint32_t seq;
     int dead;              /* DRV_OK, or why the connection is unusable */
     drv_xfer *head, *tail; /* pending transfers in submission order */
+    /* Corked CMD_SUBMITs, in order: the ring resubmits a transfer after
+     * each band it consumes, and consumes every band that has already
+     * arrived before it waits again, so the submits of one wake-up go out
+     * together when it does (usbip_flush) instead of one sendmsg and one
+     * wake-up of the device each. Nothing is held while the driver sleeps:
+     * every wait and every other send flushes first, so the order on the
+     * wire is the order of the calls. */
+    uint8_t cork[USBIP_CORK_MAX * PROTO_USBIP_URB_HDR_SIZE];
+    size_t corked;
     char peer[80];
     char busid[PROTO_USBIP_BUSID_SIZE];
 } drv_usbip;
 
 /* ---- socket helpers --------------------------------------------------------- */
 
+/* Send the corked submits, then hdr and data (either may be empty), in one
+ * sendmsg where the socket takes it all. */
 static int usbip_send(drv_usbip *u, const uint8_t *hdr, size_t hlen, const uint8_t *data,
                       size_t dlen)
 {
-    struct iovec iov[2] = {
-        {.iov_base = (void *)hdr, .iov_len = hlen},
-        {.iov_base = (void *)data, .iov_len = dlen},
-    };
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = dlen ? 2 : 1};
+    struct iovec iov[3];
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 0};
+
+    if (u->corked) {
+        iov[msg.msg_iovlen].iov_base = u->cork;
+        iov[msg.msg_iovlen++].iov_len = u->corked;
+        u->corked = 0; /* sent, or the connection is killed below */
+    }
+    if (hlen) {
+        iov[msg.msg_iovlen].iov_base = (void *)hdr;
+        iov[msg.msg_iovlen++].iov_len = hlen;
+    }
+    if (dlen) {
+        iov[msg.msg_iovlen].iov_base = (void *)data;
+        iov[msg.msg_iovlen++].iov_len = dlen;
+    }
 
     while (msg.msg_iovlen > 0) {
         ssize_t n = sendmsg(u->fd, &msg, MSG_NOSIGNAL);
@@ -70,6 +95,22 @@ static int usbip_send(drv_usbip *u, const uint8_t *hdr, size_t hlen, const uint8
         }
     }
     return DRV_OK;
+}
+
+static void usbip_kill(drv_usbip *u, int err);
+
+/* Send what is corked; a failure kills the connection (every pending
+ * transfer, the corked ones included, completes with the error). */
+static int usbip_flush(drv_usbip *u)
+{
+    int rc;
+
+    if (!u->corked || u->dead)
+        return u->dead;
+    rc = usbip_send(u, NULL, 0, NULL, 0);
+    if (rc < 0)
+        usbip_kill(u, rc);
+    return rc;
 }
 
 /* Read exactly the bytes the iovecs describe within timeout_ms (the array is
@@ -277,7 +318,7 @@ static int usbip_status_to_err(int32_t st)
 }
 
 static int usbip_submit_urb(drv_usbip *u, drv_xfer *x, const uint8_t setup[8],
-                            const uint8_t *out_data, size_t out_len, uint32_t interval)
+                            const uint8_t *out_data, size_t out_len, uint32_t interval, int cork)
 {
     proto_usbip_urb_hdr h;
     uint8_t raw[PROTO_USBIP_URB_HDR_SIZE];
@@ -320,6 +361,13 @@ static int usbip_submit_urb(drv_usbip *u, drv_xfer *x, const uint8_t setup[8],
     else
         u->head = x;
     u->tail = x;
+    if (cork && out_len == 0) {
+        if (u->corked + sizeof(raw) > sizeof(u->cork) && (rc = usbip_flush(u)) < 0)
+            return rc; /* killed: x completed with the error */
+        memcpy(u->cork + u->corked, raw, sizeof(raw));
+        u->corked += sizeof(raw);
+        return DRV_OK;
+    }
     rc = usbip_send(u, raw, sizeof(raw), out_data, out_len);
     if (rc < 0) {
         /* x completes (with the error) through kill, like every other one */
@@ -395,6 +443,8 @@ static int usbip_handle_events(drv_transport *t, unsigned timeout_ms)
 
     if (u->dead)
         return u->dead;
+    if (usbip_flush(u) < 0)
+        return u->dead;
     rc = poll(&pfd, 1, (int)(timeout_ms > INT32_MAX ? INT32_MAX : timeout_ms));
     if (rc < 0)
         return errno == EINTR ? DRV_OK : DRV_E_IO;
@@ -404,6 +454,11 @@ static int usbip_handle_events(drv_transport *t, unsigned timeout_ms)
         rc = poll(&pfd, 1, 0);
     }
     return DRV_OK;
+}
+
+static int usbip_flush_op(drv_transport *t)
+{
+    return usbip_flush((drv_usbip *)t);
 }
 
 static int usbip_cancel(drv_transport *t, drv_xfer *x)
@@ -438,7 +493,7 @@ static int usbip_cancel(drv_transport *t, drv_xfer *x)
 static int usbip_sync(drv_usbip *u, drv_xfer *x, const uint8_t setup[8], const uint8_t *out,
                       size_t out_len, unsigned timeout_ms)
 {
-    int rc = usbip_submit_urb(u, x, setup, out, out_len, 0);
+    int rc = usbip_submit_urb(u, x, setup, out, out_len, 0, 0);
 
     if (rc < 0)
         return x->state == DRV_XFER_DONE ? x->status : rc;
@@ -498,7 +553,7 @@ static int usbip_submit(drv_transport *t, drv_xfer *x)
 
     if (!(x->endpoint & 0x80u) || !x->buf || x->length == 0)
         return DRV_E_INVALID;
-    return usbip_submit_urb(u, x, NULL, NULL, 0, x->type == DRV_XFER_INTERRUPT ? 4u : 0u);
+    return usbip_submit_urb(u, x, NULL, NULL, 0, x->type == DRV_XFER_INTERRUPT ? 4u : 0u, 1);
 }
 
 static int usbip_clear_halt(drv_transport *t, uint8_t ep)
@@ -782,4 +837,5 @@ const struct drv_transport_ops drv_usbip_transport = {
     .cancel = usbip_cancel,
     .clear_halt = usbip_clear_halt,
     .handle_events = usbip_handle_events,
+    .flush = usbip_flush_op,
 };

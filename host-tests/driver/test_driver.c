@@ -498,6 +498,10 @@ typedef struct long_band_proxy {
     int lengthened;
     pthread_mutex_t mu;
     uint32_t in_seq[4096]; /* seqnum -> 1 if IN (seqnums stay small here) */
+    /* what reached the server side, for the transport tests */
+    uint8_t submitted[4096]; /* seqnum -> 1 once its CMD_SUBMIT passed */
+    unsigned submits, unlinks;
+    int unlink_before_submit; /* a CMD_UNLINK overtook the CMD_SUBMIT it names */
     pthread_t c2s, s2c;
 } long_band_proxy;
 
@@ -547,6 +551,13 @@ static void *proxy_c2s(void *arg)
         if (cmd == PROTO_USBIP_CMD_SUBMIT) {
             pthread_mutex_lock(&px->mu);
             px->in_seq[seq % 4096] = dir == PROTO_USBIP_DIR_IN;
+            px->submitted[seq % 4096] = 1;
+            px->submits++;
+            pthread_mutex_unlock(&px->mu);
+        } else if (cmd == PROTO_USBIP_CMD_UNLINK) {
+            pthread_mutex_lock(&px->mu);
+            px->unlinks++;
+            px->unlink_before_submit |= !px->submitted[proto_get_be32(h + 20) % 4096];
             pthread_mutex_unlock(&px->mu);
         }
         if (len > (1u << 20))
@@ -685,6 +696,87 @@ START_TEST(long_band_is_rejected)
                   r.pages_kept, r.message);
     ck_assert_msg(strstr(r.message, "band 28 of page 2 is long") != NULL, "%s", r.message);
     drvtest_check_tiff(out, &r.job, 1, 1);
+}
+END_TEST
+
+static unsigned proxy_count(long_band_proxy *px, const unsigned *what)
+{
+    unsigned v;
+
+    pthread_mutex_lock(&px->mu);
+    v = *what;
+    pthread_mutex_unlock(&px->mu);
+    return v;
+}
+
+/* The usbip transport holds asynchronous CMD_SUBMITs back (one sendmsg for
+ * all those queued between two waits): nothing of three submits reaches the
+ * server until flush, all three do after it, and an unlink of one of them
+ * reaches the server after its submit. (Interrupt IN on the event endpoint:
+ * no event comes, so they stay pending.) */
+START_TEST(usbip_submits_are_batched_until_flush)
+{
+    long_band_proxy px;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    pthread_t th;
+    drvtest_emu e;
+    drv_transport *t = NULL;
+    drv_xfer x[3];
+    uint8_t buf[3][PROTO_SCAN_EVENT_SIZE];
+    char uri[96], err[256];
+    unsigned base, i, waited;
+
+    memset(&px, 0, sizeof(px));
+    pthread_mutex_init(&px.mu, NULL);
+    px.page = px.band = UINT32_MAX; /* lengthen nothing */
+    px.cfd = px.ufd = -1;
+    drvtest_emu_start(&e, NULL, NULL, 1, 0);
+    px.up_port = e.port;
+    px.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(px.lfd, 0);
+    ck_assert_int_eq(bind(px.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(px.lfd, 1), 0);
+    ck_assert_int_eq(getsockname(px.lfd, (struct sockaddr *)&a, &al), 0);
+    px.port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&th, NULL, proxy_accept, &px), 0);
+    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", px.port);
+    ck_assert_msg(drv_transport_open(uri, NULL, &t, err, sizeof(err)) == DRV_OK, "%s", err);
+    ck_assert_ptr_nonnull(t->ops->flush);
+    base = proxy_count(&px, &px.submits); /* enumeration's */
+    memset(x, 0, sizeof(x));
+    for (i = 0; i < 3; i++) {
+        x[i].endpoint = PROTO_SCAN_EP_EVENT_IN;
+        x[i].type = DRV_XFER_INTERRUPT;
+        x[i].buf = buf[i];
+        x[i].length = sizeof(buf[i]);
+        ck_assert_int_eq(t->ops->submit(t, &x[i]), DRV_OK);
+    }
+    usleep(100 * 1000);
+    ck_assert_uint_eq(proxy_count(&px, &px.submits), base);
+    ck_assert_int_eq(t->ops->flush(t), DRV_OK);
+    for (waited = 0; proxy_count(&px, &px.submits) < base + 3 && waited < 5000; waited += 10)
+        usleep(10 * 1000);
+    ck_assert_uint_eq(proxy_count(&px, &px.submits), base + 3);
+    /* an unlink goes out behind everything before it */
+    ck_assert_int_eq(t->ops->submit(t, &x[0]), DRV_E_INVALID); /* still pending */
+    ck_assert_int_eq(t->ops->cancel(t, &x[1]), DRV_OK);
+    for (waited = 0; x[1].state == DRV_XFER_PENDING && waited < 5000; waited += 10)
+        ck_assert_int_eq(t->ops->handle_events(t, 10), DRV_OK);
+    ck_assert_int_eq(x[1].status, DRV_E_CANCELLED);
+    ck_assert_uint_eq(proxy_count(&px, &px.unlinks), 1);
+    ck_assert_int_eq(px.unlink_before_submit, 0);
+    drv_transport_close(t); /* unlinks and completes the other two */
+    ck_assert_int_eq(x[0].state, DRV_XFER_DONE);
+    ck_assert_int_eq(x[2].state, DRV_XFER_DONE);
+    pthread_join(th, NULL);
+    if (px.cfd >= 0)
+        close(px.cfd);
+    if (px.ufd >= 0)
+        close(px.ufd);
+    close(px.lfd);
+    drvtest_emu_stop(&e);
+    pthread_mutex_destroy(&px.mu);
 }
 END_TEST
 
@@ -828,13 +920,13 @@ START_TEST(output_fails_mid_job)
 
     tmp(out, sizeof(out), "fail.tiff");
     ck_assert_int_eq(wiasCreateStreamOnFile(out, STGM_READWRITE | STGM_CREATE, &file), S_OK);
-    ck_assert_int_eq(
-        wiasCreateFailingStream(file, four * 5 / 8, STG_E_MEDIUMFULL, 0, &failing), S_OK);
+    ck_assert_int_eq(wiasCreateFailingStream(file, four * 5 / 8, STG_E_MEDIUMFULL, 0, &failing),
+                     S_OK);
     drv_scan_to_stream(&o, failing, &r);
     failing->lpVtbl->Release(failing);
     file->lpVtbl->Release(file);
-    ck_assert_msg(r.hr == DRV_HR_STG_E_MEDIUMFULL, "write-behind %d: hr 0x%08x: %s",
-                  o.write_behind, (unsigned)r.hr, r.message);
+    ck_assert_msg(r.hr == DRV_HR_STG_E_MEDIUMFULL, "write-behind %d: hr 0x%08x: %s", o.write_behind,
+                  (unsigned)r.hr, r.message);
     ck_assert_int_eq(r.err, DRV_E_OUTPUT);
     ck_assert_uint_eq(r.pages_kept, 2);
     ck_assert_msg(strstr(r.message, "page 3") != NULL, "%s", r.message);
@@ -1099,6 +1191,7 @@ static Suite *driver_suite(void)
     tcase_add_test(tc, every_scenario_is_covered);
     tcase_add_loop_test(tc, band_fault_in_either_path, 0, (int)N_BAND_FAULT_RUNS);
     tcase_add_loop_test(tc, long_band_is_rejected, 0, 3);
+    tcase_add_test(tc, usbip_submits_are_batched_until_flush);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("endpoints");

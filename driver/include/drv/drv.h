@@ -225,6 +225,13 @@ struct drv_transport_ops {
     /* Wait up to timeout_ms for completions and run them. Returns DRV_OK
      * (also when nothing happened) or an error once the device is gone. */
     int (*handle_events)(drv_transport *t, unsigned timeout_ms);
+    /* Optional (NULL: nothing is ever held back). A backend may hold
+     * submissions back until the caller next waits in handle_events or a
+     * synchronous call (usbip batches CMD_SUBMITs that way); a caller about
+     * to block on something else first calls flush, which sends them and
+     * never waits for the device. Returns DRV_OK or the error that killed
+     * the connection. */
+    int (*flush)(drv_transport *t);
 };
 
 /* Every backend's handle starts with this. */
