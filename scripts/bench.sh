@@ -255,8 +255,12 @@ bench_throughput() {
   # (a) raw TCP loopback, same byte count, same run.
   if [ -n "$BENCH_TCP" ]; then
     log "throughput: raw TCP loopback, $bytes bytes, $TP_RUNS runs"
-    if bounded tcp bench_tcp "$BENCH_TCP" --bytes "$bytes" --runs "$TP_RUNS" >"$OUT/tcp.log" 2>&1; then
+    if bounded tcp bench_tcp /usr/bin/time -f '%U %S' -o "$OUT/tcp.time" "$BENCH_TCP" --bytes "$bytes" \
+      --runs "$TP_RUNS" >"$OUT/tcp.log" 2>&1; then
       put tcp_MBps "$(sed -n 's/.*median_MBps=\([0-9.]*\).*/\1/p' "$OUT/tcp.log")"
+      # CPU (sender + receiver, user + system) per run: what moving these
+      # bytes over loopback costs the machine, whoever does it.
+      put tcp_cpu_s_per_run "$(awk -v r="$TP_RUNS" '{ printf "%.4f\n", ($1 + $2) / r }' "$OUT/tcp.time")"
     else
       log "throughput: bench_tcp failed (see $OUT/tcp.log)"
     fi
@@ -267,19 +271,24 @@ bench_throughput() {
   # first as before each wiascan run. Not a target: the floor under 1a, since
   # wiascan must write every byte of the TIFF there.
   log "throughput: write() of $bytes bytes into a new tmpfs file, $TP_RUNS runs"
-  local wsecs=() wf="$OUT/tmpfs-write.bin"
+  local wsecs=() wcpus=() wf="$OUT/tmpfs-write.bin"
   for run in $(seq 0 "$TP_RUNS"); do
     rm -f "$wf"
     t0=$(now_ns)
-    bounded tmpfsw "dd (tmpfs write run $run)" dd if=/dev/zero of="$wf" bs=4M count="$bytes" \
-      iflag=count_bytes status=none || { log "throughput: dd failed"; rm -f "$wf"; return 0; }
+    bounded tmpfsw "dd (tmpfs write run $run)" /usr/bin/time -f '%U %S' -o "$OUT/tmpfsw.time" \
+      dd if=/dev/zero of="$wf" bs=4M count="$bytes" iflag=count_bytes status=none ||
+      { log "throughput: dd failed"; rm -f "$wf"; return 0; }
     t1=$(now_ns)
     [ "$run" -eq 0 ] && { put tmpfsw_warmup_seconds "$(calc "($t1 - $t0) / 1e9")"; continue; }
     wsecs+=("$(calc "($t1 - $t0) / 1e9")")
+    wcpus+=("$(awk '{ print $1 + $2 }' "$OUT/tmpfsw.time")")
   done
   rm -f "$wf"
   put tmpfsw_runs_seconds "${wsecs[*]}"
   put tmpfsw_MBps "$(calc "$bytes / 1e6 / $(median "${wsecs[@]}")")"
+  # dd's CPU includes reading /dev/zero (a clear of each 4 MiB buffer),
+  # which is small against the tmpfs write.
+  put tmpfsw_cpu_s_per_run "$(median "${wcpus[@]}")"
 }
 
 # (b) Debian's SANE test backend through scanimage, per MB. Median of $BENCH_TP_RUNS (default 9) runs after a warm-up
@@ -572,6 +581,7 @@ mkdir -p "$OUT"
 put date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 put host "$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r)"
 put quick "$QUICK"
+put ncpu "$(nproc)"
 put commit "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
 build
 put busy_before_pct "$(busy_pct 2)"

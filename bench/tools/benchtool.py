@@ -437,6 +437,20 @@ def cmd_table(a):
             "write() of the same bytes into a new file on the same tmpfs (dd, 4 MiB writes): "
             f"{f1(num(env, 'tmpfsw_MBps'), ' MB/s')}",
             r, "(reported)", None, ("tp",), ("tmpfsw",))
+    tcpu, wcpu = num(env, "tcp_cpu_s_per_run"), num(env, "tmpfsw_cpu_s_per_run")
+    ncpu = int(num(env, "ncpu") or os.cpu_count() or 1)
+    if tcpu is not None and wcpu is not None and tcpu + wcpu > 0 and num(env, "tp_bytes"):
+        # Any program that moves these bytes over loopback TCP and writes
+        # them into tmpfs pays at least both CPU costs; spread perfectly over
+        # every CPU, that is the fastest it can go.
+        bound = num(env, "tp_bytes") / 1e6 / ((tcpu + wcpu) / ncpu)
+        tcp = num(env, "tcp_MBps")
+        r = ratio(tp, bound)
+        row("1e", "1 throughput, against the CPU bound", tpres,
+            f"(TCP loopback CPU {tcpu:.3f} s + tmpfs write CPU {wcpu:.3f} s) / {ncpu} CPUs "
+            f"= {f1(bound, ' MB/s')} at best, "
+            f"{'n/a' if tcp is None else f'{bound / tcp:.2f}'}× raw TCP",
+            r, "(reported)", None, ("tp",), ("tcp", "tmpfsw"))
 
     for key, tag, how in (("tm", "", "default scheduling"),
                           ("tmrt", "-rt", "scanemu, wiascan and the bare timer at SCHED_FIFO (chrt -f 10)")):
