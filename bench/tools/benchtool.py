@@ -426,7 +426,9 @@ def cmd_table(a):
     r = ratio(tp, num(env, "sane_MBps"))
     row("1b", "1 throughput, per MB", tpres,
         f"SANE test backend (scanimage -d test, {env.get('sane_pages', '?')} × 200×200 mm "
-        f"colour 300 dpi TIFF): {f1(num(env, 'sane_MBps'), ' MB/s')}",
+        f"colour 300 dpi TIFF): {f1(num(env, 'sane_MBps'), ' MB/s')}"
+        + (f"; {int(num(env, 'sane_hung_runs'))} scanimage run(s) hung, killed and left out"
+           if (num(env, 'sane_hung_runs') or 0) > 0 else ""),
         r, "≥ 1.0×", None if r is None else r >= 1.0, ("tp",), ("sane",))
     r = ratio(tp, USB2_HS_MBPS)
     row("1c", "1 throughput", tpres, "USB 2.0 high-speed bulk ceiling: 53.2 MB/s", r, "≥ 10×",
