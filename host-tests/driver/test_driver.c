@@ -639,6 +639,37 @@ static void *proxy_accept(void *arg)
     return NULL;
 }
 
+/* Start the proxy in front of emulator e on a free loopback port; uri gets
+ * the usbip URI to reach busid 1-1 through it. */
+static void proxy_start(long_band_proxy *px, const drvtest_emu *e, pthread_t *th, char *uri,
+                        size_t urilen)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+
+    px->up_port = e->port;
+    px->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(px->lfd, 0);
+    ck_assert_int_eq(bind(px->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(px->lfd, 1), 0);
+    ck_assert_int_eq(getsockname(px->lfd, (struct sockaddr *)&a, &al), 0);
+    px->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(th, NULL, proxy_accept, px), 0);
+    snprintf(uri, urilen, "usbip://127.0.0.1:%u/1-1", px->port);
+}
+
+/* After the client closed: join the proxy and close its sockets. */
+static void proxy_finish(long_band_proxy *px, pthread_t th)
+{
+    pthread_join(th, NULL);
+    if (px->cfd >= 0)
+        close(px->cfd);
+    if (px->ufd >= 0)
+        close(px->ufd);
+    close(px->lfd);
+    pthread_mutex_destroy(&px->mu);
+}
+
 START_TEST(long_band_is_rejected)
 {
     /* the last band of page 2 (26 of 64 lines): a lengthened one still fits
@@ -647,8 +678,6 @@ START_TEST(long_band_is_rejected)
      * written past it); 64: through the ring. */
     static const unsigned in_flight[] = {1, 4, 64};
     long_band_proxy px;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
     pthread_t th;
     drvtest_emu e;
     drv_scan_options o;
@@ -663,15 +692,7 @@ START_TEST(long_band_is_rejected)
     px.extra = 4096;
     px.cfd = px.ufd = -1;
     drvtest_emu_start(&e, NULL, "clean.yaml", 1, 0);
-    px.up_port = e.port;
-    px.lfd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(px.lfd, 0);
-    ck_assert_int_eq(bind(px.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(px.lfd, 1), 0);
-    ck_assert_int_eq(getsockname(px.lfd, (struct sockaddr *)&a, &al), 0);
-    px.port = ntohs(a.sin_port);
-    ck_assert_int_eq(pthread_create(&th, NULL, proxy_accept, &px), 0);
-    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", px.port);
+    proxy_start(&px, &e, &th, uri, sizeof(uri));
     base_opts(&o, &e);
     o.transport = uri;
     fault_params(&params);
@@ -682,14 +703,8 @@ START_TEST(long_band_is_rejected)
     o.in_flight = in_flight[_i];
     tmp(out, sizeof(out), "long-band.tiff");
     drv_scan_to_file(&o, out, &r);
-    pthread_join(th, NULL);
-    if (px.cfd >= 0)
-        close(px.cfd);
-    if (px.ufd >= 0)
-        close(px.ufd);
-    close(px.lfd);
+    proxy_finish(&px, th);
     drvtest_emu_stop(&e);
-    pthread_mutex_destroy(&px.mu);
     ck_assert_msg(px.lengthened, "the proxy never saw page 2 band 28");
     ck_assert_msg(r.hr == DRV_HR_DEVICE_COMMUNICATION && r.pages_kept == 1,
                   "%u in flight: hr 0x%08x, %u pages (%s)", o.in_flight, (unsigned)r.hr,
@@ -717,8 +732,6 @@ static unsigned proxy_count(long_band_proxy *px, const unsigned *what)
 START_TEST(usbip_submits_are_batched_until_flush)
 {
     long_band_proxy px;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
     pthread_t th;
     drvtest_emu e;
     drv_transport *t = NULL;
@@ -732,15 +745,7 @@ START_TEST(usbip_submits_are_batched_until_flush)
     px.page = px.band = UINT32_MAX; /* lengthen nothing */
     px.cfd = px.ufd = -1;
     drvtest_emu_start(&e, NULL, NULL, 1, 0);
-    px.up_port = e.port;
-    px.lfd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(px.lfd, 0);
-    ck_assert_int_eq(bind(px.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(px.lfd, 1), 0);
-    ck_assert_int_eq(getsockname(px.lfd, (struct sockaddr *)&a, &al), 0);
-    px.port = ntohs(a.sin_port);
-    ck_assert_int_eq(pthread_create(&th, NULL, proxy_accept, &px), 0);
-    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", px.port);
+    proxy_start(&px, &e, &th, uri, sizeof(uri));
     ck_assert_msg(drv_transport_open(uri, NULL, &t, err, sizeof(err)) == DRV_OK, "%s", err);
     ck_assert_ptr_nonnull(t->ops->flush);
     base = proxy_count(&px, &px.submits); /* enumeration's */
@@ -769,14 +774,8 @@ START_TEST(usbip_submits_are_batched_until_flush)
     drv_transport_close(t); /* unlinks and completes the other two */
     ck_assert_int_eq(x[0].state, DRV_XFER_DONE);
     ck_assert_int_eq(x[2].state, DRV_XFER_DONE);
-    pthread_join(th, NULL);
-    if (px.cfd >= 0)
-        close(px.cfd);
-    if (px.ufd >= 0)
-        close(px.ufd);
-    close(px.lfd);
+    proxy_finish(&px, th);
     drvtest_emu_stop(&e);
-    pthread_mutex_destroy(&px.mu);
 }
 END_TEST
 
