@@ -807,6 +807,11 @@ static int write_page(drv_session *s)
 {
     swap16_if_big_endian(s);
     s->pages_in++;
+    /* The session may now block (on the write, or on the writer): the
+     * resubmits of bands consumed since the last wait must not sit in the
+     * transport meanwhile, or the device has nothing to send into. */
+    if (s->t->ops->flush)
+        s->t->ops->flush(s->t);
     if (s->wr.running) {
         page_writer *w = &s->wr;
         uint32_t handed;

@@ -501,6 +501,13 @@ typedef struct long_band_proxy {
     /* what reached the server side, for the transport tests */
     uint8_t submitted[4096]; /* seqnum -> 1 once its CMD_SUBMIT passed */
     unsigned submits, unlinks;
+    unsigned data_in_submits; /* CMD_SUBMITs for bulk IN 0x81 */
+    /* burst > 0: band messages of pages 0 and 1 are held and passed on
+     * `burst` at a time in one write, so the driver finds them all arrived
+     * at once (any other message first releases what is held) */
+    unsigned burst, held_n;
+    uint8_t *held;
+    size_t held_len;
     int unlink_before_submit; /* a CMD_UNLINK overtook the CMD_SUBMIT it names */
     pthread_t c2s, s2c;
 } long_band_proxy;
@@ -553,6 +560,7 @@ static void *proxy_c2s(void *arg)
             px->in_seq[seq % 4096] = dir == PROTO_USBIP_DIR_IN;
             px->submitted[seq % 4096] = 1;
             px->submits++;
+            px->data_in_submits += dir == PROTO_USBIP_DIR_IN && proto_get_be32(h + 16) == 1;
             pthread_mutex_unlock(&px->mu);
         } else if (cmd == PROTO_USBIP_CMD_UNLINK) {
             pthread_mutex_lock(&px->mu);
@@ -609,11 +617,42 @@ static void *proxy_s2c(void *arg)
             proto_put_be32(h + 24, len);
             px->lengthened = 1;
         }
+        if (px->burst) {
+            int hold = len >= PROTO_SCAN_BAND_HDR_SIZE &&
+                       proto_scan_band_decode(data, len, &b) >= 0 && b.page < 2 &&
+                       !(b.flags & PROTO_SCAN_BAND_END_OF_JOB);
+            uint8_t *nh;
+
+            if (!hold && px->held_n) {
+                if (write_full(px->cfd, px->held, px->held_len) < 0)
+                    break;
+                px->held_n = 0;
+                px->held_len = 0;
+            }
+            if (hold) {
+                nh = realloc(px->held, px->held_len + sizeof(h) + len);
+                if (!nh)
+                    break;
+                px->held = nh;
+                memcpy(px->held + px->held_len, h, sizeof(h));
+                memcpy(px->held + px->held_len + sizeof(h), data, len);
+                px->held_len += sizeof(h) + len;
+                if (++px->held_n == px->burst) {
+                    if (write_full(px->cfd, px->held, px->held_len) < 0)
+                        break;
+                    px->held_n = 0;
+                    px->held_len = 0;
+                }
+                continue;
+            }
+        }
         if (write_full(px->cfd, h, sizeof(h)) < 0 || write_full(px->cfd, data, len) < 0)
             break;
     }
 out:
     free(data);
+    free(px->held);
+    px->held = NULL;
     shutdown(px->cfd, SHUT_WR);
     return NULL;
 }
@@ -776,6 +815,101 @@ START_TEST(usbip_submits_are_batched_until_flush)
     ck_assert_int_eq(x[2].state, DRV_XFER_DONE);
     proxy_finish(&px, th);
     drvtest_emu_stop(&e);
+}
+END_TEST
+
+/* The first Write of the TIFF (page 1) waits, up to 3 s, until the proxy
+ * has seen `gate_want` CMD_SUBMITs for bulk IN: that many are queued at the
+ * device only if the driver sent every resubmit before it blocked. */
+static long_band_proxy *gate_px;
+static unsigned gate_want, gate_seen;
+static int gate_passed;
+static HRESULT(STDMETHODCALLTYPE *gate_inner_write)(IStream *, const void *, ULONG, ULONG *);
+
+static HRESULT STDMETHODCALLTYPE gate_write(IStream *This, const void *pv, ULONG cb, ULONG *pcb)
+{
+    if (!gate_passed) {
+        unsigned waited;
+
+        for (waited = 0;
+             proxy_count(gate_px, &gate_px->data_in_submits) < gate_want && waited < 3000;
+             waited += 5)
+            usleep(5 * 1000);
+        gate_seen = proxy_count(gate_px, &gate_px->data_in_submits);
+        gate_passed = 1;
+    }
+    return gate_inner_write(This, pv, cb, pcb);
+}
+
+/* Nothing the driver holds back (batched CMD_SUBMITs) may stay held while
+ * it blocks on the TIFF: in line (_i = 0), the resubmits of page 1's bands
+ * must reach the device while page 1 is written; with write-behind (_i = 1)
+ * the writer is stuck in page 1, the session receives page 2 and must have
+ * sent its resubmits when it blocks waiting for the writer. Counted at a
+ * proxy: 3 response reads (GET_CAPS, SET_PARAMS, START_JOB) + the ring's
+ * in_flight + one resubmit per band consumed before blocking. The proxy
+ * passes bands on in_flight at a time and a page is a whole number of such
+ * bursts, so the driver consumes a page's last in_flight bands without
+ * waiting in between: their resubmits are batched, not yet sent, when the
+ * page is complete (what a real device's burst after a stall does too). */
+START_TEST(submits_reach_the_device_before_the_driver_blocks)
+{
+    long_band_proxy px;
+    pthread_t th;
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    proto_scan_params params;
+    proto_scan_job job;
+    dm_profile *p = NULL;
+    IStream *stm = NULL;
+    static IStreamVtbl gated;
+    char out[512], uri[96], err[256];
+
+    memset(&px, 0, sizeof(px));
+    pthread_mutex_init(&px.mu, NULL);
+    px.page = px.band = UINT32_MAX;
+    px.cfd = px.ufd = -1;
+    drvtest_emu_start(&e, NULL, NULL, 1, 0);
+    proxy_start(&px, &e, &th, uri, sizeof(uri));
+    base_opts(&o, &e);
+    o.transport = uri;
+    o.mode = PROTO_SCAN_MODE_GRAY8;
+    o.dpi = 75;
+    o.pages = 3;
+    o.in_flight = 4;
+    o.write_behind = _i;
+    memset(&params, 0, sizeof(params));
+    params.source = o.source;
+    params.mode = o.mode;
+    params.dpi = o.dpi;
+    params.pages = o.pages;
+    ck_assert_int_eq(dm_profile_load_default(&p, err, sizeof(err)), 0);
+    ck_assert_int_eq(dm_job_resolve(p, &params, 1, &job, err, sizeof(err)), 0);
+    o.height_px = params.height_px = 2 * o.in_flight * job.band_lines; /* 8 bands a page */
+    ck_assert_int_eq(dm_job_resolve(p, &params, 1, &job, err, sizeof(err)), 0);
+    dm_profile_free(p);
+    ck_assert_uint_eq(job.bands_per_page, 2 * o.in_flight);
+    px.burst = o.in_flight;
+    gate_px = &px;
+    gate_passed = 0;
+    gate_want = 3 + o.in_flight + (_i ? 2 * job.bands_per_page : job.bands_per_page) - 1;
+    tmp(out, sizeof(out), "gated.tiff");
+    ck_assert_int_eq(wiasCreateStreamOnFile(out, STGM_READWRITE | STGM_CREATE, &stm), S_OK);
+    gated = *stm->lpVtbl;
+    gate_inner_write = gated.Write;
+    gated.Write = gate_write;
+    stm->lpVtbl = &gated;
+    drv_scan_to_stream(&o, stm, &r);
+    stm->lpVtbl->Release(stm);
+    proxy_finish(&px, th);
+    drvtest_emu_stop(&e);
+    ck_assert_msg(r.hr == DRV_HR_S_OK && r.pages_kept == 3, "write-behind %d: %s", _i, r.message);
+    ck_assert_msg(gate_passed && gate_seen == gate_want,
+                  "write-behind %d: %u CMD_SUBMITs for bulk IN had reached the device when the "
+                  "driver blocked, want %u",
+                  _i, gate_seen, gate_want);
+    drvtest_check_tiff(out, &r.job, 3, 1);
 }
 END_TEST
 
@@ -1191,6 +1325,7 @@ static Suite *driver_suite(void)
     tcase_add_loop_test(tc, band_fault_in_either_path, 0, (int)N_BAND_FAULT_RUNS);
     tcase_add_loop_test(tc, long_band_is_rejected, 0, 3);
     tcase_add_test(tc, usbip_submits_are_batched_until_flush);
+    tcase_add_loop_test(tc, submits_reach_the_device_before_the_driver_blocks, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("endpoints");
