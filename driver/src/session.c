@@ -21,6 +21,7 @@
  * all its bands arrived intact.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -637,6 +638,11 @@ static void prefault(void *p, size_t len)
  * and the TIFF write run with 4 KiB TLB misses gone. Both are hints: the
  * buffer is ordinary memory either way (freed with free(), guarded by
  * ASan). Not prefaulted here: see prefault(). */
+/* (The hint stays on the address range after free(); if glibc served the
+ * buffer from its heap rather than a mapping of its own, later small
+ * allocations there may be backed by huge pages too. A memory-use detail
+ * for a long-lived library user, kept for ASan's guard of the buffer's end,
+ * which a private mmap would lose.) */
 static uint8_t *page_alloc(size_t len)
 {
     const size_t huge = (size_t)2 << 20;
@@ -733,7 +739,15 @@ static void writer_start(drv_session *s)
         return;
     }
     w->faulting = 1;
-    if (pthread_create(&w->thread, NULL, writer_main, s) != 0) {
+    /* The writer takes no signals: a SIGINT meant to cancel the scan must
+     * reach the thread that polls the transport (sigaction-installed
+     * handlers then see the cancel flag there). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int prc = pthread_create(&w->thread, NULL, writer_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (prc != 0) {
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mtx);
         w->faulting = 0;

@@ -976,6 +976,7 @@ struct emu_sched_attr {
     uint64_t sched_deadline;
     uint64_t sched_period;
 };
+_Static_assert(sizeof(struct emu_sched_attr) == 48, "SCHED_ATTR_SIZE_VER0");
 
 /* Ask for a short scheduler slice for this (the calling) thread: on EEVDF
  * a task with a shorter slice gets an earlier virtual deadline and preempts
@@ -1008,7 +1009,8 @@ static void *worker_main(void *arg)
     struct epoll_event evs[8];
     if (d->srv->realtime_prio > 0)
         prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL); /* this thread only */
-    else if (d->srv->slice_us > 0)
+    /* Also with --realtime: if SCHED_FIFO is refused, the thread keeps it. */
+    if (d->srv->slice_us > 0)
         request_slice(d, d->srv->slice_us);
     for (;;) {
         int n = epoll_wait(d->epfd, evs, 8, -1); /* deadlines come from the timerfd */

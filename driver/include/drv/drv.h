@@ -257,7 +257,8 @@ typedef struct drv_progress {
     uint32_t page; /* page being received (0-based) */
     uint32_t band; /* last band received in it */
     uint32_t bands_per_page;
-    uint32_t pages_done;  /* pages written */
+    uint32_t pages_done;  /* pages received complete (with write-behind some may
+                           * still be on their way into the stream) */
     uint32_t pages_total; /* 0 = until the feeder is empty */
     uint64_t bytes;       /* pixel bytes received so far */
     uint64_t page_bytes;  /* pixel bytes in one page */

@@ -46,8 +46,8 @@ typedef struct emu_options {
      * Linux >= 6.12's EEVDF lets a waking task with a shorter slice than the
      * running one preempt it, so a band due is sent without waiting out a
      * host process's slice). 100..100000; 0 = the kernel's default. Default
-     * 100. Needs no privilege; older kernels ignore it. Not used with
-     * realtime_prio. */
+     * 100. Needs no privilege; older kernels ignore it. Requested with
+     * realtime_prio too (it matters only if SCHED_FIFO is refused). */
     unsigned slice_us;
 } emu_options;
 
