@@ -26,10 +26,13 @@ typedef struct fake_dev {
     unsigned head[2], tail[2];
     uint8_t buf[1u << 20];
     uint32_t out_limit; /* FAKE_LIMIT */
-    int naks;           /* bulk_out calls refused */
-    int resets;
-    int clears;
-    int unplugs; /* DISCONNECT messages consumed (traced by a real device) */
+    /* Counters the device worker bumps and the test thread reads: atomic,
+     * since the only order between them is through the socket, which
+     * ThreadSanitizer cannot see. */
+    _Atomic int naks; /* bulk_out calls refused */
+    _Atomic int resets;
+    _Atomic int clears;
+    _Atomic int unplugs; /* DISCONNECT messages consumed (traced by a real device) */
 } fake_dev;
 
 extern const emu_backend_ops fake_ops;
