@@ -47,6 +47,12 @@ static inline uint64_t dm_mix64(uint64_t z)
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
+/* The seeded-noise words of page synthesis through one implementation:
+ * impl 0 the portable one, 1 the AVX-512 one. Returns 0, or -1 when impl 1
+ * is not in this build or not on this CPU. For tests: every path must give
+ * the same bytes. */
+int dm_synth_noise_words(int impl, uint8_t *p, size_t n, uint64_t key);
+
 /* Hash of (seed, a, b, c, purpose). */
 static inline uint64_t dm_hash5(uint64_t seed, uint64_t a, uint64_t b, uint64_t c, uint64_t purpose)
 {

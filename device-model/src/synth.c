@@ -478,9 +478,6 @@ static void store_le64(uint8_t *p, uint64_t v)
 #endif
 }
 
-/* Seeded noise for bytes [from, to) of line y: splitmix64 of a per-line key
- * and the 8-byte block index, stored little-endian. Four blocks per turn:
- * the mixes are independent, so the CPU overlaps their multiplies. */
 /* n little-endian words of splitmix64(key), splitmix64(key + 1), ... at p. */
 static void noise_words_scalar(uint8_t *p, size_t n, uint64_t key)
 {
@@ -494,8 +491,8 @@ static void noise_words_scalar(uint8_t *p, size_t n, uint64_t key)
 #define HAVE_NOISE_AVX512 1
 /* The same words, eight at a time in AVX-512 lanes (vpmullq is AVX512DQ):
  * dm_mix64's adds, shifts, xors and multiplies lane by lane, so the bytes
- * are those of noise_words_scalar (the golden hashes in test_dm check it on
- * any machine that takes this path). Intrinsics rather than the
+ * are those of noise_words_scalar (test_dm compares the two directly, and
+ * its golden hashes check whichever path the machine takes). Intrinsics rather than the
  * vectoriser, so every build type, -O0 and the sanitizers included, runs
  * the code the release build ships. */
 __attribute__((target("avx512f,avx512dq"))) static void noise_words_avx512(uint8_t *p, size_t n,
@@ -530,6 +527,24 @@ static void noise_words(uint8_t *p, size_t n, uint64_t key)
     noise_words_scalar(p, n, key);
 }
 
+int dm_synth_noise_words(int impl, uint8_t *p, size_t n, uint64_t key)
+{
+    if (impl == 0) {
+        noise_words_scalar(p, n, key);
+        return 0;
+    }
+#ifdef HAVE_NOISE_AVX512
+    if (impl == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
+        noise_words_avx512(p, n, key);
+        return 0;
+    }
+#endif
+    return -1;
+}
+
+/* Seeded noise for bytes [from, to) of line y: splitmix64 of a per-line key
+ * and the 8-byte block index, stored little-endian (noise_words), the last
+ * partial word's low bytes for a tail. */
 static void fill_noise(const chart *c, uint8_t *line, uint32_t from, uint32_t to, uint32_t y)
 {
     uint64_t key = dm_hash5(c->seed, c->page, c->side, y, DM_RND_NOISE);
