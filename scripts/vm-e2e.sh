@@ -95,8 +95,21 @@ stop_all() {
   done
   PIDS=()
 }
-cleanup() { stop_all; }
+# On exit: stop what we started; and if the script ends before finish()
+# printed its verdict (an unexpected error, a signal), say where, so a
+# failed CTest run never ends without a reason.
+FAILS=()
+FINISHED=0
+cleanup() {
+  local rc=$? cmd=$BASH_COMMAND line=${BASH_LINENO[0]:-?}
+  stop_all
+  if [ "$FINISHED" != 1 ] && [ "$rc" -ne 0 ]; then
+    echo "vm-e2e: stopped before its verdict: exit status $rc near line $line ($cmd); checks so far failed: ${#FAILS[@]}" >&2
+  fi
+}
 trap cleanup EXIT
+trap 'echo "vm-e2e: SIGTERM" >&2; exit 143' TERM
+trap 'echo "vm-e2e: SIGINT" >&2; exit 130' INT
 
 VM_BOOTED=0
 print_console() {
@@ -332,6 +345,8 @@ run_vm() {
   t1=$(date +%s)
   log "booting the guest (TCG, 1 CPU, ${mem} MiB, limit ${VM_TIMEOUT} s)"
   VM_BOOTED=1
+  local errexit=0
+  case $- in *e*) errexit=1 ;; esac
   set +e
   timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 \
     -accel tcg -nodefaults -no-user-config -nographic -monitor none \
@@ -341,7 +356,9 @@ run_vm() {
     -netdev user,id=n0 -device e1000,netdev=n0,romfile= \
     -serial "file:$CONSOLE" </dev/null >"$WORK/qemu.log" 2>&1
   QEMU_RC=$?
-  set -e
+  # as the caller had it: the checks after the boot run without -e, so a
+  # failed condition is recorded by check() instead of ending the script
+  [ "$errexit" = 0 ] || set -e
   VM_SECONDS=$(($(date +%s) - t1))
   log "guest ran ${VM_SECONDS} s (qemu exit ${QEMU_RC})"
   [ "$QEMU_RC" -ne 124 ] && [ "$QEMU_RC" -ne 137 ] ||
@@ -376,6 +393,7 @@ check_setup() {
 
 finish() {
   local secs=$(($(date +%s) - T0))
+  FINISHED=1
   if [ "${#FAILS[@]}" -ne 0 ] || [ "$VERBOSE" = 1 ]; then
     print_console
   fi
@@ -505,11 +523,13 @@ host_scan() {
   local name="$1" port="$2" busid="$3" vidpid="$4" rc pages valid sum
   shift 4
   mkdir -p "$WORK/ref"
+  local errexit=0
+  case $- in *e*) errexit=1 ;; esac
   set +e
   timeout 300 "$WIASCAN" --transport "usbip://127.0.0.1:$port/$busid" --device-id "$vidpid" "$@" \
     -o "$WORK/ref/$name.tiff" >"$WORK/ref/$name.log" 2>&1
   rc=$?
-  set -e
+  [ "$errexit" = 0 ] || set -e
   pages=0 valid=0 sum=none
   if [ -s "$WORK/ref/$name.tiff" ]; then
     sum="$(sha256sum "$WORK/ref/$name.tiff" | cut -d' ' -f1)"
