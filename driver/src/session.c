@@ -63,7 +63,6 @@ typedef struct ring_slot {
  * for the writer. After a failed write the writer drops what is still
  * handed to it (those pages are not in the stream). The writer is the only
  * user of the stream and the MINIDRV_TRANSFER_CONTEXT while it runs. */
-#define WB_MAX_PAGES 3
 /* Page buffers a write-behind job uses. Measured (20 A4 colour pages, 4
  * alternating sets of 8 runs): 3 is no faster than 2, so 2. */
 #define WB_PAGES 2
@@ -113,7 +112,7 @@ typedef struct drv_session {
 
     MINIDRV_TRANSFER_CONTEXT mdtc;
     uint8_t *page; /* being assembled: one of pagebuf */
-    uint8_t *pagebuf[WB_MAX_PAGES];
+    uint8_t *pagebuf[WB_PAGES];
     unsigned npagebuf; /* 1: pages written in line */
     size_t page_bytes;
     page_writer wr;
@@ -636,13 +635,11 @@ static void prefault(void *p, size_t len)
  * pages in madvise mode, backed by huge pages (MADV_HUGEPAGE), so faulting
  * in an A4 colour page is 13 faults instead of 6,400 and the receive copy
  * and the TIFF write run with 4 KiB TLB misses gone. Both are hints: the
- * buffer is ordinary memory either way (freed with free(), guarded by
- * ASan). Not prefaulted here: see prefault(). */
-/* (The hint stays on the address range after free(); if glibc served the
- * buffer from its heap rather than a mapping of its own, later small
- * allocations there may be backed by huge pages too. A memory-use detail
- * for a long-lived library user, kept for ASan's guard of the buffer's end,
- * which a private mmap would lose.) */
+ * buffer is ordinary memory either way (freed with free(), its end guarded
+ * by ASan, which a private mmap would lose). Not prefaulted here: see
+ * prefault(). The hint stays on the range after free(): if glibc served the
+ * buffer from its heap, later small allocations there may get huge pages
+ * too (memory use only, for a long-lived library user). */
 static uint8_t *page_alloc(size_t len)
 {
     const size_t huge = (size_t)2 << 20;
@@ -769,10 +766,6 @@ static void writer_wait(drv_session *s, uint32_t max_queued)
 
     if (!w->running)
         return;
-    /* About to block on the writer, not on the transport: send what the
-     * transport holds back first, so the device has its transfers. */
-    if (s->t && s->t->ops->flush)
-        s->t->ops->flush(s->t);
     pthread_mutex_lock(&w->mtx);
     while (w->faulting || (w->handed - w->done > max_queued && !w->broken))
         pthread_cond_wait(&w->cv, &w->mtx);
@@ -806,10 +799,8 @@ static void writer_stop(drv_session *s)
     w->quit = 1;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mtx);
-    pthread_join(w->thread, NULL);
+    pthread_join(w->thread, NULL); /* after a failure it drops what is left */
     w->running = 0;
-    s->pages_done = w->written; /* dropped pages, if any, are not in it */
-    s->res->pages_kept = s->pages_done;
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mtx);
 }
@@ -821,9 +812,11 @@ static int write_page(drv_session *s)
 {
     swap16_if_big_endian(s);
     s->pages_in++;
-    /* The session may now block (on the write, or on the writer): the
-     * resubmits of bands consumed since the last wait must not sit in the
-     * transport meanwhile, or the device has nothing to send into. */
+    /* The one place a job blocks on something other than the transport
+     * (the write in line, or the writer): the resubmits of bands consumed
+     * since the last wait must not sit in the transport meanwhile, or the
+     * device has nothing to send into. (sess_fail and writer_stop also wait
+     * for the writer, but then no more bands are wanted.) */
     if (s->t->ops->flush)
         s->t->ops->flush(s->t);
     if (s->wr.running) {
@@ -1298,7 +1291,7 @@ out_trace:
         sess_fail(&s, DRV_HR_STG_E_WRITEFAULT, DRV_E_OUTPUT, "cannot write trace %s",
                   o->trace_path);
 out_free:
-    for (unsigned i = 0; i < WB_MAX_PAGES; i++)
+    for (unsigned i = 0; i < WB_PAGES; i++)
         free(s.pagebuf[i]);
     free(s.ringbuf);
     free(s.slot);

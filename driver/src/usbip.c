@@ -361,7 +361,7 @@ static int usbip_submit_urb(drv_usbip *u, drv_xfer *x, const uint8_t setup[8],
     else
         u->head = x;
     u->tail = x;
-    if (cork && out_len == 0) {
+    if (cork) { /* only asynchronous IN submits, which carry no data */
         if (u->corked + sizeof(raw) > sizeof(u->cork) && (rc = usbip_flush(u)) < 0)
             return rc; /* killed: x completed with the error */
         memcpy(u->cork + u->corked, raw, sizeof(raw));
