@@ -492,9 +492,9 @@ static void noise_words_scalar(uint8_t *p, size_t n, uint64_t key)
 /* The same words, eight at a time in AVX-512 lanes (vpmullq is AVX512DQ):
  * dm_mix64's adds, shifts, xors and multiplies lane by lane, so the bytes
  * are those of noise_words_scalar (test_dm compares the two directly, and
- * its golden hashes check whichever path the machine takes). Intrinsics rather than the
- * vectoriser, so every build type, -O0 and the sanitizers included, runs
- * the code the release build ships. */
+ * its golden hashes check whichever path the machine takes). Intrinsics
+ * rather than the vectoriser, so every build type, -O0 and the sanitizers
+ * included, runs the code the release build ships. */
 __attribute__((target("avx512f,avx512dq"))) static void noise_words_avx512(uint8_t *p, size_t n,
                                                                            uint64_t key)
 {
@@ -516,15 +516,14 @@ __attribute__((target("avx512f,avx512dq"))) static void noise_words_avx512(uint8
 }
 #endif
 
-static void noise_words(uint8_t *p, size_t n, uint64_t key)
+/* 1 when noise_words_avx512 is built in and this CPU runs it. */
+static int have_noise_avx512(void)
 {
 #ifdef HAVE_NOISE_AVX512
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
-        noise_words_avx512(p, n, key);
-        return;
-    }
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#else
+    return 0;
 #endif
-    noise_words_scalar(p, n, key);
 }
 
 int dm_synth_noise_words(int impl, uint8_t *p, size_t n, uint64_t key)
@@ -534,12 +533,19 @@ int dm_synth_noise_words(int impl, uint8_t *p, size_t n, uint64_t key)
         return 0;
     }
 #ifdef HAVE_NOISE_AVX512
-    if (impl == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
+    if (impl == 1 && have_noise_avx512()) {
         noise_words_avx512(p, n, key);
         return 0;
     }
 #endif
     return -1;
+}
+
+/* The fastest implementation this CPU has. */
+static void noise_words(uint8_t *p, size_t n, uint64_t key)
+{
+    if (dm_synth_noise_words(1, p, n, key) != 0)
+        noise_words_scalar(p, n, key);
 }
 
 /* Seeded noise for bytes [from, to) of line y: splitmix64 of a per-line key
