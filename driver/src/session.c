@@ -1276,9 +1276,10 @@ out_abort:
 out_close:
     s.closing = 1;
     if (s.t) {
-        /* An event that arrived with the job's last band (a jam's event
-         * and END_OF_JOB read in one handle_events) completed without a
-         * sess_wait after it: report it now, then take the read back. */
+        /* An event that completed outside sess_wait (a jam's event that
+         * comes after END_OF_JOB, while abort_job takes the band reads
+         * back) was not looked at yet: report it now, then take the read
+         * back. */
         evt_poll(&s);
         if (s.evt_live && s.evt.state == DRV_XFER_PENDING) {
             s.t->ops->cancel(s.t, &s.evt);

@@ -506,6 +506,14 @@ typedef struct long_band_proxy {
      * `burst` at a time in one write, so the driver finds them all arrived
      * at once (any other message first releases what is held) */
     unsigned burst, held_n;
+    /* late_events: an interrupt IN completion is held back past every band
+     * and written together with the next other message (a RET_UNLINK): the
+     * event on its endpoint arrives after the band stream's END_OF_JOB on
+     * its own, which a USB/IP server may do (different endpoints) */
+    int late_events;
+    uint8_t *evt_held;
+    size_t evt_held_len;
+    uint8_t ep_seq[4096]; /* seqnum -> endpoint number of its CMD_SUBMIT */
     uint8_t *held;
     size_t held_len;
     int unlink_before_submit; /* a CMD_UNLINK overtook the CMD_SUBMIT it names */
@@ -558,6 +566,7 @@ static void *proxy_c2s(void *arg)
         if (cmd == PROTO_USBIP_CMD_SUBMIT) {
             pthread_mutex_lock(&px->mu);
             px->in_seq[seq % 4096] = dir == PROTO_USBIP_DIR_IN;
+            px->ep_seq[seq % 4096] = (uint8_t)proto_get_be32(h + 16);
             px->submitted[seq % 4096] = 1;
             px->submits++;
             px->data_in_submits += dir == PROTO_USBIP_DIR_IN && proto_get_be32(h + 16) == 1;
@@ -617,42 +626,51 @@ static void *proxy_s2c(void *arg)
             proto_put_be32(h + 24, len);
             px->lengthened = 1;
         }
-        if (px->burst) {
-            int hold = len >= PROTO_SCAN_BAND_HDR_SIZE &&
-                       proto_scan_band_decode(data, len, &b) >= 0 && b.page < 2 &&
-                       !(b.flags & PROTO_SCAN_BAND_END_OF_JOB);
-            uint8_t *nh;
+        /* Every message goes out through `held`: appended, then written in
+         * one piece unless it is to be held back with what follows. */
+        {
+            int band =
+                len >= PROTO_SCAN_BAND_HDR_SIZE && proto_scan_band_decode(data, len, &b) >= 0;
+            int burst_band =
+                px->burst && band && b.page < 2 && !(b.flags & PROTO_SCAN_BAND_END_OF_JOB);
+            int event = px->late_events && cmd == PROTO_USBIP_RET_SUBMIT && len > 0 &&
+                        px->ep_seq[seq % 4096] == (PROTO_SCAN_EP_EVENT_IN & 0x0Fu);
+            uint8_t **buf = event ? &px->evt_held : &px->held;
+            size_t *blen = event ? &px->evt_held_len : &px->held_len;
+            uint8_t *nh = realloc(*buf, *blen + sizeof(h) + len);
 
-            if (!hold && px->held_n) {
-                if (write_full(px->cfd, px->held, px->held_len) < 0)
-                    break;
-                px->held_n = 0;
-                px->held_len = 0;
-            }
-            if (hold) {
-                nh = realloc(px->held, px->held_len + sizeof(h) + len);
+            if (!nh)
+                break;
+            *buf = nh;
+            memcpy(*buf + *blen, h, sizeof(h));
+            memcpy(*buf + *blen + sizeof(h), data, len);
+            *blen += sizeof(h) + len;
+            if (event || (burst_band && ++px->held_n < px->burst))
+                continue;
+            if (px->evt_held_len && !band) {
+                /* the held event goes out first, in the same write */
+                nh = realloc(px->evt_held, px->evt_held_len + px->held_len);
                 if (!nh)
                     break;
+                memcpy(nh + px->evt_held_len, px->held, px->held_len);
+                px->evt_held = NULL;
+                free(px->held);
                 px->held = nh;
-                memcpy(px->held + px->held_len, h, sizeof(h));
-                memcpy(px->held + px->held_len + sizeof(h), data, len);
-                px->held_len += sizeof(h) + len;
-                if (++px->held_n == px->burst) {
-                    if (write_full(px->cfd, px->held, px->held_len) < 0)
-                        break;
-                    px->held_n = 0;
-                    px->held_len = 0;
-                }
-                continue;
+                px->held_len += px->evt_held_len;
+                px->evt_held_len = 0;
             }
+            if (write_full(px->cfd, px->held, px->held_len) < 0)
+                break;
+            px->held_n = 0;
+            px->held_len = 0;
         }
-        if (write_full(px->cfd, h, sizeof(h)) < 0 || write_full(px->cfd, data, len) < 0)
-            break;
     }
 out:
     free(data);
     free(px->held);
     px->held = NULL;
+    free(px->evt_held);
+    px->evt_held = NULL;
     shutdown(px->cfd, SHUT_WR);
     return NULL;
 }
@@ -1088,39 +1106,48 @@ static void collect_events(void *ctx, const char *line)
     }
 }
 
-/* A jam's PAPER_JAM event on interrupt IN is reported (logged) however it
- * interleaves with the band stream's END_OF_JOB: often both arrive in one
- * read, and the job ends without another wait (the host reference of the
- * VM test missed it about one run in four before the fix). 20 scans, bw
- * 150 dpi and gray 100 dpi, each must log it exactly once, with the jam's
- * page. */
+/* A jam's PAPER_JAM event on interrupt IN is reported (logged) also when
+ * it completes after the band stream's END_OF_JOB, while the driver takes
+ * its queued reads back (the VM test's host reference missed it about one
+ * run in four before the fix: the completion ran inside that clean-up and
+ * nothing looked at the event afterwards). A proxy holds every event
+ * completion back until the first message that is not a band (the
+ * RET_UNLINK of that clean-up), so this happens every time; bw 150 dpi and
+ * gray 100 dpi (_i). The event must be logged once, with the jam's page. */
 START_TEST(jam_event_is_reported)
 {
+    long_band_proxy px;
+    pthread_t th;
     drvtest_emu e;
     drv_scan_options o;
     drv_scan_result r;
     proto_scan_params params;
     event_log el;
-    char out[512];
+    char out[512], uri[96];
 
+    memset(&px, 0, sizeof(px));
+    pthread_mutex_init(&px.mu, NULL);
+    px.page = px.band = UINT32_MAX;
+    px.cfd = px.ufd = -1;
+    px.late_events = 1;
     drvtest_emu_start(&e, NULL, "jam-page3-band5.yaml", 1, 0);
-    for (int i = 0; i < 20; i++) {
-        base_opts(&o, &e);
-        fault_params(&params);
-        o.source = params.source;
-        o.mode = i % 2 ? PROTO_SCAN_MODE_GRAY8 : params.mode;
-        o.dpi = i % 2 ? 100 : params.dpi;
-        o.pages = params.pages;
-        memset(&el, 0, sizeof(el));
-        o.log = collect_events;
-        o.log_ctx = &el;
-        drv_scan_to_file(&o, tmp(out, sizeof(out), "jam-event.tiff"), &r);
-        ck_assert_msg(r.hr == DRV_HR_PAPER_JAM, "scan %d: %s", i, r.message);
-        ck_assert_msg(el.events == 1, "scan %d: %u event lines logged, want 1 (last: %s)", i,
-                      el.events, el.last);
-        ck_assert_msg(strstr(el.last, "(page 3,") != NULL, "scan %d: %s", i, el.last);
-    }
+    proxy_start(&px, &e, &th, uri, sizeof(uri));
+    base_opts(&o, &e);
+    o.transport = uri;
+    fault_params(&params);
+    o.source = params.source;
+    o.mode = _i ? PROTO_SCAN_MODE_GRAY8 : params.mode;
+    o.dpi = _i ? 100 : params.dpi;
+    o.pages = params.pages;
+    memset(&el, 0, sizeof(el));
+    o.log = collect_events;
+    o.log_ctx = &el;
+    drv_scan_to_file(&o, tmp(out, sizeof(out), "jam-event.tiff"), &r);
+    proxy_finish(&px, th);
     drvtest_emu_stop(&e);
+    ck_assert_msg(r.hr == DRV_HR_PAPER_JAM, "%s", r.message);
+    ck_assert_msg(el.events == 1, "%u event lines logged, want 1 (last: %s)", el.events, el.last);
+    ck_assert_msg(strstr(el.last, "(page 3,") != NULL, "%s", el.last);
 }
 END_TEST
 
@@ -1367,7 +1394,7 @@ static Suite *driver_suite(void)
     tcase_add_test(tc, trace_with_real_timing);
     tcase_add_test(tc, cancel_keeps_finished_pages);
     tcase_add_loop_test(tc, output_fails_mid_job, 0, 2);
-    tcase_add_test(tc, jam_event_is_reported);
+    tcase_add_loop_test(tc, jam_event_is_reported, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("faults");
