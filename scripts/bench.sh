@@ -291,14 +291,15 @@ bench_throughput() {
   put tmpfsw_cpu_s_per_run "$(median "${wcpus[@]}")"
 }
 
-# (b) Debian's SANE test backend through scanimage, per MB. Median of $BENCH_TP_RUNS (default 9) runs after a warm-up
-# (one run is a fraction of a second).
+# (b) Debian's SANE test backend through scanimage, per MB: median of
+# BENCH_TP_RUNS (default 9) runs after a warm-up (a run is a fraction of a
+# second).
 bench_sane() {
   command -v scanimage >/dev/null || { log "sane: scanimage missing (apt-get install sane-utils)"; return 0; }
   log "sane: $SANE_PAGES pages 200x200 mm 300 dpi colour through scanimage -d test, $TP_RUNS runs"
   # scanimage -d test sometimes never exits (seen: once in ~30 runs, after
   # writing its pages). A run takes 0.3 s: one that has not ended after
-  # SANE_TMO is killed and left out (counted in sane_hung_runs, shown in
+  # 30 s (or BENCH_TIMEOUT if shorter) is killed and left out (counted in sane_hung_runs, shown in
   # row 1b); only if every run hangs is the row n/a.
   local dir="$OUT/sane" t0 t1 run rc bytes=0 secs=() hung=0
   local tmo=$((TMO < 30 ? TMO : 30))
