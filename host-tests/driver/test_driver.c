@@ -696,6 +696,16 @@ static void *proxy_accept(void *arg)
     return NULL;
 }
 
+/* A proxy that passes everything on as it comes (no band lengthened, no
+ * burst, no held event); the caller sets those before proxy_start. */
+static void proxy_init(long_band_proxy *px)
+{
+    memset(px, 0, sizeof(*px));
+    pthread_mutex_init(&px->mu, NULL);
+    px->page = px->band = UINT32_MAX;
+    px->cfd = px->ufd = px->lfd = -1;
+}
+
 /* Start the proxy in front of emulator e on a free loopback port; uri gets
  * the usbip URI to reach busid 1-1 through it. */
 static void proxy_start(long_band_proxy *px, const drvtest_emu *e, pthread_t *th, char *uri,
@@ -742,12 +752,10 @@ START_TEST(long_band_is_rejected)
     proto_scan_params params;
     char out[512], uri[96];
 
-    memset(&px, 0, sizeof(px));
-    pthread_mutex_init(&px.mu, NULL);
+    proxy_init(&px);
     px.page = 1;
     px.band = 27;
     px.extra = 4096;
-    px.cfd = px.ufd = -1;
     drvtest_emu_start(&e, NULL, "clean.yaml", 1, 0);
     proxy_start(&px, &e, &th, uri, sizeof(uri));
     base_opts(&o, &e);
@@ -797,10 +805,7 @@ START_TEST(usbip_submits_are_batched_until_flush)
     char uri[96], err[256];
     unsigned base, i, waited;
 
-    memset(&px, 0, sizeof(px));
-    pthread_mutex_init(&px.mu, NULL);
-    px.page = px.band = UINT32_MAX; /* lengthen nothing */
-    px.cfd = px.ufd = -1;
+    proxy_init(&px);
     drvtest_emu_start(&e, NULL, NULL, 1, 0);
     proxy_start(&px, &e, &th, uri, sizeof(uri));
     ck_assert_msg(drv_transport_open(uri, NULL, &t, err, sizeof(err)) == DRV_OK, "%s", err);
@@ -884,10 +889,7 @@ START_TEST(submits_reach_the_device_before_the_driver_blocks)
     static IStreamVtbl gated;
     char out[512], uri[96], err[256];
 
-    memset(&px, 0, sizeof(px));
-    pthread_mutex_init(&px.mu, NULL);
-    px.page = px.band = UINT32_MAX;
-    px.cfd = px.ufd = -1;
+    proxy_init(&px);
     drvtest_emu_start(&e, NULL, NULL, 1, 0);
     proxy_start(&px, &e, &th, uri, sizeof(uri));
     base_opts(&o, &e);
@@ -1125,10 +1127,7 @@ START_TEST(jam_event_is_reported)
     event_log el;
     char out[512], uri[96];
 
-    memset(&px, 0, sizeof(px));
-    pthread_mutex_init(&px.mu, NULL);
-    px.page = px.band = UINT32_MAX;
-    px.cfd = px.ufd = -1;
+    proxy_init(&px);
     px.late_events = 1;
     drvtest_emu_start(&e, NULL, "jam-page3-band5.yaml", 1, 0);
     proxy_start(&px, &e, &th, uri, sizeof(uri));
