@@ -115,4 +115,8 @@ uint32_t eng_fault_mangle(const dm_engine *eng, int idx, uint8_t *data, uint32_t
 /* Name for the trace of an item released, or NULL. */
 const char *eng_fault_trace_name(const dm_engine *eng, const eng_item *it);
 
+/* For fronts in this module. */
+const dm_escl_quirks *dm_engine_escl_quirks(const dm_engine *eng);
+uint64_t dm_engine_seed(const dm_engine *eng);
+
 #endif

@@ -27,6 +27,16 @@ uint64_t dm_engine_now(const dm_engine *eng)
     return dm_clock_now(eng->clock);
 }
 
+const dm_escl_quirks *dm_engine_escl_quirks(const dm_engine *eng)
+{
+    return &eng->scenario->escl;
+}
+
+uint64_t dm_engine_seed(const dm_engine *eng)
+{
+    return eng->seed;
+}
+
 const dm_profile *dm_engine_profile(const dm_engine *eng)
 {
     return eng->profile;
