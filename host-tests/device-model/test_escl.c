@@ -592,7 +592,7 @@ START_TEST(bad_requests)
     dm_escl_conn_free(c);
     ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
     exchange(&h, c, "\x01\x02garbage\r\n\r\n", 13, 64, &r);
-    ck_assert_int_eq(r.status, 400);
+    ck_assert_msg(r.status == 400 || r.status == 501, "status %d", r.status);
     ck_assert(r.closed);
     reply_free(&r);
     dm_escl_conn_free(c);
