@@ -855,7 +855,7 @@ int dm_device_job_check(const dm_device *dev, char *errbuf, size_t errlen)
         dm_errf(errbuf, errlen, "no job was started yet");
         return DM_E_STATE;
     }
-    return dm_scenario_check_job(dev->scenario, &dev->job, "this job", errbuf, errlen);
+    return dm_scenario_check_profile_job(dev->scenario, dev->profile, &dev->job, errbuf, errlen);
 }
 
 /* ---- construction ------------------------------------------------------------------------ */
