@@ -79,9 +79,11 @@ void dm_clock_virtual_set(dm_clock_virtual *clk, uint64_t now_ns); /* never back
  * DM_E_RANGE (a value outside its range or meaning), DM_E_NOMEM or
  * DM_E_INVALID.
  *
- * The _file loaders never block: anything but a regular file (a directory,
- * FIFO, device node or socket) is refused by kind without being opened for
- * reading, and so is a file larger than DM_FIXTURE_MAX_BYTES. */
+ * The _file loaders never block: the path is stat()ed first, and anything
+ * but a regular file (a directory, FIFO, device node or socket; a symlink
+ * counts as what it points to) is refused by kind without being opened. A
+ * regular file is opened non-blocking and read whole if it has at most
+ * DM_FIXTURE_MAX_BYTES; a larger one is refused. */
 #define DM_FIXTURE_MAX_BYTES (1u << 20)
 typedef struct dm_profile dm_profile;
 typedef struct dm_scenario dm_scenario;
