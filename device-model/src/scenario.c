@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dm/engine.h"
 #include "fixture-internal.h"
 
 static const cyaml_strval_t bool_strings[] = {
@@ -47,6 +48,18 @@ struct raw_fault {
     int *clears;
     char *bytes;
 };
+struct raw_next_doc {
+    char *status;
+    char *tries;
+};
+struct raw_escl {
+    char *make_and_model;
+    struct raw_next_doc *next_document;
+    char *load_delay_ms;
+    int *stale_adf_state;
+    char *slow_response_ms;
+    int *require_localhost;
+};
 struct raw_scenario {
     char *name;
     char *description;
@@ -55,6 +68,7 @@ struct raw_scenario {
     char *time_scale;
     struct raw_fault *faults;
     unsigned faults_count;
+    struct raw_escl *escl;
 };
 
 static const cyaml_schema_field_t at_fields[] = {
@@ -88,6 +102,27 @@ static const cyaml_schema_field_t fault_fields[] = {
     CYAML_FIELD_END};
 static const cyaml_schema_value_t fault_entry = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_fault, fault_fields)};
+static const cyaml_strval_t stale_adf_strings[] = {
+    {"jam", DM_ADF_JAMMED},
+    {"empty", DM_ADF_EMPTY},
+};
+static const cyaml_schema_field_t next_doc_fields[] = {
+    DM_FIXTURE_NUM("status", CYAML_FLAG_DEFAULT, struct raw_next_doc, status),
+    DM_FIXTURE_NUM("tries", CYAML_FLAG_DEFAULT, struct raw_next_doc, tries), CYAML_FIELD_END};
+static const cyaml_schema_field_t escl_fields[] = {
+    CYAML_FIELD_STRING_PTR("make_and_model", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+                           struct raw_escl, make_and_model, 1, 127),
+    CYAML_FIELD_MAPPING_PTR("next_document", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+                            struct raw_escl, next_document, next_doc_fields),
+    DM_FIXTURE_NUM("load_delay_ms", CYAML_FLAG_OPTIONAL, struct raw_escl, load_delay_ms),
+    CYAML_FIELD_ENUM_PTR("stale_adf_state", CYAML_FLAG_STRICT | CYAML_FLAG_OPTIONAL,
+                         struct raw_escl, stale_adf_state, stale_adf_strings,
+                         CYAML_ARRAY_LEN(stale_adf_strings)),
+    DM_FIXTURE_NUM("slow_response_ms", CYAML_FLAG_OPTIONAL, struct raw_escl, slow_response_ms),
+    CYAML_FIELD_ENUM_PTR("require_localhost", CYAML_FLAG_STRICT | CYAML_FLAG_OPTIONAL,
+                         struct raw_escl, require_localhost, bool_strings,
+                         CYAML_ARRAY_LEN(bool_strings)),
+    CYAML_FIELD_END};
 static const cyaml_schema_field_t scenario_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct raw_scenario, name, 1, 63),
     CYAML_FIELD_STRING_PTR("description", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
@@ -97,6 +132,8 @@ static const cyaml_schema_field_t scenario_fields[] = {
     DM_FIXTURE_NUM("time_scale", CYAML_FLAG_OPTIONAL, struct raw_scenario, time_scale),
     CYAML_FIELD_SEQUENCE("faults", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_scenario,
                          faults, &fault_entry, 0, 64),
+    CYAML_FIELD_MAPPING_PTR("escl", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_scenario,
+                            escl, escl_fields),
     CYAML_FIELD_END};
 static const cyaml_schema_value_t scenario_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct raw_scenario, scenario_fields)};
@@ -316,6 +353,52 @@ static int fault_convert(const dm_fixture_msg *m, const struct raw_fault *rf, un
     return fault_params(m, rf, i, f);
 }
 
+/* ---- eSCL quirks ------------------------------------------------------------------------ */
+
+/* The `escl:` mapping: behaviours of real eSCL devices (docs/escl.md,
+ * "Quirks"). Protocol-specific, but data only: the eSCL front acts on it. */
+static int escl_convert(const dm_fixture_msg *m, const struct raw_escl *r, dm_escl_quirks *q)
+{
+    uint32_t v = 0;
+    int rc;
+
+    memset(q, 0, sizeof(*q));
+    if (r == NULL)
+        return DM_OK;
+    if (r->make_and_model != NULL) {
+        for (const char *c = r->make_and_model; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                return dm_fixture_fail(m, DM_E_RANGE, "escl.make_and_model",
+                                       "control characters are not allowed");
+        snprintf(q->make_and_model, sizeof(q->make_and_model), "%s", r->make_and_model);
+    }
+    if (r->next_document != NULL) {
+        rc = dm_fixture_u32(m, "escl.next_document.status", r->next_document->status, 404, 503,
+                            &q->next_doc_status);
+        if (rc < 0)
+            return rc;
+        if (q->next_doc_status != 404 && q->next_doc_status != 410 && q->next_doc_status != 503)
+            return dm_fixture_fail(m, DM_E_RANGE, "escl.next_document.status",
+                                   "%u; expected 503, 404 or 410", q->next_doc_status);
+        rc = dm_fixture_u32(m, "escl.next_document.tries", r->next_document->tries, 1, 1000,
+                            &q->next_doc_tries);
+        if (rc < 0)
+            return rc;
+    }
+    rc = dm_fixture_u32(m, "escl.load_delay_ms", r->load_delay_ms, 1, DM_LIM_TIME_MS_MAX, &v);
+    if (rc < 0)
+        return rc;
+    q->load_delay_ns = r->load_delay_ms ? (uint64_t)v * 1000000u : 0;
+    v = 0;
+    rc = dm_fixture_u32(m, "escl.slow_response_ms", r->slow_response_ms, 1, DM_LIM_TIME_MS_MAX, &v);
+    if (rc < 0)
+        return rc;
+    q->slow_first_byte_ns = r->slow_response_ms ? (uint64_t)v * 1000000u : 0;
+    q->stale_adf = r->stale_adf_state ? (uint32_t)*r->stale_adf_state : DM_ADF_NONE;
+    q->require_localhost = r->require_localhost != NULL && *r->require_localhost != 0;
+    return DM_OK;
+}
+
 /* ---- the scenario ------------------------------------------------------------------- */
 
 static int scenario_check(dm_scenario *s, const struct raw_scenario *r, const char *name,
@@ -345,7 +428,7 @@ static int scenario_check(dm_scenario *s, const struct raw_scenario *r, const ch
             return rc;
     }
     s->n_faults = r->faults_count;
-    return DM_OK;
+    return escl_convert(&m, r->escl, &s->escl);
 }
 
 int dm_scenario_load_mem_a(const dm_alloc *a, const char *name, const char *yaml, size_t len,

@@ -333,6 +333,14 @@ static const char *const scenarios[] = {
     "scenarios/multi-feed.yaml",
     "scenarios/delay-500ms.yaml",
     "scenarios/random-faults.yaml",
+    "scenarios/escl-503-storm.yaml",
+    "scenarios/escl-xerox-404.yaml",
+    "scenarios/escl-xerox-410.yaml",
+    "scenarios/escl-brother-load-delay.yaml",
+    "scenarios/escl-stale-jam.yaml",
+    "scenarios/escl-stale-empty.yaml",
+    "scenarios/escl-slow-response.yaml",
+    "scenarios/escl-hp-localhost.yaml",
 };
 
 START_TEST(every_fixture_loads)
