@@ -670,7 +670,10 @@ static int usbip_import(drv_usbip *u, const drv_open_options *o, char *errbuf, s
     rc = usbip_recv_exact(u->fd, rep, PROTO_USBIP_OP_HDR_SIZE, o->timeout_ms);
     if (rc == DRV_E_DISCONNECTED) {
         drv_errf(errbuf, errlen,
-                 "%s closed the connection during OP_REQ_IMPORT: not a USB/IP server", u->peer);
+                 "%s closed the connection without answering OP_REQ_IMPORT: not a USB/IP server, "
+                 "or one that dropped the request (scanemu does when all its operation-phase "
+                 "slots are taken and this connection is the oldest)",
+                 u->peer);
         return DRV_E_NOT_USBIP;
     }
     if (rc == DRV_E_TIMEOUT) {
@@ -697,6 +700,14 @@ static int usbip_import(drv_usbip *u, const drv_open_options *o, char *errbuf, s
     if (h.status == PROTO_USBIP_ST_DEV_BUSY) {
         drv_errf(errbuf, errlen, "busid '%s' on %s is busy (imported by another client)", u->busid,
                  u->peer);
+        return DRV_E_BUSY;
+    }
+    if (h.status == PROTO_USBIP_ST_NA) {
+        drv_errf(errbuf, errlen,
+                 "%s refused to import busid '%s' with ST_NA (request not available): the "
+                 "server is overloaded (scanemu: too many connections at once, or a request "
+                 "slower than its deadline); try again",
+                 u->peer, u->busid);
         return DRV_E_BUSY;
     }
     if (h.status != PROTO_USBIP_ST_OK) {

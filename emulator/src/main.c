@@ -120,7 +120,15 @@ static void *signal_thread(void *arg)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_NO_TIMING = 256, OPT_PORT_FILE, OPT_VERSION, OPT_REALTIME, OPT_SLICE };
+    enum {
+        OPT_NO_TIMING = 256,
+        OPT_PORT_FILE,
+        OPT_VERSION,
+        OPT_REALTIME,
+        OPT_SLICE,
+        OPT_X_OP_SLOTS,
+        OPT_X_OP_DEADLINE,
+    };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"device", required_argument, NULL, 'd'},
@@ -135,6 +143,9 @@ int main(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
+        /* Internal, for tests (docs/emulator.md, "Connection slots"). */
+        {"x-op-slots", required_argument, NULL, OPT_X_OP_SLOTS},
+        {"x-op-deadline-ms", required_argument, NULL, OPT_X_OP_DEADLINE},
         {NULL, 0, NULL, 0},
     };
     emu_options opts;
@@ -206,6 +217,22 @@ int main(int argc, char **argv)
                 return 2;
             }
             opts.slice_us = (unsigned)v;
+            break;
+        }
+        case OPT_X_OP_SLOTS:
+        case OPT_X_OP_DEADLINE: {
+            int slots = opt == OPT_X_OP_SLOTS;
+            unsigned long long v;
+            if (parse_u64(optarg, slots ? 1024 : 3600000, &v) < 0 || v < 1) {
+                fprintf(stderr, "scanemu: --%s: expected 1-%u, got \"%s\"\n",
+                        slots ? "x-op-slots" : "x-op-deadline-ms", slots ? 1024u : 3600000u,
+                        optarg);
+                return 2;
+            }
+            if (slots)
+                opts.op_slots = (unsigned)v;
+            else
+                opts.op_deadline_ms = (unsigned)v;
             break;
         }
         case 'v':

@@ -109,7 +109,7 @@ typedef struct emu_opconn {
     size_t out_len, out_off;
     enum op_after after;
     emu_dev *dev;
-    uint64_t last_ns;
+    uint64_t start_ns; /* accepted (CLOCK_MONOTONIC) */
     char peer[64];
 } emu_opconn;
 
@@ -127,7 +127,13 @@ struct emu_server {
     emu_trace *trace;
     uint8_t *devlist; /* prebuilt OP_REP_DEVLIST */
     size_t devlist_len;
-    emu_opconn ops[EMU_MAX_OP_CONNS];
+    emu_admit admit; /* op-phase slots: which connection stays, and how long */
+    emu_opconn *ops; /* admit.lim.slots entries, indexed like the slots */
+    struct {
+        uint64_t window_ns; /* start of the current one-second window */
+        unsigned lines;     /* drop messages logged in it */
+        unsigned suppressed;
+    } drops;
     struct {
         emu_cleanup_fn fn;
         void *arg;
@@ -1085,12 +1091,28 @@ static void *worker_main(void *arg)
 
 /* ---- acceptor: operation phase ------------------------------------------------------- */
 
+static int op_slot(const emu_server *srv, const emu_opconn *c)
+{
+    return (int)(c - srv->ops);
+}
+
 static void op_close(emu_server *srv, emu_opconn *c)
 {
     epoll_ctl(srv->acceptor_epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
     c->stage = OP_FREE;
+    emu_admit_release(&srv->admit, op_slot(srv, c));
+}
+
+/* An import answered OK but not delivered: the device is free again. */
+static void op_unreserve(emu_opconn *c)
+{
+    if (c->stage != OP_WRITE || c->after != OP_AFTER_HANDOFF)
+        return;
+    pthread_mutex_lock(&c->dev->mtx);
+    c->dev->busy = 0;
+    pthread_mutex_unlock(&c->dev->mtx);
 }
 
 static void op_fail(emu_server *srv, emu_opconn *c, const char *fmt, ...) EMU_PRINTF(3, 4);
@@ -1105,6 +1127,101 @@ static void op_fail(emu_server *srv, emu_opconn *c, const char *fmt, ...)
     op_close(srv, c);
 }
 
+/* Reads what the client has already sent, without waiting: first into the
+ * request (up to its current need), the rest into scratch, bounded, so that
+ * close() ends the connection with FIN, not RST (unread data makes Linux
+ * reset it, and a client still writing its request then dies of SIGPIPE). */
+static void op_read_rest(emu_opconn *c)
+{
+    uint8_t scratch[4096];
+    size_t drained = 0;
+    while (drained < (64u << 10)) {
+        int to_req = (c->stage == OP_READ_HDR || c->stage == OP_READ_BUSID) && c->have < c->need;
+        ssize_t r = to_req ? recv(c->fd, c->in + c->have, c->need - c->have, MSG_DONTWAIT)
+                           : recv(c->fd, scratch, sizeof scratch, MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return;
+        if (to_req)
+            c->have += (size_t)r;
+        else
+            drained += (size_t)r;
+    }
+}
+
+/* The operation the client asked for, once its 8-byte header is in; 0 when
+ * it is not (yet) known. */
+static uint16_t op_code_known(const emu_opconn *c)
+{
+    proto_usbip_op_hdr h;
+    if (c->stage == OP_READ_BUSID)
+        return PROTO_USBIP_OP_REQ_IMPORT;
+    if (c->stage != OP_READ_HDR || c->have < PROTO_USBIP_OP_HDR_SIZE ||
+        proto_usbip_op_hdr_decode(c->in, c->have, &h) < 0)
+        return 0;
+    if (h.code == PROTO_USBIP_OP_REQ_DEVLIST || h.code == PROTO_USBIP_OP_REQ_IMPORT)
+        return h.code;
+    return 0;
+}
+
+/* Ends a connection the server will not serve (evicted for a newcomer, or
+ * past its deadline). A client whose request header is in is told so in its
+ * own terms, OP_REP_<its operation> with status ST_NA, which Debian's usbip
+ * prints as "Request Failed"; any other is closed (FIN). One warning line,
+ * at most 10 a second (the rest are counted and the count is logged with
+ * the next line). */
+static void op_drop(emu_server *srv, emu_opconn *c, uint64_t now, const char *why)
+{
+    int told = 0;
+    size_t have = c->have, need = c->need;
+    if (c->stage == OP_READ_HDR || c->stage == OP_READ_BUSID) {
+        op_read_rest(c);
+        uint16_t code = op_code_known(c);
+        if (code) {
+            uint8_t rep[PROTO_USBIP_OP_HDR_SIZE];
+            proto_usbip_op_hdr h = {PROTO_USBIP_VERSION,
+                                    code == PROTO_USBIP_OP_REQ_IMPORT ? PROTO_USBIP_OP_REP_IMPORT
+                                                                      : PROTO_USBIP_OP_REP_DEVLIST,
+                                    PROTO_USBIP_ST_NA};
+            proto_usbip_op_hdr_encode(&h, rep, sizeof rep);
+            told = send(c->fd, rep, sizeof rep, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof rep;
+        }
+        op_read_rest(c);
+    }
+    if (now - srv->drops.window_ns >= 1000000000ull) {
+        srv->drops.window_ns = now;
+        srv->drops.lines = 0;
+    }
+    if (srv->drops.lines < 10) {
+        char sup[64] = "";
+        if (srv->drops.suppressed)
+            snprintf(sup, sizeof sup, " (%u similar messages suppressed before this one)",
+                     srv->drops.suppressed);
+        srv->drops.lines++;
+        srv->drops.suppressed = 0;
+        const char *stage = c->stage == OP_WRITE ? "reply" : "request";
+        emu_logf(&srv->log, EMU_LOG_WARN, NULL, "%s: %s (%zu of %zu %s bytes after %llu ms); %s%s",
+                 c->peer, why, c->stage == OP_WRITE ? c->out_off : have,
+                 c->stage == OP_WRITE ? c->out_len : need, stage,
+                 (unsigned long long)((now - c->start_ns) / 1000000u),
+                 told ? "answered ST_NA and closed the connection" : "closed the connection", sup);
+    } else {
+        srv->drops.suppressed++;
+    }
+    op_unreserve(c);
+    op_close(srv, c);
+}
+
+static void op_drop_expired(emu_server *srv, emu_opconn *c, uint64_t now)
+{
+    char why[128];
+    snprintf(why, sizeof why, "%s within the %u ms operation-phase deadline",
+             c->stage == OP_WRITE ? "did not read its reply" : "sent no complete request",
+             srv->admit.lim.deadline_ms);
+    op_drop(srv, c, now, why);
+}
+
 static void op_start_write(emu_server *srv, emu_opconn *c, const uint8_t *out, size_t len,
                            enum op_after after)
 {
@@ -1113,6 +1230,7 @@ static void op_start_write(emu_server *srv, emu_opconn *c, const uint8_t *out, s
     c->out_off = 0;
     c->after = after;
     c->stage = OP_WRITE;
+    emu_admit_set(&srv->admit, op_slot(srv, c), EMU_ADMIT_ANSWERING, 0);
     struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
     epoll_ctl(srv->acceptor_epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
@@ -1197,11 +1315,18 @@ static void op_handoff(emu_server *srv, emu_opconn *c)
     (void)r;
     c->fd = -1;
     c->stage = OP_FREE;
+    emu_admit_release(&srv->admit, op_slot(srv, c));
 }
 
 static void op_event(emu_server *srv, emu_opconn *c, uint32_t events)
 {
-    c->last_ns = emu_now_ns();
+    uint64_t now = emu_now_ns();
+    /* A request that completes after its deadline is never answered, however
+     * late this thread got to it. */
+    if (emu_admit_expired(&srv->admit, op_slot(srv, c), now)) {
+        op_drop_expired(srv, c, now);
+        return;
+    }
     if (c->stage == OP_WRITE) {
         while (c->out_off < c->out_len) {
             ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
@@ -1211,11 +1336,7 @@ static void op_event(emu_server *srv, emu_opconn *c, uint32_t events)
                     continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                     return;
-                if (c->after == OP_AFTER_HANDOFF) {
-                    pthread_mutex_lock(&c->dev->mtx);
-                    c->dev->busy = 0;
-                    pthread_mutex_unlock(&c->dev->mtx);
-                }
+                op_unreserve(c);
                 emu_logf(&srv->log, EMU_LOG_INFO, NULL, "%s: send failed: %s", c->peer,
                          strerror(errno));
                 op_close(srv, c);
@@ -1277,9 +1398,14 @@ static void op_event(emu_server *srv, emu_opconn *c, uint32_t events)
     }
 }
 
+/* Accepts at most EMU_OP_ACCEPT_BATCH connections, so that the requests of
+ * those already accepted are read between batches (the listening socket is
+ * level-triggered: the rest are accepted on the next round). When every slot
+ * is taken, the newcomer gets the slot of the oldest connection that has not
+ * completed its request (emu_admit_take), which is dropped. */
 static void op_accept(emu_server *srv)
 {
-    for (;;) {
+    for (unsigned k = 0; k < EMU_OP_ACCEPT_BATCH; k++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1295,29 +1421,43 @@ static void op_accept(emu_server *srv)
         char host[48] = "?", serv[8] = "?";
         getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, serv, sizeof serv,
                     NI_NUMERICHOST | NI_NUMERICSERV);
-        emu_opconn *c = NULL;
-        for (size_t i = 0; i < EMU_MAX_OP_CONNS; i++)
-            if (srv->ops[i].stage == OP_FREE) {
-                c = &srv->ops[i];
-                break;
-            }
-        if (!c) {
+        char peer[64];
+        snprintf(peer, sizeof peer, "%s:%s", host, serv);
+        uint64_t now = emu_now_ns();
+        int victim;
+        int i = emu_admit_take(&srv->admit, now, &victim);
+        if (i < 0 && victim >= 0) {
+            char why[224];
+            snprintf(why, sizeof why,
+                     "evicted for %s: all %u operation-phase slots are taken and this is the "
+                     "oldest connection %s",
+                     peer, srv->admit.lim.slots,
+                     srv->ops[victim].stage == OP_WRITE ? "(none is still sending its request)"
+                                                        : "still sending its request");
+            op_drop(srv, &srv->ops[victim], now, why);
+            i = emu_admit_take(&srv->admit, now, &victim);
+        }
+        if (i < 0) { /* cannot happen: the acceptor never marks a slot SERVING */
             emu_logf(&srv->log, EMU_LOG_WARN, NULL,
-                     "%s:%s: more than %u connections in the operation phase; refusing", host, serv,
-                     EMU_MAX_OP_CONNS);
+                     "%s: all %u operation-phase slots are serving; refusing the connection", peer,
+                     srv->admit.lim.slots);
             close(fd);
             continue;
         }
+        emu_opconn *c = &srv->ops[i];
         memset(c, 0, sizeof(*c));
         c->fd = fd;
         c->stage = OP_READ_HDR;
         c->need = PROTO_USBIP_OP_HDR_SIZE;
-        c->last_ns = emu_now_ns();
-        snprintf(c->peer, sizeof c->peer, "%s:%s", host, serv);
+        c->start_ns = now;
+        snprintf(c->peer, sizeof c->peer, "%s", peer);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(srv->acceptor_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
             close(fd);
+            c->fd = -1;
             c->stage = OP_FREE;
+            emu_admit_release(&srv->admit, i);
+            continue;
         }
         emu_logf(&srv->log, EMU_LOG_DEBUG, NULL, "connection from %s", c->peer);
     }
@@ -1371,8 +1511,14 @@ int emu_server_run(emu_server *srv)
              srv->ndev == 1 ? "" : "s", srv->port);
     struct epoll_event evs[32];
     while (rc == 0 && !atomic_load(&srv->stopping)) {
-        /* Coarse timeout: only sweeps idle op-phase clients, no device timing. */
-        int n = epoll_wait(srv->acceptor_epfd, evs, 32, 1000);
+        /* Wakes for the earliest op-phase deadline; no device timing here. */
+        uint64_t next = emu_admit_next_deadline(&srv->admit), now = emu_now_ns();
+        int timeout = -1;
+        if (next != UINT64_MAX)
+            timeout = next <= now                      ? 0
+                      : next - now >= 3600000000000ull ? 3600000
+                                                       : (int)((next - now + 999999u) / 1000000u);
+        int n = epoll_wait(srv->acceptor_epfd, evs, 32, timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1384,22 +1530,12 @@ int emu_server_run(emu_server *srv)
             void *tag = evs[i].data.ptr;
             if (tag == &tag_listen)
                 op_accept(srv);
-            else if (tag != &tag_stop)
+            else if (tag != &tag_stop && ((emu_opconn *)tag)->stage != OP_FREE)
                 op_event(srv, tag, evs[i].events);
         }
-        uint64_t now = emu_now_ns();
-        for (size_t i = 0; i < EMU_MAX_OP_CONNS; i++) {
-            emu_opconn *c = &srv->ops[i];
-            if (c->stage != OP_FREE &&
-                now - c->last_ns > (uint64_t)EMU_OP_IDLE_TIMEOUT_MS * 1000000ull) {
-                if (c->stage == OP_WRITE && c->after == OP_AFTER_HANDOFF) {
-                    pthread_mutex_lock(&c->dev->mtx);
-                    c->dev->busy = 0;
-                    pthread_mutex_unlock(&c->dev->mtx);
-                }
-                op_fail(srv, c, "no progress for %d ms", EMU_OP_IDLE_TIMEOUT_MS);
-            }
-        }
+        now = emu_now_ns();
+        for (int i; (i = emu_admit_next_expired(&srv->admit, now)) >= 0;)
+            op_drop_expired(srv, &srv->ops[i], now);
     }
     emu_server_stop(srv);
     for (size_t i = 0; i < srv->ndev; i++) {
@@ -1408,7 +1544,7 @@ int emu_server_run(emu_server *srv)
             srv->devs[i].thread_started = 0;
         }
     }
-    for (size_t i = 0; i < EMU_MAX_OP_CONNS; i++)
+    for (unsigned i = 0; srv->ops && i < srv->admit.lim.slots; i++)
         if (srv->ops[i].stage != OP_FREE)
             op_close(srv, &srv->ops[i]);
     emu_trace_flush(srv->trace);
@@ -1602,7 +1738,22 @@ int emu_server_create_ex(const emu_options *opts, const emu_export *exports, siz
         free(srv);
         return -1;
     }
-    for (size_t i = 0; i < EMU_MAX_OP_CONNS; i++)
+    emu_admit_limits lim = {opts->op_slots ? opts->op_slots : EMU_OP_SLOTS,
+                            opts->op_deadline_ms ? opts->op_deadline_ms : EMU_OP_DEADLINE_MS};
+    if (emu_admit_init(&srv->admit, &lim) < 0) {
+        snprintf(errbuf, errlen,
+                 "operation-phase limits: %u slots (1-%u), %u ms deadline (1-%u), or out of "
+                 "memory",
+                 lim.slots, EMU_ADMIT_MAX_SLOTS, lim.deadline_ms, EMU_ADMIT_MAX_DEADLINE_MS);
+        free(srv);
+        return -1;
+    }
+    srv->ops = calloc(lim.slots, sizeof(*srv->ops));
+    if (!srv->ops) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto out_free;
+    }
+    for (unsigned i = 0; i < lim.slots; i++)
         srv->ops[i].fd = -1;
     srv->stop_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     srv->acceptor_epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1664,9 +1815,11 @@ void emu_server_free(emu_server *srv)
         free(d->s.out);
         pthread_mutex_destroy(&d->mtx);
     }
-    for (size_t i = 0; i < EMU_MAX_OP_CONNS; i++)
+    for (unsigned i = 0; srv->ops && i < srv->admit.lim.slots; i++)
         if (srv->ops[i].stage != OP_FREE && srv->ops[i].fd >= 0)
             close(srv->ops[i].fd);
+    free(srv->ops);
+    emu_admit_free(&srv->admit);
     free(srv->devs);
     free(srv->devlist);
     if (srv->listen_fd >= 0)

@@ -1,4 +1,4 @@
-/* Logging, the clock, and the device-side trace writer. */
+/* Errors, logging, the clock, and the device-side trace writer. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -7,6 +7,36 @@
 #include <time.h>
 
 #include "emu-internal.h"
+
+const char *emu_strerror(int err)
+{
+    switch (err) {
+    case EMU_OK:
+        return "success";
+#define EMU_STRERROR_CASE_(name, value, msg)                                                       \
+    case EMU_E_##name:                                                                             \
+        return msg;
+        EMU_ERRNO_MAP(EMU_STRERROR_CASE_)
+#undef EMU_STRERROR_CASE_
+    default:
+        return "unknown emulator error";
+    }
+}
+
+const char *emu_err_name(int err)
+{
+    switch (err) {
+    case EMU_OK:
+        return "EMU_OK";
+#define EMU_ERRNAME_CASE_(name, value, msg)                                                        \
+    case EMU_E_##name:                                                                             \
+        return "EMU_E_" #name;
+        EMU_ERRNO_MAP(EMU_ERRNAME_CASE_)
+#undef EMU_ERRNAME_CASE_
+    default:
+        return "EMU_E_UNKNOWN";
+    }
+}
 
 static const char *level_name(enum emu_log_level lvl)
 {

@@ -23,6 +23,23 @@ enum emu_log_level {
 
 #define EMU_MAX_DEVICES 64
 
+/* X(name, value, message): the single source of the error table. */
+#define EMU_ERRNO_MAP(X)                                                                           \
+    X(NOMEM, -1, "out of memory")                                                                  \
+    X(INVALID, -2, "invalid argument")
+
+typedef enum emu_err {
+    EMU_OK = 0,
+#define EMU_ERR_ENUM_(name, value, msg) EMU_E_##name = (value),
+    EMU_ERRNO_MAP(EMU_ERR_ENUM_)
+#undef EMU_ERR_ENUM_
+} emu_err;
+
+/* Message ("out of memory") and symbolic name ("EMU_E_NOMEM") of an emu_err;
+ * unknown codes give a generic text. */
+const char *emu_strerror(int err);
+const char *emu_err_name(int err);
+
 typedef struct emu_options {
     const char *listen_host; /* default "127.0.0.1" */
     uint16_t listen_port;    /* default 3240; 0 = pick a free port */
@@ -49,6 +66,14 @@ typedef struct emu_options {
      * 100. Needs no privilege; older kernels ignore it. Requested with
      * realtime_prio too (it matters only if SCHED_FIFO is refused). */
     unsigned slice_us;
+    /* Connection slots (docs/emulator.md, "Connection slots"): how many
+     * connections may be in the USB/IP operation phase at once (1..1024; 0 =
+     * EMU_OP_SLOTS) and the total time one may take there, from accept to the
+     * last byte of its reply (1..3600000 ms; 0 = EMU_OP_DEADLINE_MS). Meant
+     * for tests; scanemu sets them only through its internal --x-op-slots and
+     * --x-op-deadline-ms options. */
+    unsigned op_slots;
+    unsigned op_deadline_ms;
 } emu_options;
 
 void emu_options_init(emu_options *opts);
