@@ -264,12 +264,13 @@ int main(int argc, char **argv)
     opts.profile_paths = devices;
     opts.n_devices = ndev;
 
-    sigctx sc;
-    sigemptyset(&sc.set);
-    sigaddset(&sc.set, SIGINT);
-    sigaddset(&sc.set, SIGTERM);
-    sigaddset(&sc.set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+    /* Start-up (fixtures, the trace, the listening socket) runs with
+     * SIGINT and SIGTERM at their default action, even if the parent left
+     * them ignored: a fixture or trace path that blocks (a FIFO, a hung
+     * network file system) must not make scanemu unstoppable, and nothing
+     * has been served yet that a clean stop would save. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
 
     char err[512];
@@ -278,6 +279,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "scanemu: %s\n", err);
         return 1;
     }
+    /* From here on SIGINT/SIGTERM stop the server cleanly: blocked in every
+     * thread (the device threads inherit the mask) and taken by sigwait. */
+    sigctx sc;
+    sigemptyset(&sc.set);
+    sigaddset(&sc.set, SIGINT);
+    sigaddset(&sc.set, SIGTERM);
+    sigaddset(&sc.set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
     if (port_file && write_port_file(port_file, emu_server_port(srv)) < 0) {
         fprintf(stderr, "scanemu: cannot write port file %s: %s\n", port_file, strerror(errno));
         emu_server_free(srv);

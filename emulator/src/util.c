@@ -1,10 +1,13 @@
 /* Errors, logging, the clock, and the device-side trace writer. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "emu-internal.h"
 
@@ -85,6 +88,49 @@ struct emu_trace {
     pthread_mutex_t mtx;
 };
 
+/* What a trace path may be: a regular file (created or truncated), a FIFO
+ * that already has a reader, or a character device (/dev/null, a terminal,
+ * /dev/stdout): written as a stream. A FIFO without a reader is refused at
+ * once instead of waiting in open() for one; a directory, a socket and a
+ * block device (a disk) are refused. */
+static int trace_open_fd(const char *path, char *errbuf, size_t errlen)
+{
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    if (exists && (S_ISDIR(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISBLK(st.st_mode))) {
+        snprintf(errbuf, errlen, "trace file %s is a %s; refusing to write a trace there", path,
+                 S_ISDIR(st.st_mode)    ? "directory"
+                 : S_ISSOCK(st.st_mode) ? "socket"
+                                        : "block device");
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0666);
+    if (fd < 0) {
+        if (errno == ENXIO && exists && S_ISFIFO(st.st_mode))
+            snprintf(errbuf, errlen,
+                     "trace file %s is a FIFO with no reader; start the reader first", path);
+        else
+            snprintf(errbuf, errlen, "cannot open trace file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode)) {
+        snprintf(errbuf, errlen, "trace file %s changed kind while it was opened; refusing it",
+                 path);
+        goto out_close;
+    }
+    /* Blocking from here on: a FIFO's reader paces the writer. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        snprintf(errbuf, errlen, "trace file %s: fcntl: %s", path, strerror(errno));
+        goto out_close;
+    }
+    return fd;
+
+out_close:
+    close(fd);
+    return -1;
+}
+
 int emu_trace_open(const char *path, emu_trace **out, char *errbuf, size_t errlen)
 {
     emu_trace *t = calloc(1, sizeof(*t));
@@ -92,16 +138,23 @@ int emu_trace_open(const char *path, emu_trace **out, char *errbuf, size_t errle
         snprintf(errbuf, errlen, "trace %s: out of memory", path);
         return -1;
     }
-    t->f = fopen(path, "w");
+    int fd = trace_open_fd(path, errbuf, errlen);
+    if (fd < 0)
+        goto out_free;
+    t->f = fdopen(fd, "w");
     if (!t->f) {
-        snprintf(errbuf, errlen, "cannot open trace file %s: %s", path, strerror(errno));
-        free(t);
-        return -1;
+        snprintf(errbuf, errlen, "trace file %s: %s", path, strerror(errno));
+        close(fd);
+        goto out_free;
     }
     setvbuf(t->f, NULL, _IOFBF, 1 << 16);
     pthread_mutex_init(&t->mtx, NULL);
     *out = t;
     return 0;
+
+out_free:
+    free(t);
+    return -1;
 }
 
 void emu_trace_flush(emu_trace *t)
