@@ -111,7 +111,8 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
                  : dm_scenario_load_default(&b->scenario, errbuf, errlen);
     if (rc < 0)
         goto out_free;
-    if (opts->trace_path && emu_trace_open(opts->trace_path, &b->trace, errbuf, errlen) < 0)
+    emu_log tlog = {opts->log ? opts->log : stderr, opts->log_level};
+    if (opts->trace_path && emu_trace_open(opts->trace_path, &tlog, &b->trace, errbuf, errlen) < 0)
         goto out_free;
     for (size_t i = 0; i < n; i++) {
         const char *path = opts->n_devices && opts->profile_paths ? opts->profile_paths[i] : NULL;

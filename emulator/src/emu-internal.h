@@ -195,10 +195,18 @@ typedef struct emu_export {
 
 typedef struct emu_trace emu_trace;
 /* One writer for all devices; records are buffered and flushed by
- * emu_trace_flush (job end, disconnect, shutdown) and emu_trace_close. */
-int emu_trace_open(const char *path, emu_trace **out, char *errbuf, size_t errlen);
+ * emu_trace_flush (job end, disconnect, shutdown) and emu_trace_close. The
+ * first write error (a full disk, /dev/full, a FIFO whose reader left) is
+ * logged once to log (copied; NULL: not logged), naming the file; later
+ * records are dropped and counted. path kinds: docs/emulator.md, "Trace". */
+int emu_trace_open(const char *path, const emu_log *log, emu_trace **out, char *errbuf,
+                   size_t errlen);
 void emu_trace_flush(emu_trace *t);
 void emu_trace_close(emu_trace *t);
+/* 0, or the errno of the first failed write; *dropped (may be NULL) gets the
+ * number of records dropped since. t may be NULL (no trace: 0). */
+int emu_trace_status(emu_trace *t, uint64_t *dropped);
+const char *emu_trace_path(const emu_trace *t);
 
 /* Per-device context for emu_trace_record (a dm_trace_fn). */
 typedef struct emu_trace_port {

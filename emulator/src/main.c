@@ -303,5 +303,5 @@ int main(int argc, char **argv)
     pthread_kill(st, SIGUSR1);
     pthread_join(st, NULL);
     emu_server_free(srv);
-    return rc < 0 ? 1 : 0;
+    return rc == EMU_E_TRACE ? 3 : rc < 0 ? 1 : 0;
 }

@@ -1548,6 +1548,16 @@ int emu_server_run(emu_server *srv)
         if (srv->ops[i].stage != OP_FREE)
             op_close(srv, &srv->ops[i]);
     emu_trace_flush(srv->trace);
+    uint64_t dropped = 0;
+    int terr = emu_trace_status(srv->trace, &dropped);
+    if (terr) {
+        emu_logf(&srv->log, EMU_LOG_ERROR, NULL,
+                 "trace %s is incomplete: %s; %llu record%s dropped after the first failed write",
+                 emu_trace_path(srv->trace), strerror(terr), (unsigned long long)dropped,
+                 dropped == 1 ? "" : "s");
+        if (rc == 0)
+            rc = EMU_E_TRACE;
+    }
     emu_logf(&srv->log, EMU_LOG_INFO, NULL, "stopped");
     return rc;
 }

@@ -1,6 +1,7 @@
 /* Errors, logging, the clock, and the device-side trace writer. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio_ext.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,10 @@ uint64_t emu_now_ns(void)
 struct emu_trace {
     FILE *f;
     pthread_mutex_t mtx;
+    emu_log log;
+    char *path;
+    int err;          /* errno of the first failed write; 0: none (under mtx) */
+    uint64_t dropped; /* records not written since (under mtx) */
 };
 
 /* What a trace path may be: a regular file (created or truncated), a FIFO
@@ -131,13 +136,16 @@ out_close:
     return -1;
 }
 
-int emu_trace_open(const char *path, emu_trace **out, char *errbuf, size_t errlen)
+int emu_trace_open(const char *path, const emu_log *log, emu_trace **out, char *errbuf,
+                   size_t errlen)
 {
     emu_trace *t = calloc(1, sizeof(*t));
-    if (!t) {
+    if (!t || !(t->path = strdup(path))) {
         snprintf(errbuf, errlen, "trace %s: out of memory", path);
-        return -1;
+        goto out_free;
     }
+    if (log)
+        t->log = *log;
     int fd = trace_open_fd(path, errbuf, errlen);
     if (fd < 0)
         goto out_free;
@@ -153,8 +161,23 @@ int emu_trace_open(const char *path, emu_trace **out, char *errbuf, size_t errle
     return 0;
 
 out_free:
+    if (t)
+        free(t->path);
     free(t);
     return -1;
+}
+
+/* Called with t->mtx held after a failed write: the first failure is logged
+ * once, naming the file; from then on records are dropped (and counted). */
+static void trace_failed(emu_trace *t, int err)
+{
+    if (t->err)
+        return;
+    t->err = err ? err : EIO;
+    emu_logf(&t->log, EMU_LOG_ERROR, NULL,
+             "trace %s: write failed: %s; dropping the trace's records from now on (scanemu will "
+             "exit with status 3)",
+             t->path, strerror(t->err));
 }
 
 void emu_trace_flush(emu_trace *t)
@@ -162,16 +185,38 @@ void emu_trace_flush(emu_trace *t)
     if (!t)
         return;
     pthread_mutex_lock(&t->mtx);
-    fflush(t->f);
+    if (!t->err && fflush(t->f) != 0)
+        trace_failed(t, errno);
     pthread_mutex_unlock(&t->mtx);
+}
+
+int emu_trace_status(emu_trace *t, uint64_t *dropped)
+{
+    if (!t)
+        return 0;
+    pthread_mutex_lock(&t->mtx);
+    int err = t->err;
+    if (dropped)
+        *dropped = t->dropped;
+    pthread_mutex_unlock(&t->mtx);
+    return err;
+}
+
+const char *emu_trace_path(const emu_trace *t)
+{
+    return t ? t->path : NULL;
 }
 
 void emu_trace_close(emu_trace *t)
 {
     if (!t)
         return;
-    fclose(t->f);
+    if (t->err) /* whatever the buffer still holds cannot be written either */
+        __fpurge(t->f);
+    if (fclose(t->f) != 0 && !t->err)
+        trace_failed(t, errno);
     pthread_mutex_destroy(&t->mtx);
+    free(t->path);
     free(t);
 }
 
@@ -216,12 +261,22 @@ void emu_trace_record(void *ctx, const dm_trace_rec *rec)
         snprintf(fault, sizeof fault, "\"%s\"", rec->fault);
     else
         snprintf(fault, sizeof fault, "null");
-    pthread_mutex_lock(&port->trace->mtx);
-    fprintf(port->trace->f,
-            "{\"src\":\"device\",\"busid\":\"%s\",\"page\":%u,\"side\":%u,\"band\":%u,"
-            "\"deadline_ns\":%s,\"release_ns\":%s,\"late_ns\":%s,\"bytes\":%u,\"fault\":%s,"
-            "\"urb_ns\":%s,\"emu_late_ns\":%s}\n",
-            port->busid, rec->page, rec->side, rec->band, d, r, late, rec->bytes, fault, urb,
-            emu_late);
-    pthread_mutex_unlock(&port->trace->mtx);
+    emu_trace *t = port->trace;
+    pthread_mutex_lock(&t->mtx);
+    if (t->err) {
+        t->dropped++;
+        pthread_mutex_unlock(&t->mtx);
+        return;
+    }
+    int n = fprintf(t->f,
+                    "{\"src\":\"device\",\"busid\":\"%s\",\"page\":%u,\"side\":%u,\"band\":%u,"
+                    "\"deadline_ns\":%s,\"release_ns\":%s,\"late_ns\":%s,\"bytes\":%u,\"fault\":%s,"
+                    "\"urb_ns\":%s,\"emu_late_ns\":%s}\n",
+                    port->busid, rec->page, rec->side, rec->band, d, r, late, rec->bytes, fault,
+                    urb, emu_late);
+    if (n < 0) {
+        trace_failed(t, errno);
+        t->dropped++;
+    }
+    pthread_mutex_unlock(&t->mtx);
 }

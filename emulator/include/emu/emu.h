@@ -26,7 +26,8 @@ enum emu_log_level {
 /* X(name, value, message): the single source of the error table. */
 #define EMU_ERRNO_MAP(X)                                                                           \
     X(NOMEM, -1, "out of memory")                                                                  \
-    X(INVALID, -2, "invalid argument")
+    X(INVALID, -2, "invalid argument")                                                             \
+    X(TRACE, -3, "the trace could not be written")
 
 typedef enum emu_err {
     EMU_OK = 0,
@@ -86,8 +87,10 @@ typedef struct emu_server emu_server;
 int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, size_t errlen);
 /* The port actually bound (useful with listen_port = 0). */
 uint16_t emu_server_port(const emu_server *srv);
-/* Serve until emu_server_stop(). Returns 0, or a negative value on a fatal
- * error (which is logged). */
+/* Serve until emu_server_stop(). Returns 0; EMU_E_TRACE when it served to
+ * the end but the trace could not be written completely (the first write
+ * error was logged when it happened, a summary at the end); another
+ * negative value on a fatal error (which is logged). */
 int emu_server_run(emu_server *srv);
 /* Async-signal-safe and thread-safe. */
 void emu_server_stop(emu_server *srv);
