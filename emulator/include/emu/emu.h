@@ -41,6 +41,13 @@ typedef enum emu_err {
 const char *emu_strerror(int err);
 const char *emu_err_name(int err);
 
+/* What one --device may set for itself (DESIGN.md section 6). */
+typedef struct emu_device_opts {
+    const char *scenario_path; /* NULL: emu_options.scenario_path */
+    int seed_set;              /* 0: emu_options.seed */
+    uint64_t seed;
+} emu_device_opts;
+
 typedef struct emu_options {
     const char *listen_host; /* default "127.0.0.1" */
     uint16_t listen_port;    /* default 3240; 0 = pick a free port */
@@ -48,8 +55,10 @@ typedef struct emu_options {
      * profile. n_devices == 0 means one built-in default device. */
     const char *const *profile_paths;
     size_t n_devices;
-    const char *scenario_path;    /* NULL = built-in clean scenario */
-    uint64_t seed;                /* default 1 */
+    /* NULL, or n_devices entries: each device's own scenario and seed. */
+    const emu_device_opts *device_opts;
+    const char *scenario_path;    /* every device's default; NULL = built-in clean scenario */
+    uint64_t seed;                /* every device's default; default 1 */
     const char *trace_path;       /* JSON Lines, one record per band; NULL = none */
     int timing;                   /* 1 (default) = profile schedule; 0 = as fast as possible */
     enum emu_log_level log_level; /* default EMU_LOG_INFO */
