@@ -24,11 +24,6 @@
 /* Bytes of NAKed bulk OUT (device response queue full) held per connection. */
 #define EMU_MAX_PARKED_OUT (1u << 20)
 
-/* RET_SUBMIT status of a bulk/interrupt URB while the device is unconfigured:
- * the endpoint is not in the active configuration, which Linux's
- * usb_submit_urb (and usbfs) reports as -ENOENT. */
-#define EMU_ENOENT (-2)
-
 /* ---- logging ------------------------------------------------------------- */
 
 typedef struct emu_log {
@@ -129,12 +124,12 @@ enum emu_ep_slot {
 
 typedef struct emu_usbdev {
     uint32_t speed; /* PROTO_USBIP_SPEED_* */
-    uint8_t dev_desc[18];
+    uint8_t dev_desc[PROTO_USB_DT_DEVICE_SIZE];
     uint8_t conf_desc[EMU_CONF_MAX];
     size_t conf_len;
     uint8_t other_conf[EMU_CONF_MAX]; /* other-speed config (high speed only) */
     size_t other_len;
-    uint8_t qualifier[10];
+    uint8_t qualifier[PROTO_USB_DT_DEVICE_QUALIFIER_SIZE];
     int has_qualifier;
     uint8_t bos[EMU_BOS_MAX];
     size_t bos_len; /* 0: no BOS (bcdUSB < 0x0201) */

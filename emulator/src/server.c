@@ -564,7 +564,9 @@ static void refuse_unconfigured(emu_dev *d, const proto_usbip_urb_hdr *h)
                  "connection",
                  s->peer, h->ep | (h->direction == PROTO_USBIP_DIR_IN ? 0x80u : 0u), h->seqnum);
     }
-    ret_submit(d, h->seqnum, EMU_ENOENT, NULL, 0, h->u.submit.start_frame,
+    /* The endpoint is not in the active configuration, which Linux's
+     * usb_submit_urb (and usbfs) reports as -ENOENT. */
+    ret_submit(d, h->seqnum, PROTO_USBIP_ENOENT, NULL, 0, h->u.submit.start_frame,
                h->u.submit.number_of_packets);
 }
 
