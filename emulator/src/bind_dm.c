@@ -1,5 +1,6 @@
 /* emu_server_create: loads the fixtures, creates one dm_device per export and
- * binds it to the server through the backend table. */
+ * binds it to the server through the backend table. The device model's
+ * errors (dm_err) are translated here, once, to EMU_E_FIXTURE. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,8 +130,9 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
     if (n > EMU_MAX_DEVICES) {
         snprintf(errbuf, errlen, "%zu devices requested; at most %d are supported", n,
                  EMU_MAX_DEVICES);
-        return -1;
+        return EMU_E_INVALID;
     }
+    int rc = EMU_E_NOMEM;
     emu_dm_bundle *b = calloc(1, sizeof(*b));
     emu_export *ex = calloc(n, sizeof(*ex));
     if (!b || !ex) {
@@ -139,19 +141,22 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
     }
     dm_clock_real_init(&b->clock);
     dm_scenario *default_scenario; /* loaded (and checked) even if every device has its own */
-    int rc = bundle_scenario(b, opts->scenario_path, &default_scenario, errbuf, errlen);
-    if (rc < 0)
+    rc = EMU_E_FIXTURE;
+    if (bundle_scenario(b, opts->scenario_path, &default_scenario, errbuf, errlen) < 0)
         goto out_free;
     emu_log tlog = {opts->log ? opts->log : stderr, opts->log_level};
-    if (opts->trace_path && emu_trace_open(opts->trace_path, &tlog, &b->trace, errbuf, errlen) < 0)
+    if (opts->trace_path &&
+        emu_trace_open(opts->trace_path, &tlog, &b->trace, errbuf, errlen) < 0) {
+        rc = EMU_E_TRACE;
         goto out_free;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *path = opts->n_devices && opts->profile_paths ? opts->profile_paths[i] : NULL;
         const emu_device_opts *own =
             opts->n_devices && opts->device_opts ? &opts->device_opts[i] : NULL;
-        rc = path ? dm_profile_load_file(path, &b->profiles[i], errbuf, errlen)
-                  : dm_profile_load_default(&b->profiles[i], errbuf, errlen);
-        if (rc < 0)
+        int drc = path ? dm_profile_load_file(path, &b->profiles[i], errbuf, errlen)
+                       : dm_profile_load_default(&b->profiles[i], errbuf, errlen);
+        if (drc < 0)
             goto out_free;
         b->n = i + 1;
         dm_scenario *scenario = default_scenario;
@@ -175,11 +180,11 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
             cfg.trace = emu_trace_record;
             cfg.trace_ctx = &b->ports[i];
         }
-        rc = dm_device_create(&cfg, &b->devices[i]);
-        if (rc < 0) {
+        drc = dm_device_create(&cfg, &b->devices[i]);
+        if (drc < 0) {
             snprintf(errbuf, errlen, "cannot create device 1-%zu (%s, %s): %s", i + 1,
                      path ? path : "built-in profile",
-                     scenario_path ? scenario_path : "built-in scenario", dm_strerror(rc));
+                     scenario_path ? scenario_path : "built-in scenario", dm_strerror(drc));
             goto out_free;
         }
         ex[i].id = *dm_profile_usb(b->profiles[i]);
@@ -192,22 +197,23 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         ex[i].ctx = &b->dm_ports[i];
     }
     emu_server *srv;
-    if (emu_server_create_ex(opts, ex, n, b->trace, &srv, errbuf, errlen) < 0)
+    rc = emu_server_create_ex(opts, ex, n, b->trace, &srv, errbuf, errlen);
+    if (rc < 0)
         goto out_free;
-    if (emu_server_add_cleanup(srv, bundle_free, b) < 0) {
-        emu_server_free(srv);
+    rc = emu_server_add_cleanup(srv, bundle_free, b);
+    if (rc < 0) {
         snprintf(errbuf, errlen, "internal error: cleanup table full");
-        bundle_free(b);
-        free(ex);
-        return -1;
+        goto out_free_server;
     }
     free(ex);
     *out = srv;
-    return 0;
+    return EMU_OK;
 
+out_free_server:
+    emu_server_free(srv);
 out_free:
     if (b)
         bundle_free(b);
     free(ex);
-    return -1;
+    return rc;
 }

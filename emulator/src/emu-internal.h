@@ -219,12 +219,14 @@ void emu_trace_record(void *port, const dm_trace_rec *rec);
 /* emu_server_create without fixtures: exports the given backends (1..
  * EMU_MAX_DEVICES) as busids 1-1, 1-2, ... opts' profile/scenario/seed/timing/
  * trace_path are ignored. trace (may be NULL) is flushed when a device goes
- * idle and at shutdown; it stays the caller's. */
+ * idle and at shutdown; it stays the caller's. Returns EMU_OK or an emu_err
+ * with one line in errbuf. */
 int emu_server_create_ex(const emu_options *opts, const emu_export *exports, size_t n,
                          emu_trace *trace, emu_server **out, char *errbuf, size_t errlen);
 
 /* Resources that emu_server_free releases after the server itself is gone
- * (device-model devices, profiles, the trace writer). */
+ * (device-model devices, profiles, the trace writer), last added first.
+ * EMU_OK, or EMU_E_NOMEM when the fixed table is full. */
 typedef void (*emu_cleanup_fn)(void *arg);
 int emu_server_add_cleanup(emu_server *srv, emu_cleanup_fn fn, void *arg);
 

@@ -822,6 +822,33 @@ END_TEST
 
 /* ---- connection slots ---------------------------------------------------------------- */
 
+/* The emulator's error table: every code has its own name and message, from
+ * the one X-macro; unknown codes get a generic text. */
+START_TEST(error_table)
+{
+    static const int codes[] = {
+#define EMU_TEST_CODE_(name, value, msg) EMU_E_##name,
+        EMU_ERRNO_MAP(EMU_TEST_CODE_)
+#undef EMU_TEST_CODE_
+    };
+    size_t n = sizeof codes / sizeof codes[0];
+    ck_assert_str_eq(emu_err_name(EMU_OK), "EMU_OK");
+    ck_assert_str_eq(emu_err_name(EMU_E_TRACE), "EMU_E_TRACE");
+    ck_assert_str_eq(emu_strerror(EMU_E_NOMEM), "out of memory");
+    ck_assert_str_eq(emu_err_name(-999), "EMU_E_UNKNOWN");
+    ck_assert_str_eq(emu_strerror(-999), "unknown emulator error");
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_lt(codes[i], 0);
+        ck_assert_str_ne(emu_strerror(codes[i]), "unknown emulator error");
+        ck_assert_str_ne(emu_err_name(codes[i]), "EMU_E_UNKNOWN");
+        for (size_t k = 0; k < i; k++) {
+            ck_assert_int_ne(codes[i], codes[k]);
+            ck_assert_str_ne(emu_err_name(codes[i]), emu_err_name(codes[k]));
+        }
+    }
+}
+END_TEST
+
 /* The admission policy on virtual time: no sockets, no clock. */
 START_TEST(admit_policy)
 {
@@ -1244,6 +1271,7 @@ static Suite *emu_suite(void)
 
     TCase *adm = tcase_create("admit");
     tcase_add_test(adm, admit_policy);
+    tcase_add_test(adm, error_table);
     suite_add_tcase(s, adm);
 
     TCase *slots = tcase_create("slots");

@@ -27,7 +27,10 @@ enum emu_log_level {
 #define EMU_ERRNO_MAP(X)                                                                           \
     X(NOMEM, -1, "out of memory")                                                                  \
     X(INVALID, -2, "invalid argument")                                                             \
-    X(TRACE, -3, "the trace could not be written")
+    X(TRACE, -3, "the trace could not be written")                                                 \
+    X(FIXTURE, -4, "cannot load a fixture or create its device")                                   \
+    X(SOCKET, -5, "cannot listen on the address")                                                  \
+    X(SYSTEM, -6, "a system resource (thread, epoll, eventfd, timer) failed")
 
 typedef enum emu_err {
     EMU_OK = 0,
@@ -63,12 +66,12 @@ typedef struct emu_options {
     int timing;                   /* 1 (default) = profile schedule; 0 = as fast as possible */
     enum emu_log_level log_level; /* default EMU_LOG_INFO */
     FILE *log;                    /* default stderr */
-    /* Added after 0.1: SCHED_FIFO priority (1..99) for the device worker
-     * threads, plus a 1 ns timer slack; 0 (default) = normal scheduling.
+    /* SCHED_FIFO priority (1..99) for the device worker threads, plus a
+     * 1 ns timer slack; 0 (default) = normal scheduling.
      * If the system refuses (EPERM), one warning is logged and the server
      * runs at normal priority. */
     int realtime_prio;
-    /* Added after 0.2: the scheduler slice, in microseconds, each device
+    /* The scheduler slice, in microseconds, each device
      * worker thread asks for (sched_setattr, SCHED_OTHER's sched_runtime:
      * Linux >= 6.12's EEVDF lets a waking task with a shorter slice than the
      * running one preempt it, so a band due is sent without waiting out a
@@ -90,16 +93,18 @@ void emu_options_init(emu_options *opts);
 
 typedef struct emu_server emu_server;
 
-/* Loads every fixture, binds and listens. On failure writes one line naming
- * what was wrong into errbuf and returns a negative value; *out is set only on
- * success. */
+/* Loads every fixture, binds and listens. Returns EMU_OK, or on failure
+ * writes one line naming what was wrong into errbuf and returns an emu_err
+ * (EMU_E_FIXTURE for a profile or scenario, EMU_E_TRACE for the trace path,
+ * EMU_E_SOCKET for the listen address, EMU_E_INVALID, EMU_E_NOMEM,
+ * EMU_E_SYSTEM); *out is set only on success. */
 int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, size_t errlen);
 /* The port actually bound (useful with listen_port = 0). */
 uint16_t emu_server_port(const emu_server *srv);
-/* Serve until emu_server_stop(). Returns 0; EMU_E_TRACE when it served to
- * the end but the trace could not be written completely (the first write
- * error was logged when it happened, a summary at the end); another
- * negative value on a fatal error (which is logged). */
+/* Serve until emu_server_stop(). Returns EMU_OK; EMU_E_TRACE when it served
+ * to the end but the trace could not be written completely (the first write
+ * error was logged when it happened, a summary at the end); EMU_E_SYSTEM on
+ * a fatal error (which is logged). */
 int emu_server_run(emu_server *srv);
 /* Async-signal-safe and thread-safe. */
 void emu_server_stop(emu_server *srv);
