@@ -351,9 +351,9 @@ static int settings_to_params(dm_escl *e, const proto_escl_settings *s, proto_sc
             return DM_E_RANGE;
         }
         if (s->width < in->max_width)
-            p->width_px = (uint32_t)((uint64_t)s->width * p->dpi / 300);
+            p->width_px = (uint32_t)(((uint64_t)s->width * p->dpi + 150) / 300);
         if (s->height < in->max_height)
-            p->height_px = (uint32_t)((uint64_t)s->height * p->dpi / 300);
+            p->height_px = (uint32_t)(((uint64_t)s->height * p->dpi + 150) / 300);
         if ((s->width < in->max_width && p->width_px == 0) ||
             (s->height < in->max_height && p->height_px == 0)) {
             snprintf(why, whylen, "pwg:ScanRegion: less than one pixel at %u dpi", p->dpi);

@@ -164,11 +164,6 @@ static const cyaml_schema_value_t profile_schema = {
 
 /* ---- checks for meaning ------------------------------------------------------------- */
 
-static uint64_t px_of_mm(uint32_t mm, uint32_t dpi)
-{
-    return (uint64_t)mm * dpi * 10 / 254;
-}
-
 uint64_t dm_profile_line_ns(const dm_profile *p, uint32_t mode, uint32_t dpi)
 {
     for (uint32_t i = 0; i < p->n_overrides; i++)
@@ -342,8 +337,8 @@ static int check_band_sizes(dm_profile *p, const dm_fixture_msg *m)
         if (!(p->modes & (1u << mode)))
             continue;
         for (uint32_t i = 0; i < p->n_resolutions; i++) {
-            uint64_t w = px_of_mm(p->width_mm, p->resolutions[i]);
-            uint64_t h = px_of_mm(p->height_mm, p->resolutions[i]);
+            uint64_t w = dm_px_of_mm(p->width_mm, p->resolutions[i]);
+            uint64_t h = dm_px_of_mm(p->height_mm, p->resolutions[i]);
             uint64_t bpl = (w * proto_scan_mode_bpp(mode) + 7) / 8;
             uint64_t lines, bytes;
 

@@ -415,9 +415,9 @@ static const struct pair_case {
      "key 'faults[2].every.band': band 99 is past the last band (55) of a page in the default "
      "job of profile ",
      " (ADF, color, 300 dpi)"},
-    {"name: s\nsheets: 3\nfaults:\n" TWO_JAMS "  - {kind: paper_jam, at: {page: 1, line: 3508}}\n",
+    {"name: s\nsheets: 3\nfaults:\n" TWO_JAMS "  - {kind: paper_jam, at: {page: 1, line: 3509}}\n",
      "profiles/default.yaml",
-     "key 'faults[2].at.line': line 3508 is past the last line (3507) of page 1 in the default "
+     "key 'faults[2].at.line': line 3509 is past the last line (3508) of page 1 in the default "
      "job of profile ",
      " (ADF, color, 300 dpi)"},
     {"name: s\nsheets: 3\nfaults:\n" TWO_JAMS "  - {kind: paper_jam, at: {page: 5, band: 1}}\n",

@@ -236,7 +236,7 @@ static int post_job(harness *h, dm_escl_conn *c, const char *src, const char *mo
 {
     char body[2048], req[4096];
     reply r;
-    int bl = snprintf(body, sizeof(body), AIRSCAN_SETTINGS_FMT, 2480u, 3507u, src, mode, dpi, dpi,
+    int bl = snprintf(body, sizeof(body), AIRSCAN_SETTINGS_FMT, 2480u, 3508u, src, mode, dpi, dpi,
                       duplex ? "true" : "false");
     int n = snprintf(req, sizeof(req),
                      "POST /eSCL/ScanJobs HTTP/1.1\r\nHost: %s\r\nContent-Type: text/xml\r\n"
@@ -325,7 +325,7 @@ START_TEST(caps_from_profile)
     ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:Platen>"));
     ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:AdfSimplexInputCaps>"));
     ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:MaxWidth>2480</scan:MaxWidth>"));
-    ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:MaxHeight>3507</scan:MaxHeight>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:MaxHeight>3508</scan:MaxHeight>"));
     ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:XResolution>600</scan:XResolution>"));
     ck_assert_ptr_nonnull(strstr((char *)r.body, "image/png"));
     ck_assert_ptr_null(strstr((char *)r.body, "application/pdf"));
