@@ -170,10 +170,22 @@ typedef struct dm_device_config {
 } dm_device_config;
 void dm_device_config_init(dm_device_config *cfg); /* zero + timing = 1 */
 
+/* A device is the native front (this protocol) on a job engine (dm/engine.h).
+ * dm_device_create makes a new engine from cfg and owns it;
+ * dm_device_create_on attaches a native front to an existing engine, which
+ * is borrowed (it must outlive the device) and may carry other fronts: a job
+ * started through any of them makes START_JOB and SET_PARAMS answer BUSY,
+ * and RESET power-cycles the shared engine. dm_device_free detaches (and
+ * cancels the device's own job); it frees the engine only if it created it. */
+typedef struct dm_engine dm_engine;
 int dm_device_create(const dm_device_config *cfg, dm_device **out);
+int dm_device_create_on(dm_engine *eng, dm_device **out);
 void dm_device_free(dm_device *dev);
+/* The engine the device runs on (to attach another front to it). */
+dm_engine *dm_device_engine(const dm_device *dev);
 
-/* Power-cycle state: cancels any job, refills the feeder from the scenario. */
+/* Power-cycle state: cancels any job (on a shared engine, whichever front
+ * runs it), refills the feeder from the scenario. */
 void dm_device_reset(dm_device *dev);
 
 /* Bytes of one bulk OUT transfer (a command). Malformed commands are answered
@@ -217,7 +229,8 @@ void dm_device_consume(dm_device *dev, enum dm_endpoint ep, uint64_t release_ns)
 /* The host cleared the halt on an endpoint (CLEAR_FEATURE ENDPOINT_HALT). */
 void dm_device_clear_halt(dm_device *dev, enum dm_endpoint ep);
 
-/* Lateness bookkeeping: how late bands were released against their deadlines. */
+/* Lateness bookkeeping: how late bands were released against their deadlines.
+ * Kept by the engine: on a shared engine, these count every front's jobs. */
 typedef struct dm_device_stats {
     uint64_t bands_released;
     uint64_t bytes_released;
