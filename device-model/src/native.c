@@ -487,11 +487,18 @@ int dm_device_create(const dm_device_config *cfg, dm_device **out)
     return dm_device_create_a(NULL, cfg, out);
 }
 
-int dm_device_create_on(dm_engine *eng, dm_device **out)
+int dm_device_create_on_a(const dm_alloc *a, dm_engine *eng, dm_device **out)
 {
+    if (a == NULL)
+        a = dm_alloc_default();
     if (eng == NULL || out == NULL)
         return DM_E_INVALID;
-    return front_create(dm_alloc_default(), eng, NULL, out);
+    return front_create(a, eng, NULL, out);
+}
+
+int dm_device_create_on(dm_engine *eng, dm_device **out)
+{
+    return dm_device_create_on_a(NULL, eng, out);
 }
 
 void dm_device_free(dm_device *dev)
