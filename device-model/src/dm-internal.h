@@ -31,6 +31,8 @@ int dm_scenario_load_mem_a(const dm_alloc *a, const char *name, const char *yaml
 int dm_scenario_load_file_a(const dm_alloc *a, const char *path, dm_scenario **out, char *errbuf,
                             size_t errlen);
 int dm_device_create_a(const dm_alloc *a, const dm_device_config *cfg, dm_device **out);
+int dm_engine_create_a(const dm_alloc *a, const dm_device_config *cfg, dm_engine **out);
+int dm_device_create_on_a(const dm_alloc *a, dm_engine *eng, dm_device **out);
 
 /* Built-in fixtures, generated at build time from fixtures/ (builtin.c). */
 extern const char dm_builtin_profile_yaml[];

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dm-internal.h"
+#include "dm/engine.h"
 
 /* ---- a tiny host driving the device ------------------------------------------- */
 
@@ -14,6 +15,7 @@ typedef struct host {
     dm_profile *prof;
     dm_scenario *scen;
     dm_device *dev;
+    dm_engine *eng; /* host_open_shared: the engine the device is a front of */
     uint32_t tag;
     /* trace records */
     dm_trace_rec recs[4096];
@@ -36,10 +38,10 @@ static char *fixture_path(const char *rel)
     return buf;
 }
 
-static void host_open(host *h, const char *profile, const char *scenario, uint64_t seed, int timing)
+static void host_config(host *h, const char *profile, const char *scenario, uint64_t seed,
+                        int timing, dm_device_config *cfg)
 {
     char err[256] = "";
-    dm_device_config cfg;
 
     memset(h, 0, sizeof(*h));
     dm_clock_virtual_init(&h->clk, 1000000000ull);
@@ -53,20 +55,41 @@ static void host_open(host *h, const char *profile, const char *scenario, uint64
         ck_assert_msg(dm_scenario_load_file(fixture_path(scenario), &h->scen, err, sizeof(err)) ==
                           DM_OK,
                       "%s", err);
-    dm_device_config_init(&cfg);
-    cfg.profile = h->prof;
-    cfg.scenario = h->scen;
-    cfg.seed = seed;
-    cfg.clock = &h->clk.base;
-    cfg.timing = timing;
-    cfg.trace = trace_cb;
-    cfg.trace_ctx = h;
+    dm_device_config_init(cfg);
+    cfg->profile = h->prof;
+    cfg->scenario = h->scen;
+    cfg->seed = seed;
+    cfg->clock = &h->clk.base;
+    cfg->timing = timing;
+    cfg->trace = trace_cb;
+    cfg->trace_ctx = h;
+}
+
+static void host_open(host *h, const char *profile, const char *scenario, uint64_t seed, int timing)
+{
+    dm_device_config cfg;
+
+    host_config(h, profile, scenario, seed, timing, &cfg);
     ck_assert_int_eq(dm_device_create(&cfg, &h->dev), DM_OK);
+}
+
+/* The same device as host_open, as a native front on an engine of its own
+ * (h->eng), which fronts of other protocols may share. */
+static void host_open_shared(host *h, const char *profile, const char *scenario, uint64_t seed,
+                             int timing)
+{
+    dm_device_config cfg;
+
+    host_config(h, profile, scenario, seed, timing, &cfg);
+    ck_assert_int_eq(dm_engine_create(&cfg, &h->eng), DM_OK);
+    ck_assert_int_eq(dm_device_create_on(h->eng, &h->dev), DM_OK);
+    ck_assert_ptr_eq(dm_device_engine(h->dev), h->eng);
 }
 
 static void host_close(host *h)
 {
     dm_device_free(h->dev);
+    dm_engine_free(h->eng);
     dm_scenario_free(h->scen);
     dm_profile_free(h->prof);
 }
@@ -2038,6 +2061,585 @@ START_TEST(scenario_past_profile_rejected)
 }
 END_TEST
 
+/* ---- the job engine, driven directly ---------------------------------------------- */
+
+/* Owner tokens of two fronts that are not native (as an eSCL front would be). */
+static const char front_a = 'a', front_b = 'b';
+
+static void eng_open(host *h, const char *profile, const char *scenario, uint64_t seed, int timing)
+{
+    dm_device_config cfg;
+
+    host_config(h, profile, scenario, seed, timing, &cfg);
+    ck_assert_int_eq(dm_engine_create(&cfg, &h->eng), DM_OK);
+    ck_assert_int_eq(dm_engine_attach(h->eng, &front_a), DM_OK);
+}
+
+static dm_engine_status eng_status(host *h)
+{
+    dm_engine_status s;
+    dm_engine_status_get(h->eng, dm_clock_now(&h->clk.base), &s);
+    return s;
+}
+
+/* Result of reading a job through the engine API. */
+typedef struct eng_run {
+    uint32_t bands, pages_ok, bad_bands, stalls;
+    dm_item_kind last_kind;
+    dm_item_action stopped; /* DM_ACT_DELIVER once the job end was consumed */
+    dm_status end;
+    uint32_t end_page, end_band;
+    uint32_t n_events;
+    uint32_t events[8];   /* by kind */
+    dm_event event;       /* the last one */
+    dm_engine_status mid; /* taken after the first band of page 1 */
+} eng_run;
+
+/* Peek and consume `front`'s job on the virtual clock, advancing it to each
+ * deadline exactly; checks that nothing is due a nanosecond early, that each
+ * band's CRC is of its clean pixels, and counts bands that differ from
+ * dm_synth_band. Stops at the job's end, a withheld band, a disconnect, or
+ * after max_stalls stalls (each followed by dm_engine_resume). */
+static void eng_read(host *h, const void *front, const proto_scan_job *job, eng_run *r,
+                     int max_stalls)
+{
+    uint8_t *expect = malloc(job->max_in_transfer);
+    int page_good = 1;
+
+    memset(r, 0, sizeof(*r));
+    for (;;) {
+        uint64_t t = dm_clock_now(&h->clk.base);
+        dm_item it;
+
+        dm_engine_peek(h->eng, front, t, &it);
+        r->last_kind = it.kind;
+        if (it.kind == DM_ITEM_NONE)
+            break;
+        if (it.event_pending && it.event_due) {
+            r->n_events++;
+            r->events[it.event.kind & 7]++;
+            r->event = it.event;
+            dm_engine_event_taken(h->eng, front);
+            continue;
+        }
+        if (it.action == DM_ACT_WAIT) {
+            dm_item again;
+            ck_assert_uint_gt(it.deadline_ns, t);
+            dm_engine_peek(h->eng, front, it.deadline_ns - 1, &again);
+            ck_assert_int_eq(again.action, DM_ACT_WAIT);
+            ck_assert(!again.event_due);
+            dm_clock_virtual_set(&h->clk, it.deadline_ns);
+            continue;
+        }
+        ck_assert_uint_le(it.deadline_ns, t);
+        if (it.action == DM_ACT_STALL) {
+            ck_assert_int_eq(dm_engine_consume(h->eng, front, t, NULL), DM_OK);
+            if ((int)++r->stalls > max_stalls) {
+                r->stopped = DM_ACT_STALL;
+                break;
+            }
+            dm_engine_resume(h->eng, front);
+            continue;
+        }
+        if (it.action != DM_ACT_DELIVER) {
+            r->stopped = it.action;
+            break;
+        }
+        if (it.kind == DM_ITEM_JOB_END) {
+            dm_item done;
+            r->end = it.status;
+            r->end_page = it.page;
+            r->end_band = it.band;
+            ck_assert_int_eq(dm_engine_consume(h->eng, front, t, &done), DM_OK);
+            ck_assert_int_eq(done.action, DM_ACT_DELIVER);
+            if (done.event_pending) {
+                r->n_events++;
+                r->events[done.event.kind & 7]++;
+                r->event = done.event;
+            }
+            r->stopped = DM_ACT_DELIVER;
+            break;
+        }
+        if (it.band == 0)
+            page_good = 1;
+        ck_assert_uint_eq(it.byte_count, dm_band_bytes(job, it.band));
+        ck_assert_uint_eq(it.first_line, it.band * job->band_lines);
+        ck_assert_uint_eq(it.lines, dm_band_lines(job, it.band));
+        ck_assert_int_eq(it.end_of_page, it.band + 1 == job->bands_per_page);
+        ck_assert_ptr_eq(it.headroom + DM_ENGINE_HEADROOM, it.pixels);
+        dm_synth_band(job, it.page, it.side, it.band, expect);
+        ck_assert_uint_eq(it.crc32, proto_crc32(0, expect, it.byte_count));
+        if (it.len != it.byte_count || memcmp(expect, it.pixels, it.len) != 0) {
+            r->bad_bands++;
+            page_good = 0;
+        }
+        r->bands++;
+        if (it.end_of_page && page_good)
+            r->pages_ok++;
+        ck_assert_int_eq(dm_engine_consume(h->eng, front, t, NULL), DM_OK);
+        if (it.page == 1 && it.band == 0)
+            r->mid = eng_status(h);
+    }
+    free(expect);
+}
+
+/* A job started, peeked and consumed on the virtual clock through the engine
+ * alone: the same pixels, deadlines and trace as the native device's. */
+START_TEST(engine_job_on_virtual_clock)
+{
+    host h, n;
+    proto_scan_params p = params_fast(2);
+    proto_scan_job job, njob;
+    eng_run r;
+    run nr;
+    dm_engine_status s;
+
+    eng_open(&h, NULL, NULL, 42, 1);
+    s = eng_status(&h);
+    ck_assert_int_eq(s.state, DM_ENGINE_IDLE);
+    ck_assert_ptr_null(s.owner);
+    ck_assert_uint_eq(s.n_fronts, 1);
+    ck_assert(!s.job_valid);
+    ck_assert_int_eq(s.adf, DM_ADF_LOADED);
+    ck_assert_uint_eq(s.sheets, 10);
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_a, &p, dm_clock_now(&h.clk.base), &job),
+                     DM_ST_OK);
+    ck_assert_uint_eq(job.bands_per_page, 28);
+    eng_read(&h, &front_a, &job, &r, 0);
+    ck_assert_int_eq(r.stopped, DM_ACT_DELIVER);
+    ck_assert_int_eq(r.end, DM_ST_OK);
+    ck_assert_uint_eq(r.end_page, 2);
+    ck_assert_uint_eq(r.bands, 56);
+    ck_assert_uint_eq(r.pages_ok, 2);
+    ck_assert_uint_eq(r.bad_bands, 0);
+    ck_assert_uint_eq(r.n_events, 0);
+    /* in the middle: processing, owned, one sheet fed */
+    ck_assert_int_eq(r.mid.state, DM_ENGINE_PROCESSING);
+    ck_assert_ptr_eq(r.mid.owner, &front_a);
+    ck_assert_uint_eq(r.mid.page, 1);
+    ck_assert_uint_eq(r.mid.band, 1);
+    ck_assert_uint_eq(r.mid.pages_done, 1);
+    ck_assert_uint_eq(r.mid.sheets, 8);
+    ck_assert_int_eq(r.mid.adf, DM_ADF_LOADED);
+    s = eng_status(&h);
+    ck_assert_int_eq(s.state, DM_ENGINE_IDLE);
+    ck_assert_ptr_null(s.owner);
+    ck_assert_uint_eq(s.pages_done, 2);
+    ck_assert_int_eq(s.last_result, DM_ST_OK);
+    ck_assert(s.job_valid);
+    ck_assert_uint_eq(s.job.bands_per_page, 28);
+    ck_assert_uint_eq(s.stats.bands_released, 56);
+    ck_assert_uint_eq(s.stats.jobs_started, 1);
+    ck_assert_uint_eq(s.stats.late_bands, 0);
+    ck_assert_uint_eq(h.n_recs, 57);
+    /* nothing more for the front; consuming is refused */
+    ck_assert_int_eq(dm_engine_consume(h.eng, &front_a, 0, NULL), DM_E_STATE);
+
+    /* the native device of the same seed: identical deadlines and sizes */
+    host_open(&n, NULL, NULL, 42, 1);
+    ck_assert_uint_eq(start_job(&n, &p, &njob), PROTO_SCAN_ST_OK);
+    {
+        uint8_t x[64], y[64];
+        ck_assert_int_eq(proto_scan_job_encode(&job, x, sizeof(x)),
+                         proto_scan_job_encode(&njob, y, sizeof(y)));
+        ck_assert_mem_eq(x, y, 48);
+    }
+    read_stream(&n, &njob, &nr, 0);
+    ck_assert_uint_eq(n.n_recs, h.n_recs);
+    for (unsigned i = 0; i < h.n_recs; i++) {
+        ck_assert_uint_eq(h.recs[i].deadline_ns - h.recs[i].job_start_ns,
+                          n.recs[i].deadline_ns - n.recs[i].job_start_ns);
+        ck_assert_uint_eq(h.recs[i].bytes, n.recs[i].bytes);
+    }
+    host_close(&n);
+    dm_engine_detach(h.eng, &front_a, 0);
+    host_close(&h);
+}
+END_TEST
+
+/* One engine, three fronts (two tokens and a native device): a job belongs to
+ * the front that started it, and every other front is answered busy. */
+START_TEST(engine_busy_across_fronts)
+{
+    host h;
+    proto_scan_params p = params_fast(1);
+    proto_scan_job job;
+    dm_item it;
+    dm_engine_status s;
+    uint8_t pl[PROTO_SCAN_MAX_PAYLOAD];
+    size_t n;
+    proto_scan_devstatus ds;
+    uint64_t t;
+
+    eng_open(&h, NULL, NULL, 42, 0);
+    t = dm_clock_now(&h.clk.base);
+    ck_assert_int_eq(dm_engine_attach(h.eng, &front_a), DM_E_INVALID);
+    ck_assert_int_eq(dm_engine_attach(h.eng, NULL), DM_E_INVALID);
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_b, &p, t, &job), DM_ST_INVALID); /* unknown */
+    ck_assert_int_eq(dm_engine_attach(h.eng, &front_b), DM_OK);
+    ck_assert_int_eq(dm_device_create_on(h.eng, &h.dev), DM_OK);
+    ck_assert_uint_eq(eng_status(&h).n_fronts, 3);
+
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_a, &p, t, &job), DM_ST_OK);
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_b, &p, t, &job), DM_ST_BUSY);
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_a, &p, t, &job), DM_ST_BUSY);
+    dm_engine_peek(h.eng, &front_b, t, &it);
+    ck_assert_int_eq(it.kind, DM_ITEM_NONE);
+    ck_assert_int_eq(dm_engine_consume(h.eng, &front_b, t, NULL), DM_E_STATE);
+    ck_assert_int_eq(dm_engine_cancel(h.eng, &front_b, t), DM_E_STATE);
+    dm_engine_peek(h.eng, &front_a, t, &it);
+    ck_assert_int_eq(it.kind, DM_ITEM_BAND);
+    /* the native front: START_JOB and SET_PARAMS busy, status scanning, its
+     * ABORT does not touch another front's job, its bulk IN has no bands */
+    send_cmd(&h, PROTO_SCAN_OP_START_JOB, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_START_JOB, NULL, NULL), PROTO_SCAN_ST_BUSY);
+    {
+        uint8_t enc[64];
+        int len = proto_scan_params_encode(&p, enc, sizeof(enc));
+        send_cmd(&h, PROTO_SCAN_OP_SET_PARAMS, enc, (uint32_t)len);
+        ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_SET_PARAMS, NULL, NULL), PROTO_SCAN_ST_BUSY);
+    }
+    send_cmd(&h, PROTO_SCAN_OP_GET_STATUS, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_GET_STATUS, pl, &n), PROTO_SCAN_ST_OK);
+    ck_assert_int_gt(proto_scan_devstatus_decode(pl, n, &ds), 0);
+    ck_assert_uint_eq(ds.state, 2);
+    send_cmd(&h, PROTO_SCAN_OP_ABORT, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_ABORT, NULL, NULL), PROTO_SCAN_ST_OK);
+    {
+        dm_in in;
+        dm_device_peek(h.dev, DM_EP_DATA_IN, t, &in);
+        ck_assert_int_eq(in.kind, DM_IN_IDLE);
+        dm_device_peek(h.dev, DM_EP_EVENT_IN, t, &in);
+        ck_assert_int_eq(in.kind, DM_IN_IDLE);
+    }
+    s = eng_status(&h);
+    ck_assert_int_eq(s.state, DM_ENGINE_PROCESSING);
+    ck_assert_ptr_eq(s.owner, &front_a);
+
+    /* the owner cancels; the native front's job is then the one that runs */
+    ck_assert_int_eq(dm_engine_cancel(h.eng, &front_a, t), DM_OK);
+    s = eng_status(&h);
+    ck_assert_int_eq(s.state, DM_ENGINE_IDLE);
+    ck_assert_int_eq(s.last_result, DM_ST_CANCELED);
+    send_cmd(&h, PROTO_SCAN_OP_START_JOB, NULL, 0);
+    ck_assert_uint_eq(read_rsp(&h, PROTO_SCAN_OP_START_JOB, NULL, NULL), PROTO_SCAN_ST_OK);
+    ck_assert_ptr_eq(eng_status(&h).owner, h.dev);
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_a, &p, t, &job), DM_ST_BUSY);
+    dm_engine_peek(h.eng, &front_a, t, &it);
+    ck_assert_int_eq(it.kind, DM_ITEM_NONE);
+    {
+        dm_in in;
+        dm_device_peek(h.dev, DM_EP_DATA_IN, t, &in);
+        ck_assert_int_eq(in.kind, DM_IN_DATA); /* timing off: band 0 is due */
+    }
+    /* a front that goes away takes its job with it */
+    dm_device_free(h.dev);
+    h.dev = NULL;
+    s = eng_status(&h);
+    ck_assert_int_eq(s.state, DM_ENGINE_IDLE);
+    ck_assert_uint_eq(s.n_fronts, 2);
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_b, &p, t, &job), DM_ST_OK);
+    dm_engine_detach(h.eng, &front_b, t);
+    ck_assert_int_eq(eng_status(&h).state, DM_ENGINE_IDLE);
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_b, &p, t, &job), DM_ST_INVALID);
+    /* a power cycle cancels whichever front's job runs */
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_a, &p, t, &job), DM_ST_OK);
+    dm_engine_power_cycle(h.eng, t);
+    s = eng_status(&h);
+    ck_assert_int_eq(s.state, DM_ENGINE_IDLE);
+    ck_assert_int_eq(s.last_result, DM_ST_OK);
+    ck_assert_uint_eq(s.stats.jobs_started, 4);
+    /* at most DM_ENGINE_MAX_FRONTS */
+    {
+        char more[DM_ENGINE_MAX_FRONTS];
+        for (unsigned i = 1; i < DM_ENGINE_MAX_FRONTS; i++)
+            ck_assert_int_eq(dm_engine_attach(h.eng, &more[i]), DM_OK);
+        ck_assert_int_eq(dm_engine_attach(h.eng, &more[0]), DM_E_RANGE);
+        ck_assert_int_eq(dm_device_create_on(h.eng, &h.dev), DM_E_RANGE);
+        for (unsigned i = 1; i < DM_ENGINE_MAX_FRONTS; i++)
+            dm_engine_detach(h.eng, &more[i], t);
+    }
+    dm_engine_detach(h.eng, &front_a, t);
+    ck_assert_uint_eq(eng_status(&h).n_fronts, 0);
+    host_close(&h);
+}
+END_TEST
+
+static void eng_scenario(host *h, const char *scen, uint32_t pages, proto_scan_job *job, eng_run *r,
+                         int max_stalls)
+{
+    proto_scan_params p = params_fast(pages);
+    char path[128];
+
+    snprintf(path, sizeof(path), "scenarios/%s.yaml", scen);
+    eng_open(h, NULL, path, 1, 0);
+    ck_assert_int_eq(dm_engine_start(h->eng, &front_a, &p, dm_clock_now(&h->clk.base), job),
+                     DM_ST_OK);
+    eng_read(h, &front_a, job, r, max_stalls);
+}
+
+static void eng_close(host *h)
+{
+    dm_engine_detach(h->eng, &front_a, dm_clock_now(&h->clk.base));
+    host_close(h);
+}
+
+/* Each way a fault reaches a host, as the engine states it for any front. */
+START_TEST(engine_faults_are_neutral)
+{
+    host h;
+    proto_scan_job job;
+    eng_run r;
+    dm_engine_status s;
+
+    eng_scenario(&h, "jam-page3-band5", 3, &job, &r, 0);
+    ck_assert_int_eq(r.stopped, DM_ACT_DELIVER);
+    ck_assert_int_eq(r.end, DM_ST_PAPER_JAM);
+    ck_assert_uint_eq(r.end_page, 2);
+    ck_assert_uint_eq(r.end_band, 4);
+    ck_assert_uint_eq(r.pages_ok, 2);
+    ck_assert_uint_eq(r.n_events, 1);
+    ck_assert_int_eq(r.event.kind, DM_EV_PAPER_JAM);
+    ck_assert_uint_eq(r.event.page, 2);
+    ck_assert_uint_eq(r.event.arg, 4);
+    ck_assert_uint_eq(count_fault(&h, "paper_jam"), 1);
+    eng_close(&h);
+
+    eng_scenario(&h, "stall-mid-page", 3, &job, &r, 5);
+    ck_assert_uint_eq(r.stalls, 1);
+    ck_assert_int_eq(r.end, DM_ST_OK);
+    ck_assert_uint_eq(r.pages_ok, 3);
+    ck_assert_uint_eq(count_fault(&h, "stall"), 1);
+    eng_close(&h);
+
+    eng_scenario(&h, "stall-no-clear", 3, &job, &r, 3);
+    ck_assert_int_eq(r.stopped, DM_ACT_STALL);
+    ck_assert_uint_eq(r.stalls, 4); /* owed again after every resume */
+    ck_assert_uint_eq(eng_status(&h).stats.faults_fired, 1);
+    eng_close(&h);
+
+    eng_scenario(&h, "short-band", 3, &job, &r, 0);
+    ck_assert_uint_eq(r.bad_bands, 1);
+    ck_assert_uint_eq(r.pages_ok, 2);
+    ck_assert_int_eq(r.end, DM_ST_OK);
+    eng_close(&h);
+
+    /* the corrupt band: every byte but one as synthesized, the CRC of the
+     * clean band (eng_read checks it on every band) */
+    {
+        proto_scan_params p = params_fast(3);
+        uint8_t *clean;
+        dm_item it;
+        unsigned flipped = 0;
+
+        eng_open(&h, NULL, "scenarios/corrupt-band.yaml", 1, 0);
+        ck_assert_int_eq(dm_engine_start(h.eng, &front_a, &p, 0, &job), DM_ST_OK);
+        for (;;) {
+            dm_engine_peek(h.eng, &front_a, UINT64_MAX / 2, &it);
+            ck_assert_int_eq(it.kind, DM_ITEM_BAND);
+            if (it.page == 1 && it.band == 6)
+                break;
+            dm_engine_consume(h.eng, &front_a, UINT64_MAX / 2, NULL);
+        }
+        clean = malloc(it.byte_count);
+        dm_synth_band(&job, 1, 0, 6, clean);
+        ck_assert_uint_eq(it.len, it.byte_count);
+        for (size_t i = 0; i < it.len; i++)
+            flipped += clean[i] != it.pixels[i];
+        ck_assert_uint_eq(flipped, 1);
+        ck_assert_uint_eq(it.crc32, proto_crc32(0, clean, it.byte_count));
+        free(clean);
+        eng_close(&h);
+    }
+
+    /* a band that never comes: due, withheld; cancel traces it */
+    eng_scenario(&h, "band-never-comes", 3, &job, &r, 0);
+    ck_assert_int_eq(r.stopped, DM_ACT_WITHHOLD);
+    {
+        dm_item done;
+        ck_assert_int_eq(dm_engine_consume(h.eng, &front_a, dm_clock_now(&h.clk.base), &done),
+                         DM_OK);
+        ck_assert_int_eq(done.action, DM_ACT_WITHHOLD); /* nothing consumed */
+    }
+    ck_assert_int_eq(dm_engine_cancel(h.eng, &front_a, dm_clock_now(&h.clk.base)), DM_OK);
+    ck_assert_uint_eq(count_fault(&h, "band_never_comes"), 1);
+    ck_assert_int_eq(eng_status(&h).last_result, DM_ST_CANCELED);
+    eng_close(&h);
+
+    /* the device vanishes: consumed, the job is over */
+    eng_scenario(&h, "disconnect-mid-page", 3, &job, &r, 0);
+    ck_assert_int_eq(r.stopped, DM_ACT_DISCONNECT);
+    ck_assert_int_eq(dm_engine_consume(h.eng, &front_a, dm_clock_now(&h.clk.base), NULL), DM_OK);
+    s = eng_status(&h);
+    ck_assert_int_eq(s.state, DM_ENGINE_IDLE);
+    ck_assert_int_eq(s.last_result, DM_ST_DISCONNECTED);
+    ck_assert_uint_eq(count_fault(&h, "disconnect"), 1);
+    eng_close(&h);
+
+    /* an event that does not end the job (at the documented parameters:
+     * docs/protocol.md section 13) */
+    {
+        proto_scan_params p = params_default(3);
+        eng_open(&h, NULL, "scenarios/random-faults.yaml", 1, 0);
+        ck_assert_int_eq(dm_engine_start(h.eng, &front_a, &p, 0, &job), DM_ST_OK);
+        eng_read(&h, &front_a, &job, &r, 0);
+        ck_assert_int_eq(r.end, DM_ST_OK);
+        ck_assert_uint_eq(r.pages_ok, 3);
+        ck_assert_uint_gt(r.events[DM_EV_BUTTON], 0);
+        ck_assert_uint_eq(r.events[DM_EV_BUTTON], count_fault(&h, "button"));
+    }
+    eng_close(&h);
+}
+END_TEST
+
+/* The status snapshot before, during and after jobs that jam, run dry, or
+ * are refused. */
+START_TEST(engine_status_across_jam_and_empty)
+{
+    host h;
+    proto_scan_job job;
+    proto_scan_params p = params_fast(0);
+    eng_run r;
+    dm_engine_status s;
+    uint64_t t;
+
+    eng_scenario(&h, "jam-page3-band5", 0, &job, &r, 0);
+    ck_assert_int_eq(r.mid.state, DM_ENGINE_PROCESSING);
+    ck_assert_int_eq(r.mid.adf, DM_ADF_LOADED);
+    ck_assert_int_eq(r.mid.last_result, DM_ST_OK);
+    s = eng_status(&h);
+    ck_assert_int_eq(s.state, DM_ENGINE_IDLE);
+    ck_assert_int_eq(s.adf, DM_ADF_JAMMED);
+    ck_assert_int_eq(s.last_result, DM_ST_PAPER_JAM);
+    ck_assert_uint_eq(s.pages_done, 2);
+    ck_assert_uint_eq(s.page, 2);
+    ck_assert_uint_eq(s.band, 4);
+    ck_assert_uint_eq(s.sheets, 10); /* the next job's feeder */
+    ck_assert(!s.cover_open);
+    dm_engine_power_cycle(h.eng, dm_clock_now(&h.clk.base));
+    s = eng_status(&h);
+    ck_assert_int_eq(s.adf, DM_ADF_LOADED);
+    ck_assert_int_eq(s.last_result, DM_ST_OK);
+    ck_assert_uint_eq(s.pages_done, 0);
+    eng_close(&h);
+
+    eng_scenario(&h, "feeder-empty-after-2", 0, &job, &r, 0);
+    ck_assert_int_eq(r.end, DM_ST_FEEDER_EMPTY);
+    ck_assert_int_eq(r.event.kind, DM_EV_FEEDER_EMPTY);
+    s = eng_status(&h);
+    ck_assert_int_eq(s.state, DM_ENGINE_IDLE);
+    ck_assert_int_eq(s.adf, DM_ADF_EMPTY);
+    ck_assert_int_eq(s.last_result, DM_ST_FEEDER_EMPTY);
+    ck_assert_uint_eq(s.pages_done, 2);
+    eng_close(&h);
+
+    /* the clean feeder run dry: empty while the last sheet is scanned */
+    eng_scenario(&h, "clean", 0, &job, &r, 0);
+    ck_assert_int_eq(r.end, DM_ST_FEEDER_EMPTY);
+    ck_assert_uint_eq(r.pages_ok, 10);
+    ck_assert_int_eq(eng_status(&h).adf, DM_ADF_EMPTY);
+    eng_close(&h);
+
+    eng_open(&h, NULL, "scenarios/feeder-empty.yaml", 1, 0);
+    ck_assert_int_eq(eng_status(&h).adf, DM_ADF_EMPTY);
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_a, &p, 0, &job), DM_ST_FEEDER_EMPTY);
+    s = eng_status(&h);
+    ck_assert_int_eq(s.state, DM_ENGINE_IDLE);
+    ck_assert(!s.job_valid);
+    eng_close(&h);
+
+    eng_open(&h, NULL, "scenarios/cover-open-at-start.yaml", 1, 0);
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_a, &p, 0, &job), DM_ST_COVER_OPEN);
+    s = eng_status(&h);
+    ck_assert(s.cover_open);
+    ck_assert_int_eq(s.adf, DM_ADF_DOOR_OPEN);
+    eng_close(&h);
+
+    eng_scenario(&h, "cover-open", 3, &job, &r, 0);
+    ck_assert_int_eq(r.end, DM_ST_COVER_OPEN);
+    s = eng_status(&h);
+    ck_assert(s.cover_open);
+    ck_assert_int_eq(s.adf, DM_ADF_DOOR_OPEN);
+    ck_assert_int_eq(s.last_result, DM_ST_COVER_OPEN);
+    eng_close(&h);
+
+    eng_scenario(&h, "multi-feed", 3, &job, &r, 0);
+    ck_assert_int_eq(r.end, DM_ST_MULTI_FEED);
+    ck_assert_int_eq(eng_status(&h).adf, DM_ADF_MULTIPICK);
+    eng_close(&h);
+
+    eng_open(&h, NULL, "scenarios/warming-up-2s.yaml", 1, 1);
+    t = dm_clock_now(&h.clk.base);
+    s = eng_status(&h);
+    ck_assert_int_eq(s.state, DM_ENGINE_WARMING_UP);
+    ck_assert_uint_eq(s.warmup_remaining_ns, 2000000000ull);
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_a, &p, t, &job), DM_ST_WARMING_UP);
+    dm_clock_virtual_set(&h.clk, t + 2000000000ull);
+    ck_assert_int_eq(eng_status(&h).state, DM_ENGINE_IDLE);
+    ck_assert_int_eq(dm_engine_start(h.eng, &front_a, &p, t + 2000000000ull, &job), DM_ST_OK);
+    eng_close(&h);
+
+    eng_open(&h, "profiles/flatbed-1200.yaml", NULL, 1, 0);
+    ck_assert_int_eq(eng_status(&h).adf, DM_ADF_NONE);
+    eng_close(&h);
+}
+END_TEST
+
+/* A native front on a shared engine (with another front attached, idle) and
+ * dm_device_create's device produce the same bytes, events and trace. */
+START_TEST(native_on_shared_engine_same_bytes)
+{
+    static const char *const scens[] = {NULL,
+                                        "scenarios/jam-page3-band5.yaml",
+                                        "scenarios/stall-mid-page.yaml",
+                                        "scenarios/random-faults.yaml",
+                                        "scenarios/delay-500ms.yaml",
+                                        "scenarios/short-band.yaml"};
+
+    for (size_t k = 0; k < sizeof(scens) / sizeof(scens[0]); k++) {
+        host *a = calloc(1, sizeof(host)), *b = calloc(1, sizeof(host));
+        proto_scan_params p = params_fast(3);
+        proto_scan_job ja, jb;
+        run ra, rb;
+
+        host_open(a, NULL, scens[k], 77, 1);
+        host_open_shared(b, NULL, scens[k], 77, 1);
+        ck_assert_int_eq(dm_engine_attach(b->eng, &front_b), DM_OK);
+        a->crc_only = b->crc_only = 1;
+        ck_assert_uint_eq(start_job(a, &p, &ja), PROTO_SCAN_ST_OK);
+        ck_assert_uint_eq(start_job(b, &p, &jb), PROTO_SCAN_ST_OK);
+        ck_assert_uint_eq(ja.bands_per_page, jb.bands_per_page);
+        ck_assert_uint_eq(ja.seed, jb.seed);
+        read_stream(a, &ja, &ra, 1);
+        read_stream(b, &jb, &rb, 1);
+        ck_assert_uint_gt(ra.bands, 0);
+        ck_assert_uint_eq(ra.crc_all, rb.crc_all);
+        ck_assert_uint_eq(ra.bands, rb.bands);
+        ck_assert_uint_eq(ra.pages_ok, rb.pages_ok);
+        ck_assert_uint_eq(ra.end_status, rb.end_status);
+        ck_assert_uint_eq(ra.end_page, rb.end_page);
+        ck_assert_uint_eq(ra.bad_bands, rb.bad_bands);
+        ck_assert_uint_eq(ra.stalls, rb.stalls);
+        ck_assert_mem_eq(ra.events, rb.events, sizeof(ra.events));
+        ck_assert_uint_eq(a->n_recs, b->n_recs);
+        for (unsigned i = 0; i < a->n_recs; i++) {
+            const dm_trace_rec *x = &a->recs[i], *y = &b->recs[i];
+            ck_assert_uint_eq(x->page, y->page);
+            ck_assert_uint_eq(x->band, y->band);
+            ck_assert_uint_eq(x->deadline_ns, y->deadline_ns);
+            ck_assert_uint_eq(x->release_ns, y->release_ns);
+            ck_assert_uint_eq(x->bytes, y->bytes);
+            ck_assert_str_eq(x->fault ? x->fault : "-", y->fault ? y->fault : "-");
+        }
+        dm_engine_detach(b->eng, &front_b, 0);
+        host_close(a);
+        host_close(b);
+        free(a);
+        free(b);
+    }
+}
+END_TEST
+
 /* ---- allocation failures: every constructor, every allocation ----------------------- */
 
 START_TEST(alloc_failures)
@@ -2144,6 +2746,37 @@ START_TEST(alloc_failures)
             ck_assert_int_eq(fa.live, 0);
         }
         ck_assert_int_gt(n, 2);
+        /* an engine alone, and a native front on it */
+        for (n = 0;; n++) {
+            fail_alloc fa = {.fail_at = n};
+            dm_alloc a = {.realloc = fail_realloc, .ctx = &fa};
+            dm_engine *eng = NULL;
+            int rc = dm_engine_create_a(&a, &cfg, &eng);
+            if (rc == DM_OK) {
+                dm_engine_free(eng);
+                ck_assert_int_eq(fa.live, 0);
+                break;
+            }
+            ck_assert_int_eq(rc, DM_E_NOMEM);
+            ck_assert_int_eq(fa.live, 0);
+        }
+        ck_assert_int_gt(n, 1);
+        {
+            fail_alloc fa = {.fail_at = 0};
+            dm_alloc a = {.realloc = fail_realloc, .ctx = &fa};
+            dm_engine *eng;
+            dm_device *dev = NULL;
+            ck_assert_int_eq(dm_engine_create(&cfg, &eng), DM_OK);
+            ck_assert_int_eq(dm_device_create_on_a(&a, eng, &dev), DM_E_NOMEM);
+            ck_assert_ptr_null(dev);
+            ck_assert_uint_eq(dm_engine_attach(eng, &a), DM_OK); /* nothing left attached */
+            dm_engine_detach(eng, &a, 0);
+            fa.fail_at = -1;
+            ck_assert_int_eq(dm_device_create_on_a(&a, eng, &dev), DM_OK);
+            dm_device_free(dev);
+            ck_assert_int_eq(fa.live, 0);
+            dm_engine_free(eng);
+        }
         dm_profile_free(p);
     }
     free(ptxt);
@@ -2194,6 +2827,14 @@ static Suite *dm_suite(void)
     tcase_add_test(tc, duplex_and_other_profiles);
     tcase_add_test(tc, commands_and_errors);
     tcase_add_test(tc, full_response_queue_refuses_commands);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("engine");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, engine_job_on_virtual_clock);
+    tcase_add_test(tc, engine_busy_across_fronts);
+    tcase_add_test(tc, engine_faults_are_neutral);
+    tcase_add_test(tc, engine_status_across_jam_and_empty);
+    tcase_add_test(tc, native_on_shared_engine_same_bytes);
     suite_add_tcase(s, tc);
     tc = tcase_create("validation");
     tcase_set_timeout(tc, 60);

@@ -2,7 +2,9 @@
  *
  * The emulator feeds it the bytes of each bulk OUT transfer and asks it, per IN
  * endpoint, what to deliver next and when. Tests drive it directly, on a
- * virtual clock. See DESIGN.md section 5 and docs/protocol.md.
+ * virtual clock. See DESIGN.md section 5 and docs/protocol.md. A device is
+ * the native protocol's front on a job engine (dm/engine.h), which other
+ * fronts may share.
  *
  * Determinism: for the same profile, scenario and seed, every byte a device
  * produces and every deadline (relative to job start) is identical.
@@ -170,10 +172,24 @@ typedef struct dm_device_config {
 } dm_device_config;
 void dm_device_config_init(dm_device_config *cfg); /* zero + timing = 1 */
 
+/* A device is the native front (this protocol) on a job engine (dm/engine.h).
+ * dm_device_create makes a new engine from cfg and owns it;
+ * dm_device_create_on attaches a native front to an existing engine, which
+ * is borrowed (it must outlive the device) and may carry other fronts: a job
+ * started through any of them makes START_JOB and SET_PARAMS answer BUSY,
+ * and RESET power-cycles the shared engine. dm_device_free detaches (and
+ * cancels the device's own job); it frees the engine only if it created it.
+ * dm_device_create_on: DM_E_INVALID, DM_E_NOMEM, or DM_E_RANGE when the
+ * engine has DM_ENGINE_MAX_FRONTS fronts. */
+typedef struct dm_engine dm_engine;
 int dm_device_create(const dm_device_config *cfg, dm_device **out);
+int dm_device_create_on(dm_engine *eng, dm_device **out);
 void dm_device_free(dm_device *dev);
+/* The engine the device runs on (to attach another front to it). */
+dm_engine *dm_device_engine(const dm_device *dev);
 
-/* Power-cycle state: cancels any job, refills the feeder from the scenario. */
+/* Power-cycle state: cancels any job (on a shared engine, whichever front
+ * runs it), refills the feeder from the scenario. */
 void dm_device_reset(dm_device *dev);
 
 /* Bytes of one bulk OUT transfer (a command). Malformed commands are answered
@@ -199,7 +215,8 @@ typedef enum dm_in_kind {
 typedef struct dm_in {
     dm_in_kind kind;
     uint64_t deadline_ns;
-    const uint8_t *data; /* device-owned; valid until the next call on dev */
+    const uint8_t *data; /* device- or engine-owned; valid until the next call
+                          * on dev or on its engine */
     size_t len;
 } dm_in;
 
@@ -217,7 +234,8 @@ void dm_device_consume(dm_device *dev, enum dm_endpoint ep, uint64_t release_ns)
 /* The host cleared the halt on an endpoint (CLEAR_FEATURE ENDPOINT_HALT). */
 void dm_device_clear_halt(dm_device *dev, enum dm_endpoint ep);
 
-/* Lateness bookkeeping: how late bands were released against their deadlines. */
+/* Lateness bookkeeping: how late bands were released against their deadlines.
+ * Kept by the engine: on a shared engine, these count every front's jobs. */
 typedef struct dm_device_stats {
     uint64_t bands_released;
     uint64_t bytes_released;

@@ -1,0 +1,241 @@
+/* device-model: the job engine, the protocol-neutral half of a virtual scanner.
+ *
+ * One engine is one scanner: power-cycle state, the feeder and its sheets, the
+ * running job (geometry and cursor), every item's absolute deadline, the
+ * scenario's faults, the seeded page synthesis, the statistics and the trace.
+ * Fronts translate it into a protocol: the native scanemu protocol
+ * (dm_device, dm.h) and eSCL. A front holds no timing, fault or pixel logic;
+ * it asks the engine what comes next and when, and tells it when it was
+ * released.
+ *
+ * Fronts. A front attaches with its own address as the owner token
+ * (dm_engine_attach). A job belongs to the front that started it: only that
+ * front sees its items (dm_engine_peek) and can consume or cancel them; any
+ * front starting a job while one runs is answered DM_ST_BUSY. The status
+ * snapshot (dm_engine_status) is the same for every front.
+ *
+ * Threads: none. An engine and every front on it are driven from one thread
+ * (the emulator's worker of that device); nothing here locks.
+ *
+ * Time: every call that depends on time takes it (now_ns, release_ns) on the
+ * engine's clock; dm_engine_now() reads that clock. On a virtual clock
+ * nothing ever sleeps.
+ *
+ * Determinism: for the same profile, scenario and seed, every item's pixels,
+ * CRC and deadline (relative to job start) are identical whatever the front.
+ */
+#ifndef SCANEMU_DM_ENGINE_H
+#define SCANEMU_DM_ENGINE_H
+
+#include <stdbool.h>
+
+#include "dm/dm.h"
+
+/* The engine is created from the same fields as a native device. */
+typedef struct dm_device_config dm_engine_config;
+
+/* Neutral results: of starting a job, and of how a job ended. The native
+ * front maps them to PROTO_SCAN_ST_*, the eSCL front to HTTP statuses and
+ * JobState/JobStateReasons. */
+#define DM_STATUS_MAP(X)                                                                           \
+    X(OK, "ok")                                                                                    \
+    X(BUSY, "busy")                                                                                \
+    X(WARMING_UP, "warming_up")                                                                    \
+    X(COVER_OPEN, "cover_open")                                                                    \
+    X(FEEDER_EMPTY, "feeder_empty")                                                                \
+    X(PAPER_JAM, "paper_jam")                                                                      \
+    X(MULTI_FEED, "multi_feed")                                                                    \
+    X(DEVICE_ERROR, "device_error")                                                                \
+    X(INVALID, "invalid")                                                                          \
+    X(CANCELED, "canceled")                                                                        \
+    X(DISCONNECTED, "disconnected")
+
+typedef enum dm_status {
+#define DM_STATUS_ENUM_(name, str) DM_ST_##name,
+    DM_STATUS_MAP(DM_STATUS_ENUM_)
+#undef DM_STATUS_ENUM_
+        DM_ST_COUNT_
+} dm_status;
+const char *dm_status_name(dm_status st); /* "paper_jam"; "?" if unknown */
+
+/* Something worth reporting out of band (native: the interrupt endpoint). */
+typedef enum dm_event_kind {
+    DM_EV_NONE = 0,
+    DM_EV_PAPER_JAM,
+    DM_EV_FEEDER_EMPTY,
+    DM_EV_COVER_OPEN,
+    DM_EV_MULTI_FEED,
+    DM_EV_BUTTON,
+} dm_event_kind;
+
+typedef struct dm_event {
+    dm_event_kind kind;
+    uint32_t page; /* 0-based output page where it happened */
+    uint32_t arg;  /* band index (jam, multi-feed, cover open, button), else 0 */
+} dm_event;
+
+/* ---- lifecycle ------------------------------------------------------------- */
+
+typedef struct dm_engine dm_engine;
+
+/* Same rules as dm_device_create (the profile, scenario, clock and trace
+ * context are borrowed and must outlive the engine; a scenario that does not
+ * fit the profile is DM_E_RANGE). The engine starts powered on at the
+ * clock's current time. */
+int dm_engine_create(const dm_engine_config *cfg, dm_engine **out);
+/* Detach every front first. Cancels a running job (tracing a band withheld
+ * until now). NULL is a no-op. */
+void dm_engine_free(dm_engine *eng);
+
+#define DM_ENGINE_MAX_FRONTS 8u
+
+/* Register `front` (any unique address, normally the front itself) as an
+ * owner token. DM_E_INVALID when already attached or NULL, DM_E_RANGE when
+ * DM_ENGINE_MAX_FRONTS are attached. */
+int dm_engine_attach(dm_engine *eng, const void *front);
+/* The front goes away: its running job, if any, is canceled (as
+ * dm_engine_cancel) and its token forgotten. */
+void dm_engine_detach(dm_engine *eng, const void *front, uint64_t now_ns);
+
+uint64_t dm_engine_now(const dm_engine *eng); /* the engine's clock */
+const dm_profile *dm_engine_profile(const dm_engine *eng);
+
+/* Power cycle: cancels any job (whoever owns it), restarts the lamp warm-up
+ * and the scripted busy/cover-open refusals, forgets the last result. */
+void dm_engine_power_cycle(dm_engine *eng, uint64_t now_ns);
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+/* dm_job_resolve with the engine's profile and seed. */
+int dm_engine_resolve(const dm_engine *eng, const proto_scan_params *params, proto_scan_job *out);
+
+/* Admission, checked in this order: a job runs (any front's) -> BUSY;
+ * scripted warm-up -> WARMING_UP; scripted busy -> BUSY; cover open at start
+ * -> COVER_OPEN; parameters the profile cannot do -> INVALID; feeder source
+ * with no sheet for the first page -> FEEDER_EMPTY; else OK, the feeder is
+ * reloaded from the scenario and the job starts at now_ns, owned by `front`.
+ * params NULL = the profile's defaults. *job is written on DM_ST_OK only.
+ * A front that is not attached gets DM_ST_INVALID. */
+dm_status dm_engine_start(dm_engine *eng, const void *front, const proto_scan_params *params,
+                          uint64_t now_ns, proto_scan_job *job);
+
+/* Cancel the job if `front` owns it: no further items, no job end. A band
+ * already due and withheld forever is traced as withheld until now_ns.
+ * DM_OK, or DM_E_STATE when `front` runs no job. */
+int dm_engine_cancel(dm_engine *eng, const void *front, uint64_t now_ns);
+
+/* The next item of the job and what happens to it. */
+typedef enum dm_item_kind {
+    DM_ITEM_NONE = 0, /* `front` runs no job */
+    DM_ITEM_BAND,     /* pixels of one band */
+    DM_ITEM_JOB_END,  /* the job ends with item.status */
+} dm_item_kind;
+
+typedef enum dm_item_action {
+    DM_ACT_NONE = 0,   /* DM_ITEM_NONE */
+    DM_ACT_WAIT,       /* not due before deadline_ns */
+    DM_ACT_DELIVER,    /* due: deliver it, then dm_engine_consume */
+    DM_ACT_STALL,      /* due, but first the transport stalls (consume it, then
+                        * dm_engine_resume once the host recovers) */
+    DM_ACT_WITHHOLD,   /* due, and never comes: deliver nothing, ever */
+    DM_ACT_DISCONNECT, /* due: the device vanishes here (consume it) */
+} dm_item_action;
+
+/* Room before item.pixels that a front may fill with its own framing, so
+ * that framing and pixels leave as one contiguous buffer. */
+#define DM_ENGINE_HEADROOM 64u
+
+typedef struct dm_item {
+    dm_item_kind kind;
+    dm_item_action action;
+    uint64_t deadline_ns; /* absolute; the item is never due before it */
+    uint32_t page, side, band;
+    /* DM_ITEM_BAND: lines first_line .. first_line + lines - 1 of the page;
+     * pixels/len are what the device sends (a short_band fault makes len <
+     * byte_count, a corrupt_band fault flips bytes after crc32 was taken);
+     * crc32 is of the clean byte_count bytes (zlib crc32, initial 0). */
+    uint32_t first_line, lines;
+    bool end_of_page;
+    const uint8_t *pixels;
+    size_t len;
+    uint32_t byte_count;
+    uint32_t crc32;
+    /* headroom: DM_ENGINE_HEADROOM writable bytes ending at pixels */
+    uint8_t *headroom;
+    /* DM_ITEM_JOB_END: how the job ended (OK, FEEDER_EMPTY, PAPER_JAM,
+     * MULTI_FEED, COVER_OPEN, DEVICE_ERROR). */
+    dm_status status;
+    /* An event not yet reported; reportable once deadline_ns has passed
+     * (event_due), whether or not the item itself was consumed. */
+    bool event_pending;
+    bool event_due;
+    dm_event event;
+} dm_item;
+
+/* What `front`'s job offers at now_ns. Does not consume; pointers are valid
+ * until the next call on the engine. Repeated peeks of one item give the
+ * same pixels and deadline. */
+void dm_engine_peek(dm_engine *eng, const void *front, uint64_t now_ns, dm_item *out);
+/* The item last peeked as due was released at release_ns (DELIVER: on the
+ * wire; STALL: the stall; DISCONNECT: the unplug): counted, traced,
+ * advanced. Writes into *done (may be NULL) the item as it was released;
+ * done->action says what was consumed (DM_ACT_WITHHOLD: nothing was, the
+ * item stays; done->event_pending: its event was not reported separately).
+ * DM_OK, or DM_E_STATE when `front` runs no job. */
+int dm_engine_consume(dm_engine *eng, const void *front, uint64_t release_ns, dm_item *done);
+/* The current item's event was reported on its own. */
+void dm_engine_event_taken(dm_engine *eng, const void *front);
+/* The host recovered from a stall: a stall fault that does not clear is
+ * owed again before the same item. */
+void dm_engine_resume(dm_engine *eng, const void *front);
+
+/* ---- status ---------------------------------------------------------------- */
+
+typedef enum dm_engine_state {
+    DM_ENGINE_IDLE = 0,
+    DM_ENGINE_WARMING_UP, /* idle, and a start would answer WARMING_UP */
+    DM_ENGINE_PROCESSING, /* a job runs */
+} dm_engine_state;
+
+typedef enum dm_adf_state {
+    DM_ADF_NONE = 0, /* the profile has no feeder */
+    DM_ADF_LOADED,
+    DM_ADF_EMPTY,
+    DM_ADF_JAMMED,
+    DM_ADF_DOOR_OPEN,
+    DM_ADF_MULTIPICK,
+} dm_adf_state;
+
+typedef struct dm_engine_status {
+    dm_engine_state state;
+    const void *owner;            /* the front whose job runs, else NULL */
+    uint32_t n_fronts;            /* attached */
+    uint64_t warmup_remaining_ns; /* scripted warm-up left, 0 when none */
+    /* Sheets in the feeder: during a job those left; idle, those the next
+     * job starts with (every job reloads the feeder from the scenario). */
+    uint32_t sheets;
+    /* DOOR_OPEN while the cover is open; during a job LOADED/EMPTY by the
+     * sheets left; idle, JAMMED / MULTIPICK / EMPTY after a job that ended
+     * so, else what the next job would find. */
+    dm_adf_state adf;
+    bool cover_open; /* at a start (scripted) or by a job's fault */
+    /* The current job, or the last one (job_valid false before any). */
+    bool job_valid;
+    proto_scan_job job;
+    uint32_t page, band; /* cursor: the next item */
+    uint32_t pages_done; /* pages completed in the current or last job */
+    /* How the last job ended: OK, FEEDER_EMPTY, a fault's status,
+     * CANCELED or DISCONNECTED. OK while a job runs, before any job and
+     * after a power cycle. */
+    dm_status last_result;
+    dm_device_stats stats;
+} dm_engine_status;
+
+void dm_engine_status_get(const dm_engine *eng, uint64_t now_ns, dm_engine_status *out);
+/* Counters over every front's jobs since creation. */
+void dm_engine_get_stats(const dm_engine *eng, dm_device_stats *out);
+/* dm_scenario_check_job against the last job accepted (see
+ * dm_device_job_check). */
+int dm_engine_job_check(const dm_engine *eng, char *errbuf, size_t errlen);
+
+#endif

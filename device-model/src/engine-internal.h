@@ -1,0 +1,118 @@
+/* The job engine's private state, shared by engine.c (lifecycle, admission,
+ * the item cursor), schedule.c (deadlines) and faults.c (fault plan). */
+#ifndef SCANEMU_DM_ENGINE_INTERNAL_H
+#define SCANEMU_DM_ENGINE_INTERNAL_H
+
+#include "dm-internal.h"
+#include "dm/engine.h"
+
+#define ENG_MAX_FAULTS 64u
+
+/* The item under the cursor: computed once when first looked at (its
+ * deadline, the faults that fire there, its pixels), released by consume. */
+typedef struct eng_item {
+    bool ready; /* computed for the current cursor */
+    dm_item_kind kind;
+    uint32_t page, side, band;
+    dm_status status;   /* DM_ITEM_JOB_END */
+    uint64_t deadline;  /* absolute gate: never released before */
+    int outcome;        /* fault index delivering this item, -1 none */
+    int stall;          /* stall fault index, -1 none */
+    uint32_t n_delays;  /* delay faults that fired here */
+    bool stall_pending; /* a stall is owed before this item */
+    bool stall_counted;
+    bool event_pending;
+    dm_event event;
+    /* DM_ITEM_BAND */
+    uint32_t first_line, lines;
+    uint32_t byte_count; /* full band */
+    uint32_t data_bytes; /* sent: byte_count, or less for a short band */
+    uint32_t crc32;      /* of the clean byte_count bytes */
+} eng_item;
+
+struct dm_engine {
+    const dm_alloc *alloc;
+    const dm_profile *profile;
+    const dm_scenario *scenario;
+    dm_scenario *own_scenario;
+    dm_clock *clock;
+    uint64_t seed;
+    int timing;
+    dm_trace_fn trace;
+    void *trace_ctx;
+
+    const void *fronts[DM_ENGINE_MAX_FRONTS];
+    uint32_t n_fronts;
+
+    /* power-cycle state */
+    uint64_t power_on_ns;
+    uint32_t busy_left[ENG_MAX_FAULTS];
+    uint32_t cover_left[ENG_MAX_FAULTS];
+    bool cover_open;
+    dm_status last_result;
+
+    /* job */
+    bool active;
+    const void *owner;
+    bool job_valid;
+    proto_scan_job job;
+    uint64_t job_start;
+    uint64_t warm_off; /* lamp warm-up left at job start */
+    uint64_t feed_ns, line_ns, jitter_ns;
+    uint64_t delay_acc;
+    uint64_t last_deadline;
+    uint32_t sheets_left;
+    uint32_t pages_done;
+    uint32_t page, band; /* cursor */
+    bool fired[ENG_MAX_FAULTS];
+    eng_item cur;
+
+    dm_device_stats stats;
+    uint8_t *buf; /* DM_ENGINE_HEADROOM + one band's pixels */
+    size_t buf_size;
+};
+
+/* ---- schedule.c: when each item is due ------------------------------------- */
+
+bool eng_is_duplex(const dm_engine *eng);
+bool eng_uses_feeder(const dm_engine *eng);
+uint32_t eng_side_of(const dm_engine *eng, uint32_t page);
+/* Per-job timing from the profile, the scenario's time_scale and what is
+ * left of the lamp warm-up at job start t. */
+void eng_schedule_job(dm_engine *eng, uint64_t t);
+/* Model time of the end of band `band` of output page `page`, from job
+ * start, before injected delays (fed_only: when its sheet is fed). */
+uint64_t eng_model_rel(const dm_engine *eng, uint32_t page, uint32_t band, bool fed_only);
+/* Absolute deadline of an item at model time rel: delays so far added,
+ * never before the previous item's. */
+uint64_t eng_gate(const dm_engine *eng, uint64_t rel);
+
+/* ---- faults.c: the scenario's fault plan ----------------------------------- */
+
+/* Scripted warm-up: the absolute time START stops answering WARMING_UP. */
+uint64_t eng_warmup_until(const dm_engine *eng);
+/* Scripted START refusals (busy, cover open at start), counters consumed:
+ * DM_ST_OK when none applies. */
+dm_status eng_start_refusal(dm_engine *eng);
+/* Refill the busy/cover-open refusal counters (power-on). */
+void eng_faults_power_on(dm_engine *eng);
+/* A feeder job has no sheet for its first page. */
+bool eng_feeder_empty_at_start(const dm_engine *eng);
+/* Index of a feeder_empty fault that dries the feeder before page p, or -1. */
+int eng_feeder_empty_fault(const dm_engine *eng, uint32_t page);
+/* Match the band-level faults at (page, band, model time rel) into it:
+ * delays (accumulated in eng->delay_acc), the first stall, the first other
+ * fault as the outcome. One-shot triggers are marked fired. */
+void eng_faults_at_band(dm_engine *eng, eng_item *it, uint32_t page, uint32_t band, uint64_t rel);
+/* How a job ends and what is reported when fault `idx` is the outcome. */
+dm_status eng_fault_end_status(const dm_engine *eng, int idx);
+dm_event_kind eng_fault_event(const dm_engine *eng, int idx);
+bool eng_fault_is(const dm_engine *eng, int idx, dm_fault_kind kind);
+/* short_band / corrupt_band on the synthesized band data (bytes long,
+ * first_line of the page): returns the bytes to send. */
+uint32_t eng_fault_mangle(const dm_engine *eng, int idx, uint8_t *data, uint32_t bytes,
+                          uint32_t first_line);
+/* Name for the trace of an item released, or NULL. */
+const char *eng_fault_trace_name(const dm_engine *eng, const eng_item *it);
+
+#endif
