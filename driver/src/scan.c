@@ -246,16 +246,13 @@ static int32_t open_part(output *out, drv_scan_result *res)
                              "%s exists and is %s, not a file wiascan left; remove it", out->part,
                              kind_word(&pst));
         }
-        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-            e = errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
             close(fd);
-            if (e == EWOULDBLOCK)
-                return file_fail(res, STG_E_SHAREVIOLATION,
-                                 "%s is being written by another scan into the same output",
-                                 out->part);
-            return file_fail(res, hr_from_errno(e, STG_E_LOCKVIOLATION), "cannot lock %s: %s",
-                             out->part, strerror(e));
+            return file_fail(res, STG_E_SHAREVIOLATION,
+                             "%s is being written by another scan into the same output", out->part);
         }
+        /* (A file system without flock: no lock, and no way to see a
+         * concurrent scan; the scan goes on.) */
         /* Still the file of that name? (the scan that held it may have
          * renamed it into place or removed it just before we locked it) */
         if (stat(out->part, &now) == 0 && now.st_dev == pst.st_dev && now.st_ino == pst.st_ino)
