@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,7 +263,7 @@ static void on_log(void *ctx, const char *line)
  * a note about a replaced stale OUT.part unless -q. */
 static int report(const cli *c, const drv_scan_result *r, const char *out)
 {
-    char hrbuf[16], stale[160] = "";
+    char hrbuf[16], stale[PATH_MAX + 80] = "";
     const char *name = drv_hr_name(r->hr, hrbuf, sizeof(hrbuf));
     int code;
 
