@@ -685,7 +685,7 @@ MUT(m_jpeg2k, c->lCompression = WIA_COMPRESSION_JPEG2K)
 MUT(m_comp99, c->lCompression = 99)
 MUT(m_g4_gray, c->lCompression = WIA_COMPRESSION_G4)
 MUT(m_g3_gray, c->lCompression = WIA_COMPRESSION_G3)
-MUT(m_bmp, c->guidFormatID = WiaImgFmt_BMP)
+MUT(m_auto, c->lCompression = WIA_COMPRESSION_AUTO)
 MUT(m_page_neg, c->lPage = -1)
 MUT(m_ifd0, c->lCurIfdOffset = 0)
 MUT(m_ifd_stale, c->lCurIfdOffset = 8)
@@ -722,7 +722,7 @@ static const struct {
     {m_comp99, E_INVALIDARG, "compression 99"},
     {m_g4_gray, E_INVALIDARG, "G4 on 8-bit"},
     {m_g3_gray, E_INVALIDARG, "G3 on 8-bit"},
-    {m_bmp, E_INVALIDARG, "BMP format"},
+    {m_auto, E_INVALIDARG, "WIA_COMPRESSION_AUTO"},
     {m_page_neg, E_INVALIDARG, "lPage < 0"},
     {m_ifd0, E_INVALIDARG, "lCurIfdOffset 0 after page 1"},
     {m_ifd_stale, E_INVALIDARG, "lCurIfdOffset not an IFD"},
