@@ -1,5 +1,6 @@
 /* emu_server_create: loads the fixtures, creates one dm_device per export and
- * binds it to the server through the backend table. */
+ * binds it to the server through the backend table. The device model's
+ * errors (dm_err) are translated here, once, to EMU_E_FIXTURE. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +68,11 @@ static const emu_backend_ops dm_backend = {
 /* Everything the dm side owns; freed after the server. */
 typedef struct emu_dm_bundle {
     dm_clock_real clock;
-    dm_scenario *scenario;
+    /* Scenarios, each loaded once per distinct path (NULL: the built-in);
+     * [0] is every device's default. */
+    dm_scenario *scenarios[EMU_MAX_DEVICES + 1];
+    const char *scenario_paths[EMU_MAX_DEVICES + 1];
+    size_t nscenarios;
     size_t n;
     dm_profile *profiles[EMU_MAX_DEVICES];
     dm_device *devices[EMU_MAX_DEVICES];
@@ -83,12 +88,40 @@ static void bundle_free(void *arg)
         dm_device_free(b->devices[i]);
         dm_profile_free(b->profiles[i]);
     }
-    dm_scenario_free(b->scenario);
+    for (size_t i = 0; i < b->nscenarios; i++)
+        dm_scenario_free(b->scenarios[i]);
     if (b->trace) {
         emu_trace_flush(b->trace);
         emu_trace_close(b->trace);
     }
     free(b);
+}
+
+/* The scenario at path (NULL: the built-in clean one), loading it only the
+ * first time a path is named. */
+static int bundle_scenario(emu_dm_bundle *b, const char *path, dm_scenario **out, char *errbuf,
+                           size_t errlen)
+{
+    for (size_t i = 0; i < b->nscenarios; i++) {
+        const char *have = b->scenario_paths[i];
+        if (have == path || (have && path && strcmp(have, path) == 0)) {
+            *out = b->scenarios[i];
+            return 0;
+        }
+    }
+    if (b->nscenarios >= sizeof b->scenarios / sizeof b->scenarios[0]) {
+        snprintf(errbuf, errlen, "internal error: more scenarios than devices");
+        return -1;
+    }
+    dm_scenario *sc;
+    int rc = path ? dm_scenario_load_file(path, &sc, errbuf, errlen)
+                  : dm_scenario_load_default(&sc, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    b->scenario_paths[b->nscenarios] = path;
+    b->scenarios[b->nscenarios++] = sc;
+    *out = sc;
+    return 0;
 }
 
 int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, size_t errlen)
@@ -97,8 +130,9 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
     if (n > EMU_MAX_DEVICES) {
         snprintf(errbuf, errlen, "%zu devices requested; at most %d are supported", n,
                  EMU_MAX_DEVICES);
-        return -1;
+        return EMU_E_INVALID;
     }
+    int rc = EMU_E_NOMEM;
     emu_dm_bundle *b = calloc(1, sizeof(*b));
     emu_export *ex = calloc(n, sizeof(*ex));
     if (!b || !ex) {
@@ -106,38 +140,51 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         goto out_free;
     }
     dm_clock_real_init(&b->clock);
-    int rc = opts->scenario_path
-                 ? dm_scenario_load_file(opts->scenario_path, &b->scenario, errbuf, errlen)
-                 : dm_scenario_load_default(&b->scenario, errbuf, errlen);
-    if (rc < 0)
+    dm_scenario *default_scenario; /* loaded (and checked) even if every device has its own */
+    rc = EMU_E_FIXTURE;
+    if (bundle_scenario(b, opts->scenario_path, &default_scenario, errbuf, errlen) < 0)
         goto out_free;
-    if (opts->trace_path && emu_trace_open(opts->trace_path, &b->trace, errbuf, errlen) < 0)
+    emu_log tlog = {opts->log ? opts->log : stderr, opts->log_level};
+    if (opts->trace_path &&
+        emu_trace_open(opts->trace_path, &tlog, &b->trace, errbuf, errlen) < 0) {
+        rc = EMU_E_TRACE;
         goto out_free;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *path = opts->n_devices && opts->profile_paths ? opts->profile_paths[i] : NULL;
-        rc = path ? dm_profile_load_file(path, &b->profiles[i], errbuf, errlen)
-                  : dm_profile_load_default(&b->profiles[i], errbuf, errlen);
-        if (rc < 0)
+        const emu_device_opts *own =
+            opts->n_devices && opts->device_opts ? &opts->device_opts[i] : NULL;
+        int drc = path ? dm_profile_load_file(path, &b->profiles[i], errbuf, errlen)
+                       : dm_profile_load_default(&b->profiles[i], errbuf, errlen);
+        if (drc < 0)
             goto out_free;
         b->n = i + 1;
+        dm_scenario *scenario = default_scenario;
+        const char *scenario_path = opts->scenario_path;
+        if (own && own->scenario_path) {
+            scenario_path = own->scenario_path;
+            if (bundle_scenario(b, scenario_path, &scenario, errbuf, errlen) < 0)
+                goto out_free;
+        }
         b->ports[i].trace = b->trace;
         b->ports[i].urb_ns = UINT64_MAX;
         snprintf(b->ports[i].busid, sizeof b->ports[i].busid, "1-%zu", i + 1);
         dm_device_config cfg;
         dm_device_config_init(&cfg);
         cfg.profile = b->profiles[i];
-        cfg.scenario = b->scenario;
-        cfg.seed = opts->seed;
+        cfg.scenario = scenario;
+        cfg.seed = own && own->seed_set ? own->seed : opts->seed;
         cfg.clock = &b->clock.base;
         cfg.timing = opts->timing;
         if (b->trace) {
             cfg.trace = emu_trace_record;
             cfg.trace_ctx = &b->ports[i];
         }
-        rc = dm_device_create(&cfg, &b->devices[i]);
-        if (rc < 0) {
-            snprintf(errbuf, errlen, "cannot create device 1-%zu (%s): %s", i + 1,
-                     path ? path : "built-in profile", dm_strerror(rc));
+        drc = dm_device_create(&cfg, &b->devices[i]);
+        if (drc < 0) {
+            snprintf(errbuf, errlen, "cannot create device 1-%zu (%s, %s): %s", i + 1,
+                     path ? path : "built-in profile",
+                     scenario_path ? scenario_path : "built-in scenario", dm_strerror(drc));
             goto out_free;
         }
         ex[i].id = *dm_profile_usb(b->profiles[i]);
@@ -150,22 +197,23 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         ex[i].ctx = &b->dm_ports[i];
     }
     emu_server *srv;
-    if (emu_server_create_ex(opts, ex, n, b->trace, &srv, errbuf, errlen) < 0)
+    rc = emu_server_create_ex(opts, ex, n, b->trace, &srv, errbuf, errlen);
+    if (rc < 0)
         goto out_free;
-    if (emu_server_add_cleanup(srv, bundle_free, b) < 0) {
-        emu_server_free(srv);
+    rc = emu_server_add_cleanup(srv, bundle_free, b);
+    if (rc < 0) {
         snprintf(errbuf, errlen, "internal error: cleanup table full");
-        bundle_free(b);
-        free(ex);
-        return -1;
+        goto out_free_server;
     }
     free(ex);
     *out = srv;
-    return 0;
+    return EMU_OK;
 
+out_free_server:
+    emu_server_free(srv);
 out_free:
     if (b)
         bundle_free(b);
     free(ex);
-    return -1;
+    return rc;
 }
