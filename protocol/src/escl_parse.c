@@ -27,7 +27,7 @@
 
 typedef struct parse_ctx {
     unsigned depth;
-    int stop;      /* PROTO_E_ESCL_DOCTYPE, PROTO_E_ESCL_TOO_DEEP or 0 */
+    int stop;      /* PROTO_E_ESCL_DOCTYPE, _TOO_DEEP, _NOMEM or 0 */
     int stop_line; /* where it stopped */
     int xml_code;  /* the first libxml2 error, 0 if none */
     int xml_line;
@@ -90,6 +90,14 @@ static void on_start(void *user, const xmlChar *localname, const xmlChar *prefix
     }
     xmlSAX2StartElementNs(user, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
                           nb_defaulted, attributes);
+    /* libxml2 2.9 drops a namespace it cannot allocate with only a global
+     * (not per-context) error: the element would then silently lose its
+     * URI and read as another element. Treat that as what it is. */
+    if (uri != NULL && (ctxt->node == NULL || ctxt->node->ns == NULL ||
+                        ctxt->node->ns->href == NULL || !xmlStrEqual(ctxt->node->ns->href, uri))) {
+        pc->stop = PROTO_E_ESCL_NOMEM;
+        xmlStopParser(ctxt);
+    }
 }
 
 static void on_end(void *user, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
@@ -291,7 +299,7 @@ static int bad_value(proto_escl_diag *diag, int err, const char *qname, const xm
         snprintf(detail, sizeof(detail), "%s is not a short text value", qname);
     } else {
         escl_sanitize(shown, sizeof(shown), value, strlen(value));
-        snprintf(detail, sizeof(detail), "got \"%s\"", shown);
+        snprintf(detail, sizeof(detail), "%s \"%s\"", qname, shown);
     }
     escl_diag_set(diag, err, qname, line_of(n), detail);
     return err;
@@ -549,17 +557,21 @@ int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_setting
 
     doc = xmlCtxtReadMemory(ctxt, len > 0 ? (const char *)xml : empty, (int)len, NULL, NULL,
                             XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (pc.stop != 0) {
+    if (pc.stop != 0 && pc.stop != PROTO_E_ESCL_NOMEM) {
         rc = pc.stop;
         escl_diag_set(diag, rc, NULL, pc.stop_line, NULL);
         goto out_free_doc;
     }
-    if (pc.xml_code == XML_ERR_NO_MEMORY || ctxt->errNo == XML_ERR_NO_MEMORY) {
+    if (pc.stop == PROTO_E_ESCL_NOMEM || pc.xml_code == XML_ERR_NO_MEMORY ||
+        ctxt->errNo == XML_ERR_NO_MEMORY) {
         rc = PROTO_E_ESCL_NOMEM;
         escl_diag_set(diag, rc, NULL, 0, NULL);
         goto out_free_doc;
     }
-    if (doc == NULL || !ctxt->wellFormed || xmlDocGetRootElement(doc) == NULL) {
+    /* nsWellFormed: an unbound prefix is an error of XML namespaces, which
+     * libxml2 reports without clearing wellFormed. */
+    if (doc == NULL || !ctxt->wellFormed || !ctxt->nsWellFormed ||
+        xmlDocGetRootElement(doc) == NULL) {
         rc = PROTO_E_ESCL_XML;
         escl_diag_set(diag, rc, NULL, pc.xml_line, pc.xml_code != 0 ? pc.xml_msg : NULL);
         goto out_free_doc;
