@@ -5,6 +5,14 @@
  * libhttp-parser in on_message_complete) so that pipelined requests stay
  * separate.
  *
+ * Debian builds libhttp-parser with HTTP_PARSER_STRICT=0, which accepts
+ * any letters for "HTTP/", runs of spaces in the request line and spaces
+ * in header names. This file checks those itself: the request line must
+ * be exactly method SP target SP "HTTP/" DIGIT "." DIGIT, and header names
+ * RFC 9110 tokens. (Also lax there: the two bytes after a chunk's data are
+ * taken for its CRLF unchecked; the decoded body is still bounded, and an
+ * eSCL body must then still parse as XML.)
+ *
  * Limits: the head is counted in raw bytes fed, and libhttp-parser is never
  * given more of the head than the remaining allowance, so an over-long head
  * is refused after at most max_head bytes whatever the piece sizes.
@@ -56,6 +64,11 @@ struct proto_http_parser {
     proto_http_header headers[PROTO_HTTP_MAX_HEADERS];
     size_t head_len;
     char head[HEAD_STORE];
+
+    /* The raw request line, for the checks libhttp-parser leaves out. */
+    bool line_done;
+    size_t line_len;
+    char line[PROTO_HTTP_MAX_TARGET + 32];
 };
 
 /* ---- allocation ------------------------------------------------------------ */
@@ -108,9 +121,17 @@ static int is_blank(int c)
     return c == ' ' || c == '\t';
 }
 
-/* End the current header line: trim its value and record it. */
-static void finish_header(proto_http_parser *p)
+/* RFC 9110 tchar. */
+static int is_tchar(int c)
 {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* End the current header line: check its name, trim its value, record it. */
+static int finish_header(proto_http_parser *p)
+{
+    const char *name = p->head + p->field_off;
     char *value;
     size_t n;
 
@@ -118,6 +139,11 @@ static void finish_header(proto_http_parser *p)
         terminate(p);
         p->value_off = p->head_len;
     }
+    if (*name == '\0')
+        return fail(p, PROTO_E_HTTP_SYNTAX);
+    for (const char *c = name; *c; c++)
+        if (!is_tchar((unsigned char)*c))
+            return fail(p, PROTO_E_HTTP_SYNTAX);
     value = p->head + p->value_off;
     n = p->head_len - p->value_off;
     while (n > 0 && is_blank(value[n - 1]))
@@ -126,9 +152,52 @@ static void finish_header(proto_http_parser *p)
     terminate(p);
     while (is_blank(*value))
         value++;
-    p->headers[p->n_headers].name = p->head + p->field_off;
+    p->headers[p->n_headers].name = name;
     p->headers[p->n_headers].value = value;
     p->n_headers++;
+    return 0;
+}
+
+/* method SP request-target SP "HTTP/" DIGIT "." DIGIT, then CRLF or LF. */
+static int valid_request_line(const proto_http_parser *p)
+{
+    const char *l = p->line, *end = p->line + p->line_len, *sp;
+
+    if (!p->line_done)
+        return 1; /* longer than line[]: the target limit has refused it */
+    if (end > l && end[-1] == '\n')
+        end--;
+    if (end > l && end[-1] == '\r')
+        end--;
+    sp = memchr(l, ' ', (size_t)(end - l));
+    if (sp == NULL || sp == l)
+        return 0;
+    for (const char *c = l; c < sp; c++)
+        if (!is_tchar((unsigned char)*c))
+            return 0;
+    l = sp + 1;
+    sp = memchr(l, ' ', (size_t)(end - l));
+    if (sp == NULL || sp == l)
+        return 0;
+    l = sp + 1;
+    return end - l == 8 && memcmp(l, "HTTP/", 5) == 0 && l[5] >= '0' && l[5] <= '9' &&
+           l[6] == '.' && l[7] >= '0' && l[7] <= '9';
+}
+
+/* Copy the request line's raw bytes from what is about to be fed (the head
+ * phase consumes all it is given, so nothing is copied twice). */
+static void capture_line(proto_http_parser *p, const uint8_t *buf, size_t len)
+{
+    for (size_t i = 0; i < len && !p->line_done; i++) {
+        if (p->line_len == 0 && (buf[i] == '\r' || buf[i] == '\n'))
+            continue; /* blank lines before a request are skipped */
+        if (p->line_len < sizeof(p->line))
+            p->line[p->line_len++] = (char)buf[i];
+        else
+            return; /* too long to check here */
+        if (buf[i] == '\n')
+            p->line_done = true;
+    }
 }
 
 /* ---- libhttp-parser callbacks ---------------------------------------------- */
@@ -176,8 +245,8 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
     if (p->last != CB_FIELD) {
         if (p->last == CB_URL)
             terminate(p);
-        else if (p->last == CB_VALUE)
-            finish_header(p);
+        else if (p->last == CB_VALUE && finish_header(p) != 0)
+            return -1;
         if (p->n_headers >= p->max_headers)
             return fail(p, PROTO_E_HTTP_TOO_MANY_HEADERS);
         p->field_off = p->head_len;
@@ -281,6 +350,14 @@ static int split_target(proto_http_parser *p)
         memcpy(query, t + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
         p->head_len += u.field_data[UF_QUERY].len;
         terminate(p);
+    } else {
+        /* libhttp-parser reports no query for a bare '?': an empty one. */
+        const char *q = memchr(t, '?', p->target_len);
+        const char *h = memchr(t, '#', p->target_len);
+        if (q != NULL && (h == NULL || q < h)) {
+            query = p->head + p->head_len;
+            terminate(p);
+        }
     }
     p->req.path = path;
     p->req.query = query;
@@ -298,8 +375,8 @@ static int on_headers_complete(http_parser *hp)
 
     if (p->last == CB_URL)
         terminate(p);
-    else if (p->last == CB_FIELD || p->last == CB_VALUE)
-        finish_header(p);
+    else if ((p->last == CB_FIELD || p->last == CB_VALUE) && finish_header(p) != 0)
+        return -1;
     p->last = CB_NONE;
 
     r->method = (enum proto_http_method)0;
@@ -337,6 +414,8 @@ static int on_headers_complete(http_parser *hp)
 
     if (hp->http_major != 1)
         return fail(p, PROTO_E_HTTP_VERSION);
+    if (!valid_request_line(p))
+        return fail(p, PROTO_E_HTTP_SYNTAX);
     rc = split_target(p);
     if (rc != PROTO_OK)
         return fail(p, rc);
@@ -442,6 +521,8 @@ static void reset(proto_http_parser *p)
     p->target_off = p->target_len = p->field_off = p->value_off = 0;
     p->n_headers = 0;
     p->head_len = 0;
+    p->line_done = false;
+    p->line_len = 0;
     memset(&p->req, 0, sizeof(p->req));
     http_parser_init(&p->hp, HTTP_REQUEST);
     p->hp.data = p;
@@ -566,6 +647,8 @@ int proto_http_parser_feed(proto_http_parser *p, const uint8_t *buf, size_t len,
         if (window > raw_body_cap(p) - p->body_seen)
             window = raw_body_cap(p) - p->body_seen;
     }
+    if (in_head)
+        capture_line(p, buf, window);
     if (HTTP_PARSER_ERRNO(&p->hp) == HPE_PAUSED)
         http_parser_pause(&p->hp, 0);
     n = http_parser_execute(&p->hp, &callbacks, (const char *)buf, window);
