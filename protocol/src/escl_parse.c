@@ -6,6 +6,11 @@
  *  - options: XML_PARSE_NONET, and neither XML_PARSE_NOENT nor
  *    XML_PARSE_DTDLOAD/DTDATTR/DTDVALID, nor XML_PARSE_HUGE (libxml2's own
  *    limits stay on);
+ *  - the document must be UTF-8 (eSCL is) without NUL bytes, checked
+ *    before libxml2 sees it, and its encoding declaration is ignored
+ *    (XML_PARSE_IGNORE_ENC): no character set converter (iconv, whose
+ *    errors libxml2 prints through its global handler) runs on untrusted
+ *    bytes, and UTF-16 or UTF-32 documents are refused;
  *  - the context's SAX handler is ours to change: internalSubset stops the
  *    parser at "<!DOCTYPE name ...", before "[" (so no entity is ever
  *    declared, let alone expanded or fetched), startElementNs counts depth
@@ -528,6 +533,48 @@ static int walk(const xmlNode *root, proto_escl_settings *out, proto_escl_diag *
     return PROTO_OK;
 }
 
+/* Offset of the first byte that breaks UTF-8 (or is NUL), len if none. */
+static size_t utf8_prefix(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t extra;
+        uint32_t cp;
+        if (c == 0)
+            return i;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            extra = 1;
+            cp = c & 0x1fu;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            extra = 2;
+            cp = c & 0x0fu;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            extra = 3;
+            cp = c & 0x07u;
+        } else {
+            return i;
+        }
+        if (extra > len - i - 1)
+            return i;
+        for (size_t k = 1; k <= extra; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3fu);
+        }
+        if ((extra == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return i;
+        i += extra + 1;
+    }
+    return len;
+}
+
 int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_settings *out,
                               proto_escl_diag *diag)
 {
@@ -535,6 +582,7 @@ int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_setting
     parse_ctx pc = {0};
     xmlParserCtxtPtr ctxt;
     xmlDocPtr doc;
+    size_t bad;
     int rc;
 
     if (diag != NULL)
@@ -543,6 +591,13 @@ int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_setting
     if (len > PROTO_ESCL_MAX_DOC) {
         escl_diag_set(diag, PROTO_E_ESCL_TOO_LARGE, NULL, 0, NULL);
         return PROTO_E_ESCL_TOO_LARGE;
+    }
+    bad = utf8_prefix(xml, len);
+    if (bad < len) {
+        char detail[48];
+        snprintf(detail, sizeof(detail), "byte %zu is not UTF-8 (or is NUL)", bad);
+        escl_diag_set(diag, PROTO_E_ESCL_XML, NULL, 0, detail);
+        return PROTO_E_ESCL_XML;
     }
     ctxt = xmlNewParserCtxt();
     if (ctxt == NULL) {
@@ -556,7 +611,8 @@ int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_setting
     ctxt->sax->endElementNs = on_end;
 
     doc = xmlCtxtReadMemory(ctxt, len > 0 ? (const char *)xml : empty, (int)len, NULL, NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                XML_PARSE_IGNORE_ENC);
     if (pc.stop != 0 && pc.stop != PROTO_E_ESCL_NOMEM) {
         rc = pc.stop;
         escl_diag_set(diag, rc, NULL, pc.stop_line, NULL);

@@ -13,6 +13,12 @@
  * taken for its CRLF unchecked; the decoded body is still bounded, and an
  * eSCL body must then still parse as XML.)
  *
+ * Same answer however the bytes arrive: libhttp-parser hands data to the
+ * callbacks in pieces that depend on the feed sizes, so the head's own
+ * checks (method, target length, header names and count) only note the
+ * first problem, and on_headers_complete raises it; libhttp-parser's own
+ * syntax errors, found byte by byte, stay in stream order with them.
+ *
  * Limits: the head is counted in raw bytes fed, and libhttp-parser is never
  * given more of the head than the remaining allowance, so an over-long head
  * is refused after at most max_head bytes whatever the piece sizes.
@@ -47,11 +53,12 @@ struct proto_http_parser {
     proto_http_alloc alloc;
 
     enum phase phase;
-    int err;             /* sticky rejection */
-    bool req_ready;      /* req is filled in (head complete, or partially after an error) */
-    size_t head_seen;    /* raw head bytes fed */
-    size_t trailer_seen; /* trailer bytes seen */
-    size_t body_seen;    /* raw bytes fed after the head (chunk framing included) */
+    int err;          /* sticky rejection */
+    int deferred;     /* a rejection found in the head, raised when it ends */
+    bool skip_header; /* past max_headers: the current header is not kept */
+    bool req_ready;   /* req is filled in (head complete, or partially after an error) */
+    size_t head_seen; /* raw head bytes fed */
+    size_t body_seen; /* raw bytes fed after the head (chunk framing included) */
     enum last_cb last;
     size_t target_off, target_len;
     size_t field_off, value_off;
@@ -99,6 +106,13 @@ static int fail(proto_http_parser *p, int err)
  * raw head allowance (each NUL added replaces at least one separator byte),
  * so this refuses only what the raw count would; the rest of the buffer
  * stays free for split_target's copies. */
+/* Note a rejection of the head, raised at its end (see the top). */
+static void defer(proto_http_parser *p, int err)
+{
+    if (p->deferred == PROTO_OK)
+        p->deferred = err;
+}
+
 static int store(proto_http_parser *p, const char *at, size_t n)
 {
     const size_t strings = PROTO_HTTP_MAX_HEAD + HEAD_SLACK;
@@ -129,21 +143,25 @@ static int is_tchar(int c)
 }
 
 /* End the current header line: check its name, trim its value, record it. */
-static int finish_header(proto_http_parser *p)
+static void finish_header(proto_http_parser *p)
 {
     const char *name = p->head + p->field_off;
     char *value;
     size_t n;
 
+    if (p->skip_header) {
+        p->skip_header = false;
+        return;
+    }
     if (p->last == CB_FIELD) { /* a field with an empty value */
         terminate(p);
         p->value_off = p->head_len;
     }
     if (*name == '\0')
-        return fail(p, PROTO_E_HTTP_SYNTAX);
+        defer(p, PROTO_E_HTTP_SYNTAX);
     for (const char *c = name; *c; c++)
         if (!is_tchar((unsigned char)*c))
-            return fail(p, PROTO_E_HTTP_SYNTAX);
+            defer(p, PROTO_E_HTTP_SYNTAX);
     value = p->head + p->value_off;
     n = p->head_len - p->value_off;
     while (n > 0 && is_blank(value[n - 1]))
@@ -155,7 +173,6 @@ static int finish_header(proto_http_parser *p)
     p->headers[p->n_headers].name = name;
     p->headers[p->n_headers].value = value;
     p->n_headers++;
-    return 0;
 }
 
 /* method SP request-target SP "HTTP/" DIGIT "." DIGIT, then CRLF or LF. */
@@ -224,12 +241,15 @@ static int on_url(http_parser *hp, const char *at, size_t n)
 
     if (p->last == CB_NONE) {
         if (!allowed_method(hp->method))
-            return fail(p, PROTO_E_HTTP_METHOD);
+            defer(p, PROTO_E_HTTP_METHOD);
         p->target_off = p->head_len;
         p->last = CB_URL;
     }
-    if (n > PROTO_HTTP_MAX_TARGET - p->target_len)
-        return fail(p, PROTO_E_HTTP_URI_TOO_LONG);
+    if (n > PROTO_HTTP_MAX_TARGET - p->target_len) {
+        defer(p, PROTO_E_HTTP_URI_TOO_LONG);
+        p->target_len = PROTO_HTTP_MAX_TARGET; /* keep what fits, drop the rest */
+        return 0;
+    }
     p->target_len += n;
     return store(p, at, n);
 }
@@ -238,37 +258,36 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
 {
     proto_http_parser *p = of(hp);
 
-    if (p->phase == PH_TRAILERS) { /* trailers: counted, then ignored */
-        p->trailer_seen += n;
-        return p->trailer_seen > p->max_head ? fail(p, PROTO_E_HTTP_HEAD_TOO_LARGE) : 0;
-    }
+    if (p->phase == PH_TRAILERS)
+        return 0; /* trailers are dropped; the raw body cap bounds them */
     if (p->last != CB_FIELD) {
         if (p->last == CB_URL)
             terminate(p);
-        else if (p->last == CB_VALUE && finish_header(p) != 0)
-            return -1;
-        if (p->n_headers >= p->max_headers)
-            return fail(p, PROTO_E_HTTP_TOO_MANY_HEADERS);
-        p->field_off = p->head_len;
+        else if (p->last == CB_VALUE)
+            finish_header(p);
         p->last = CB_FIELD;
+        if (p->n_headers >= p->max_headers) {
+            defer(p, PROTO_E_HTTP_TOO_MANY_HEADERS);
+            p->skip_header = true;
+        }
+        p->field_off = p->head_len;
     }
-    return store(p, at, n);
+    return p->skip_header ? 0 : store(p, at, n);
 }
 
 static int on_header_value(http_parser *hp, const char *at, size_t n)
 {
     proto_http_parser *p = of(hp);
 
-    if (p->phase == PH_TRAILERS) {
-        p->trailer_seen += n;
-        return p->trailer_seen > p->max_head ? fail(p, PROTO_E_HTTP_HEAD_TOO_LARGE) : 0;
-    }
+    if (p->phase == PH_TRAILERS)
+        return 0;
     if (p->last != CB_VALUE) {
-        terminate(p);
+        if (!p->skip_header)
+            terminate(p);
         p->value_off = p->head_len;
         p->last = CB_VALUE;
     }
-    return store(p, at, n);
+    return p->skip_header ? 0 : store(p, at, n);
 }
 
 static const char *find_header(const proto_http_parser *p, const char *name, size_t *count)
@@ -375,8 +394,8 @@ static int on_headers_complete(http_parser *hp)
 
     if (p->last == CB_URL)
         terminate(p);
-    else if ((p->last == CB_FIELD || p->last == CB_VALUE) && finish_header(p) != 0)
-        return -1;
+    else if (p->last == CB_FIELD || p->last == CB_VALUE)
+        finish_header(p);
     p->last = CB_NONE;
 
     r->method = (enum proto_http_method)0;
@@ -412,6 +431,8 @@ static int on_headers_complete(http_parser *hp)
     r->keep_alive = http_should_keep_alive(hp) != 0;
     p->req_ready = true;
 
+    if (p->deferred != PROTO_OK)
+        return fail(p, p->deferred);
     if (hp->http_major != 1)
         return fail(p, PROTO_E_HTTP_VERSION);
     if (!valid_request_line(p))
@@ -516,7 +537,9 @@ static void reset(proto_http_parser *p)
     p->phase = PH_IDLE;
     p->err = PROTO_OK;
     p->req_ready = false;
-    p->head_seen = p->trailer_seen = p->body_seen = 0;
+    p->head_seen = p->body_seen = 0;
+    p->deferred = PROTO_OK;
+    p->skip_header = false;
     p->last = CB_NONE;
     p->target_off = p->target_len = p->field_off = p->value_off = 0;
     p->n_headers = 0;
