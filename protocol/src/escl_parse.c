@@ -594,7 +594,7 @@ int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_setting
     }
     bad = utf8_prefix(xml, len);
     if (bad < len) {
-        char detail[48];
+        char detail[64];
         snprintf(detail, sizeof(detail), "byte %zu is not UTF-8 (or is NUL)", bad);
         escl_diag_set(diag, PROTO_E_ESCL_XML, NULL, 0, detail);
         return PROTO_E_ESCL_XML;
