@@ -685,6 +685,7 @@ static const reject_case rejects[] = {
     {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
      PROTO_E_HTTP_FRAMING, 400},
     {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", PROTO_E_HTTP_FRAMING, 400},
+    {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \r\n\r\n", PROTO_E_HTTP_FRAMING, 400},
     {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", PROTO_E_HTTP_FRAMING,
      400},
     {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"

@@ -308,12 +308,13 @@ static const char *find_header(const proto_http_parser *p, const char *name, siz
  * exactly "chunked" (what libhttp-parser then decodes). */
 static int check_codings(const proto_http_parser *p)
 {
-    int seen_chunked = 0, other = 0, last_chunked = 0;
+    int present = 0, seen_chunked = 0, other = 0, last_chunked = 0;
 
     for (size_t i = 0; i < p->n_headers; i++) {
         const char *s;
         if (strcasecmp(p->headers[i].name, "Transfer-Encoding") != 0)
             continue;
+        present = 1;
         s = p->headers[i].value;
         for (;;) {
             size_t n;
@@ -335,7 +336,7 @@ static int check_codings(const proto_http_parser *p)
             s += strcspn(s, ",");
         }
     }
-    if (other && !last_chunked)
+    if (present && !last_chunked)
         return PROTO_E_HTTP_FRAMING; /* length undeterminable (RFC 9112 6.3) */
     if (other)
         return PROTO_E_HTTP_CODING;
@@ -624,9 +625,10 @@ static int map_errno(const proto_http_parser *p, enum http_errno e)
     case HPE_INVALID_QUERY_STRING:
     case HPE_INVALID_FRAGMENT:
         return PROTO_E_HTTP_BAD_TARGET;
-    case HPE_INVALID_CONTENT_LENGTH:
-    case HPE_UNEXPECTED_CONTENT_LENGTH:
     case HPE_INVALID_TRANSFER_ENCODING:
+        return PROTO_E_HTTP_FRAMING;
+    case HPE_INVALID_CONTENT_LENGTH: /* in a chunk size: it overflowed */
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
         return in_body ? PROTO_E_HTTP_BAD_CHUNK : PROTO_E_HTTP_FRAMING;
     default:
         return in_body && p->req.chunked ? PROTO_E_HTTP_BAD_CHUNK : PROTO_E_HTTP_SYNTAX;
