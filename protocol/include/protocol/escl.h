@@ -144,7 +144,10 @@ void proto_escl_init(void);
  * where):
  *   PROTO_E_ESCL_TOO_LARGE      len > PROTO_ESCL_MAX_DOC (nothing parsed)
  *   PROTO_E_ESCL_XML            not well-formed (libxml2's message in diag),
- *                               including an undeclared entity reference
+ *                               including an undeclared entity reference,
+ *                               and any byte that is not UTF-8 or is NUL
+ *                               (checked first; UTF-16/32 documents are
+ *                               refused, an encoding declaration is ignored)
  *   PROTO_E_ESCL_DOCTYPE        any <!DOCTYPE>: parsing stops at it, before
  *                               an internal subset is read, so entity bombs
  *                               (billion laughs, quadratic blowup) and
