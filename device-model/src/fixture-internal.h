@@ -64,8 +64,8 @@ int dm_fixture_real(const dm_fixture_msg *m, const char *key, const char *s, dou
  * document that does not match the schema (unknown keys and enum values
  * list what is expected), an empty stream, and a second document after the
  * first. *raw is set only on success. */
-int dm_fixture_parse(const dm_alloc *a, const char *name, const char *yaml, size_t len,
-                     const cyaml_schema_value_t *schema, void **raw, char *errbuf, size_t errlen);
+int dm_fixture_parse(const dm_alloc *a, const char *yaml, size_t len,
+                     const cyaml_schema_value_t *schema, void **raw, const dm_fixture_msg *m);
 void dm_fixture_free_raw(const dm_alloc *a, const cyaml_schema_value_t *schema, void *raw);
 
 /* Read the fixture file at `path` into a buffer taken from `a` (free with
