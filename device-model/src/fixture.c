@@ -595,15 +595,17 @@ int dm_fixture_read_file(const dm_alloc *a, const char *path, const char *what, 
             break;
         got += (size_t)n;
     }
-    if (got < size && n < 0) {
+    /* One more byte: a file that grew while it was read is not read twice. */
+    if (got == size) {
+        do
+            n = read(fd, &probe, 1);
+        while (n < 0 && errno == EINTR);
+    }
+    if (n < 0) {
         dm_errf(errbuf, errlen, "%s: cannot read %s: %s", path, what, strerror(errno));
         rc = DM_E_IO;
         goto out_free_buf;
     }
-    /* A file that grew or shrank while it was read is not read twice. */
-    do
-        n = read(fd, &probe, 1);
-    while (n < 0 && errno == EINTR);
     if (got != size || n != 0) {
         dm_errf(errbuf, errlen, "%s: the %s changed size while it was read", path, what);
         rc = DM_E_IO;
