@@ -318,27 +318,27 @@ static int fault_convert(const dm_fixture_msg *m, const struct raw_fault *rf, un
 
 /* ---- the scenario ------------------------------------------------------------------- */
 
-static int scenario_check(dm_scenario *s, const struct raw_scenario *r, const dm_fixture_msg *m)
+static int scenario_check(dm_scenario *s, const struct raw_scenario *r, dm_fixture_msg m)
 {
     uint32_t seed = 0;
     int rc;
 
     snprintf(s->name, sizeof(s->name), "%s", r->name);
-    snprintf(s->file, sizeof(s->file), "%s", m->file);
-    rc = dm_fixture_u32(m, "sheets", r->sheets, 0, DM_LIM_FEEDER_MAX, &s->sheets);
+    snprintf(s->file, sizeof(s->file), "%s", m.file);
+    rc = dm_fixture_u32(&m, "sheets", r->sheets, 0, DM_LIM_FEEDER_MAX, &s->sheets);
     if (rc < 0)
         return rc;
-    rc = dm_fixture_u32(m, "seed", r->seed, 0, UINT32_MAX, &seed);
+    rc = dm_fixture_u32(&m, "seed", r->seed, 0, UINT32_MAX, &seed);
     if (rc < 0)
         return rc;
     s->has_seed = r->seed != NULL;
     s->seed = seed;
     s->time_scale = 1.0;
-    rc = dm_fixture_real(m, "time_scale", r->time_scale, 0.0, 100.0, &s->time_scale);
+    rc = dm_fixture_real(&m, "time_scale", r->time_scale, 0.0, 100.0, &s->time_scale);
     if (rc < 0)
         return rc;
     for (unsigned i = 0; i < r->faults_count; i++) {
-        rc = fault_convert(m, &r->faults[i], i, s->sheets, &s->faults[i]);
+        rc = fault_convert(&m, &r->faults[i], i, s->sheets, &s->faults[i]);
         if (rc < 0)
             return rc;
     }
@@ -380,7 +380,7 @@ int dm_scenario_load_mem_a(const dm_alloc *a, const char *name, const char *yaml
             goto out_free_s;
         }
     }
-    rc = scenario_check(s, raw, &m);
+    rc = scenario_check(s, raw, m);
     if (rc < 0)
         goto out_free_faults;
     dm_fixture_free_raw(a, &scenario_schema, raw);
