@@ -353,12 +353,14 @@ END_TEST
 /* 65 faults: the list's own path, not its last entry. */
 START_TEST(too_many_faults_names_the_list)
 {
-    char yaml[4096] = "name: s\nsheets: 1\nfaults:\n";
+    char yaml[4096];
     char err[512];
     dm_scenario *s = NULL;
+    size_t n = (size_t)snprintf(yaml, sizeof(yaml), "name: s\nsheets: 1\nfaults:\n");
 
     for (int i = 0; i < 65; i++)
-        strcat(yaml, "  - {kind: busy}\n");
+        n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "  - {kind: busy}\n");
+    ck_assert_uint_lt(n, sizeof(yaml));
     ck_assert_int_eq(dm_scenario_load_mem("bad.yaml", yaml, strlen(yaml), &s, err, sizeof(err)),
                      DM_E_PARSE);
     assert_has(err, "bad.yaml: key 'faults': expected at most 64 list entries");
