@@ -39,6 +39,7 @@ python3-pil. Only stdlib and Pillow.
 import argparse
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -286,11 +287,12 @@ QUIRKS = [
         ok(1, ESCL_404),
         todo='as escl-404-not-ready; an empty 410 body'),
     Row('escl-load-delay.yaml',
-        ok(3, 'sane-airscan 0.99.27 airscan-escl.c escl_load_decode: the next '
+        Expect(3, why='sane-airscan 0.99.27 airscan-escl.c escl_load_decode: the next '
               'NextDocument waits min(1000 ms, 0.5 x the previous one\'s duration) '
               '(ESCL_NEXT_LOAD_DELAY, Brother MFC-L2710DW)'),
         ok(1, ESCL_404),
         timing=True, batch_count=3,
+        evidence={'airscan': r'PROTO_OP_LOAD: decoded: status="Success" next=PROTO_OP_LOAD delay=[1-9]'},
         todo='runs with timing on (a 75 dpi colour page takes ~0.8 s, so airscan '
              'pauses ~0.4 s): assumes the required pause is between ~0.1 s and '
              '~0.3 s, and 404 + ScannerAdfEmpty when it is not kept'),
@@ -302,7 +304,7 @@ QUIRKS = [
     Row('escl-stale-adf-empty.yaml',
         ok(10, 'sane-airscan 0.99.27 airscan-escl.c escl_precheck_decode ignores it'),
         Expect(0, 'NO_DOCS', 'sane_start', why=ESCL_PRECHECK)),
-    Row('escl-slow-first-byte.yaml', ok(2), ok(2), batch_count=2,
+    Row('escl-slow-first-byte.yaml', Expect(2), Expect(2), batch_count=2,
         todo='assumes T < 5 s: sane-airscan 0.99.27 gives capabilities, the '
              'pre-check and ScannerStatus 5 s (DEVICE_HTTP_TIMEOUT_*), ScanJobs 30 s'),
     Row('escl-host-localhost.yaml',
@@ -314,7 +316,7 @@ QUIRKS = [
         ok(10, 'sane-backends 1.2.1 backend/escl/escl.c _get_hack: an escl.conf '
                'line naming the device URL with "hack=localhost" adds '
                '"Host: localhost" to every request after ScannerCapabilities'),
-        escl_hack=True,
+        escl_hack=True, evidence={'escl-backend': r'Use hack'},
         todo='if the front answers "Server: HP_Compact_Server" in this scenario, '
              'airscan\'s workaround engages and its row becomes ok(10)'),
 ]
@@ -534,6 +536,11 @@ def sane_config(ctx, escl_port, tag, escl_hack=False, airscan_debug=False):
     return d
 
 
+def no_core_dumps():
+    """The escl backend is expected to crash in some checks: no core files."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 class ScanResult:
     def __init__(self, rc, stdout, stderr, files, seconds):
         self.rc, self.stderr, self.files, self.seconds = rc, stderr, files, seconds
@@ -573,7 +580,7 @@ def scanimage(ctx, client, cfg, escl_port, source, mode, dpi, tag, batch_count=N
     t0 = time.monotonic()
     try:
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
-                           env=env, timeout=timeout)
+                           env=env, timeout=timeout, preexec_fn=no_core_dumps)
     except subprocess.TimeoutExpired as e:
         err = (e.stderr or b'').decode('utf-8', 'replace')
         raise CheckFailed('scanimage (%s) did not finish within %.0f s (hung);'
@@ -828,10 +835,11 @@ def scenarios_covered(ctx):
 
 # ------------------------------------------------------------- HTTP attacks --
 
-def raw_exchange(port, payload, wait=HTTP_REPLY_WAIT_S, chunk_delay=None):
-    """Send payload (bytes) and read until the server closes or `wait` passes.
-    Returns (reply bytes, closed, error text). A send the server cuts short
-    (EPIPE/ECONNRESET) counts as closed."""
+def raw_exchange(port, payload, wait=HTTP_REPLY_WAIT_S, settle=1.0):
+    """Send payload (bytes) and read until the server closes or `wait` passes;
+    once a response head has arrived, wait at most `settle` seconds more for
+    its body or a close. Returns (reply bytes, closed, error text). A send
+    the server cuts short (EPIPE/ECONNRESET) counts as closed."""
     s = socket.create_connection(('127.0.0.1', port), timeout=wait)
     reply, closed, err = b'', False, ''
     sender_err = []
@@ -859,6 +867,8 @@ def raw_exchange(port, payload, wait=HTTP_REPLY_WAIT_S, chunk_delay=None):
                 closed = True
                 break
             reply += data
+            if b'\r\n\r\n' in reply:
+                deadline = min(deadline, time.monotonic() + settle)
     finally:
         s.close()
     t.join(1.0)
@@ -868,14 +878,15 @@ def raw_exchange(port, payload, wait=HTTP_REPLY_WAIT_S, chunk_delay=None):
 
 
 def expect_4xx_or_close(port, payload, label, wait=HTTP_REPLY_WAIT_S):
+    """A clean refusal: a 4xx answer (the connection may stay open), or no
+    answer and a close, within `wait`."""
     t0 = time.monotonic()
     reply, closed, err = raw_exchange(port, payload, wait)
     head = reply.split(b'\r\n', 1)[0].decode('latin-1', 'replace')
     if reply and not re.match(r'HTTP/1\.[01] 4\d\d ', head):
         raise CheckFailed('%s: answered "%s", want a 4xx or a close' % (label, head))
-    if not closed:
-        raise CheckFailed('%s: connection still open after %.0f s (reply "%s")'
-                          % (label, wait, head))
+    if not reply and not closed:
+        raise CheckFailed('%s: neither an answer nor a close within %.0f s' % (label, wait))
     log('%s: %s, closed after %.2f s%s' % (label, head or 'no reply',
                                           time.monotonic() - t0,
                                           ' (%s)' % err if err else ''))
@@ -1123,8 +1134,7 @@ def http_unknown_paths(ctx):
         if code != 200 or b'<' not in body:
             raise CheckFailed('GET %s: %s, want 200 with XML' % (path, code))
     unknown = [('GET', '/'), ('GET', '/eSCL'), ('GET', '/eSCL/'), ('GET', '/eSCL/Nope'),
-               ('GET', '/escl/ScannerStatus'), ('GET', '/nope/eSCL/ScannerStatus'),
-               ('GET', '/9-9/eSCL/ScannerCapabilities'), ('GET', '/eSCL/ScanJobs'),
+               ('GET', '/nope/eSCL/ScannerStatus'), ('GET', '/9-9/eSCL/ScannerCapabilities'),
                ('GET', '/eSCL/ScanJobs/00000000-0000-0000-0000-000000000000/NextDocument'),
                ('GET', '/eSCL/ScanJobs/../ScannerStatus/NextDocument'),
                ('GET', '/eSCL/ScannerStatus/../../etc/passwd'),
