@@ -351,9 +351,9 @@ static int settings_to_params(dm_escl *e, const proto_escl_settings *s, proto_sc
             return DM_E_RANGE;
         }
         if (s->width < in->max_width)
-            p->width_px = (uint32_t)(((uint64_t)s->width * p->dpi + 150) / 300);
+            p->width_px = (uint32_t)(((uint64_t)s->width * p->dpi + 149) / 300);
         if (s->height < in->max_height)
-            p->height_px = (uint32_t)(((uint64_t)s->height * p->dpi + 150) / 300);
+            p->height_px = (uint32_t)(((uint64_t)s->height * p->dpi + 149) / 300);
         if ((s->width < in->max_width && p->width_px == 0) ||
             (s->height < in->max_height && p->height_px == 0)) {
             snprintf(why, whylen, "pwg:ScanRegion: less than one pixel at %u dpi", p->dpi);
@@ -435,6 +435,11 @@ static void req_scan_jobs(dm_escl_conn *c, const escl_http_req *r, uint64_t now_
         respond_text(c, 409, dm_status_name(st));
         return;
     }
+    {
+        char msg[384];
+        if (dm_engine_job_check(e->eng, msg, sizeof(msg)) == DM_E_RANGE)
+            escl_quirk_note(e, "scenario fault never fires: %s", msg);
+    }
     j = escl_job_new(e, now_ns);
     j->engine_live = true;
     j->geo = job;
@@ -469,7 +474,7 @@ static void req_next_document(dm_escl_conn *c, escl_job *j, uint64_t now_ns)
     /* Quirks of real devices (docs/escl.md): answered before the page. */
     if (q->next_doc_tries > 0 && j->tries_503 < q->next_doc_tries) {
         j->tries_503++;
-        escl_quirk_note(e, "NextDocument answered %d (try %u of %u)", q->next_doc_status,
+        escl_quirk_note(e, "quirk: NextDocument answered %d (try %u of %u)", q->next_doc_status,
                         j->tries_503, q->next_doc_tries);
         respond(c, q->next_doc_status, NULL,
                 q->next_doc_status == 503 ? "Retry-After: 1\r\n" : NULL, NULL, 0);
@@ -477,7 +482,8 @@ static void req_next_document(dm_escl_conn *c, escl_job *j, uint64_t now_ns)
     }
     if (j->images_completed > 0 && q->load_delay_ns > 0 &&
         now_ns - j->page_done_ns < q->load_delay_ns) {
-        escl_quirk_note(e, "NextDocument %llu ms after the last page, load delay %llu ms: 503",
+        escl_quirk_note(e,
+                        "quirk: NextDocument %llu ms after the last page, load delay %llu ms: 503",
                         (unsigned long long)((now_ns - j->page_done_ns) / 1000000),
                         (unsigned long long)(q->load_delay_ns / 1000000));
         respond(c, 503, NULL, "Retry-After: 1\r\n", NULL, 0);

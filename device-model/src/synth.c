@@ -28,7 +28,7 @@ uint32_t dm_u300_of_mm(uint32_t mm)
 
 uint64_t dm_px_of_mm(uint32_t mm, uint32_t dpi)
 {
-    return ((uint64_t)dm_u300_of_mm(mm) * dpi + 150) / 300;
+    return ((uint64_t)dm_u300_of_mm(mm) * dpi + 149) / 300;
 }
 
 static const char *src_name(uint32_t s)

@@ -653,6 +653,8 @@ typedef struct reject_case {
 
 static const reject_case rejects[] = {
     {"garbage\r\n\r\n", PROTO_E_HTTP_METHOD, 501},
+    /* Not a method token at all: a bad request, not an unknown method. */
+    {"\x01\x02\xfe GET / HTTP/1.1\r\n\r\n", PROTO_E_HTTP_SYNTAX, 400},
     {"GET / HTTP/1.1\r\nHost h\r\n\r\n", PROTO_E_HTTP_SYNTAX, 400},
     {"GET / HTTP/1.1\r\nHo st: h\r\n\r\n", PROTO_E_HTTP_SYNTAX, 400},
     {"GET / HTTP/1.1\r\nHost: h\x01\r\n\r\n", PROTO_E_HTTP_SYNTAX, 400},
