@@ -4,7 +4,7 @@
  * and the problem; cross-checks name the scenario and the profile file. The
  * file loaders never block: a FIFO, directory, device node or socket is
  * refused by kind (a loader that blocked would fail here through Check's
- * timeout; nothing measures time). */
+ * timeout, set generously for a loaded machine; nothing measures time). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -535,6 +535,7 @@ static Suite *fixture_suite(void)
     Suite *s = suite_create("dm-fixture");
     TCase *tc = tcase_create("file-kinds");
 
+    tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, fifo_refused_without_blocking);
     tcase_add_test(tc, directory_refused_with_reason);
@@ -544,6 +545,7 @@ static Suite *fixture_suite(void)
     tcase_add_test(tc, symlinks_followed);
     suite_add_tcase(s, tc);
     tc = tcase_create("messages");
+    tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, message_cases_control);
     tcase_add_loop_test(tc, messages_name_file_and_key_path, 0,
@@ -552,6 +554,7 @@ static Suite *fixture_suite(void)
     tcase_add_test(tc, file_loader_names_the_path);
     suite_add_tcase(s, tc);
     tc = tcase_create("cross-checks");
+    tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_loop_test(tc, cross_checks_name_both_files, 0,
                         (int)(sizeof(pair_cases) / sizeof(pair_cases[0])));
