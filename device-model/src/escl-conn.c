@@ -409,12 +409,14 @@ static void req_scan_jobs(dm_escl_conn *c, const escl_http_req *r, uint64_t now_
         respond_text(c, 400, diag.msg);
         return;
     }
+    /* Settings this scanner cannot do: 400 with the reason. Not 409: the
+     * escl backend reads a 409 as "feeder out of documents". */
     if (proto_escl_settings_check(&s, &e->caps, &diag) < 0) {
-        respond_text(c, 409, diag.msg);
+        respond_text(c, 400, diag.msg);
         return;
     }
     if (settings_to_params(e, &s, &p, &fmt, &quality, why, sizeof(why)) < 0) {
-        respond_text(c, 409, why);
+        respond_text(c, 400, why);
         return;
     }
     dm_escl_poll(e, now_ns);
@@ -428,7 +430,7 @@ static void req_scan_jobs(dm_escl_conn *c, const escl_http_req *r, uint64_t now_
                 (const uint8_t *)"busy\n", 5);
         return;
     case DM_ST_INVALID:
-        respond_text(c, 409, "the scanner cannot scan these settings");
+        respond_text(c, 400, "the scanner cannot scan these settings");
         return;
     default:
         /* Cover open, feeder empty: the status says which. */

@@ -608,22 +608,6 @@ int proto_http_parser_eof(const proto_http_parser *p)
     return PROTO_E_TRUNCATED;
 }
 
-/* Whether the method libhttp-parser did not know is a token at all (RFC
- * 9110 tchar): an unknown method is 501, bytes that are no method 400. */
-static bool method_is_token(const proto_http_parser *p)
-{
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-
-    for (size_t i = 0;
-         i < p->line_len && p->line[i] != ' ' && p->line[i] != '\r' && p->line[i] != '\n'; i++) {
-        unsigned char c = (unsigned char)p->line[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              (c != 0 && strchr(extra, c) != NULL)))
-            return false;
-    }
-    return true;
-}
-
 /* A libhttp-parser error that no callback of ours caused. */
 static int map_errno(const proto_http_parser *p, enum http_errno e)
 {
@@ -633,7 +617,7 @@ static int map_errno(const proto_http_parser *p, enum http_errno e)
     case HPE_HEADER_OVERFLOW:
         return PROTO_E_HTTP_HEAD_TOO_LARGE;
     case HPE_INVALID_METHOD:
-        return method_is_token(p) ? PROTO_E_HTTP_METHOD : PROTO_E_HTTP_SYNTAX;
+        return PROTO_E_HTTP_METHOD;
     case HPE_INVALID_URL:
     case HPE_INVALID_HOST:
     case HPE_INVALID_PORT:
@@ -705,6 +689,11 @@ int proto_http_parser_feed(proto_http_parser *p, const uint8_t *buf, size_t len,
         return p->phase == PH_DONE ? PROTO_HTTP_REQUEST : PROTO_HTTP_HEADERS;
     if (e != HPE_OK) {
         p->err = map_errno(p, e);
+        /* The byte libhttp-parser stopped at decides between a method
+         * token it does not know (501) and bytes that are no method at all
+         * (400): the same answer however the bytes were split. */
+        if (e == HPE_INVALID_METHOD && n < window && !is_tchar(buf[n]))
+            p->err = PROTO_E_HTTP_SYNTAX;
         return p->err;
     }
     if ((p->phase == PH_IDLE || p->phase == PH_HEAD) && p->head_seen >= p->max_head) {
