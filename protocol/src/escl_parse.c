@@ -393,7 +393,7 @@ static int parse_field(int f, const xmlNode *c, const char *text, proto_escl_set
     case F_VERSION:
         if (!valid_version(text))
             return bad_value(diag, PROTO_E_ESCL_BAD_VERSION, qname, c, text);
-        strcpy(out->version, text); /* fits: valid_version checked the length */
+        snprintf(out->version, sizeof(out->version), "%s", text); /* fits: checked */
         break;
     case F_INTENT:
         out->intent = escl_intent_from(text);
@@ -433,7 +433,7 @@ static int parse_field(int f, const xmlNode *c, const char *text, proto_escl_set
     case F_FORMAT_EXT:
         if (!valid_mime(text))
             return bad_value(diag, PROTO_E_ESCL_BAD_FORMAT, qname, c, text);
-        strcpy(f == F_FORMAT ? out->format_mime : ext_mime, text);
+        snprintf(f == F_FORMAT ? out->format_mime : ext_mime, PROTO_ESCL_VALUE_SIZE, "%s", text);
         out->have |= f == F_FORMAT ? PROTO_ESCL_HAVE_FORMAT : PROTO_ESCL_HAVE_FORMAT_EXT;
         break;
     case F_COMPRESSION:
@@ -522,7 +522,7 @@ static int walk(const xmlNode *root, proto_escl_settings *out, proto_escl_diag *
                           line_of(fmt_node), shown);
             return PROTO_E_ESCL_FORMAT_CONFLICT;
         }
-        strcpy(out->format_mime, ext_mime);
+        snprintf(out->format_mime, sizeof(out->format_mime), "%s", ext_mime);
     }
     if (out->have & (PROTO_ESCL_HAVE_FORMAT | PROTO_ESCL_HAVE_FORMAT_EXT))
         out->format = escl_format_from(out->format_mime);

@@ -24,10 +24,10 @@
 #include "protocol/proto.h"
 
 /* Hard limits; proto_http_limits may only lower them. */
-#define PROTO_HTTP_MAX_HEAD    (8u * 1024u)    /* request line + headers + blank line */
-#define PROTO_HTTP_MAX_HEADERS 64u             /* header fields */
-#define PROTO_HTTP_MAX_TARGET  2048u           /* request-target bytes */
-#define PROTO_HTTP_MAX_BODY    (1024u * 1024u) /* decoded body bytes */
+#define PROTO_HTTP_MAX_HEAD    8192u    /* 8 KiB: request line + headers + blank line */
+#define PROTO_HTTP_MAX_HEADERS 64u      /* header fields */
+#define PROTO_HTTP_MAX_TARGET  2048u    /* request-target bytes */
+#define PROTO_HTTP_MAX_BODY    1048576u /* 1 MiB: decoded body bytes */
 
 /* Allocator for the body buffer (the only allocation besides the parser
  * itself); NULL members mean realloc/free. Lets tests fail allocations. */
