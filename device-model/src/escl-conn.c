@@ -195,6 +195,12 @@ static uint64_t stream_pump(dm_escl_conn *c, uint64_t now_ns)
         case DM_ACT_NONE:
             break;
         }
+        /* The rest of a page whose connection went away mid-stream: the
+         * scanner goes on scanning it, nobody receives it. */
+        if (!c->head_sent && it.band != 0) {
+            dm_engine_consume(e->eng, e, now_ns, &done);
+            continue;
+        }
         /* A band of the page being streamed is due. */
         if (!c->head_sent && stream_head(c) < 0)
             goto fail;
