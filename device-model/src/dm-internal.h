@@ -92,6 +92,7 @@ struct dm_profile {
     void *raw; /* libcyaml data, freed with the stored config */
     void *cyaml_cfg;
     char name[64];
+    char file[256]; /* path or name it was loaded from, for messages */
     dm_usb_identity usb;
     uint32_t sources; /* bitmask 1 << proto_scan_source */
     uint32_t modes;   /* bitmask 1 << proto_scan_mode */
@@ -166,6 +167,18 @@ typedef struct dm_fault {
     uint32_t bytes; /* short_band: bytes missing; corrupt_band: bytes flipped */
 } dm_fault;
 
+/* eSCL device quirks (scenario key `escl:`, docs/escl.md): behaviours of
+ * real devices that clients carry workarounds for. Zero = none. */
+typedef struct dm_escl_quirks {
+    char make_and_model[128]; /* reported pwg:MakeAndModel ("" = the profile's) */
+    uint32_t next_doc_status; /* 503, 404 or 410 ... */
+    uint32_t next_doc_tries;  /* ... for the first N NextDocument tries of each page */
+    uint64_t load_delay_ns;   /* NextDocument sooner than this after a page: 503 */
+    uint32_t stale_adf;       /* dm_adf_state shown before the first job (JAMMED/EMPTY) */
+    uint64_t slow_first_byte_ns; /* every response's first byte after this */
+    bool require_localhost;   /* POST ScanJobs needs Host: localhost */
+} dm_escl_quirks;
+
 struct dm_scenario {
     const dm_alloc *alloc;
     char name[64];
@@ -176,7 +189,23 @@ struct dm_scenario {
     double time_scale;
     dm_fault *faults;
     uint32_t n_faults;
+    dm_escl_quirks escl;
 };
+
+/* dm_scenario_check_job for a job a device runs on profile p: the message
+ * names the scenario file and key and the profile file. */
+int dm_scenario_check_profile_job(const dm_scenario *s, const dm_profile *p,
+                                  const proto_scan_job *job, char *errbuf, size_t errlen);
+
+/* The scan area in whole 1/300 inch, eSCL's unit (round(mm * 300 / 25.4)),
+ * and a full page's pixels at dpi: u300 * dpi / 300 rounded to nearest,
+ * halves down. That is what sane-airscan computes from the capabilities
+ * (0.99.27 airscan-escl.c, airscan-devops.c: the size goes to millimetres
+ * as SANE_Fixed, which truncates, then back with roundl, so an exact half
+ * lands just below it), so both protocols give the same page at every
+ * resolution. */
+uint32_t dm_u300_of_mm(uint32_t mm);
+uint64_t dm_px_of_mm(uint32_t mm, uint32_t dpi);
 
 /* Band geometry helpers. */
 uint32_t dm_band_first_line(const proto_scan_job *job, uint32_t band);

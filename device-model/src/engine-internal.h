@@ -98,6 +98,8 @@ dm_status eng_start_refusal(dm_engine *eng);
 void eng_faults_power_on(dm_engine *eng);
 /* A feeder job has no sheet for its first page. */
 bool eng_feeder_empty_at_start(const dm_engine *eng);
+/* A scripted cover_open at job start will refuse the next start. */
+bool eng_cover_open_at_start(const dm_engine *eng);
 /* Index of a feeder_empty fault that dries the feeder before page p, or -1. */
 int eng_feeder_empty_fault(const dm_engine *eng, uint32_t page);
 /* Match the band-level faults at (page, band, model time rel) into it:
@@ -114,5 +116,9 @@ uint32_t eng_fault_mangle(const dm_engine *eng, int idx, uint8_t *data, uint32_t
                           uint32_t first_line);
 /* Name for the trace of an item released, or NULL. */
 const char *eng_fault_trace_name(const dm_engine *eng, const eng_item *it);
+
+/* For fronts in this module. */
+const dm_escl_quirks *dm_engine_escl_quirks(const dm_engine *eng);
+uint64_t dm_engine_seed(const dm_engine *eng);
 
 #endif

@@ -27,6 +27,16 @@ uint64_t dm_engine_now(const dm_engine *eng)
     return dm_clock_now(eng->clock);
 }
 
+const dm_escl_quirks *dm_engine_escl_quirks(const dm_engine *eng)
+{
+    return &eng->scenario->escl;
+}
+
+uint64_t dm_engine_seed(const dm_engine *eng)
+{
+    return eng->seed;
+}
+
 const dm_profile *dm_engine_profile(const dm_engine *eng)
 {
     return eng->profile;
@@ -404,7 +414,7 @@ static dm_adf_state adf_state(const dm_engine *eng)
 
     if ((eng->profile->sources & feeders) == 0)
         return DM_ADF_NONE;
-    if (eng->cover_open)
+    if (eng->cover_open || (!eng->active && eng_cover_open_at_start(eng)))
         return DM_ADF_DOOR_OPEN;
     if (eng->active)
         return eng->sheets_left > 0 ? DM_ADF_LOADED : DM_ADF_EMPTY;
@@ -457,7 +467,7 @@ int dm_engine_job_check(const dm_engine *eng, char *errbuf, size_t errlen)
         dm_errf(errbuf, errlen, "no job was started yet");
         return DM_E_STATE;
     }
-    return dm_scenario_check_job(eng->scenario, &eng->job, "this job", errbuf, errlen);
+    return dm_scenario_check_profile_job(eng->scenario, eng->profile, &eng->job, errbuf, errlen);
 }
 
 /* ---- fronts ------------------------------------------------------------------------- */

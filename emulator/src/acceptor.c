@@ -351,11 +351,8 @@ static void op_accept(emu_server *srv)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        char host[48] = "?", serv[8] = "?";
-        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, serv, sizeof serv,
-                    NI_NUMERICHOST | NI_NUMERICSERV);
         char peer[64];
-        snprintf(peer, sizeof peer, "%s:%s", host, serv);
+        emu_peer_str((struct sockaddr *)&ss, sl, peer, sizeof peer);
         uint64_t now = emu_now_ns();
         int victim;
         int i = emu_admit_take(&srv->admit, now, &victim);
@@ -396,68 +393,10 @@ static void op_accept(emu_server *srv)
     }
 }
 
-static int is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
-    }
-    return 0;
-}
-
 static int open_listener(emu_server *srv, const emu_options *opts, char *errbuf, size_t errlen)
 {
-    const char *host = opts->listen_host ? opts->listen_host : "127.0.0.1";
-    char port[8];
-    snprintf(port, sizeof port, "%u", opts->listen_port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(host, port, &hints, &res);
-    if (gai != 0) {
-        snprintf(errbuf, errlen, "cannot resolve listen address %s: %s", host, gai_strerror(gai));
-        return EMU_E_SOCKET;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(errbuf, errlen, "socket: %s", strerror(errno));
-        goto out_free_res;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
-        snprintf(errbuf, errlen, "cannot listen on %s:%s: %s", host, port, strerror(errno));
-        goto out_close;
-    }
-    if (listen(fd, 64) < 0) {
-        snprintf(errbuf, errlen, "listen on %s:%s: %s", host, port, strerror(errno));
-        goto out_close;
-    }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
-    if (!is_loopback(res->ai_addr))
-        emu_logf(&srv->log, EMU_LOG_WARN, NULL,
-                 "listening on %s:%u, beyond loopback: USB/IP has no authentication, anyone "
-                 "who can reach this port can attach the devices",
-                 host, srv->port);
-    freeaddrinfo(res);
-    srv->listen_fd = fd;
-    return EMU_OK;
-
-out_close:
-    close(fd);
-out_free_res:
-    freeaddrinfo(res);
-    return EMU_E_SOCKET;
+    return emu_listen_tcp(&srv->log, "USB/IP", opts->listen_host ? opts->listen_host : "127.0.0.1",
+                          opts->listen_port, &srv->listen_fd, &srv->port, errbuf, errlen);
 }
 
 static int build_devlist(emu_server *srv, char *errbuf, size_t errlen)

@@ -1,14 +1,21 @@
-/* emu_server_create: loads the fixtures, creates one dm_device per export and
- * binds it to the server through the backend table. The device model's
- * errors (dm_err) are translated here, once, to EMU_E_FIXTURE. */
+/* emu_server_create: loads the fixtures, creates one job engine per export
+ * with its fronts (the native one behind the USB endpoints, and with
+ * --escl-listen the eSCL one behind the eSCL listener) and binds them to the
+ * server. Both fronts of a device are driven from different threads (the
+ * device's USB/IP worker, its eSCL thread), so every call into the device
+ * model of one device is made with that device's lock held. The device
+ * model's errors (dm_err) are translated here, once, to EMU_E_FIXTURE. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dm/engine.h"
 #include "emu-internal.h"
 
 /* One exported device: the model plus what the binding logs about it. */
 typedef struct emu_dm_port {
     dm_device *dev;
+    pthread_mutex_t lock; /* the device model of this device */
     emu_log log;
     char busid[PROTO_USBIP_BUSID_SIZE];
     uint64_t jobs_seen;
@@ -18,42 +25,69 @@ typedef struct emu_dm_port {
 static int be_bulk_out(void *ctx, const uint8_t *buf, size_t len)
 {
     emu_dm_port *p = ctx;
-    int rc = dm_device_bulk_out(p->dev, buf, len);
+    char msg[384];
+    int rc, never = 0;
     dm_device_stats st;
+
+    pthread_mutex_lock(&p->lock);
+    rc = dm_device_bulk_out(p->dev, buf, len);
     dm_device_get_stats(p->dev, &st);
     if (st.jobs_started != p->jobs_seen) {
         /* A job started: say so if a scripted fault can never fire in it. */
-        char msg[384];
         p->jobs_seen = st.jobs_started;
-        if (dm_device_job_check(p->dev, msg, sizeof msg) == DM_E_RANGE)
-            emu_logf(&p->log, EMU_LOG_WARN, p->busid, "scenario fault never fires: %s", msg);
+        never = dm_device_job_check(p->dev, msg, sizeof msg) == DM_E_RANGE;
     }
+    pthread_mutex_unlock(&p->lock);
+    if (never)
+        emu_logf(&p->log, EMU_LOG_WARN, p->busid, "scenario fault never fires: %s", msg);
     return rc;
 }
 static void be_peek(void *ctx, enum dm_endpoint ep, uint64_t now_ns, dm_in *out)
 {
-    dm_device_peek(((emu_dm_port *)ctx)->dev, ep, now_ns, out);
+    emu_dm_port *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    dm_device_peek(p->dev, ep, now_ns, out);
+    pthread_mutex_unlock(&p->lock);
 }
 static void be_consume(void *ctx, enum dm_endpoint ep, uint64_t release_ns)
 {
-    dm_device_consume(((emu_dm_port *)ctx)->dev, ep, release_ns);
+    emu_dm_port *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    dm_device_consume(p->dev, ep, release_ns);
+    pthread_mutex_unlock(&p->lock);
 }
 static void be_consume_urb(void *ctx, enum dm_endpoint ep, uint64_t release_ns, uint64_t urb_ns)
 {
     emu_dm_port *p = ctx;
+    pthread_mutex_lock(&p->lock);
     if (p->tport)
         p->tport->urb_ns = urb_ns;
     dm_device_consume(p->dev, ep, release_ns);
     if (p->tport)
         p->tport->urb_ns = UINT64_MAX;
+    pthread_mutex_unlock(&p->lock);
 }
 static void be_clear_halt(void *ctx, enum dm_endpoint ep)
 {
-    dm_device_clear_halt(((emu_dm_port *)ctx)->dev, ep);
+    emu_dm_port *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    dm_device_clear_halt(p->dev, ep);
+    pthread_mutex_unlock(&p->lock);
 }
 static void be_reset(void *ctx)
 {
-    dm_device_reset(((emu_dm_port *)ctx)->dev);
+    emu_dm_port *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    dm_device_reset(p->dev);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* The eSCL front's notes: a quirk that answered, a fault that cannot fire
+ * in the job just started (dm_escl_config.log). */
+static void escl_quirk_log(void *ctx, const char *line)
+{
+    emu_dm_port *p = ctx;
+    emu_logf(&p->log, EMU_LOG_INFO, p->busid, "escl: %s", line);
 }
 
 static const emu_backend_ops dm_backend = {
@@ -75,7 +109,11 @@ typedef struct emu_dm_bundle {
     size_t nscenarios;
     size_t n;
     dm_profile *profiles[EMU_MAX_DEVICES];
+    dm_engine *engines[EMU_MAX_DEVICES];
     dm_device *devices[EMU_MAX_DEVICES];
+    dm_escl *escl_fronts[EMU_MAX_DEVICES];
+    emu_escl *escl; /* the eSCL listener, NULL without --escl-listen */
+    emu_log escl_log;
     emu_dm_port dm_ports[EMU_MAX_DEVICES];
     emu_trace_port ports[EMU_MAX_DEVICES];
     emu_trace *trace;
@@ -84,9 +122,13 @@ typedef struct emu_dm_bundle {
 static void bundle_free(void *arg)
 {
     emu_dm_bundle *b = arg;
+    emu_escl_free(b->escl); /* its connections go before their fronts */
     for (size_t i = 0; i < b->n; i++) {
+        dm_escl_free(b->escl_fronts[i]);
         dm_device_free(b->devices[i]);
+        dm_engine_free(b->engines[i]);
         dm_profile_free(b->profiles[i]);
+        pthread_mutex_destroy(&b->dm_ports[i].lock);
     }
     for (size_t i = 0; i < b->nscenarios; i++)
         dm_scenario_free(b->scenarios[i]);
@@ -124,6 +166,56 @@ static int bundle_scenario(emu_dm_bundle *b, const char *path, dm_scenario **out
     return 0;
 }
 
+static int escl_start(void *arg)
+{
+    return emu_escl_start(arg);
+}
+static void escl_signal_stop(void *arg)
+{
+    emu_escl_signal_stop(arg);
+}
+static void escl_join(void *arg)
+{
+    emu_escl_join(arg);
+}
+static const emu_companion_ops escl_companion = {
+    .start = escl_start,
+    .signal_stop = escl_signal_stop,
+    .join = escl_join,
+};
+
+/* --escl-listen: the listener over every device's eSCL front. */
+static int escl_listen(emu_server *srv, emu_dm_bundle *b, const emu_options *opts, char *errbuf,
+                       size_t errlen)
+{
+    emu_escl_dev devs[EMU_MAX_DEVICES];
+    emu_escl_opts eo;
+    emu_log log = {opts->log ? opts->log : stderr, opts->log_level};
+    int rc;
+
+    emu_escl_opts_init(&eo);
+    eo.host = opts->escl_host ? opts->escl_host : "127.0.0.1";
+    eo.port = opts->escl_port;
+    if (opts->escl_slots)
+        eo.slots = opts->escl_slots;
+    if (opts->escl_deadline_ms)
+        eo.deadline_ms = opts->escl_deadline_ms;
+    for (size_t i = 0; i < b->n; i++) {
+        snprintf(devs[i].busid, sizeof devs[i].busid, "%s", b->dm_ports[i].busid);
+        devs[i].front = b->escl_fronts[i];
+        devs[i].lock = &b->dm_ports[i].lock;
+    }
+    b->escl_log = log;
+    rc = emu_escl_create(&eo, devs, b->n, &b->escl_log, &b->escl, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    emu_server_set_escl_port(srv, emu_escl_port(b->escl));
+    rc = emu_server_add_companion(srv, &escl_companion, b->escl);
+    if (rc < 0)
+        snprintf(errbuf, errlen, "internal error: companion table full");
+    return rc;
+}
+
 int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, size_t errlen)
 {
     size_t n = opts->n_devices ? opts->n_devices : 1;
@@ -159,6 +251,7 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         if (drc < 0)
             goto out_free;
         b->n = i + 1;
+        pthread_mutex_init(&b->dm_ports[i].lock, NULL);
         dm_scenario *scenario = default_scenario;
         const char *scenario_path = opts->scenario_path;
         if (own && own->scenario_path) {
@@ -180,7 +273,27 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
             cfg.trace = emu_trace_record;
             cfg.trace_ctx = &b->ports[i];
         }
-        drc = dm_device_create(&cfg, &b->devices[i]);
+        /* dm_device_create refuses a scenario its profile cannot run
+         * without saying why; this check says which file, key and fault. */
+        drc = dm_scenario_check(scenario, b->profiles[i], errbuf, errlen);
+        if (drc < 0)
+            goto out_free;
+        drc = dm_engine_create(&cfg, &b->engines[i]);
+        if (drc >= 0)
+            drc = dm_device_create_on(b->engines[i], &b->devices[i]);
+        if (drc >= 0 && opts->escl_listen) {
+            dm_escl_config ec;
+            char prefix[PROTO_USBIP_BUSID_SIZE + 1];
+            dm_escl_config_init(&ec);
+            snprintf(prefix, sizeof prefix, "/1-%zu", i + 1);
+            ec.engine = b->engines[i];
+            ec.prefix = prefix;
+            ec.plain_root = i == 0;
+            ec.png_level = opts->png_level;
+            ec.log = escl_quirk_log;
+            ec.log_ctx = &b->dm_ports[i];
+            drc = dm_escl_create(&ec, &b->escl_fronts[i]);
+        }
         if (drc < 0) {
             snprintf(errbuf, errlen, "cannot create device 1-%zu (%s, %s): %s", i + 1,
                      path ? path : "built-in profile",
@@ -204,6 +317,15 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
     if (rc < 0) {
         snprintf(errbuf, errlen, "internal error: cleanup table full");
         goto out_free_server;
+    }
+    if (opts->escl_listen) {
+        /* The bundle is the server's now: freed with it on any failure. */
+        rc = escl_listen(srv, b, opts, errbuf, errlen);
+        if (rc < 0) {
+            emu_server_free(srv);
+            free(ex);
+            return rc;
+        }
     }
     free(ex);
     *out = srv;

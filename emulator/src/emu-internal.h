@@ -4,10 +4,13 @@
 #ifndef SCANEMU_EMU_INTERNAL_H
 #define SCANEMU_EMU_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "dm/dm.h"
+#include "dm/escl.h"
 #include "emu/emu.h"
 #include "protocol/usbip.h"
 
@@ -107,6 +110,66 @@ uint64_t emu_admit_next_deadline(const emu_admit *a);
 int emu_admit_expired(const emu_admit *a, int slot, uint64_t now_ns);
 /* A slot whose deadline has passed (the earliest), or -1. */
 int emu_admit_next_expired(const emu_admit *a, uint64_t now_ns);
+
+/* A service that runs beside the server's threads (the eSCL listener):
+ * start when emu_server_run starts, signal_stop from emu_server_stop
+ * (async-signal-safe), join when run ends; its resources are freed by a
+ * cleanup. EMU_E_NOMEM when the table is full. */
+typedef struct emu_companion_ops {
+    int (*start)(void *arg);
+    void (*signal_stop)(void *arg);
+    void (*join)(void *arg);
+} emu_companion_ops;
+
+/* ---- TCP listeners (net.c) ---------------------------------------------------- */
+
+/* Binds and listens (non-blocking, close-on-exec) on host:port (0 = any free
+ * port); what ("USB/IP", "eSCL") names it in messages and in the warning
+ * logged when the address is not loopback. One line in errbuf on failure:
+ * EMU_E_SOCKET. */
+int emu_listen_tcp(const emu_log *log, const char *what, const char *host, uint16_t port,
+                   int *fd_out, uint16_t *port_out, char *errbuf, size_t errlen);
+/* "HOST:PORT" of a peer, numeric. */
+void emu_peer_str(const struct sockaddr *sa, socklen_t len, char *out, size_t outlen);
+
+/* ---- eSCL over TCP (escl_tcp.c) ------------------------------------------------- */
+
+/* A listener thread accepts HTTP connections and routes each by its first
+ * request line ("/BUSID/eSCL..." names a device, anything else is the first
+ * device); one thread per device carries its connections to the device's
+ * eSCL front, at the deadlines the front gives, with the device's lock held
+ * for every call on the front (the lock its native worker takes too).
+ * docs/escl.md, "Connections". */
+#define EMU_ESCL_SLOTS          64u    /* connections per device (default) */
+#define EMU_ESCL_DEADLINE_MS    10000u /* a request must be complete within this */
+#define EMU_ESCL_WRITE_STALL_MS 30000u /* a peer that reads nothing for this is dropped */
+
+typedef struct emu_escl_dev {
+    char busid[PROTO_USBIP_BUSID_SIZE];
+    dm_escl *front;        /* borrowed */
+    pthread_mutex_t *lock; /* borrowed: held around every call on front */
+} emu_escl_dev;
+
+typedef struct emu_escl_opts {
+    const char *host;     /* default 127.0.0.1 */
+    uint16_t port;        /* 0 = any free port */
+    unsigned slots;       /* per device */
+    unsigned deadline_ms; /* request line (routing) and whole request */
+} emu_escl_opts;
+void emu_escl_opts_init(emu_escl_opts *o);
+
+typedef struct emu_escl emu_escl;
+/* Binds and listens; no thread yet. One line in errbuf on failure. */
+int emu_escl_create(const emu_escl_opts *opts, const emu_escl_dev *devs, size_t n,
+                    const emu_log *log, emu_escl **out, char *errbuf, size_t errlen);
+uint16_t emu_escl_port(const emu_escl *e);
+int emu_escl_start(emu_escl *e); /* EMU_OK or EMU_E_SYSTEM */
+/* Async-signal-safe: asks the threads to end. */
+void emu_escl_signal_stop(emu_escl *e);
+/* Joins the threads (after emu_escl_signal_stop). */
+void emu_escl_join(emu_escl *e);
+/* Stops, closes every connection (each front's connections first) and frees. */
+void emu_escl_free(emu_escl *e);
 
 /* ---- USB device layer ---------------------------------------------------- */
 
@@ -229,5 +292,8 @@ int emu_server_create_ex(const emu_options *opts, const emu_export *exports, siz
  * EMU_OK, or EMU_E_NOMEM when the fixed table is full. */
 typedef void (*emu_cleanup_fn)(void *arg);
 int emu_server_add_cleanup(emu_server *srv, emu_cleanup_fn fn, void *arg);
+int emu_server_add_companion(emu_server *srv, const emu_companion_ops *ops, void *arg);
+/* Set by the binding that creates the eSCL listener. */
+void emu_server_set_escl_port(emu_server *srv, uint16_t port);
 
 #endif

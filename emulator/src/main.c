@@ -21,6 +21,7 @@ static void usage(FILE *f)
             "               [--trace FILE.jsonl]\n"
             "               [--no-timing] [--realtime[=PRIO]] [--slice-us N]\n"
             "               [--port-file FILE] [-v|-q]\n"
+            "               [--escl-listen HOST:PORT [--escl-port-file FILE] [--png-level N]]\n"
             "               [--help] [--version]\n"
             "\n"
             "Exports virtual USB scanners over USB/IP (the protocol of Linux usbipd).\n"
@@ -42,6 +43,13 @@ static void usage(FILE *f)
             "                      (default 100; 0 = the kernel's): on Linux >= 6.12 a device\n"
             "                      thread woken for a band then preempts host processes\n"
             "  --port-file FILE    write the bound port to FILE once listening\n"
+            "  --escl-listen HOST:PORT\n"
+            "                      every device also serves eSCL (AirScan) over HTTP: the\n"
+            "                      first at http://HOST:PORT/eSCL, each at\n"
+            "                      http://HOST:PORT/BUSID/eSCL (port 0 = any free port;\n"
+            "                      no authentication: keep it on loopback). docs/escl.md\n"
+            "  --escl-port-file FILE  write the bound eSCL port to FILE once listening\n"
+            "  --png-level N       zlib level of eSCL PNG pages, 0-9 (default 1)\n"
             "  -v, --verbose       more log output (repeat for debug)\n"
             "  -q, --quiet         warnings and errors only\n"
             "Options that take one value may be given once (--scenario and --seed once\n"
@@ -60,6 +68,9 @@ enum once_opt {
     ONCE_SLICE,
     ONCE_X_SLOTS,
     ONCE_X_DEADLINE,
+    ONCE_ESCL_LISTEN,
+    ONCE_ESCL_PORT_FILE,
+    ONCE_PNG_LEVEL,
     ONCE_COUNT,
 };
 
@@ -174,6 +185,9 @@ int main(int argc, char **argv)
         OPT_SLICE,
         OPT_X_OP_SLOTS,
         OPT_X_OP_DEADLINE,
+        OPT_ESCL_LISTEN,
+        OPT_ESCL_PORT_FILE,
+        OPT_PNG_LEVEL,
     };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -189,6 +203,9 @@ int main(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"escl-listen", required_argument, NULL, OPT_ESCL_LISTEN},
+        {"escl-port-file", required_argument, NULL, OPT_ESCL_PORT_FILE},
+        {"png-level", required_argument, NULL, OPT_PNG_LEVEL},
         /* Internal, for tests (docs/emulator.md, "Connection slots"). */
         {"x-op-slots", required_argument, NULL, OPT_X_OP_SLOTS},
         {"x-op-deadline-ms", required_argument, NULL, OPT_X_OP_DEADLINE},
@@ -200,8 +217,8 @@ int main(int argc, char **argv)
     emu_device_opts dev_opts[EMU_MAX_DEVICES];
     const char *seed_arg[EMU_MAX_DEVICES + 1] = {NULL}; /* [0]: the default, [i]: device i */
     size_t ndev = 0;
-    char host[256];
-    const char *port_file = NULL;
+    char host[256], escl_host[256];
+    const char *port_file = NULL, *escl_port_file = NULL;
     int verbosity = 0, quiet = 0;
     once_tab once_seen = {{0}, {NULL}};
     memset(dev_opts, 0, sizeof dev_opts);
@@ -209,6 +226,37 @@ int main(int argc, char **argv)
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":vqh", longopts, NULL)) != -1) {
         switch (opt) {
+        case OPT_ESCL_LISTEN:
+            if (once(&once_seen, ONCE_ESCL_LISTEN, "--escl-listen", optarg) < 0)
+                return 2;
+            if (parse_listen(optarg, escl_host, sizeof escl_host, &opts.escl_port) < 0) {
+                fprintf(stderr,
+                        "scanemu: --escl-listen: expected HOST:PORT with PORT 0-65535, got "
+                        "\"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            opts.escl_listen = 1;
+            opts.escl_host = escl_host;
+            break;
+        case OPT_ESCL_PORT_FILE:
+            if (once(&once_seen, ONCE_ESCL_PORT_FILE, "--escl-port-file", optarg) < 0)
+                return 2;
+            escl_port_file = optarg;
+            break;
+        case OPT_PNG_LEVEL: {
+            char *end;
+            long v;
+            if (once(&once_seen, ONCE_PNG_LEVEL, "--png-level", optarg) < 0)
+                return 2;
+            v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 0 || v > 9) {
+                fprintf(stderr, "scanemu: --png-level: expected 0-9, got \"%s\"\n", optarg);
+                return 2;
+            }
+            opts.png_level = (int)v;
+            break;
+        }
         case 'l':
             if (once(&once_seen, ONCE_LISTEN, "--listen", optarg) < 0)
                 return 2;
@@ -355,6 +403,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "scanemu: unexpected argument \"%s\" (see --help)\n", argv[optind]);
         return 2;
     }
+    if ((escl_port_file || once_seen.seen[ONCE_PNG_LEVEL]) && !opts.escl_listen) {
+        fprintf(stderr, "scanemu: %s needs --escl-listen\n",
+                escl_port_file ? "--escl-port-file" : "--png-level");
+        return 2;
+    }
     opts.log_level = quiet ? EMU_LOG_WARN : verbosity == 0 ? EMU_LOG_INFO : EMU_LOG_DEBUG;
     opts.profile_paths = devices;
     opts.n_devices = ndev;
@@ -385,6 +438,12 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
     if (port_file && write_port_file(port_file, emu_server_port(srv)) < 0) {
         fprintf(stderr, "scanemu: cannot write port file %s: %s\n", port_file, strerror(errno));
+        emu_server_free(srv);
+        return 1;
+    }
+    if (escl_port_file && write_port_file(escl_port_file, emu_server_escl_port(srv)) < 0) {
+        fprintf(stderr, "scanemu: cannot write port file %s: %s\n", escl_port_file,
+                strerror(errno));
         emu_server_free(srv);
         return 1;
     }

@@ -138,6 +138,12 @@ struct emu_server {
         void *arg;
     } cleanups[EMU_MAX_CLEANUPS];
     size_t ncleanups;
+    struct {
+        const emu_companion_ops *ops;
+        void *arg;
+    } companions[EMU_MAX_CLEANUPS];
+    size_t ncompanions;
+    uint16_t escl_port;
     int realtime_prio; /* 0: normal scheduling */
     unsigned slice_us; /* 0: the kernel's default slice */
 };

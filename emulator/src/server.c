@@ -22,6 +22,8 @@ void emu_options_init(emu_options *opts)
     opts->log_level = EMU_LOG_INFO;
     opts->log = stderr;
     opts->slice_us = 100;
+    opts->escl_host = "127.0.0.1";
+    opts->png_level = 1;
 }
 
 uint16_t emu_server_port(const emu_server *srv)
@@ -29,9 +31,31 @@ uint16_t emu_server_port(const emu_server *srv)
     return srv->port;
 }
 
+uint16_t emu_server_escl_port(const emu_server *srv)
+{
+    return srv->escl_port;
+}
+
+void emu_server_set_escl_port(emu_server *srv, uint16_t port)
+{
+    srv->escl_port = port;
+}
+
+int emu_server_add_companion(emu_server *srv, const emu_companion_ops *ops, void *arg)
+{
+    if (srv->ncompanions >= EMU_MAX_CLEANUPS)
+        return EMU_E_NOMEM;
+    srv->companions[srv->ncompanions].ops = ops;
+    srv->companions[srv->ncompanions].arg = arg;
+    srv->ncompanions++;
+    return EMU_OK;
+}
+
 void emu_server_stop(emu_server *srv)
 {
     atomic_store(&srv->stopping, 1);
+    for (size_t i = 0; i < srv->ncompanions; i++)
+        srv->companions[i].ops->signal_stop(srv->companions[i].arg);
     uint64_t one = 1;
     ssize_t r = write(srv->stop_efd, &one, sizeof one);
     (void)r;
@@ -50,11 +74,16 @@ int emu_server_add_cleanup(emu_server *srv, emu_cleanup_fn fn, void *arg)
 int emu_server_run(emu_server *srv)
 {
     int rc = emu_workers_start(srv);
+    size_t started = 0;
     emu_logf(&srv->log, EMU_LOG_INFO, NULL, "serving %zu device%s on port %u", srv->ndev,
              srv->ndev == 1 ? "" : "s", srv->port);
+    for (; rc == EMU_OK && started < srv->ncompanions; started++)
+        rc = srv->companions[started].ops->start(srv->companions[started].arg);
     if (rc == EMU_OK)
         rc = emu_acceptor_serve(srv);
     emu_server_stop(srv);
+    for (size_t i = 0; i < srv->ncompanions; i++)
+        srv->companions[i].ops->join(srv->companions[i].arg);
     emu_workers_join(srv);
     emu_acceptor_close_all(srv);
     emu_trace_flush(srv->trace);

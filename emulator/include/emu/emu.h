@@ -87,6 +87,18 @@ typedef struct emu_options {
      * --x-op-deadline-ms options. */
     unsigned op_slots;
     unsigned op_deadline_ms;
+    /* eSCL over HTTP (docs/escl.md): with escl_listen set, every device also
+     * serves eSCL on escl_host:escl_port (0 = any free port), the first at
+     * /eSCL, each at /BUSID/eSCL. png_level: zlib level of PNG pages, 0..9
+     * (default 1). escl_slots / escl_deadline_ms: connections per device
+     * and the time a request may take (0 = EMU_ESCL_SLOTS /
+     * EMU_ESCL_DEADLINE_MS); for tests. */
+    int escl_listen;
+    const char *escl_host; /* default "127.0.0.1" */
+    uint16_t escl_port;
+    int png_level;
+    unsigned escl_slots;
+    unsigned escl_deadline_ms;
 } emu_options;
 
 void emu_options_init(emu_options *opts);
@@ -101,6 +113,8 @@ typedef struct emu_server emu_server;
 int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, size_t errlen);
 /* The port actually bound (useful with listen_port = 0). */
 uint16_t emu_server_port(const emu_server *srv);
+/* The eSCL port bound, 0 without escl_listen. */
+uint16_t emu_server_escl_port(const emu_server *srv);
 /* Serve until emu_server_stop(). Returns EMU_OK; EMU_E_TRACE when it served
  * to the end but the trace could not be written completely (the first write
  * error was logged when it happened, a summary at the end); EMU_E_SYSTEM on

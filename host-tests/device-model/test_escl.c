@@ -1,0 +1,712 @@
+/* The eSCL front on a virtual clock: requests in, responses out, page
+ * streams checked pixel for pixel against the engine's synthesis, faults
+ * and quirks as a client sees them, busy across fronts. No sockets, no
+ * sleeping. */
+#include <check.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dm-internal.h"
+#include "dm/engine.h"
+#include "dm/escl.h"
+#include "protocol/escl.h"
+
+#ifndef SPLIT_POST
+#define SPLIT_POST 7
+#endif
+
+typedef struct harness {
+    dm_clock_virtual clk;
+    dm_profile *prof;
+    dm_scenario *scen;
+    dm_engine *eng;
+    dm_escl *escl;
+    char log[4096];
+} harness;
+
+static char *fixture_path(const char *rel)
+{
+    static char buf[1024];
+    const char *src = getenv("SCANEMU_SOURCE_DIR");
+    snprintf(buf, sizeof(buf), "%s/fixtures/%s", src ? src : ".", rel);
+    return buf;
+}
+
+static void log_cb(void *ctx, const char *line)
+{
+    harness *h = ctx;
+    size_t n = strlen(h->log);
+    snprintf(h->log + n, sizeof(h->log) - n, "%s\n", line);
+}
+
+static void h_init_mem(harness *h, const char *profile, const char *scen_yaml)
+{
+    char err[512];
+    dm_engine_config cfg;
+    dm_escl_config ec;
+
+    memset(h, 0, sizeof(*h));
+    dm_clock_virtual_init(&h->clk, 1000000000ull);
+    if (profile)
+        ck_assert_msg(dm_profile_load_file(fixture_path(profile), &h->prof, err, sizeof(err)) ==
+                          DM_OK,
+                      "%s", err);
+    else
+        ck_assert_int_eq(dm_profile_load_default(&h->prof, err, sizeof(err)), DM_OK);
+    if (scen_yaml)
+        ck_assert_msg(dm_scenario_load_mem("test", scen_yaml, strlen(scen_yaml), &h->scen, err,
+                                           sizeof(err)) == DM_OK,
+                      "%s", err);
+    dm_device_config_init(&cfg);
+    cfg.profile = h->prof;
+    cfg.scenario = h->scen;
+    cfg.seed = 7;
+    cfg.clock = &h->clk.base;
+    ck_assert_int_eq(dm_engine_create(&cfg, &h->eng), DM_OK);
+    dm_escl_config_init(&ec);
+    ec.engine = h->eng;
+    ec.log = log_cb;
+    ec.log_ctx = h;
+    ck_assert_int_eq(dm_escl_create(&ec, &h->escl), DM_OK);
+}
+
+static void h_init(harness *h, const char *profile, const char *scenario)
+{
+    char err[512];
+    char *yaml = NULL;
+
+    if (scenario) {
+        FILE *f = fopen(fixture_path(scenario), "rb");
+        size_t n;
+        ck_assert_msg(f != NULL, "%s", scenario);
+        yaml = calloc(1, 65536);
+        n = fread(yaml, 1, 65535, f);
+        fclose(f);
+        yaml[n] = '\0';
+    }
+    (void)err;
+    h_init_mem(h, profile, yaml);
+    free(yaml);
+}
+
+static void h_free(harness *h)
+{
+    dm_escl_free(h->escl);
+    dm_engine_free(h->eng);
+    dm_scenario_free(h->scen);
+    dm_profile_free(h->prof);
+}
+
+/* ---- one exchange ---------------------------------------------------------------------- */
+
+typedef struct reply {
+    int status;
+    char head[4096];
+    uint8_t *body; /* de-chunked */
+    size_t body_len;
+    bool chunked_complete; /* the terminating 0 chunk arrived */
+    bool closed, reset, hung;
+    uint64_t first_byte_ns;
+} reply;
+
+static void reply_free(reply *r)
+{
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Feeds `req` to c (in pieces of `piece` bytes), then drains the response,
+ * advancing the virtual clock to every deadline. Never sleeps. */
+static void exchange(harness *h, dm_escl_conn *c, const char *req, size_t req_len, size_t piece,
+                     reply *r)
+{
+    uint8_t *raw = NULL;
+    size_t raw_len = 0, off = 0;
+
+    memset(r, 0, sizeof(*r));
+    for (int guard = 0; guard < 1000000; guard++) {
+        dm_escl_out o;
+        if (off < req_len) {
+            size_t n = req_len - off < piece ? req_len - off : piece;
+            int took = dm_escl_conn_input(c, (const uint8_t *)req + off, n, h->clk.now);
+            if (took < 0)
+                off = req_len; /* refused: the error answer is queued */
+            else
+                off += (size_t)took;
+            if (took > 0 && off < req_len)
+                continue;
+        }
+        dm_escl_conn_peek(c, h->clk.now, &o);
+        if (o.kind == DM_ESCL_OUT_DATA) {
+            if (raw_len == 0)
+                r->first_byte_ns = h->clk.now;
+            raw = realloc(raw, raw_len + o.len);
+            memcpy(raw + raw_len, o.data, o.len);
+            raw_len += o.len;
+            dm_escl_conn_sent(c, o.len, h->clk.now);
+            continue;
+        }
+        if (o.kind == DM_ESCL_OUT_WAIT) {
+            if (o.deadline_ns == UINT64_MAX) {
+                r->hung = true;
+                break;
+            }
+            ck_assert_uint_ge(o.deadline_ns, h->clk.now);
+            dm_clock_virtual_set(&h->clk, o.deadline_ns);
+            continue;
+        }
+        if (o.kind == DM_ESCL_OUT_IDLE && off < req_len)
+            continue; /* leftovers of a pipelined request: offer them again */
+        r->closed = o.kind == DM_ESCL_OUT_CLOSE;
+        r->reset = o.kind == DM_ESCL_OUT_RESET;
+        break;
+    }
+    /* NUL-terminated, so that the string functions below stop in it. */
+    raw = realloc(raw, raw_len + 1);
+    raw[raw_len] = 0;
+    /* Parse status line, headers, body (Content-Length or chunked). */
+    if (raw_len >= 12 && memcmp(raw, "HTTP/1.1 ", 9) == 0) {
+        const uint8_t *end = NULL;
+        size_t hl;
+        r->status = atoi((const char *)raw + 9);
+        for (size_t i = 0; i + 3 < raw_len; i++)
+            if (memcmp(raw + i, "\r\n\r\n", 4) == 0) {
+                end = raw + i + 4;
+                break;
+            }
+        ck_assert_ptr_nonnull(end);
+        hl = (size_t)(end - raw);
+        ck_assert_uint_lt(hl, sizeof(r->head));
+        memcpy(r->head, raw, hl);
+        r->head[hl] = '\0';
+        if (strstr(r->head, "Transfer-Encoding: chunked")) {
+            const uint8_t *p = end, *lim = raw + raw_len;
+            r->body = malloc(raw_len);
+            while (p < lim) {
+                char *e;
+                unsigned long n = strtoul((const char *)p, &e, 16);
+                const uint8_t *data = (const uint8_t *)strstr((const char *)p, "\r\n");
+                if (data == NULL || data + 2 > lim)
+                    break;
+                data += 2;
+                if (n == 0) {
+                    r->chunked_complete = true;
+                    break;
+                }
+                if (data + n + 2 > lim)
+                    break;
+                memcpy(r->body + r->body_len, data, n);
+                r->body_len += n;
+                p = data + n + 2;
+            }
+        } else {
+            const char *cl = strstr(r->head, "Content-Length: ");
+            size_t n = cl ? strtoul(cl + 16, NULL, 10) : 0;
+            ck_assert_uint_eq(raw_len - hl, n);
+            r->body = malloc(n + 1);
+            memcpy(r->body, end, n);
+            r->body[n] = 0;
+            r->body_len = n;
+        }
+    }
+    free(raw);
+}
+
+static void get(harness *h, dm_escl_conn *c, const char *path, reply *r)
+{
+    char req[1024];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n", path);
+    exchange(h, c, req, (size_t)n, 1 << 20, r);
+}
+
+#define AIRSCAN_SETTINGS_FMT                                                                       \
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><scan:ScanSettings "                                \
+    "xmlns:pwg=\"http://www.pwg.org/schemas/2010/12/sm\" "                                         \
+    "xmlns:scan=\"http://schemas.hp.com/imaging/escl/2011/05/03\"><pwg:Version>2.0</pwg:Version>"  \
+    "<pwg:ScanRegions><pwg:ScanRegion><pwg:ContentRegionUnits>escl:ThreeHundredthsOfInches</"      \
+    "pwg:ContentRegionUnits><pwg:XOffset>0</pwg:XOffset><pwg:YOffset>0</pwg:YOffset>"              \
+    "<pwg:Width>%u</pwg:Width><pwg:Height>%u</pwg:Height></pwg:ScanRegion></pwg:ScanRegions>"      \
+    "<pwg:InputSource>%s</pwg:InputSource><scan:ColorMode>%s</scan:ColorMode>"                     \
+    "<pwg:DocumentFormat>image/png</pwg:DocumentFormat><scan:DocumentFormatExt>image/png</"        \
+    "scan:DocumentFormatExt><scan:XResolution>%u</scan:XResolution><scan:YResolution>%u</"         \
+    "scan:YResolution><scan:Duplex>%s</scan:Duplex></scan:ScanSettings>"
+
+/* POST ScanJobs; returns the job path ("/eSCL/ScanJobs/<uuid>") in path. */
+static int post_job(harness *h, dm_escl_conn *c, const char *src, const char *mode, unsigned dpi,
+                    bool duplex, const char *host, char *path, size_t pathlen)
+{
+    char body[2048], req[4096];
+    reply r;
+    int bl = snprintf(body, sizeof(body), AIRSCAN_SETTINGS_FMT, 2480u, 3508u, src, mode, dpi, dpi,
+                      duplex ? "true" : "false");
+    int n = snprintf(req, sizeof(req),
+                     "POST /eSCL/ScanJobs HTTP/1.1\r\nHost: %s\r\nContent-Type: text/xml\r\n"
+                     "Content-Length: %d\r\n\r\n%s",
+                     host, bl, body);
+    int status;
+
+    exchange(h, c, req, (size_t)n, SPLIT_POST, &r);
+    status = r.status;
+    if (status == 201 && path) {
+        const char *loc = strstr(r.head, "Location: ");
+        const char *p;
+        ck_assert_ptr_nonnull(loc);
+        p = strstr(loc, "/eSCL/ScanJobs/");
+        ck_assert_ptr_nonnull(p);
+        snprintf(path, pathlen, "%.*s", (int)strcspn(p, "\r"), p);
+    }
+    reply_free(&r);
+    return status;
+}
+
+/* Decode a PNG body into rows of the job's native layout and compare with
+ * the engine's synthesis of (page, side). */
+static void check_png_page(const reply *r, const proto_scan_job *job, uint32_t page, uint32_t side)
+{
+    png_image img;
+    uint8_t *pix;
+    size_t stride;
+    uint8_t *band;
+
+    memset(&img, 0, sizeof(img));
+    img.version = PNG_IMAGE_VERSION;
+    ck_assert_msg(png_image_begin_read_from_memory(&img, r->body, r->body_len), "%s", img.message);
+    ck_assert_uint_eq(img.width, job->width_px);
+    ck_assert_uint_eq(img.height, job->height_px);
+    img.format = job->mode == PROTO_SCAN_MODE_COLOR24 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    stride = PNG_IMAGE_ROW_STRIDE(img);
+    pix = malloc(PNG_IMAGE_BUFFER_SIZE(img, stride));
+    ck_assert(png_image_finish_read(&img, NULL, pix, (png_int_32)stride, NULL));
+    band = malloc(dm_band_bytes(job, 0));
+    for (uint32_t b = 0; b < job->bands_per_page; b++) {
+        uint32_t first = dm_band_first_line(job, b), lines = dm_band_lines(job, b);
+        dm_synth_band(job, page, side, b, band);
+        for (uint32_t y = 0; y < lines; y++) {
+            const uint8_t *want = band + (size_t)y * job->bytes_per_line;
+            const uint8_t *got = pix + (size_t)(first + y) * stride;
+            if (job->mode == PROTO_SCAN_MODE_BW) {
+                for (uint32_t x = 0; x < job->width_px; x++) {
+                    int bit = (want[x / 8] >> (7 - x % 8)) & 1;
+                    ck_assert_msg((got[x] != 0) == bit, "page %u line %u x %u", page, first + y, x);
+                }
+            } else {
+                ck_assert_msg(memcmp(want, got, job->bytes_per_line) == 0, "page %u line %u", page,
+                              first + y);
+            }
+        }
+    }
+    free(band);
+    free(pix);
+}
+
+static proto_scan_job job_for(harness *h, uint8_t source, uint8_t mode, uint16_t dpi)
+{
+    proto_scan_params p;
+    proto_scan_job j;
+    memset(&p, 0, sizeof(p));
+    p.source = source;
+    p.mode = mode;
+    p.dpi = dpi;
+    ck_assert_int_eq(dm_engine_resolve(h->eng, &p, &j), DM_OK);
+    return j;
+}
+
+/* ---- tests ---------------------------------------------------------------------------- */
+
+START_TEST(caps_from_profile)
+{
+    harness h;
+    dm_escl_conn *c;
+    reply r;
+
+    h_init(&h, NULL, NULL);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    get(&h, c, "/eSCL/ScannerCapabilities", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:Platen>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:AdfSimplexInputCaps>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:MaxWidth>2480</scan:MaxWidth>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:MaxHeight>3508</scan:MaxHeight>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:XResolution>600</scan:XResolution>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "image/png"));
+    ck_assert_ptr_null(strstr((char *)r.body, "application/pdf"));
+    ck_assert(!r.closed);
+    reply_free(&r);
+    dm_escl_conn_free(c);
+    h_free(&h);
+}
+END_TEST
+
+/* A flatbed page: 201 + Location, one chunked PNG equal to the native
+ * synthesis, then 404 with an empty body, and the status says Completed. */
+START_TEST(flatbed_page_equals_native)
+{
+    harness h;
+    dm_escl_conn *c;
+    reply r;
+    char job[256], path[300];
+    proto_scan_job nj;
+
+    h_init(&h, NULL, NULL);
+    /* Past the lamp warm-up, so the job is admitted. */
+    dm_clock_virtual_advance(&h.clk, 2000000000ull);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    ck_assert_int_eq(
+        post_job(&h, c, "Platen", "Grayscale8", 75, false, "127.0.0.1:8080", job, sizeof(job)),
+        201);
+    snprintf(path, sizeof(path), "%s/NextDocument", job);
+    get(&h, c, path, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.head, "Content-Type: image/png"));
+    ck_assert(r.chunked_complete);
+    nj = job_for(&h, PROTO_SCAN_SOURCE_FLATBED, PROTO_SCAN_MODE_GRAY8, 75);
+    check_png_page(&r, &nj, 0, 0);
+    reply_free(&r);
+    get(&h, c, path, &r);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_uint_eq(r.body_len, 0);
+    reply_free(&r);
+    get(&h, c, "/eSCL/ScannerStatus", &r);
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<pwg:State>Idle</pwg:State>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<pwg:JobState>Completed</pwg:JobState>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<pwg:ImagesCompleted>1</pwg:ImagesCompleted>"));
+    reply_free(&r);
+    dm_escl_conn_free(c);
+    h_free(&h);
+}
+END_TEST
+
+/* Bands never leave before their deadline: the first byte of a page comes
+ * at or after band 0's deadline (warm-up + feed + a band's lines). */
+START_TEST(page_not_before_its_deadline)
+{
+    harness h;
+    dm_escl_conn *c;
+    reply r;
+    char job[256], path[300];
+    uint64_t posted;
+
+    h_init(&h, NULL, NULL);
+    dm_clock_virtual_advance(&h.clk, 2000000000ull);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    posted = h.clk.now;
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "RGB24", 150, false, "x", job, sizeof(job)), 201);
+    snprintf(path, sizeof(path), "%s/NextDocument", job);
+    get(&h, c, path, &r);
+    ck_assert_int_eq(r.status, 200);
+    /* feed 300 ms + 64 lines x 600 us colour = 338.4 ms at least. */
+    ck_assert_uint_ge(r.first_byte_ns - posted, 300000000ull + 64ull * 600000ull - 200000ull);
+    reply_free(&r);
+    dm_escl_conn_free(c);
+    h_free(&h);
+}
+END_TEST
+
+/* A 2-sheet feeder: two pages, then 404 and ScannerAdfEmpty/Completed. */
+START_TEST(adf_until_empty)
+{
+    harness h;
+    dm_escl_conn *c;
+    reply r;
+    char job[256], path[300];
+    proto_scan_job nj;
+
+    h_init_mem(&h, NULL, "name: two\nsheets: 2\n");
+    dm_clock_virtual_advance(&h.clk, 2000000000ull);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "RGB24", 75, false, "x", job, sizeof(job)), 201);
+    snprintf(path, sizeof(path), "%s/NextDocument", job);
+    nj = job_for(&h, PROTO_SCAN_SOURCE_ADF, PROTO_SCAN_MODE_COLOR24, 75);
+    for (uint32_t p = 0; p < 2; p++) {
+        get(&h, c, path, &r);
+        ck_assert_int_eq(r.status, 200);
+        check_png_page(&r, &nj, p, 0);
+        reply_free(&r);
+    }
+    get(&h, c, path, &r);
+    ck_assert_int_eq(r.status, 404);
+    reply_free(&r);
+    get(&h, c, "/eSCL/ScannerStatus", &r);
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:AdfState>ScannerAdfEmpty</scan:AdfState>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<pwg:JobState>Completed</pwg:JobState>"));
+    reply_free(&r);
+    dm_escl_conn_free(c);
+    h_free(&h);
+}
+END_TEST
+
+/* Jam at page 3 band 5: pages 1-2 whole, page 3's body cut (no final
+ * chunk, connection closed), status ScannerAdfJam + Aborted. */
+START_TEST(jam_cuts_the_page)
+{
+    harness h;
+    dm_escl_conn *c;
+    reply r;
+    char job[256], path[300];
+
+    h_init(&h, NULL, "scenarios/jam-page3-band5.yaml");
+    dm_clock_virtual_advance(&h.clk, 2000000000ull);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "Grayscale8", 75, false, "x", job, sizeof(job)),
+                     201);
+    snprintf(path, sizeof(path), "%s/NextDocument", job);
+    for (int p = 0; p < 2; p++) {
+        get(&h, c, path, &r);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert(r.chunked_complete);
+        reply_free(&r);
+    }
+    get(&h, c, path, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(!r.chunked_complete);
+    ck_assert(r.closed);
+    ck_assert_uint_gt(r.body_len, 0);
+    reply_free(&r);
+    dm_escl_conn_free(c);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    get(&h, c, "/eSCL/ScannerStatus", &r);
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:AdfState>ScannerAdfJam</scan:AdfState>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<pwg:JobState>Aborted</pwg:JobState>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<pwg:State>Idle</pwg:State>"));
+    reply_free(&r);
+    dm_escl_conn_free(c);
+    h_free(&h);
+}
+END_TEST
+
+/* A job of the native front makes eSCL answer 503 and report Processing;
+ * an eSCL job makes the native front BUSY. */
+START_TEST(busy_across_fronts)
+{
+    harness h;
+    dm_escl_conn *c;
+    dm_device *nat;
+    reply r;
+    proto_scan_job j;
+    char job[256];
+    static const char other[] = "other front";
+
+    h_init(&h, NULL, NULL);
+    dm_clock_virtual_advance(&h.clk, 2000000000ull);
+    ck_assert_int_eq(dm_device_create_on(h.eng, &nat), DM_OK);
+    ck_assert_int_eq(dm_engine_attach(h.eng, other), DM_OK);
+    ck_assert_int_eq(dm_engine_start(h.eng, other, NULL, h.clk.now, &j), DM_ST_OK);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "RGB24", 75, false, "x", NULL, 0), 503);
+    get(&h, c, "/eSCL/ScannerStatus", &r);
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<pwg:State>Processing</pwg:State>"));
+    reply_free(&r);
+    ck_assert_int_eq(dm_engine_cancel(h.eng, other, h.clk.now), DM_OK);
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "RGB24", 75, false, "x", job, sizeof(job)), 201);
+    ck_assert_int_eq(dm_engine_start(h.eng, other, NULL, h.clk.now, &j), DM_ST_BUSY);
+    dm_engine_detach(h.eng, other, h.clk.now);
+    dm_escl_conn_free(c);
+    dm_device_free(nat);
+    h_free(&h);
+}
+END_TEST
+
+/* DELETE cancels: the device is free again, the job reads Canceled. */
+START_TEST(delete_cancels)
+{
+    harness h;
+    dm_escl_conn *c;
+    reply r;
+    char job[256], req[512];
+    int n;
+
+    h_init(&h, NULL, NULL);
+    dm_clock_virtual_advance(&h.clk, 2000000000ull);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "RGB24", 75, false, "x", job, sizeof(job)), 201);
+    n = snprintf(req, sizeof(req), "DELETE %s HTTP/1.1\r\nHost: x\r\n\r\n", job);
+    exchange(&h, c, req, (size_t)n, 3, &r);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    get(&h, c, "/eSCL/ScannerStatus", &r);
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<pwg:JobState>Canceled</pwg:JobState>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<pwg:State>Idle</pwg:State>"));
+    reply_free(&r);
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "RGB24", 75, false, "x", job, sizeof(job)), 201);
+    dm_escl_conn_free(c);
+    h_free(&h);
+}
+END_TEST
+
+/* Quirk: NextDocument answers 503 for the first 2 tries of each page. */
+START_TEST(quirk_next_document_503)
+{
+    harness h;
+    dm_escl_conn *c;
+    reply r;
+    char job[256], path[300];
+
+    h_init_mem(&h, NULL, "name: q\nsheets: 1\nescl:\n  next_document: {status: 503, tries: 2}\n");
+    dm_clock_virtual_advance(&h.clk, 2000000000ull);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "RGB24", 75, false, "x", job, sizeof(job)), 201);
+    snprintf(path, sizeof(path), "%s/NextDocument", job);
+    for (int i = 0; i < 2; i++) {
+        get(&h, c, path, &r);
+        ck_assert_int_eq(r.status, 503);
+        reply_free(&r);
+    }
+    get(&h, c, path, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(r.chunked_complete);
+    reply_free(&r);
+    ck_assert_ptr_nonnull(strstr(h.log, "503"));
+    dm_escl_conn_free(c);
+    h_free(&h);
+}
+END_TEST
+
+/* Malformed and unknown requests get a clean 4xx; garbage closes. */
+START_TEST(bad_requests)
+{
+    harness h;
+    dm_escl_conn *c;
+    reply r;
+    static const char bomb_body[] =
+        "<!DOCTYPE a [<!ENTITY a \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\">]>"
+        "<scan:ScanSettings>&a;&a;</scan:ScanSettings>";
+    char bomb[512];
+
+    h_init(&h, NULL, NULL);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    get(&h, c, "/nope", &r);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_uint_eq(r.body_len, 0);
+    reply_free(&r);
+    get(&h, c, "/eSCL/ScanJobs/no-such-job/NextDocument", &r);
+    ck_assert_int_eq(r.status, 404);
+    reply_free(&r);
+    snprintf(bomb, sizeof(bomb),
+             "POST /eSCL/ScanJobs HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(bomb_body), bomb_body);
+    exchange(&h, c, bomb, strlen(bomb), 1, &r);
+    ck_assert_int_eq(r.status, 400);
+    reply_free(&r);
+    exchange(&h, c, "DELETE /eSCL/ScannerStatus HTTP/1.1\r\nHost: x\r\n\r\n", 48, 64, &r);
+    ck_assert_int_eq(r.status, 405);
+    reply_free(&r);
+    dm_escl_conn_free(c);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    exchange(&h, c, "\x01\x02garbage\r\n\r\n", 13, 64, &r);
+    ck_assert_msg(r.status == 400 || r.status == 501, "status %d", r.status);
+    ck_assert(r.closed);
+    reply_free(&r);
+    dm_escl_conn_free(c);
+    h_free(&h);
+}
+END_TEST
+
+/* A client that drops its connection mid-page loses that page; the job
+ * goes on, and the next NextDocument is the next page, whole. */
+START_TEST(abandoned_page_is_skipped)
+{
+    harness h;
+    dm_escl_conn *c;
+    reply r;
+    char job[256], path[300], req[512];
+    proto_scan_job nj;
+    int n, bytes = 0;
+
+    h_init_mem(&h, NULL, "name: three\nsheets: 3\n");
+    dm_clock_virtual_advance(&h.clk, 2000000000ull);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "RGB24", 75, false, "x", job, sizeof(job)), 201);
+    snprintf(path, sizeof(path), "%s/NextDocument", job);
+    n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    ck_assert_int_eq(dm_escl_conn_input(c, (const uint8_t *)req, (size_t)n, h.clk.now), n);
+    /* Take the head and the first bands of page 1, then hang up. */
+    while (bytes < 3) {
+        dm_escl_out o;
+        dm_escl_conn_peek(c, h.clk.now, &o);
+        if (o.kind == DM_ESCL_OUT_WAIT) {
+            dm_clock_virtual_set(&h.clk, o.deadline_ns);
+            continue;
+        }
+        ck_assert_int_eq(o.kind, DM_ESCL_OUT_DATA);
+        dm_escl_conn_sent(c, o.len, h.clk.now);
+        bytes++;
+    }
+    dm_escl_conn_free(c);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    get(&h, c, path, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(r.chunked_complete);
+    nj = job_for(&h, PROTO_SCAN_SOURCE_ADF, PROTO_SCAN_MODE_COLOR24, 75);
+    check_png_page(&r, &nj, 1, 0);
+    reply_free(&r);
+    dm_escl_conn_free(c);
+    h_free(&h);
+}
+END_TEST
+
+/* The scenario's escl: mapping, and its refusals naming the key. */
+START_TEST(quirk_keys)
+{
+    static const struct {
+        const char *yaml;
+        const char *want; /* substring of the error; NULL = loads */
+    } cases[] = {
+        {"name: q\nsheets: 1\nescl:\n  next_document: {status: 500, tries: 1}\n",
+         "escl.next_document.status"},
+        {"name: q\nsheets: 1\nescl:\n  next_document: {status: 503}\n", "tries"},
+        {"name: q\nsheets: 1\nescl:\n  stale_adf_state: open\n", "stale_adf_state"},
+        {"name: q\nsheets: 1\nescl:\n  bogus: 1\n", "bogus"},
+        {"name: q\nsheets: 1\nescl:\n  load_delay_ms: 0\n", "escl.load_delay_ms"},
+        {"name: q\nsheets: 1\nescl:\n  make_and_model: B205\n  require_localhost: true\n", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[512] = "";
+        dm_scenario *s = NULL;
+        int rc = dm_scenario_load_mem("q.yaml", cases[i].yaml, strlen(cases[i].yaml), &s, err,
+                                      sizeof(err));
+        if (cases[i].want == NULL) {
+            ck_assert_msg(rc == DM_OK, "case %zu: %s", i, err);
+            ck_assert_str_eq(s->escl.make_and_model, "B205");
+            ck_assert(s->escl.require_localhost);
+        } else {
+            ck_assert_msg(rc < 0, "case %zu loaded", i);
+            ck_assert_msg(strstr(err, cases[i].want) && strstr(err, "q.yaml"), "case %zu: %s", i,
+                          err);
+        }
+        dm_scenario_free(s);
+    }
+}
+END_TEST
+
+static Suite *escl_suite(void)
+{
+    Suite *s = suite_create("escl");
+    TCase *tc = tcase_create("front");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, caps_from_profile);
+    tcase_add_test(tc, flatbed_page_equals_native);
+    tcase_add_test(tc, page_not_before_its_deadline);
+    tcase_add_test(tc, adf_until_empty);
+    tcase_add_test(tc, jam_cuts_the_page);
+    tcase_add_test(tc, busy_across_fronts);
+    tcase_add_test(tc, delete_cancels);
+    tcase_add_test(tc, quirk_next_document_503);
+    tcase_add_test(tc, bad_requests);
+    tcase_add_test(tc, quirk_keys);
+    tcase_add_test(tc, abandoned_page_is_skipped);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(escl_suite());
+    int failed;
+    proto_escl_init();
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
