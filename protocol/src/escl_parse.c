@@ -520,19 +520,17 @@ static int walk(const xmlNode *root, proto_escl_settings *out, proto_escl_diag *
     return PROTO_OK;
 }
 
-int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_settings *out,
-                              proto_escl_diag *diag)
+int escl_doc_read(const uint8_t *xml, size_t len, size_t max, struct _xmlDoc **out,
+                  proto_escl_diag *diag)
 {
     static const char empty[1] = "";
     parse_ctx pc = {0};
     xmlParserCtxtPtr ctxt;
     xmlDocPtr doc;
-    int rc;
+    int rc = PROTO_OK;
 
-    if (diag != NULL)
-        memset(diag, 0, sizeof(*diag));
-    memset(out, 0, sizeof(*out));
-    if (len > PROTO_ESCL_MAX_DOC) {
+    *out = NULL;
+    if (len > max) {
         escl_diag_set(diag, PROTO_E_ESCL_TOO_LARGE, NULL, 0, NULL);
         return PROTO_E_ESCL_TOO_LARGE;
     }
@@ -552,23 +550,36 @@ int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_setting
     if (pc.stop != 0) {
         rc = pc.stop;
         escl_diag_set(diag, rc, NULL, pc.stop_line, NULL);
-        goto out_free_doc;
-    }
-    if (pc.xml_code == XML_ERR_NO_MEMORY || ctxt->errNo == XML_ERR_NO_MEMORY) {
+    } else if (pc.xml_code == XML_ERR_NO_MEMORY || ctxt->errNo == XML_ERR_NO_MEMORY) {
         rc = PROTO_E_ESCL_NOMEM;
         escl_diag_set(diag, rc, NULL, 0, NULL);
-        goto out_free_doc;
-    }
-    if (doc == NULL || !ctxt->wellFormed || xmlDocGetRootElement(doc) == NULL) {
+    } else if (doc == NULL || !ctxt->wellFormed || xmlDocGetRootElement(doc) == NULL) {
         rc = PROTO_E_ESCL_XML;
         escl_diag_set(diag, rc, NULL, pc.xml_line, pc.xml_code != 0 ? pc.xml_msg : NULL);
-        goto out_free_doc;
     }
-    rc = walk(xmlDocGetRootElement(doc), out, diag);
-
-out_free_doc:
-    xmlFreeDoc(doc); /* NULL is fine */
     xmlFreeParserCtxt(ctxt);
+    if (rc != PROTO_OK) {
+        xmlFreeDoc(doc); /* NULL is fine */
+        return rc;
+    }
+    *out = doc;
+    return PROTO_OK;
+}
+
+int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_settings *out,
+                              proto_escl_diag *diag)
+{
+    xmlDocPtr doc;
+    int rc;
+
+    if (diag != NULL)
+        memset(diag, 0, sizeof(*diag));
+    memset(out, 0, sizeof(*out));
+    rc = escl_doc_read(xml, len, PROTO_ESCL_MAX_DOC, &doc, diag);
+    if (rc != PROTO_OK)
+        return rc;
+    rc = walk(xmlDocGetRootElement(doc), out, diag);
+    xmlFreeDoc(doc);
     if (rc != PROTO_OK)
         memset(out, 0, sizeof(*out));
     return rc;

@@ -55,8 +55,8 @@
     X(ESCL_NO_SUCH_FORMAT, -134, "document format is not offered by the source")                   \
     X(ESCL_REGION_OUTSIDE, -135, "pwg:ScanRegion lies outside the source's size limits")
 
-/* HTTP/1.1 requests (http.h). proto_http_status_for() gives the status
- * code a server answers each with. */
+/* HTTP/1.1 requests and responses (http.h). proto_http_status_for() gives
+ * the status code a server answers each request rejection with. */
 #define PROTO_HTTP_ERRNO_MAP(X)                                                                    \
     X(HTTP_SYNTAX, -200, "malformed HTTP request")                                                 \
     X(HTTP_HEAD_TOO_LARGE, -201, "request line and headers larger than the head cap")              \
@@ -72,7 +72,8 @@
     X(HTTP_BAD_CHUNK, -211, "malformed chunked body")                                              \
     X(HTTP_BODY_TOO_LARGE, -212, "request body larger than the body cap")                          \
     X(HTTP_EXPECTATION, -213, "Expect other than 100-continue")                                    \
-    X(HTTP_NOMEM, -214, "out of memory buffering a request body")
+    X(HTTP_NOMEM, -214, "out of memory buffering a request body")                                  \
+    X(HTTP_RESPONSE, -215, "malformed HTTP response")
 
 typedef enum proto_err {
     PROTO_OK = 0,
