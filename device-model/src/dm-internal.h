@@ -92,6 +92,7 @@ struct dm_profile {
     void *raw; /* libcyaml data, freed with the stored config */
     void *cyaml_cfg;
     char name[64];
+    char file[256]; /* path or name it was loaded from, for messages */
     dm_usb_identity usb;
     uint32_t sources; /* bitmask 1 << proto_scan_source */
     uint32_t modes;   /* bitmask 1 << proto_scan_mode */
@@ -190,6 +191,11 @@ struct dm_scenario {
     uint32_t n_faults;
     dm_escl_quirks escl;
 };
+
+/* dm_scenario_check_job for a job a device runs on profile p: the message
+ * names the scenario file and key and the profile file. */
+int dm_scenario_check_profile_job(const dm_scenario *s, const dm_profile *p,
+                                  const proto_scan_job *job, char *errbuf, size_t errlen);
 
 /* Band geometry helpers. */
 uint32_t dm_band_first_line(const proto_scan_job *job, uint32_t band);

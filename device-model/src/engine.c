@@ -467,7 +467,7 @@ int dm_engine_job_check(const dm_engine *eng, char *errbuf, size_t errlen)
         dm_errf(errbuf, errlen, "no job was started yet");
         return DM_E_STATE;
     }
-    return dm_scenario_check_job(eng->scenario, &eng->job, "this job", errbuf, errlen);
+    return dm_scenario_check_profile_job(eng->scenario, eng->profile, &eng->job, errbuf, errlen);
 }
 
 /* ---- fronts ------------------------------------------------------------------------- */

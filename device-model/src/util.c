@@ -1,4 +1,5 @@
-/* device-model: error names, allocator, clocks. */
+/* device-model: error names, allocator, clocks, message formatting. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -97,4 +98,17 @@ void dm_clock_virtual_set(dm_clock_virtual *clk, uint64_t now_ns)
 {
     if (now_ns > clk->now)
         clk->now = now_ns;
+}
+
+/* ---- messages ------------------------------------------------------------------ */
+
+void dm_errf(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errbuf == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
 }

@@ -134,6 +134,11 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
             cfg.trace = emu_trace_record;
             cfg.trace_ctx = &b->ports[i];
         }
+        /* dm_device_create refuses a scenario its profile cannot run
+         * without saying why; this check says which file, key and fault. */
+        rc = dm_scenario_check(b->scenario, b->profiles[i], errbuf, errlen);
+        if (rc < 0)
+            goto out_free;
         rc = dm_device_create(&cfg, &b->devices[i]);
         if (rc < 0) {
             snprintf(errbuf, errlen, "cannot create device 1-%zu (%s): %s", i + 1,

@@ -600,6 +600,40 @@ START_TEST(bad_requests)
 }
 END_TEST
 
+/* The scenario's escl: mapping, and its refusals naming the key. */
+START_TEST(quirk_keys)
+{
+    static const struct {
+        const char *yaml;
+        const char *want; /* substring of the error; NULL = loads */
+    } cases[] = {
+        {"name: q\nsheets: 1\nescl:\n  next_document: {status: 500, tries: 1}\n",
+         "escl.next_document.status"},
+        {"name: q\nsheets: 1\nescl:\n  next_document: {status: 503}\n", "tries"},
+        {"name: q\nsheets: 1\nescl:\n  stale_adf_state: open\n", "stale_adf_state"},
+        {"name: q\nsheets: 1\nescl:\n  bogus: 1\n", "bogus"},
+        {"name: q\nsheets: 1\nescl:\n  load_delay_ms: 0\n", "escl.load_delay_ms"},
+        {"name: q\nsheets: 1\nescl:\n  make_and_model: B205\n  require_localhost: true\n", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[512] = "";
+        dm_scenario *s = NULL;
+        int rc = dm_scenario_load_mem("q.yaml", cases[i].yaml, strlen(cases[i].yaml), &s, err,
+                                      sizeof(err));
+        if (cases[i].want == NULL) {
+            ck_assert_msg(rc == DM_OK, "case %zu: %s", i, err);
+            ck_assert_str_eq(s->escl.make_and_model, "B205");
+            ck_assert(s->escl.require_localhost);
+        } else {
+            ck_assert_msg(rc < 0, "case %zu loaded", i);
+            ck_assert_msg(strstr(err, cases[i].want) && strstr(err, "q.yaml"), "case %zu: %s", i,
+                          err);
+        }
+        dm_scenario_free(s);
+    }
+}
+END_TEST
+
 static Suite *escl_suite(void)
 {
     Suite *s = suite_create("escl");
@@ -614,6 +648,7 @@ static Suite *escl_suite(void)
     tcase_add_test(tc, delete_cancels);
     tcase_add_test(tc, quirk_next_document_503);
     tcase_add_test(tc, bad_requests);
+    tcase_add_test(tc, quirk_keys);
     suite_add_tcase(s, tc);
     return s;
 }

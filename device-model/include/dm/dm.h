@@ -69,9 +69,24 @@ void dm_clock_virtual_set(dm_clock_virtual *clk, uint64_t now_ns); /* never back
 
 /* ---- profiles and scenarios ------------------------------------------------ */
 
-/* Loaded fixtures are immutable and may be shared by many devices. Loaders
- * write a one-line message naming file, key and expectation into errbuf (if
- * non-NULL) on failure; *out is set only on success. */
+/* Loaded fixtures are immutable and may be shared by many devices. *out is
+ * set only on success. On failure a loader writes one printable line into
+ * errbuf (if non-NULL):
+ *   FILE: key 'KEY.PATH[i].KEY': PROBLEM
+ * FILE is the path (or the name given to a _mem loader), the key path has
+ * 0-based list indices, and PROBLEM says what was expected; a message about
+ * the file as a whole has no key. Returns DM_E_IO (the file cannot be read,
+ * or is not a regular file), DM_E_PARSE (not YAML, or not of the schema:
+ * missing, unknown or mistyped keys, unknown values, a second document),
+ * DM_E_RANGE (a value outside its range or meaning), DM_E_NOMEM or
+ * DM_E_INVALID.
+ *
+ * The _file loaders never block: the path is stat()ed first, and anything
+ * but a regular file (a directory, FIFO, device node or socket; a symlink
+ * counts as what it points to) is refused by kind without being opened. A
+ * regular file is opened non-blocking and read whole if it has at most
+ * DM_FIXTURE_MAX_BYTES; a larger one is refused. */
+#define DM_FIXTURE_MAX_BYTES (1u << 20)
 typedef struct dm_profile dm_profile;
 typedef struct dm_scenario dm_scenario;
 
@@ -106,18 +121,20 @@ void dm_scenario_free(dm_scenario *s);
 const char *dm_scenario_name(const dm_scenario *s);
 /* Check a scenario against a profile: the sheets fit the feeder and every
  * fault place (band, line, byte) lies inside a page of the job the profile
- * runs with its defaults. DM_OK or DM_E_RANGE with a one-line message.
- * dm_device_create() refuses (DM_E_RANGE) a pair that fails this check.
- * (Addition by the device-model work.) Also refused: a feeder_empty fault on
- * a profile with no feeder, or before a back side of the default (duplex)
- * job; `side: back` on a profile with no duplex source; with a feeder default
- * job, a page past the sheets (2 * sheets duplex). */
+ * runs with its defaults. Refused besides: a feeder_empty fault on a profile
+ * with no feeder, or before a back side of the default (duplex) job; `side:
+ * back` on a profile with no duplex source; with a feeder default job, a
+ * page past the sheets (2 * sheets duplex). DM_OK, or DM_E_RANGE with a
+ * one-line message naming the scenario file and key and the profile file.
+ * dm_device_create() refuses (DM_E_RANGE, without a message) a pair that
+ * fails this check: call this first to have the message. */
 int dm_scenario_check(const dm_scenario *s, const dm_profile *p, char *errbuf, size_t errlen);
-/* Addition: the faults of s that can never fire in `job` (a page past its
- * end or past the feeder's sheets, a band/line/byte past a page, `side: back`
- * in a simplex job, feeder_empty in a flatbed job or before a back side).
- * DM_OK, or DM_E_RANGE with a one-line message naming the scenario file, the
- * key and `what` (e.g. "this job"). */
+/* The faults of s that can never fire in `job` (a page past its end or past
+ * the feeder's sheets, a band/line/byte past a page, `side: back` in a
+ * simplex job, feeder_empty in a flatbed job or before a back side). DM_OK,
+ * or DM_E_RANGE with a one-line message naming the scenario file, the key
+ * and `what`, which says which job and profile were checked (e.g. "this job
+ * on profile p.yaml"; NULL: "this job"). */
 int dm_scenario_check_job(const dm_scenario *s, const proto_scan_job *job, const char *what,
                           char *errbuf, size_t errlen);
 
