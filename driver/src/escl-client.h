@@ -62,8 +62,8 @@ typedef struct drv_http_client {
     const drv_http_target *target;
     unsigned timeout_ms; /* connect, send, and each wait for response bytes */
     const volatile sig_atomic_t *cancel;
-    size_t max_body;     /* buffered bodies; default 1 MiB */
-    char err[200];       /* what went wrong, after an error */
+    size_t max_body; /* buffered bodies; default 1 MiB */
+    char err[200];   /* what went wrong, after an error */
 } drv_http_client;
 
 /* One exchange: connect, send "METHOD base-relative-or-absolute path", read

@@ -19,10 +19,10 @@
 #include "drv-internal.h"
 #include "escl-client.h"
 
-#define SLICE_MS        200u
-#define READ_CHUNK      (64u * 1024u)
+#define SLICE_MS         200u
+#define READ_CHUNK       (64u * 1024u)
 #define DEFAULT_MAX_BODY (1024u * 1024u)
-#define REQ_HEAD_SIZE   2048u
+#define REQ_HEAD_SIZE    2048u
 
 /* ---- the URI ------------------------------------------------------------------------ */
 
@@ -85,7 +85,9 @@ int drv_http_target_parse(const char *rest, drv_http_target *t, char *err, size_
     if (strcmp(path, "/") == 0)
         path = "";
     if (strlen(path) >= sizeof(t->base) - 64 ||
-        strspn(path, "/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:@") !=
+        strspn(
+            path,
+            "/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:@") !=
             strlen(path)) {
         drv_errf(err, errlen, "bad path '%s'", path);
         return DRV_E_URI;
@@ -233,8 +235,8 @@ static void take_head(drv_http_reply *r, const proto_http_response *h)
     snprintf(r->content_type, sizeof(r->content_type), "%s",
              h->content_type ? h->content_type : "");
     r->retry_after_s = 0;
-    if (h->retry_after && h->retry_after[0] && strspn(h->retry_after, "0123456789") ==
-                                                   strlen(h->retry_after)) {
+    if (h->retry_after && h->retry_after[0] &&
+        strspn(h->retry_after, "0123456789") == strlen(h->retry_after)) {
         unsigned long v = strtoul(h->retry_after, NULL, 10);
         r->retry_after_s = v > 3600 ? 3600u : (unsigned)v;
     }
@@ -313,9 +315,9 @@ int drv_http_exchange(drv_http_client *c, const char *method, const char *path,
         rc = wait_fd(c, fd, POLLIN, deadline_in(c->timeout_ms));
         if (rc != DRV_OK) {
             snprintf(c->err, sizeof(c->err), "%s waiting for the %s of %s %s",
-                     rc == DRV_E_TIMEOUT  ? "timed out"
-                     : rc == DRV_E_IO     ? "poll failed"
-                                          : "cancelled",
+                     rc == DRV_E_TIMEOUT ? "timed out"
+                     : rc == DRV_E_IO    ? "poll failed"
+                                         : "cancelled",
                      r->status ? "rest of the response" : "response", method, path);
             goto out;
         }
@@ -324,24 +326,26 @@ int drv_http_exchange(drv_http_client *c, const char *method, const char *path,
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 continue;
             snprintf(c->err, sizeof(c->err), "%s %s: %s after %llu body bytes", method, path,
-                     strerror(errno),
-                     (unsigned long long)proto_http_resp_body_bytes(rp));
+                     strerror(errno), (unsigned long long)proto_http_resp_body_bytes(rp));
             rc = DRV_E_IO;
             goto out;
         }
         eof = got == 0;
-        while (!done && (off < (size_t)got || eof)) {
+        /* An event can be due with no byte left (DONE after a bodyless head
+         * or the last body byte): feed until the parser wants more. */
+        for (int again = 1; !done && (off < (size_t)got || again || eof);) {
             const uint8_t *data;
             size_t used = 0, dlen;
             int ev;
 
-            if (eof && off >= (size_t)got) {
+            if (eof && off >= (size_t)got && !again) {
                 ev = proto_http_resp_eof(rp);
                 if (ev != PROTO_HTTP_RESP_DONE) {
                     snprintf(c->err, sizeof(c->err),
                              "%s %s: the connection closed %s (after %llu body bytes)", method,
-                             path, proto_http_resp_head(rp) ? "in the middle of the body"
-                                                            : "before a complete response",
+                             path,
+                             proto_http_resp_head(rp) ? "in the middle of the body"
+                                                      : "before a complete response",
                              (unsigned long long)proto_http_resp_body_bytes(rp));
                     rc = DRV_E_IO;
                     goto out;
@@ -351,6 +355,7 @@ int drv_http_exchange(drv_http_client *c, const char *method, const char *path,
             }
             ev = proto_http_resp_feed(rp, buf + off, (size_t)got - off, &used, &data, &dlen);
             off += used;
+            again = ev != PROTO_HTTP_RESP_MORE;
             if (ev < 0) {
                 snprintf(c->err, sizeof(c->err), "%s %s: %s", method, path, proto_strerror(ev));
                 rc = DRV_E_PROTO;

@@ -31,12 +31,12 @@
 #include "escl-client.h"
 #include "protocol/escl.h"
 
-#define SHORT_TIMEOUT_MS   2000u /* DELETE and the status after a failure */
-#define RETRY_FIRST_MS     250u
-#define RETRY_MAX_MS       2000u
-#define NOT_READY_TRIES    30   /* 404/410 while the job is still Processing */
-#define PROGRESS_BAND      64u  /* rows per progress step and trace line */
-#define SETTINGS_SIZE      4096u
+#define SHORT_TIMEOUT_MS 2000u /* DELETE and the status after a failure */
+#define RETRY_FIRST_MS   250u
+#define RETRY_MAX_MS     2000u
+#define NOT_READY_TRIES  30  /* 404/410 while the job is still Processing */
+#define PROGRESS_BAND    64u /* rows per progress step and trace line */
+#define SETTINGS_SIZE    4096u
 
 typedef struct escl_job {
     drv_session *s;
@@ -54,8 +54,8 @@ typedef struct escl_job {
     /* the page being received */
     drv_img_dec *dec;
     int page_begun;
-    uint64_t page_t;   /* head arrival */
-    uint32_t traced;   /* rows traced so far */
+    uint64_t page_t; /* head arrival */
+    uint32_t traced; /* rows traced so far */
     int dec_rc;
 } escl_job;
 
@@ -202,8 +202,8 @@ static void list_resolutions(const proto_escl_source_info *src, char *buf, size_
 
     buf[0] = '\0';
     for (size_t i = 0; i < src->caps.n_resolutions && off < len; i++)
-        off += (size_t)snprintf(buf + off, len - off, "%s%u", i ? ", " : "",
-                                src->caps.resolutions[i]);
+        off +=
+            (size_t)snprintf(buf + off, len - off, "%s%u", i ? ", " : "", src->caps.resolutions[i]);
     if (src->x_range.max != 0 && off < len)
         snprintf(buf + off, len - off, "%s%u..%u step %u", off ? ", " : "", src->x_range.min,
                  src->x_range.max, src->x_range.step);
@@ -363,7 +363,8 @@ static void job_from_request(escl_job *e, uint32_t w, uint32_t h)
     j->bands_per_page = (h + PROGRESS_BAND - 1) / PROGRESS_BAND;
 }
 
-/* ---- the job ----------------------------------------------------------------------------------- */
+/* ---- the job -----------------------------------------------------------------------------------
+ */
 
 /* Location: an absolute URI or an absolute path; a relative one is taken
  * against {base}/ScanJobs/. */
@@ -469,17 +470,16 @@ static void job_end_from_status(escl_job *e, const proto_escl_status_info *st,
                       s->page_no + 1, how, ji && ji->reason[0] ? ji->reason : "no reason given");
     } else if (ji && ji->have_state && ji->state == PROTO_ESCL_JOB_COMPLETED && pages > 0) {
         if (s->o->pages && pages < s->o->pages)
-            drv_sess_fail(s, DRV_HR_END_OF_MEDIA, DRV_OK,
-                          "the job completed after %u of %u pages", pages, s->o->pages);
+            drv_sess_fail(s, DRV_HR_END_OF_MEDIA, DRV_OK, "the job completed after %u of %u pages",
+                          pages, s->o->pages);
         /* else: all pages, S_OK */
     } else if (pages == 0 && (!ji || (ji->have_state && ji->state == PROTO_ESCL_JOB_COMPLETED))) {
         drv_sess_fail(s, DRV_HR_PAPER_EMPTY, DRV_E_DEVICE,
                       "no page: the job ended before the first (%s)", adf_text(st));
     } else {
         drv_sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_DEVICE,
-                      "the device ended the job at page %u (%s; JobState %s, %s)",
-                      s->page_no + 1, how, ji && ji->have_state ? ji->state_text : "unknown",
-                      adf_text(st));
+                      "the device ended the job at page %u (%s; JobState %s, %s)", s->page_no + 1,
+                      how, ji && ji->have_state ? ji->state_text : "unknown", adf_text(st));
     }
 }
 
@@ -511,8 +511,7 @@ static int start_job(escl_job *e, const proto_escl_settings *st)
     }
     if (r.status == 201) {
         drv_sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
-                      "POST ScanJobs answered 201 without a usable Location ('%.80s')",
-                      r.location);
+                      "POST ScanJobs answered 201 without a usable Location ('%.80s')", r.location);
     } else if (r.status == 503) {
         drv_sess_fail(s, DRV_HR_BUSY, DRV_E_BUSY,
                       "the scanner stayed busy (503) for %u ms of retries", waited);
@@ -531,8 +530,8 @@ static int start_job(escl_job *e, const proto_escl_settings *st)
                           proto_http_reason(r.status), why[0] ? ": " : "", why);
         }
     } else {
-        drv_sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_DEVICE,
-                      "POST ScanJobs answered %d %s", r.status, proto_http_reason(r.status));
+        drv_sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_DEVICE, "POST ScanJobs answered %d %s",
+                      r.status, proto_http_reason(r.status));
     }
     drv_http_reply_free(&r);
     return 0;
@@ -592,8 +591,7 @@ static uint8_t *on_begin(void *ctx, uint32_t w, uint32_t h, char *err, size_t er
         /* The first page sets the geometry (a device may round the area
          * differently); an explicit --size must be met exactly. */
         if (w == 0 || h == 0 || (e->size_given && (w != e->exp_w || h != e->exp_h))) {
-            snprintf(err, errlen, "page 1 is %ux%u px, asked for %ux%u", w, h, e->exp_w,
-                     e->exp_h);
+            snprintf(err, errlen, "page 1 is %ux%u px, asked for %ux%u", w, h, e->exp_w, e->exp_h);
             return NULL;
         }
         if (w != e->exp_w || h != e->exp_h)
@@ -697,8 +695,8 @@ static enum page_result next_page(escl_job *e)
         e->page_begun = 0;
         e->dec_rc = DRV_OK;
         e->traced = 0;
-        rc = exchange_retry(e, "GET", path, NULL, 0, &r, page_sink, e, s->o->warmup_max_ms,
-                            &waited);
+        rc =
+            exchange_retry(e, "GET", path, NULL, 0, &r, page_sink, e, s->o->warmup_max_ms, &waited);
         if (rc == DRV_OK && r.status == 200) {
             rc = drv_img_dec_finish(e->dec);
             if (rc != DRV_OK) {
@@ -730,8 +728,8 @@ static enum page_result next_page(escl_job *e)
         if (r.status != 404 && r.status != 410) {
             /* 500: the device aborted the page before its first byte (a
              * stall); the status may name a fault */
-            snprintf(e->http.err, sizeof(e->http.err), "NextDocument answered %d %s",
-                     r.status, proto_http_reason(r.status));
+            snprintf(e->http.err, sizeof(e->http.err), "NextDocument answered %d %s", r.status,
+                     proto_http_reason(r.status));
             page_broke(e, DRV_E_DEVICE);
             goto out_fail;
         }

@@ -47,7 +47,6 @@ _Static_assert(DRV_HR_PAPER_JAM == WIA_ERROR_PAPER_JAM, "HRESULT values agree");
 _Static_assert(DRV_HR_MULTI_FEED == WIA_ERROR_MULTI_FEED, "HRESULT values agree");
 _Static_assert(DRV_HR_END_OF_MEDIA == WIA_STATUS_END_OF_MEDIA, "HRESULT values agree");
 
-
 /* ---- results and logging ------------------------------------------------------- */
 
 static void sess_vlog(drv_session *s, const char *fmt, va_list ap)

@@ -261,7 +261,9 @@ enum proto_http_resp_result {
 /* Feed bytes; *consumed (always set) says how many were used, the rest
  * must be fed again. Reports one event per call: HEAD once, then BODY
  * pieces (never empty), then DONE; after DONE every call returns DONE
- * without consuming. Rejections (sticky, like the request parser's):
+ * without consuming. An event may be due with no byte left (DONE right
+ * after a bodyless head or the last body byte): after any event, call
+ * again (len 0 is fine) until MORE. Rejections (sticky, like the request parser's):
  *   PROTO_E_HTTP_RESPONSE         bad status line, header syntax (obs-fold,
  *                                 a name that is no token, control
  *                                 characters, bare CR), HTTP/0.x or 2+, 101
