@@ -21,6 +21,7 @@
  * WIA_ERROR_DEVICE_COMMUNICATION. Pages complete before the fault stay in
  * the TIFF.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -774,6 +775,8 @@ out_fail:
 
 /* ---- entry ---------------------------------------------------------------------------------- */
 
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
 void drv_escl_scan(drv_session *s, const char *uri)
 {
     escl_job *e;
@@ -797,6 +800,7 @@ void drv_escl_scan(drv_session *s, const char *uri)
         return;
     }
     e->s = s;
+    pthread_once(&xml_once, proto_escl_init); /* libxml2, once per process */
     rc = drv_http_target_parse(uri + 12, &e->tgt, err, sizeof(err));
     if (rc != DRV_OK) {
         drv_sess_fail(s, DRV_HR_E_INVALIDARG, rc, "%s", err);
