@@ -576,7 +576,7 @@ log "devices: default.yaml ($DEFAULT_VIDPID) and $(basename "$PROFILE2") ($vp2)"
 
 # Host references, each on a fresh scanemu with the same arguments as the
 # guest's, so scenario state starts from the same point.
-EMU_A=(--device "$PROFILES/default.yaml" --device "$PROFILE2" --scenario "$SCENARIOS/clean.yaml" --no-timing)
+EMU_A=(--scenario "$SCENARIOS/clean.yaml" --device "$PROFILES/default.yaml" --device "$PROFILE2" --no-timing)
 EMU_STALL=(--device "$PROFILES/default.yaml" --scenario "$SCENARIOS/stall-mid-page.yaml" --no-timing)
 EMU_JAM=(--device "$PROFILES/default.yaml" --scenario "$SCENARIOS/jam-page3-band5.yaml" --no-timing)
 # The detach scan keeps the profile's timing (about 0.8 s a page at 100 dpi

@@ -244,14 +244,18 @@ fail:
 
 /* The path below the device's eSCL root ("/ScannerStatus", ...), or NULL
  * when the request is not for this device. */
-static const char *under_root(const dm_escl *e, const char *path)
+static const char *under_root(dm_escl *e, const char *path)
 {
     size_t n = strlen(e->prefix);
 
-    if (n > 0 && strncmp(path, e->prefix, n) == 0 && strncmp(path + n, "/eSCL", 5) == 0)
+    /* Answers name the root the request used: /eSCL or PREFIX/eSCL. */
+    e->req_prefix = "";
+    if (n > 0 && strncmp(path, e->prefix, n) == 0 && strncmp(path + n, "/eSCL", 5) == 0) {
         path += n;
-    else if (!e->cfg.plain_root)
+        e->req_prefix = e->prefix;
+    } else if (!e->cfg.plain_root) {
         return NULL;
+    }
     if (strncmp(path, "/eSCL", 5) != 0)
         return NULL;
     path += 5;
@@ -439,10 +443,10 @@ static void req_scan_jobs(dm_escl_conn *c, const escl_http_req *r, uint64_t now_
     e->cur = j;
     e->stale_shown = true; /* a job ran: the pre-scan quirk is over */
     if (r->has_host)
-        snprintf(loc, sizeof(loc), "Location: http://%s%s/eSCL/ScanJobs/%s\r\n", r->host, e->prefix,
-                 j->uuid);
+        snprintf(loc, sizeof(loc), "Location: http://%s%s/eSCL/ScanJobs/%s\r\n", r->host,
+                 e->req_prefix, j->uuid);
     else
-        snprintf(loc, sizeof(loc), "Location: %s/eSCL/ScanJobs/%s\r\n", e->prefix, j->uuid);
+        snprintf(loc, sizeof(loc), "Location: %s/eSCL/ScanJobs/%s\r\n", e->req_prefix, j->uuid);
     respond_empty(c, 201, loc);
 }
 

@@ -136,7 +136,7 @@ int escl_doc_status(dm_escl *e, uint64_t now_ns, dm_buf *out)
         if (!j->used)
             continue;
         memset(pj, 0, sizeof(*pj));
-        snprintf(uris[n], sizeof(uris[n]), "%s/eSCL/ScanJobs/%s", e->prefix, j->uuid);
+        snprintf(uris[n], sizeof(uris[n]), "%s/eSCL/ScanJobs/%s", e->req_prefix, j->uuid);
         pj->uri = uris[n];
         pj->uuid = j->uuid;
         pj->age = (uint32_t)((now_ns - j->created_ns) / 1000000000ull);
@@ -160,7 +160,7 @@ int escl_doc_image_info(dm_escl *e, const escl_job *j, dm_buf *out)
     int len;
 
     memset(&ii, 0, sizeof(ii));
-    snprintf(uri, sizeof(uri), "%s/eSCL/ScanJobs/%s", e->prefix, j->uuid);
+    snprintf(uri, sizeof(uri), "%s/eSCL/ScanJobs/%s", e->req_prefix, j->uuid);
     ii.job_uri = uri;
     ii.job_uuid = j->uuid;
     ii.width = j->geo.width_px;

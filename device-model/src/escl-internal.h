@@ -49,6 +49,7 @@ struct dm_escl {
     dm_engine *eng;
     dm_escl_config cfg;
     char prefix[64];
+    const char *req_prefix; /* "" or prefix: the root the current request used */
     char make_model[160];
     char serial[80];
     char uuid[37];

@@ -67,6 +67,7 @@ int dm_escl_create(const dm_escl_config *cfg, dm_escl **out)
     if (cfg->prefix != NULL)
         snprintf(e->prefix, sizeof(e->prefix), "%s", cfg->prefix);
     e->cfg.prefix = e->prefix;
+    e->req_prefix = "";
     id = dm_profile_usb(dm_engine_profile(e->eng));
     snprintf(e->manufacturer, sizeof(e->manufacturer), "%s",
              id->manufacturer ? id->manufacturer : "");

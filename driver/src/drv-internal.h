@@ -6,23 +6,15 @@
 #include <stdint.h>
 
 #include "drv/drv.h"
+#include "protocol/usb.h"
 
 #define DRV_DEFAULT_VID 0x1209u
 #define DRV_DEFAULT_PID 0x0001u
 #define DRV_DEFAULT_URI "usbip://127.0.0.1:3240/1-1"
 
-/* USB standard request constants used by the enumeration steps. */
-#define DRV_USB_REQ_GET_STATUS        0x00u
-#define DRV_USB_REQ_CLEAR_FEATURE     0x01u
-#define DRV_USB_REQ_GET_DESCRIPTOR    0x06u
-#define DRV_USB_REQ_SET_CONFIGURATION 0x09u
-#define DRV_USB_DT_DEVICE             0x01u
-#define DRV_USB_DT_CONFIG             0x02u
-#define DRV_USB_DT_INTERFACE          0x04u
-#define DRV_USB_DT_ENDPOINT           0x05u
-#define DRV_USB_FEATURE_ENDPOINT_HALT 0x00u
-#define DRV_USB_CLASS_VENDOR          0xFFu
-#define DRV_USB_MAX_CONFIG_DESC       4096u
+/* USB requests and descriptor types: protocol/usb.h (PROTO_USB_*), shared
+ * with the emulator. The longest configuration descriptor the driver reads: */
+#define DRV_USB_MAX_CONFIG_DESC 4096u
 
 /* The scanner interface found in a configuration descriptor. */
 typedef struct drv_scanner_iface {

@@ -120,7 +120,7 @@ static int lu_submit(drv_transport *tr, drv_xfer *x)
     lu_pending *p;
     int rc;
 
-    if (!(x->endpoint & 0x80u) || !x->buf || x->length == 0 || x->length > INT32_MAX ||
+    if (!(x->endpoint & PROTO_USB_DIR_IN) || !x->buf || x->length == 0 || x->length > INT32_MAX ||
         x->state == DRV_XFER_PENDING)
         return DRV_E_INVALID;
     p = calloc(1, sizeof(*p));
@@ -353,9 +353,9 @@ static int lu_open(const char *rest, const drv_open_options *o, drv_transport **
     /* The enumeration-equivalent steps, as on the usbip transport: read the
      * configuration descriptor from the device, select the configuration,
      * claim the scanner interface. */
-    rc = libusb_get_descriptor(lu->h, LIBUSB_DT_CONFIG, 0, cfg, 9);
+    rc = libusb_get_descriptor(lu->h, PROTO_USB_DT_CONFIG, 0, cfg, 9);
     if (rc == 9)
-        rc = libusb_get_descriptor(lu->h, LIBUSB_DT_CONFIG, 0, cfg,
+        rc = libusb_get_descriptor(lu->h, PROTO_USB_DT_CONFIG, 0, cfg,
                                    proto_get_le16(cfg + 2) < sizeof(cfg) ? proto_get_le16(cfg + 2)
                                                                          : (int)sizeof(cfg));
     if (rc < 9 || drv_parse_config(cfg, (size_t)rc, &sif) == DRV_E_PROTO) {

@@ -102,7 +102,8 @@ int drv_parse_config(const uint8_t *desc, size_t len, drv_scanner_iface *out)
     unsigned have = 0; /* bit 0: bulk OUT 0x01, 1: bulk IN 0x81, 2: intr IN 0x82 */
 
     memset(out, 0, sizeof(*out));
-    if (len < 9 || desc[0] < 9 || desc[1] != DRV_USB_DT_CONFIG)
+    if (len < PROTO_USB_DT_CONFIG_SIZE || desc[0] < PROTO_USB_DT_CONFIG_SIZE ||
+        desc[1] != PROTO_USB_DT_CONFIG)
         return DRV_E_PROTO;
     if (proto_get_le16(desc + 2) > len)
         return DRV_E_PROTO;
@@ -113,22 +114,22 @@ int drv_parse_config(const uint8_t *desc, size_t len, drv_scanner_iface *out)
 
         if (bl < 2 || off + bl > len)
             return DRV_E_PROTO;
-        if (type == DRV_USB_DT_INTERFACE) {
-            if (bl < 9)
+        if (type == PROTO_USB_DT_INTERFACE) {
+            if (bl < PROTO_USB_DT_INTERFACE_SIZE)
                 return DRV_E_PROTO;
             if (have == 7)
                 break; /* found it in the previous interface */
             have = 0;
-            in_vendor_iface = desc[off + 5] == DRV_USB_CLASS_VENDOR;
+            in_vendor_iface = desc[off + 5] == PROTO_USB_CLASS_VENDOR;
             if (in_vendor_iface) {
                 out->interface_number = desc[off + 2];
                 out->alt_setting = desc[off + 3];
             }
-        } else if (type == DRV_USB_DT_ENDPOINT && in_vendor_iface) {
+        } else if (type == PROTO_USB_DT_ENDPOINT && in_vendor_iface) {
             uint8_t addr, attr;
             uint16_t mps;
 
-            if (bl < 7)
+            if (bl < PROTO_USB_DT_ENDPOINT_SIZE)
                 return DRV_E_PROTO;
             addr = desc[off + 2];
             attr = desc[off + 3] & 3u;

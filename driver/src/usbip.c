@@ -322,7 +322,7 @@ static int usbip_submit_urb(drv_usbip *u, drv_xfer *x, const uint8_t setup[8],
 {
     proto_usbip_urb_hdr h;
     uint8_t raw[PROTO_USBIP_URB_HDR_SIZE];
-    int in = (x->endpoint & 0x80u) != 0;
+    int in = (x->endpoint & PROTO_USB_DIR_IN) != 0;
     int rc;
 
     if (u->dead)
@@ -405,7 +405,7 @@ static int usbip_read_one(drv_usbip *u)
         }
         /* Linux's stub zeroes direction/ep/devid in replies: trust our own
          * record of the URB, not the echo. */
-        in = (x->endpoint & 0x80u) != 0;
+        in = (x->endpoint & PROTO_USB_DIR_IN) != 0;
         if (actual < 0 || (size_t)actual > x->length ||
             (h.u.ret_submit.number_of_packets > 0 && h.u.ret_submit.number_of_packets != -1)) {
             rc = DRV_E_PROTO;
@@ -476,7 +476,7 @@ static int usbip_cancel(drv_transport *t, drv_xfer *x)
     h.command = PROTO_USBIP_CMD_UNLINK;
     h.seqnum = ++u->seq;
     h.devid = u->devid;
-    h.direction = (x->endpoint & 0x80u) ? PROTO_USBIP_DIR_IN : PROTO_USBIP_DIR_OUT;
+    h.direction = (x->endpoint & PROTO_USB_DIR_IN) ? PROTO_USBIP_DIR_IN : PROTO_USBIP_DIR_OUT;
     h.ep = x->endpoint & 0x0Fu;
     h.u.unlink.seqnum = x->seq_;
     if (proto_usbip_urb_hdr_encode(&h, raw, sizeof(raw)) < 0)
@@ -514,12 +514,12 @@ static int usbip_control(drv_transport *t, const proto_usb_setup *setup, uint8_t
 {
     drv_usbip *u = (drv_usbip *)t;
     uint8_t raw[8];
-    int in = (setup->bmRequestType & 0x80u) != 0;
+    int in = (setup->bmRequestType & PROTO_USB_DIR_IN) != 0;
     drv_xfer x;
     int rc;
 
     memset(&x, 0, sizeof(x));
-    x.endpoint = in ? 0x80u : 0x00u;
+    x.endpoint = in ? PROTO_USB_DIR_IN : PROTO_USB_DIR_OUT;
     x.type = DRV_XFER_CONTROL;
     x.buf = data;
     x.length = setup->wLength;
@@ -551,7 +551,7 @@ static int usbip_submit(drv_transport *t, drv_xfer *x)
 {
     drv_usbip *u = (drv_usbip *)t;
 
-    if (!(x->endpoint & 0x80u) || !x->buf || x->length == 0)
+    if (!(x->endpoint & PROTO_USB_DIR_IN) || !x->buf || x->length == 0)
         return DRV_E_INVALID;
     return usbip_submit_urb(u, x, NULL, NULL, 0, x->type == DRV_XFER_INTERRUPT ? 4u : 0u, 1);
 }
@@ -559,9 +559,9 @@ static int usbip_submit(drv_transport *t, drv_xfer *x)
 static int usbip_clear_halt(drv_transport *t, uint8_t ep)
 {
     proto_usb_setup s = {
-        .bmRequestType = 0x02, /* host-to-device, standard, endpoint */
-        .bRequest = DRV_USB_REQ_CLEAR_FEATURE,
-        .wValue = DRV_USB_FEATURE_ENDPOINT_HALT,
+        .bmRequestType = PROTO_USB_DIR_OUT | PROTO_USB_TYPE_STANDARD | PROTO_USB_RECIP_ENDPOINT,
+        .bRequest = PROTO_USB_REQ_CLEAR_FEATURE,
+        .wValue = PROTO_USB_FEAT_ENDPOINT_HALT,
         .wIndex = ep,
         .wLength = 0,
     };
@@ -670,7 +670,10 @@ static int usbip_import(drv_usbip *u, const drv_open_options *o, char *errbuf, s
     rc = usbip_recv_exact(u->fd, rep, PROTO_USBIP_OP_HDR_SIZE, o->timeout_ms);
     if (rc == DRV_E_DISCONNECTED) {
         drv_errf(errbuf, errlen,
-                 "%s closed the connection during OP_REQ_IMPORT: not a USB/IP server", u->peer);
+                 "%s closed the connection without answering OP_REQ_IMPORT: not a USB/IP server, "
+                 "or one that dropped the request (scanemu does when all its operation-phase "
+                 "slots are taken and this connection is the oldest)",
+                 u->peer);
         return DRV_E_NOT_USBIP;
     }
     if (rc == DRV_E_TIMEOUT) {
@@ -697,6 +700,14 @@ static int usbip_import(drv_usbip *u, const drv_open_options *o, char *errbuf, s
     if (h.status == PROTO_USBIP_ST_DEV_BUSY) {
         drv_errf(errbuf, errlen, "busid '%s' on %s is busy (imported by another client)", u->busid,
                  u->peer);
+        return DRV_E_BUSY;
+    }
+    if (h.status == PROTO_USBIP_ST_NA) {
+        drv_errf(errbuf, errlen,
+                 "%s refused to import busid '%s' with ST_NA (request not available): the "
+                 "server is overloaded (scanemu: too many connections at once, or a request "
+                 "slower than its deadline); try again",
+                 u->peer, u->busid);
         return DRV_E_BUSY;
     }
     if (h.status != PROTO_USBIP_ST_OK) {
@@ -726,15 +737,16 @@ static int usbip_import(drv_usbip *u, const drv_open_options *o, char *errbuf, s
 static int usbip_enumerate(drv_usbip *u, const drv_open_options *o, char *errbuf, size_t errlen)
 {
     uint8_t dev[18], cfg[DRV_USB_MAX_CONFIG_DESC];
-    proto_usb_setup s = {.bmRequestType = 0x80, .bRequest = DRV_USB_REQ_GET_DESCRIPTOR};
+    proto_usb_setup s = {.bmRequestType = PROTO_USB_DIR_IN,
+                         .bRequest = PROTO_USB_REQ_GET_DESCRIPTOR};
     drv_scanner_iface sif;
     size_t got = 0, total;
     int rc;
 
-    s.wValue = DRV_USB_DT_DEVICE << 8;
+    s.wValue = PROTO_USB_DT_DEVICE << 8;
     s.wLength = sizeof(dev);
     rc = usbip_control(&u->base, &s, dev, &got, o->timeout_ms);
-    if (rc < 0 || got != sizeof(dev) || dev[0] != 18 || dev[1] != DRV_USB_DT_DEVICE) {
+    if (rc < 0 || got != sizeof(dev) || dev[0] != 18 || dev[1] != PROTO_USB_DT_DEVICE) {
         drv_errf(errbuf, errlen, "busid '%s' on %s: GET_DESCRIPTOR(device) failed: %s", u->busid,
                  u->peer, rc < 0 ? drv_strerror(rc) : "malformed descriptor");
         return rc == DRV_E_DISCONNECTED ? rc : DRV_E_PROTO;
@@ -747,10 +759,10 @@ static int usbip_enumerate(drv_usbip *u, const drv_open_options *o, char *errbuf
                  u->base.info.vid, u->base.info.pid);
         return DRV_E_PROTO;
     }
-    s.wValue = DRV_USB_DT_CONFIG << 8;
+    s.wValue = PROTO_USB_DT_CONFIG << 8;
     s.wLength = 9;
     rc = usbip_control(&u->base, &s, cfg, &got, o->timeout_ms);
-    if (rc < 0 || got != 9 || cfg[1] != DRV_USB_DT_CONFIG)
+    if (rc < 0 || got != 9 || cfg[1] != PROTO_USB_DT_CONFIG)
         goto out_bad_config;
     total = proto_get_le16(cfg + 2);
     if (total < 9 || total > sizeof(cfg))
@@ -770,7 +782,7 @@ static int usbip_enumerate(drv_usbip *u, const drv_open_options *o, char *errbuf
     if (rc < 0)
         goto out_bad_config;
     s.bmRequestType = 0x00;
-    s.bRequest = DRV_USB_REQ_SET_CONFIGURATION;
+    s.bRequest = PROTO_USB_REQ_SET_CONFIGURATION;
     s.wValue = sif.configuration;
     s.wLength = 0;
     rc = usbip_control(&u->base, &s, NULL, NULL, o->timeout_ms);

@@ -1,13 +1,21 @@
-/* emu_server_create: loads the fixtures, creates one dm_device per export and
- * binds it to the server through the backend table. */
+/* emu_server_create: loads the fixtures, creates one job engine per export
+ * with its fronts (the native one behind the USB endpoints, and with
+ * --escl-listen the eSCL one behind the eSCL listener) and binds them to the
+ * server. Both fronts of a device are driven from different threads (the
+ * device's USB/IP worker, its eSCL thread), so every call into the device
+ * model of one device is made with that device's lock held. The device
+ * model's errors (dm_err) are translated here, once, to EMU_E_FIXTURE. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dm/engine.h"
 #include "emu-internal.h"
 
 /* One exported device: the model plus what the binding logs about it. */
 typedef struct emu_dm_port {
     dm_device *dev;
+    pthread_mutex_t lock; /* the device model of this device */
     emu_log log;
     char busid[PROTO_USBIP_BUSID_SIZE];
     uint64_t jobs_seen;
@@ -17,42 +25,68 @@ typedef struct emu_dm_port {
 static int be_bulk_out(void *ctx, const uint8_t *buf, size_t len)
 {
     emu_dm_port *p = ctx;
-    int rc = dm_device_bulk_out(p->dev, buf, len);
+    char msg[384];
+    int rc, never = 0;
     dm_device_stats st;
+
+    pthread_mutex_lock(&p->lock);
+    rc = dm_device_bulk_out(p->dev, buf, len);
     dm_device_get_stats(p->dev, &st);
     if (st.jobs_started != p->jobs_seen) {
         /* A job started: say so if a scripted fault can never fire in it. */
-        char msg[384];
         p->jobs_seen = st.jobs_started;
-        if (dm_device_job_check(p->dev, msg, sizeof msg) == DM_E_RANGE)
-            emu_logf(&p->log, EMU_LOG_WARN, p->busid, "scenario fault never fires: %s", msg);
+        never = dm_device_job_check(p->dev, msg, sizeof msg) == DM_E_RANGE;
     }
+    pthread_mutex_unlock(&p->lock);
+    if (never)
+        emu_logf(&p->log, EMU_LOG_WARN, p->busid, "scenario fault never fires: %s", msg);
     return rc;
 }
 static void be_peek(void *ctx, enum dm_endpoint ep, uint64_t now_ns, dm_in *out)
 {
-    dm_device_peek(((emu_dm_port *)ctx)->dev, ep, now_ns, out);
+    emu_dm_port *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    dm_device_peek(p->dev, ep, now_ns, out);
+    pthread_mutex_unlock(&p->lock);
 }
 static void be_consume(void *ctx, enum dm_endpoint ep, uint64_t release_ns)
 {
-    dm_device_consume(((emu_dm_port *)ctx)->dev, ep, release_ns);
+    emu_dm_port *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    dm_device_consume(p->dev, ep, release_ns);
+    pthread_mutex_unlock(&p->lock);
 }
 static void be_consume_urb(void *ctx, enum dm_endpoint ep, uint64_t release_ns, uint64_t urb_ns)
 {
     emu_dm_port *p = ctx;
+    pthread_mutex_lock(&p->lock);
     if (p->tport)
         p->tport->urb_ns = urb_ns;
     dm_device_consume(p->dev, ep, release_ns);
     if (p->tport)
         p->tport->urb_ns = UINT64_MAX;
+    pthread_mutex_unlock(&p->lock);
 }
 static void be_clear_halt(void *ctx, enum dm_endpoint ep)
 {
-    dm_device_clear_halt(((emu_dm_port *)ctx)->dev, ep);
+    emu_dm_port *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    dm_device_clear_halt(p->dev, ep);
+    pthread_mutex_unlock(&p->lock);
 }
 static void be_reset(void *ctx)
 {
-    dm_device_reset(((emu_dm_port *)ctx)->dev);
+    emu_dm_port *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    dm_device_reset(p->dev);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* A scenario quirk answered an eSCL request (dm_escl_config.log). */
+static void escl_quirk_log(void *ctx, const char *line)
+{
+    emu_dm_port *p = ctx;
+    emu_logf(&p->log, EMU_LOG_INFO, p->busid, "escl quirk: %s", line);
 }
 
 static const emu_backend_ops dm_backend = {
@@ -67,10 +101,18 @@ static const emu_backend_ops dm_backend = {
 /* Everything the dm side owns; freed after the server. */
 typedef struct emu_dm_bundle {
     dm_clock_real clock;
-    dm_scenario *scenario;
+    /* Scenarios, each loaded once per distinct path (NULL: the built-in);
+     * [0] is every device's default. */
+    dm_scenario *scenarios[EMU_MAX_DEVICES + 1];
+    const char *scenario_paths[EMU_MAX_DEVICES + 1];
+    size_t nscenarios;
     size_t n;
     dm_profile *profiles[EMU_MAX_DEVICES];
+    dm_engine *engines[EMU_MAX_DEVICES];
     dm_device *devices[EMU_MAX_DEVICES];
+    dm_escl *escl_fronts[EMU_MAX_DEVICES];
+    emu_escl *escl; /* the eSCL listener, NULL without --escl-listen */
+    emu_log escl_log;
     emu_dm_port dm_ports[EMU_MAX_DEVICES];
     emu_trace_port ports[EMU_MAX_DEVICES];
     emu_trace *trace;
@@ -79,16 +121,98 @@ typedef struct emu_dm_bundle {
 static void bundle_free(void *arg)
 {
     emu_dm_bundle *b = arg;
+    emu_escl_free(b->escl); /* its connections go before their fronts */
     for (size_t i = 0; i < b->n; i++) {
+        dm_escl_free(b->escl_fronts[i]);
         dm_device_free(b->devices[i]);
+        dm_engine_free(b->engines[i]);
         dm_profile_free(b->profiles[i]);
+        pthread_mutex_destroy(&b->dm_ports[i].lock);
     }
-    dm_scenario_free(b->scenario);
+    for (size_t i = 0; i < b->nscenarios; i++)
+        dm_scenario_free(b->scenarios[i]);
     if (b->trace) {
         emu_trace_flush(b->trace);
         emu_trace_close(b->trace);
     }
     free(b);
+}
+
+/* The scenario at path (NULL: the built-in clean one), loading it only the
+ * first time a path is named. */
+static int bundle_scenario(emu_dm_bundle *b, const char *path, dm_scenario **out, char *errbuf,
+                           size_t errlen)
+{
+    for (size_t i = 0; i < b->nscenarios; i++) {
+        const char *have = b->scenario_paths[i];
+        if (have == path || (have && path && strcmp(have, path) == 0)) {
+            *out = b->scenarios[i];
+            return 0;
+        }
+    }
+    if (b->nscenarios >= sizeof b->scenarios / sizeof b->scenarios[0]) {
+        snprintf(errbuf, errlen, "internal error: more scenarios than devices");
+        return -1;
+    }
+    dm_scenario *sc;
+    int rc = path ? dm_scenario_load_file(path, &sc, errbuf, errlen)
+                  : dm_scenario_load_default(&sc, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    b->scenario_paths[b->nscenarios] = path;
+    b->scenarios[b->nscenarios++] = sc;
+    *out = sc;
+    return 0;
+}
+
+static int escl_start(void *arg)
+{
+    return emu_escl_start(arg);
+}
+static void escl_signal_stop(void *arg)
+{
+    emu_escl_signal_stop(arg);
+}
+static void escl_join(void *arg)
+{
+    emu_escl_join(arg);
+}
+static const emu_companion_ops escl_companion = {
+    .start = escl_start,
+    .signal_stop = escl_signal_stop,
+    .join = escl_join,
+};
+
+/* --escl-listen: the listener over every device's eSCL front. */
+static int escl_listen(emu_server *srv, emu_dm_bundle *b, const emu_options *opts, char *errbuf,
+                       size_t errlen)
+{
+    emu_escl_dev devs[EMU_MAX_DEVICES];
+    emu_escl_opts eo;
+    emu_log log = {opts->log ? opts->log : stderr, opts->log_level};
+    int rc;
+
+    emu_escl_opts_init(&eo);
+    eo.host = opts->escl_host ? opts->escl_host : "127.0.0.1";
+    eo.port = opts->escl_port;
+    if (opts->escl_slots)
+        eo.slots = opts->escl_slots;
+    if (opts->escl_deadline_ms)
+        eo.deadline_ms = opts->escl_deadline_ms;
+    for (size_t i = 0; i < b->n; i++) {
+        snprintf(devs[i].busid, sizeof devs[i].busid, "%s", b->dm_ports[i].busid);
+        devs[i].front = b->escl_fronts[i];
+        devs[i].lock = &b->dm_ports[i].lock;
+    }
+    b->escl_log = log;
+    rc = emu_escl_create(&eo, devs, b->n, &b->escl_log, &b->escl, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    emu_server_set_escl_port(srv, emu_escl_port(b->escl));
+    rc = emu_server_add_companion(srv, &escl_companion, b->escl);
+    if (rc < 0)
+        snprintf(errbuf, errlen, "internal error: companion table full");
+    return rc;
 }
 
 int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, size_t errlen)
@@ -97,8 +221,9 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
     if (n > EMU_MAX_DEVICES) {
         snprintf(errbuf, errlen, "%zu devices requested; at most %d are supported", n,
                  EMU_MAX_DEVICES);
-        return -1;
+        return EMU_E_INVALID;
     }
+    int rc = EMU_E_NOMEM;
     emu_dm_bundle *b = calloc(1, sizeof(*b));
     emu_export *ex = calloc(n, sizeof(*ex));
     if (!b || !ex) {
@@ -106,28 +231,41 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         goto out_free;
     }
     dm_clock_real_init(&b->clock);
-    int rc = opts->scenario_path
-                 ? dm_scenario_load_file(opts->scenario_path, &b->scenario, errbuf, errlen)
-                 : dm_scenario_load_default(&b->scenario, errbuf, errlen);
-    if (rc < 0)
+    dm_scenario *default_scenario; /* loaded (and checked) even if every device has its own */
+    rc = EMU_E_FIXTURE;
+    if (bundle_scenario(b, opts->scenario_path, &default_scenario, errbuf, errlen) < 0)
         goto out_free;
-    if (opts->trace_path && emu_trace_open(opts->trace_path, &b->trace, errbuf, errlen) < 0)
+    emu_log tlog = {opts->log ? opts->log : stderr, opts->log_level};
+    if (opts->trace_path &&
+        emu_trace_open(opts->trace_path, &tlog, &b->trace, errbuf, errlen) < 0) {
+        rc = EMU_E_TRACE;
         goto out_free;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *path = opts->n_devices && opts->profile_paths ? opts->profile_paths[i] : NULL;
-        rc = path ? dm_profile_load_file(path, &b->profiles[i], errbuf, errlen)
-                  : dm_profile_load_default(&b->profiles[i], errbuf, errlen);
-        if (rc < 0)
+        const emu_device_opts *own =
+            opts->n_devices && opts->device_opts ? &opts->device_opts[i] : NULL;
+        int drc = path ? dm_profile_load_file(path, &b->profiles[i], errbuf, errlen)
+                       : dm_profile_load_default(&b->profiles[i], errbuf, errlen);
+        if (drc < 0)
             goto out_free;
         b->n = i + 1;
+        pthread_mutex_init(&b->dm_ports[i].lock, NULL);
+        dm_scenario *scenario = default_scenario;
+        const char *scenario_path = opts->scenario_path;
+        if (own && own->scenario_path) {
+            scenario_path = own->scenario_path;
+            if (bundle_scenario(b, scenario_path, &scenario, errbuf, errlen) < 0)
+                goto out_free;
+        }
         b->ports[i].trace = b->trace;
         b->ports[i].urb_ns = UINT64_MAX;
         snprintf(b->ports[i].busid, sizeof b->ports[i].busid, "1-%zu", i + 1);
         dm_device_config cfg;
         dm_device_config_init(&cfg);
         cfg.profile = b->profiles[i];
-        cfg.scenario = b->scenario;
-        cfg.seed = opts->seed;
+        cfg.scenario = scenario;
+        cfg.seed = own && own->seed_set ? own->seed : opts->seed;
         cfg.clock = &b->clock.base;
         cfg.timing = opts->timing;
         if (b->trace) {
@@ -136,13 +274,29 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         }
         /* dm_device_create refuses a scenario its profile cannot run
          * without saying why; this check says which file, key and fault. */
-        rc = dm_scenario_check(b->scenario, b->profiles[i], errbuf, errlen);
-        if (rc < 0)
+        drc = dm_scenario_check(scenario, b->profiles[i], errbuf, errlen);
+        if (drc < 0)
             goto out_free;
-        rc = dm_device_create(&cfg, &b->devices[i]);
-        if (rc < 0) {
-            snprintf(errbuf, errlen, "cannot create device 1-%zu (%s): %s", i + 1,
-                     path ? path : "built-in profile", dm_strerror(rc));
+        drc = dm_engine_create(&cfg, &b->engines[i]);
+        if (drc >= 0)
+            drc = dm_device_create_on(b->engines[i], &b->devices[i]);
+        if (drc >= 0 && opts->escl_listen) {
+            dm_escl_config ec;
+            char prefix[PROTO_USBIP_BUSID_SIZE + 1];
+            dm_escl_config_init(&ec);
+            snprintf(prefix, sizeof prefix, "/1-%zu", i + 1);
+            ec.engine = b->engines[i];
+            ec.prefix = prefix;
+            ec.plain_root = i == 0;
+            ec.png_level = opts->png_level;
+            ec.log = escl_quirk_log;
+            ec.log_ctx = &b->dm_ports[i];
+            drc = dm_escl_create(&ec, &b->escl_fronts[i]);
+        }
+        if (drc < 0) {
+            snprintf(errbuf, errlen, "cannot create device 1-%zu (%s, %s): %s", i + 1,
+                     path ? path : "built-in profile",
+                     scenario_path ? scenario_path : "built-in scenario", dm_strerror(drc));
             goto out_free;
         }
         ex[i].id = *dm_profile_usb(b->profiles[i]);
@@ -155,22 +309,32 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         ex[i].ctx = &b->dm_ports[i];
     }
     emu_server *srv;
-    if (emu_server_create_ex(opts, ex, n, b->trace, &srv, errbuf, errlen) < 0)
+    rc = emu_server_create_ex(opts, ex, n, b->trace, &srv, errbuf, errlen);
+    if (rc < 0)
         goto out_free;
-    if (emu_server_add_cleanup(srv, bundle_free, b) < 0) {
-        emu_server_free(srv);
+    rc = emu_server_add_cleanup(srv, bundle_free, b);
+    if (rc < 0) {
         snprintf(errbuf, errlen, "internal error: cleanup table full");
-        bundle_free(b);
-        free(ex);
-        return -1;
+        goto out_free_server;
+    }
+    if (opts->escl_listen) {
+        /* The bundle is the server's now: freed with it on any failure. */
+        rc = escl_listen(srv, b, opts, errbuf, errlen);
+        if (rc < 0) {
+            emu_server_free(srv);
+            free(ex);
+            return rc;
+        }
     }
     free(ex);
     *out = srv;
-    return 0;
+    return EMU_OK;
 
+out_free_server:
+    emu_server_free(srv);
 out_free:
     if (b)
         bundle_free(b);
     free(ex);
-    return -1;
+    return rc;
 }

@@ -4,29 +4,28 @@
 #ifndef SCANEMU_EMU_INTERNAL_H
 #define SCANEMU_EMU_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "dm/dm.h"
+#include "dm/escl.h"
 #include "emu/emu.h"
 #include "protocol/usbip.h"
 
 /* ---- limits (see docs/emulator.md) --------------------------------------- */
 
-#define EMU_MAX_PENDING_URBS   1024u        /* IN URBs pending per connection */
-#define EMU_RECENT_SEQNUMS     4096u        /* completed seqnums remembered for unlink */
-#define EMU_OUTQ_HIGH_WATER    (256u << 10) /* stop reading input above this */
-#define EMU_RX_CHUNK           (64u << 10)
-#define EMU_MAX_OP_CONNS       64u   /* connections still in the op phase */
-#define EMU_OP_IDLE_TIMEOUT_MS 10000 /* op-phase client that says nothing */
+#define EMU_MAX_PENDING_URBS 1024u        /* IN URBs pending per connection */
+#define EMU_RECENT_SEQNUMS   4096u        /* completed seqnums remembered for unlink */
+#define EMU_OUTQ_HIGH_WATER  (256u << 10) /* stop reading input above this */
+#define EMU_RX_CHUNK         (64u << 10)
+#define EMU_OP_SLOTS         64u   /* connections in the op phase (default) */
+#define EMU_OP_DEADLINE_MS   5000u /* total time of the op phase (default) */
+#define EMU_OP_ACCEPT_BATCH  16u   /* accepts per wake-up, so requests are read between */
 
 /* Bytes of NAKed bulk OUT (device response queue full) held per connection. */
 #define EMU_MAX_PARKED_OUT (1u << 20)
-
-/* RET_SUBMIT status of a bulk/interrupt URB while the device is unconfigured:
- * the endpoint is not in the active configuration, which Linux's
- * usb_submit_urb (and usbfs) reports as -ENOENT. */
-#define EMU_ENOENT (-2)
 
 /* ---- logging ------------------------------------------------------------- */
 
@@ -47,6 +46,131 @@ void emu_logf(const emu_log *log, enum emu_log_level lvl, const char *tag, const
 
 uint64_t emu_now_ns(void); /* CLOCK_MONOTONIC, the scale of dm_clock_real */
 
+/* ---- admission: connection slots of a listener --------------------------- */
+
+/* What a listener (the USB/IP acceptor, the eSCL listener) keeps when more
+ * clients connect than it has slots for, and how long each may take before
+ * it has said what it wants. A connection is in one of three states:
+ *   WAITING   its request is not complete; the deadline runs. Evicted first.
+ *   ANSWERING its request is complete, the answer is going out; the deadline
+ *             set when it started waiting still runs. Evicted only when no
+ *             connection is WAITING.
+ *   SERVING   being served at length (a streamed scan); no deadline, never
+ *             evicted.
+ * When every slot is taken, a new connection gets the slot of the oldest
+ * WAITING one (else of the oldest ANSWERING one), which is evicted: a new
+ * client is always admitted unless every slot is SERVING. The table holds no sockets and reads
+ * no clock: the caller passes the time in and closes what it is told to. */
+#define EMU_ADMIT_MAX_SLOTS       1024u
+#define EMU_ADMIT_MAX_DEADLINE_MS 3600000u
+
+enum emu_admit_state {
+    EMU_ADMIT_FREE = 0,
+    EMU_ADMIT_WAITING,
+    EMU_ADMIT_ANSWERING,
+    EMU_ADMIT_SERVING,
+};
+
+typedef struct emu_admit_limits {
+    unsigned slots;       /* 1..EMU_ADMIT_MAX_SLOTS */
+    unsigned deadline_ms; /* from entering WAITING to leaving ANSWERING */
+} emu_admit_limits;
+
+typedef struct emu_admit_slot {
+    enum emu_admit_state state;
+    uint64_t since_ns;    /* when it last entered WAITING: its age */
+    uint64_t deadline_ns; /* UINT64_MAX: none (SERVING) */
+} emu_admit_slot;
+
+typedef struct emu_admit {
+    emu_admit_limits lim;
+    emu_admit_slot *slot; /* lim.slots entries */
+    unsigned used;
+} emu_admit;
+
+/* Allocates lim->slots slots, all free. EMU_E_INVALID for limits out of
+ * range, EMU_E_NOMEM; *a is usable (and emu_admit_free safe) only on success. */
+int emu_admit_init(emu_admit *a, const emu_admit_limits *lim);
+void emu_admit_free(emu_admit *a);
+/* A connection arrived at now_ns. Returns a free slot for it, now WAITING
+ * with a deadline of now + deadline_ms. When every slot is held, returns -1
+ * and sets *victim to the slot whose connection must make room (the oldest
+ * WAITING, else the oldest ANSWERING): end that connection, release its slot
+ * and take again. *victim is -1 when every slot is SERVING: refuse the
+ * newcomer. */
+int emu_admit_take(emu_admit *a, uint64_t now_ns, int *victim);
+/* WAITING restarts the deadline (a new request on a kept-alive connection);
+ * ANSWERING keeps it; SERVING clears it; FREE is emu_admit_release. */
+void emu_admit_set(emu_admit *a, int slot, enum emu_admit_state st, uint64_t now_ns);
+/* The slot is free again (its connection closed or handed on). */
+void emu_admit_release(emu_admit *a, int slot);
+/* Earliest deadline of any held slot; UINT64_MAX: none. */
+uint64_t emu_admit_next_deadline(const emu_admit *a);
+/* Whether slot's deadline has passed at now_ns. */
+int emu_admit_expired(const emu_admit *a, int slot, uint64_t now_ns);
+/* A slot whose deadline has passed (the earliest), or -1. */
+int emu_admit_next_expired(const emu_admit *a, uint64_t now_ns);
+
+/* A service that runs beside the server's threads (the eSCL listener):
+ * start when emu_server_run starts, signal_stop from emu_server_stop
+ * (async-signal-safe), join when run ends; its resources are freed by a
+ * cleanup. EMU_E_NOMEM when the table is full. */
+typedef struct emu_companion_ops {
+    int (*start)(void *arg);
+    void (*signal_stop)(void *arg);
+    void (*join)(void *arg);
+} emu_companion_ops;
+
+/* ---- TCP listeners (net.c) ---------------------------------------------------- */
+
+/* Binds and listens (non-blocking, close-on-exec) on host:port (0 = any free
+ * port); what ("USB/IP", "eSCL") names it in messages and in the warning
+ * logged when the address is not loopback. One line in errbuf on failure:
+ * EMU_E_SOCKET. */
+int emu_listen_tcp(const emu_log *log, const char *what, const char *host, uint16_t port,
+                   int *fd_out, uint16_t *port_out, char *errbuf, size_t errlen);
+/* "HOST:PORT" of a peer, numeric. */
+void emu_peer_str(const struct sockaddr *sa, socklen_t len, char *out, size_t outlen);
+
+/* ---- eSCL over TCP (escl_tcp.c) ------------------------------------------------- */
+
+/* A listener thread accepts HTTP connections and routes each by its first
+ * request line ("/BUSID/eSCL..." names a device, anything else is the first
+ * device); one thread per device carries its connections to the device's
+ * eSCL front, at the deadlines the front gives, with the device's lock held
+ * for every call on the front (the lock its native worker takes too).
+ * docs/escl.md, "Connections". */
+#define EMU_ESCL_SLOTS          64u    /* connections per device (default) */
+#define EMU_ESCL_DEADLINE_MS    10000u /* a request must be complete within this */
+#define EMU_ESCL_WRITE_STALL_MS 30000u /* a peer that reads nothing for this is dropped */
+
+typedef struct emu_escl_dev {
+    char busid[PROTO_USBIP_BUSID_SIZE];
+    dm_escl *front;        /* borrowed */
+    pthread_mutex_t *lock; /* borrowed: held around every call on front */
+} emu_escl_dev;
+
+typedef struct emu_escl_opts {
+    const char *host;     /* default 127.0.0.1 */
+    uint16_t port;        /* 0 = any free port */
+    unsigned slots;       /* per device */
+    unsigned deadline_ms; /* request line (routing) and whole request */
+} emu_escl_opts;
+void emu_escl_opts_init(emu_escl_opts *o);
+
+typedef struct emu_escl emu_escl;
+/* Binds and listens; no thread yet. One line in errbuf on failure. */
+int emu_escl_create(const emu_escl_opts *opts, const emu_escl_dev *devs, size_t n,
+                    const emu_log *log, emu_escl **out, char *errbuf, size_t errlen);
+uint16_t emu_escl_port(const emu_escl *e);
+int emu_escl_start(emu_escl *e); /* EMU_OK or EMU_E_SYSTEM */
+/* Async-signal-safe: asks the threads to end. */
+void emu_escl_signal_stop(emu_escl *e);
+/* Joins the threads (after emu_escl_signal_stop). */
+void emu_escl_join(emu_escl *e);
+/* Stops, closes every connection (each front's connections first) and frees. */
+void emu_escl_free(emu_escl *e);
+
 /* ---- USB device layer ---------------------------------------------------- */
 
 /* Endpoint slots of the fixed interface layout. */
@@ -63,12 +187,12 @@ enum emu_ep_slot {
 
 typedef struct emu_usbdev {
     uint32_t speed; /* PROTO_USBIP_SPEED_* */
-    uint8_t dev_desc[18];
+    uint8_t dev_desc[PROTO_USB_DT_DEVICE_SIZE];
     uint8_t conf_desc[EMU_CONF_MAX];
     size_t conf_len;
     uint8_t other_conf[EMU_CONF_MAX]; /* other-speed config (high speed only) */
     size_t other_len;
-    uint8_t qualifier[10];
+    uint8_t qualifier[PROTO_USB_DT_DEVICE_QUALIFIER_SIZE];
     int has_qualifier;
     uint8_t bos[EMU_BOS_MAX];
     size_t bos_len; /* 0: no BOS (bcdUSB < 0x0201) */
@@ -129,10 +253,18 @@ typedef struct emu_export {
 
 typedef struct emu_trace emu_trace;
 /* One writer for all devices; records are buffered and flushed by
- * emu_trace_flush (job end, disconnect, shutdown) and emu_trace_close. */
-int emu_trace_open(const char *path, emu_trace **out, char *errbuf, size_t errlen);
+ * emu_trace_flush (job end, disconnect, shutdown) and emu_trace_close. The
+ * first write error (a full disk, /dev/full, a FIFO whose reader left) is
+ * logged once to log (copied; NULL: not logged), naming the file; later
+ * records are dropped and counted. path kinds: docs/emulator.md, "Trace". */
+int emu_trace_open(const char *path, const emu_log *log, emu_trace **out, char *errbuf,
+                   size_t errlen);
 void emu_trace_flush(emu_trace *t);
 void emu_trace_close(emu_trace *t);
+/* 0, or the errno of the first failed write; *dropped (may be NULL) gets the
+ * number of records dropped since. t may be NULL (no trace: 0). */
+int emu_trace_status(emu_trace *t, uint64_t *dropped);
+const char *emu_trace_path(const emu_trace *t);
 
 /* Per-device context for emu_trace_record (a dm_trace_fn). */
 typedef struct emu_trace_port {
@@ -150,13 +282,18 @@ void emu_trace_record(void *port, const dm_trace_rec *rec);
 /* emu_server_create without fixtures: exports the given backends (1..
  * EMU_MAX_DEVICES) as busids 1-1, 1-2, ... opts' profile/scenario/seed/timing/
  * trace_path are ignored. trace (may be NULL) is flushed when a device goes
- * idle and at shutdown; it stays the caller's. */
+ * idle and at shutdown; it stays the caller's. Returns EMU_OK or an emu_err
+ * with one line in errbuf. */
 int emu_server_create_ex(const emu_options *opts, const emu_export *exports, size_t n,
                          emu_trace *trace, emu_server **out, char *errbuf, size_t errlen);
 
 /* Resources that emu_server_free releases after the server itself is gone
- * (device-model devices, profiles, the trace writer). */
+ * (device-model devices, profiles, the trace writer), last added first.
+ * EMU_OK, or EMU_E_NOMEM when the fixed table is full. */
 typedef void (*emu_cleanup_fn)(void *arg);
 int emu_server_add_cleanup(emu_server *srv, emu_cleanup_fn fn, void *arg);
+int emu_server_add_companion(emu_server *srv, const emu_companion_ops *ops, void *arg);
+/* Set by the binding that creates the eSCL listener. */
+void emu_server_set_escl_port(emu_server *srv, uint16_t port);
 
 #endif

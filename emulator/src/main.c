@@ -16,10 +16,12 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: scanemu [--listen HOST:PORT] [--device PROFILE.yaml]...\n"
-            "               [--scenario SCENARIO.yaml] [--seed N] [--trace FILE.jsonl]\n"
+            "usage: scanemu [--listen HOST:PORT] [--scenario SCENARIO.yaml] [--seed N]\n"
+            "               [--device PROFILE.yaml [--scenario SCENARIO.yaml] [--seed N]]...\n"
+            "               [--trace FILE.jsonl]\n"
             "               [--no-timing] [--realtime[=PRIO]] [--slice-us N]\n"
             "               [--port-file FILE] [-v|-q]\n"
+            "               [--escl-listen HOST:PORT [--escl-port-file FILE] [--png-level N]]\n"
             "               [--help] [--version]\n"
             "\n"
             "Exports virtual USB scanners over USB/IP (the protocol of Linux usbipd).\n"
@@ -27,8 +29,11 @@ static void usage(FILE *f)
             "                      port). USB/IP has no authentication: keep it on loopback.\n"
             "  --device FILE       one exported device per flag, busids 1-1, 1-2, ... in order;\n"
             "                      without --device, one built-in default scanner\n"
-            "  --scenario FILE     fault scenario for every device (default: clean, 10 sheets)\n"
-            "  --seed N            seed for page content, jitter and faults (default 1)\n"
+            "  --scenario FILE     fault scenario: before any --device, every device's default\n"
+            "                      (default: clean, 10 sheets); after a --device, that\n"
+            "                      device's own\n"
+            "  --seed N            seed for page content, jitter and faults (default 1); before\n"
+            "                      any --device every device's, after a --device that device's\n"
             "  --trace FILE        device-side JSON Lines trace, one record per band\n"
             "  --no-timing         release bands as fast as possible (benchmarks)\n"
             "  --realtime[=PRIO]   device threads at SCHED_FIFO priority PRIO (1-99, default\n"
@@ -38,8 +43,58 @@ static void usage(FILE *f)
             "                      (default 100; 0 = the kernel's): on Linux >= 6.12 a device\n"
             "                      thread woken for a band then preempts host processes\n"
             "  --port-file FILE    write the bound port to FILE once listening\n"
+            "  --escl-listen HOST:PORT\n"
+            "                      every device also serves eSCL (AirScan) over HTTP: the\n"
+            "                      first at http://HOST:PORT/eSCL, each at\n"
+            "                      http://HOST:PORT/BUSID/eSCL (port 0 = any free port;\n"
+            "                      no authentication: keep it on loopback). docs/escl.md\n"
+            "  --escl-port-file FILE  write the bound eSCL port to FILE once listening\n"
+            "  --png-level N       zlib level of eSCL PNG pages, 0-9 (default 1)\n"
             "  -v, --verbose       more log output (repeat for debug)\n"
-            "  -q, --quiet         warnings and errors only\n");
+            "  -q, --quiet         warnings and errors only\n"
+            "Options that take one value may be given once (--scenario and --seed once\n"
+            "before the first --device and once after each --device); -q and -v exclude\n"
+            "each other.\n");
+}
+
+/* Single-value options: a second occurrence is an error, not last-wins. */
+enum once_opt {
+    ONCE_LISTEN,
+    ONCE_TRACE,
+    ONCE_PORT_FILE,
+    ONCE_REALTIME,
+    ONCE_SLICE,
+    ONCE_X_SLOTS,
+    ONCE_X_DEADLINE,
+    ONCE_ESCL_LISTEN,
+    ONCE_ESCL_PORT_FILE,
+    ONCE_PNG_LEVEL,
+    ONCE_COUNT,
+};
+
+typedef struct once_tab {
+    int seen[ONCE_COUNT];
+    const char *val[ONCE_COUNT]; /* NULL: given without a value */
+} once_tab;
+
+static void given_twice(const char *name, const char *where, const char *first, const char *second)
+{
+    if (first && second)
+        fprintf(stderr, "scanemu: %s given twice%s (\"%s\", then \"%s\"); give it once\n", name,
+                where, first, second);
+    else
+        fprintf(stderr, "scanemu: %s given twice%s; give it once\n", name, where);
+}
+
+static int once(once_tab *t, enum once_opt o, const char *name, const char *val)
+{
+    if (t->seen[o]) {
+        given_twice(name, "", t->val[o], val);
+        return -1;
+    }
+    t->seen[o] = 1;
+    t->val[o] = val;
+    return 0;
 }
 
 /* Strict unsigned parse: digits only, whole string, no overflow, <= max. */
@@ -120,7 +175,18 @@ static void *signal_thread(void *arg)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_NO_TIMING = 256, OPT_PORT_FILE, OPT_VERSION, OPT_REALTIME, OPT_SLICE };
+    enum {
+        OPT_NO_TIMING = 256,
+        OPT_PORT_FILE,
+        OPT_VERSION,
+        OPT_REALTIME,
+        OPT_SLICE,
+        OPT_X_OP_SLOTS,
+        OPT_X_OP_DEADLINE,
+        OPT_ESCL_LISTEN,
+        OPT_ESCL_PORT_FILE,
+        OPT_PNG_LEVEL,
+    };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"device", required_argument, NULL, 'd'},
@@ -135,20 +201,63 @@ int main(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"escl-listen", required_argument, NULL, OPT_ESCL_LISTEN},
+        {"escl-port-file", required_argument, NULL, OPT_ESCL_PORT_FILE},
+        {"png-level", required_argument, NULL, OPT_PNG_LEVEL},
+        /* Internal, for tests (docs/emulator.md, "Connection slots"). */
+        {"x-op-slots", required_argument, NULL, OPT_X_OP_SLOTS},
+        {"x-op-deadline-ms", required_argument, NULL, OPT_X_OP_DEADLINE},
         {NULL, 0, NULL, 0},
     };
     emu_options opts;
     emu_options_init(&opts);
     const char *devices[EMU_MAX_DEVICES];
+    emu_device_opts dev_opts[EMU_MAX_DEVICES];
+    const char *seed_arg[EMU_MAX_DEVICES + 1] = {NULL}; /* [0]: the default, [i]: device i */
     size_t ndev = 0;
-    char host[256];
-    const char *port_file = NULL;
-    int verbosity = 0;
+    char host[256], escl_host[256];
+    const char *port_file = NULL, *escl_port_file = NULL;
+    int verbosity = 0, quiet = 0;
+    once_tab once_seen = {{0}, {NULL}};
+    memset(dev_opts, 0, sizeof dev_opts);
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":vqh", longopts, NULL)) != -1) {
         switch (opt) {
+        case OPT_ESCL_LISTEN:
+            if (once(&once_seen, ONCE_ESCL_LISTEN, "--escl-listen", optarg) < 0)
+                return 2;
+            if (parse_listen(optarg, escl_host, sizeof escl_host, &opts.escl_port) < 0) {
+                fprintf(stderr,
+                        "scanemu: --escl-listen: expected HOST:PORT with PORT 0-65535, got "
+                        "\"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            opts.escl_listen = 1;
+            opts.escl_host = escl_host;
+            break;
+        case OPT_ESCL_PORT_FILE:
+            if (once(&once_seen, ONCE_ESCL_PORT_FILE, "--escl-port-file", optarg) < 0)
+                return 2;
+            escl_port_file = optarg;
+            break;
+        case OPT_PNG_LEVEL: {
+            char *end;
+            long v;
+            if (once(&once_seen, ONCE_PNG_LEVEL, "--png-level", optarg) < 0)
+                return 2;
+            v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 0 || v > 9) {
+                fprintf(stderr, "scanemu: --png-level: expected 0-9, got \"%s\"\n", optarg);
+                return 2;
+            }
+            opts.png_level = (int)v;
+            break;
+        }
         case 'l':
+            if (once(&once_seen, ONCE_LISTEN, "--listen", optarg) < 0)
+                return 2;
             if (parse_listen(optarg, host, sizeof host, &opts.listen_port) < 0) {
                 fprintf(stderr,
                         "scanemu: --listen: expected HOST:PORT with PORT 0-65535, got "
@@ -165,9 +274,21 @@ int main(int argc, char **argv)
             }
             devices[ndev++] = optarg;
             break;
-        case 's':
-            opts.scenario_path = optarg;
+        case 's': {
+            /* Before any --device: every device's default; after one: its own. */
+            const char **slot = ndev ? &dev_opts[ndev - 1].scenario_path : &opts.scenario_path;
+            if (*slot) {
+                char where[96];
+                if (ndev)
+                    snprintf(where, sizeof where, " for --device %zu (busid 1-%zu)", ndev, ndev);
+                else
+                    snprintf(where, sizeof where, " before the first --device");
+                given_twice("--scenario", where, *slot, optarg);
+                return 2;
+            }
+            *slot = optarg;
             break;
+        }
         case 'S': {
             unsigned long long v;
             if (parse_u64(optarg, ULLONG_MAX, &v) < 0) {
@@ -175,19 +296,40 @@ int main(int argc, char **argv)
                         optarg);
                 return 2;
             }
-            opts.seed = v;
+            if (seed_arg[ndev]) {
+                char where[96];
+                if (ndev)
+                    snprintf(where, sizeof where, " for --device %zu (busid 1-%zu)", ndev, ndev);
+                else
+                    snprintf(where, sizeof where, " before the first --device");
+                given_twice("--seed", where, seed_arg[ndev], optarg);
+                return 2;
+            }
+            seed_arg[ndev] = optarg;
+            if (ndev) {
+                dev_opts[ndev - 1].seed_set = 1;
+                dev_opts[ndev - 1].seed = v;
+            } else {
+                opts.seed = v;
+            }
             break;
         }
         case 't':
+            if (once(&once_seen, ONCE_TRACE, "--trace", optarg) < 0)
+                return 2;
             opts.trace_path = optarg;
             break;
         case OPT_NO_TIMING:
             opts.timing = 0;
             break;
         case OPT_PORT_FILE:
+            if (once(&once_seen, ONCE_PORT_FILE, "--port-file", optarg) < 0)
+                return 2;
             port_file = optarg;
             break;
         case OPT_REALTIME: {
+            if (once(&once_seen, ONCE_REALTIME, "--realtime", optarg) < 0)
+                return 2;
             unsigned long long v = 10;
             if (optarg && (parse_u64(optarg, 99, &v) < 0 || v < 1)) {
                 fprintf(stderr, "scanemu: --realtime: expected a priority 1-99, got \"%s\"\n",
@@ -198,6 +340,8 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_SLICE: {
+            if (once(&once_seen, ONCE_SLICE, "--slice-us", optarg) < 0)
+                return 2;
             unsigned long long v;
             if (parse_u64(optarg, 100000, &v) < 0 || (v != 0 && v < 100)) {
                 fprintf(stderr,
@@ -208,11 +352,35 @@ int main(int argc, char **argv)
             opts.slice_us = (unsigned)v;
             break;
         }
-        case 'v':
-            verbosity++;
+        case OPT_X_OP_SLOTS:
+        case OPT_X_OP_DEADLINE: {
+            int slots = opt == OPT_X_OP_SLOTS;
+            if (once(&once_seen, slots ? ONCE_X_SLOTS : ONCE_X_DEADLINE,
+                     slots ? "--x-op-slots" : "--x-op-deadline-ms", optarg) < 0)
+                return 2;
+            unsigned long long v;
+            if (parse_u64(optarg, slots ? 1024 : 3600000, &v) < 0 || v < 1) {
+                fprintf(stderr, "scanemu: --%s: expected 1-%u, got \"%s\"\n",
+                        slots ? "x-op-slots" : "x-op-deadline-ms", slots ? 1024u : 3600000u,
+                        optarg);
+                return 2;
+            }
+            if (slots)
+                opts.op_slots = (unsigned)v;
+            else
+                opts.op_deadline_ms = (unsigned)v;
             break;
+        }
+        case 'v':
         case 'q':
-            verbosity = -1;
+            if (opt == 'v' ? quiet : verbosity > 0) {
+                fprintf(stderr, "scanemu: -q and -v contradict each other; give one of them\n");
+                return 2;
+            }
+            if (opt == 'v')
+                verbosity++;
+            else
+                quiet = 1;
             break;
         case 'h':
             usage(stdout);
@@ -233,16 +401,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "scanemu: unexpected argument \"%s\" (see --help)\n", argv[optind]);
         return 2;
     }
-    opts.log_level = verbosity < 0 ? EMU_LOG_WARN : verbosity == 0 ? EMU_LOG_INFO : EMU_LOG_DEBUG;
+    if ((escl_port_file || once_seen.seen[ONCE_PNG_LEVEL]) && !opts.escl_listen) {
+        fprintf(stderr, "scanemu: %s needs --escl-listen\n",
+                escl_port_file ? "--escl-port-file" : "--png-level");
+        return 2;
+    }
+    opts.log_level = quiet ? EMU_LOG_WARN : verbosity == 0 ? EMU_LOG_INFO : EMU_LOG_DEBUG;
     opts.profile_paths = devices;
     opts.n_devices = ndev;
+    opts.device_opts = ndev ? dev_opts : NULL;
 
-    sigctx sc;
-    sigemptyset(&sc.set);
-    sigaddset(&sc.set, SIGINT);
-    sigaddset(&sc.set, SIGTERM);
-    sigaddset(&sc.set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+    /* Start-up (fixtures, the trace, the listening socket) runs with
+     * SIGINT and SIGTERM at their default action, even if the parent left
+     * them ignored: a fixture or trace path that blocks (a FIFO, a hung
+     * network file system) must not make scanemu unstoppable, and nothing
+     * has been served yet that a clean stop would save. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
 
     char err[512];
@@ -251,8 +426,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "scanemu: %s\n", err);
         return 1;
     }
+    /* From here on SIGINT/SIGTERM stop the server cleanly: blocked in every
+     * thread (the device threads inherit the mask) and taken by sigwait. */
+    sigctx sc;
+    sigemptyset(&sc.set);
+    sigaddset(&sc.set, SIGINT);
+    sigaddset(&sc.set, SIGTERM);
+    sigaddset(&sc.set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
     if (port_file && write_port_file(port_file, emu_server_port(srv)) < 0) {
         fprintf(stderr, "scanemu: cannot write port file %s: %s\n", port_file, strerror(errno));
+        emu_server_free(srv);
+        return 1;
+    }
+    if (escl_port_file && write_port_file(escl_port_file, emu_server_escl_port(srv)) < 0) {
+        fprintf(stderr, "scanemu: cannot write port file %s: %s\n", escl_port_file,
+                strerror(errno));
         emu_server_free(srv);
         return 1;
     }
@@ -267,5 +456,5 @@ int main(int argc, char **argv)
     pthread_kill(st, SIGUSR1);
     pthread_join(st, NULL);
     emu_server_free(srv);
-    return rc < 0 ? 1 : 0;
+    return rc == EMU_E_TRACE ? 3 : rc < 0 ? 1 : 0;
 }

@@ -4,49 +4,6 @@
 
 #include "emu-internal.h"
 
-enum {
-    USB_REQ_GET_STATUS = 0,
-    USB_REQ_CLEAR_FEATURE = 1,
-    USB_REQ_SET_FEATURE = 3,
-    USB_REQ_SET_ADDRESS = 5,
-    USB_REQ_GET_DESCRIPTOR = 6,
-    USB_REQ_SET_DESCRIPTOR = 7,
-    USB_REQ_GET_CONFIGURATION = 8,
-    USB_REQ_SET_CONFIGURATION = 9,
-    USB_REQ_GET_INTERFACE = 10,
-    USB_REQ_SET_INTERFACE = 11,
-    USB_REQ_SET_SEL = 48,
-    USB_REQ_SET_ISOCH_DELAY = 49,
-};
-
-enum {
-    USB_DT_DEVICE = 1,
-    USB_DT_CONFIG = 2,
-    USB_DT_STRING = 3,
-    USB_DT_INTERFACE = 4,
-    USB_DT_ENDPOINT = 5,
-    USB_DT_DEVICE_QUALIFIER = 6,
-    USB_DT_OTHER_SPEED_CONFIG = 7,
-    USB_DT_BOS = 15,
-    USB_DT_DEVICE_CAPABILITY = 16,
-    USB_DT_SS_EP_COMP = 48,
-};
-
-enum {
-    USB_FEAT_ENDPOINT_HALT = 0,
-    USB_FEAT_U1_ENABLE = 48,
-    USB_FEAT_U2_ENABLE = 49,
-    USB_FEAT_LTM_ENABLE = 50,
-};
-
-#define USB_TYPE_MASK       0x60u
-#define USB_TYPE_STANDARD   0x00u
-#define USB_RECIP_MASK      0x1fu
-#define USB_RECIP_DEVICE    0u
-#define USB_RECIP_INTERFACE 1u
-#define USB_RECIP_ENDPOINT  2u
-#define USB_DIR_IN          0x80u
-
 static const uint8_t ep_addr[EMU_EP_COUNT] = {0x01, 0x81, 0x82};
 
 int emu_usbdev_slot(uint8_t addr)
@@ -64,7 +21,7 @@ static size_t build_config(uint8_t *c, uint32_t speed, uint8_t type)
     uint16_t bulk_mps = ss ? 1024 : speed == PROTO_USBIP_SPEED_HIGH ? 512 : 64;
     size_t n = 0;
 
-    c[n++] = 9;
+    c[n++] = PROTO_USB_DT_CONFIG_SIZE;
     c[n++] = type;
     n += 2;                /* wTotalLength, below */
     c[n++] = 1;            /* bNumInterfaces */
@@ -73,12 +30,12 @@ static size_t build_config(uint8_t *c, uint32_t speed, uint8_t type)
     c[n++] = 0xc0;         /* self-powered, no remote wakeup */
     c[n++] = ss ? 12 : 50; /* 96 mA (8 mA units) / 100 mA (2 mA units) */
 
-    c[n++] = 9;
-    c[n++] = USB_DT_INTERFACE;
-    c[n++] = 0;    /* bInterfaceNumber */
-    c[n++] = 0;    /* bAlternateSetting */
-    c[n++] = 3;    /* bNumEndpoints */
-    c[n++] = 0xff; /* vendor specific */
+    c[n++] = PROTO_USB_DT_INTERFACE_SIZE;
+    c[n++] = PROTO_USB_DT_INTERFACE;
+    c[n++] = 0; /* bInterfaceNumber */
+    c[n++] = 0; /* bAlternateSetting */
+    c[n++] = 3; /* bNumEndpoints */
+    c[n++] = PROTO_USB_CLASS_VENDOR;
     c[n++] = 0;
     c[n++] = 0;
     c[n++] = 0;
@@ -86,18 +43,18 @@ static size_t build_config(uint8_t *c, uint32_t speed, uint8_t type)
     for (int i = 0; i < EMU_EP_COUNT; i++) {
         int intr = i == EMU_EP_EVENT_IN;
         uint16_t mps = intr ? 16 : bulk_mps;
-        c[n++] = 7;
-        c[n++] = USB_DT_ENDPOINT;
+        c[n++] = PROTO_USB_DT_ENDPOINT_SIZE;
+        c[n++] = PROTO_USB_DT_ENDPOINT;
         c[n++] = ep_addr[i];
-        c[n++] = intr ? 3 : 2;
+        c[n++] = intr ? PROTO_USB_ENDPOINT_XFER_INT : PROTO_USB_ENDPOINT_XFER_BULK;
         proto_put_le16(c + n, mps);
         n += 2;
         /* Interrupt: 4 = 2^(4-1) microframes = 1 ms at high/super speed;
          * at full speed bInterval counts frames (4 ms). */
         c[n++] = intr ? 4 : 0;
         if (ss) {
-            c[n++] = 6;
-            c[n++] = USB_DT_SS_EP_COMP;
+            c[n++] = PROTO_USB_DT_SS_EP_COMP_SIZE;
+            c[n++] = PROTO_USB_DT_SS_EP_COMP;
             c[n++] = 0; /* bMaxBurst */
             c[n++] = 0; /* bmAttributes */
             proto_put_le16(c + n, intr ? 16 : 0);
@@ -133,7 +90,7 @@ static size_t build_string(uint8_t *d, const char *s)
         n += 2;
     }
     d[0] = (uint8_t)n;
-    d[1] = USB_DT_STRING;
+    d[1] = PROTO_USB_DT_STRING;
     return n;
 }
 
@@ -149,7 +106,7 @@ void emu_usbdev_init(emu_usbdev *u, const dm_usb_identity *id)
 
     const char *str[4] = {NULL, id->manufacturer, id->product, id->serial};
     u->strings[0][0] = 4;
-    u->strings[0][1] = USB_DT_STRING;
+    u->strings[0][1] = PROTO_USB_DT_STRING;
     proto_put_le16(&u->strings[0][2], 0x0409); /* English (US) */
     u->string_len[0] = 4;
     for (int i = 1; i < 4; i++)
@@ -157,8 +114,8 @@ void emu_usbdev_init(emu_usbdev *u, const dm_usb_identity *id)
             u->string_len[i] = build_string(u->strings[i], str[i]);
 
     uint8_t *d = u->dev_desc;
-    d[0] = 18;
-    d[1] = USB_DT_DEVICE;
+    d[0] = PROTO_USB_DT_DEVICE_SIZE;
+    d[1] = PROTO_USB_DT_DEVICE;
     proto_put_le16(d + 2, ss ? 0x0320 : 0x0200);
     d[4] = 0; /* class per interface */
     d[5] = 0;
@@ -172,14 +129,14 @@ void emu_usbdev_init(emu_usbdev *u, const dm_usb_identity *id)
     d[16] = u->string_len[3] ? 3 : 0;
     d[17] = 1;
 
-    u->conf_len = build_config(u->conf_desc, speed, USB_DT_CONFIG);
+    u->conf_len = build_config(u->conf_desc, speed, PROTO_USB_DT_CONFIG);
     if (speed == PROTO_USBIP_SPEED_HIGH) {
         /* A high-speed device describes how it would run at full speed. */
         u->other_len =
-            build_config(u->other_conf, PROTO_USBIP_SPEED_FULL, USB_DT_OTHER_SPEED_CONFIG);
+            build_config(u->other_conf, PROTO_USBIP_SPEED_FULL, PROTO_USB_DT_OTHER_SPEED_CONFIG);
         uint8_t *q = u->qualifier;
-        q[0] = 10;
-        q[1] = USB_DT_DEVICE_QUALIFIER;
+        q[0] = PROTO_USB_DT_DEVICE_QUALIFIER_SIZE;
+        q[1] = PROTO_USB_DT_DEVICE_QUALIFIER;
         proto_put_le16(q + 2, 0x0200);
         q[4] = 0;
         q[5] = 0;
@@ -193,17 +150,17 @@ void emu_usbdev_init(emu_usbdev *u, const dm_usb_identity *id)
         uint8_t *b = u->bos;
         size_t n = 5;
         b[0] = 5;
-        b[1] = USB_DT_BOS;
+        b[1] = PROTO_USB_DT_BOS;
         b[4] = 2; /* bNumDeviceCaps */
         /* USB 2.0 extension: no LPM. */
         b[n++] = 7;
-        b[n++] = USB_DT_DEVICE_CAPABILITY;
+        b[n++] = PROTO_USB_DT_DEVICE_CAPABILITY;
         b[n++] = 2;
         proto_put_le32(b + n, 0);
         n += 4;
         /* SuperSpeed USB device capability. */
         b[n++] = 10;
-        b[n++] = USB_DT_DEVICE_CAPABILITY;
+        b[n++] = PROTO_USB_DT_DEVICE_CAPABILITY;
         b[n++] = 3;
         b[n++] = 0;                    /* bmAttributes: no LTM */
         proto_put_le16(b + n, 0x000e); /* full, high and super speed */
@@ -243,26 +200,26 @@ static int get_descriptor(emu_usbdev *u, const proto_usb_setup *s, uint8_t *repl
     uint8_t type = (uint8_t)(s->wValue >> 8);
     uint8_t index = (uint8_t)s->wValue;
     switch (type) {
-    case USB_DT_DEVICE:
+    case PROTO_USB_DT_DEVICE:
         return reply_bytes(u->dev_desc, sizeof u->dev_desc, s->wLength, reply, cap, reply_len);
-    case USB_DT_CONFIG:
+    case PROTO_USB_DT_CONFIG:
         if (index != 0)
             return PROTO_USBIP_EPIPE;
         return reply_bytes(u->conf_desc, u->conf_len, s->wLength, reply, cap, reply_len);
-    case USB_DT_STRING:
+    case PROTO_USB_DT_STRING:
         if (index >= 4 || u->string_len[index] == 0)
             return PROTO_USBIP_EPIPE;
         return reply_bytes(u->strings[index], u->string_len[index], s->wLength, reply, cap,
                            reply_len);
-    case USB_DT_DEVICE_QUALIFIER:
+    case PROTO_USB_DT_DEVICE_QUALIFIER:
         if (!u->has_qualifier)
             return PROTO_USBIP_EPIPE;
         return reply_bytes(u->qualifier, sizeof u->qualifier, s->wLength, reply, cap, reply_len);
-    case USB_DT_OTHER_SPEED_CONFIG:
+    case PROTO_USB_DT_OTHER_SPEED_CONFIG:
         if (!u->other_len || index != 0)
             return PROTO_USBIP_EPIPE;
         return reply_bytes(u->other_conf, u->other_len, s->wLength, reply, cap, reply_len);
-    case USB_DT_BOS:
+    case PROTO_USB_DT_BOS:
         if (!u->bos_len)
             return PROTO_USBIP_EPIPE;
         return reply_bytes(u->bos, u->bos_len, s->wLength, reply, cap, reply_len);
@@ -273,7 +230,7 @@ static int get_descriptor(emu_usbdev *u, const proto_usb_setup *s, uint8_t *repl
 
 static int endpoint_feature(emu_usbdev *u, const proto_usb_setup *s, int set, emu_ctrl_effect *eff)
 {
-    if (s->wValue != USB_FEAT_ENDPOINT_HALT)
+    if (s->wValue != PROTO_USB_FEAT_ENDPOINT_HALT)
         return PROTO_USBIP_EPIPE;
     uint8_t addr = (uint8_t)s->wIndex;
     if ((addr & 0x7f) == 0)
@@ -308,23 +265,23 @@ int emu_usbdev_control(emu_usbdev *u, const proto_usb_setup *s, const uint8_t *o
     (void)out_data;
     memset(eff, 0, sizeof(*eff));
     *reply_len = 0;
-    if ((s->bmRequestType & USB_TYPE_MASK) != USB_TYPE_STANDARD)
+    if ((s->bmRequestType & PROTO_USB_TYPE_MASK) != PROTO_USB_TYPE_STANDARD)
         return PROTO_USBIP_EPIPE; /* no class or vendor requests on ep0 */
-    unsigned recip = s->bmRequestType & USB_RECIP_MASK;
-    int in = (s->bmRequestType & USB_DIR_IN) != 0;
+    unsigned recip = s->bmRequestType & PROTO_USB_RECIP_MASK;
+    int in = (s->bmRequestType & PROTO_USB_DIR_IN) != 0;
     int ss = u->speed >= PROTO_USBIP_SPEED_SUPER;
 
     switch (s->bRequest) {
-    case USB_REQ_GET_STATUS: {
+    case PROTO_USB_REQ_GET_STATUS: {
         if (!in)
             return PROTO_USBIP_EPIPE;
         uint8_t st[2] = {0, 0};
-        if (recip == USB_RECIP_DEVICE) {
+        if (recip == PROTO_USB_RECIP_DEVICE) {
             st[0] = 0x01; /* self-powered, remote wakeup off */
-        } else if (recip == USB_RECIP_INTERFACE) {
+        } else if (recip == PROTO_USB_RECIP_INTERFACE) {
             if (s->wIndex != 0)
                 return PROTO_USBIP_EPIPE;
-        } else if (recip == USB_RECIP_ENDPOINT) {
+        } else if (recip == PROTO_USB_RECIP_ENDPOINT) {
             uint8_t addr = (uint8_t)s->wIndex;
             if ((addr & 0x7f) != 0) {
                 int slot = emu_usbdev_slot(addr);
@@ -337,54 +294,54 @@ int emu_usbdev_control(emu_usbdev *u, const proto_usb_setup *s, const uint8_t *o
         }
         return reply_bytes(st, 2, s->wLength, reply, cap, reply_len);
     }
-    case USB_REQ_CLEAR_FEATURE:
-    case USB_REQ_SET_FEATURE: {
-        int set = s->bRequest == USB_REQ_SET_FEATURE;
+    case PROTO_USB_REQ_CLEAR_FEATURE:
+    case PROTO_USB_REQ_SET_FEATURE: {
+        int set = s->bRequest == PROTO_USB_REQ_SET_FEATURE;
         if (in)
             return PROTO_USBIP_EPIPE;
-        if (recip == USB_RECIP_ENDPOINT)
+        if (recip == PROTO_USB_RECIP_ENDPOINT)
             return endpoint_feature(u, s, set, eff);
-        if (recip == USB_RECIP_DEVICE && ss &&
-            (s->wValue == USB_FEAT_U1_ENABLE || s->wValue == USB_FEAT_U2_ENABLE ||
-             s->wValue == USB_FEAT_LTM_ENABLE))
+        if (recip == PROTO_USB_RECIP_DEVICE && ss &&
+            (s->wValue == PROTO_USB_FEAT_U1_ENABLE || s->wValue == PROTO_USB_FEAT_U2_ENABLE ||
+             s->wValue == PROTO_USB_FEAT_LTM_ENABLE))
             return 0;             /* link power management: accepted, no effect on the wire */
         return PROTO_USBIP_EPIPE; /* remote wakeup, test mode, function suspend */
     }
-    case USB_REQ_SET_ADDRESS:
+    case PROTO_USB_REQ_SET_ADDRESS:
         /* Never reaches a USB/IP server in practice; harmless to accept. */
         return in ? PROTO_USBIP_EPIPE : 0;
-    case USB_REQ_GET_DESCRIPTOR:
-        if (!in || recip != USB_RECIP_DEVICE)
+    case PROTO_USB_REQ_GET_DESCRIPTOR:
+        if (!in || recip != PROTO_USB_RECIP_DEVICE)
             return PROTO_USBIP_EPIPE;
         return get_descriptor(u, s, reply, cap, reply_len);
-    case USB_REQ_GET_CONFIGURATION:
-        if (!in || recip != USB_RECIP_DEVICE)
+    case PROTO_USB_REQ_GET_CONFIGURATION:
+        if (!in || recip != PROTO_USB_RECIP_DEVICE)
             return PROTO_USBIP_EPIPE;
         return reply_bytes(&u->configuration, 1, s->wLength, reply, cap, reply_len);
-    case USB_REQ_SET_CONFIGURATION:
-        if (in || recip != USB_RECIP_DEVICE || s->wValue > 1)
+    case PROTO_USB_REQ_SET_CONFIGURATION:
+        if (in || recip != PROTO_USB_RECIP_DEVICE || s->wValue > 1)
             return PROTO_USBIP_EPIPE;
         u->configuration = (uint8_t)s->wValue;
         clear_all_halts(u, eff);
         return 0;
-    case USB_REQ_GET_INTERFACE: {
-        if (!in || recip != USB_RECIP_INTERFACE || s->wIndex != 0 || u->configuration == 0)
+    case PROTO_USB_REQ_GET_INTERFACE: {
+        if (!in || recip != PROTO_USB_RECIP_INTERFACE || s->wIndex != 0 || u->configuration == 0)
             return PROTO_USBIP_EPIPE;
         uint8_t alt = 0;
         return reply_bytes(&alt, 1, s->wLength, reply, cap, reply_len);
     }
-    case USB_REQ_SET_INTERFACE:
-        if (in || recip != USB_RECIP_INTERFACE || s->wIndex != 0 || s->wValue != 0)
+    case PROTO_USB_REQ_SET_INTERFACE:
+        if (in || recip != PROTO_USB_RECIP_INTERFACE || s->wIndex != 0 || s->wValue != 0)
             return PROTO_USBIP_EPIPE;
         clear_all_halts(u, eff);
         return 0;
-    case USB_REQ_SET_SEL:
+    case PROTO_USB_REQ_SET_SEL:
         /* Exit latencies for U1/U2 (6 bytes OUT); SuperSpeed only. */
-        if (!ss || in || recip != USB_RECIP_DEVICE || out_len != 6)
+        if (!ss || in || recip != PROTO_USB_RECIP_DEVICE || out_len != 6)
             return PROTO_USBIP_EPIPE;
         return 0;
-    case USB_REQ_SET_ISOCH_DELAY:
-        if (!ss || in || recip != USB_RECIP_DEVICE)
+    case PROTO_USB_REQ_SET_ISOCH_DELAY:
+        if (!ss || in || recip != PROTO_USB_RECIP_DEVICE)
             return PROTO_USBIP_EPIPE;
         return 0;
     default: /* SET_DESCRIPTOR, SYNCH_FRAME, ... */

@@ -1,12 +1,46 @@
-/* Logging, the clock, and the device-side trace writer. */
+/* Errors, logging, the clock, and the device-side trace writer. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio_ext.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "emu-internal.h"
+
+const char *emu_strerror(int err)
+{
+    switch (err) {
+    case EMU_OK:
+        return "success";
+#define EMU_STRERROR_CASE_(name, value, msg)                                                       \
+    case EMU_E_##name:                                                                             \
+        return msg;
+        EMU_ERRNO_MAP(EMU_STRERROR_CASE_)
+#undef EMU_STRERROR_CASE_
+    default:
+        return "unknown emulator error";
+    }
+}
+
+const char *emu_err_name(int err)
+{
+    switch (err) {
+    case EMU_OK:
+        return "EMU_OK";
+#define EMU_ERRNAME_CASE_(name, value, msg)                                                        \
+    case EMU_E_##name:                                                                             \
+        return "EMU_E_" #name;
+        EMU_ERRNO_MAP(EMU_ERRNAME_CASE_)
+#undef EMU_ERRNAME_CASE_
+    default:
+        return "EMU_E_UNKNOWN";
+    }
+}
 
 static const char *level_name(enum emu_log_level lvl)
 {
@@ -53,25 +87,97 @@ uint64_t emu_now_ns(void)
 struct emu_trace {
     FILE *f;
     pthread_mutex_t mtx;
+    emu_log log;
+    char *path;
+    int err;          /* errno of the first failed write; 0: none (under mtx) */
+    uint64_t dropped; /* records not written since (under mtx) */
 };
 
-int emu_trace_open(const char *path, emu_trace **out, char *errbuf, size_t errlen)
+/* What a trace path may be: a regular file (created or truncated), a FIFO
+ * that already has a reader, or a character device (/dev/null, a terminal,
+ * /dev/stdout): written as a stream. A FIFO without a reader is refused at
+ * once instead of waiting in open() for one; a directory, a socket and a
+ * block device (a disk) are refused. */
+static int trace_open_fd(const char *path, char *errbuf, size_t errlen)
 {
-    emu_trace *t = calloc(1, sizeof(*t));
-    if (!t) {
-        snprintf(errbuf, errlen, "trace %s: out of memory", path);
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    if (exists && (S_ISDIR(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISBLK(st.st_mode))) {
+        snprintf(errbuf, errlen, "trace file %s is a %s; refusing to write a trace there", path,
+                 S_ISDIR(st.st_mode)    ? "directory"
+                 : S_ISSOCK(st.st_mode) ? "socket"
+                                        : "block device");
         return -1;
     }
-    t->f = fopen(path, "w");
-    if (!t->f) {
-        snprintf(errbuf, errlen, "cannot open trace file %s: %s", path, strerror(errno));
-        free(t);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0666);
+    if (fd < 0) {
+        if (errno == ENXIO && exists && S_ISFIFO(st.st_mode))
+            snprintf(errbuf, errlen,
+                     "trace file %s is a FIFO with no reader; start the reader first", path);
+        else
+            snprintf(errbuf, errlen, "cannot open trace file %s: %s", path, strerror(errno));
         return -1;
+    }
+    if (fstat(fd, &st) < 0 || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode)) {
+        snprintf(errbuf, errlen, "trace file %s changed kind while it was opened; refusing it",
+                 path);
+        goto out_close;
+    }
+    /* Blocking from here on: a FIFO's reader paces the writer. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        snprintf(errbuf, errlen, "trace file %s: fcntl: %s", path, strerror(errno));
+        goto out_close;
+    }
+    return fd;
+
+out_close:
+    close(fd);
+    return -1;
+}
+
+int emu_trace_open(const char *path, const emu_log *log, emu_trace **out, char *errbuf,
+                   size_t errlen)
+{
+    emu_trace *t = calloc(1, sizeof(*t));
+    if (!t || !(t->path = strdup(path))) {
+        snprintf(errbuf, errlen, "trace %s: out of memory", path);
+        goto out_free;
+    }
+    if (log)
+        t->log = *log;
+    int fd = trace_open_fd(path, errbuf, errlen);
+    if (fd < 0)
+        goto out_free;
+    t->f = fdopen(fd, "w");
+    if (!t->f) {
+        snprintf(errbuf, errlen, "trace file %s: %s", path, strerror(errno));
+        close(fd);
+        goto out_free;
     }
     setvbuf(t->f, NULL, _IOFBF, 1 << 16);
     pthread_mutex_init(&t->mtx, NULL);
     *out = t;
     return 0;
+
+out_free:
+    if (t)
+        free(t->path);
+    free(t);
+    return -1;
+}
+
+/* Called with t->mtx held after a failed write: the first failure is logged
+ * once, naming the file; from then on records are dropped (and counted). */
+static void trace_failed(emu_trace *t, int err)
+{
+    if (t->err)
+        return;
+    t->err = err ? err : EIO;
+    emu_logf(&t->log, EMU_LOG_ERROR, NULL,
+             "trace %s: write failed: %s; dropping the trace's records from now on (scanemu will "
+             "exit with status 3)",
+             t->path, strerror(t->err));
 }
 
 void emu_trace_flush(emu_trace *t)
@@ -79,16 +185,38 @@ void emu_trace_flush(emu_trace *t)
     if (!t)
         return;
     pthread_mutex_lock(&t->mtx);
-    fflush(t->f);
+    if (!t->err && fflush(t->f) != 0)
+        trace_failed(t, errno);
     pthread_mutex_unlock(&t->mtx);
+}
+
+int emu_trace_status(emu_trace *t, uint64_t *dropped)
+{
+    if (!t)
+        return 0;
+    pthread_mutex_lock(&t->mtx);
+    int err = t->err;
+    if (dropped)
+        *dropped = t->dropped;
+    pthread_mutex_unlock(&t->mtx);
+    return err;
+}
+
+const char *emu_trace_path(const emu_trace *t)
+{
+    return t ? t->path : NULL;
 }
 
 void emu_trace_close(emu_trace *t)
 {
     if (!t)
         return;
-    fclose(t->f);
+    if (t->err) /* whatever the buffer still holds cannot be written either */
+        __fpurge(t->f);
+    if (fclose(t->f) != 0 && !t->err)
+        trace_failed(t, errno);
     pthread_mutex_destroy(&t->mtx);
+    free(t->path);
     free(t);
 }
 
@@ -133,12 +261,22 @@ void emu_trace_record(void *ctx, const dm_trace_rec *rec)
         snprintf(fault, sizeof fault, "\"%s\"", rec->fault);
     else
         snprintf(fault, sizeof fault, "null");
-    pthread_mutex_lock(&port->trace->mtx);
-    fprintf(port->trace->f,
-            "{\"src\":\"device\",\"busid\":\"%s\",\"page\":%u,\"side\":%u,\"band\":%u,"
-            "\"deadline_ns\":%s,\"release_ns\":%s,\"late_ns\":%s,\"bytes\":%u,\"fault\":%s,"
-            "\"urb_ns\":%s,\"emu_late_ns\":%s}\n",
-            port->busid, rec->page, rec->side, rec->band, d, r, late, rec->bytes, fault, urb,
-            emu_late);
-    pthread_mutex_unlock(&port->trace->mtx);
+    emu_trace *t = port->trace;
+    pthread_mutex_lock(&t->mtx);
+    if (t->err) {
+        t->dropped++;
+        pthread_mutex_unlock(&t->mtx);
+        return;
+    }
+    int n = fprintf(t->f,
+                    "{\"src\":\"device\",\"busid\":\"%s\",\"page\":%u,\"side\":%u,\"band\":%u,"
+                    "\"deadline_ns\":%s,\"release_ns\":%s,\"late_ns\":%s,\"bytes\":%u,\"fault\":%s,"
+                    "\"urb_ns\":%s,\"emu_late_ns\":%s}\n",
+                    port->busid, rec->page, rec->side, rec->band, d, r, late, rec->bytes, fault,
+                    urb, emu_late);
+    if (n < 0) {
+        trace_failed(t, errno);
+        t->dropped++;
+    }
+    pthread_mutex_unlock(&t->mtx);
 }

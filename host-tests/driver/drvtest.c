@@ -221,7 +221,17 @@ static void *peer_run(void *arg)
     char buf[64];
 
     if (fd >= 0) {
-        if (fp->reply) {
+        if (fp->reply && fp->reply_len) {
+            size_t got = 0;
+            while (got < 40) {
+                ssize_t r = read(fd, buf, 40 - got);
+                if (r <= 0)
+                    break;
+                got += (size_t)r;
+            }
+            ssize_t n = write(fd, fp->reply, fp->reply_len);
+            (void)n;
+        } else if (fp->reply) {
             ssize_t n = write(fd, fp->reply, strlen(fp->reply));
             (void)n;
         } else {
@@ -235,10 +245,16 @@ static void *peer_run(void *arg)
 
 void drvtest_peer_start(drvtest_peer *fp, const char *reply)
 {
+    drvtest_peer_start_bytes(fp, reply, 0);
+}
+
+void drvtest_peer_start_bytes(drvtest_peer *fp, const void *reply, size_t len)
+{
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof(a);
 
     fp->reply = reply;
+    fp->reply_len = len;
     fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(fp->lfd, 0);
     ck_assert_int_eq(bind(fp->lfd, (struct sockaddr *)&a, sizeof(a)), 0);

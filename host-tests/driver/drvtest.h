@@ -53,9 +53,13 @@ typedef struct drvtest_peer {
     int lfd;
     uint16_t port;
     const char *reply;
+    size_t reply_len;
     pthread_t th;
 } drvtest_peer;
 void drvtest_peer_start(drvtest_peer *p, const char *reply);
+/* The same with a binary reply of len bytes (sent after reading 40 bytes,
+ * the size of an OP_REQ_IMPORT). */
+void drvtest_peer_start_bytes(drvtest_peer *p, const void *reply, size_t len);
 void drvtest_peer_stop(drvtest_peer *p);
 
 #endif

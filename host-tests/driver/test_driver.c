@@ -1199,6 +1199,26 @@ START_TEST(http_server_is_not_usbip)
 }
 END_TEST
 
+/* A USB/IP server that refuses the import with ST_NA (scanemu does when a
+ * connection is dropped from a full operation phase): a clear message, and
+ * WIA_ERROR_BUSY (try again), not "not a USB/IP server". */
+START_TEST(server_overloaded_st_na)
+{
+    static const uint8_t st_na[8] = {0x01, 0x11, 0x00, 0x03, 0, 0, 0, 1};
+    drvtest_peer fp;
+    drv_scan_result r;
+    char uri[96];
+
+    drvtest_peer_start_bytes(&fp, st_na, sizeof st_na);
+    snprintf(uri, sizeof(uri), "usbip://127.0.0.1:%u/1-1", fp.port);
+    ck_assert_int_eq(scan_uri(uri, &r, NULL, 0), DRV_HR_BUSY);
+    ck_assert_int_eq(r.err, DRV_E_BUSY);
+    ck_assert_msg(strstr(r.message, "refused to import busid '1-1' with ST_NA"), "%s", r.message);
+    ck_assert_ptr_null(strstr(r.message, "not a USB/IP server"));
+    drvtest_peer_stop(&fp);
+}
+END_TEST
+
 START_TEST(silent_server_times_out)
 {
     drvtest_peer fp;
@@ -1413,6 +1433,7 @@ static Suite *driver_suite(void)
     tcase_add_test(tc, closed_port_is_offline);
     tcase_add_test(tc, http_server_is_not_usbip);
     tcase_add_test(tc, silent_server_times_out);
+    tcase_add_test(tc, server_overloaded_st_na);
     tcase_add_test(tc, unknown_busid);
     tcase_add_test(tc, wrong_vid_pid);
     tcase_add_test(tc, other_device_on_the_bus);

@@ -1,6 +1,8 @@
 /* The emulator's USB/IP server and USB device layer, driven over real
  * loopback sockets against scripted backends (fake_backend.c). */
 #include <check.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,10 @@ static pthread_t srv_thread;
 static fake_dev *fakes;
 static uint16_t port;
 static uint8_t buf[1u << 20];
+/* Operation-phase limits and log of the next start_server (0/NULL: the
+ * defaults, and warnings to stderr). */
+static unsigned cfg_slots, cfg_deadline_ms;
+static FILE *cfg_log;
 
 static void *run_server(void *arg)
 {
@@ -42,6 +48,10 @@ static void start_server(uint32_t speed)
     emu_options_init(&o);
     o.listen_port = 0;
     o.log_level = EMU_LOG_WARN;
+    o.op_slots = cfg_slots;
+    o.op_deadline_ms = cfg_deadline_ms;
+    if (cfg_log)
+        o.log = cfg_log;
     char err[256];
     ck_assert_msg(emu_server_create_ex(&o, ex, 2, NULL, &srv, err, sizeof err) == 0, "%s", err);
     port = emu_server_port(srv);
@@ -810,6 +820,281 @@ START_TEST(malformed_urb_phase)
 }
 END_TEST
 
+/* ---- connection slots ---------------------------------------------------------------- */
+
+/* The emulator's error table: every code has its own name and message, from
+ * the one X-macro; unknown codes get a generic text. */
+START_TEST(error_table)
+{
+    static const int codes[] = {
+#define EMU_TEST_CODE_(name, value, msg) EMU_E_##name,
+        EMU_ERRNO_MAP(EMU_TEST_CODE_)
+#undef EMU_TEST_CODE_
+    };
+    size_t n = sizeof codes / sizeof codes[0];
+    ck_assert_str_eq(emu_err_name(EMU_OK), "EMU_OK");
+    ck_assert_str_eq(emu_err_name(EMU_E_TRACE), "EMU_E_TRACE");
+    ck_assert_str_eq(emu_strerror(EMU_E_NOMEM), "out of memory");
+    ck_assert_str_eq(emu_err_name(-999), "EMU_E_UNKNOWN");
+    ck_assert_str_eq(emu_strerror(-999), "unknown emulator error");
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_lt(codes[i], 0);
+        ck_assert_str_ne(emu_strerror(codes[i]), "unknown emulator error");
+        ck_assert_str_ne(emu_err_name(codes[i]), "EMU_E_UNKNOWN");
+        for (size_t k = 0; k < i; k++) {
+            ck_assert_int_ne(codes[i], codes[k]);
+            ck_assert_str_ne(emu_err_name(codes[i]), emu_err_name(codes[k]));
+        }
+    }
+}
+END_TEST
+
+/* The admission policy on virtual time: no sockets, no clock. */
+START_TEST(admit_policy)
+{
+    emu_admit a;
+    emu_admit_limits bad = {0, 100};
+    ck_assert_int_eq(emu_admit_init(&a, &bad), EMU_E_INVALID);
+    bad = (emu_admit_limits){EMU_ADMIT_MAX_SLOTS + 1, 100};
+    ck_assert_int_eq(emu_admit_init(&a, &bad), EMU_E_INVALID);
+    bad = (emu_admit_limits){4, 0};
+    ck_assert_int_eq(emu_admit_init(&a, &bad), EMU_E_INVALID);
+    emu_admit_limits lim = {3, 100};
+    ck_assert_int_eq(emu_admit_init(&a, &lim), EMU_OK);
+    const uint64_t ms = 1000000;
+    int victim;
+    ck_assert_uint_eq(emu_admit_next_deadline(&a), UINT64_MAX);
+    ck_assert_int_eq(emu_admit_take(&a, 10 * ms, &victim), 0);
+    ck_assert_int_eq(emu_admit_take(&a, 20 * ms, &victim), 1);
+    ck_assert_int_eq(emu_admit_take(&a, 30 * ms, &victim), 2);
+    ck_assert_uint_eq(emu_admit_next_deadline(&a), 110 * ms);
+    /* Full: the oldest WAITING is the victim, and nothing changes until it
+     * is released. */
+    ck_assert_int_eq(emu_admit_take(&a, 40 * ms, &victim), -1);
+    ck_assert_int_eq(victim, 0);
+    ck_assert_int_eq(emu_admit_take(&a, 40 * ms, &victim), -1);
+    ck_assert_int_eq(victim, 0);
+    /* A WAITING connection is evicted before an older ANSWERING one. */
+    emu_admit_set(&a, 0, EMU_ADMIT_ANSWERING, 45 * ms);
+    ck_assert_int_eq(emu_admit_take(&a, 50 * ms, &victim), -1);
+    ck_assert_int_eq(victim, 1);
+    emu_admit_release(&a, 1);
+    ck_assert_int_eq(emu_admit_take(&a, 50 * ms, &victim), 1);
+    /* ANSWERING keeps the deadline it had: slot 0 expires at 110 ms. */
+    ck_assert_int_eq(emu_admit_next_expired(&a, 109 * ms), -1);
+    ck_assert_int_eq(emu_admit_next_expired(&a, 110 * ms), 0);
+    ck_assert(emu_admit_expired(&a, 0, 110 * ms));
+    ck_assert(!emu_admit_expired(&a, 1, 110 * ms));
+    /* SERVING: no deadline, never evicted. WAITING restarts the clock. */
+    emu_admit_set(&a, 0, EMU_ADMIT_SERVING, 60 * ms);
+    emu_admit_set(&a, 2, EMU_ADMIT_SERVING, 60 * ms);
+    ck_assert_int_eq(emu_admit_next_expired(&a, 1000 * ms), 1);
+    ck_assert_int_eq(emu_admit_take(&a, 70 * ms, &victim), -1);
+    ck_assert_int_eq(victim, 1);
+    emu_admit_set(&a, 1, EMU_ADMIT_SERVING, 70 * ms);
+    ck_assert_int_eq(emu_admit_take(&a, 80 * ms, &victim), -1);
+    ck_assert_int_eq(victim, -1); /* all serving: refuse the newcomer */
+    ck_assert_uint_eq(emu_admit_next_deadline(&a), UINT64_MAX);
+    emu_admit_set(&a, 2, EMU_ADMIT_WAITING, 500 * ms);
+    ck_assert_uint_eq(emu_admit_next_deadline(&a), 600 * ms);
+    emu_admit_set(&a, 2, EMU_ADMIT_FREE, 0);
+    emu_admit_release(&a, 2); /* twice is harmless */
+    ck_assert_int_eq(emu_admit_take(&a, 90 * ms, &victim), 2);
+    ck_assert_int_eq(emu_admit_take(&a, 90 * ms, &victim), -1);
+    emu_admit_free(&a);
+}
+END_TEST
+
+/* Waits (bounded by the socket's receive timeout) for the server to end
+ * the connection: 1 for an orderly close (FIN), 0 for a reset, -1 if it
+ * stays open. Data before the close is discarded. */
+static int closed_cleanly(int fd)
+{
+    uint8_t b[4096];
+    for (;;) {
+        ssize_t r = recv(fd, b, sizeof b, 0);
+        if (r == 0)
+            return 1;
+        if (r < 0)
+            return errno == ECONNRESET ? 0 : -1;
+    }
+}
+
+/* Reads the 8-byte operation reply the server sends a connection it drops
+ * after its request header arrived, then expects the close. */
+static void expect_st_na_then_close(int fd, uint16_t code)
+{
+    uint8_t b[8];
+    proto_usbip_op_hdr h;
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t r = recv(fd, b + got, sizeof b - got, 0);
+        ck_assert_msg(r > 0, "no operation reply before the close (%zd, %s)", r, strerror(errno));
+        got += (size_t)r;
+    }
+    ck_assert_int_eq(proto_usbip_op_hdr_decode(b, sizeof b, &h), 8);
+    ck_assert_uint_eq(h.code, code);
+    ck_assert_int_eq(h.status, PROTO_USBIP_ST_NA);
+    ck_assert_int_eq(closed_cleanly(fd), 1);
+}
+
+static char log_path[64];
+
+static void open_log(void)
+{
+    snprintf(log_path, sizeof log_path, "/tmp/test_emu_usb_log.XXXXXX");
+    int fd = mkstemp(log_path);
+    ck_assert_int_ge(fd, 0);
+    cfg_log = fdopen(fd, "w+");
+    ck_assert_ptr_nonnull(cfg_log);
+}
+
+static void setup_slots(void)
+{
+    open_log();
+    cfg_slots = 4;
+    cfg_deadline_ms = 600000; /* never reached: only eviction makes room */
+    setup_hs();
+}
+
+static void teardown_slots(void)
+{
+    teardown();
+    fclose(cfg_log);
+    unlink(log_path);
+    cfg_log = NULL;
+    cfg_slots = cfg_deadline_ms = 0;
+}
+
+/* The server's log so far (after teardown: all of it). */
+static char *read_log(void)
+{
+    static char text[1 << 16];
+    fflush(cfg_log);
+    size_t n = (size_t)pread(fileno(cfg_log), text, sizeof text - 1, 0);
+    text[n < sizeof text ? n : 0] = 0;
+    return text;
+}
+
+/* 200 connections that say nothing, with 4 slots: a new client is served at
+ * once (its request is read, the oldest silent connection makes room), and
+ * the silent ones are closed in an orderly way. */
+START_TEST(flood_of_idle_connections)
+{
+    enum { N = 200 };
+    static int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = tc_connect(port);
+        ck_assert_int_ge(fds[i], 0);
+    }
+    proto_usbip_device d[2];
+    proto_usbip_interface in[2];
+    ck_assert_int_eq(tc_devlist(port, d, in, 2), 2);
+    tc c;
+    import_ok(&c, "1-1");
+    tc_close(&c);
+    /* The oldest were evicted (orderly FIN, no reset); the last three still
+     * hold slots. */
+    for (int i = 0; i < 10; i++)
+        ck_assert_msg(closed_cleanly(fds[i]) == 1, "connection %d not closed cleanly", i);
+    ck_assert_int_eq(tc_quiet(fds[N - 1], 50), 1);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    ck_assert_ptr_nonnull(strstr(read_log(), "all 4 operation-phase slots are taken"));
+}
+END_TEST
+
+/* Slowloris: every slot held by a client that sends one byte now and then.
+ * Each byte is progress, but a newcomer still evicts the oldest of them. */
+START_TEST(slowloris_connections)
+{
+    enum { N = 4 };
+    int fds[N];
+    static const uint8_t req[8] = {0x01, 0x11, 0x80, 0x05, 0, 0, 0, 0};
+    for (int i = 0; i < N; i++) {
+        fds[i] = tc_connect(port);
+        ck_assert_int_ge(fds[i], 0);
+        ck_assert_int_eq(tc_send_raw(fds[i], req, 1), 0);
+    }
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(tc_send_raw(fds[i], req + 1, 1), 0);
+    proto_usbip_device d[2];
+    proto_usbip_interface in[2];
+    ck_assert_int_eq(tc_devlist(port, d, in, 2), 2);
+    ck_assert_int_eq(closed_cleanly(fds[0]), 1); /* the oldest made room */
+    ck_assert_int_eq(tc_quiet(fds[N - 1], 50), 1);
+    /* Again, now that a slot is free and three are held. */
+    ck_assert_int_eq(tc_devlist(port, d, in, 2), 2);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+}
+END_TEST
+
+/* An evicted client whose request header is in is told so in its own terms:
+ * OP_REP_IMPORT with ST_NA (usbip prints "Request Failed"), then a close. */
+START_TEST(evicted_import_told_st_na)
+{
+    int fds[4];
+    static const uint8_t hdr[8] = {0x01, 0x11, 0x80, 0x03, 0, 0, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        fds[i] = tc_connect(port);
+        ck_assert_int_ge(fds[i], 0);
+    }
+    ck_assert_int_eq(tc_send_raw(fds[0], hdr, sizeof hdr), 0); /* busid never follows */
+    tc c;
+    import_ok(&c, "1-2");
+    expect_st_na_then_close(fds[0], PROTO_USBIP_OP_REP_IMPORT);
+    tc_close(&c);
+    for (int i = 0; i < 4; i++)
+        close(fds[i]);
+    ck_assert_ptr_nonnull(strstr(read_log(), "answered ST_NA"));
+}
+END_TEST
+
+static void setup_short_deadline(void)
+{
+    open_log();
+    cfg_slots = 4;
+    cfg_deadline_ms = 1000;
+    setup_hs();
+}
+
+/* The operation phase has a total deadline that a trickle of bytes does not
+ * extend: an import whose busid comes one byte every 200 ms (6.4 s in all,
+ * over 6 times the 1 s deadline; the test stops trickling when the server
+ * answers) is never answered OK; the server drops it with ST_NA. A client
+ * that says nothing is closed too. The deadline leaves a normal import,
+ * which sends its request at once, a second of slack on a loaded machine. */
+START_TEST(op_phase_total_deadline)
+{
+    int idle = tc_connect(port);
+    ck_assert_int_ge(idle, 0);
+    int fd = tc_connect(port);
+    ck_assert_int_ge(fd, 0);
+    uint8_t req[PROTO_USBIP_IMPORT_REQ_SIZE];
+    proto_usbip_op_hdr h = {PROTO_USBIP_VERSION, PROTO_USBIP_OP_REQ_IMPORT, 0};
+    proto_usbip_op_hdr_encode(&h, req, sizeof req);
+    proto_usbip_busid_encode("1-1", req + 8, 32);
+    ck_assert_int_eq(tc_send_raw(fd, req, 8), 0);
+    for (size_t i = 8; i < sizeof req; i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) != 0)
+            break; /* the server answered or closed: stop trickling */
+        if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1)
+            break;
+    }
+    expect_st_na_then_close(fd, PROTO_USBIP_OP_REP_IMPORT);
+    close(fd);
+    ck_assert_int_eq(closed_cleanly(idle), 1);
+    close(idle);
+    /* Normal clients are unaffected. */
+    tc c;
+    import_ok(&c, "1-1");
+    tc_close(&c);
+    ck_assert_ptr_nonnull(strstr(read_log(), "within the 1000 ms operation-phase deadline"));
+}
+END_TEST
+
 /* ---- trace attribution (real device model, real clock) ------------------------------ */
 
 /* Integer value of "key": in a JSON line; 0 and *ok = 0 when absent or null. */
@@ -985,6 +1270,25 @@ static Suite *emu_suite(void)
     tcase_add_test(bad, malformed_op_phase);
     tcase_add_test(bad, malformed_urb_phase);
     suite_add_tcase(s, bad);
+
+    TCase *adm = tcase_create("admit");
+    tcase_add_test(adm, admit_policy);
+    tcase_add_test(adm, error_table);
+    suite_add_tcase(s, adm);
+
+    TCase *slots = tcase_create("slots");
+    tcase_add_checked_fixture(slots, setup_slots, teardown_slots);
+    tcase_set_timeout(slots, 60);
+    tcase_add_test(slots, flood_of_idle_connections);
+    tcase_add_test(slots, slowloris_connections);
+    tcase_add_test(slots, evicted_import_told_st_na);
+    suite_add_tcase(s, slots);
+
+    TCase *dl = tcase_create("deadline");
+    tcase_add_checked_fixture(dl, setup_short_deadline, teardown_slots);
+    tcase_set_timeout(dl, 60);
+    tcase_add_test(dl, op_phase_total_deadline);
+    suite_add_tcase(s, dl);
 
     TCase *tr = tcase_create("trace");
     tcase_set_timeout(tr, 30);

@@ -10,6 +10,7 @@
 #define SCANEMU_PROTOCOL_USBIP_H
 
 #include "protocol/proto.h"
+#include "protocol/usb.h" /* proto_usb_setup: the setup field of CMD_SUBMIT */
 
 #define PROTO_USBIP_VERSION            0x0111u
 #define PROTO_USBIP_OP_HDR_SIZE        8u
@@ -77,6 +78,7 @@ enum proto_usbip_speed {
 #define PROTO_USBIP_ESHUTDOWN  (-108) /* device gone */
 #define PROTO_USBIP_EREMOTEIO  (-121) /* short packet with SHORT_NOT_OK */
 #define PROTO_USBIP_ETIMEDOUT  (-110)
+#define PROTO_USBIP_ENOENT     (-2) /* endpoint not in the active configuration */
 
 typedef struct proto_usbip_op_hdr {
     uint16_t version;
@@ -142,15 +144,6 @@ typedef struct proto_usbip_urb_hdr {
     } u;
 } proto_usbip_urb_hdr;
 
-/* A USB SETUP packet, decoded from / encoded to the 8 raw bytes. */
-typedef struct proto_usb_setup {
-    uint8_t bmRequestType;
-    uint8_t bRequest;
-    uint16_t wValue;
-    uint16_t wIndex;
-    uint16_t wLength;
-} proto_usb_setup;
-
 /* Operation header. decode checks the version (PROTO_E_BAD_VERSION) and that
  * code is one of the four op codes (PROTO_E_BAD_CODE). */
 int proto_usbip_op_hdr_encode(const proto_usbip_op_hdr *h, uint8_t *buf, size_t len);
@@ -178,9 +171,6 @@ int proto_usbip_interface_decode(const uint8_t *buf, size_t len, proto_usbip_int
  * outside [-1, PROTO_USBIP_MAX_ISO_PACKETS] (PROTO_E_BAD_LENGTH). */
 int proto_usbip_urb_hdr_encode(const proto_usbip_urb_hdr *h, uint8_t *buf, size_t len);
 int proto_usbip_urb_hdr_decode(const uint8_t *buf, size_t len, proto_usbip_urb_hdr *out);
-
-void proto_usb_setup_decode(const uint8_t raw[8], proto_usb_setup *out);
-void proto_usb_setup_encode(const proto_usb_setup *s, uint8_t raw[8]);
 
 static inline uint32_t proto_usbip_devid(uint32_t busnum, uint32_t devnum)
 {
