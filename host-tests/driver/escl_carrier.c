@@ -196,3 +196,39 @@ proto_scan_job drvtest_escl_job(drvtest_escl *e, uint8_t source, uint8_t mode, u
     ck_assert_int_eq(dm_engine_resolve(e->eng, &p, &j), DM_OK);
     return j;
 }
+
+static void *emu_main(void *arg)
+{
+    emu_server_run(arg);
+    return NULL;
+}
+
+void drvtest_emu_start_escl(drvtest_emu *e, const char *profile, const char *scenario,
+                            uint64_t seed, int timing, char *escl_uri, size_t len)
+{
+    emu_options o;
+    char err[256] = "";
+
+    memset(e, 0, sizeof(*e));
+    emu_options_init(&o);
+    o.listen_host = "127.0.0.1";
+    o.listen_port = 0;
+    o.seed = seed;
+    o.timing = timing;
+    o.log_level = EMU_LOG_ERROR;
+    o.escl_listen = 1;
+    o.escl_port = 0;
+    if (profile) {
+        e->profiles[0] = drvtest_fixture(e->profile, sizeof(e->profile), "profiles", profile);
+        o.profile_paths = e->profiles;
+        o.n_devices = 1;
+    }
+    if (scenario)
+        o.scenario_path = drvtest_fixture(e->scenario, sizeof(e->scenario), "scenarios", scenario);
+    ck_assert_msg(emu_server_create(&o, &e->srv, err, sizeof(err)) == 0, "emulator: %s", err);
+    e->port = emu_server_port(e->srv);
+    snprintf(e->uri, sizeof(e->uri), "usbip://127.0.0.1:%u/1-1", e->port);
+    ck_assert_uint_ne(emu_server_escl_port(e->srv), 0);
+    snprintf(escl_uri, len, "escl+http://127.0.0.1:%u/eSCL", emu_server_escl_port(e->srv));
+    ck_assert_int_eq(pthread_create(&e->thread, NULL, emu_main, e->srv), 0);
+}

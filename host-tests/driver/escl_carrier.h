@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "drvtest.h"
 #include "dm/dm.h"
 #include "dm/engine.h"
 #include "dm/escl.h"
@@ -35,5 +36,12 @@ void drvtest_escl_stop(drvtest_escl *e);
 /* The job the engine resolves for these parameters (band layout included),
  * for drvtest_check_tiff. */
 proto_scan_job drvtest_escl_job(drvtest_escl *e, uint8_t source, uint8_t mode, uint16_t dpi);
+
+/* The emulator in-process (emu_server) with its eSCL-over-HTTP carrier on
+ * a free loopback port besides its USB/IP one: e->uri is the usbip URI,
+ * escl_uri (of size len) gets "escl+http://127.0.0.1:PORT/eSCL". Stop with
+ * drvtest_emu_stop. */
+void drvtest_emu_start_escl(drvtest_emu *e, const char *profile, const char *scenario,
+                            uint64_t seed, int timing, char *escl_uri, size_t len);
 
 #endif

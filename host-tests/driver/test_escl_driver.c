@@ -218,6 +218,71 @@ START_TEST(fault_mapping)
 }
 END_TEST
 
+/* The same against the emulator's own eSCL carrier (scanemu
+ * --escl-listen, in-process). */
+START_TEST(fault_mapping_emulator)
+{
+    const fault_case *f = &faults[_i];
+    drvtest_emu n;
+    drv_scan_options o;
+    drv_scan_result r;
+    char uri[96], hb[16], hb2[16];
+
+    drvtest_emu_start_escl(&n, NULL, f->scenario, 3, 0, uri, sizeof(uri));
+    opts(&o, uri);
+    if (f->dpi)
+        o.dpi = f->dpi;
+    if (f->timeout_ms)
+        o.timeout_ms = f->timeout_ms;
+    scan(&o, "f.tiff", &r);
+    drvtest_emu_stop(&n);
+    ck_assert_msg(r.hr == f->hr, "%s: %s (%s), expected %s", f->scenario,
+                  drv_hr_name(r.hr, hb, sizeof(hb)), r.message,
+                  drv_hr_name(f->hr, hb2, sizeof(hb2)));
+    ck_assert_msg(r.pages_kept == f->pages, "%s: %u pages kept, expected %u (%s)", f->scenario,
+                  r.pages_kept, f->pages, r.message);
+    ck_assert_int_eq(drvtest_exists(out_path("f.tiff")), f->pages > 0);
+}
+END_TEST
+
+/* escl+http and usbip on one emulator, same seed: the same TIFF, in every
+ * mode (bw: the same pixels; the native rows carry the device's padding
+ * bits after the last pixel, PNG rows have none). */
+START_TEST(emulator_escl_equals_native)
+{
+    static const uint8_t modes[] = {PROTO_SCAN_MODE_GRAY8, PROTO_SCAN_MODE_COLOR24,
+                                    PROTO_SCAN_MODE_BW};
+    drvtest_emu n;
+    drv_scan_options o;
+    drv_scan_result r;
+    char uri[96];
+
+    drvtest_emu_start_escl(&n, NULL, NULL, 11, 0, uri, sizeof(uri));
+    for (size_t i = 0; i < sizeof(modes); i++) {
+        opts(&o, uri);
+        o.mode = modes[i];
+        o.pages = 2;
+        ck_assert_int_eq(scan(&o, "e.tiff", &r), DRV_HR_S_OK);
+        ck_assert_uint_eq(r.pages_kept, 2);
+        opts(&o, n.uri);
+        o.mode = modes[i];
+        o.pages = 2;
+        ck_assert_int_eq(scan(&o, "n.tiff", &r), DRV_HR_S_OK);
+        same_pixels(out_path("e.tiff"), out_path("n.tiff"));
+        if (modes[i] != PROTO_SCAN_MODE_BW) {
+            size_t la, lb;
+            uint8_t *a = drvtest_slurp(out_path("e.tiff"), &la);
+            uint8_t *b = drvtest_slurp(out_path("n.tiff"), &lb);
+
+            ck_assert(la == lb && memcmp(a, b, la) == 0);
+            free(a);
+            free(b);
+        }
+    }
+    drvtest_emu_stop(&n);
+}
+END_TEST
+
 /* ---- quirks ------------------------------------------------------------------------------- */
 
 static const char *const quirks[] = {
@@ -240,6 +305,26 @@ START_TEST(quirk_scenarios)
     opts(&o, strstr(q, "localhost") ? uri : e.uri);
     scan(&o, "q.tiff", &r);
     drvtest_escl_stop(&e);
+    ck_assert_msg(r.hr == DRV_HR_END_OF_MEDIA, "%s: %s (%s)", q, drv_hr_name(r.hr, hb, sizeof(hb)),
+                  r.message);
+    ck_assert_uint_eq(r.pages_kept, sheets);
+}
+END_TEST
+
+START_TEST(quirk_scenarios_emulator)
+{
+    const char *q = quirks[_i];
+    drvtest_emu n;
+    drv_scan_options o;
+    drv_scan_result r;
+    char uri[96], luri[128], hb[16];
+    uint32_t sheets = strstr(q, "localhost") || strstr(q, "slow") ? 2 : 3;
+
+    drvtest_emu_start_escl(&n, NULL, q, 5, 0, uri, sizeof(uri));
+    snprintf(luri, sizeof(luri), "escl+http://localhost:%s", strrchr(uri, ':') + 1);
+    opts(&o, strstr(q, "localhost") ? luri : uri);
+    scan(&o, "q.tiff", &r);
+    drvtest_emu_stop(&n);
     ck_assert_msg(r.hr == DRV_HR_END_OF_MEDIA, "%s: %s (%s)", q, drv_hr_name(r.hr, hb, sizeof(hb)),
                   r.message);
     ck_assert_uint_eq(r.pages_kept, sheets);
@@ -335,6 +420,9 @@ static Suite *suite(void)
     tcase_add_test(t, pages_limit_deletes_the_job);
     tcase_add_loop_test(t, fault_mapping, 0, (int)(sizeof(faults) / sizeof(faults[0])));
     tcase_add_loop_test(t, quirk_scenarios, 0, (int)(sizeof(quirks) / sizeof(quirks[0])));
+    tcase_add_loop_test(t, fault_mapping_emulator, 0, (int)(sizeof(faults) / sizeof(faults[0])));
+    tcase_add_loop_test(t, quirk_scenarios_emulator, 0, (int)(sizeof(quirks) / sizeof(quirks[0])));
+    tcase_add_test(t, emulator_escl_equals_native);
     tcase_add_test(t, refused_before_a_job);
     tcase_add_test(t, unreachable_and_bad_uri);
     tcase_add_test(t, not_escl);
