@@ -7,9 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jpeglib.h>
+#include <png.h>
+#include <signal.h>
 #include <tiffio.h>
 
 #include "drvtest.h"
+#include "escl-client.h" /* driver/src: the decoder under test */
 #include "escl_carrier.h"
 #include "protocol/escl.h"
 
@@ -408,6 +412,191 @@ START_TEST(not_escl)
 }
 END_TEST
 
+/* ---- the streaming decoders -------------------------------------------------------------- */
+
+typedef struct img_sink {
+    uint8_t *rows;
+    size_t size;
+    uint32_t w, h, last_rows;
+} img_sink;
+
+static uint8_t *sink_begin(void *ctx, uint32_t w, uint32_t h, char *err, size_t errlen)
+{
+    img_sink *k = ctx;
+
+    (void)err;
+    (void)errlen;
+    k->w = w;
+    k->h = h;
+    return k->rows;
+}
+
+static void sink_rows(void *ctx, uint32_t rows)
+{
+    img_sink *k = ctx;
+
+    ck_assert_uint_ge(rows, k->last_rows);
+    k->last_rows = rows;
+}
+
+/* Decode buf in pieces of `piece` bytes into k->rows. */
+static int decode(enum drv_img_format f, unsigned bpp, const uint8_t *buf, size_t len, size_t piece,
+                  img_sink *k)
+{
+    drv_img_client cl = {.begin = sink_begin, .rows = sink_rows, .ctx = k};
+    drv_img_dec *d;
+    int rc = DRV_OK;
+
+    memset(k->rows, 0xA5, k->size);
+    k->last_rows = 0;
+    ck_assert_int_eq(drv_img_dec_new(f, bpp, &cl, &d), DRV_OK);
+    for (size_t off = 0; off < len && rc == DRV_OK; off += piece) {
+        uint8_t *copy = malloc(piece);
+        size_t n = len - off < piece ? len - off : piece;
+
+        memcpy(copy, buf + off, n);
+        rc = drv_img_dec_feed(d, copy, n);
+        free(copy);
+    }
+    if (rc == DRV_OK)
+        rc = drv_img_dec_finish(d);
+    drv_img_dec_free(d);
+    return rc;
+}
+
+START_TEST(decoders_in_pieces)
+{
+    enum { W = 203, H = 97 };
+    static const size_t pieces[] = {1, 7, 100, 4096, 1 << 20};
+    uint8_t *gray = malloc(W * H), *rgb = malloc(W * H * 3), *want = malloc(W * H * 3);
+    img_sink k = {.rows = malloc(W * H * 3), .size = W * H * 3};
+    png_image img;
+    png_alloc_size_t plen = 0;
+    uint8_t *pbuf;
+    struct jpeg_compress_struct jc;
+    struct jpeg_decompress_struct jd;
+    struct jpeg_error_mgr je;
+    unsigned char *jbuf = NULL;
+    unsigned long jlen = 0;
+
+    for (int i = 0; i < W * H; i++) {
+        gray[i] = (uint8_t)(i * 7 + i / W);
+        rgb[3 * i] = (uint8_t)i;
+        rgb[3 * i + 1] = (uint8_t)(i / W * 3);
+        rgb[3 * i + 2] = (uint8_t)(i % W);
+    }
+    /* PNG, gray and RGB: exact */
+    for (int c = 0; c < 2; c++) {
+        memset(&img, 0, sizeof(img));
+        img.version = PNG_IMAGE_VERSION;
+        img.width = W;
+        img.height = H;
+        img.format = c ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+        ck_assert(png_image_write_get_memory_size(img, plen, 0, c ? rgb : gray, 0, NULL));
+        pbuf = malloc(plen);
+        ck_assert(png_image_write_to_memory(&img, pbuf, &plen, 0, c ? rgb : gray, 0, NULL));
+        for (size_t p = 0; p < sizeof(pieces) / sizeof(pieces[0]); p++) {
+            ck_assert_int_eq(decode(DRV_IMG_PNG, c ? 24 : 8, pbuf, plen, pieces[p], &k), DRV_OK);
+            ck_assert_uint_eq(k.w, W);
+            ck_assert_uint_eq(k.h, H);
+            ck_assert_uint_eq(k.last_rows, H);
+            ck_assert(memcmp(k.rows, c ? rgb : gray, (size_t)W * H * (c ? 3 : 1)) == 0);
+        }
+        /* gray asked as colour: libpng converts */
+        if (!c) {
+            ck_assert_int_eq(decode(DRV_IMG_PNG, 24, pbuf, plen, 64, &k), DRV_OK);
+            ck_assert_uint_eq(k.rows[3 * 5 + 1], gray[5]);
+        }
+        /* cut: not every row */
+        ck_assert_int_eq(decode(DRV_IMG_PNG, 8, pbuf, plen / 2, 64, &k), DRV_E_PROTO);
+        /* corrupt */
+        pbuf[plen / 2] ^= 0xFF;
+        ck_assert_int_eq(decode(DRV_IMG_PNG, c ? 24 : 8, pbuf, plen, 64, &k), DRV_E_PROTO);
+        free(pbuf);
+    }
+    /* JPEG, RGB: the decode in pieces equals libjpeg's in one go */
+    jc.err = jpeg_std_error(&je);
+    jpeg_create_compress(&jc);
+    jpeg_mem_dest(&jc, &jbuf, &jlen);
+    jc.image_width = W;
+    jc.image_height = H;
+    jc.input_components = 3;
+    jc.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&jc);
+    jpeg_set_quality(&jc, 90, TRUE);
+    jpeg_start_compress(&jc, TRUE);
+    while (jc.next_scanline < H) {
+        JSAMPROW row = rgb + (size_t)jc.next_scanline * W * 3;
+        jpeg_write_scanlines(&jc, &row, 1);
+    }
+    jpeg_finish_compress(&jc);
+    jpeg_destroy_compress(&jc);
+    jd.err = jpeg_std_error(&je);
+    jpeg_create_decompress(&jd);
+    jpeg_mem_src(&jd, jbuf, jlen);
+    jpeg_read_header(&jd, TRUE);
+    jd.out_color_space = JCS_RGB;
+    jpeg_start_decompress(&jd);
+    while (jd.output_scanline < H) {
+        JSAMPROW row = want + (size_t)jd.output_scanline * W * 3;
+        jpeg_read_scanlines(&jd, &row, 1);
+    }
+    jpeg_finish_decompress(&jd);
+    jpeg_destroy_decompress(&jd);
+    for (size_t p = 0; p < sizeof(pieces) / sizeof(pieces[0]); p++) {
+        ck_assert_int_eq(decode(DRV_IMG_JPEG, 24, jbuf, jlen, pieces[p], &k), DRV_OK);
+        ck_assert_uint_eq(k.last_rows, H);
+        ck_assert(memcmp(k.rows, want, (size_t)W * H * 3) == 0);
+    }
+    ck_assert_int_eq(decode(DRV_IMG_JPEG, 8, jbuf, jlen, 333, &k), DRV_OK); /* to gray */
+    ck_assert_int_eq(decode(DRV_IMG_JPEG, 24, jbuf, jlen / 2, 333, &k), DRV_E_PROTO);
+    ck_assert_int_eq(decode(DRV_IMG_JPEG, 1, jbuf, jlen, 333, &k), DRV_E_PROTO);
+    ck_assert_int_eq(decode(DRV_IMG_JPEG, 24, (const uint8_t *)"garbage!", 8, 1, &k), DRV_E_PROTO);
+    free(jbuf);
+    free(gray);
+    free(rgb);
+    free(want);
+    free(k.rows);
+}
+END_TEST
+
+/* ---- cancel ---------------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t cancel_flag;
+
+static void cancel_after_page(void *ctx, const drv_progress *p)
+{
+    (void)ctx;
+    if (p->pages_done >= 1)
+        cancel_flag = 1;
+}
+
+START_TEST(cancel_deletes_the_job)
+{
+    drvtest_emu n;
+    drv_scan_options o;
+    drv_scan_result r;
+    char uri[96];
+
+    drvtest_emu_start_escl(&n, NULL, NULL, 2, 1, uri, sizeof(uri));
+    opts(&o, uri);
+    cancel_flag = 0;
+    o.cancel = &cancel_flag;
+    o.progress = cancel_after_page;
+    ck_assert_int_eq(scan(&o, "c.tiff", &r), DRV_HR_E_ABORT);
+    ck_assert_uint_ge(r.pages_kept, 1);
+    ck_assert(drvtest_exists(out_path("c.tiff")));
+    /* DELETE freed the device: the next job is accepted (its first
+     * NextDocument may meet a 503 while the carrier still holds the
+     * abandoned page stream: retried) */
+    opts(&o, uri);
+    o.pages = 1;
+    scan(&o, "d.tiff", &r);
+    ck_assert_msg(r.hr == DRV_HR_S_OK, "%s", r.message);
+    drvtest_emu_stop(&n);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("escl_driver");
@@ -424,6 +613,8 @@ static Suite *suite(void)
     tcase_add_loop_test(t, quirk_scenarios_emulator, 0, (int)(sizeof(quirks) / sizeof(quirks[0])));
     tcase_add_test(t, emulator_escl_equals_native);
     tcase_add_test(t, refused_before_a_job);
+    tcase_add_test(t, decoders_in_pieces);
+    tcase_add_test(t, cancel_deletes_the_job);
     tcase_add_test(t, unreachable_and_bad_uri);
     tcase_add_test(t, not_escl);
     suite_add_tcase(s, t);
