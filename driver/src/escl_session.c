@@ -262,14 +262,23 @@ static int make_settings(escl_job *e, proto_escl_settings *st)
     default:
         break;
     }
-    if (src == NULL)
-        return refuse(e, "the scanner has no %s (its capabilities list%s%s%s)",
+    if (src == NULL) {
+        char have[64] = "";
+
+        snprintf(have, sizeof(have), "%s%s%s%s%s", c->platen.caps.present ? "a platen" : "",
+                 c->platen.caps.present && c->adf_simplex.caps.present ? ", " : "",
+                 c->adf_simplex.caps.present ? "a feeder" : "",
+                 (c->platen.caps.present || c->adf_simplex.caps.present) &&
+                         c->adf_duplex.caps.present
+                     ? ", "
+                     : "",
+                 c->adf_duplex.caps.present ? "a duplex feeder" : "");
+        return refuse(e, "the scanner has no %s (it offers %s)",
                       o->source == PROTO_SCAN_SOURCE_FLATBED ? "platen"
                       : o->source == PROTO_SCAN_SOURCE_ADF   ? "document feeder"
                                                              : "duplex document feeder",
-                      c->platen.caps.present ? " a platen" : "",
-                      c->adf_simplex.caps.present ? " a feeder" : "",
-                      c->adf_duplex.caps.present ? " a duplex feeder" : "");
+                      have);
+    }
     st->have |= PROTO_ESCL_HAVE_SOURCE;
     e->src = src;
 
