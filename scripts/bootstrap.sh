@@ -7,10 +7,11 @@ set -euo pipefail
 PACKAGES=(
   build-essential gcc make cmake pkg-config git libisal-dev
   libusb-1.0-0-dev libtiff-dev libtiff-tools check libcyaml-dev libyaml-dev
+  libxml2-dev libhttp-parser-dev
   usbip usbutils hwdata
   qemu-system-x86 cpio busybox-static kmod zstd xz-utils
   tshark
-  sane-utils gnuplot-nox
+  sane-utils sane-airscan gnuplot-nox
   python3 python3-pil libimage-exiftool-perl procps iproute2 netcat-openbsd
 )
 

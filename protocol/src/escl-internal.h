@@ -27,12 +27,16 @@ void escl_sanitize(char *out, size_t outsz, const char *s, size_t n);
 
 /* Parse an untrusted XML document with the hardening escl_parse.c
  * describes (size capped at max before libxml2 sees a byte, no DTD, depth
- * bounded, errors recorded, not printed). On PROTO_OK *doc is a
- * well-formed document with a root element, to free with xmlFreeDoc; else
- * one of the PROTO_E_ESCL_ TOO_LARGE, XML, DOCTYPE, TOO_DEEP or NOMEM
- * rejections, diag filled. */
+ * bounded, namespaces well-formed, errors recorded, not printed).
+ * utf8_only: bytes that are not UTF-8 (or NUL) are refused up front and an
+ * encoding declaration is ignored (what the front takes from clients); a
+ * driver reading a device's documents passes false, so that libxml2 honours
+ * a declared encoding such as ISO-8859-1. On PROTO_OK *doc is a well-formed
+ * document with a root element, to free with xmlFreeDoc; else one of the
+ * PROTO_E_ESCL_ TOO_LARGE, XML, DOCTYPE, TOO_DEEP or NOMEM rejections, diag
+ * filled. */
 struct _xmlDoc;
-int escl_doc_read(const uint8_t *xml, size_t len, size_t max, struct _xmlDoc **doc,
+int escl_doc_read(const uint8_t *xml, size_t len, size_t max, bool utf8_only, struct _xmlDoc **doc,
                   proto_escl_diag *diag);
 
 #endif

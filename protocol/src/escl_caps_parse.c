@@ -312,7 +312,7 @@ int proto_escl_caps_parse(const uint8_t *xml, size_t len, proto_escl_caps_info *
     if (diag != NULL)
         memset(diag, 0, sizeof(*diag));
     memset(out, 0, sizeof(*out));
-    rc = escl_doc_read(xml, len, PROTO_ESCL_MAX_CAPS_DOC, &doc, diag);
+    rc = escl_doc_read(xml, len, PROTO_ESCL_MAX_CAPS_DOC, false, &doc, diag);
     if (rc != PROTO_OK)
         return rc;
     root = xmlDocGetRootElement(doc);
@@ -452,7 +452,7 @@ int proto_escl_status_parse(const uint8_t *xml, size_t len, proto_escl_status_in
     if (diag != NULL)
         memset(diag, 0, sizeof(*diag));
     memset(out, 0, sizeof(*out));
-    rc = escl_doc_read(xml, len, PROTO_ESCL_MAX_STATUS_DOC, &doc, diag);
+    rc = escl_doc_read(xml, len, PROTO_ESCL_MAX_STATUS_DOC, false, &doc, diag);
     if (rc != PROTO_OK)
         return rc;
     root = xmlDocGetRootElement(doc);

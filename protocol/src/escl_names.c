@@ -44,7 +44,6 @@ static const char *const adf_states[] = {
 static const char *const states[] = {
     [PROTO_ESCL_STATE_IDLE] = "Idle",       [PROTO_ESCL_STATE_PROCESSING] = "Processing",
     [PROTO_ESCL_STATE_TESTING] = "Testing", [PROTO_ESCL_STATE_STOPPED] = "Stopped",
-    [PROTO_ESCL_STATE_DOWN] = "Down",
 };
 
 static const char *const job_states[] = {
@@ -117,6 +116,8 @@ enum proto_escl_adf_state escl_adf_state_from(const char *s)
 /* Idle is 0: looked up by hand. */
 enum proto_escl_state escl_state_from(const char *s)
 {
+    if (strcmp(s, "Down") == 0)
+        return PROTO_ESCL_STATE_DOWN; /* parsed only: no name, never written */
     for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
         if (states[i] != NULL && strcmp(states[i], s) == 0)
             return (enum proto_escl_state)i;

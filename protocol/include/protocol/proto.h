@@ -21,7 +21,8 @@
     X(BAD_MAGIC, -7, "bad magic number")                                                           \
     X(BAD_CRC, -8, "CRC mismatch")                                                                 \
     PROTO_ESCL_ERRNO_MAP(X)                                                                        \
-    PROTO_HTTP_ERRNO_MAP(X)
+    PROTO_HTTP_ERRNO_MAP(X)                                                                        \
+    PROTO_HTTP_RESP_ERRNO_MAP(X)
 
 /* eSCL documents (escl.h). Parse rejections of ScanSettings, then the
  * checks of parsed settings against the scanner's capabilities. */
@@ -72,8 +73,12 @@
     X(HTTP_BAD_CHUNK, -211, "malformed chunked body")                                              \
     X(HTTP_BODY_TOO_LARGE, -212, "request body larger than the body cap")                          \
     X(HTTP_EXPECTATION, -213, "Expect other than 100-continue")                                    \
-    X(HTTP_NOMEM, -214, "out of memory buffering a request body")                                  \
-    X(HTTP_RESPONSE, -215, "malformed HTTP response")
+    X(HTTP_NOMEM, -214, "out of memory buffering a request body")
+
+/* HTTP/1.1 responses (http.h, the client side), besides the request
+ * rejections above that apply to responses too (head and header limits,
+ * framing, codings, chunks, body size). */
+#define PROTO_HTTP_RESP_ERRNO_MAP(X) X(HTTP_RESPONSE, -215, "malformed HTTP response")
 
 typedef enum proto_err {
     PROTO_OK = 0,
