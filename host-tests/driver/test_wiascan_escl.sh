@@ -2,8 +2,8 @@
 # wiascan --transport escl+http against the scanemu binary (--escl-listen):
 # the same seed gives the same pages as usbip:// (tiffcmp; the gray and
 # colour files are byte-identical), a jam mid-job exits 4 keeping the pages
-# before it, an unsupported resolution exits 8 before any job, and the
-# second device is reached at /BUSID/eSCL.
+# before it, an unsupported resolution exits 8 before any job, the second
+# device is reached at /BUSID/eSCL, and a duplex job equals the native one.
 set -eu
 SCANEMU=$1 # used by run_scanemu.sh
 export SCANEMU
@@ -54,6 +54,18 @@ set -e
 [ $rc -eq 8 ] || fail "--dpi 123: exit $rc, expected 8"
 grep -q "does not scan at 123 dpi" "$TMP/r.err" || { cat "$TMP/r.err"; fail "--dpi 123 message"; }
 [ ! -e "$TMP/r.tiff" ] || fail "--dpi 123 wrote a file"
+stop_scanemu
+
+# Duplex: both sides of each sheet, the same as natively.
+rm -f "$TMP/port" "$TMP/escl.port"
+start_scanemu --escl-listen 127.0.0.1:0 --escl-port-file "$TMP/escl.port" --seed 4 \
+    --device "$SRC/fixtures/profiles/fast-duplex.yaml"
+wait_escl_port
+"$WIASCAN" -q --transport "escl+http://127.0.0.1:$EPORT/eSCL" --source duplex --mode gray \
+    --dpi 150 --pages 4 -o "$TMP/dx-escl.tiff" || fail "duplex escl exit $?"
+"$WIASCAN" -q --device-id any --transport "usbip://127.0.0.1:$PORT/1-1" --source duplex \
+    --mode gray --dpi 150 --pages 4 -o "$TMP/dx-native.tiff" || fail "duplex native exit $?"
+cmp -s "$TMP/dx-escl.tiff" "$TMP/dx-native.tiff" || fail "duplex: files differ"
 stop_scanemu
 
 rm -f "$TMP/port" "$TMP/escl.port"
