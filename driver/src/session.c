@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "drv-internal.h"
+#include "drv-session.h"
 #include "wias/wias.h"
 
 #define CMD_BUF_SIZE      (PROTO_SCAN_CMD_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD)
@@ -46,101 +47,28 @@ _Static_assert(DRV_HR_PAPER_JAM == WIA_ERROR_PAPER_JAM, "HRESULT values agree");
 _Static_assert(DRV_HR_MULTI_FEED == WIA_ERROR_MULTI_FEED, "HRESULT values agree");
 _Static_assert(DRV_HR_END_OF_MEDIA == WIA_STATUS_END_OF_MEDIA, "HRESULT values agree");
 
-/* Per ring transfer: what its completion measured while the data was still
- * in cache. */
-typedef struct ring_slot {
-    uint64_t arrival; /* completion time */
-    uint32_t crc;     /* proto_crc32 of the data bytes that arrived */
-    int crc_ok;       /* crc covers all of them */
-} ring_slot;
-
-/* Write-behind: one thread that writes finished pages, one at a time, in
- * order, through wiasWritePageBufToStream. The page buffers form a ring:
- * the session assembles page k in pagebuf[k % npagebuf] and hands it over
- * by counting it (handed); the writer writes handed pages in order
- * (done = written + dropped). The session takes the next buffer only once
- * the writer is done with what was in it, so at most npagebuf - 1 pages wait
- * for the writer. After a failed write the writer drops what is still
- * handed to it (those pages are not in the stream). The writer is the only
- * user of the stream and the MINIDRV_TRANSFER_CONTEXT while it runs. */
-/* Page buffers a write-behind job uses. Measured (20 A4 colour pages, 4
- * alternating sets of 8 runs): 3 is no faster than 2, so 2. */
-#define WB_PAGES 2
-typedef struct page_writer {
-    pthread_t thread;
-    pthread_mutex_t mtx;
-    pthread_cond_t cv;
-    int running;      /* thread started, not yet joined */
-    int faulting;     /* the writer is still faulting in pagebuf[1..] */
-    int quit;         /* session -> writer: no more pages */
-    uint32_t handed;  /* session -> writer: pages handed over */
-    uint32_t done;    /* pages written or dropped */
-    uint32_t written; /* pages written */
-    int broken;       /* a write failed: later pages are dropped */
-    int reported;     /* the failure reached the session */
-    int32_t hr;       /* the failure */
-    char msg[256];
-} page_writer;
-
-typedef struct drv_session {
-    const drv_scan_options *o;
-    drv_scan_result *res;
-    drv_transport *t;
-    IStream *stream;
-    FILE *trace;
-    uint32_t tag;
-    int failed;
-
-    uint8_t *inbuf; /* command responses */
-    size_t inbuf_len;
-    uint64_t rsp_ns; /* arrival of the last response */
-    drv_xfer rspx;   /* the response read; lives as long as the transport */
-
-    drv_xfer evt;
-    uint8_t evtbuf[PROTO_SCAN_EVENT_SIZE];
-    uint64_t evt_ns;
-    int evt_live;
-
-    proto_scan_caps caps;
-    proto_scan_job job;
-    int job_running; /* START_JOB accepted, END_OF_JOB not seen */
-
-    unsigned n; /* transfers in the ring */
-    drv_xfer *ring;
-    ring_slot *slot;
-    uint8_t *ringbuf;
-
-    MINIDRV_TRANSFER_CONTEXT mdtc;
-    uint8_t *page; /* being assembled: one of pagebuf */
-    uint8_t *pagebuf[WB_PAGES];
-    unsigned npagebuf; /* 1: pages written in line */
-    size_t page_bytes;
-    page_writer wr;
-    uint32_t pages_logged; /* writer's pages already logged */
-
-    uint64_t t0; /* START_JOB response arrival */
-    uint32_t page_no, band_no;
-    uint32_t pages_in;   /* pages received complete (written or being written) */
-    uint32_t pages_done; /* pages in the stream */
-    unsigned stall_clears;
-    int ignore_cancel; /* while sending ABORT after a cancel */
-    int closing;       /* no more event reads */
-} drv_session;
-
 /* ---- results and logging ------------------------------------------------------- */
+
+static void sess_vlog(drv_session *s, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void sess_vlog(drv_session *s, const char *fmt, va_list ap)
+{
+    char line[256];
+
+    if (!s->o->log)
+        return;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    s->o->log(s->o->log_ctx, line);
+}
 
 static void sess_log(drv_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sess_log(drv_session *s, const char *fmt, ...)
 {
-    char line[256];
     va_list ap;
 
-    if (!s->o->log)
-        return;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    sess_vlog(s, fmt, ap);
     va_end(ap);
-    s->o->log(s->o->log_ctx, line);
 }
 
 static void writer_wait(drv_session *s, uint32_t max_queued);
@@ -148,20 +76,28 @@ static void writer_wait(drv_session *s, uint32_t max_queued);
 /* Record the first failure; later ones (during unwinding) keep it. A page
  * still being written finishes first: if that write failed, it failed
  * before whatever is reported now, and is what the job reports. */
-static int32_t sess_fail(drv_session *s, int32_t hr, int err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int32_t sess_fail(drv_session *s, int32_t hr, int err, const char *fmt, ...)
+static int32_t sess_vfail(drv_session *s, int32_t hr, int err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int32_t sess_vfail(drv_session *s, int32_t hr, int err, const char *fmt, va_list ap)
 {
-    va_list ap;
-
     writer_wait(s, 0);
     if (s->failed)
         return s->res->hr;
     s->failed = 1;
     s->res->hr = hr;
     s->res->err = err;
-    va_start(ap, fmt);
     vsnprintf(s->res->message, sizeof(s->res->message), fmt, ap);
+    return hr;
+}
+
+static int32_t sess_fail(drv_session *s, int32_t hr, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int32_t sess_fail(drv_session *s, int32_t hr, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    hr = sess_vfail(s, hr, err, fmt, ap);
     va_end(ap);
     return hr;
 }
@@ -833,7 +769,7 @@ static int write_page(drv_session *s)
      * since the last wait must not sit in the transport meanwhile, or the
      * device has nothing to send into. (sess_fail and writer_stop also wait
      * for the writer, but then no more bands are wanted.) */
-    if (s->t->ops->flush)
+    if (s->t && s->t->ops->flush)
         s->t->ops->flush(s->t);
     if (s->wr.running) {
         page_writer *w = &s->wr;
@@ -1141,24 +1077,17 @@ static void abort_job(drv_session *s)
     sess_log(s, "ABORT: %s", rc < 0 ? drv_strerror(rc) : proto_scan_status_name(rsp.status));
 }
 
-static int alloc_job_buffers(drv_session *s)
+/* The page buffers (one, or WB_PAGES with write-behind for a job of more
+ * than one page) and the MINIDRV_TRANSFER_CONTEXT for s->job. */
+static int alloc_pages(drv_session *s)
 {
     const proto_scan_job *j = &s->job;
-    size_t xfer_len = j->max_in_transfer;
-    unsigned i;
 
-    s->n = s->o->in_flight;
-    s->ring = calloc(s->n, sizeof(*s->ring));
-    s->slot = calloc(s->n, sizeof(*s->slot));
-    s->ringbuf = malloc(s->n * xfer_len);
     s->page_bytes = (size_t)j->bytes_per_line * j->height_px;
     s->pagebuf[0] = page_alloc(s->page_bytes);
     s->page = s->pagebuf[0];
-    if (!s->ring || !s->slot || !s->ringbuf || !s->page) {
-        s->n = 0; /* nothing was queued */
+    if (!s->page)
         return 0;
-    }
-    prefault(s->ringbuf, s->n * xfer_len);
     prefault(s->page, s->page_bytes);
     s->npagebuf = 1;
     if (s->o->write_behind && j->pages != 1) {
@@ -1167,23 +1096,6 @@ static int alloc_job_buffers(drv_session *s)
          * arrives. */
         while (s->npagebuf < WB_PAGES && (s->pagebuf[s->npagebuf] = page_alloc(s->page_bytes)))
             s->npagebuf++;
-    }
-    for (i = 0; i < s->n; i++) {
-        s->ring[i].endpoint = PROTO_SCAN_EP_DATA_IN;
-        s->ring[i].type = DRV_XFER_BULK;
-        s->ring[i].buf = s->ringbuf + (size_t)i * xfer_len;
-        s->ring[i].length = xfer_len;
-        s->ring[i].callback = band_done_cb;
-        s->ring[i].user_data = &s->slot[i];
-    }
-    if (xfer_len > s->inbuf_len) {
-        /* A response read may meet a band after ABORT: size it for one. */
-        uint8_t *nb = realloc(s->inbuf, xfer_len);
-
-        if (!nb)
-            return 0;
-        s->inbuf = nb;
-        s->inbuf_len = xfer_len;
     }
     memset(&s->mdtc, 0, sizeof(s->mdtc));
     s->mdtc.lSize = sizeof(s->mdtc);
@@ -1204,6 +1116,41 @@ static int alloc_job_buffers(drv_session *s)
     s->mdtc.lImageSize = (LONG)s->page_bytes;
     s->mdtc.cbWidthInBytes = (LONG)j->bytes_per_line;
     s->mdtc.lPage = 0;
+    return 1;
+}
+
+static int alloc_job_buffers(drv_session *s)
+{
+    const proto_scan_job *j = &s->job;
+    size_t xfer_len = j->max_in_transfer;
+    unsigned i;
+
+    s->n = s->o->in_flight;
+    s->ring = calloc(s->n, sizeof(*s->ring));
+    s->slot = calloc(s->n, sizeof(*s->slot));
+    s->ringbuf = malloc(s->n * xfer_len);
+    if (!alloc_pages(s) || !s->ring || !s->slot || !s->ringbuf) {
+        s->n = 0; /* nothing was queued */
+        return 0;
+    }
+    prefault(s->ringbuf, s->n * xfer_len);
+    for (i = 0; i < s->n; i++) {
+        s->ring[i].endpoint = PROTO_SCAN_EP_DATA_IN;
+        s->ring[i].type = DRV_XFER_BULK;
+        s->ring[i].buf = s->ringbuf + (size_t)i * xfer_len;
+        s->ring[i].length = xfer_len;
+        s->ring[i].callback = band_done_cb;
+        s->ring[i].user_data = &s->slot[i];
+    }
+    if (xfer_len > s->inbuf_len) {
+        /* A response read may meet a band after ABORT: size it for one. */
+        uint8_t *nb = realloc(s->inbuf, xfer_len);
+
+        if (!nb)
+            return 0;
+        s->inbuf = nb;
+        s->inbuf_len = xfer_len;
+    }
     return 1;
 }
 
@@ -1264,6 +1211,12 @@ int32_t drv_scan_to_stream(const drv_scan_options *o, IStream *stream, drv_scan_
         }
     }
     errbuf[0] = '\0';
+    if (drv_escl_is_uri(o->transport)) {
+        /* eSCL: its own protocol over HTTP, the same pages and writer */
+        drv_escl_scan(&s, o->transport);
+        writer_stop(&s);
+        goto out_close;
+    }
     rc = drv_transport_open(o->transport ? o->transport : DRV_DEFAULT_URI, &o->open, &s.t, errbuf,
                             sizeof(errbuf));
     if (rc < 0) {
@@ -1322,4 +1275,50 @@ out_free:
     }
     res->pages_kept = s.pages_done;
     return res->hr;
+}
+
+/* ---- the session for other protocols (drv-session.h) -------------------------------- */
+
+int32_t drv_sess_fail(drv_session *s, int32_t hr, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    hr = sess_vfail(s, hr, err, fmt, ap);
+    va_end(ap);
+    return hr;
+}
+
+void drv_sess_log(drv_session *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    sess_vlog(s, fmt, ap);
+    va_end(ap);
+}
+
+int drv_sess_cancelled(const drv_session *s)
+{
+    return cancelled(s);
+}
+
+int drv_sess_begin_pages(drv_session *s)
+{
+    if (!alloc_pages(s)) {
+        sess_fail(s, DRV_HR_E_OUTOFMEMORY, DRV_E_NOMEM, "out of memory for a %zu-byte page",
+                  s->page_bytes);
+        return 0;
+    }
+    writer_start(s);
+    return 1;
+}
+
+int drv_sess_page_done(drv_session *s)
+{
+    if (!write_page(s))
+        return 0;
+    s->page_no++;
+    s->band_no = 0;
+    return 1;
 }

@@ -64,7 +64,9 @@ int drv_transport_open(const char *uri, const drv_open_options *o, drv_transport
             return ops->open(uri + n + 1, o, out, errbuf, errlen);
     }
     drv_errf(errbuf, errlen,
-             "unknown transport '%s' (expected usbip://HOST:PORT/BUSID or libusb[:VID:PID])", uri);
+             "unknown transport '%s' (expected usbip://HOST:PORT/BUSID, libusb[:VID:PID] or "
+             "escl+http://HOST:PORT/PATH)",
+             uri);
     return DRV_E_URI;
 }
 

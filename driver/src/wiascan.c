@@ -21,11 +21,15 @@
 
 static const char usage_text[] =
     "Usage: wiascan [OPTIONS] -o OUT.tiff\n"
-    "Scan from a scanner speaking the scanemu protocol into a multipage TIFF.\n"
+    "Scan from a scanner speaking the scanemu protocol or eSCL (AirScan) into a\n"
+    "multipage TIFF.\n"
     "\n"
     "  --transport URI     usbip://HOST:PORT/BUSID (userspace USB/IP, default\n"
-    "                      usbip://127.0.0.1:3240/1-1) or libusb[:VID:PID] (a device\n"
-    "                      the kernel sees, default 1209:0001)\n"
+    "                      usbip://127.0.0.1:3240/1-1), libusb[:VID:PID] (a device\n"
+    "                      the kernel sees, default 1209:0001), or\n"
+    "                      escl+http://HOST:PORT/PATH (an eSCL scanner on the network,\n"
+    "                      PATH usually /eSCL; pages come as PNG, else JPEG; --seed\n"
+    "                      does not apply). escl+usb (IPP-USB) is not implemented yet\n"
     "  --device-id VID:PID the device usbip must find at BUSID (default 1209:0001;\n"
     "                      'any' accepts any device with the scanner interface)\n"
     "  --source SRC        flatbed, adf (default) or duplex\n"
@@ -77,7 +81,7 @@ static const char usage_text[] =
     "  4  paper: WIA_ERROR_PAPER_JAM, _PAPER_EMPTY, _MULTI_FEED, _COVER_OPEN\n"
     "  5  WIA_ERROR_DEVICE_COMMUNICATION: stall, CRC/sequence/size error, timeout, unplug\n"
     "  6  cannot write the output or the trace\n"
-    "  7  WIA_ERROR_BUSY or WIA_ERROR_WARMING_UP\n"
+    "  7  WIA_ERROR_BUSY or WIA_ERROR_WARMING_UP (eSCL: 503 beyond --warmup-max)\n"
     "  8  parameters the device does not support (E_INVALIDARG)\n"
     "  9  interrupted (SIGINT/SIGTERM: E_ABORT); completed pages are kept\n";
 

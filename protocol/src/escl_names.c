@@ -42,10 +42,8 @@ static const char *const adf_states[] = {
 };
 
 static const char *const states[] = {
-    [PROTO_ESCL_STATE_IDLE] = "Idle",
-    [PROTO_ESCL_STATE_PROCESSING] = "Processing",
-    [PROTO_ESCL_STATE_TESTING] = "Testing",
-    [PROTO_ESCL_STATE_STOPPED] = "Stopped",
+    [PROTO_ESCL_STATE_IDLE] = "Idle",       [PROTO_ESCL_STATE_PROCESSING] = "Processing",
+    [PROTO_ESCL_STATE_TESTING] = "Testing", [PROTO_ESCL_STATE_STOPPED] = "Stopped",
 };
 
 static const char *const job_states[] = {
@@ -107,6 +105,31 @@ static int lookup(const char *const *table, size_t n, const char *s)
 enum proto_escl_color_mode escl_color_mode_from(const char *s)
 {
     return (enum proto_escl_color_mode)LOOKUP(color_modes, s);
+}
+
+enum proto_escl_adf_state escl_adf_state_from(const char *s)
+{
+    int i = LOOKUP(adf_states, s);
+    return i ? (enum proto_escl_adf_state)i : PROTO_ESCL_ADF_OTHER;
+}
+
+/* Idle is 0: looked up by hand. */
+enum proto_escl_state escl_state_from(const char *s)
+{
+    if (strcmp(s, "Down") == 0)
+        return PROTO_ESCL_STATE_DOWN; /* parsed only: no name, never written */
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+        if (states[i] != NULL && strcmp(states[i], s) == 0)
+            return (enum proto_escl_state)i;
+    return PROTO_ESCL_STATE_OTHER;
+}
+
+enum proto_escl_job_state escl_job_state_from(const char *s)
+{
+    for (size_t i = 0; i < sizeof(job_states) / sizeof(job_states[0]); i++)
+        if (job_states[i] != NULL && strcmp(job_states[i], s) == 0)
+            return (enum proto_escl_job_state)i;
+    return PROTO_ESCL_JOB_OTHER;
 }
 
 enum proto_escl_source escl_source_from(const char *s)

@@ -575,29 +575,29 @@ static size_t utf8_prefix(const uint8_t *s, size_t len)
     return len;
 }
 
-int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_settings *out,
-                              proto_escl_diag *diag)
+int escl_doc_read(const uint8_t *xml, size_t len, size_t max, bool utf8_only, struct _xmlDoc **out,
+                  proto_escl_diag *diag)
 {
     static const char empty[1] = "";
     parse_ctx pc = {0};
     xmlParserCtxtPtr ctxt;
     xmlDocPtr doc;
-    size_t bad;
-    int rc;
+    int rc = PROTO_OK;
 
-    if (diag != NULL)
-        memset(diag, 0, sizeof(*diag));
-    memset(out, 0, sizeof(*out));
-    if (len > PROTO_ESCL_MAX_DOC) {
+    *out = NULL;
+    if (len > max) {
         escl_diag_set(diag, PROTO_E_ESCL_TOO_LARGE, NULL, 0, NULL);
         return PROTO_E_ESCL_TOO_LARGE;
     }
-    bad = utf8_prefix(xml, len);
-    if (bad < len) {
-        char detail[64];
-        snprintf(detail, sizeof(detail), "byte %zu is not UTF-8 (or is NUL)", bad);
-        escl_diag_set(diag, PROTO_E_ESCL_XML, NULL, 0, detail);
-        return PROTO_E_ESCL_XML;
+    if (utf8_only) {
+        size_t bad = utf8_prefix(xml, len);
+
+        if (bad < len) {
+            char detail[64];
+            snprintf(detail, sizeof(detail), "byte %zu is not UTF-8 (or is NUL)", bad);
+            escl_diag_set(diag, PROTO_E_ESCL_XML, NULL, 0, detail);
+            return PROTO_E_ESCL_XML;
+        }
     }
     ctxt = xmlNewParserCtxt();
     if (ctxt == NULL) {
@@ -612,31 +612,44 @@ int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_setting
 
     doc = xmlCtxtReadMemory(ctxt, len > 0 ? (const char *)xml : empty, (int)len, NULL, NULL,
                             XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                XML_PARSE_IGNORE_ENC);
+                                (utf8_only ? XML_PARSE_IGNORE_ENC : 0));
     if (pc.stop != 0 && pc.stop != PROTO_E_ESCL_NOMEM) {
         rc = pc.stop;
         escl_diag_set(diag, rc, NULL, pc.stop_line, NULL);
-        goto out_free_doc;
-    }
-    if (pc.stop == PROTO_E_ESCL_NOMEM || pc.xml_code == XML_ERR_NO_MEMORY ||
-        ctxt->errNo == XML_ERR_NO_MEMORY) {
+    } else if (pc.stop == PROTO_E_ESCL_NOMEM || pc.xml_code == XML_ERR_NO_MEMORY ||
+               ctxt->errNo == XML_ERR_NO_MEMORY) {
         rc = PROTO_E_ESCL_NOMEM;
         escl_diag_set(diag, rc, NULL, 0, NULL);
-        goto out_free_doc;
-    }
-    /* nsWellFormed: an unbound prefix is an error of XML namespaces, which
-     * libxml2 reports without clearing wellFormed. */
-    if (doc == NULL || !ctxt->wellFormed || !ctxt->nsWellFormed ||
-        xmlDocGetRootElement(doc) == NULL) {
+    } else if (doc == NULL || !ctxt->wellFormed || !ctxt->nsWellFormed ||
+               xmlDocGetRootElement(doc) == NULL) {
+        /* nsWellFormed: an unbound prefix is an error of XML namespaces,
+         * which libxml2 reports without clearing wellFormed. */
         rc = PROTO_E_ESCL_XML;
         escl_diag_set(diag, rc, NULL, pc.xml_line, pc.xml_code != 0 ? pc.xml_msg : NULL);
-        goto out_free_doc;
     }
-    rc = walk(xmlDocGetRootElement(doc), out, diag);
-
-out_free_doc:
-    xmlFreeDoc(doc); /* NULL is fine */
     xmlFreeParserCtxt(ctxt);
+    if (rc != PROTO_OK) {
+        xmlFreeDoc(doc); /* NULL is fine */
+        return rc;
+    }
+    *out = doc;
+    return PROTO_OK;
+}
+
+int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_settings *out,
+                              proto_escl_diag *diag)
+{
+    xmlDocPtr doc;
+    int rc;
+
+    if (diag != NULL)
+        memset(diag, 0, sizeof(*diag));
+    memset(out, 0, sizeof(*out));
+    rc = escl_doc_read(xml, len, PROTO_ESCL_MAX_DOC, true, &doc, diag);
+    if (rc != PROTO_OK)
+        return rc;
+    rc = walk(xmlDocGetRootElement(doc), out, diag);
+    xmlFreeDoc(doc);
     if (rc != PROTO_OK)
         memset(out, 0, sizeof(*out));
     return rc;

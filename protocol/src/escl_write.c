@@ -456,3 +456,87 @@ int proto_escl_image_info_write(const proto_escl_image_info *info, char *buf, si
         text(&w, "scan:BlankPageDetected", info->blank_page ? "true" : "false");
     return end(&w, root);
 }
+
+/* ---- ScanSettings (the driver's side) ------------------------------------- */
+
+static int valid_mime_type(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    static const char tspecial[] = "!#$%&'*+-.^_`|~";
+
+    if (slash == NULL || slash == s || slash[1] == '\0' || strlen(s) >= PROTO_ESCL_VALUE_SIZE)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (p != slash && !((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+                            (*p >= 'A' && *p <= 'Z') || strchr(tspecial, *p) != NULL))
+            return 0;
+    return 1;
+}
+
+int proto_escl_settings_write(const proto_escl_settings *s, char *buf, size_t cap)
+{
+    static const char root[] = "scan:ScanSettings";
+    const char *mime = NULL;
+    xw w;
+
+    if (s->version[0] != '\0' && !valid_version(s->version))
+        return PROTO_E_BAD_FIELD;
+    if ((s->have & PROTO_ESCL_HAVE_INTENT) && proto_escl_intent_name(s->intent) == NULL)
+        return PROTO_E_BAD_FIELD;
+    if ((s->have & PROTO_ESCL_HAVE_SOURCE) &&
+        (s->source == PROTO_ESCL_SOURCE_NONE || proto_escl_source_name(s->source) == NULL))
+        return PROTO_E_BAD_FIELD;
+    if ((s->have & PROTO_ESCL_HAVE_COLOR_MODE) && proto_escl_color_mode_name(s->color_mode) == NULL)
+        return PROTO_E_BAD_FIELD;
+    if ((s->have & PROTO_ESCL_HAVE_RESOLUTION) &&
+        (s->x_res == 0 || s->y_res == 0 || s->x_res > PROTO_ESCL_MAX_RES ||
+         s->y_res > PROTO_ESCL_MAX_RES))
+        return PROTO_E_BAD_FIELD;
+    if ((s->have & PROTO_ESCL_HAVE_REGION) &&
+        (s->width == 0 || s->height == 0 ||
+         s->x_offset + (uint64_t)s->width > PROTO_ESCL_MAX_EXTENT ||
+         s->y_offset + (uint64_t)s->height > PROTO_ESCL_MAX_EXTENT))
+        return PROTO_E_BAD_FIELD;
+    if (s->have & (PROTO_ESCL_HAVE_FORMAT | PROTO_ESCL_HAVE_FORMAT_EXT)) {
+        mime = s->format != PROTO_ESCL_FORMAT_NONE && s->format != PROTO_ESCL_FORMAT_OTHER
+                   ? proto_escl_format_mime(s->format)
+                   : s->format_mime;
+        if (mime == NULL || !valid_mime_type(mime))
+            return PROTO_E_BAD_FIELD;
+    }
+    if ((s->have & PROTO_ESCL_HAVE_COMPRESSION) && s->compression > PROTO_ESCL_MAX_COMPRESSION)
+        return PROTO_E_BAD_FIELD;
+
+    begin(&w, buf, cap, root);
+    text(&w, "pwg:Version", s->version[0] != '\0' ? s->version : PROTO_ESCL_VERSION);
+    if (s->have & PROTO_ESCL_HAVE_INTENT)
+        text(&w, "scan:Intent", proto_escl_intent_name(s->intent));
+    if (s->have & PROTO_ESCL_HAVE_REGION) {
+        open_(&w, "pwg:ScanRegions");
+        open_(&w, "pwg:ScanRegion");
+        text(&w, "pwg:ContentRegionUnits", "escl:ThreeHundredthsOfInches");
+        uint_(&w, "pwg:XOffset", s->x_offset);
+        uint_(&w, "pwg:YOffset", s->y_offset);
+        uint_(&w, "pwg:Width", s->width);
+        uint_(&w, "pwg:Height", s->height);
+        close_(&w, "pwg:ScanRegion");
+        close_(&w, "pwg:ScanRegions");
+    }
+    if (s->have & PROTO_ESCL_HAVE_SOURCE)
+        text(&w, "pwg:InputSource", proto_escl_source_name(s->source));
+    if (s->have & PROTO_ESCL_HAVE_DUPLEX)
+        text(&w, "scan:Duplex", s->duplex ? "true" : "false");
+    if (s->have & PROTO_ESCL_HAVE_COLOR_MODE)
+        text(&w, "scan:ColorMode", proto_escl_color_mode_name(s->color_mode));
+    if (mime != NULL) {
+        text(&w, "pwg:DocumentFormat", mime);
+        text(&w, "scan:DocumentFormatExt", mime);
+    }
+    if (s->have & PROTO_ESCL_HAVE_RESOLUTION) {
+        uint_(&w, "scan:XResolution", s->x_res);
+        uint_(&w, "scan:YResolution", s->y_res);
+    }
+    if (s->have & PROTO_ESCL_HAVE_COMPRESSION)
+        uint_(&w, "scan:CompressionFactor", s->compression);
+    return end(&w, root);
+}

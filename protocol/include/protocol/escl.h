@@ -248,6 +248,8 @@ enum proto_escl_state {
     PROTO_ESCL_STATE_PROCESSING,
     PROTO_ESCL_STATE_TESTING, /* warming up (sane-airscan: busy) */
     PROTO_ESCL_STATE_STOPPED,
+    PROTO_ESCL_STATE_DOWN,  /* pwg:State Down (parsed; the front never reports it) */
+    PROTO_ESCL_STATE_OTHER, /* parsed only: another value */
 };
 
 /* scan:AdfState values DESIGN section 8 lists; NONE omits the element. */
@@ -258,6 +260,7 @@ enum proto_escl_adf_state {
     PROTO_ESCL_ADF_JAM,       /* ScannerAdfJam: SANE_STATUS_JAMMED */
     PROTO_ESCL_ADF_DOOR_OPEN, /* ScannerAdfDoorOpen: SANE_STATUS_COVER_OPEN */
     PROTO_ESCL_ADF_MULTIPICK, /* ScannerAdfMultipickDetected */
+    PROTO_ESCL_ADF_OTHER,     /* parsed only: another value (its text is kept) */
 };
 
 enum proto_escl_job_state {
@@ -266,6 +269,7 @@ enum proto_escl_job_state {
     PROTO_ESCL_JOB_COMPLETED,
     PROTO_ESCL_JOB_CANCELED,
     PROTO_ESCL_JOB_ABORTED,
+    PROTO_ESCL_JOB_OTHER, /* parsed only: another value */
 };
 
 /* One scan:JobInfo. Its children are written in the order of the eSCL
@@ -337,5 +341,121 @@ const char *proto_escl_format_mime(enum proto_escl_format f);
 const char *proto_escl_adf_state_name(enum proto_escl_adf_state a);
 const char *proto_escl_state_name(enum proto_escl_state s);
 const char *proto_escl_job_state_name(enum proto_escl_job_state j);
+
+/* ---- the client side: what a driver reads and writes ----------------------- */
+
+/* Limits of the capabilities and status parsers (untrusted input). */
+#define PROTO_ESCL_MAX_CAPS_DOC   (1024u * 1024u) /* ScannerCapabilities bytes */
+#define PROTO_ESCL_MAX_STATUS_DOC (256u * 1024u)  /* ScannerStatus bytes */
+#define PROTO_ESCL_TEXT_SIZE      128u /* a kept string, with NUL (longer ones are cut) */
+#define PROTO_ESCL_URI_SIZE       512u /* a kept pwg:JobUri, with NUL (longer: the job is skipped) */
+
+/* scan:ResolutionRange (X or Y): min..max in steps of step from min. */
+typedef struct proto_escl_res_range {
+    uint32_t min, max, step, normal; /* max 0: no range */
+} proto_escl_res_range;
+
+/* One parsed input source. caps holds what the writers' struct can say: the
+ * union of every scan:SettingProfile's colour modes (Grayscale16 and RGB48
+ * included: a driver refuses them by name), formats (pwg:DocumentFormat and
+ * scan:DocumentFormatExt alike; types other than PNG, JPEG, PDF and TIFF
+ * set PROTO_ESCL_FORMAT_OTHER), intents and discrete resolutions (those
+ * with X = Y, ascending, duplicates merged; at most
+ * PROTO_ESCL_MAX_RESOLUTIONS, the rest counted in dropped_resolutions, as
+ * are X != Y entries). */
+typedef struct proto_escl_source_info {
+    proto_escl_source_caps caps; /* caps.present: the element was there */
+    proto_escl_res_range x_range, y_range;
+    size_t dropped_resolutions;
+} proto_escl_source_info;
+
+/* A parsed ScannerCapabilities. Absent optional elements leave their
+ * field zero (strings empty). */
+typedef struct proto_escl_caps_info {
+    char version[PROTO_ESCL_VERSION_SIZE];
+    char make_and_model[PROTO_ESCL_TEXT_SIZE];
+    char manufacturer[PROTO_ESCL_TEXT_SIZE];
+    char serial_number[PROTO_ESCL_TEXT_SIZE];
+    char uuid[PROTO_ESCL_TEXT_SIZE];
+    proto_escl_source_info platen, adf_simplex, adf_duplex;
+    uint32_t feeder_capacity;
+    uint32_t adf_options; /* PROTO_ESCL_ADF_* */
+    uint32_t compression_min, compression_max, compression_normal, compression_step;
+} proto_escl_caps_info;
+
+/* Parse a ScannerCapabilities document, hardened like the ScanSettings
+ * parser (size capped at PROTO_ESCL_MAX_CAPS_DOC, no DTD, depth bounded).
+ * Lenient where devices differ, strict where a driver would be misled.
+ * Returns PROTO_OK or (diag, if not NULL, says where):
+ *   PROTO_E_ESCL_TOO_LARGE, _XML, _DOCTYPE, _TOO_DEEP, _NOMEM as the
+ *                               ScanSettings parser
+ *   PROTO_E_ESCL_ROOT           root is not {scan}ScannerCapabilities
+ *   PROTO_E_ESCL_NO_VERSION     no pwg:Version
+ *   PROTO_E_ESCL_BAD_VERSION    pwg:Version not a version number
+ *   PROTO_E_ESCL_NO_SUCH_SOURCE no scan:PlatenInputCaps,
+ *                               scan:AdfSimplexInputCaps or
+ *                               scan:AdfDuplexInputCaps
+ *   PROTO_E_ESCL_BAD_REGION     a source's Min/Max Width/Height not an
+ *                               integer 0..PROTO_ESCL_MAX_EXTENT, a Max
+ *                               missing or 0, or Min > Max
+ *   PROTO_E_ESCL_BAD_RESOLUTION a resolution not 1..PROTO_ESCL_MAX_RES, a
+ *                               range with min > max
+ * A duplex-only scanner (scan:AdfDuplexInputCaps alone) is read as it is;
+ * unknown elements, values of elements the parser does not model and
+ * unknown colour modes are ignored. out is valid only on PROTO_OK. */
+int proto_escl_caps_parse(const uint8_t *xml, size_t len, proto_escl_caps_info *out,
+                          proto_escl_diag *diag);
+
+/* Whether src scans at dpi (X = Y): a discrete resolution, or on both
+ * ranges' grids. */
+bool proto_escl_source_has_resolution(const proto_escl_source_info *src, uint32_t dpi);
+
+/* One parsed scan:JobInfo. */
+typedef struct proto_escl_job_info {
+    char uri[PROTO_ESCL_URI_SIZE]; /* pwg:JobUri as sent ("" if absent) */
+    char uuid[PROTO_ESCL_TEXT_SIZE];
+    bool have_state;
+    enum proto_escl_job_state state;
+    char state_text[PROTO_ESCL_VALUE_SIZE];
+    char reason[PROTO_ESCL_VALUE_SIZE]; /* the first pwg:JobStateReason, "" if none */
+    uint32_t age, images_completed, images_to_transfer;
+} proto_escl_job_info;
+
+/* A parsed ScannerStatus. */
+typedef struct proto_escl_status_info {
+    char version[PROTO_ESCL_VERSION_SIZE];
+    enum proto_escl_state state;
+    char state_text[PROTO_ESCL_VALUE_SIZE];
+    enum proto_escl_adf_state adf_state; /* NONE: no scan:AdfState */
+    char adf_state_text[PROTO_ESCL_VALUE_SIZE];
+    proto_escl_job_info jobs[PROTO_ESCL_MAX_JOBS]; /* in document order */
+    size_t n_jobs;
+    size_t dropped_jobs; /* beyond PROTO_ESCL_MAX_JOBS, or with a JobUri too long */
+} proto_escl_status_info;
+
+/* Parse a ScannerStatus (size capped at PROTO_ESCL_MAX_STATUS_DOC),
+ * hardened as above. PROTO_OK, a document rejection as above, or
+ * PROTO_E_ESCL_ROOT (root not {scan}ScannerStatus). Lenient otherwise:
+ * pwg:Version and pwg:State may be missing (state OTHER, text ""), unknown
+ * State, AdfState and JobState values are OTHER with their text kept,
+ * numbers that do not parse read 0. */
+int proto_escl_status_parse(const uint8_t *xml, size_t len, proto_escl_status_info *out,
+                            proto_escl_diag *diag);
+
+/* The job whose pwg:JobUri names job (compared by path: a scheme and
+ * authority on either side are ignored, so "http://h/eSCL/ScanJobs/1" and
+ * "/eSCL/ScanJobs/1" match), NULL if none. */
+const proto_escl_job_info *proto_escl_status_job(const proto_escl_status_info *st, const char *job);
+
+/* Write a ScanSettings document from s (the parser's struct; the have bits
+ * say which optional elements to write): pwg:Version (s->version, or
+ * PROTO_ESCL_VERSION when empty), scan:Intent, pwg:ScanRegions (in
+ * escl:ThreeHundredthsOfInches), pwg:InputSource, scan:Duplex,
+ * scan:ColorMode, pwg:DocumentFormat and scan:DocumentFormatExt (both, as
+ * sane-airscan does, from format or else format_mime),
+ * scan:XResolution/scan:YResolution, scan:CompressionFactor. Returns the
+ * length (a NUL follows) or PROTO_E_NOSPACE / PROTO_E_BAD_FIELD (an enum
+ * out of range, a MIME type that is not type/subtype, a zero size). */
+int proto_escl_settings_write(const proto_escl_settings *s, char *buf, size_t cap);
 
 #endif

@@ -1,7 +1,8 @@
-/* HTTP/1.1 for the eSCL front: an incremental request parser over a byte
- * stream (Debian's libhttp-parser underneath) and response writers into
- * caller buffers. No sockets: the carrier feeds whatever bytes arrived, in
- * pieces of any size, and sends what the writers produce.
+/* HTTP/1.1 for eSCL: for the front, an incremental request parser over a
+ * byte stream (Debian's libhttp-parser underneath) and response writers into
+ * caller buffers; for the driver's client, a response parser (at the end).
+ * No sockets: the carrier feeds whatever bytes arrived, in pieces of any
+ * size, and sends what the writers produce.
  *
  * Request framing follows RFC 9112: Content-Length or chunked bodies (the
  * chunk framing is removed), HTTP/1.0 closes by default and keeps alive
@@ -197,5 +198,111 @@ int proto_http_head_end(proto_http_out *o); /* the blank line; returns o->len or
 int proto_http_chunk_begin(uint64_t n, char *buf, size_t cap);
 int proto_http_chunk_end(char *buf, size_t cap);
 int proto_http_chunk_last(char *buf, size_t cap);
+
+/* ---- responses in (the client side) -----------------------------------------
+ * An incremental response parser for a client that reads a connection's
+ * bytes in pieces of any size and wants the body as it arrives, without
+ * buffering it: each body piece is handed back as a pointer into the bytes
+ * just fed. One response at a time; reset() before the next one on a
+ * kept-alive connection.
+ *
+ * Written by hand rather than on libhttp-parser (which the request parser
+ * uses): the body is pulled one slice per feed call, and libhttp-parser's
+ * callback model can only do that by pausing inside on_body, whose resume
+ * semantics differ between its body states.
+ *
+ * Framing (RFC 9112 section 6.3, for a response to a request other than
+ * HEAD): 1xx interim responses (other than 101) are skipped; 204 and 304
+ * have no body; Transfer-Encoding whose last coding is chunked is decoded
+ * (extensions and trailers bounded, then dropped); Content-Length gives the
+ * length; otherwise the body runs until the connection closes
+ * (close_delimited), which the caller reports with proto_http_resp_eof.
+ * Lines may end in CRLF or a bare LF. */
+
+#define PROTO_HTTP_MAX_RESP_HEAD  (64u * 1024u) /* status line + headers + blank line */
+#define PROTO_HTTP_MAX_CHUNK_LINE 1024u         /* chunk-size line with extensions */
+#define PROTO_HTTP_REASON_SIZE    64u           /* reason phrase kept, with NUL (cut) */
+
+typedef struct proto_http_resp_limits {
+    size_t max_head;    /* 0 = 16 KiB; at most PROTO_HTTP_MAX_RESP_HEAD (also bounds trailers) */
+    size_t max_headers; /* 0 = PROTO_HTTP_MAX_HEADERS, at most that */
+    uint64_t max_body;  /* decoded body bytes; 0 = no limit */
+    proto_http_alloc alloc;
+} proto_http_resp_limits;
+
+/* A parsed response head. Strings are NUL-terminated and live in the
+ * parser: valid until reset() or free(). */
+typedef struct proto_http_response {
+    int status;             /* 100..999 */
+    unsigned version_minor; /* HTTP/1.<minor> */
+    const char *reason;     /* as received, cut to PROTO_HTTP_REASON_SIZE - 1 bytes */
+    size_t n_headers;
+    const proto_http_header *headers;
+    const char *content_type; /* first of each, NULL if absent */
+    const char *location;
+    const char *retry_after;
+    bool has_length;
+    uint64_t content_length;
+    bool chunked;
+    bool close_delimited; /* the body ends when the connection does */
+    bool keep_alive;      /* the connection may carry another request afterwards */
+} proto_http_response;
+
+typedef struct proto_http_resp_parser proto_http_resp_parser;
+
+/* PROTO_OK, PROTO_E_BAD_FIELD (limits above the hard ones) or
+ * PROTO_E_HTTP_NOMEM (*out NULL). The parser is the only allocation. */
+int proto_http_resp_parser_new(const proto_http_resp_limits *limits, proto_http_resp_parser **out);
+void proto_http_resp_parser_free(proto_http_resp_parser *p);
+/* Forget the response and expect the next one. */
+void proto_http_resp_parser_reset(proto_http_resp_parser *p);
+
+/* feed's non-negative results. */
+enum proto_http_resp_result {
+    PROTO_HTTP_RESP_MORE = 0, /* all consumed, nothing to report: feed more */
+    PROTO_HTTP_RESP_HEAD = 1, /* the head is complete: proto_http_resp_head() */
+    PROTO_HTTP_RESP_BODY = 2, /* body bytes in *data (data_len of them), inside buf */
+    PROTO_HTTP_RESP_DONE = 3, /* the response is complete; bytes after it are not consumed */
+};
+
+/* Feed bytes; *consumed (always set) says how many were used, the rest
+ * must be fed again. Reports one event per call: HEAD once, then BODY
+ * pieces (never empty), then DONE; after DONE every call returns DONE
+ * without consuming. An event may be due with no byte left (DONE right
+ * after a bodyless head or the last body byte): after any event, call
+ * again (len 0 is fine) until MORE. Rejections (sticky, like the request parser's):
+ *   PROTO_E_HTTP_RESPONSE         bad status line, header syntax (obs-fold,
+ *                                 a name that is no token, control
+ *                                 characters, bare CR), HTTP/0.x or 2+, 101
+ *   PROTO_E_HTTP_HEAD_TOO_LARGE   the head or the trailers beyond max_head
+ *   PROTO_E_HTTP_TOO_MANY_HEADERS more than max_headers fields
+ *   PROTO_E_HTTP_FRAMING          Content-Length not digits, or two
+ *                                 different ones, or with Transfer-Encoding;
+ *                                 chunked not the last coding, or twice
+ *   PROTO_E_HTTP_CODING           a coding other than chunked (gzip...)
+ *   PROTO_E_HTTP_BAD_CHUNK        malformed chunk-size line (or longer than
+ *                                 PROTO_HTTP_MAX_CHUNK_LINE), chunk size
+ *                                 beyond 2^63, no CRLF after chunk data
+ *   PROTO_E_HTTP_BODY_TOO_LARGE   Content-Length, or the body so far,
+ *                                 beyond max_body */
+int proto_http_resp_feed(proto_http_resp_parser *p, const uint8_t *buf, size_t len,
+                         size_t *consumed, const uint8_t **data, size_t *data_len);
+
+/* The connection closed: PROTO_HTTP_RESP_DONE when that ends a
+ * close-delimited body (or the response was already complete), else
+ * PROTO_E_TRUNCATED (a head, a body of known length or a chunked body cut
+ * off; also when nothing of the response arrived: see
+ * proto_http_resp_started). */
+int proto_http_resp_eof(proto_http_resp_parser *p);
+
+/* The head, once feed returned PROTO_HTTP_RESP_HEAD (NULL before). */
+const proto_http_response *proto_http_resp_head(const proto_http_resp_parser *p);
+/* Whether any byte of the response (or an interim one) was fed. */
+bool proto_http_resp_started(const proto_http_resp_parser *p);
+/* Body bytes delivered so far. */
+uint64_t proto_http_resp_body_bytes(const proto_http_resp_parser *p);
+/* The first header named name (case-insensitive), NULL if none or before
+ * the head is complete. */
+const char *proto_http_resp_header(const proto_http_resp_parser *p, const char *name);
 
 #endif

@@ -21,7 +21,8 @@
     X(BAD_MAGIC, -7, "bad magic number")                                                           \
     X(BAD_CRC, -8, "CRC mismatch")                                                                 \
     PROTO_ESCL_ERRNO_MAP(X)                                                                        \
-    PROTO_HTTP_ERRNO_MAP(X)
+    PROTO_HTTP_ERRNO_MAP(X)                                                                        \
+    PROTO_HTTP_RESP_ERRNO_MAP(X)
 
 /* eSCL documents (escl.h). Parse rejections of ScanSettings, then the
  * checks of parsed settings against the scanner's capabilities. */
@@ -55,8 +56,8 @@
     X(ESCL_NO_SUCH_FORMAT, -134, "document format is not offered by the source")                   \
     X(ESCL_REGION_OUTSIDE, -135, "pwg:ScanRegion lies outside the source's size limits")
 
-/* HTTP/1.1 requests (http.h). proto_http_status_for() gives the status
- * code a server answers each with. */
+/* HTTP/1.1 requests and responses (http.h). proto_http_status_for() gives
+ * the status code a server answers each request rejection with. */
 #define PROTO_HTTP_ERRNO_MAP(X)                                                                    \
     X(HTTP_SYNTAX, -200, "malformed HTTP request")                                                 \
     X(HTTP_HEAD_TOO_LARGE, -201, "request line and headers larger than the head cap")              \
@@ -73,6 +74,11 @@
     X(HTTP_BODY_TOO_LARGE, -212, "request body larger than the body cap")                          \
     X(HTTP_EXPECTATION, -213, "Expect other than 100-continue")                                    \
     X(HTTP_NOMEM, -214, "out of memory buffering a request body")
+
+/* HTTP/1.1 responses (http.h, the client side), besides the request
+ * rejections above that apply to responses too (head and header limits,
+ * framing, codings, chunks, body size). */
+#define PROTO_HTTP_RESP_ERRNO_MAP(X) X(HTTP_RESPONSE, -215, "malformed HTTP response")
 
 typedef enum proto_err {
     PROTO_OK = 0,
