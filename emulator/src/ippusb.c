@@ -21,6 +21,7 @@ typedef struct ippusb_intf {
     emu_urbq out_q;     /* bulk OUT URBs whose bytes the front has not all taken */
     size_t out_off;     /* bytes of out_q.head taken */
     bool cut_pending;   /* cut_marker goes to the next IN URB, then a new connection */
+    bool resync;        /* after a refused request: drop transfers until one starts a request */
 } ippusb_intf;
 
 struct emu_ippusb {
@@ -211,6 +212,7 @@ void emu_ippusb_reset(emu_dev *d, uint32_t mask, int flush_in)
             continue;
         while (f->out_q.head && !d->s.dead)
             complete_out(d, f, PROTO_USBIP_ESHUTDOWN);
+        f->resync = false;
         while (flush_in && f->in_q.head && !d->s.dead) {
             emu_urb *u = q_take(&f->in_q);
             emu_session_ret_submit(d, u->id, PROTO_USBIP_ESHUTDOWN, 0, NULL);
@@ -224,6 +226,21 @@ void emu_ippusb_reset(emu_dev *d, uint32_t mask, int flush_in)
         conn_restart(d, p, k);
         unlock(p);
     }
+}
+
+/* Whether a transfer may begin a request: its first bytes are (a prefix
+ * of) a method token and a space. Clients start each request in a new
+ * transfer (ipp-usb writes each request with its own flush). */
+static bool starts_request(const uint8_t *b, size_t len)
+{
+    static const char *const methods[] = {"GET ",  "POST ",    "PUT ",   "DELETE ",
+                                          "HEAD ", "OPTIONS ", "PATCH ", "CONNECT "};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        size_t m = strlen(methods[i]);
+        if (memcmp(b, methods[i], len < m ? len : m) == 0)
+            return true;
+    }
+    return false;
 }
 
 /* Request bytes to the front, oldest URB first, until it takes no more.
@@ -243,14 +260,26 @@ static bool feed_out(emu_dev *d, emu_ippusb *p, ippusb_intf *f, uint64_t now)
             progress = true;
             continue;
         }
+        if (f->resync) {
+            /* The rest of a refused request (a pipe has no boundary to
+             * skip to): dropped until a transfer that starts one. */
+            if (f->out_off > 0 || !starts_request(u->data, (size_t)u->length)) {
+                complete_out(d, f, 0);
+                progress = true;
+                continue;
+            }
+            f->resync = false;
+        }
         if (f->conn == NULL || f->cut_pending)
             break;
         n = dm_escl_conn_input(f->conn, u->data + f->out_off, rem, now);
         if (n < 0) {
             /* A request the front refuses: its error answer is queued and
-             * the connection ends after it; the rest of this transfer
-             * belongs to that request and is dropped. */
+             * the connection ends after it; the rest of this transfer, and
+             * the transfers that follow until one starts a request, belong
+             * to that request and are dropped. */
             complete_out(d, f, 0);
+            f->resync = true;
             progress = true;
             break;
         }
@@ -380,6 +409,7 @@ void emu_ippusb_end(emu_dev *d)
         while ((u = q_take(&f->out_q)) != NULL)
             emu_session_urb_free(d, u);
         f->out_off = 0;
+        f->resync = false;
         conn_drop(f);
     }
     unlock(p);
