@@ -302,10 +302,11 @@ exec 9>&- # the cache is complete: release the lock
 STAGE="$WORK/initramfs"
 mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,usr/share/hwdata,usr/share/misc,lib/modules,e2e,etc,proc,sys,dev,tmp,run,var}
 
-# install_elf SRC DEST: copy a dynamic executable and every library ldd finds.
+# install_elf SRC DEST: copy a dynamic executable (or shared library) and
+# every library ldd finds.
 install_elf() {
   local src="$1" dest="$2" lib out
-  [ -x "$src" ] || die "$src is missing or not executable"
+  [ -f "$src" ] && [ -r "$src" ] || die "$src is missing or not readable"
   cp "$src" "$STAGE$dest"
   out="$(ldd "$src" 2>&1)" || die "ldd $src failed: $out"
   if grep -q 'not found' <<<"$out"; then
@@ -476,11 +477,24 @@ JAM_ARGS="${VM_E2E_JAM_ARGS:--v --pages 5 --mode gray --dpi 100 --seed $SEED}"
 
 need usbip usbip
 need tiffinfo libtiff-tools
+# The IPP-USB pass (issue 13): Debian's own ipp-usb, scanimage and
+# sane-airscan, copied from this host into the guest with their libraries.
+need scanimage sane-utils
+IPPUSB_BIN="$(command -v ipp-usb || true)"
+[ -n "$IPPUSB_BIN" ] || IPPUSB_BIN=/usr/sbin/ipp-usb
+[ -x "$IPPUSB_BIN" ] || die "ipp-usb not found: install the Debian package 'ipp-usb' (scripts/bootstrap.sh does)"
+AIRSCAN_SO="$(dpkg -L sane-airscan 2>/dev/null | grep '/libsane-airscan\.so\.1$' | head -n1 || true)"
+[ -n "$AIRSCAN_SO" ] && [ -f "$AIRSCAN_SO" ] ||
+  die "sane-airscan's libsane-airscan.so.1 not found: install the Debian package 'sane-airscan' (scripts/bootstrap.sh does)"
+[ -d /usr/share/ipp-usb/quirks ] || die "/usr/share/ipp-usb/quirks missing: reinstall the Debian package 'ipp-usb'"
 [ -x "$SCANEMU" ] || die "scanemu not built at $SCANEMU (build the 'scanemu' target first)"
 [ -x "$WIASCAN" ] || die "wiascan not built at $WIASCAN (build the 'wiascan' target first)"
 [ -f "$PROFILES/default.yaml" ] || die "missing fixture $PROFILES/default.yaml"
 for s in clean stall-mid-page jam-page3-band5; do
   [ -f "$SCENARIOS/$s.yaml" ] || die "missing fixture $SCENARIOS/$s.yaml"
+done
+for p in airscan-usb mfp; do
+  [ -f "$PROFILES/$p.yaml" ] || die "missing fixture $PROFILES/$p.yaml"
 done
 
 SANITIZED=0
@@ -609,15 +623,108 @@ start_emu refjam "${EMU_JAM[@]}"
 host_scan jam "$PORT_refjam" 1-1 "$DEFAULT_VIDPID" $JAM_ARGS
 for f in "$WORK"/ref/*.result; do log "  ref $(cat "$f")"; done
 
+# IPP-USB: an [escl] device (airscan-usb.yaml), an [native, escl] one
+# (mfp.yaml) and the [escl] one with a paper jam as page 3 starts, each
+# scanned from the ADF by scanimage through sane-airscan: in the guest
+# through ipp-usb, here through --escl-listen, the same seed.
+ESCL_ARGS="${VM_E2E_ESCL_ARGS:---source ADF --mode Gray --resolution 75}"
+ESCL_VIDPID=1209:0004
+MFP_VIDPID=1209:0003
+cat >"$WORK/vm-3sheets.yaml" <<'YAML'
+name: vm-3sheets
+description: No faults, 3 sheets - a 3-page ADF job
+sheets: 3
+YAML
+cat >"$WORK/vm-jam3.yaml" <<'YAML'
+name: vm-jam3
+description: Paper jam as page 3 starts - NextDocument 404, ScannerAdfJam
+sheets: 10
+faults:
+  - kind: paper_jam
+    at: {page: 3, band: 1}
+YAML
+EMU_IPP=(--device "$PROFILES/airscan-usb.yaml" --scenario "$WORK/vm-3sheets.yaml"
+  --device "$PROFILES/mfp.yaml" --scenario "$WORK/vm-3sheets.yaml"
+  --device "$PROFILES/airscan-usb.yaml" --scenario "$WORK/vm-jam3.yaml"
+  --device "$PROFILES/airscan-usb.yaml" --scenario "$WORK/vm-detach.yaml" --no-timing)
+EMU_IPPD=(--device "$PROFILES/airscan-usb.yaml" --scenario "$WORK/vm-detach.yaml")
+
+# host_escl NAME ESCL_PORT PATH: scanimage here, through sane-airscan and
+# --escl-listen; writes $WORK/ref/escl-NAME.result like E2E-ESCL.
+host_escl() {
+  local name="$1" eport="$2" path="$3" rc n sums="" pages=0
+  local conf="$WORK/sane-$name"
+  mkdir -p "$conf" "$WORK/ref"
+  printf '[devices]\n"%s" = http://127.0.0.1:%s%s/eSCL, eSCL\n[options]\ndiscovery = disable\nws-discovery = off\n' \
+    "$name" "$eport" "$path" >"$conf/airscan.conf"
+  echo airscan >"$conf/dll.conf"
+  local errexit=0
+  case $- in *e*) errexit=1 ;; esac
+  set +e
+  # shellcheck disable=SC2086
+  SANE_CONFIG_DIR="$conf" timeout 120 scanimage -d "airscan:e0:$name" $ESCL_ARGS --format=png \
+    --batch="$WORK/ref/$name-p%d.png" >"$WORK/ref/escl-$name.out" 2>"$WORK/ref/escl-$name.err"
+  rc=$?
+  [ "$errexit" = 0 ] || set -e
+  n=1
+  while [ -s "$WORK/ref/$name-p$n.png" ]; do
+    sums="$sums${sums:+,}$(sha256sum "$WORK/ref/$name-p$n.png" | cut -d' ' -f1)"
+    pages=$n
+    n=$((n + 1))
+  done
+  echo "name=$name rc=$rc pages=$pages sha256=${sums:-none}" >"$WORK/ref/escl-$name.result"
+}
+
+log "host reference scans (scanimage, sane-airscan, --escl-listen)"
+start_emu refipp "${EMU_IPP[@]}" --escl-listen 127.0.0.1:0 --escl-port-file "$WORK/emu-refipp.escl-port"
+for _ in $(seq 50); do [ -s "$WORK/emu-refipp.escl-port" ] && break; sleep 0.1; done
+EPORT="$(tr -dc 0-9 <"$WORK/emu-refipp.escl-port" 2>/dev/null || true)"
+[ -n "$EPORT" ] || die "scanemu --escl-listen wrote no port: $(cat "$WORK/emu-refipp.log")"
+host_escl escl "$EPORT" ""
+host_escl mfp "$EPORT" /1-2
+host_escl jam3 "$EPORT" /1-3
+host_escl detach "$EPORT" /1-4 # the whole 50-sheet job, to compare the pages before the unplug
+start_emu refmfp --device "$PROFILES/mfp.yaml" --scenario "$WORK/vm-3sheets.yaml" --no-timing
+# shellcheck disable=SC2086
+host_scan native-mfp "$PORT_refmfp" 1-1 "$MFP_VIDPID" $SCAN_ARGS
+for f in "$WORK"/ref/escl-*.result "$WORK/ref/native-mfp.result"; do log "  ref $(cut -c1-200 "$f")"; done
+
 # The guest's own scanemu instances, all started before the boot.
 start_emu a "${EMU_A[@]}"
 start_emu detach "${EMU_DETACH[@]}"
 start_emu stall "${EMU_STALL[@]}"
 start_emu jam "${EMU_JAM[@]}"
+start_emu ipp "${EMU_IPP[@]}"
+start_emu ippd "${EMU_IPPD[@]}"
 
 install_elf "$WIASCAN" /usr/bin/wiascan
 install_elf "$(command -v tiffinfo)" /usr/bin/tiffinfo
 cp "$SRC/scripts/vm/run.sh" "$STAGE/e2e/run.sh"
+# IPP-USB: ipp-usb, scanimage, sane-airscan (dlopen()ed by libsane, so its
+# libraries are found with ldd on it), their configuration.
+install_elf "$IPPUSB_BIN" /usr/sbin/ipp-usb
+install_elf "$(command -v scanimage)" /usr/bin/scanimage
+mkdir -p "$STAGE$(dirname "$AIRSCAN_SO")"
+install_elf "$AIRSCAN_SO" "$AIRSCAN_SO"
+cp "$SRC/scripts/vm/ippusb.sh" "$STAGE/e2e/ippusb.sh"
+mkdir -p "$STAGE/etc/ipp-usb" "$STAGE/usr/share/ipp-usb"
+cp -r /usr/share/ipp-usb/quirks "$STAGE/usr/share/ipp-usb/"
+cat >"$STAGE/etc/ipp-usb/ipp-usb.conf" <<'CONF'
+# The guest's ipp-usb: no Avahi, localhost only (DESIGN.md section 8).
+[network]
+  http-min-port = 60000
+  http-max-port = 65535
+  dns-sd = disable
+  interface = loopback
+  ipv6 = disable
+[logging]
+  device-log = debug
+  main-log = debug
+  console-log = debug
+  console-color = disable
+CONF
+printf '127.0.0.1 localhost\n' >"$STAGE/etc/hosts"
+printf 'hosts: files\n' >"$STAGE/etc/nsswitch.conf"
 cat >"$STAGE/e2e/conf" <<CONF
 SCAN_TIMEOUT=180
 A_PORT=$PORT_a
@@ -634,6 +741,18 @@ ARGS_stall="$STALL_ARGS"
 PORT_jam=$PORT_jam
 VIDPID_jam=$DEFAULT_VIDPID
 ARGS_jam="$JAM_ARGS"
+IPP_PORT=$PORT_ipp
+IPP_CASES="escl mfp jam3"
+IPP_BUSID_escl=1-1
+IPP_VIDPID_escl=$ESCL_VIDPID
+IPP_BUSID_mfp=1-2
+IPP_VIDPID_mfp=$MFP_VIDPID
+IPP_MODE_mfp=native
+IPP_BUSID_jam3=1-3
+IPP_VIDPID_jam3=$ESCL_VIDPID
+IPP_D_PORT=$PORT_ippd
+IPP_D_VIDPID=$ESCL_VIDPID
+ESCL_ARGS="$ESCL_ARGS"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 CONF
@@ -757,6 +876,68 @@ check "jam: the interrupt IN event reached the guest's wiascan as on the host ($
 # same profile and seed.
 [ "$(field sha256 "$(marker E2E-SCAN | grep 'name=jam ')")" = "$(field sha256 "$(cat "$WORK/ref/a-1-1.result")")" ]
 check "jam: the 2 pages kept are byte-identical to the clean 2-page scan" $?
+
+# IPP-USB: ipp-usb and sane-airscan in the guest = sane-airscan through
+# --escl-listen here.
+escl_compare() { # escl_compare NAME: guest E2E-ESCL line against the host reference
+  local name="$1" g r key ok=0
+  g="$(marker E2E-ESCL | grep "name=$name " | tail -n1)"
+  r="$(cat "$WORK/ref/escl-$name.result" 2>/dev/null || true)"
+  if [ -z "$g" ]; then
+    check "ipp-usb $name: guest scan ran" 1
+    return
+  fi
+  for key in rc pages sha256; do
+    if [ "$(field "$key" "$g")" != "$(field "$key" "$r")" ]; then
+      echo "        $name: $key guest=$(field "$key" "$g") host=$(field "$key" "$r")"
+      ok=1
+    fi
+  done
+  check "ipp-usb $name: scanimage through ipp-usb in the guest = through --escl-listen here (rc $(field rc "$r"), $(field pages "$r") pages, page digests equal)" $ok
+}
+for c in escl mfp jam3; do
+  grep -q "^E2E-IPPUSB-UP name=$c rc=0 " "$C"
+  check "ipp-usb $c: ipp-usb claimed the IPP-USB interfaces and served eSCL on localhost ($(marker E2E-IPPUSB-UP | grep "name=$c " | sed 's/.*\(port=[^ ]*\).*/\1/'))" $?
+done
+for vp in $ESCL_VIDPID $MFP_VIDPID; do
+  v="$(grep "^E2E-LSUSBV $vp | " "$C" | sed "s/^E2E-LSUSBV $vp | //")"
+  ok=0
+  for pat in "bInterfaceClass +7( |$)" "bInterfaceSubClass +1( |$)" "bInterfaceProtocol +4( |$)" \
+    "IPP Printer Descriptor" "wBasicCapabilities +0x0002 +Scan" "iManufacturer +[0-9]+ scanemu" \
+    "iSerial +[0-9]+ SCANEMU-"; do
+    grep -Eq "$pat" <<<"$v" || { echo "        lsusb -v $vp: no line matching /$pat/"; ok=1; }
+  done
+  if [ "$vp" = "$MFP_VIDPID" ]; then
+    grep -Eq "bInterfaceClass +255" <<<"$v" || { echo "        lsusb -v $vp: no vendor interface"; ok=1; }
+    [ "$(grep -cE 'bInterfaceProtocol +4' <<<"$v")" = 2 ] || { echo "        lsusb -v $vp: not 2 IPP-USB interfaces"; ok=1; }
+  fi
+  check "ipp-usb: lsusb -v $vp shows the IPP-USB interfaces (7/1/4, IPP Printer Descriptor, Scan) and strings" $ok
+done
+r="$(cat "$WORK/ref/escl-escl.result")"
+[ "$(field rc "$r")" = 0 ] && [ "$(field pages "$r")" = 3 ]
+check "ipp-usb escl: host reference scanned the 3-page ADF job ($r)" $?
+escl_compare escl
+escl_compare mfp
+compare native-mfp
+r="$(cat "$WORK/ref/escl-jam3.result")"
+[ "$(field pages "$r")" = 2 ] && grep -q 'Document feeder jammed' "$WORK/ref/escl-jam3.err"
+check "ipp-usb jam3: host reference ends with 'Document feeder jammed' after 2 pages ($r)" $?
+escl_compare jam3
+grep "^E2E-ESCL-OUT jam3 | " "$C" | grep -q 'Document feeder jammed'
+check "ipp-usb jam3: scanimage in the guest says 'Document feeder jammed'" $?
+[ "$(field sha256 "$(marker E2E-ESCL | grep 'name=jam3 ')")" = "$(field sha256 "$(cat "$WORK/ref/escl-escl.result")" | cut -d, -f1-2)" ]
+check "ipp-usb jam3: the 2 pages before the jam are the clean job's first 2" $?
+d="$(marker E2E-ESCL | grep 'name=detach ' | tail -n1)"
+dp="$(marker E2E-IPP-DETACH-POINT | tail -n1)"
+grep -q 'page1_seen=1' <<<"$dp" && grep -q 'still_running=1' <<<"$dp"
+check "ipp-usb detach: usbip detach while scanimage ran, after page 1 ($dp)" $?
+[ -n "$d" ] && [ "$(field rc "$d")" != 0 ] && [ "$(field rc "$d")" != 124 ] && [ "$(field rc "$d")" != 143 ]
+check "ipp-usb detach: scanimage ended with an error on its own (rc $(field rc "$d"))" $?
+dn="$(field pages "$d")"
+[ "${dn:-0}" -ge 1 ] && [ "$(field sha256 "$d")" = "$(field sha256 "$(cat "$WORK/ref/escl-detach.result")" | cut -d, -f1-"$dn")" ]
+check "ipp-usb detach: the ${dn:-0} page(s) written before it are the clean job's" $?
+grep "^E2E-IPPLOG detach | " "$C" | grep -Eqi 'LIBUSB_ERROR|no such device|device .*(gone|removed)'
+check "ipp-usb detach: ipp-usb logged the device gone" $?
 
 # Stop the scanemu instances first, so their exit-time leak check has run.
 stop_all
