@@ -197,6 +197,16 @@ struct dm_scenario {
 int dm_scenario_check_profile_job(const dm_scenario *s, const dm_profile *p,
                                   const proto_scan_job *job, char *errbuf, size_t errlen);
 
+/* The scan area in whole 1/300 inch, eSCL's unit (round(mm * 300 / 25.4)),
+ * and a full page's pixels at dpi: u300 * dpi / 300 rounded to nearest,
+ * halves down. That is what sane-airscan computes from the capabilities
+ * (0.99.27 airscan-escl.c, airscan-devops.c: the size goes to millimetres
+ * as SANE_Fixed, which truncates, then back with roundl, so an exact half
+ * lands just below it), so both protocols give the same page at every
+ * resolution. */
+uint32_t dm_u300_of_mm(uint32_t mm);
+uint64_t dm_px_of_mm(uint32_t mm, uint32_t dpi);
+
 /* Band geometry helpers. */
 uint32_t dm_band_first_line(const proto_scan_job *job, uint32_t band);
 

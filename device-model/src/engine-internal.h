@@ -98,6 +98,8 @@ dm_status eng_start_refusal(dm_engine *eng);
 void eng_faults_power_on(dm_engine *eng);
 /* A feeder job has no sheet for its first page. */
 bool eng_feeder_empty_at_start(const dm_engine *eng);
+/* A scripted cover_open at job start will refuse the next start. */
+bool eng_cover_open_at_start(const dm_engine *eng);
 /* Index of a feeder_empty fault that dries the feeder before page p, or -1. */
 int eng_feeder_empty_fault(const dm_engine *eng, uint32_t page);
 /* Match the band-level faults at (page, band, model time rel) into it:

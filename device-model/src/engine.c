@@ -414,7 +414,7 @@ static dm_adf_state adf_state(const dm_engine *eng)
 
     if ((eng->profile->sources & feeders) == 0)
         return DM_ADF_NONE;
-    if (eng->cover_open)
+    if (eng->cover_open || (!eng->active && eng_cover_open_at_start(eng)))
         return DM_ADF_DOOR_OPEN;
     if (eng->active)
         return eng->sheets_left > 0 ? DM_ADF_LOADED : DM_ADF_EMPTY;

@@ -197,6 +197,12 @@ static uint64_t stream_pump(dm_escl_conn *c, uint64_t now_ns)
         case DM_ACT_NONE:
             break;
         }
+        /* The rest of a page whose connection went away mid-stream: the
+         * scanner goes on scanning it, nobody receives it. */
+        if (!c->head_sent && it.band != 0) {
+            dm_engine_consume(e->eng, e, now_ns, &done);
+            continue;
+        }
         /* A band of the page being streamed is due. */
         if (!c->head_sent && stream_head(c) < 0)
             goto fail;
@@ -353,9 +359,9 @@ static int settings_to_params(dm_escl *e, const proto_escl_settings *s, proto_sc
             return DM_E_RANGE;
         }
         if (s->width < in->max_width)
-            p->width_px = (uint32_t)((uint64_t)s->width * p->dpi / 300);
+            p->width_px = (uint32_t)(((uint64_t)s->width * p->dpi + 149) / 300);
         if (s->height < in->max_height)
-            p->height_px = (uint32_t)((uint64_t)s->height * p->dpi / 300);
+            p->height_px = (uint32_t)(((uint64_t)s->height * p->dpi + 149) / 300);
         if ((s->width < in->max_width && p->width_px == 0) ||
             (s->height < in->max_height && p->height_px == 0)) {
             snprintf(why, whylen, "pwg:ScanRegion: less than one pixel at %u dpi", p->dpi);
@@ -411,12 +417,14 @@ static void req_scan_jobs(dm_escl_conn *c, const escl_http_req *r, uint64_t now_
         respond_text(c, 400, diag.msg);
         return;
     }
+    /* Settings this scanner cannot do: 400 with the reason. Not 409: the
+     * escl backend reads a 409 as "feeder out of documents". */
     if (proto_escl_settings_check(&s, &e->caps, &diag) < 0) {
-        respond_text(c, 409, diag.msg);
+        respond_text(c, 400, diag.msg);
         return;
     }
     if (settings_to_params(e, &s, &p, &fmt, &quality, why, sizeof(why)) < 0) {
-        respond_text(c, 409, why);
+        respond_text(c, 400, why);
         return;
     }
     dm_escl_poll(e, now_ns);
@@ -430,12 +438,17 @@ static void req_scan_jobs(dm_escl_conn *c, const escl_http_req *r, uint64_t now_
                 (const uint8_t *)"busy\n", 5);
         return;
     case DM_ST_INVALID:
-        respond_text(c, 409, "the scanner cannot scan these settings");
+        respond_text(c, 400, "the scanner cannot scan these settings");
         return;
     default:
         /* Cover open, feeder empty: the status says which. */
         respond_text(c, 409, dm_status_name(st));
         return;
+    }
+    {
+        char msg[384];
+        if (dm_engine_job_check(e->eng, msg, sizeof(msg)) == DM_E_RANGE)
+            escl_quirk_note(e, "scenario fault never fires: %s", msg);
     }
     j = escl_job_new(e, now_ns);
     j->engine_live = true;
@@ -471,7 +484,7 @@ static void req_next_document(dm_escl_conn *c, escl_job *j, uint64_t now_ns)
     /* Quirks of real devices (docs/escl.md): answered before the page. */
     if (q->next_doc_tries > 0 && j->tries_503 < q->next_doc_tries) {
         j->tries_503++;
-        escl_quirk_note(e, "NextDocument answered %d (try %u of %u)", q->next_doc_status,
+        escl_quirk_note(e, "quirk: NextDocument answered %d (try %u of %u)", q->next_doc_status,
                         j->tries_503, q->next_doc_tries);
         respond(c, q->next_doc_status, NULL,
                 q->next_doc_status == 503 ? "Retry-After: 1\r\n" : NULL, NULL, 0);
@@ -479,7 +492,8 @@ static void req_next_document(dm_escl_conn *c, escl_job *j, uint64_t now_ns)
     }
     if (j->images_completed > 0 && q->load_delay_ns > 0 &&
         now_ns - j->page_done_ns < q->load_delay_ns) {
-        escl_quirk_note(e, "NextDocument %llu ms after the last page, load delay %llu ms: 503",
+        escl_quirk_note(e,
+                        "quirk: NextDocument %llu ms after the last page, load delay %llu ms: 503",
                         (unsigned long long)((now_ns - j->page_done_ns) / 1000000),
                         (unsigned long long)(q->load_delay_ns / 1000000));
         respond(c, 503, NULL, "Retry-After: 1\r\n", NULL, 0);

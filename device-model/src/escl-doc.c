@@ -20,10 +20,9 @@ void escl_caps_from_profile(dm_escl *e)
     memset(c, 0, sizeof(*c));
     memset(&in, 0, sizeof(in));
     in.present = true;
-    /* 1/300 inch, rounded down like the native full page (whole pixels at
-     * every resolution). */
-    in.max_width = (uint32_t)((uint64_t)pc.max_width_um * 300 / 25400);
-    in.max_height = (uint32_t)((uint64_t)pc.max_height_um * 300 / 25400);
+    /* 1/300 inch: the same whole units the native page is sized from. */
+    in.max_width = dm_u300_of_mm(prof->width_mm);
+    in.max_height = dm_u300_of_mm(prof->height_mm);
     in.min_width = in.max_width < 16 ? in.max_width : 16;
     in.min_height = in.max_height < 16 ? in.max_height : 16;
     in.max_scan_regions = 1;

@@ -60,6 +60,19 @@ dm_status eng_start_refusal(dm_engine *eng)
     return DM_ST_OK;
 }
 
+bool eng_cover_open_at_start(const dm_engine *eng)
+{
+    const dm_scenario *sc = eng->scenario;
+
+    for (uint32_t i = 0; i < sc->n_faults && i < ENG_MAX_FAULTS; i++) {
+        const dm_fault *f = &sc->faults[i];
+        if (f->kind == DM_FAULT_COVER_OPEN && f->trig == DM_TRIG_START &&
+            (f->count == 0 || eng->cover_left[i] > 0))
+            return true;
+    }
+    return false;
+}
+
 bool eng_feeder_empty_at_start(const dm_engine *eng)
 {
     const dm_scenario *sc = eng->scenario;

@@ -64,16 +64,17 @@ int dm_fixture_real(const dm_fixture_msg *m, const char *key, const char *s, dou
  * document that does not match the schema (unknown keys and enum values
  * list what is expected), an empty stream, and a second document after the
  * first. *raw is set only on success. */
-int dm_fixture_parse(const dm_alloc *a, const char *name, const char *yaml, size_t len,
-                     const cyaml_schema_value_t *schema, void **raw, char *errbuf, size_t errlen);
+int dm_fixture_parse(const dm_alloc *a, const char *yaml, size_t len,
+                     const cyaml_schema_value_t *schema, void **raw, const dm_fixture_msg *m);
 void dm_fixture_free_raw(const dm_alloc *a, const cyaml_schema_value_t *schema, void *raw);
 
 /* Read the fixture file at `path` into a buffer taken from `a` (free with
- * dm_free). Never blocks: anything but a regular file (directory, FIFO,
- * device, socket) is refused without being read, by name, and so is a file
- * over DM_FIXTURE_MAX_BYTES. `what` ("profile", "scenario") is used in
- * messages. DM_OK, DM_E_IO or DM_E_NOMEM; *out and *len are set only on
- * success. */
+ * dm_free; NUL-terminated one past *len). Never blocks: anything but a
+ * regular file (directory, FIFO, device node, socket) is refused by kind
+ * without being opened, a file over DM_FIXTURE_MAX_BYTES without being
+ * read, and a file that changes size while it is read. `what` ("profile",
+ * "scenario") is used in messages. DM_OK, DM_E_IO or DM_E_NOMEM; *out and
+ * *len are set only on success. */
 int dm_fixture_read_file(const dm_alloc *a, const char *path, const char *what, char **out,
                          size_t *len, char *errbuf, size_t errlen);
 

@@ -317,22 +317,62 @@ static const char *yaml_thing(const char *name)
     return "a single value";
 }
 
+/* The decimal number right after `prefix` at the start of s; *end after it. */
+static bool number_after(const char *s, const char *prefix, unsigned *out, const char **end)
+{
+    const size_t n = strlen(prefix);
+    unsigned long v;
+    char *e;
+
+    if (strncmp(s, prefix, n) != 0 || s[n] < '0' || s[n] > '9')
+        return false;
+    errno = 0;
+    v = strtoul(s + n, &e, 10);
+    if (errno != 0 || v > UINT32_MAX)
+        return false;
+    *out = (unsigned)v;
+    if (end != NULL)
+        *end = e;
+    return true;
+}
+
+/* "Expecting MAPPING, got event: SCALAR" into its two names. */
+static bool expecting(const char *s, char *want, char *got, size_t len)
+{
+    static const char head[] = "Expecting ";
+    static const char mid[] = ", got event: ";
+    const char *m;
+
+    if (strncmp(s, head, sizeof(head) - 1) != 0)
+        return false;
+    s += sizeof(head) - 1;
+    m = strstr(s, mid);
+    if (m == NULL || (size_t)(m - s) >= len)
+        return false;
+    memcpy(want, s, (size_t)(m - s));
+    want[m - s] = '\0';
+    snprintf(got, len, "%s", m + sizeof(mid) - 1);
+    return true;
+}
+
 /* Rewrite libcyaml's message for one value in the words of the rest of the
  * loader's messages; anything not recognised passes unchanged. */
 static void explain(const char *first, char *out, size_t len)
 {
-    char a[32], b[32];
+    char want[32], got[32];
+    const char *rest;
     unsigned x, y;
 
-    if (sscanf(first, "Expecting %31[A-Z_], got event: %31[A-Z_]", a, b) == 2)
-        snprintf(out, len, "expected %s, got %s", yaml_thing(a), yaml_thing(b));
-    else if (sscanf(first, "STRING length < %u", &x) == 1)
+    if (expecting(first, want, got, sizeof(want)))
+        snprintf(out, len, "expected %s, got %s", yaml_thing(want), yaml_thing(got));
+    else if (number_after(first, "STRING length < ", &x, NULL))
         snprintf(out, len, "expected at least %u character%s", x, x == 1 ? "" : "s");
-    else if (sscanf(first, "STRING length > %u", &x) == 1)
+    else if (number_after(first, "STRING length > ", &x, NULL))
         snprintf(out, len, "expected at most %u characters", x);
-    else if (sscanf(first, "Insufficient entries (%u of %u min)", &x, &y) == 2)
+    else if (number_after(first, "Insufficient entries (", &x, &rest) &&
+             number_after(rest, " of ", &y, NULL))
         snprintf(out, len, "expected at least %u list entr%s, got %u", y, y == 1 ? "y" : "ies", x);
-    else if (sscanf(first, "Excessive entries (%u max)", &x) == 1)
+    else if (number_after(first, "Excessive entries (", &x, NULL))
         snprintf(out, len, "expected at most %u list entries", x);
     else if (strcmp(first, "YAML alias unsupported") == 0)
         snprintf(out, len, "aliases (*name) are not supported in fixtures");
@@ -434,10 +474,9 @@ static int report_cyaml_error(const load_ctx *ctx, const cyaml_schema_value_t *s
     return dm_fixture_fail(m, DM_E_PARSE, path[0] ? path : NULL, "%s", problem);
 }
 
-int dm_fixture_parse(const dm_alloc *a, const char *name, const char *yaml, size_t len,
-                     const cyaml_schema_value_t *schema, void **raw, char *errbuf, size_t errlen)
+int dm_fixture_parse(const dm_alloc *a, const char *yaml, size_t len,
+                     const cyaml_schema_value_t *schema, void **raw, const dm_fixture_msg *m)
 {
-    const dm_fixture_msg m = {.file = name, .errbuf = errbuf, .errlen = errlen};
     void *data = NULL;
     load_ctx ctx;
     cyaml_config_t cfg;
@@ -448,14 +487,14 @@ int dm_fixture_parse(const dm_alloc *a, const char *name, const char *yaml, size
     cfg_init(&cfg, &ctx);
     e = cyaml_load_data((const uint8_t *)yaml, len, &cfg, schema, (cyaml_data_t **)&data, NULL);
     if (e == CYAML_ERR_OOM)
-        return dm_fixture_fail(&m, DM_E_NOMEM, NULL, "out of memory while parsing");
+        return dm_fixture_fail(m, DM_E_NOMEM, NULL, "out of memory while parsing");
     if (e != CYAML_OK)
-        return report_cyaml_error(&ctx, schema, &m, yaml, len, e);
+        return report_cyaml_error(&ctx, schema, m, yaml, len, e);
     if (data == NULL)
-        return dm_fixture_fail(&m, DM_E_PARSE, NULL, "empty document, expected a mapping");
+        return dm_fixture_fail(m, DM_E_PARSE, NULL, "empty document, expected a mapping");
     if (ctx.extra_document) {
         dm_fixture_free_raw(a, schema, data);
-        return dm_fixture_fail(&m, DM_E_PARSE, NULL,
+        return dm_fixture_fail(m, DM_E_PARSE, NULL,
                                "a second YAML document ('---') follows the first; a fixture is "
                                "one document");
     }
@@ -556,15 +595,17 @@ int dm_fixture_read_file(const dm_alloc *a, const char *path, const char *what, 
             break;
         got += (size_t)n;
     }
-    if (got < size && n < 0) {
+    /* One more byte: a file that grew while it was read is not read twice. */
+    if (got == size) {
+        do
+            n = read(fd, &probe, 1);
+        while (n < 0 && errno == EINTR);
+    }
+    if (n < 0) {
         dm_errf(errbuf, errlen, "%s: cannot read %s: %s", path, what, strerror(errno));
         rc = DM_E_IO;
         goto out_free_buf;
     }
-    /* A file that grew or shrank while it was read is not read twice. */
-    do
-        n = read(fd, &probe, 1);
-    while (n < 0 && errno == EINTR);
     if (got != size || n != 0) {
         dm_errf(errbuf, errlen, "%s: the %s changed size while it was read", path, what);
         rc = DM_E_IO;

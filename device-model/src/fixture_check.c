@@ -93,17 +93,16 @@ static int check_fault_place(const dm_fixture_msg *m, const dm_scenario *s, uint
     return DM_OK;
 }
 
-static int check_job(const dm_scenario *s, const proto_scan_job *job, const char *what,
-                     bool check_side, char *errbuf, size_t errlen)
+static int check_job(const dm_fixture_msg *m, const dm_scenario *s, const proto_scan_job *job,
+                     const char *what, bool check_side)
 {
-    const dm_fixture_msg m = {.file = s->file, .errbuf = errbuf, .errlen = errlen};
     int rc;
 
     for (uint32_t i = 0; i < s->n_faults; i++) {
         const dm_fault *f = &s->faults[i];
         if (f->trig != DM_TRIG_AT && f->trig != DM_TRIG_EVERY)
             continue;
-        rc = check_fault_place(&m, s, i, job, what, check_side);
+        rc = check_fault_place(m, s, i, job, what, check_side);
         if (rc < 0)
             return rc;
     }
@@ -113,20 +112,29 @@ static int check_job(const dm_scenario *s, const proto_scan_job *job, const char
 int dm_scenario_check_job(const dm_scenario *s, const proto_scan_job *job, const char *what,
                           char *errbuf, size_t errlen)
 {
-    if (s == NULL || job == NULL)
+    dm_fixture_msg m = {.file = NULL, .errbuf = errbuf, .errlen = errlen};
+
+    if (s == NULL || job == NULL) {
+        dm_errf(errbuf, errlen, "no scenario or no job given");
         return DM_E_INVALID;
-    return check_job(s, job, what ? what : "this job", true, errbuf, errlen);
+    }
+    m.file = s->file;
+    return check_job(&m, s, job, what ? what : "this job", true);
 }
 
 int dm_scenario_check_profile_job(const dm_scenario *s, const dm_profile *p,
                                   const proto_scan_job *job, char *errbuf, size_t errlen)
 {
+    dm_fixture_msg m = {.file = NULL, .errbuf = errbuf, .errlen = errlen};
     char what[320];
 
-    if (s == NULL || p == NULL || job == NULL)
+    if (s == NULL || p == NULL || job == NULL) {
+        dm_errf(errbuf, errlen, "no scenario, profile or job given");
         return DM_E_INVALID;
+    }
+    m.file = s->file;
     snprintf(what, sizeof(what), "this job on profile %s", p->file);
-    return check_job(s, job, what, true, errbuf, errlen);
+    return check_job(&m, s, job, what, true);
 }
 
 /* What no job of this profile can do. */
@@ -164,8 +172,10 @@ int dm_scenario_check(const dm_scenario *s, const dm_profile *p, char *errbuf, s
     char what[320];
     int rc;
 
-    if (s == NULL || p == NULL)
+    if (s == NULL || p == NULL) {
+        dm_errf(errbuf, errlen, "no scenario or no profile given");
         return DM_E_INVALID;
+    }
     m.file = s->file;
     rc = check_profile_faults(&m, s, p);
     if (rc < 0)
@@ -187,5 +197,5 @@ int dm_scenario_check(const dm_scenario *s, const dm_profile *p, char *errbuf, s
     job.pages = job.source == PROTO_SCAN_SOURCE_FLATBED ? UINT32_MAX : 0;
     snprintf(what, sizeof(what), "the default job of profile %s", p->file);
     /* A back side exists when the profile can scan duplex (checked above). */
-    return check_job(s, &job, what, false, errbuf, errlen);
+    return check_job(&m, s, &job, what, false);
 }

@@ -177,11 +177,6 @@ static const cyaml_schema_value_t profile_schema = {
 
 /* ---- checks for meaning ------------------------------------------------------------- */
 
-static uint64_t px_of_mm(uint32_t mm, uint32_t dpi)
-{
-    return (uint64_t)mm * dpi * 10 / 254;
-}
-
 uint64_t dm_profile_line_ns(const dm_profile *p, uint32_t mode, uint32_t dpi)
 {
     for (uint32_t i = 0; i < p->n_overrides; i++)
@@ -383,8 +378,8 @@ static int check_band_sizes(dm_profile *p, const dm_fixture_msg *m)
         if (!(p->modes & (1u << mode)))
             continue;
         for (uint32_t i = 0; i < p->n_resolutions; i++) {
-            uint64_t w = px_of_mm(p->width_mm, p->resolutions[i]);
-            uint64_t h = px_of_mm(p->height_mm, p->resolutions[i]);
+            uint64_t w = dm_px_of_mm(p->width_mm, p->resolutions[i]);
+            uint64_t h = dm_px_of_mm(p->height_mm, p->resolutions[i]);
             uint64_t bpl = (w * proto_scan_mode_bpp(mode) + 7) / 8;
             uint64_t lines, bytes;
 
@@ -410,30 +405,28 @@ static int check_band_sizes(dm_profile *p, const dm_fixture_msg *m)
     return DM_OK;
 }
 
-static int profile_check(dm_profile *p, const struct raw_profile *r, const char *name, char *errbuf,
-                         size_t errlen)
+static int profile_check(dm_profile *p, const struct raw_profile *r, const dm_fixture_msg *m)
 {
-    const dm_fixture_msg m = {.file = name, .errbuf = errbuf, .errlen = errlen};
     int rc;
 
     snprintf(p->name, sizeof(p->name), "%s", r->name);
-    snprintf(p->file, sizeof(p->file), "%s", name);
-    rc = check_usb(p, &r->usb, &m);
+    snprintf(p->file, sizeof(p->file), "%s", m->file);
+    rc = check_usb(p, &r->usb, m);
     if (rc < 0)
         return rc;
-    rc = check_protocols(p, r, &m);
+    rc = check_protocols(p, r, m);
     if (rc < 0)
         return rc;
-    rc = check_capabilities(p, r, &m);
+    rc = check_capabilities(p, r, m);
     if (rc < 0)
         return rc;
-    rc = check_geometry(p, r, &m);
+    rc = check_geometry(p, r, m);
     if (rc < 0)
         return rc;
-    rc = check_timing(p, &r->timing, &m);
+    rc = check_timing(p, &r->timing, m);
     if (rc < 0)
         return rc;
-    return check_band_sizes(p, &m);
+    return check_band_sizes(p, m);
 }
 
 /* ---- loading ------------------------------------------------------------------------ */
@@ -441,6 +434,7 @@ static int profile_check(dm_profile *p, const struct raw_profile *r, const char 
 int dm_profile_load_mem_a(const dm_alloc *a, const char *name, const char *yaml, size_t len,
                           dm_profile **out, char *errbuf, size_t errlen)
 {
+    dm_fixture_msg m = {.file = name, .errbuf = errbuf, .errlen = errlen};
     dm_profile *p;
     void *raw = NULL;
     int rc;
@@ -448,12 +442,12 @@ int dm_profile_load_mem_a(const dm_alloc *a, const char *name, const char *yaml,
     if (a == NULL)
         a = dm_alloc_default();
     if (name == NULL)
-        name = "<memory>";
+        m.file = name = "<memory>";
     if (yaml == NULL || out == NULL) {
         dm_errf(errbuf, errlen, "%s: no YAML given", name);
         return DM_E_INVALID;
     }
-    rc = dm_fixture_parse(a, name, yaml, len, &profile_schema, &raw, errbuf, errlen);
+    rc = dm_fixture_parse(a, yaml, len, &profile_schema, &raw, &m);
     if (rc < 0)
         return rc;
     p = dm_malloc(a, sizeof(*p));
@@ -464,7 +458,7 @@ int dm_profile_load_mem_a(const dm_alloc *a, const char *name, const char *yaml,
     }
     p->alloc = a;
     p->raw = raw;
-    rc = profile_check(p, raw, name, errbuf, errlen);
+    rc = profile_check(p, raw, &m);
     if (rc < 0)
         goto out_free_p;
     *out = p;

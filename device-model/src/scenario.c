@@ -401,15 +401,13 @@ static int escl_convert(const dm_fixture_msg *m, const struct raw_escl *r, dm_es
 
 /* ---- the scenario ------------------------------------------------------------------- */
 
-static int scenario_check(dm_scenario *s, const struct raw_scenario *r, const char *name,
-                          char *errbuf, size_t errlen)
+static int scenario_check(dm_scenario *s, const struct raw_scenario *r, dm_fixture_msg m)
 {
-    const dm_fixture_msg m = {.file = name, .errbuf = errbuf, .errlen = errlen};
     uint32_t seed = 0;
     int rc;
 
     snprintf(s->name, sizeof(s->name), "%s", r->name);
-    snprintf(s->file, sizeof(s->file), "%s", name);
+    snprintf(s->file, sizeof(s->file), "%s", m.file);
     rc = dm_fixture_u32(&m, "sheets", r->sheets, 0, DM_LIM_FEEDER_MAX, &s->sheets);
     if (rc < 0)
         return rc;
@@ -434,6 +432,7 @@ static int scenario_check(dm_scenario *s, const struct raw_scenario *r, const ch
 int dm_scenario_load_mem_a(const dm_alloc *a, const char *name, const char *yaml, size_t len,
                            dm_scenario **out, char *errbuf, size_t errlen)
 {
+    dm_fixture_msg m = {.file = name, .errbuf = errbuf, .errlen = errlen};
     struct raw_scenario *raw = NULL;
     dm_scenario *s;
     int rc;
@@ -441,12 +440,12 @@ int dm_scenario_load_mem_a(const dm_alloc *a, const char *name, const char *yaml
     if (a == NULL)
         a = dm_alloc_default();
     if (name == NULL)
-        name = "<memory>";
+        m.file = name = "<memory>";
     if (yaml == NULL || out == NULL) {
         dm_errf(errbuf, errlen, "%s: no YAML given", name);
         return DM_E_INVALID;
     }
-    rc = dm_fixture_parse(a, name, yaml, len, &scenario_schema, (void **)&raw, errbuf, errlen);
+    rc = dm_fixture_parse(a, yaml, len, &scenario_schema, (void **)&raw, &m);
     if (rc < 0)
         return rc;
     s = dm_malloc(a, sizeof(*s));
@@ -464,7 +463,7 @@ int dm_scenario_load_mem_a(const dm_alloc *a, const char *name, const char *yaml
             goto out_free_s;
         }
     }
-    rc = scenario_check(s, raw, name, errbuf, errlen);
+    rc = scenario_check(s, raw, m);
     if (rc < 0)
         goto out_free_faults;
     dm_fixture_free_raw(a, &scenario_schema, raw);

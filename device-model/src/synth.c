@@ -21,9 +21,14 @@
 
 /* ---- job geometry ------------------------------------------------------------- */
 
-static uint64_t px_of_mm(uint32_t mm, uint32_t dpi)
+uint32_t dm_u300_of_mm(uint32_t mm)
 {
-    return (uint64_t)mm * dpi * 10 / 254;
+    return (uint32_t)(((uint64_t)mm * 3000 + 127) / 254);
+}
+
+uint64_t dm_px_of_mm(uint32_t mm, uint32_t dpi)
+{
+    return ((uint64_t)dm_u300_of_mm(mm) * dpi + 149) / 300;
 }
 
 static const char *src_name(uint32_t s)
@@ -65,8 +70,8 @@ int dm_job_resolve(const dm_profile *p, const proto_scan_params *params, uint64_
         dpi_ok |= p->resolutions[i] == dpi;
     if (!dpi_ok)
         REJECT("%s: %u dpi not supported", p->name, dpi);
-    fw = px_of_mm(p->width_mm, dpi);
-    fh = px_of_mm(p->height_mm, dpi);
+    fw = dm_px_of_mm(p->width_mm, dpi);
+    fh = dm_px_of_mm(p->height_mm, dpi);
     if (params->width_px > fw || params->height_px > fh)
         REJECT("%s: %ux%u px is larger than the %llux%llu px area at %u dpi", p->name,
                params->width_px, params->height_px, (unsigned long long)fw, (unsigned long long)fh,

@@ -2,8 +2,10 @@
 #ifndef SCANEMU_DRV_INTERNAL_H
 #define SCANEMU_DRV_INTERNAL_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "drv/drv.h"
 #include "protocol/usb.h"
@@ -40,5 +42,13 @@ uint64_t drv_now_ns(void);
 /* Wait until x is DONE, pumping t's events, for at most timeout_ms. DRV_OK
  * (x is DONE), DRV_E_TIMEOUT, or the transport's error. */
 int drv_wait_xfer(drv_transport *t, drv_xfer *x, unsigned timeout_ms);
+
+/* Open the --trace file for writing after the checks drv_scan_to_file
+ * documents: a regular file (truncated) or a new one, a FIFO (waits for a
+ * reader; *cancel ends the wait), or /dev/null; a directory, another device
+ * node or a socket is refused. NULL on failure, with *hr (an STG_E_*, or
+ * E_ABORT when cancelled) and one line naming the path in err. */
+FILE *drv_trace_open(const char *path, const volatile sig_atomic_t *cancel, int32_t *hr, char *err,
+                     size_t errlen);
 
 #endif

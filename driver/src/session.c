@@ -661,6 +661,7 @@ static uint8_t *page_alloc(size_t len)
 static HRESULT put_page(drv_session *s, uint8_t *page, uint32_t page_no, char *msg, size_t msglen)
 {
     WIAS_PAGE_OPTIONS po;
+    IStream *stream = s->stream, *scratch = NULL;
     char lt[160] = "";
     HRESULT hr;
 
@@ -668,12 +669,27 @@ static HRESULT put_page(drv_session *s, uint8_t *page, uint32_t page_no, char *m
     po.cbSize = sizeof(po);
     po.pszError = lt;
     po.cchError = sizeof(lt);
+    if (!stream) {
+        /* Discarding: the page is encoded alone, as the first page of a
+         * TIFF in memory, and dropped with it. */
+        hr = wiasCreateMemoryStream(&scratch);
+        if (FAILED(hr)) {
+            snprintf(msg, msglen, "out of memory for page %u", page_no + 1);
+            return hr;
+        }
+        s->mdtc.lPage = 0;
+        s->mdtc.lCurIfdOffset = 0;
+        s->mdtc.lPrevIfdOffset = 0;
+        stream = scratch;
+    }
     s->mdtc.pBaseBuffer = page;
     s->mdtc.pTransferBuffer = page;
-    hr = wiasWritePageBufToStreamEx(&s->mdtc, s->stream, &po);
+    hr = wiasWritePageBufToStreamEx(&s->mdtc, stream, &po);
     if (FAILED(hr))
         snprintf(msg, msglen, "cannot write page %u to the TIFF%s%s", page_no + 1,
                  lt[0] ? ": " : "", lt);
+    if (scratch)
+        scratch->lpVtbl->Release(scratch);
     return hr;
 }
 
@@ -1238,10 +1254,12 @@ int32_t drv_scan_to_stream(const drv_scan_options *o, IStream *stream, drv_scan_
     if (!s.inbuf)
         return sess_fail(&s, DRV_HR_E_OUTOFMEMORY, DRV_E_NOMEM, "out of memory");
     if (o->trace_path) {
-        s.trace = fopen(o->trace_path, "w");
+        int32_t thr;
+
+        s.trace = drv_trace_open(o->trace_path, o->cancel, &thr, errbuf, sizeof(errbuf));
         if (!s.trace) {
-            sess_fail(&s, DRV_HR_STG_E_ACCESSDENIED, DRV_E_OUTPUT, "cannot create trace %s: %m",
-                      o->trace_path);
+            sess_fail(&s, thr, thr == DRV_HR_E_ABORT ? DRV_E_CANCELLED : DRV_E_OUTPUT, "%s",
+                      errbuf);
             goto out_free;
         }
     }

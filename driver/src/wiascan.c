@@ -1,9 +1,11 @@
 /* wiascan: scan from a scanner (or the emulator) into a multipage TIFF.
- * Thin: parse the command line, call drv_scan_to_file, report. */
+ * Thin: parse the command line, call drv_scan_to_file (drv_scan_to_fd for
+ * -o -), report. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,15 +43,31 @@ static const char usage_text[] =
     "                      page N+1 arrives)\n"
     "  --timeout MS        longest wait for a response or a band (default 10000)\n"
     "  --warmup-max MS     longest total wait for lamp warm-up (default 60000)\n"
-    "  -o, --output OUT    the TIFF to write (required)\n"
+    "  -o, --output OUT    the TIFF to write (required); - for standard output\n"
     "  -v, --verbose       diagnostics and a summary, also on a pipe\n"
     "  -q, --quiet         no progress line or summary (errors are still printed)\n"
     "  -h, --help          this text\n"
     "  -V, --version       version\n"
     "\n"
-    "Pages are written to OUT.part and renamed to OUT when the scan ends; after a\n"
-    "fault OUT holds exactly the pages completed before it. With no complete page no\n"
-    "OUT is written.\n"
+    "Each option is given at most once (-v and -q exclude each other).\n"
+    "\n"
+    "Output (-o), checked before the scan starts:\n"
+    "  a file      pages go to OUT.part beside it, renamed to OUT when the scan\n"
+    "              ends; after a fault OUT holds exactly the pages completed\n"
+    "              before it, and with no complete page no OUT is written. A\n"
+    "              symbolic link is followed. A directory, a read-only OUT, or an\n"
+    "              OUT.part another wiascan is writing is refused. If OUT cannot\n"
+    "              be written in the end, the pages stay in OUT.part and the\n"
+    "              message says so. A killed wiascan leaves OUT.part (a valid\n"
+    "              TIFF of the pages completed by then); the next run into OUT\n"
+    "              replaces it and says so.\n"
+    "  -, a FIFO   a stream: the TIFF is built in an unlinked file in $TMPDIR\n"
+    "              (/tmp) and copied out when the scan ends (nothing with no\n"
+    "              page; a FIFO waits for its reader first). If the copy fails,\n"
+    "              the TIFF is saved in $TMPDIR and named. A terminal is refused.\n"
+    "  /dev/null   discard: every page is received, checked, encoded, dropped.\n"
+    "  Other device nodes and sockets are refused, never replaced. --trace\n"
+    "  takes a regular file, a FIFO or /dev/null, and not the output.\n"
     "\n"
     "Exit status:\n"
     "  0  success (S_OK, or WIA_STATUS_END_OF_MEDIA: the feeder ran empty after a page)\n"
@@ -151,6 +169,39 @@ static void parse_id(const char *s, drv_open_options *o)
     o->pid = (uint16_t)p;
 }
 
+/* Options seen so far: every option is single-valued, so a second one is
+ * refused, not silently last-wins. Repeating -v, -q or --no-write-behind
+ * changes nothing and is allowed; -v with -q contradicts itself. */
+#define OPT_SLOTS 300
+typedef struct seen_opts {
+    unsigned char seen[OPT_SLOTS];
+    char first[OPT_SLOTS][48];
+} seen_opts;
+
+static void check_repeat(seen_opts *so, const struct option *longopts, int opt, const char *arg)
+{
+    char name[40];
+
+    if (opt < 0 || opt >= OPT_SLOTS || opt == ':' || opt == '?' || opt == 'h' || opt == 'V')
+        return;
+    if ((opt == 'v' && so->seen['q']) || (opt == 'q' && so->seen['v']))
+        usage_error("-v/--verbose and -q/--quiet exclude each other");
+    if (so->seen[opt] && arg) {
+        const struct option *lo = longopts;
+
+        while (lo->name && lo->val != opt)
+            lo++;
+        if (opt < 128)
+            snprintf(name, sizeof(name), "-%c/--%s", opt, lo->name ? lo->name : "?");
+        else
+            snprintf(name, sizeof(name), "--%s", lo->name ? lo->name : "?");
+        usage_error("%s given twice ('%s', then '%s'); give it once", name, so->first[opt], arg);
+    }
+    so->seen[opt] = 1;
+    if (arg)
+        snprintf(so->first[opt], sizeof(so->first[opt]), "%s", arg);
+}
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -207,6 +258,54 @@ static void on_log(void *ctx, const char *line)
     fprintf(stderr, "wiascan: %s\n", line);
 }
 
+/* The last word: on failure exactly one line (what failed, and where the
+ * completed pages are); on success a summary with -v or on a terminal, and
+ * a note about a replaced stale OUT.part unless -q. */
+static int report(const cli *c, const drv_scan_result *r, const char *out)
+{
+    char hrbuf[16], stale[PATH_MAX + 80] = "";
+    const char *name = drv_hr_name(r->hr, hrbuf, sizeof(hrbuf));
+    int code;
+
+    if (r->err == DRV_E_URI) {
+        fprintf(stderr, "wiascan: --transport: %s (see wiascan --help)\n", r->message);
+        return DRV_EXIT_USAGE;
+    }
+    if (r->stale_part)
+        snprintf(stale, sizeof(stale),
+                 "%s.part, left by an earlier run that did not finish, was replaced", out);
+    code = drv_exit_code(r->hr);
+    if (code != DRV_EXIT_OK) {
+        fprintf(stderr, "wiascan: %s (%s); ", name, r->message);
+        if (r->pages_kept && r->output_kind == DRV_OUTPUT_DISCARD)
+            fprintf(stderr, "%u page%s scanned and discarded", r->pages_kept,
+                    r->pages_kept == 1 ? "" : "s");
+        else if (r->pages_kept)
+            fprintf(stderr, "%u page%s kept in %s", r->pages_kept, r->pages_kept == 1 ? "" : "s",
+                    r->kept_path[0] ? r->kept_path : out);
+        else
+            fprintf(stderr, "no pages kept, %s not written", out);
+        fprintf(stderr, "%s%s\n", stale[0] ? "; " : "", stale);
+        return code;
+    }
+    if (stale[0] && !c->quiet)
+        fprintf(stderr, "wiascan: note: %s\n", stale);
+    if (c->verbose || (c->tty && !c->quiet)) {
+        double secs = (double)r->elapsed_ns / 1e9;
+
+        fprintf(stderr, "wiascan: %s: %u page%s (%ux%u px, %u bpp, %u dpi), %.1f MB in %.2f s",
+                name, r->pages_kept, r->pages_kept == 1 ? "" : "s", r->job.width_px,
+                r->job.height_px, r->job.bits_per_pixel, r->job.dpi, (double)r->bytes / 1e6, secs);
+        if (secs > 0)
+            fprintf(stderr, " (%.1f MB/s)", (double)r->bytes / 1e6 / secs);
+        if (r->output_kind == DRV_OUTPUT_DISCARD)
+            fprintf(stderr, ", discarded (%s)\n", out);
+        else
+            fprintf(stderr, " -> %s\n", out);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const char *const sources[] = {"flatbed", "adf", "duplex"};
@@ -230,6 +329,7 @@ int main(int argc, char **argv)
         OPT_WARMUP_MAX,
         OPT_NO_WRITE_BEHIND,
     };
+    _Static_assert(OPT_NO_WRITE_BEHIND < OPT_SLOTS, "every option has a slot in seen_opts");
     static const struct option longopts[] = {
         {"transport", required_argument, NULL, OPT_TRANSPORT},
         {"source", required_argument, NULL, OPT_SOURCE},
@@ -255,13 +355,15 @@ int main(int argc, char **argv)
     drv_scan_options o;
     drv_scan_result r;
     cli c = {0};
+    seen_opts seen;
     const char *out = NULL;
-    int pages_given = 0, opt, code;
-    char hrbuf[16];
+    int pages_given = 0, opt;
 
     drv_scan_options_init(&o);
+    memset(&seen, 0, sizeof(seen));
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":o:vqhV", longopts, NULL)) != -1) {
+        check_repeat(&seen, longopts, opt, optarg);
         switch (opt) {
         case OPT_TRANSPORT:
             o.transport = optarg;
@@ -358,6 +460,11 @@ int main(int argc, char **argv)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        /* A reader that goes away is a write error to report (and the
+         * scan is saved), not a silent death. */
+        sa.sa_handler = SIG_IGN;
+        sa.sa_flags = 0;
+        sigaction(SIGPIPE, &sa, NULL);
         o.cancel = &interrupted;
     }
     c.tty = isatty(STDERR_FILENO);
@@ -365,34 +472,12 @@ int main(int argc, char **argv)
     o.progress_ctx = &c;
     o.log = on_log;
     o.log_ctx = &c;
-    drv_scan_to_file(&o, out, &r);
+    if (strcmp(out, "-") == 0) {
+        out = "standard output";
+        drv_scan_to_fd(&o, STDOUT_FILENO, out, &r);
+    } else {
+        drv_scan_to_file(&o, out, &r);
+    }
     clear_progress(&c);
-
-    if (r.err == DRV_E_URI) {
-        fprintf(stderr, "wiascan: --transport: %s (see wiascan --help)\n", r.message);
-        return DRV_EXIT_USAGE;
-    }
-    code = drv_exit_code(r.hr);
-    if (code != DRV_EXIT_OK) {
-        if (r.pages_kept)
-            fprintf(stderr, "wiascan: %s (%s); %u page%s kept in %s\n",
-                    drv_hr_name(r.hr, hrbuf, sizeof(hrbuf)), r.message, r.pages_kept,
-                    r.pages_kept == 1 ? "" : "s", out);
-        else
-            fprintf(stderr, "wiascan: %s (%s); no pages kept, %s not written\n",
-                    drv_hr_name(r.hr, hrbuf, sizeof(hrbuf)), r.message, out);
-        return code;
-    }
-    if (c.verbose || (c.tty && !c.quiet)) {
-        double secs = (double)r.elapsed_ns / 1e9;
-
-        fprintf(stderr, "wiascan: %s: %u page%s (%ux%u px, %u bpp, %u dpi), %.1f MB in %.2f s",
-                drv_hr_name(r.hr, hrbuf, sizeof(hrbuf)), r.pages_kept, r.pages_kept == 1 ? "" : "s",
-                r.job.width_px, r.job.height_px, r.job.bits_per_pixel, r.job.dpi,
-                (double)r.bytes / 1e6, secs);
-        if (secs > 0)
-            fprintf(stderr, " (%.1f MB/s)", (double)r.bytes / 1e6 / secs);
-        fprintf(stderr, " -> %s\n", out);
-    }
-    return 0;
+    return report(&c, &r, out);
 }

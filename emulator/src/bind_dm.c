@@ -83,11 +83,12 @@ static void be_reset(void *ctx)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* A scenario quirk answered an eSCL request (dm_escl_config.log). */
+/* The eSCL front's notes: a quirk that answered, a fault that cannot fire
+ * in the job just started (dm_escl_config.log). */
 static void escl_quirk_log(void *ctx, const char *line)
 {
     emu_dm_port *p = ctx;
-    emu_logf(&p->log, EMU_LOG_INFO, p->busid, "escl quirk: %s", line);
+    emu_logf(&p->log, EMU_LOG_INFO, p->busid, "escl: %s", line);
 }
 
 static const emu_backend_ops dm_backend = {

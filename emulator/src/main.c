@@ -54,7 +54,9 @@ static void usage(FILE *f)
             "  -q, --quiet         warnings and errors only\n"
             "Options that take one value may be given once (--scenario and --seed once\n"
             "before the first --device and once after each --device); -q and -v exclude\n"
-            "each other.\n");
+            "each other.\n"
+            "Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start, or a fatal error;\n"
+            "2 bad command line; 3 stopped, but the trace could not be written completely.\n");
 }
 
 /* Single-value options: a second occurrence is an error, not last-wins. */

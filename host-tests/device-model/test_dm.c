@@ -883,7 +883,7 @@ START_TEST(clean_three_pages)
     host_open(&h, NULL, NULL, 42, 1);
     ck_assert_uint_eq(start_job(&h, &p, &job), PROTO_SCAN_ST_OK);
     ck_assert_uint_eq(job.width_px, 2480);
-    ck_assert_uint_eq(job.height_px, 3507);
+    ck_assert_uint_eq(job.height_px, 3508);
     ck_assert_uint_eq(job.band_lines, 64);
     ck_assert_uint_eq(job.bands_per_page, 55);
     ck_assert_uint_eq(job.max_in_transfer, 64 * 2480 * 3 + 40);
@@ -921,7 +921,7 @@ START_TEST(deadlines_match_model)
     for (unsigned i = 0; i + 1 < h.n_recs; i++) {
         const dm_trace_rec *t = &h.recs[i];
         uint64_t lines_end = (uint64_t)t->band * 64 + dm_band_lines(&job, t->band);
-        uint64_t base = warm + t->page * (feed + 3507 * line) + feed + lines_end * line;
+        uint64_t base = warm + t->page * (feed + 3508 * line) + feed + lines_end * line;
         uint64_t j = dm_hash5(42, t->page, 0, t->band, DM_RND_JITTER) % (jit + 1);
         uint64_t want = t->job_start_ns + base + j;
         uint64_t prev = i ? h.recs[i - 1].deadline_ns : 0;
@@ -933,7 +933,7 @@ START_TEST(deadlines_match_model)
     }
     /* ~2.4 s per page after 1.5 s warm-up */
     ck_assert_uint_gt(h.recs[h.n_recs - 2].deadline_ns - h.recs[0].job_start_ns,
-                      warm + 2 * (feed + 3507 * line));
+                      warm + 2 * (feed + 3508 * line));
     host_close(&h);
 }
 END_TEST
@@ -2032,7 +2032,7 @@ START_TEST(scenario_past_profile_rejected)
     static const char y[] = "name: far\nsheets: 3\nfaults:\n"
                             "  - {kind: paper_jam, at: {page: 1, band: 56}}\n";
     static const char y2[] = "name: far2\nsheets: 3\nfaults:\n"
-                             "  - {kind: paper_jam, at: {page: 1, line: 3508}}\n";
+                             "  - {kind: paper_jam, at: {page: 1, line: 3509}}\n";
     static const char y3[] = "name: big\nsheets: 51\n";
     char err[256];
     dm_profile *p;

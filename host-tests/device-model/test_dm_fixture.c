@@ -4,7 +4,7 @@
  * and the problem; cross-checks name the scenario and the profile file. The
  * file loaders never block: a FIFO, directory, device node or socket is
  * refused by kind (a loader that blocked would fail here through Check's
- * timeout; nothing measures time). */
+ * timeout, set generously for a loaded machine; nothing measures time). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,12 +405,14 @@ END_TEST
 /* 65 faults: the list's own path, not its last entry. */
 START_TEST(too_many_faults_names_the_list)
 {
-    char yaml[4096] = "name: s\nsheets: 1\nfaults:\n";
+    char yaml[4096];
     char err[512];
     dm_scenario *s = NULL;
+    size_t n = (size_t)snprintf(yaml, sizeof(yaml), "name: s\nsheets: 1\nfaults:\n");
 
     for (int i = 0; i < 65; i++)
-        strcat(yaml, "  - {kind: busy}\n");
+        n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "  - {kind: busy}\n");
+    ck_assert_uint_lt(n, sizeof(yaml));
     ck_assert_int_eq(dm_scenario_load_mem("bad.yaml", yaml, strlen(yaml), &s, err, sizeof(err)),
                      DM_E_PARSE);
     assert_has(err, "bad.yaml: key 'faults': expected at most 64 list entries");
@@ -467,9 +469,9 @@ static const struct pair_case {
      "key 'faults[2].every.band': band 99 is past the last band (55) of a page in the default "
      "job of profile ",
      " (ADF, color, 300 dpi)"},
-    {"name: s\nsheets: 3\nfaults:\n" TWO_JAMS "  - {kind: paper_jam, at: {page: 1, line: 3508}}\n",
+    {"name: s\nsheets: 3\nfaults:\n" TWO_JAMS "  - {kind: paper_jam, at: {page: 1, line: 3509}}\n",
      "profiles/default.yaml",
-     "key 'faults[2].at.line': line 3508 is past the last line (3507) of page 1 in the default "
+     "key 'faults[2].at.line': line 3509 is past the last line (3508) of page 1 in the default "
      "job of profile ",
      " (ADF, color, 300 dpi)"},
     {"name: s\nsheets: 3\nfaults:\n" TWO_JAMS "  - {kind: paper_jam, at: {page: 5, band: 1}}\n",
@@ -585,6 +587,7 @@ static Suite *fixture_suite(void)
     Suite *s = suite_create("dm-fixture");
     TCase *tc = tcase_create("file-kinds");
 
+    tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, fifo_refused_without_blocking);
     tcase_add_test(tc, directory_refused_with_reason);
@@ -594,6 +597,7 @@ static Suite *fixture_suite(void)
     tcase_add_test(tc, symlinks_followed);
     suite_add_tcase(s, tc);
     tc = tcase_create("messages");
+    tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, message_cases_control);
     tcase_add_test(tc, protocols_and_ippusb_interfaces);
@@ -603,6 +607,7 @@ static Suite *fixture_suite(void)
     tcase_add_test(tc, file_loader_names_the_path);
     suite_add_tcase(s, tc);
     tc = tcase_create("cross-checks");
+    tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_loop_test(tc, cross_checks_name_both_files, 0,
                         (int)(sizeof(pair_cases) / sizeof(pair_cases[0])));

@@ -163,6 +163,9 @@ static void exchange(harness *h, dm_escl_conn *c, const char *req, size_t req_le
         r->reset = o.kind == DM_ESCL_OUT_RESET;
         break;
     }
+    /* NUL-terminated, so that the string functions below stop in it. */
+    raw = realloc(raw, raw_len + 1);
+    raw[raw_len] = 0;
     /* Parse status line, headers, body (Content-Length or chunked). */
     if (raw_len >= 12 && memcmp(raw, "HTTP/1.1 ", 9) == 0) {
         const uint8_t *end = NULL;
@@ -236,7 +239,7 @@ static int post_job(harness *h, dm_escl_conn *c, const char *src, const char *mo
 {
     char body[2048], req[4096];
     reply r;
-    int bl = snprintf(body, sizeof(body), AIRSCAN_SETTINGS_FMT, 2480u, 3507u, src, mode, dpi, dpi,
+    int bl = snprintf(body, sizeof(body), AIRSCAN_SETTINGS_FMT, 2480u, 3508u, src, mode, dpi, dpi,
                       duplex ? "true" : "false");
     int n = snprintf(req, sizeof(req),
                      "POST /eSCL/ScanJobs HTTP/1.1\r\nHost: %s\r\nContent-Type: text/xml\r\n"
@@ -325,7 +328,7 @@ START_TEST(caps_from_profile)
     ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:Platen>"));
     ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:AdfSimplexInputCaps>"));
     ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:MaxWidth>2480</scan:MaxWidth>"));
-    ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:MaxHeight>3507</scan:MaxHeight>"));
+    ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:MaxHeight>3508</scan:MaxHeight>"));
     ck_assert_ptr_nonnull(strstr((char *)r.body, "<scan:XResolution>600</scan:XResolution>"));
     ck_assert_ptr_nonnull(strstr((char *)r.body, "image/png"));
     ck_assert_ptr_null(strstr((char *)r.body, "application/pdf"));
@@ -600,6 +603,49 @@ START_TEST(bad_requests)
 }
 END_TEST
 
+/* A client that drops its connection mid-page loses that page; the job
+ * goes on, and the next NextDocument is the next page, whole. */
+START_TEST(abandoned_page_is_skipped)
+{
+    harness h;
+    dm_escl_conn *c;
+    reply r;
+    char job[256], path[300], req[512];
+    proto_scan_job nj;
+    int n, bytes = 0;
+
+    h_init_mem(&h, NULL, "name: three\nsheets: 3\n");
+    dm_clock_virtual_advance(&h.clk, 2000000000ull);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "RGB24", 75, false, "x", job, sizeof(job)), 201);
+    snprintf(path, sizeof(path), "%s/NextDocument", job);
+    n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    ck_assert_int_eq(dm_escl_conn_input(c, (const uint8_t *)req, (size_t)n, h.clk.now), n);
+    /* Take the head and the first bands of page 1, then hang up. */
+    while (bytes < 3) {
+        dm_escl_out o;
+        dm_escl_conn_peek(c, h.clk.now, &o);
+        if (o.kind == DM_ESCL_OUT_WAIT) {
+            dm_clock_virtual_set(&h.clk, o.deadline_ns);
+            continue;
+        }
+        ck_assert_int_eq(o.kind, DM_ESCL_OUT_DATA);
+        dm_escl_conn_sent(c, o.len, h.clk.now);
+        bytes++;
+    }
+    dm_escl_conn_free(c);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    get(&h, c, path, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(r.chunked_complete);
+    nj = job_for(&h, PROTO_SCAN_SOURCE_ADF, PROTO_SCAN_MODE_COLOR24, 75);
+    check_png_page(&r, &nj, 1, 0);
+    reply_free(&r);
+    dm_escl_conn_free(c);
+    h_free(&h);
+}
+END_TEST
+
 /* The scenario's escl: mapping, and its refusals naming the key. */
 START_TEST(quirk_keys)
 {
@@ -649,6 +695,7 @@ static Suite *escl_suite(void)
     tcase_add_test(tc, quirk_next_document_503);
     tcase_add_test(tc, bad_requests);
     tcase_add_test(tc, quirk_keys);
+    tcase_add_test(tc, abandoned_page_is_skipped);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -84,7 +84,8 @@ void drvtest_rmdir(const char *dir)
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-        unlink(p);
+        if (unlink(p) != 0)
+            drvtest_rmdir(p); /* a directory: its files, then it */
     }
     closedir(d);
     rmdir(dir);

@@ -29,7 +29,8 @@ void drvtest_emu_stop(drvtest_emu *e);
 
 /* "$SCANEMU_SOURCE_DIR/fixtures/<sub>/<name>" into buf. */
 const char *drvtest_fixture(char *buf, size_t len, const char *sub, const char *name);
-/* A fresh directory under /tmp, removed (with its files) by drvtest_rmdir. */
+/* A fresh directory under /tmp, removed (with its files and directories)
+ * by drvtest_rmdir. */
 void drvtest_mkdtemp(char *buf, size_t len);
 void drvtest_rmdir(const char *dir);
 int drvtest_exists(const char *path);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "drvtest.h"
@@ -268,6 +269,15 @@ static const scenario_case scenarios[] = {
     {"cover-open.yaml", DRV_HR_COVER_OPEN, 1, 0, 0},
     {"delay-500ms.yaml", DRV_HR_S_OK, 5, 0, 0},
     {"disconnect-mid-page.yaml", DRV_HR_DEVICE_COMMUNICATION, 1, 0, 0},
+    /* eSCL quirks touch only the eSCL front: natively a plain feeder. */
+    {"escl-503-storm.yaml", DRV_HR_END_OF_MEDIA, 3, 0, 0},
+    {"escl-brother-load-delay.yaml", DRV_HR_END_OF_MEDIA, 3, 0, 0},
+    {"escl-hp-localhost.yaml", DRV_HR_END_OF_MEDIA, 2, 0, 0},
+    {"escl-slow-response.yaml", DRV_HR_END_OF_MEDIA, 2, 0, 0},
+    {"escl-stale-empty.yaml", DRV_HR_END_OF_MEDIA, 3, 0, 0},
+    {"escl-stale-jam.yaml", DRV_HR_END_OF_MEDIA, 3, 0, 0},
+    {"escl-xerox-404.yaml", DRV_HR_END_OF_MEDIA, 3, 0, 0},
+    {"escl-xerox-410.yaml", DRV_HR_END_OF_MEDIA, 3, 0, 0},
     {"feeder-empty-after-2.yaml", DRV_HR_END_OF_MEDIA, 2, 0, 0},
     {"feeder-empty.yaml", DRV_HR_PAPER_EMPTY, 0, 0, 0},
     {"jam-page3-band5.yaml", DRV_HR_PAPER_JAM, 2, 0, 0},
@@ -1393,6 +1403,95 @@ START_TEST(hresult_mapping)
 }
 END_TEST
 
+/* Every HRESULT with a name in wias' table prints by it: a read-only
+ * output once printed 0x80030013 (STG_E_DISKISWRITEPROTECTED). */
+START_TEST(every_hresult_prints_its_name)
+{
+    static const uint32_t ranges[][2] = {
+        {0x00000000u, 0x00000001u}, {0x00210000u, 0x002100FFu}, {0x80004000u, 0x800040FFu},
+        {0x80030000u, 0x800303FFu}, {0x80070000u, 0x800700FFu}, {0x80210000u, 0x802100FFu},
+    };
+    unsigned named = 0;
+    char b[16];
+
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+        for (uint32_t h = ranges[i][0]; h <= ranges[i][1]; h++) {
+            const char *name = wiasHresultName((HRESULT)h);
+
+            if (!name)
+                continue;
+            ck_assert_msg(strcmp(drv_hr_name((int32_t)h, b, sizeof(b)), name) == 0,
+                          "0x%08X prints as %s, not %s", h, drv_hr_name((int32_t)h, b, sizeof(b)),
+                          name);
+            named++;
+        }
+    }
+    ck_assert_uint_ge(named, 60);
+    ck_assert_str_eq(drv_hr_name((int32_t)0x80030013u, b, sizeof(b)), "STG_E_DISKISWRITEPROTECTED");
+    ck_assert_str_eq(drv_hr_name(STG_E_SHAREVIOLATION, b, sizeof(b)), "STG_E_SHAREVIOLATION");
+    ck_assert_int_eq(drv_exit_code((int32_t)0x80030013u), DRV_EXIT_OUTPUT);
+    ck_assert_int_eq(drv_exit_code(STG_E_FILENOTFOUND), DRV_EXIT_OUTPUT);
+    ck_assert_int_eq(drv_exit_code(E_POINTER), DRV_EXIT_INTERNAL);
+    ck_assert_int_eq(drv_exit_code(E_ACCESSDENIED), DRV_EXIT_OUTPUT);
+}
+END_TEST
+
+/* What appears at OUT while the scan runs. */
+typedef struct sabotage {
+    const char *path;
+    int kind; /* 0: a directory (the -o DIR probe, late), 1: a FIFO */
+    int done;
+} sabotage;
+
+static void sabotage_output(void *ctx, const drv_progress *p)
+{
+    sabotage *sb = ctx;
+
+    if (sb->done || p->page != 1)
+        return; /* during the second page */
+    sb->done = 1;
+    if (sb->kind == 0)
+        ck_assert_int_eq(mkdir(sb->path, 0755), 0);
+    else
+        ck_assert_int_eq(mkfifo(sb->path, 0644), 0);
+}
+
+/* An output that cannot take the finished scan in the end (OUT became a
+ * directory or a FIFO during it) keeps the scan in OUT.part, names it, and
+ * leaves what is at OUT alone. */
+START_TEST(late_output_failure_keeps_part)
+{
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    char out[512], part[600];
+    sabotage sb = {.kind = _i};
+    struct stat st;
+
+    drvtest_emu_start(&e, NULL, NULL, 1, 0);
+    base_opts(&o, &e);
+    o.mode = PROTO_SCAN_MODE_GRAY8;
+    o.dpi = 75;
+    o.pages = 3;
+    tmp(out, sizeof(out), "late.tiff");
+    snprintf(part, sizeof(part), "%s.part", out);
+    sb.path = out;
+    o.progress = sabotage_output;
+    o.progress_ctx = &sb;
+    drv_scan_to_file(&o, out, &r);
+    drvtest_emu_stop(&e);
+    ck_assert(sb.done);
+    ck_assert_msg(r.hr == STG_E_ACCESSDENIED, "hr 0x%08x: %s", (unsigned)r.hr, r.message);
+    ck_assert_int_eq(r.err, DRV_E_OUTPUT);
+    ck_assert_msg(strstr(r.message, _i ? "became a FIFO" : "became a directory"), "%s", r.message);
+    ck_assert_uint_eq(r.pages_kept, 3);
+    ck_assert_str_eq(r.kept_path, part);
+    drvtest_check_tiff(part, &r.job, 3, 1);
+    ck_assert_int_eq(lstat(out, &st), 0);
+    ck_assert(_i ? S_ISFIFO(st.st_mode) : S_ISDIR(st.st_mode));
+}
+END_TEST
+
 static Suite *driver_suite(void)
 {
     Suite *s = suite_create("driver");
@@ -1401,6 +1500,7 @@ static Suite *driver_suite(void)
     tc = tcase_create("units");
     tcase_add_test(tc, uri_errors);
     tcase_add_test(tc, hresult_mapping);
+    tcase_add_test(tc, every_hresult_prints_its_name);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("pixels");
@@ -1413,6 +1513,7 @@ static Suite *driver_suite(void)
     tcase_add_test(tc, trace_with_real_timing);
     tcase_add_test(tc, cancel_keeps_finished_pages);
     tcase_add_loop_test(tc, output_fails_mid_job, 0, 2);
+    tcase_add_loop_test(tc, late_output_failure_keeps_part, 0, 2);
     tcase_add_loop_test(tc, jam_event_is_reported, 0, 2);
     suite_add_tcase(s, tc);
 

@@ -12,6 +12,8 @@ trap 'kill "$SCANEMU_PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 fail() { echo "FAIL: $*"; cat "$TMP/scanemu.log"; exit 1; }
 
 [ -c /dev/full ] || fail "/dev/full is missing"
+"$SCANEMU" --help | grep -q "3 stopped, but the trace could not be written" ||
+    fail "--help does not list exit status 3"
 start_scanemu --trace /dev/full
 "$SESSION" "$PORT" 1-1 4 || fail "first session"
 "$SESSION" "$PORT" 1-1 2 || fail "second session (the server must keep serving)"

@@ -1,6 +1,7 @@
 /* Check suite for the wias module: streams, page writers, errors. */
 #include "wias-test-util.h"
 #include "wias-locktype-tests.h"
+#include "wias-passthrough-tests.h"
 
 #include <check.h>
 #include <errno.h>
@@ -685,7 +686,7 @@ MUT(m_jpeg2k, c->lCompression = WIA_COMPRESSION_JPEG2K)
 MUT(m_comp99, c->lCompression = 99)
 MUT(m_g4_gray, c->lCompression = WIA_COMPRESSION_G4)
 MUT(m_g3_gray, c->lCompression = WIA_COMPRESSION_G3)
-MUT(m_bmp, c->guidFormatID = WiaImgFmt_BMP)
+MUT(m_auto, c->lCompression = WIA_COMPRESSION_AUTO)
 MUT(m_page_neg, c->lPage = -1)
 MUT(m_ifd0, c->lCurIfdOffset = 0)
 MUT(m_ifd_stale, c->lCurIfdOffset = 8)
@@ -722,7 +723,7 @@ static const struct {
     {m_comp99, E_INVALIDARG, "compression 99"},
     {m_g4_gray, E_INVALIDARG, "G4 on 8-bit"},
     {m_g3_gray, E_INVALIDARG, "G3 on 8-bit"},
-    {m_bmp, E_INVALIDARG, "BMP format"},
+    {m_auto, E_INVALIDARG, "WIA_COMPRESSION_AUTO"},
     {m_page_neg, E_INVALIDARG, "lPage < 0"},
     {m_ifd0, E_INVALIDARG, "lCurIfdOffset 0 after page 1"},
     {m_ifd_stale, E_INVALIDARG, "lCurIfdOffset not an IFD"},
@@ -1215,6 +1216,49 @@ START_TEST(test_windows_values)
         V(WIA_COMPRESSION_JBIG, 6),
         V(WIA_COMPRESSION_JPEG2K, 7),
         V(WIA_COMPRESSION_PNG, 8),
+        V(WIA_COMPRESSION_AUTO, 100),
+        V(WIA_DATA_THRESHOLD, 0),
+        V(WIA_DATA_GRAYSCALE, 2),
+        V(WIA_DATA_COLOR, 3),
+        V(WIA_DATA_COLOR_DITHER, 5),
+        V(WIA_PACKED_PIXEL, 0),
+        V(WIA_PLANAR, 1),
+        V(WIA_IPA_FIRST, 4098),
+        V(WIA_IPA_DATATYPE, 4103),
+        V(WIA_IPA_DEPTH, 4104),
+        V(WIA_IPA_PREFERRED_FORMAT, 4105),
+        V(WIA_IPA_FORMAT, 4106),
+        V(WIA_IPA_COMPRESSION, 4107),
+        V(WIA_IPA_TYMED, 4108),
+        V(WIA_IPA_CHANNELS_PER_PIXEL, 4109),
+        V(WIA_IPA_BITS_PER_CHANNEL, 4110),
+        V(WIA_IPA_PLANAR, 4111),
+        V(WIA_IPA_PIXELS_PER_LINE, 4112),
+        V(WIA_IPA_BYTES_PER_LINE, 4113),
+        V(WIA_IPA_NUMBER_OF_LINES, 4114),
+        V(WIA_IPA_ITEM_SIZE, 4116),
+        V(WIA_IPA_BUFFER_SIZE, 4118),
+        V(WIA_IPA_MIN_BUFFER_SIZE, 4118),
+        V(WIA_IPA_FILENAME_EXTENSION, 4123),
+        V(WIA_IPA_RAW_BITS_PER_CHANNEL, 4128),
+        V(WIA_IPS_CUR_INTENT, 6146),
+        V(WIA_IPS_XRES, 6147),
+        V(WIA_IPS_YRES, 6148),
+        V(WIA_IPS_XPOS, 6149),
+        V(WIA_IPS_YPOS, 6150),
+        V(WIA_IPS_XEXTENT, 6151),
+        V(WIA_IPS_YEXTENT, 6152),
+        V(WIA_IPS_PHOTOMETRIC_INTERP, 6153),
+        V(WIA_IPS_WARM_UP_TIME, 6161),
+        V(IT_MSG_DATA_HEADER, 1),
+        V(IT_MSG_DATA, 2),
+        V(IT_MSG_STATUS, 3),
+        V(IT_MSG_TERMINATION, 4),
+        V(IT_MSG_NEW_PAGE, 5),
+        V(IT_MSG_FILE_PREVIEW_DATA_HEADER, 7),
+        V(IT_STATUS_TRANSFER_FROM_DEVICE, 1),
+        V(IT_STATUS_PROCESSING_DATA, 2),
+        V(IT_STATUS_TRANSFER_TO_CLIENT, 4),
         V(TYMED_NULL, 0),
         V(TYMED_HGLOBAL, 1),
         V(TYMED_FILE, 2),
@@ -1251,6 +1295,44 @@ START_TEST(test_windows_values)
         V(WiaImgFmt_PHOTOCD.Data1, 0xb96b3cb3u),
         V(WiaImgFmt_FLASHPIX.Data1, 0xb96b3cb4u),
         V(WiaImgFmt_ICO.Data1, 0xb96b3cb5u),
+        V(WiaImgFmt_RAWRGB.Data1, 0xbca48b55u),
+        V(WiaImgFmt_CIFF.Data1, 0x9821a8abu),
+        V(WiaImgFmt_PICT.Data1, 0xa6bc85d8u),
+        V(WiaImgFmt_JPEG2K.Data1, 0x344ee2b2u),
+        V(WiaImgFmt_JPEG2KX.Data1, 0x43e14614u),
+        V(WiaImgFmt_RAW.Data1, 0x6f120719u),
+        V(WiaImgFmt_RAW.Data2, 0xf1a8u),
+        V(WiaImgFmt_RAW.Data3, 0x4e07u),
+        V(WiaImgFmt_JBIG.Data1, 0x41e8dd92u),
+        V(WiaImgFmt_JBIG2.Data1, 0xbb8e7e67u),
+        V(WiaImgFmt_RTF.Data1, 0x573dd6a3u),
+        V(WiaImgFmt_XML.Data1, 0xb9171457u),
+        V(WiaImgFmt_HTML.Data1, 0xc99a4e62u),
+        V(WiaImgFmt_TXT.Data1, 0xfafd4d82u),
+        V(WiaImgFmt_PDFA.Data1, 0x9980bd5bu),
+        V(WiaImgFmt_XPS.Data1, 0x700b4a0fu),
+        V(WiaImgFmt_OXPS.Data1, 0x2c7b1240u),
+        V(WiaImgFmt_CSV.Data1, 0x355bda24u),
+        V(WiaImgFmt_MPG.Data1, 0xecd757e4u),
+        V(WiaImgFmt_AVI.Data1, 0x32f8ca14u),
+        V(WiaImgFmt_ASF.Data1, 0x8d948ee9u),
+        V(WiaImgFmt_SCRIPT.Data1, 0xfe7d6c53u),
+        V(WiaImgFmt_EXEC.Data1, 0x485da097u),
+        V(WiaImgFmt_UNICODE16.Data1, 0x1b7639b6u),
+        V(WiaImgFmt_DPOF.Data1, 0x369eeeabu),
+        V(WiaImgFmt_XMLBAR.Data1, 0x6235701cu),
+        V(WiaImgFmt_RAWBAR.Data1, 0xda63f833u),
+        V(WiaImgFmt_XMLPAT.Data1, 0xf8986f55u),
+        V(WiaImgFmt_RAWPAT.Data1, 0x7760507cu),
+        V(WiaImgFmt_XMLMIC.Data1, 0x2d164c61u),
+        V(WiaImgFmt_RAWMIC.Data1, 0x22c4f058u),
+        V(WiaAudFmt_WAV.Data1, 0xf818e146u),
+        V(WiaAudFmt_MP3.Data1, 0x0fbc71fbu),
+        V(WiaAudFmt_AIFF.Data1, 0x66e2bf4fu),
+        V(WiaAudFmt_WMA.Data1, 0xd61d6413u),
+        V(IID_IWiaMiniDrvCallBack.Data1, 0x33a57d5au),
+        V(IID_IWiaMiniDrvCallBack.Data2, 0x3de8u),
+        V(IID_IWiaMiniDrvCallBack.Data3, 0x11d2u),
         V(IID_IStream.Data1, 0x0000000cu),
         V(IID_ISequentialStream.Data1, 0x0c733a30u),
         V(IID_ISequentialStream.Data2, 0x2a1cu),
@@ -1302,6 +1384,13 @@ START_TEST(test_windows_values)
         V(offsetof(IStreamVtbl, Stat) / sizeof(void *), 12),
         V(offsetof(IStreamVtbl, Clone) / sizeof(void *), 13),
         V(sizeof(IStreamVtbl) / sizeof(void *), 14),
+        V(sizeof(IUnknownVtbl) / sizeof(void *), 3),
+        V(offsetof(ISequentialStreamVtbl, Read) / sizeof(void *), 3),
+        V(offsetof(ISequentialStreamVtbl, Write) / sizeof(void *), 4),
+        V(offsetof(IWiaMiniDrvCallBackVtbl, MiniDrvCallback) / sizeof(void *), 3),
+        V(sizeof(IWiaMiniDrvCallBackVtbl) / sizeof(void *), 4),
+        V(sizeof(HANDLE), sizeof(void *)),
+        V((LONG_PTR)INVALID_HANDLE_VALUE, (uint32_t)-1),
         V(sizeof(LOCKTYPE), 4),
 #undef V
     };
@@ -1316,6 +1405,18 @@ START_TEST(test_windows_values)
         ck_assert_uint_eq(WiaImgFmt_BMP.Data4[i], tail[i]);
         ck_assert_uint_eq(IID_ISequentialStream.Data4[i], seq[i]);
         ck_assert_uint_eq(IID_IStream.Data4[i], i == 0 ? 0xc0 : i == 7 ? 0x46 : 0);
+    }
+    {
+        /* Data4 of a few GUIDs outside the b96b3cXX family, byte for byte */
+        static const uint8_t raw[8] = {0x9a, 0xde, 0x9b, 0x64, 0xc6, 0x3a, 0x3d, 0xcc};
+        static const uint8_t cb[8] = {0x9a, 0x36, 0x00, 0xc0, 0x4f, 0xa3, 0x61, 0x45};
+        static const uint8_t rtf[8] = {0xa9, 0xb5, 0xe1, 0x98, 0xdd, 0x9e, 0x89, 0x0d};
+        ck_assert_mem_eq(WiaImgFmt_RAW.Data4, raw, 8);
+        ck_assert_mem_eq(IID_IWiaMiniDrvCallBack.Data4, cb, 8);
+        ck_assert_mem_eq(WiaImgFmt_RTF.Data4, rtf, 8);
+        ck_assert(InlineIsEqualGUID(&WiaImgFmt_RAW, &WiaImgFmt_RAW));
+        ck_assert(!InlineIsEqualGUID(&WiaImgFmt_RAW, &WiaImgFmt_RAWRGB));
+        ck_assert(IsEqualGUID(&IID_NULL, &GUID_NULL));
     }
     ck_assert_uint_eq(WiaImgFmt_TIFF.Data2, 0x0728);
     ck_assert_uint_eq(WiaImgFmt_TIFF.Data3, 0x11d3);
@@ -1506,6 +1607,7 @@ static Suite *wias_suite(void)
     tcase_add_test(tc, test_file_writers);
     tcase_add_test(tc, test_image_information);
     tcase_add_test(tc, test_minidriver_style);
+    wias_add_passthrough_tests(tc);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");

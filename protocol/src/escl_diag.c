@@ -17,7 +17,7 @@ void escl_sanitize(char *out, size_t outsz, const char *s, size_t n)
     }
     for (size_t i = 0; i < keep; i++) {
         unsigned char c = (unsigned char)s[i];
-        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        out[i] = (char)((c >= 0x20 && c < 0x7f) ? c : '?');
     }
     if (cut) {
         memcpy(out + keep, "...", 3);

@@ -6,6 +6,11 @@
  *  - options: XML_PARSE_NONET, and neither XML_PARSE_NOENT nor
  *    XML_PARSE_DTDLOAD/DTDATTR/DTDVALID, nor XML_PARSE_HUGE (libxml2's own
  *    limits stay on);
+ *  - the document must be UTF-8 (eSCL is) without NUL bytes, checked
+ *    before libxml2 sees it, and its encoding declaration is ignored
+ *    (XML_PARSE_IGNORE_ENC): no character set converter (iconv, whose
+ *    errors libxml2 prints through its global handler) runs on untrusted
+ *    bytes, and UTF-16 or UTF-32 documents are refused;
  *  - the context's SAX handler is ours to change: internalSubset stops the
  *    parser at "<!DOCTYPE name ...", before "[" (so no entity is ever
  *    declared, let alone expanded or fetched), startElementNs counts depth
@@ -27,7 +32,7 @@
 
 typedef struct parse_ctx {
     unsigned depth;
-    int stop;      /* PROTO_E_ESCL_DOCTYPE, PROTO_E_ESCL_TOO_DEEP or 0 */
+    int stop;      /* PROTO_E_ESCL_DOCTYPE, _TOO_DEEP, _NOMEM or 0 */
     int stop_line; /* where it stopped */
     int xml_code;  /* the first libxml2 error, 0 if none */
     int xml_line;
@@ -90,6 +95,14 @@ static void on_start(void *user, const xmlChar *localname, const xmlChar *prefix
     }
     xmlSAX2StartElementNs(user, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
                           nb_defaulted, attributes);
+    /* libxml2 2.9 drops a namespace it cannot allocate with only a global
+     * (not per-context) error: the element would then silently lose its
+     * URI and read as another element. Treat that as what it is. */
+    if (uri != NULL && (ctxt->node == NULL || ctxt->node->ns == NULL ||
+                        ctxt->node->ns->href == NULL || !xmlStrEqual(ctxt->node->ns->href, uri))) {
+        pc->stop = PROTO_E_ESCL_NOMEM;
+        xmlStopParser(ctxt);
+    }
 }
 
 static void on_end(void *user, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
@@ -291,7 +304,7 @@ static int bad_value(proto_escl_diag *diag, int err, const char *qname, const xm
         snprintf(detail, sizeof(detail), "%s is not a short text value", qname);
     } else {
         escl_sanitize(shown, sizeof(shown), value, strlen(value));
-        snprintf(detail, sizeof(detail), "got \"%s\"", shown);
+        snprintf(detail, sizeof(detail), "%s \"%s\"", qname, shown);
     }
     escl_diag_set(diag, err, qname, line_of(n), detail);
     return err;
@@ -380,7 +393,7 @@ static int parse_field(int f, const xmlNode *c, const char *text, proto_escl_set
     case F_VERSION:
         if (!valid_version(text))
             return bad_value(diag, PROTO_E_ESCL_BAD_VERSION, qname, c, text);
-        strcpy(out->version, text); /* fits: valid_version checked the length */
+        snprintf(out->version, sizeof(out->version), "%s", text); /* fits: checked */
         break;
     case F_INTENT:
         out->intent = escl_intent_from(text);
@@ -420,7 +433,7 @@ static int parse_field(int f, const xmlNode *c, const char *text, proto_escl_set
     case F_FORMAT_EXT:
         if (!valid_mime(text))
             return bad_value(diag, PROTO_E_ESCL_BAD_FORMAT, qname, c, text);
-        strcpy(f == F_FORMAT ? out->format_mime : ext_mime, text);
+        snprintf(f == F_FORMAT ? out->format_mime : ext_mime, PROTO_ESCL_VALUE_SIZE, "%s", text);
         out->have |= f == F_FORMAT ? PROTO_ESCL_HAVE_FORMAT : PROTO_ESCL_HAVE_FORMAT_EXT;
         break;
     case F_COMPRESSION:
@@ -509,7 +522,7 @@ static int walk(const xmlNode *root, proto_escl_settings *out, proto_escl_diag *
                           line_of(fmt_node), shown);
             return PROTO_E_ESCL_FORMAT_CONFLICT;
         }
-        strcpy(out->format_mime, ext_mime);
+        snprintf(out->format_mime, sizeof(out->format_mime), "%s", ext_mime);
     }
     if (out->have & (PROTO_ESCL_HAVE_FORMAT | PROTO_ESCL_HAVE_FORMAT_EXT))
         out->format = escl_format_from(out->format_mime);
@@ -520,6 +533,48 @@ static int walk(const xmlNode *root, proto_escl_settings *out, proto_escl_diag *
     return PROTO_OK;
 }
 
+/* Offset of the first byte that breaks UTF-8 (or is NUL), len if none. */
+static size_t utf8_prefix(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t extra;
+        uint32_t cp;
+        if (c == 0)
+            return i;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            extra = 1;
+            cp = c & 0x1fu;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            extra = 2;
+            cp = c & 0x0fu;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            extra = 3;
+            cp = c & 0x07u;
+        } else {
+            return i;
+        }
+        if (extra > len - i - 1)
+            return i;
+        for (size_t k = 1; k <= extra; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3fu);
+        }
+        if ((extra == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return i;
+        i += extra + 1;
+    }
+    return len;
+}
+
 int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_settings *out,
                               proto_escl_diag *diag)
 {
@@ -527,6 +582,7 @@ int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_setting
     parse_ctx pc = {0};
     xmlParserCtxtPtr ctxt;
     xmlDocPtr doc;
+    size_t bad;
     int rc;
 
     if (diag != NULL)
@@ -535,6 +591,13 @@ int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_setting
     if (len > PROTO_ESCL_MAX_DOC) {
         escl_diag_set(diag, PROTO_E_ESCL_TOO_LARGE, NULL, 0, NULL);
         return PROTO_E_ESCL_TOO_LARGE;
+    }
+    bad = utf8_prefix(xml, len);
+    if (bad < len) {
+        char detail[64];
+        snprintf(detail, sizeof(detail), "byte %zu is not UTF-8 (or is NUL)", bad);
+        escl_diag_set(diag, PROTO_E_ESCL_XML, NULL, 0, detail);
+        return PROTO_E_ESCL_XML;
     }
     ctxt = xmlNewParserCtxt();
     if (ctxt == NULL) {
@@ -548,18 +611,23 @@ int proto_escl_settings_parse(const uint8_t *xml, size_t len, proto_escl_setting
     ctxt->sax->endElementNs = on_end;
 
     doc = xmlCtxtReadMemory(ctxt, len > 0 ? (const char *)xml : empty, (int)len, NULL, NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (pc.stop != 0) {
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                XML_PARSE_IGNORE_ENC);
+    if (pc.stop != 0 && pc.stop != PROTO_E_ESCL_NOMEM) {
         rc = pc.stop;
         escl_diag_set(diag, rc, NULL, pc.stop_line, NULL);
         goto out_free_doc;
     }
-    if (pc.xml_code == XML_ERR_NO_MEMORY || ctxt->errNo == XML_ERR_NO_MEMORY) {
+    if (pc.stop == PROTO_E_ESCL_NOMEM || pc.xml_code == XML_ERR_NO_MEMORY ||
+        ctxt->errNo == XML_ERR_NO_MEMORY) {
         rc = PROTO_E_ESCL_NOMEM;
         escl_diag_set(diag, rc, NULL, 0, NULL);
         goto out_free_doc;
     }
-    if (doc == NULL || !ctxt->wellFormed || xmlDocGetRootElement(doc) == NULL) {
+    /* nsWellFormed: an unbound prefix is an error of XML namespaces, which
+     * libxml2 reports without clearing wellFormed. */
+    if (doc == NULL || !ctxt->wellFormed || !ctxt->nsWellFormed ||
+        xmlDocGetRootElement(doc) == NULL) {
         rc = PROTO_E_ESCL_XML;
         escl_diag_set(diag, rc, NULL, pc.xml_line, pc.xml_code != 0 ? pc.xml_msg : NULL);
         goto out_free_doc;

@@ -43,7 +43,9 @@ static void puts_(xw *w, const char *s)
 static void indent(xw *w)
 {
     static const char spaces[] = "                                ";
-    put(w, spaces, 2u * w->depth < sizeof(spaces) - 1 ? 2u * w->depth : sizeof(spaces) - 1);
+    size_t n = (size_t)w->depth * 2;
+
+    put(w, spaces, n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1);
 }
 
 static void escaped(xw *w, const char *s)

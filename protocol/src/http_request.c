@@ -5,6 +5,20 @@
  * libhttp-parser in on_message_complete) so that pipelined requests stay
  * separate.
  *
+ * Debian builds libhttp-parser with HTTP_PARSER_STRICT=0, which accepts
+ * any letters for "HTTP/", runs of spaces in the request line and spaces
+ * in header names. This file checks those itself: the request line must
+ * be exactly method SP target SP "HTTP/" DIGIT "." DIGIT, and header names
+ * RFC 9110 tokens. (Also lax there: the two bytes after a chunk's data are
+ * taken for its CRLF unchecked; the decoded body is still bounded, and an
+ * eSCL body must then still parse as XML.)
+ *
+ * Same answer however the bytes arrive: libhttp-parser hands data to the
+ * callbacks in pieces that depend on the feed sizes, so the head's own
+ * checks (method, target length, header names and count) only note the
+ * first problem, and on_headers_complete raises it; libhttp-parser's own
+ * syntax errors, found byte by byte, stay in stream order with them.
+ *
  * Limits: the head is counted in raw bytes fed, and libhttp-parser is never
  * given more of the head than the remaining allowance, so an over-long head
  * is refused after at most max_head bytes whatever the piece sizes.
@@ -39,11 +53,12 @@ struct proto_http_parser {
     proto_http_alloc alloc;
 
     enum phase phase;
-    int err;             /* sticky rejection */
-    bool req_ready;      /* req is filled in (head complete, or partially after an error) */
-    size_t head_seen;    /* raw head bytes fed */
-    size_t trailer_seen; /* trailer bytes seen */
-    size_t body_seen;    /* raw bytes fed after the head (chunk framing included) */
+    int err;          /* sticky rejection */
+    int deferred;     /* a rejection found in the head, raised when it ends */
+    bool skip_header; /* past max_headers: the current header is not kept */
+    bool req_ready;   /* req is filled in (head complete, or partially after an error) */
+    size_t head_seen; /* raw head bytes fed */
+    size_t body_seen; /* raw bytes fed after the head (chunk framing included) */
     enum last_cb last;
     size_t target_off, target_len;
     size_t field_off, value_off;
@@ -56,6 +71,11 @@ struct proto_http_parser {
     proto_http_header headers[PROTO_HTTP_MAX_HEADERS];
     size_t head_len;
     char head[HEAD_STORE];
+
+    /* The raw request line, for the checks libhttp-parser leaves out. */
+    bool line_done;
+    size_t line_len;
+    char line[PROTO_HTTP_MAX_TARGET + 32];
 };
 
 /* ---- allocation ------------------------------------------------------------ */
@@ -86,6 +106,13 @@ static int fail(proto_http_parser *p, int err)
  * raw head allowance (each NUL added replaces at least one separator byte),
  * so this refuses only what the raw count would; the rest of the buffer
  * stays free for split_target's copies. */
+/* Note a rejection of the head, raised at its end (see the top). */
+static void defer(proto_http_parser *p, int err)
+{
+    if (p->deferred == PROTO_OK)
+        p->deferred = err;
+}
+
 static int store(proto_http_parser *p, const char *at, size_t n)
 {
     const size_t strings = PROTO_HTTP_MAX_HEAD + HEAD_SLACK;
@@ -108,16 +135,33 @@ static int is_blank(int c)
     return c == ' ' || c == '\t';
 }
 
-/* End the current header line: trim its value and record it. */
+/* RFC 9110 tchar. */
+static int is_tchar(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* End the current header line: check its name, trim its value, record it. */
 static void finish_header(proto_http_parser *p)
 {
+    const char *name = p->head + p->field_off;
     char *value;
     size_t n;
 
+    if (p->skip_header) {
+        p->skip_header = false;
+        return;
+    }
     if (p->last == CB_FIELD) { /* a field with an empty value */
         terminate(p);
         p->value_off = p->head_len;
     }
+    if (*name == '\0')
+        defer(p, PROTO_E_HTTP_SYNTAX);
+    for (const char *c = name; *c; c++)
+        if (!is_tchar((unsigned char)*c))
+            defer(p, PROTO_E_HTTP_SYNTAX);
     value = p->head + p->value_off;
     n = p->head_len - p->value_off;
     while (n > 0 && is_blank(value[n - 1]))
@@ -126,9 +170,51 @@ static void finish_header(proto_http_parser *p)
     terminate(p);
     while (is_blank(*value))
         value++;
-    p->headers[p->n_headers].name = p->head + p->field_off;
+    p->headers[p->n_headers].name = name;
     p->headers[p->n_headers].value = value;
     p->n_headers++;
+}
+
+/* method SP request-target SP "HTTP/" DIGIT "." DIGIT, then CRLF or LF. */
+static int valid_request_line(const proto_http_parser *p)
+{
+    const char *l = p->line, *end = p->line + p->line_len, *sp;
+
+    if (!p->line_done)
+        return 1; /* longer than line[]: the target limit has refused it */
+    if (end > l && end[-1] == '\n')
+        end--;
+    if (end > l && end[-1] == '\r')
+        end--;
+    sp = memchr(l, ' ', (size_t)(end - l));
+    if (sp == NULL || sp == l)
+        return 0;
+    for (const char *c = l; c < sp; c++)
+        if (!is_tchar((unsigned char)*c))
+            return 0;
+    l = sp + 1;
+    sp = memchr(l, ' ', (size_t)(end - l));
+    if (sp == NULL || sp == l)
+        return 0;
+    l = sp + 1;
+    return end - l == 8 && memcmp(l, "HTTP/", 5) == 0 && l[5] >= '0' && l[5] <= '9' &&
+           l[6] == '.' && l[7] >= '0' && l[7] <= '9';
+}
+
+/* Copy the request line's raw bytes from what is about to be fed (the head
+ * phase consumes all it is given, so nothing is copied twice). */
+static void capture_line(proto_http_parser *p, const uint8_t *buf, size_t len)
+{
+    for (size_t i = 0; i < len && !p->line_done; i++) {
+        if (p->line_len == 0 && (buf[i] == '\r' || buf[i] == '\n'))
+            continue; /* blank lines before a request are skipped */
+        if (p->line_len < sizeof(p->line))
+            p->line[p->line_len++] = (char)buf[i];
+        else
+            return; /* too long to check here */
+        if (buf[i] == '\n')
+            p->line_done = true;
+    }
 }
 
 /* ---- libhttp-parser callbacks ---------------------------------------------- */
@@ -155,12 +241,15 @@ static int on_url(http_parser *hp, const char *at, size_t n)
 
     if (p->last == CB_NONE) {
         if (!allowed_method(hp->method))
-            return fail(p, PROTO_E_HTTP_METHOD);
+            defer(p, PROTO_E_HTTP_METHOD);
         p->target_off = p->head_len;
         p->last = CB_URL;
     }
-    if (n > PROTO_HTTP_MAX_TARGET - p->target_len)
-        return fail(p, PROTO_E_HTTP_URI_TOO_LONG);
+    if (n > PROTO_HTTP_MAX_TARGET - p->target_len) {
+        defer(p, PROTO_E_HTTP_URI_TOO_LONG);
+        p->target_len = PROTO_HTTP_MAX_TARGET; /* keep what fits, drop the rest */
+        return 0;
+    }
     p->target_len += n;
     return store(p, at, n);
 }
@@ -169,37 +258,36 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
 {
     proto_http_parser *p = of(hp);
 
-    if (p->phase == PH_TRAILERS) { /* trailers: counted, then ignored */
-        p->trailer_seen += n;
-        return p->trailer_seen > p->max_head ? fail(p, PROTO_E_HTTP_HEAD_TOO_LARGE) : 0;
-    }
+    if (p->phase == PH_TRAILERS)
+        return 0; /* trailers are dropped; the raw body cap bounds them */
     if (p->last != CB_FIELD) {
         if (p->last == CB_URL)
             terminate(p);
         else if (p->last == CB_VALUE)
             finish_header(p);
-        if (p->n_headers >= p->max_headers)
-            return fail(p, PROTO_E_HTTP_TOO_MANY_HEADERS);
-        p->field_off = p->head_len;
         p->last = CB_FIELD;
+        if (p->n_headers >= p->max_headers) {
+            defer(p, PROTO_E_HTTP_TOO_MANY_HEADERS);
+            p->skip_header = true;
+        }
+        p->field_off = p->head_len;
     }
-    return store(p, at, n);
+    return p->skip_header ? 0 : store(p, at, n);
 }
 
 static int on_header_value(http_parser *hp, const char *at, size_t n)
 {
     proto_http_parser *p = of(hp);
 
-    if (p->phase == PH_TRAILERS) {
-        p->trailer_seen += n;
-        return p->trailer_seen > p->max_head ? fail(p, PROTO_E_HTTP_HEAD_TOO_LARGE) : 0;
-    }
+    if (p->phase == PH_TRAILERS)
+        return 0;
     if (p->last != CB_VALUE) {
-        terminate(p);
+        if (!p->skip_header)
+            terminate(p);
         p->value_off = p->head_len;
         p->last = CB_VALUE;
     }
-    return store(p, at, n);
+    return p->skip_header ? 0 : store(p, at, n);
 }
 
 static const char *find_header(const proto_http_parser *p, const char *name, size_t *count)
@@ -220,12 +308,13 @@ static const char *find_header(const proto_http_parser *p, const char *name, siz
  * exactly "chunked" (what libhttp-parser then decodes). */
 static int check_codings(const proto_http_parser *p)
 {
-    int seen_chunked = 0, other = 0, last_chunked = 0;
+    int present = 0, seen_chunked = 0, other = 0, last_chunked = 0;
 
     for (size_t i = 0; i < p->n_headers; i++) {
         const char *s;
         if (strcasecmp(p->headers[i].name, "Transfer-Encoding") != 0)
             continue;
+        present = 1;
         s = p->headers[i].value;
         for (;;) {
             size_t n;
@@ -247,7 +336,7 @@ static int check_codings(const proto_http_parser *p)
             s += strcspn(s, ",");
         }
     }
-    if (other && !last_chunked)
+    if (present && !last_chunked)
         return PROTO_E_HTTP_FRAMING; /* length undeterminable (RFC 9112 6.3) */
     if (other)
         return PROTO_E_HTTP_CODING;
@@ -281,6 +370,14 @@ static int split_target(proto_http_parser *p)
         memcpy(query, t + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
         p->head_len += u.field_data[UF_QUERY].len;
         terminate(p);
+    } else {
+        /* libhttp-parser reports no query for a bare '?': an empty one. */
+        const char *q = memchr(t, '?', p->target_len);
+        const char *h = memchr(t, '#', p->target_len);
+        if (q != NULL && (h == NULL || q < h)) {
+            query = p->head + p->head_len;
+            terminate(p);
+        }
     }
     p->req.path = path;
     p->req.query = query;
@@ -335,8 +432,12 @@ static int on_headers_complete(http_parser *hp)
     r->keep_alive = http_should_keep_alive(hp) != 0;
     p->req_ready = true;
 
+    if (p->deferred != PROTO_OK)
+        return fail(p, p->deferred);
     if (hp->http_major != 1)
         return fail(p, PROTO_E_HTTP_VERSION);
+    if (!valid_request_line(p))
+        return fail(p, PROTO_E_HTTP_SYNTAX);
     rc = split_target(p);
     if (rc != PROTO_OK)
         return fail(p, rc);
@@ -437,11 +538,15 @@ static void reset(proto_http_parser *p)
     p->phase = PH_IDLE;
     p->err = PROTO_OK;
     p->req_ready = false;
-    p->head_seen = p->trailer_seen = p->body_seen = 0;
+    p->head_seen = p->body_seen = 0;
+    p->deferred = PROTO_OK;
+    p->skip_header = false;
     p->last = CB_NONE;
     p->target_off = p->target_len = p->field_off = p->value_off = 0;
     p->n_headers = 0;
     p->head_len = 0;
+    p->line_done = false;
+    p->line_len = 0;
     memset(&p->req, 0, sizeof(p->req));
     http_parser_init(&p->hp, HTTP_REQUEST);
     p->hp.data = p;
@@ -520,9 +625,10 @@ static int map_errno(const proto_http_parser *p, enum http_errno e)
     case HPE_INVALID_QUERY_STRING:
     case HPE_INVALID_FRAGMENT:
         return PROTO_E_HTTP_BAD_TARGET;
-    case HPE_INVALID_CONTENT_LENGTH:
-    case HPE_UNEXPECTED_CONTENT_LENGTH:
     case HPE_INVALID_TRANSFER_ENCODING:
+        return PROTO_E_HTTP_FRAMING;
+    case HPE_INVALID_CONTENT_LENGTH: /* in a chunk size: it overflowed */
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
         return in_body ? PROTO_E_HTTP_BAD_CHUNK : PROTO_E_HTTP_FRAMING;
     default:
         return in_body && p->req.chunked ? PROTO_E_HTTP_BAD_CHUNK : PROTO_E_HTTP_SYNTAX;
@@ -566,6 +672,8 @@ int proto_http_parser_feed(proto_http_parser *p, const uint8_t *buf, size_t len,
         if (window > raw_body_cap(p) - p->body_seen)
             window = raw_body_cap(p) - p->body_seen;
     }
+    if (in_head)
+        capture_line(p, buf, window);
     if (HTTP_PARSER_ERRNO(&p->hp) == HPE_PAUSED)
         http_parser_pause(&p->hp, 0);
     n = http_parser_execute(&p->hp, &callbacks, (const char *)buf, window);
@@ -581,6 +689,11 @@ int proto_http_parser_feed(proto_http_parser *p, const uint8_t *buf, size_t len,
         return p->phase == PH_DONE ? PROTO_HTTP_REQUEST : PROTO_HTTP_HEADERS;
     if (e != HPE_OK) {
         p->err = map_errno(p, e);
+        /* The byte libhttp-parser stopped at decides between a method
+         * token it does not know (501) and bytes that are no method at all
+         * (400): the same answer however the bytes were split. */
+        if (e == HPE_INVALID_METHOD && n < window && !is_tchar(buf[n]))
+            p->err = PROTO_E_HTTP_SYNTAX;
         return p->err;
     }
     if ((p->phase == PH_IDLE || p->phase == PH_HEAD) && p->head_seen >= p->max_head) {

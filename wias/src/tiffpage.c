@@ -114,9 +114,8 @@ static HRESULT check_context(const MINIDRV_TRANSFER_CONTEXT *c, const WIAS_PAGE_
     if (c->lWidthInPixels <= 0 || c->lLines <= 0 || c->lXRes <= 0 || c->lYRes <= 0 ||
         c->cbWidthInBytes <= 0 || c->lPage < 0)
         return E_INVALIDARG;
-    if (!IsEqualGUID(&c->guidFormatID, &WiaImgFmt_TIFF) &&
-        !IsEqualGUID(&c->guidFormatID, &GUID_NULL))
-        return E_INVALIDARG;
+    if (!wias_format_is_tiff(&c->guidFormatID))
+        return E_INVALIDARG; /* other formats have no strips to encode */
     /* lPage > 0 with lCurIfdOffset == 0 is checked against the file in
      * find_link: refused for classic TIFF (no IFD at 0), valid for BigTIFF
      * (an IFD at a multiple of 4 GiB keeps 0 in the low 32 bits). */
@@ -944,6 +943,8 @@ HRESULT wiasWritePageBufToStreamEx(PMINIDRV_TRANSFER_CONTEXT pmdtc, IStream *pst
 
     if (!pmdtc || !pstream)
         return E_POINTER;
+    if (!wias_format_is_tiff(&pmdtc->guidFormatID))
+        return wias_write_passthrough(pmdtc, pstream, pOptions);
     if (!pmdtc->pTransferBuffer)
         return E_POINTER;
     if (pmdtc->cbWidthInBytes <= 0 || pmdtc->lLines <= 0 || pmdtc->lBufferSize <= 0)

@@ -45,6 +45,16 @@ HRESULT wias_stream_read_all(IStream *pstm, void *pv, ULONG cb);
 HRESULT wias_stream_seek_set(IStream *pstm, ULONGLONG off);
 HRESULT wias_stream_seek_end(IStream *pstm, ULONGLONG *pos);
 
+/* TRUE for the formats the page writers encode as multipage TIFF
+ * (WiaImgFmt_TIFF and GUID_NULL). */
+BOOL wias_format_is_tiff(const GUID *fmt);
+
+/* The page writers for all other formats: lItemSize bytes of
+ * pTransferBuffer written unchanged at the stream's position. The context
+ * is not modified. */
+HRESULT wias_write_passthrough(PMINIDRV_TRANSFER_CONTEXT pmdtc, IStream *pstream,
+                               const WIAS_PAGE_OPTIONS *pOptions);
+
 /* Unix time (seconds, nanoseconds) to FILETIME (100 ns since 1601). */
 FILETIME wias_filetime_from_unix(int64_t sec, long nsec);
 

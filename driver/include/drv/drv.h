@@ -312,6 +312,16 @@ typedef struct drv_scan_options {
 } drv_scan_options;
 void drv_scan_options_init(drv_scan_options *o);
 
+/* What drv_scan_to_file / drv_scan_to_fd made of the output, decided from
+ * the path (or descriptor) before anything is scanned (docs/driver.md,
+ * "Output rule"). */
+enum drv_output_kind {
+    DRV_OUTPUT_FILE = 0,    /* a regular file or a new name: OUT.part, renamed to OUT */
+    DRV_OUTPUT_STREAM = 1,  /* a FIFO, a pipe, a socket, standard output: spooled,
+                             * copied out at the end */
+    DRV_OUTPUT_DISCARD = 2, /* /dev/null: each page encoded, then dropped */
+};
+
 typedef struct drv_scan_result {
     int32_t hr;          /* S_OK, WIA_STATUS_END_OF_MEDIA or the failure */
     int err;             /* DRV_OK or the drv_err behind a failure */
@@ -322,20 +332,65 @@ typedef struct drv_scan_result {
     proto_scan_job job;     /* the job the device ran, when have_job */
     drv_device_info device; /* valid once the transport was opened */
     char message[256];      /* one line: what happened, where */
+    /* Filled by drv_scan_to_file and drv_scan_to_fd only. */
+    int output_kind; /* enum drv_output_kind (valid once the output was accepted) */
+    int stale_part;  /* OUT.part was there, left by a run that did not finish, and
+                      * was replaced */
+    /* Where the pages_kept pages are: the output as named, OUT.part when it
+     * could not be renamed into place, or a file saved in $TMPDIR when a
+     * stream could not take the copy. "" when no page is kept anywhere
+     * (also for DRV_OUTPUT_DISCARD). */
+    char kept_path[4096];
 } drv_scan_result;
 
 /* Scan into a stream as a multipage TIFF (wiasWritePageBufToStream), one
  * page per completed page of the job; the stream holds exactly the pages
- * completed before any fault, as a valid TIFF. Returns result->hr (also
- * stored); result is always filled. */
+ * completed before any fault, as a valid TIFF. stream NULL discards: every
+ * page is encoded as usual, alone into scratch memory, and dropped, so the
+ * result is that of a real scan and nothing is stored. Returns result->hr
+ * (also stored); result is always filled. */
 int32_t drv_scan_to_stream(const drv_scan_options *o, struct IStream *stream,
                            drv_scan_result *result);
 
-/* Scan into OUT as a multipage TIFF. Pages go to OUT.part next to it; the
- * .part is renamed to OUT when the job ends, successfully or by a fault after
- * at least one complete page (the TIFF then holds exactly those pages), and
- * removed when no page was completed, so OUT is then neither created nor
- * touched. Returns result->hr (also stored); result is always filled. */
+/* Scan into the file named out_path as a multipage TIFF. What happens
+ * depends on what the path names, checked before the device is opened:
+ *   - a regular file (a symbolic link to one is followed) or a name not yet
+ *     taken: pages go to OUT.part beside it, created and locked (flock)
+ *     before scanning. The .part is renamed to OUT when the job ends with at
+ *     least one complete page (successfully or by a later fault; the TIFF
+ *     holds exactly those pages) and removed when none was completed, so OUT
+ *     is then neither created nor touched. If the rename fails the .part is
+ *     kept and named in kept_path. An OUT.part left by an earlier run that
+ *     did not finish is replaced (stale_part); one still locked by a running
+ *     scan is refused (STG_E_SHAREVIOLATION). A read-only OUT, a directory,
+ *     a dangling link, and an OUT another user owns in a sticky directory
+ *     are refused.
+ *   - a FIFO: opened for writing first (waiting for a reader; a cancel ends
+ *     the wait), then as a stream, below.
+ *   - /dev/null (character device 1:3): discarded, as drv_scan_to_stream
+ *     with no stream.
+ *   - any other device node, a socket: refused.
+ * Refusals are STG_E_* failures with DRV_E_OUTPUT and a message naming the
+ * path, before anything is scanned. o->trace_path gets the same checks
+ * (regular file, FIFO or /dev/null) and may not name the output.
+ *
+ * A stream (a FIFO here, a pipe or socket through drv_scan_to_fd) cannot
+ * seek, and the TIFF writer links every page's IFD into the one before it:
+ * the TIFF is built in an unlinked file in $TMPDIR (default /tmp), created
+ * before scanning, and copied out when the job ends with at least one page;
+ * with none, nothing is written. If the copy fails (the reader went away)
+ * the spool is saved as $TMPDIR/wiascan-XXXXXX.tiff and named in kept_path.
+ * Writing to a pipe whose reader is gone raises SIGPIPE: a caller that wants
+ * the failure reported ignores SIGPIPE.
+ *
+ * Returns result->hr (also stored); result is always filled. */
 int32_t drv_scan_to_file(const drv_scan_options *o, const char *out_path, drv_scan_result *result);
+
+/* Scan into an open descriptor (standard output for wiascan -o -); name is
+ * what messages call it ("standard output"). fd is not closed. A pipe, a
+ * socket or a regular file is a stream (spooled, as above); /dev/null
+ * discards; a terminal or another device is refused. */
+int32_t drv_scan_to_fd(const drv_scan_options *o, int fd, const char *name,
+                       drv_scan_result *result);
 
 #endif

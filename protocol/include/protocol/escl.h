@@ -34,10 +34,10 @@
 #define PROTO_ESCL_VERSION "2.63"
 
 /* Limits of the ScanSettings parser (untrusted input). */
-#define PROTO_ESCL_MAX_DOC         (64u * 1024u) /* document bytes */
-#define PROTO_ESCL_MAX_DEPTH       16u           /* element nesting, root = 1 */
-#define PROTO_ESCL_MAX_RES         9600u         /* dpi */
-#define PROTO_ESCL_MAX_EXTENT      100000u       /* 1/300 inch (8.4 m) */
+#define PROTO_ESCL_MAX_DOC         65536u  /* 64 KiB: document bytes */
+#define PROTO_ESCL_MAX_DEPTH       16u     /* element nesting, root = 1 */
+#define PROTO_ESCL_MAX_RES         9600u   /* dpi */
+#define PROTO_ESCL_MAX_EXTENT      100000u /* 1/300 inch (8.4 m) */
 #define PROTO_ESCL_MAX_COMPRESSION 1000000u
 #define PROTO_ESCL_VALUE_SIZE      64u  /* element text after trimming, with NUL */
 #define PROTO_ESCL_VERSION_SIZE    16u  /* pwg:Version text, with NUL */
@@ -49,7 +49,7 @@
 #define PROTO_ESCL_MAX_RESOLUTIONS 16u
 #define PROTO_ESCL_MAX_JOBS        16u
 #define PROTO_ESCL_MAX_REASONS     4u
-#define PROTO_ESCL_OUT_MAX         (64u * 1024u)
+#define PROTO_ESCL_OUT_MAX         65536u /* 64 KiB */
 
 enum proto_escl_source {
     PROTO_ESCL_SOURCE_NONE = 0, /* pwg:InputSource absent */
@@ -144,7 +144,10 @@ void proto_escl_init(void);
  * where):
  *   PROTO_E_ESCL_TOO_LARGE      len > PROTO_ESCL_MAX_DOC (nothing parsed)
  *   PROTO_E_ESCL_XML            not well-formed (libxml2's message in diag),
- *                               including an undeclared entity reference
+ *                               including an undeclared entity reference,
+ *                               and any byte that is not UTF-8 or is NUL
+ *                               (checked first; UTF-16/32 documents are
+ *                               refused, an encoding declaration is ignored)
  *   PROTO_E_ESCL_DOCTYPE        any <!DOCTYPE>: parsing stops at it, before
  *                               an internal subset is read, so entity bombs
  *                               (billion laughs, quadratic blowup) and

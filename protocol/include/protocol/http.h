@@ -11,6 +11,8 @@
  *
  * Every rejection is a negative proto_err listed at proto_http_parser_feed,
  * and proto_http_status_for() maps it to the status code to answer with.
+ * The answer does not depend on how the stream was cut into pieces: checks
+ * of the head by this codec are raised when the head ends.
  * After a rejection the connection's byte stream can no longer be trusted:
  * answer (with "Connection: close") and close.
  */
@@ -22,10 +24,10 @@
 #include "protocol/proto.h"
 
 /* Hard limits; proto_http_limits may only lower them. */
-#define PROTO_HTTP_MAX_HEAD    (8u * 1024u)    /* request line + headers + blank line */
-#define PROTO_HTTP_MAX_HEADERS 64u             /* header fields */
-#define PROTO_HTTP_MAX_TARGET  2048u           /* request-target bytes */
-#define PROTO_HTTP_MAX_BODY    (1024u * 1024u) /* decoded body bytes */
+#define PROTO_HTTP_MAX_HEAD    8192u    /* 8 KiB: request line + headers + blank line */
+#define PROTO_HTTP_MAX_HEADERS 64u      /* header fields */
+#define PROTO_HTTP_MAX_TARGET  2048u    /* request-target bytes */
+#define PROTO_HTTP_MAX_BODY    1048576u /* 1 MiB: decoded body bytes */
 
 /* Allocator for the body buffer (the only allocation besides the parser
  * itself); NULL members mean realloc/free. Lets tests fail allocations. */
@@ -111,10 +113,13 @@ enum proto_http_feed_result {
  * (the status proto_http_status_for gives):
  *   PROTO_E_HTTP_SYNTAX          bad request line, header syntax, bare CR/LF,
  *                                control characters (400)
- *   PROTO_E_HTTP_HEAD_TOO_LARGE  request line + headers beyond max_head, or
- *                                chunked trailers beyond it (431)
+ *   PROTO_E_HTTP_HEAD_TOO_LARGE  request line + headers beyond max_head (found
+ *                                after at most max_head bytes, whatever the
+ *                                piece sizes), or chunked trailers beyond
+ *                                libhttp-parser's own 80 KiB (431)
  *   PROTO_E_HTTP_TOO_MANY_HEADERS more than max_headers fields (431)
- *   PROTO_E_HTTP_URI_TOO_LONG    request-target beyond PROTO_HTTP_MAX_TARGET (414)
+ *   PROTO_E_HTTP_URI_TOO_LONG    request-target beyond PROTO_HTTP_MAX_TARGET
+ *                                in a head within max_head (414)
  *   PROTO_E_HTTP_BAD_TARGET      not an origin-form or absolute-form URI (400)
  *   PROTO_E_HTTP_METHOD          any method but GET, HEAD, POST, PUT, DELETE,
  *                                known to HTTP or not (501)
@@ -127,7 +132,9 @@ enum proto_http_feed_result {
  *   PROTO_E_HTTP_CODING          a coding other than chunked before it (501)
  *   PROTO_E_HTTP_BAD_CHUNK       malformed chunk size line or chunk end (400)
  *   PROTO_E_HTTP_BODY_TOO_LARGE  Content-Length, a chunk size, or the decoded
- *                                body beyond max_body (413)
+ *                                body beyond max_body; raw bytes after the head
+ *                                (chunk framing, extensions, trailers) beyond
+ *                                2 * max_body + max_head (413)
  *   PROTO_E_HTTP_EXPECTATION     an HTTP/1.1 Expect other than 100-continue (417)
  *   PROTO_E_HTTP_NOMEM           the body buffer could not grow (503)
  * After a rejection every further feed returns it again, and request()

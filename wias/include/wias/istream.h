@@ -1,10 +1,16 @@
 /*
- * wias/istream.h - the COM IStream interface as a C vtable (objidl.h
- * shape), plus scanemu's stream constructors.
+ * wias/istream.h - the COM ISequentialStream and IStream interfaces
+ * (objidl.h shape), plus scanemu's stream constructors.
  *
- * Call through the vtable exactly as Windows C code does:
+ * Call them exactly as Windows code does. In C, through the vtable:
  *     hr = pstm->lpVtbl->Write(pstm, pv, cb, &cbWritten);
  * or, with COBJMACROS defined before inclusion, IStream_Write(pstm, ...).
+ * In C++ IStream is an abstract class derived from ISequentialStream and
+ * IUnknown, with the methods in vtable order:
+ *     hr = pstm->Write(pv, cb, &cbWritten);
+ * Both views are the same object (see wias/wiatypes.h): the streams below
+ * are implemented in C and work from C++, and a C++ class implementing
+ * IStream works with the C page writers.
  *
  * Every stream returned by a constructor starts with a reference count of 1;
  * the caller owns that reference and drops it with Release. Streams are not
@@ -85,11 +91,22 @@ typedef struct tagSTATSTG {
     DWORD reserved;
 } STATSTG;
 
-extern const IID IID_IUnknown;
 extern const IID IID_ISequentialStream;
 extern const IID IID_IStream;
 
+typedef struct ISequentialStream ISequentialStream;
 typedef struct IStream IStream;
+
+/* The C tables (declared in C++ too, for code that crosses languages). */
+typedef struct ISequentialStreamVtbl {
+    HRESULT(STDMETHODCALLTYPE *QueryInterface)
+    (ISequentialStream *This, REFIID riid, void **ppvObject);
+    ULONG(STDMETHODCALLTYPE *AddRef)(ISequentialStream *This);
+    ULONG(STDMETHODCALLTYPE *Release)(ISequentialStream *This);
+    HRESULT(STDMETHODCALLTYPE *Read)(ISequentialStream *This, void *pv, ULONG cb, ULONG *pcbRead);
+    HRESULT(STDMETHODCALLTYPE *Write)
+    (ISequentialStream *This, const void *pv, ULONG cb, ULONG *pcbWritten);
+} ISequentialStreamVtbl;
 
 typedef struct IStreamVtbl {
     /* IUnknown */
@@ -116,13 +133,45 @@ typedef struct IStreamVtbl {
     HRESULT(STDMETHODCALLTYPE *Clone)(IStream *This, IStream **ppstm);
 } IStreamVtbl;
 
+#ifdef WIAS_CXX_INTERFACES
+struct ISequentialStream : public IUnknown {
+    virtual HRESULT STDMETHODCALLTYPE Read(void *pv, ULONG cb, ULONG *pcbRead) = 0;
+    virtual HRESULT STDMETHODCALLTYPE Write(const void *pv, ULONG cb, ULONG *pcbWritten) = 0;
+};
+
+struct IStream : public ISequentialStream {
+    virtual HRESULT STDMETHODCALLTYPE Seek(LARGE_INTEGER dlibMove, DWORD dwOrigin,
+                                           ULARGE_INTEGER *plibNewPosition) = 0;
+    virtual HRESULT STDMETHODCALLTYPE SetSize(ULARGE_INTEGER libNewSize) = 0;
+    virtual HRESULT STDMETHODCALLTYPE CopyTo(IStream *pstm, ULARGE_INTEGER cb,
+                                             ULARGE_INTEGER *pcbRead,
+                                             ULARGE_INTEGER *pcbWritten) = 0;
+    virtual HRESULT STDMETHODCALLTYPE Commit(DWORD grfCommitFlags) = 0;
+    virtual HRESULT STDMETHODCALLTYPE Revert(void) = 0;
+    virtual HRESULT STDMETHODCALLTYPE LockRegion(ULARGE_INTEGER libOffset, ULARGE_INTEGER cb,
+                                                 DWORD dwLockType) = 0;
+    virtual HRESULT STDMETHODCALLTYPE UnlockRegion(ULARGE_INTEGER libOffset, ULARGE_INTEGER cb,
+                                                   DWORD dwLockType) = 0;
+    virtual HRESULT STDMETHODCALLTYPE Stat(STATSTG *pstatstg, DWORD grfStatFlag) = 0;
+    virtual HRESULT STDMETHODCALLTYPE Clone(IStream **ppstm) = 0;
+};
+#else
+struct ISequentialStream {
+    const ISequentialStreamVtbl *lpVtbl;
+};
+
 struct IStream {
     const IStreamVtbl *lpVtbl;
 };
+#endif
 
 typedef IStream *LPSTREAM;
+typedef ISequentialStream *LPSEQUENTIALSTREAM;
 
-#ifdef COBJMACROS
+#if defined(COBJMACROS) && !defined(WIAS_CXX_INTERFACES)
+#define ISequentialStream_Read(This, pv, cb, pcbRead) ((This)->lpVtbl->Read(This, pv, cb, pcbRead))
+#define ISequentialStream_Write(This, pv, cb, pcbWritten)                                          \
+    ((This)->lpVtbl->Write(This, pv, cb, pcbWritten))
 #define IStream_QueryInterface(This, riid, ppv) ((This)->lpVtbl->QueryInterface(This, riid, ppv))
 #define IStream_AddRef(This)                    ((This)->lpVtbl->AddRef(This))
 #define IStream_Release(This)                   ((This)->lpVtbl->Release(This))

@@ -6,25 +6,42 @@
  * Everything prefixed WIAS_ or named wias...Ex/Begin/Lines/End/Abort and the
  * stream constructors are scanemu extensions; see docs/wias.md.
  *
- * Page data contract (all page writers):
+ * The page writers (wiasWritePageBufToStream/ToFile and ...Ex) choose by
+ * pmdtc->guidFormatID:
+ *
+ * WiaImgFmt_TIFF, or GUID_NULL (a context whose format was never set):
+ * a multipage TIFF, one page per call.
  *   - pmdtc->pTransferBuffer holds the page, top row first; row r starts at
  *     pTransferBuffer + r * cbWidthInBytes. Rows are packed pixels:
  *     1-bit (MSB first), 8-bit gray, 16-bit gray (host order), 24-bit RGB,
  *     48-bit RGB (host order). cbWidthInBytes >= (lWidthInPixels*lDepth+7)/8.
  *   - lBufferSize >= cbWidthInBytes * lLines.
- *   - lWidthInPixels, lLines, lXRes, lYRes > 0; lDepth in {1, 8, 16, 24, 48};
- *     guidFormatID is WiaImgFmt_TIFF (or GUID_NULL).
+ *   - lWidthInPixels, lLines, lXRes, lYRes > 0; lDepth in {1, 8, 16, 24, 48}.
  *   - The buffer is never modified.
+ *   Multipage chaining: lPage == 0 starts a new TIFF at offset 0 of the
+ *   stream (the stream is truncated first). Each call appends one page (one
+ *   IFD) and on success sets lPrevIfdOffset = old lCurIfdOffset (0 for the
+ *   first page), lCurIfdOffset = offset of the new IFD, and increments
+ *   lPage. Offsets are 32-bit TIFF offsets stored in LONG; read them as
+ *   (ULONG). The new IFD is linked into the chain only after all of its
+ *   bytes were written, so a failure at any point leaves the pages already
+ *   written a valid TIFF; on failure the stream is truncated back to its
+ *   previous end when it allows SetSize, and the context is left unchanged.
  *
- * Multipage chaining: lPage == 0 starts a new TIFF at offset 0 of the stream
- * (the stream is truncated first). Each call appends one page (one IFD) and
- * on success sets lPrevIfdOffset = old lCurIfdOffset (0 for the first page),
- * lCurIfdOffset = offset of the new IFD, and increments lPage. Offsets are
- * 32-bit TIFF offsets stored in LONG; read them as (ULONG). The new IFD is
- * linked into the chain only after all of its bytes were written, so a
- * failure at any point leaves the pages already written a valid TIFF; on
- * failure the stream is truncated back to its previous end when it allows
- * SetSize, and the context is left unchanged.
+ * Any other format (BMP, MEMORYBMP, RAW, PNG, JPEG, ..., WiaImgFmt_UNDEFINED
+ * or a driver's own GUID): the page is already in its format, so the first
+ * lItemSize bytes of pTransferBuffer - lHeaderSize bytes of header, then
+ * the image bits - are written unchanged at the stream's current position
+ * (for the file writer, hFile's file offset). No truncation, not even at
+ * lPage 0, and the context is not modified (lPage and the IFD offsets
+ * belong to multipage TIFF). Requires lItemSize > 0 (the page's size is
+ * known once it was acquired), 0 <= lHeaderSize <= lItemSize and
+ * lBufferSize >= lItemSize; geometry and lCompression are not looked at.
+ * On a write error, a page appended at the end of a seekable stream is cut
+ * off again (SetSize) and the seek pointer put back where the page began;
+ * a stream that cannot seek (a pipe) keeps what was written.
+ *
+ * docs/wias.md lists each of these decisions with its source.
  */
 #ifndef WIAS_WIAS_H
 #define WIAS_WIAS_H
@@ -48,10 +65,12 @@ extern "C" {
  */
 HRESULT wiasGetImageInformation(BYTE *pWiasContext, LONG lFlags, PMINIDRV_TRANSFER_CONTEXT pmdtc);
 
-/* Append the page in pTransferBuffer to the multipage TIFF in pstream. */
+/* Write the page in pTransferBuffer to pstream: a page appended to the
+ * multipage TIFF, or the page's bytes unchanged (see above). */
 HRESULT wiasWritePageBufToStream(PMINIDRV_TRANSFER_CONTEXT pmdtc, IStream *pstream);
 
-/* Same, to the file whose POSIX descriptor is in pmdtc->hFile. */
+/* Same, to the file whose POSIX descriptor is in pmdtc->hFile (E_HANDLE if
+ * it holds none). A TIFF needs a seekable file; other formats do not. */
 HRESULT wiasWritePageBufToFile(PMINIDRV_TRANSFER_CONTEXT pmdtc);
 
 /*
@@ -103,9 +122,12 @@ typedef struct WIAS_PAGE_OPTIONS {
 /*
  * Errors of the page writers:
  *   E_POINTER        pmdtc, pstream or pTransferBuffer is NULL
- *   E_INVALIDARG     bad geometry, depth, compression, format, buffer too
- *                    small, or a chain state (lPage/lCurIfdOffset) that
- *                    does not match the stream
+ *   E_INVALIDARG     TIFF: bad geometry, depth or compression (including
+ *                    WIA_COMPRESSION_AUTO), buffer too small, or a chain
+ *                    state (lPage/lCurIfdOffset) that does not match the
+ *                    stream; other formats: lItemSize <= 0, lHeaderSize
+ *                    outside 0..lItemSize, lBufferSize < lItemSize;
+ *                    either: bad options
  *   STG_E_MEDIUMFULL the page could push a classic TIFF past 4 GiB (checked
  *                    on a worst-case size before anything is written);
  *                    write the file as BigTIFF to go further
@@ -120,7 +142,8 @@ HRESULT wiasWritePageBufToStreamEx(PMINIDRV_TRANSFER_CONTEXT pmdtc, IStream *pst
  * Strip-by-strip writing for large pages: no full-page buffer is needed.
  *   wiasWritePageBegin   validates the context like the page writers (but
  *                        ignores pTransferBuffer/lBufferSize) and starts a
- *                        page; nothing is linked yet.
+ *                        page; nothing is linked yet. TIFF only: other
+ *                        formats are E_INVALIDARG.
  *   wiasWritePageLines   appends lLines rows from pLines, cbStride bytes
  *                        apart; any number of rows per call.
  *   wiasWritePageEnd     requires exactly pmdtc->lLines rows in total,

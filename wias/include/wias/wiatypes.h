@@ -1,11 +1,36 @@
 /*
- * wias/wiatypes.h - Windows base types, HRESULT codes and WIA minidriver
- * definitions, written from Microsoft's public documentation (winerror.h,
- * wiadef.h, wiamdef.h and wiamindr_lh.h reference pages) so that minidriver
- * transfer code written in C compiles unchanged against scanemu.
+ * wias/wiatypes.h - Windows base types, COM basics, HRESULT codes and WIA
+ * minidriver definitions, written from Microsoft's public documentation
+ * (winerror.h, guiddef.h, objbase.h, wiadef.h, wiamdef.h and wiamindr_lh.h
+ * reference pages) and the declaration facts of the public SDK headers, so
+ * that minidriver transfer code written for Windows, in C or C++, compiles
+ * unchanged against scanemu.
  *
  * Widths follow the Windows LLP64 model, not the host's: LONG, ULONG, BOOL,
  * DWORD and HRESULT are 32 bits; LONG_PTR is pointer sized.
+ *
+ * C and C++ see the same types with the language forms Windows gives them:
+ *   - REFGUID/REFIID/REFCLSID are const pointers in C and const references
+ *     in C++; IsEqualGUID and InlineIsEqualGUID follow suit, and C++ also
+ *     gets operator== and operator!= on GUIDs (suppressed, as on Windows,
+ *     by defining _NO_SYS_GUID_OPERATOR_EQ_ first).
+ *   - COM interfaces (IUnknown here, ISequentialStream/IStream in
+ *     wias/istream.h, IWiaMiniDrvCallBack below) are structs holding a
+ *     vtable pointer (lpVtbl) in C, and abstract classes with virtual
+ *     methods in vtable order in C++ (unless CINTERFACE is defined, which
+ *     selects the C form in C++ too, as Windows does). The two are the
+ *     same object: an Itanium C++ ABI class without a virtual destructor
+ *     keeps one pointer to its table of virtual functions, in declaration
+ *     order, at offset 0 - exactly the C layout. So an IStream implemented
+ *     in C (every wias stream) is called as pStream->Write(...) from C++,
+ *     and a C++ implementation can be handed to the C page writers.
+ *     C objects carry no C++ RTTI: dynamic_cast and typeid do not work on
+ *     them, and UBSan's -fsanitize=vptr (part of -fsanitize=undefined for
+ *     C++) reports every call through them; build C++ that calls C COM
+ *     objects with -fno-sanitize=vptr.
+ *   - The calling-convention keywords (__stdcall, _stdcall, __cdecl,
+ *     WINAPI, STDMETHODCALLTYPE, ...) and the SAL annotations of
+ *     wias/sal.h expand to nothing: Linux has one calling convention.
  */
 #ifndef WIAS_WIATYPES_H
 #define WIAS_WIATYPES_H
@@ -13,6 +38,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "wias/sal.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,6 +74,18 @@ typedef WCHAR OLECHAR;
 typedef OLECHAR *LPOLESTR;
 typedef const OLECHAR *LPCOLESTR;
 
+/*
+ * HANDLE: on this platform a handle to a file holds a POSIX file
+ * descriptor, stored as (HANDLE)(LONG_PTR)fd and read back as
+ * (int)(LONG_PTR)h. MINIDRV_TRANSFER_CONTEXT.hFile (a LONG_PTR, as in
+ * Windows) holds the descriptor itself, so the documented cast
+ * (HANDLE)(LONG_PTR)pmdtc->hFile yields such a handle. wias provides no
+ * Win32 file functions (CreateFile, WriteFile, SetFilePointer).
+ */
+typedef void *HANDLE;
+typedef HANDLE *PHANDLE;
+#define INVALID_HANDLE_VALUE ((HANDLE)(LONG_PTR)-1)
+
 #ifndef TRUE
 #define TRUE 1
 #endif
@@ -54,16 +93,113 @@ typedef const OLECHAR *LPCOLESTR;
 #define FALSE 0
 #endif
 
-/* COM calling-convention and annotation macros are empty on this platform. */
-#ifndef STDMETHODCALLTYPE
-#define STDMETHODCALLTYPE
+/* ---- calling conventions and declaration keywords ---------------------- */
+
+/* One calling convention on this platform: all of these are empty. */
+#ifndef __stdcall
+#define __stdcall
+#endif
+#ifndef _stdcall
+#define _stdcall
+#endif
+#ifndef __cdecl
+#define __cdecl
+#endif
+#ifndef _cdecl
+#define _cdecl
 #endif
 #ifndef WINAPI
 #define WINAPI
 #endif
-#ifndef STDAPI
-#define STDAPI HRESULT
+#ifndef WINAPIV
+#define WINAPIV
 #endif
+#ifndef APIENTRY
+#define APIENTRY
+#endif
+#ifndef CALLBACK
+#define CALLBACK
+#endif
+#ifndef STDMETHODCALLTYPE
+#define STDMETHODCALLTYPE
+#endif
+#ifndef STDMETHODVCALLTYPE
+#define STDMETHODVCALLTYPE
+#endif
+#ifndef STDAPICALLTYPE
+#define STDAPICALLTYPE
+#endif
+#ifndef STDAPIVCALLTYPE
+#define STDAPIVCALLTYPE
+#endif
+#ifndef FAR
+#define FAR
+#endif
+#ifndef NEAR
+#define NEAR
+#endif
+
+/* Microsoft-compiler decorations used by MIDL-generated COM headers. */
+#ifndef DECLSPEC_NOVTABLE
+#define DECLSPEC_NOVTABLE
+#endif
+#ifndef DECLSPEC_UUID
+#define DECLSPEC_UUID(x)
+#endif
+#ifndef DECLSPEC_XFGVIRT
+#define DECLSPEC_XFGVIRT(base, func)
+#endif
+#ifndef MIDL_INTERFACE
+#define MIDL_INTERFACE(x) struct
+#endif
+#ifndef BEGIN_INTERFACE
+#define BEGIN_INTERFACE
+#endif
+#ifndef END_INTERFACE
+#define END_INTERFACE
+#endif
+
+#ifndef EXTERN_C
+#ifdef __cplusplus
+#define EXTERN_C extern "C"
+#else
+#define EXTERN_C extern
+#endif
+#endif
+
+/*
+ * COM declaration macros (objbase.h). In C++ STDMETHOD declares a virtual
+ * method and PURE makes it pure; in C it declares a vtable slot and THIS /
+ * THIS_ name the explicit object parameter of the interface named by the
+ * INTERFACE macro, as on Windows.
+ */
+#if defined(__cplusplus) && !defined(CINTERFACE)
+#define WIAS_CXX_INTERFACES 1
+#endif
+
+#define STDAPI                EXTERN_C HRESULT STDAPICALLTYPE
+#define STDAPI_(type)         EXTERN_C type STDAPICALLTYPE
+#define STDMETHODIMP          HRESULT STDMETHODCALLTYPE
+#define STDMETHODIMP_(type)   type STDMETHODCALLTYPE
+#define IFACEMETHODIMP        STDMETHODIMP
+#define IFACEMETHODIMP_(type) STDMETHODIMP_(type)
+#ifdef WIAS_CXX_INTERFACES
+#define STDMETHOD(method)        virtual HRESULT STDMETHODCALLTYPE method
+#define STDMETHOD_(type, method) virtual type STDMETHODCALLTYPE method
+#define PURE                     = 0
+#define THIS_
+#define THIS                            void
+#define DECLARE_INTERFACE(iface)        struct DECLSPEC_NOVTABLE iface
+#define DECLARE_INTERFACE_(iface, base) struct DECLSPEC_NOVTABLE iface : public base
+#else
+#define STDMETHOD(method)        HRESULT(STDMETHODCALLTYPE *method)
+#define STDMETHOD_(type, method) type(STDMETHODCALLTYPE *method)
+#define PURE
+#define THIS_ INTERFACE *This,
+#define THIS  INTERFACE *This
+#endif
+#define IFACEMETHOD(method)        STDMETHOD(method)
+#define IFACEMETHOD_(type, method) STDMETHOD_(type, method)
 
 typedef union _LARGE_INTEGER {
     struct {
@@ -94,6 +230,8 @@ typedef struct _FILETIME {
     DWORD dwHighDateTime;
 } FILETIME, *PFILETIME;
 
+/* ---- GUIDs (guiddef.h) ------------------------------------------------- */
+
 typedef struct _GUID {
     uint32_t Data1;
     uint16_t Data2;
@@ -102,16 +240,109 @@ typedef struct _GUID {
 } GUID;
 typedef GUID IID;
 typedef GUID CLSID;
-/* In C the REF* types are pointers (as in the Windows headers for C). */
+typedef GUID *LPGUID;
+typedef IID *LPIID;
+typedef CLSID *LPCLSID;
+
+#ifdef __cplusplus
+typedef const GUID &REFGUID;
+typedef const IID &REFIID;
+typedef const CLSID &REFCLSID;
+} /* extern "C" */
+extern "C++" {
+inline int IsEqualGUID(REFGUID rguid1, REFGUID rguid2)
+{
+    return !memcmp(&rguid1, &rguid2, sizeof(GUID));
+}
+/* Field by field: the same answer, without a library call. */
+inline int InlineIsEqualGUID(REFGUID rguid1, REFGUID rguid2)
+{
+    return rguid1.Data1 == rguid2.Data1 && rguid1.Data2 == rguid2.Data2 &&
+           rguid1.Data3 == rguid2.Data3 && !memcmp(rguid1.Data4, rguid2.Data4, 8);
+}
+#if !defined(_SYS_GUID_OPERATOR_EQ_) && !defined(_NO_SYS_GUID_OPERATOR_EQ_)
+#define _SYS_GUID_OPERATOR_EQ_
+inline bool operator==(REFGUID guidOne, REFGUID guidOther)
+{
+    return !!IsEqualGUID(guidOne, guidOther);
+}
+inline bool operator!=(REFGUID guidOne, REFGUID guidOther)
+{
+    return !(guidOne == guidOther);
+}
+#endif
+}
+extern "C" {
+#else
 typedef const GUID *REFGUID;
 typedef const IID *REFIID;
 typedef const CLSID *REFCLSID;
-
 #define IsEqualGUID(rguid1, rguid2) (!memcmp((rguid1), (rguid2), sizeof(GUID)))
-#define IsEqualIID(riid1, riid2)    IsEqualGUID(riid1, riid2)
-#define IsEqualCLSID(r1, r2)        IsEqualGUID(r1, r2)
+static inline int InlineIsEqualGUID(REFGUID rguid1, REFGUID rguid2)
+{
+    return rguid1->Data1 == rguid2->Data1 && rguid1->Data2 == rguid2->Data2 &&
+           rguid1->Data3 == rguid2->Data3 && !memcmp(rguid1->Data4, rguid2->Data4, 8);
+}
+#endif
+#define IsEqualIID(riid1, riid2) IsEqualGUID(riid1, riid2)
+#define IsEqualCLSID(r1, r2)     IsEqualGUID(r1, r2)
 
 extern const GUID GUID_NULL;
+#define IID_NULL   GUID_NULL
+#define CLSID_NULL GUID_NULL
+
+/*
+ * DEFINE_GUID declares a GUID, or defines it in the one translation unit
+ * that defines INITGUID first (or includes <initguid.h> from the compat
+ * directory). The GUIDs wias itself provides (GUID_NULL, the IIDs, the
+ * WiaImgFmt_ and WiaAudFmt_ formats) are plain declarations, not
+ * DEFINE_GUID, so INITGUID never defines them a second time.
+ */
+#ifndef DEFINE_GUID
+#ifdef INITGUID
+#ifdef __cplusplus
+#define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8)                               \
+    extern "C" const GUID name = {l, w1, w2, {b1, b2, b3, b4, b5, b6, b7, b8}}
+#else
+#define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8)                               \
+    const GUID name = {l, w1, w2, {b1, b2, b3, b4, b5, b6, b7, b8}}
+#endif
+#else
+#define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8) EXTERN_C const GUID name
+#endif
+#endif
+
+/* ---- IUnknown (unknwn.h) ---------------------------------------------- */
+
+extern const IID IID_IUnknown;
+
+typedef struct IUnknown IUnknown;
+typedef IUnknown *LPUNKNOWN;
+
+/* The C view of every COM object: its first member points to this table
+ * (declared in C++ too, for code that hands objects across languages). */
+typedef struct IUnknownVtbl {
+    HRESULT(STDMETHODCALLTYPE *QueryInterface)(IUnknown *This, REFIID riid, void **ppvObject);
+    ULONG(STDMETHODCALLTYPE *AddRef)(IUnknown *This);
+    ULONG(STDMETHODCALLTYPE *Release)(IUnknown *This);
+} IUnknownVtbl;
+
+#ifdef WIAS_CXX_INTERFACES
+struct IUnknown {
+    virtual HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void **ppvObject) = 0;
+    virtual ULONG STDMETHODCALLTYPE AddRef(void) = 0;
+    virtual ULONG STDMETHODCALLTYPE Release(void) = 0;
+};
+#else
+struct IUnknown {
+    const IUnknownVtbl *lpVtbl;
+};
+#ifdef COBJMACROS
+#define IUnknown_QueryInterface(This, riid, ppv) ((This)->lpVtbl->QueryInterface(This, riid, ppv))
+#define IUnknown_AddRef(This)                    ((This)->lpVtbl->AddRef(This))
+#define IUnknown_Release(This)                   ((This)->lpVtbl->Release(This))
+#endif
+#endif
 
 /* ---- HRESULT ---------------------------------------------------------- */
 
@@ -224,6 +455,86 @@ extern const GUID GUID_NULL;
 #define WIA_COMPRESSION_JBIG    6
 #define WIA_COMPRESSION_JPEG2K  7
 #define WIA_COMPRESSION_PNG     8
+/* The application asks the device to choose; a transfer context should
+ * carry the compression actually chosen (the TIFF writer refuses AUTO). */
+#define WIA_COMPRESSION_AUTO 100
+
+/* ---- WIA_IPA_DATATYPE and WIA_IPA_PLANAR values ------------------------ */
+
+#define WIA_DATA_THRESHOLD       0
+#define WIA_DATA_DITHER          1
+#define WIA_DATA_GRAYSCALE       2
+#define WIA_DATA_COLOR           3
+#define WIA_DATA_COLOR_THRESHOLD 4
+#define WIA_DATA_COLOR_DITHER    5
+
+#define WIA_PACKED_PIXEL 0
+#define WIA_PLANAR       1
+
+/* ---- item property ids (wiadef.h): the image-information set ----------- */
+
+#define WIA_IPA_FIRST                  4098
+#define WIA_IPA_ITEM_NAME              4098
+#define WIA_IPA_FULL_ITEM_NAME         4099
+#define WIA_IPA_ITEM_TIME              4100
+#define WIA_IPA_ITEM_FLAGS             4101
+#define WIA_IPA_ACCESS_RIGHTS          4102
+#define WIA_IPA_DATATYPE               4103
+#define WIA_IPA_DEPTH                  4104
+#define WIA_IPA_PREFERRED_FORMAT       4105
+#define WIA_IPA_FORMAT                 4106
+#define WIA_IPA_COMPRESSION            4107
+#define WIA_IPA_TYMED                  4108
+#define WIA_IPA_CHANNELS_PER_PIXEL     4109
+#define WIA_IPA_BITS_PER_CHANNEL       4110
+#define WIA_IPA_PLANAR                 4111
+#define WIA_IPA_PIXELS_PER_LINE        4112
+#define WIA_IPA_BYTES_PER_LINE         4113
+#define WIA_IPA_NUMBER_OF_LINES        4114
+#define WIA_IPA_GAMMA_CURVES           4115
+#define WIA_IPA_ITEM_SIZE              4116
+#define WIA_IPA_COLOR_PROFILE          4117
+#define WIA_IPA_MIN_BUFFER_SIZE        4118
+#define WIA_IPA_BUFFER_SIZE            4118
+#define WIA_IPA_REGION_TYPE            4119
+#define WIA_IPA_ICM_PROFILE_NAME       4120
+#define WIA_IPA_APP_COLOR_MAPPING      4121
+#define WIA_IPA_PROP_STREAM_COMPAT_ID  4122
+#define WIA_IPA_FILENAME_EXTENSION     4123
+#define WIA_IPA_SUPPRESS_PROPERTY_PAGE 4124
+#define WIA_IPA_RAW_BITS_PER_CHANNEL   4128
+
+#define WIA_IPS_FIRST              6146
+#define WIA_IPS_CUR_INTENT         6146
+#define WIA_IPS_XRES               6147
+#define WIA_IPS_YRES               6148
+#define WIA_IPS_XPOS               6149
+#define WIA_IPS_YPOS               6150
+#define WIA_IPS_XEXTENT            6151
+#define WIA_IPS_YEXTENT            6152
+#define WIA_IPS_PHOTOMETRIC_INTERP 6153
+#define WIA_IPS_BRIGHTNESS         6154
+#define WIA_IPS_CONTRAST           6155
+#define WIA_IPS_ORIENTATION        6156
+#define WIA_IPS_ROTATION           6157
+#define WIA_IPS_MIRROR             6158
+#define WIA_IPS_THRESHOLD          6159
+#define WIA_IPS_INVERT             6160
+#define WIA_IPS_WARM_UP_TIME       6161
+
+/* ---- IWiaMiniDrvCallBack::MiniDrvCallback messages (wiadef.h) ---------- */
+
+#define IT_MSG_DATA_HEADER              0x0001
+#define IT_MSG_DATA                     0x0002
+#define IT_MSG_STATUS                   0x0003
+#define IT_MSG_TERMINATION              0x0004
+#define IT_MSG_NEW_PAGE                 0x0005
+#define IT_MSG_FILE_PREVIEW_DATA        0x0006
+#define IT_MSG_FILE_PREVIEW_DATA_HEADER 0x0007
+
+#define IT_STATUS_TRANSFER_FROM_DEVICE 0x0001
+#define IT_STATUS_PROCESSING_DATA      0x0002
+#define IT_STATUS_TRANSFER_TO_CLIENT   0x0004
 
 /* ---- TYMED (objidl.h values plus the WIA additions from wiadef.h) ----- */
 
@@ -239,9 +550,10 @@ extern const GUID GUID_NULL;
 #define TYMED_MULTIPAGE_FILE     256
 #define TYMED_MULTIPAGE_CALLBACK 512
 
-/* ---- WIA image format GUIDs (WIA_IPA_FORMAT) -------------------------- */
+/* ---- WIA format GUIDs (WIA_IPA_FORMAT) ------------------------------- */
 
 extern const GUID WiaImgFmt_UNDEFINED;
+extern const GUID WiaImgFmt_RAWRGB;
 extern const GUID WiaImgFmt_MEMORYBMP;
 extern const GUID WiaImgFmt_BMP;
 extern const GUID WiaImgFmt_EMF;
@@ -254,6 +566,38 @@ extern const GUID WiaImgFmt_EXIF;
 extern const GUID WiaImgFmt_PHOTOCD;
 extern const GUID WiaImgFmt_FLASHPIX;
 extern const GUID WiaImgFmt_ICO;
+extern const GUID WiaImgFmt_CIFF;
+extern const GUID WiaImgFmt_PICT;
+extern const GUID WiaImgFmt_JPEG2K;
+extern const GUID WiaImgFmt_JPEG2KX;
+extern const GUID WiaImgFmt_RAW;
+extern const GUID WiaImgFmt_JBIG;
+extern const GUID WiaImgFmt_JBIG2;
+extern const GUID WiaImgFmt_RTF;
+extern const GUID WiaImgFmt_XML;
+extern const GUID WiaImgFmt_HTML;
+extern const GUID WiaImgFmt_TXT;
+extern const GUID WiaImgFmt_PDFA;
+extern const GUID WiaImgFmt_XPS;
+extern const GUID WiaImgFmt_OXPS;
+extern const GUID WiaImgFmt_CSV;
+extern const GUID WiaImgFmt_MPG;
+extern const GUID WiaImgFmt_AVI;
+extern const GUID WiaImgFmt_ASF;
+extern const GUID WiaImgFmt_SCRIPT;
+extern const GUID WiaImgFmt_EXEC;
+extern const GUID WiaImgFmt_UNICODE16;
+extern const GUID WiaImgFmt_DPOF;
+extern const GUID WiaImgFmt_XMLBAR;
+extern const GUID WiaImgFmt_RAWBAR;
+extern const GUID WiaImgFmt_XMLPAT;
+extern const GUID WiaImgFmt_RAWPAT;
+extern const GUID WiaImgFmt_XMLMIC;
+extern const GUID WiaImgFmt_RAWMIC;
+extern const GUID WiaAudFmt_WAV;
+extern const GUID WiaAudFmt_MP3;
+extern const GUID WiaAudFmt_AIFF;
+extern const GUID WiaAudFmt_WMA;
 
 /* ---- wiamdef.h flags --------------------------------------------------- */
 
@@ -262,7 +606,7 @@ extern const GUID WiaImgFmt_ICO;
 
 /* ---- MINIDRV_TRANSFER_CONTEXT (wiamindr_lh.h) -------------------------- */
 
-/* The WIA service's callback interface; opaque here. */
+/* The WIA service's callback interface, declared after the context. */
 typedef struct IWiaMiniDrvCallBack IWiaMiniDrvCallBack;
 
 typedef struct _MINIDRV_TRANSFER_CONTEXT {
@@ -294,6 +638,49 @@ typedef struct _MINIDRV_TRANSFER_CONTEXT {
     LONG lCurIfdOffset;  /* TIFF offset of the IFD of the last page written */
     LONG lPrevIfdOffset; /* TIFF offset of the IFD before that, 0 if none */
 } MINIDRV_TRANSFER_CONTEXT, *PMINIDRV_TRANSFER_CONTEXT;
+
+/*
+ * IWiaMiniDrvCallBack (wiamindr_lh.h): how a minidriver reports progress
+ * and hands data to the WIA service during a transfer. wias implements
+ * no service; tests and emulations implement this interface themselves.
+ * MiniDrvCallback returns S_OK to go on, S_FALSE when the application
+ * cancelled, or an error.
+ */
+extern const IID IID_IWiaMiniDrvCallBack;
+
+typedef struct IWiaMiniDrvCallBackVtbl {
+    HRESULT(STDMETHODCALLTYPE *QueryInterface)
+    (IWiaMiniDrvCallBack *This, REFIID riid, void **ppvObject);
+    ULONG(STDMETHODCALLTYPE *AddRef)(IWiaMiniDrvCallBack *This);
+    ULONG(STDMETHODCALLTYPE *Release)(IWiaMiniDrvCallBack *This);
+    HRESULT(STDMETHODCALLTYPE *MiniDrvCallback)
+    (IWiaMiniDrvCallBack *This, LONG lReason, LONG lStatus, LONG lPercentComplete, LONG lOffset,
+     LONG lLength, PMINIDRV_TRANSFER_CONTEXT pTranCtx, LONG lReserved);
+} IWiaMiniDrvCallBackVtbl;
+
+#ifdef WIAS_CXX_INTERFACES
+struct IWiaMiniDrvCallBack : public IUnknown {
+    virtual HRESULT STDMETHODCALLTYPE MiniDrvCallback(LONG lReason, LONG lStatus,
+                                                      LONG lPercentComplete, LONG lOffset,
+                                                      LONG lLength,
+                                                      PMINIDRV_TRANSFER_CONTEXT pTranCtx,
+                                                      LONG lReserved) = 0;
+};
+#else
+struct IWiaMiniDrvCallBack {
+    const IWiaMiniDrvCallBackVtbl *lpVtbl;
+};
+#ifdef COBJMACROS
+#define IWiaMiniDrvCallBack_QueryInterface(This, riid, ppv)                                        \
+    ((This)->lpVtbl->QueryInterface(This, riid, ppv))
+#define IWiaMiniDrvCallBack_AddRef(This)  ((This)->lpVtbl->AddRef(This))
+#define IWiaMiniDrvCallBack_Release(This) ((This)->lpVtbl->Release(This))
+#define IWiaMiniDrvCallBack_MiniDrvCallback(This, lReason, lStatus, lPercent, lOffset, lLength,    \
+                                            pTranCtx, lReserved)                                   \
+    ((This)->lpVtbl->MiniDrvCallback(This, lReason, lStatus, lPercent, lOffset, lLength, pTranCtx, \
+                                     lReserved))
+#endif
+#endif
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,6 @@
+/* <ole2.h> for Windows driver sources built on Linux: COM basics, IStream and the CoTaskMem
+ * allocator. See docs/wias.md, "Windows header names". */
+#ifndef WIAS_COMPAT_OLE2_H
+#define WIAS_COMPAT_OLE2_H
+#include <wias/istream.h>
+#endif

@@ -1,0 +1,6 @@
+/* <specstrings.h> for Windows driver sources built on Linux: the SAL 2 annotations, defined away.
+ * See docs/wias.md, "Windows header names". */
+#ifndef WIAS_COMPAT_SPECSTRINGS_H
+#define WIAS_COMPAT_SPECSTRINGS_H
+#include <wias/sal.h>
+#endif
