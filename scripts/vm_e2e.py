@@ -26,8 +26,10 @@ not complete) and `--report ID` per check (vm_e2e.ID).
 """
 import argparse
 import os
+import re
 import shlex
 import shutil
+import signal
 import socket
 import sys
 import threading
@@ -243,7 +245,6 @@ class Full:
             newpid = f"0x{(int(default_vp.split(':')[1], 16) + 1) & 0xffff:04x}"
             with open(src2) as f:
                 text = f.read()
-            import re
             text = re.sub(r"^(\s*pid:\s*)0x[0-9a-fA-F]+", lambda m: m.group(1) + newpid, text,
                           count=1, flags=re.M)
             prof2 = os.path.join(self.work, os.path.basename(src2)[:-5] + "-pid2.yaml")
@@ -441,8 +442,16 @@ def report(build, cid):
     return 0 if res["ok"] else 1
 
 
+def _on_signal(signum, _frame):
+    # Unwinds through the finally clauses: scanemu instances and the guest
+    # are stopped, as CTest's timeout or a ^C expects.
+    raise SystemExit(128 + signum)
+
+
 def main(argv):
     a = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     if a.list_checks:
         print("\n".join(checks.IDS))
         return 0

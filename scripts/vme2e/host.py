@@ -46,8 +46,6 @@ class Emus:
             if p.poll() is not None:
                 break
             time.sleep(0.1)
-        else:
-            pass
         if not all(os.path.exists(f) and os.path.getsize(f) > 0 for f in want):
             with open(os.path.join(self.work, f"emu-{name}.log")) as f:
                 raise Failure(f"scanemu ({name}: {' '.join(args)}) did not start: {f.read()}")

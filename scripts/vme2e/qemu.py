@@ -23,13 +23,15 @@ def run_vm(kernel, initramfs, console, qemu_log, mem, limit):
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         try:
             rc = p.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
+        except BaseException as e:  # the limit, or a signal: no guest is left behind
             p.terminate()
             try:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            if not isinstance(e, subprocess.TimeoutExpired):
+                raise
             secs = int(time.monotonic() - t1)
             log(f"guest ran {secs} s (killed)")
             raise Failure(f"the guest did not power off within {limit} s")
