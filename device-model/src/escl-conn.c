@@ -23,6 +23,7 @@ struct dm_escl_conn {
     bool close_after; /* Connection: close, or an error: close once out is sent */
     bool reset;       /* the device vanished: RST */
     bool eof;         /* the peer sent FIN */
+    bool cut;         /* the response in progress was cut short (dm_escl_out.cut) */
     /* page stream */
     escl_job *sjob;
     uint32_t spage;
@@ -111,6 +112,7 @@ static void stream_cut(dm_escl_conn *c)
 {
     stream_end(c);
     c->close_after = true;
+    c->cut = true;
     c->resp = RESP_SIMPLE;
 }
 
@@ -699,6 +701,7 @@ void dm_escl_conn_peek(dm_escl_conn *c, uint64_t now_ns, dm_escl_out *out)
         c->resp = RESP_NONE;
         if (c->close_after) {
             out->kind = DM_ESCL_OUT_CLOSE;
+            out->cut = c->cut;
             return;
         }
         out->kind = DM_ESCL_OUT_IDLE;

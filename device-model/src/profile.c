@@ -27,6 +27,10 @@ static const cyaml_strval_t mode_flag_strings[] = {
     {"color", 1 << PROTO_SCAN_MODE_COLOR24},   {"gray16", 1 << PROTO_SCAN_MODE_GRAY16},
     {"color48", 1 << PROTO_SCAN_MODE_COLOR48},
 };
+static const cyaml_strval_t protocol_strings[] = {
+    {"native", DM_PROTOCOL_NATIVE},
+    {"escl", DM_PROTOCOL_ESCL},
+};
 static const cyaml_strval_t speed_strings[] = {
     {"full", 2}, /* PROTO_USBIP_SPEED_FULL */
     {"high", 3}, /* PROTO_USBIP_SPEED_HIGH */
@@ -49,6 +53,7 @@ struct raw_usb {
     char *vid, *pid, *bcd_device;
     int speed;
     char *manufacturer, *product, *serial;
+    char *ippusb_interfaces;
 };
 struct raw_area {
     char *width_mm, *height_mm;
@@ -79,6 +84,8 @@ struct raw_profile {
     char *name;
     char *description;
     struct raw_usb usb;
+    int *protocols;
+    unsigned protocols_count;
     unsigned sources;
     char *feeder_capacity;
     unsigned modes;
@@ -102,7 +109,11 @@ static const cyaml_schema_field_t usb_fields[] = {
                            126),
     CYAML_FIELD_STRING_PTR("product", CYAML_FLAG_POINTER, struct raw_usb, product, 1, 126),
     CYAML_FIELD_STRING_PTR("serial", CYAML_FLAG_POINTER, struct raw_usb, serial, 1, 126),
+    NUM("ippusb_interfaces", CYAML_FLAG_OPTIONAL, struct raw_usb, ippusb_interfaces),
     CYAML_FIELD_END};
+static const cyaml_schema_value_t protocol_entry = {
+    CYAML_VALUE_ENUM(CYAML_FLAG_STRICT, int, protocol_strings, CYAML_ARRAY_LEN(protocol_strings)),
+};
 static const cyaml_schema_field_t area_fields[] = {
     NUM("width_mm", CYAML_FLAG_DEFAULT, struct raw_area, width_mm),
     NUM("height_mm", CYAML_FLAG_DEFAULT, struct raw_area, height_mm), CYAML_FIELD_END};
@@ -146,6 +157,8 @@ static const cyaml_schema_field_t profile_fields[] = {
     CYAML_FIELD_STRING_PTR("description", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
                            struct raw_profile, description, 0, 1000),
     CYAML_FIELD_MAPPING("usb", CYAML_FLAG_DEFAULT, struct raw_profile, usb, usb_fields),
+    CYAML_FIELD_SEQUENCE("protocols", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_profile,
+                         protocols, &protocol_entry, 1, 2),
     CYAML_FIELD_FLAGS("sources", CYAML_FLAG_STRICT, struct raw_profile, sources,
                       source_flag_strings, CYAML_ARRAY_LEN(source_flag_strings)),
     NUM("feeder_capacity", CYAML_FLAG_OPTIONAL, struct raw_profile, feeder_capacity),
@@ -170,6 +183,34 @@ uint64_t dm_profile_line_ns(const dm_profile *p, uint32_t mode, uint32_t dpi)
         if (p->overrides[i].mode == mode && p->overrides[i].dpi == dpi)
             return (uint64_t)p->overrides[i].us * 1000;
     return mode < DM_N_MODES ? p->line_ns[mode] : 0;
+}
+
+/* protocols: and the USB interfaces they make (DESIGN.md section 6). */
+static int check_protocols(dm_profile *p, const struct raw_profile *r, const dm_fixture_msg *m)
+{
+    uint32_t n = 0;
+    int rc;
+
+    p->usb.protocols = 0;
+    for (unsigned i = 0; i < r->protocols_count; i++) {
+        uint32_t bit = (uint32_t)r->protocols[i];
+        if (p->usb.protocols & bit)
+            return dm_fixture_fail(m, DM_E_RANGE, "protocols", "'%s' is listed twice",
+                                   bit == DM_PROTOCOL_ESCL ? "escl" : "native");
+        p->usb.protocols |= bit;
+    }
+    if (p->usb.protocols == 0)
+        p->usb.protocols = DM_PROTOCOL_NATIVE;
+    if (r->usb.ippusb_interfaces != NULL && !(p->usb.protocols & DM_PROTOCOL_ESCL))
+        return dm_fixture_fail(m, DM_E_RANGE, "usb.ippusb_interfaces",
+                               "only with 'escl' in 'protocols' (IPP-USB interfaces carry eSCL)");
+    n = DM_IPPUSB_MIN_INTERFACES;
+    rc = dm_fixture_u32(m, "usb.ippusb_interfaces", r->usb.ippusb_interfaces,
+                        DM_IPPUSB_MIN_INTERFACES, DM_IPPUSB_MAX_INTERFACES, &n);
+    if (rc < 0)
+        return rc;
+    p->usb.ippusb_interfaces = (p->usb.protocols & DM_PROTOCOL_ESCL) ? n : 0;
+    return DM_OK;
 }
 
 static int check_usb(dm_profile *p, const struct raw_usb *u, const dm_fixture_msg *m)
@@ -371,6 +412,9 @@ static int profile_check(dm_profile *p, const struct raw_profile *r, const dm_fi
     snprintf(p->name, sizeof(p->name), "%s", r->name);
     snprintf(p->file, sizeof(p->file), "%s", m->file);
     rc = check_usb(p, &r->usb, m);
+    if (rc < 0)
+        return rc;
+    rc = check_protocols(p, r, m);
     if (rc < 0)
         return rc;
     rc = check_capabilities(p, r, m);

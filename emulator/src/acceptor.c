@@ -402,7 +402,7 @@ static int open_listener(emu_server *srv, const emu_options *opts, char *errbuf,
 static int build_devlist(emu_server *srv, char *errbuf, size_t errlen)
 {
     size_t len = PROTO_USBIP_OP_HDR_SIZE + PROTO_USBIP_DEVLIST_COUNT_SIZE +
-                 srv->ndev * (PROTO_USBIP_DEVICE_SIZE + PROTO_USBIP_INTERFACE_SIZE);
+                 srv->ndev * (PROTO_USBIP_DEVICE_SIZE + EMU_INTF_MAX * PROTO_USBIP_INTERFACE_SIZE);
     uint8_t *p = malloc(len);
     if (!p) {
         snprintf(errbuf, errlen, "out of memory");
@@ -414,7 +414,8 @@ static int build_devlist(emu_server *srv, char *errbuf, size_t errlen)
     n += (size_t)proto_usbip_devcount_encode((uint32_t)srv->ndev, p + n, len - n);
     for (size_t i = 0; i < srv->ndev; i++) {
         n += (size_t)proto_usbip_device_encode(&srv->devs[i].rec, p + n, len - n);
-        n += (size_t)proto_usbip_interface_encode(&srv->devs[i].intf, p + n, len - n);
+        for (unsigned k = 0; k < srv->devs[i].rec.bNumInterfaces; k++)
+            n += (size_t)proto_usbip_interface_encode(&srv->devs[i].intf[k], p + n, len - n);
     }
     srv->devlist = p;
     srv->devlist_len = n;

@@ -1,9 +1,10 @@
 /* emu_server_create: loads the fixtures, creates one job engine per export
- * with its fronts (the native one behind the USB endpoints, and with
- * --escl-listen the eSCL one behind the eSCL listener) and binds them to the
- * server. Both fronts of a device are driven from different threads (the
- * device's USB/IP worker, its eSCL thread), so every call into the device
- * model of one device is made with that device's lock held. The device
+ * with its fronts (the native one behind the vendor interface; the eSCL one
+ * behind the IPP-USB interfaces of a profile with `escl` in its protocols,
+ * and behind the eSCL listener with --escl-listen) and binds them to the
+ * server. A device's fronts are driven from different threads (the device's
+ * USB/IP worker, its eSCL thread), so every call into the device model of
+ * one device is made with that device's lock held. The device
  * model's errors (dm_err) are translated here, once, to EMU_E_FIXTURE. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -281,14 +282,18 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         drc = dm_engine_create(&cfg, &b->engines[i]);
         if (drc >= 0)
             drc = dm_device_create_on(b->engines[i], &b->devices[i]);
-        if (drc >= 0 && opts->escl_listen) {
+        int ippusb = (dm_profile_usb(b->profiles[i])->protocols & DM_PROTOCOL_ESCL) != 0;
+        if (drc >= 0 && (opts->escl_listen || ippusb)) {
             dm_escl_config ec;
             char prefix[PROTO_USBIP_BUSID_SIZE + 1];
             dm_escl_config_init(&ec);
             snprintf(prefix, sizeof prefix, "/1-%zu", i + 1);
             ec.engine = b->engines[i];
             ec.prefix = prefix;
-            ec.plain_root = i == 0;
+            /* Over TCP only the first device is at plain /eSCL (the listener
+             * routes /BUSID/eSCL to the others); over IPP-USB every device
+             * is. */
+            ec.plain_root = i == 0 || ippusb;
             ec.png_level = opts->png_level;
             ec.log = escl_quirk_log;
             ec.log_ctx = &b->dm_ports[i];
@@ -302,6 +307,10 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         }
         ex[i].id = *dm_profile_usb(b->profiles[i]);
         ex[i].ops = &dm_backend;
+        if (ippusb) {
+            ex[i].escl = b->escl_fronts[i];
+            ex[i].escl_lock = &b->dm_ports[i].lock;
+        }
         b->dm_ports[i].dev = b->devices[i];
         b->dm_ports[i].tport = b->trace ? &b->ports[i] : NULL;
         b->dm_ports[i].log.f = opts->log ? opts->log : stderr;

@@ -173,17 +173,42 @@ void emu_escl_free(emu_escl *e);
 
 /* ---- USB device layer ---------------------------------------------------- */
 
-/* Endpoint slots of the fixed interface layout. */
+/* The interfaces a device presents follow its identity's protocols
+ * (DESIGN.md section 6, docs/emulator.md "Interfaces"):
+ *   native  interface 0, vendor class: bulk OUT 0x01, bulk IN 0x81,
+ *           interrupt IN 0x82;
+ *   escl    n IPP-USB interfaces (class 7, subclass 1, protocol 4), each one
+ *           bulk OUT and one bulk IN on the same endpoint number, numbered
+ *           after the native endpoints (0x03/0x83, 0x04/0x84, ... behind a
+ *           vendor interface; 0x01/0x81, 0x02/0x82, ... without one).
+ * Every endpoint has a slot: the native ones first, then two per IPP-USB
+ * interface. */
 enum emu_ep_slot {
     EMU_EP_CMD_OUT = 0,  /* bulk OUT 0x01 */
     EMU_EP_DATA_IN = 1,  /* bulk IN 0x81 */
     EMU_EP_EVENT_IN = 2, /* interrupt IN 0x82 */
-    EMU_EP_COUNT = 3,
+    EMU_EP_NATIVE = 3,   /* slots of the native interface */
 };
+#define EMU_IPPUSB_MAX DM_IPPUSB_MAX_INTERFACES
+#define EMU_EP_MAX     (EMU_EP_NATIVE + 2 * EMU_IPPUSB_MAX)
+/* Slots of IPP-USB interface k (0-based among the IPP-USB interfaces). */
+#define EMU_EP_IPPUSB_OUT(k) (EMU_EP_NATIVE + 2 * (k))
+#define EMU_EP_IPPUSB_IN(k)  (EMU_EP_NATIVE + 2 * (k) + 1)
 
-#define EMU_CONF_MAX   96u
+/* IPP-USB class codes, and the class-specific device info descriptor
+ * (IPP USB specification 4.3) that GET_DESCRIPTOR type 0x21 answers and
+ * that follows each IPP-USB interface descriptor. */
+#define EMU_USB_CLASS_PRINTER       7u
+#define EMU_USB_SUBCLASS_PRINTER    1u
+#define EMU_USB_PROTOCOL_IPP_USB    4u
+#define EMU_USB_DT_IPPUSB_INFO      0x21u
+#define EMU_USB_DT_IPPUSB_INFO_SIZE 10u
+#define EMU_IPPUSB_CAP_SCAN         0x0002u /* wBasicCapabilities bit 1 */
+
+#define EMU_CONF_MAX   512u
 #define EMU_STRING_MAX 256u
 #define EMU_BOS_MAX    32u
+#define EMU_INTF_MAX   (1u + EMU_IPPUSB_MAX)
 
 typedef struct emu_usbdev {
     uint32_t speed; /* PROTO_USBIP_SPEED_* */
@@ -198,26 +223,45 @@ typedef struct emu_usbdev {
     size_t bos_len; /* 0: no BOS (bcdUSB < 0x0201) */
     uint8_t strings[4][EMU_STRING_MAX];
     size_t string_len[4]; /* 0: no such string */
+    uint8_t ippusb_info[EMU_USB_DT_IPPUSB_INFO_SIZE];
+    /* layout */
+    int has_native;        /* interface 0 is the vendor interface */
+    unsigned n_ippusb;     /* IPP-USB interfaces, 0..EMU_IPPUSB_MAX */
+    unsigned ippusb_first; /* interface number of the first IPP-USB one */
+    unsigned n_interfaces;
+    uint8_t intf_class[EMU_INTF_MAX][3]; /* class, subclass, protocol by number */
+    uint8_t ep_addr[EMU_EP_MAX];         /* wire address of each slot; 0: absent */
     /* state */
     uint8_t configuration;
-    int halted[EMU_EP_COUNT];
+    int halted[EMU_EP_MAX];
 } emu_usbdev;
 
 /* Builds every descriptor from the identity (strings are copied). */
 void emu_usbdev_init(emu_usbdev *u, const dm_usb_identity *id);
 /* Power-on state: unconfigured, no halts. */
 void emu_usbdev_reset(emu_usbdev *u);
-/* Slot for a wire endpoint address (0x01, 0x81, 0x82), or -1. */
-int emu_usbdev_slot(uint8_t addr);
+/* Slot of a wire endpoint address (0x01, 0x81, ...) in this device's
+ * layout, or -1. */
+int emu_usbdev_slot(const emu_usbdev *u, uint8_t addr);
+/* The IPP-USB interface (0-based among them) a slot belongs to, or -1. */
+static inline int emu_usbdev_ippusb_of(const emu_usbdev *u, int slot)
+{
+    if (slot < (int)EMU_EP_NATIVE || slot >= (int)(EMU_EP_NATIVE + 2 * u->n_ippusb))
+        return -1;
+    return (slot - (int)EMU_EP_NATIVE) / 2;
+}
 
 /* What a control request did besides its reply. */
 typedef struct emu_ctrl_effect {
-    int cleared[EMU_EP_COUNT]; /* halt cleared by CLEAR_FEATURE / SET_CONFIGURATION / SET_INTERFACE
-                                */
-    int halted[EMU_EP_COUNT];  /* halt set by SET_FEATURE */
+    int cleared[EMU_EP_MAX]; /* halt cleared by CLEAR_FEATURE / SET_CONFIGURATION / SET_INTERFACE */
+    int halted[EMU_EP_MAX];  /* halt set by SET_FEATURE */
+    /* Bit k: IPP-USB interface k was reset by SET_INTERFACE or
+     * SET_CONFIGURATION (its HTTP connection starts afresh). */
+    uint32_t ippusb_reset;
 } emu_ctrl_effect;
 
-/* Serves one standard request on ep0. IN replies are written to reply (at
+/* Serves one standard request on ep0, and GET_DESCRIPTOR type 0x21 of a
+ * device with IPP-USB interfaces. IN replies are written to reply (at
  * most cap bytes; the caller clamps to transfer_buffer_length too) and their
  * length to *reply_len. Returns 0 or PROTO_USBIP_EPIPE (STALL). */
 int emu_usbdev_control(emu_usbdev *u, const proto_usb_setup *s, const uint8_t *out_data,
@@ -247,6 +291,12 @@ typedef struct emu_export {
     dm_usb_identity id; /* strings borrowed until emu_server_free */
     const emu_backend_ops *ops;
     void *ctx;
+    /* The eSCL front behind the IPP-USB interfaces (id.protocols has
+     * DM_PROTOCOL_ESCL; NULL: none, the interfaces answer nothing) and the
+     * lock held around every call on it (the device model's lock: the one
+     * ops take too). Both borrowed until emu_server_free. */
+    dm_escl *escl;
+    pthread_mutex_t *escl_lock;
 } emu_export;
 
 /* ---- device-side trace (JSON Lines, common.md item 8) ------------------- */

@@ -3,6 +3,9 @@
  *   session.c   one attached client's URB session: the URB queues per
  *               endpoint, ep0, NAKed bulk OUT, unlink, the output queue and
  *               the one RET_SUBMIT builder (runs on the device's worker);
+ *   ippusb.c    the IPP-USB carrier: each IPP-USB interface's bulk pipes
+ *               as one HTTP connection of the device's eSCL front (runs on
+ *               the device's worker, inside the session);
  *   worker.c    the worker thread of each device: epoll, the band timerfd,
  *               the hand-off from the acceptor, scheduling (--realtime,
  *               --slice-us);
@@ -77,14 +80,17 @@ typedef struct emu_session {
     int warned_unconfigured; /* one warning per connection */
 } emu_session;
 
+typedef struct emu_ippusb emu_ippusb;
+
 typedef struct emu_dev {
     emu_server *srv;
     size_t index;
     char busid[PROTO_USBIP_BUSID_SIZE];
     uint32_t devid;
     proto_usbip_device rec;
-    proto_usbip_interface intf;
+    proto_usbip_interface intf[EMU_INTF_MAX];
     emu_export ex;
+    emu_ippusb *ippusb; /* NULL: no IPP-USB interfaces */
     emu_usbdev usb;
     int epfd, timerfd, handoff_efd;
     pthread_t thread;
@@ -174,6 +180,54 @@ static inline size_t emu_session_outq_pending(const emu_session *s)
 {
     return s->out_len - s->out_off;
 }
+
+/* For the IPP-USB carrier: the session's one RET_SUBMIT builder, and its URB
+ * pool. A URB that holds data (malloc'ed, length bytes) counts against
+ * EMU_MAX_PARKED_OUT through s->parked_bytes until emu_session_urb_free. */
+void emu_session_ret_submit(emu_dev *d, emu_urb_id id, int32_t status, int32_t actual,
+                            const uint8_t *in_data);
+emu_urb *emu_session_urb_alloc(emu_dev *d, const proto_usbip_urb_hdr *h);
+void emu_session_urb_free(emu_dev *d, emu_urb *u);
+
+/* ---- ippusb.c --------------------------------------------------------------------- */
+
+/* The IPP-USB carrier (docs/escl.md, "eSCL over USB"). Each IPP-USB
+ * interface is one HTTP connection of the device's eSCL front
+ * (dm_escl_conn): bulk OUT bytes go to the front as they come, in
+ * transfers of any size (a transfer the front cannot take whole stays
+ * pending, NAKed, until it can); a bulk IN URB gets at most its
+ * transfer_buffer_length bytes of what the front has released, and nothing
+ * is sent without one. A connection the front closes (Connection: close,
+ * an error) starts afresh: a USB pipe has no end of stream; a response cut
+ * short (a page aborted mid-body) first gets a line that is no chunk size,
+ * so the client's chunked decoder fails as a TCP client's read would.
+ * SET_INTERFACE / SET_CONFIGURATION of an interface, and the session's
+ * end, drop its connection (a page in progress is lost). Every call on the
+ * front holds the front's lock. All on the device's worker thread. */
+
+/* For a device whose layout has IPP-USB interfaces and whose export has a
+ * front: EMU_OK (*out NULL otherwise), EMU_E_NOMEM. */
+int emu_ippusb_create(emu_dev *d, emu_ippusb **out);
+void emu_ippusb_free(emu_ippusb *p);
+/* A bulk URB on IPP-USB interface k (the caller checked the endpoint and
+ * that the device is configured). */
+void emu_ippusb_submit(emu_dev *d, unsigned k, const proto_usbip_urb_hdr *h,
+                       const uint8_t *payload);
+/* CMD_UNLINK of a URB pending here: removed and freed, returns 1 (the
+ * caller answers RET_UNLINK -ECONNRESET); 0 if it is not here. */
+int emu_ippusb_unlink(emu_dev *d, uint32_t seqnum);
+/* SET_INTERFACE / SET_CONFIGURATION reset the interfaces in mask (bit k):
+ * new connections; URBs still holding request bytes complete with
+ * -ESHUTDOWN; pending IN URBs stay for the new connection, unless
+ * flush_in (SET_CONFIGURATION(0): the endpoints are gone), when they
+ * complete with -ESHUTDOWN too. */
+void emu_ippusb_reset(emu_dev *d, uint32_t mask, int flush_in);
+/* Moves bytes between the pending URBs and the front; returns the next
+ * deadline (UINT64_MAX: none). */
+uint64_t emu_ippusb_service(emu_dev *d);
+/* The session ended: its URBs are freed (unanswered) and every connection
+ * is dropped. */
+void emu_ippusb_end(emu_dev *d);
 
 /* ---- worker.c --------------------------------------------------------------------- */
 

@@ -127,10 +127,14 @@ static int dev_init(emu_server *srv, emu_dev *d, size_t index, const emu_export 
     r->bcdDevice = ex->id.bcd_device;
     r->bConfigurationValue = 1;
     r->bNumConfigurations = 1;
-    r->bNumInterfaces = 1;
-    d->intf.bInterfaceClass = PROTO_USB_CLASS_VENDOR;
+    r->bNumInterfaces = (uint8_t)d->usb.n_interfaces;
+    for (unsigned i = 0; i < d->usb.n_interfaces; i++) {
+        d->intf[i].bInterfaceClass = d->usb.intf_class[i][0];
+        d->intf[i].bInterfaceSubClass = d->usb.intf_class[i][1];
+        d->intf[i].bInterfaceProtocol = d->usb.intf_class[i][2];
+    }
 
-    if (emu_session_alloc(&d->s) < 0) {
+    if (emu_session_alloc(&d->s) < 0 || emu_ippusb_create(d, &d->ippusb) < 0) {
         snprintf(errbuf, errlen, "out of memory creating device %s", d->busid);
         return EMU_E_NOMEM;
     }
@@ -207,6 +211,8 @@ void emu_server_free(emu_server *srv)
         return;
     for (size_t i = 0; i < srv->ndev; i++) {
         emu_dev *d = &srv->devs[i];
+        emu_ippusb_free(d->ippusb); /* its connections go before their front */
+        d->ippusb = NULL;
         emu_session_free(&d->s);
         emu_worker_fds_close(d);
         pthread_mutex_destroy(&d->mtx);

@@ -333,7 +333,7 @@ void emu_session_service(emu_dev *d)
     emu_session *s = &d->s;
     if (s->fd < 0 || s->dead)
         return;
-    uint64_t a, b;
+    uint64_t a, b, c;
     for (;;) {
         drain_parked(d);
         uint64_t consumed = s->data_in_consumed;
@@ -343,7 +343,10 @@ void emu_session_service(emu_dev *d)
         if (!s->parked.head || s->data_in_consumed == consumed || s->dead)
             break;
     }
-    arm_timer(d, a < b ? a : b);
+    c = emu_ippusb_service(d);
+    if (b < a)
+        a = b;
+    arm_timer(d, c < a ? c : a);
 }
 
 /* ---- input ------------------------------------------------------------------------ */
@@ -402,11 +405,13 @@ static void handle_control(emu_dev *d, const proto_usbip_urb_hdr *h, const uint8
                                 sizeof reply, &rlen, &eff);
     if (was_configured && d->usb.configuration == 0)
         flush_unconfigured(d);
+    if (eff.ippusb_reset)
+        emu_ippusb_reset(d, eff.ippusb_reset, d->usb.configuration == 0);
     emu_logf(&d->srv->log, EMU_LOG_DEBUG, d->busid,
              "ep0 %02x %02x wValue %04x wIndex %04x wLength %u -> %d (%zu bytes)",
              setup.bmRequestType, setup.bRequest, setup.wValue, setup.wIndex, setup.wLength, st,
              rlen);
-    for (int i = 0; i < EMU_EP_COUNT; i++) {
+    for (int i = 0; i < (int)EMU_EP_NATIVE; i++) {
         if (eff.cleared[i] && i != EMU_EP_CMD_OUT)
             d->ex.ops->clear_halt(d->ex.ctx, i == EMU_EP_DATA_IN ? DM_EP_DATA_IN : DM_EP_EVENT_IN);
     }
@@ -455,7 +460,13 @@ static void handle_submit(emu_dev *d, const proto_usbip_urb_hdr *h, const uint8_
         refuse_unconfigured(d, h);
         return;
     }
-    if (h->ep == 1 && h->direction == PROTO_USBIP_DIR_OUT) {
+    int slot = emu_usbdev_slot(&d->usb, (uint8_t)(h->ep | (h->direction ? 0x80u : 0u)));
+    int k = emu_usbdev_ippusb_of(&d->usb, slot);
+    if (k >= 0) {
+        emu_ippusb_submit(d, (unsigned)k, h, payload);
+        return;
+    }
+    if (slot == EMU_EP_CMD_OUT) {
         /* Behind NAKed OUTs, in order (drain_parked deals with a halt). */
         if (!s->parked.head) {
             if (d->usb.halted[EMU_EP_CMD_OUT]) {
@@ -489,8 +500,8 @@ static void handle_submit(emu_dev *d, const proto_usbip_urb_hdr *h, const uint8_
         urbq_push(&s->parked, u);
         return;
     }
-    /* ep 1 IN or ep 2 IN (validated by the caller). */
-    enum dm_endpoint ep = h->ep == 1 ? DM_EP_DATA_IN : DM_EP_EVENT_IN;
+    /* 0x81 or 0x82 (validated by the caller). */
+    enum dm_endpoint ep = slot == EMU_EP_DATA_IN ? DM_EP_DATA_IN : DM_EP_EVENT_IN;
     emu_urb *u = urb_alloc(d, h);
     if (u)
         urbq_push(&s->q[ep], u);
@@ -518,6 +529,10 @@ static void handle_unlink(emu_dev *d, const proto_usbip_urb_hdr *h)
             return;
         }
     }
+    if (emu_ippusb_unlink(d, target)) {
+        ret_unlink(d, h->seqnum, PROTO_USBIP_ECONNRESET);
+        return;
+    }
     if (recently_completed(s, target)) {
         ret_unlink(d, h->seqnum, 0);
         return;
@@ -541,7 +556,9 @@ static long check_header(emu_dev *d, const proto_usbip_urb_hdr *h)
     }
     if (h->command == PROTO_USBIP_CMD_UNLINK)
         return 0;
-    int ok_ep = h->ep == 0 || (h->ep == 1) || (h->ep == 2 && h->direction == PROTO_USBIP_DIR_IN);
+    int ok_ep = h->ep == 0 ||
+                (h->ep < 16 &&
+                 emu_usbdev_slot(&d->usb, (uint8_t)(h->ep | (h->direction ? 0x80u : 0u))) >= 0);
     if (!ok_ep) {
         emu_session_fail(d, EMU_LOG_WARN, "CMD_SUBMIT to unknown endpoint %u %s (seqnum %u)", h->ep,
                          h->direction ? "IN" : "OUT", h->seqnum);
@@ -739,6 +756,7 @@ void emu_session_end(emu_dev *d)
     s->fd = -1;
     pthread_mutex_unlock(&d->mtx);
     s->dead = 0;
+    emu_ippusb_end(d);
     for (int ep = 0; ep < 2; ep++) {
         while (s->q[ep].head)
             urb_free(s, urbq_pop(s, (enum dm_endpoint)ep));
@@ -803,4 +821,22 @@ void emu_session_free(emu_session *s)
     free(s->out);
     s->pool = s->free_list = NULL;
     s->rx = s->out = NULL;
+}
+
+/* ---- for the IPP-USB carrier ------------------------------------------------------ */
+
+void emu_session_ret_submit(emu_dev *d, emu_urb_id id, int32_t status, int32_t actual,
+                            const uint8_t *in_data)
+{
+    ret_submit(d, id, status, actual, in_data);
+}
+
+emu_urb *emu_session_urb_alloc(emu_dev *d, const proto_usbip_urb_hdr *h)
+{
+    return urb_alloc(d, h);
+}
+
+void emu_session_urb_free(emu_dev *d, emu_urb *u)
+{
+    urb_free(&d->s, u);
 }

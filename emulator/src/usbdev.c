@@ -1,65 +1,138 @@
-/* The USB device layer: descriptors built from the profile's identity plus the
- * fixed interface layout (common.md item 1), and ep0's standard requests. */
+/* The USB device layer: descriptors built from the profile's identity and
+ * its protocols (the vendor interface, the IPP-USB interfaces, or both; see
+ * emu-internal.h), and ep0's standard requests. */
 #include <string.h>
 
 #include "emu-internal.h"
 
-static const uint8_t ep_addr[EMU_EP_COUNT] = {0x01, 0x81, 0x82};
-
-int emu_usbdev_slot(uint8_t addr)
+int emu_usbdev_slot(const emu_usbdev *u, uint8_t addr)
 {
-    for (int i = 0; i < EMU_EP_COUNT; i++)
-        if (ep_addr[i] == addr)
+    if ((addr & 0x7f) == 0)
+        return -1;
+    for (int i = 0; i < (int)EMU_EP_MAX; i++)
+        if (u->ep_addr[i] == addr)
             return i;
     return -1;
 }
 
-/* Configuration descriptor for `speed` (type 2 or 7); returns its length. */
-static size_t build_config(uint8_t *c, uint32_t speed, uint8_t type)
+/* The layout: which interfaces, their numbers and classes, the endpoint
+ * address of every slot. */
+static void build_layout(emu_usbdev *u, const dm_usb_identity *id)
+{
+    uint32_t protocols = id->protocols ? id->protocols : DM_PROTOCOL_NATIVE;
+    unsigned first_ep;
+
+    u->has_native = (protocols & DM_PROTOCOL_NATIVE) != 0;
+    u->n_ippusb = 0;
+    if (protocols & DM_PROTOCOL_ESCL) {
+        u->n_ippusb = id->ippusb_interfaces ? id->ippusb_interfaces : DM_IPPUSB_MIN_INTERFACES;
+        if (u->n_ippusb > EMU_IPPUSB_MAX)
+            u->n_ippusb = EMU_IPPUSB_MAX;
+        if (u->n_ippusb < DM_IPPUSB_MIN_INTERFACES)
+            u->n_ippusb = DM_IPPUSB_MIN_INTERFACES;
+    }
+    u->n_interfaces = 0;
+    if (u->has_native) {
+        u->intf_class[u->n_interfaces][0] = PROTO_USB_CLASS_VENDOR;
+        u->intf_class[u->n_interfaces][1] = 0;
+        u->intf_class[u->n_interfaces][2] = 0;
+        u->n_interfaces++;
+        u->ep_addr[EMU_EP_CMD_OUT] = 0x01;
+        u->ep_addr[EMU_EP_DATA_IN] = 0x81;
+        u->ep_addr[EMU_EP_EVENT_IN] = 0x82;
+    }
+    u->ippusb_first = u->n_interfaces;
+    first_ep = u->has_native ? 3 : 1;
+    for (unsigned k = 0; k < u->n_ippusb; k++) {
+        u->intf_class[u->n_interfaces][0] = EMU_USB_CLASS_PRINTER;
+        u->intf_class[u->n_interfaces][1] = EMU_USB_SUBCLASS_PRINTER;
+        u->intf_class[u->n_interfaces][2] = EMU_USB_PROTOCOL_IPP_USB;
+        u->n_interfaces++;
+        u->ep_addr[EMU_EP_IPPUSB_OUT(k)] = (uint8_t)(first_ep + k);
+        u->ep_addr[EMU_EP_IPPUSB_IN(k)] = (uint8_t)(0x80u | (first_ep + k));
+    }
+    /* IPP USB 4.3: one basic-capabilities descriptor, scanning only. */
+    u->ippusb_info[0] = EMU_USB_DT_IPPUSB_INFO_SIZE;
+    u->ippusb_info[1] = EMU_USB_DT_IPPUSB_INFO;
+    u->ippusb_info[2] = 0x01; /* release number */
+    u->ippusb_info[3] = 1;    /* sub-descriptors */
+    u->ippusb_info[4] = 0x00; /* basic capabilities */
+    u->ippusb_info[5] = 4;    /* its length after these two bytes */
+    proto_put_le16(u->ippusb_info + 6, EMU_IPPUSB_CAP_SCAN);
+    u->ippusb_info[8] = 0; /* iIPPVersionsSupported: none */
+    u->ippusb_info[9] = 0; /* iIPPPrinterUUID: none */
+}
+
+static size_t put_interface(uint8_t *c, size_t n, unsigned number, unsigned n_eps,
+                            const uint8_t cls[3])
+{
+    c[n++] = PROTO_USB_DT_INTERFACE_SIZE;
+    c[n++] = PROTO_USB_DT_INTERFACE;
+    c[n++] = (uint8_t)number;
+    c[n++] = 0; /* bAlternateSetting: one each */
+    c[n++] = (uint8_t)n_eps;
+    c[n++] = cls[0];
+    c[n++] = cls[1];
+    c[n++] = cls[2];
+    c[n++] = 0; /* iInterface */
+    return n;
+}
+
+static size_t put_endpoint(uint8_t *c, size_t n, uint8_t addr, int intr, uint32_t speed)
 {
     int ss = speed >= PROTO_USBIP_SPEED_SUPER;
     uint16_t bulk_mps = ss ? 1024 : speed == PROTO_USBIP_SPEED_HIGH ? 512 : 64;
+    uint16_t mps = intr ? 16 : bulk_mps;
+
+    c[n++] = PROTO_USB_DT_ENDPOINT_SIZE;
+    c[n++] = PROTO_USB_DT_ENDPOINT;
+    c[n++] = addr;
+    c[n++] = intr ? PROTO_USB_ENDPOINT_XFER_INT : PROTO_USB_ENDPOINT_XFER_BULK;
+    proto_put_le16(c + n, mps);
+    n += 2;
+    /* Interrupt: 4 = 2^(4-1) microframes = 1 ms at high/super speed;
+     * at full speed bInterval counts frames (4 ms). */
+    c[n++] = intr ? 4 : 0;
+    if (ss) {
+        c[n++] = PROTO_USB_DT_SS_EP_COMP_SIZE;
+        c[n++] = PROTO_USB_DT_SS_EP_COMP;
+        c[n++] = 0; /* bMaxBurst */
+        c[n++] = 0; /* bmAttributes */
+        proto_put_le16(c + n, intr ? 16 : 0);
+        n += 2;
+    }
+    return n;
+}
+
+/* Configuration descriptor for `speed` (type 2 or 7); returns its length. */
+static size_t build_config(const emu_usbdev *u, uint8_t *c, uint32_t speed, uint8_t type)
+{
+    int ss = speed >= PROTO_USBIP_SPEED_SUPER;
     size_t n = 0;
 
     c[n++] = PROTO_USB_DT_CONFIG_SIZE;
     c[n++] = type;
-    n += 2;                /* wTotalLength, below */
-    c[n++] = 1;            /* bNumInterfaces */
+    n += 2; /* wTotalLength, below */
+    c[n++] = (uint8_t)u->n_interfaces;
     c[n++] = 1;            /* bConfigurationValue */
     c[n++] = 0;            /* iConfiguration */
     c[n++] = 0xc0;         /* self-powered, no remote wakeup */
     c[n++] = ss ? 12 : 50; /* 96 mA (8 mA units) / 100 mA (2 mA units) */
 
-    c[n++] = PROTO_USB_DT_INTERFACE_SIZE;
-    c[n++] = PROTO_USB_DT_INTERFACE;
-    c[n++] = 0; /* bInterfaceNumber */
-    c[n++] = 0; /* bAlternateSetting */
-    c[n++] = 3; /* bNumEndpoints */
-    c[n++] = PROTO_USB_CLASS_VENDOR;
-    c[n++] = 0;
-    c[n++] = 0;
-    c[n++] = 0;
-
-    for (int i = 0; i < EMU_EP_COUNT; i++) {
-        int intr = i == EMU_EP_EVENT_IN;
-        uint16_t mps = intr ? 16 : bulk_mps;
-        c[n++] = PROTO_USB_DT_ENDPOINT_SIZE;
-        c[n++] = PROTO_USB_DT_ENDPOINT;
-        c[n++] = ep_addr[i];
-        c[n++] = intr ? PROTO_USB_ENDPOINT_XFER_INT : PROTO_USB_ENDPOINT_XFER_BULK;
-        proto_put_le16(c + n, mps);
-        n += 2;
-        /* Interrupt: 4 = 2^(4-1) microframes = 1 ms at high/super speed;
-         * at full speed bInterval counts frames (4 ms). */
-        c[n++] = intr ? 4 : 0;
-        if (ss) {
-            c[n++] = PROTO_USB_DT_SS_EP_COMP_SIZE;
-            c[n++] = PROTO_USB_DT_SS_EP_COMP;
-            c[n++] = 0; /* bMaxBurst */
-            c[n++] = 0; /* bmAttributes */
-            proto_put_le16(c + n, intr ? 16 : 0);
-            n += 2;
-        }
+    if (u->has_native) {
+        n = put_interface(c, n, 0, EMU_EP_NATIVE, u->intf_class[0]);
+        for (int i = 0; i < (int)EMU_EP_NATIVE; i++)
+            n = put_endpoint(c, n, u->ep_addr[i], i == EMU_EP_EVENT_IN, speed);
+    }
+    for (unsigned k = 0; k < u->n_ippusb; k++) {
+        unsigned number = u->ippusb_first + k;
+        n = put_interface(c, n, number, 2, u->intf_class[number]);
+        /* The class-specific descriptor follows the interface (lsusb -v
+         * shows it as "IPP Printer Descriptor"). */
+        memcpy(c + n, u->ippusb_info, sizeof u->ippusb_info);
+        n += sizeof u->ippusb_info;
+        n = put_endpoint(c, n, u->ep_addr[EMU_EP_IPPUSB_OUT(k)], 0, speed);
+        n = put_endpoint(c, n, u->ep_addr[EMU_EP_IPPUSB_IN(k)], 0, speed);
     }
     proto_put_le16(c + 2, (uint16_t)n);
     return n;
@@ -129,11 +202,12 @@ void emu_usbdev_init(emu_usbdev *u, const dm_usb_identity *id)
     d[16] = u->string_len[3] ? 3 : 0;
     d[17] = 1;
 
-    u->conf_len = build_config(u->conf_desc, speed, PROTO_USB_DT_CONFIG);
+    build_layout(u, id);
+    u->conf_len = build_config(u, u->conf_desc, speed, PROTO_USB_DT_CONFIG);
     if (speed == PROTO_USBIP_SPEED_HIGH) {
         /* A high-speed device describes how it would run at full speed. */
         u->other_len =
-            build_config(u->other_conf, PROTO_USBIP_SPEED_FULL, PROTO_USB_DT_OTHER_SPEED_CONFIG);
+            build_config(u, u->other_conf, PROTO_USBIP_SPEED_FULL, PROTO_USB_DT_OTHER_SPEED_CONFIG);
         uint8_t *q = u->qualifier;
         q[0] = PROTO_USB_DT_DEVICE_QUALIFIER_SIZE;
         q[1] = PROTO_USB_DT_DEVICE_QUALIFIER;
@@ -178,7 +252,7 @@ void emu_usbdev_init(emu_usbdev *u, const dm_usb_identity *id)
 void emu_usbdev_reset(emu_usbdev *u)
 {
     u->configuration = 0;
-    for (int i = 0; i < EMU_EP_COUNT; i++)
+    for (int i = 0; i < (int)EMU_EP_MAX; i++)
         u->halted[i] = 0;
 }
 
@@ -223,6 +297,11 @@ static int get_descriptor(emu_usbdev *u, const proto_usb_setup *s, uint8_t *repl
         if (!u->bos_len)
             return PROTO_USBIP_EPIPE;
         return reply_bytes(u->bos, u->bos_len, s->wLength, reply, cap, reply_len);
+    case EMU_USB_DT_IPPUSB_INFO:
+        if (!u->n_ippusb || index != 0)
+            return PROTO_USBIP_EPIPE;
+        return reply_bytes(u->ippusb_info, sizeof u->ippusb_info, s->wLength, reply, cap,
+                           reply_len);
     default: /* DEBUG (0x0a), OTG, HID, ...: not this device */
         return PROTO_USBIP_EPIPE;
     }
@@ -235,7 +314,7 @@ static int endpoint_feature(emu_usbdev *u, const proto_usb_setup *s, int set, em
     uint8_t addr = (uint8_t)s->wIndex;
     if ((addr & 0x7f) == 0)
         return 0; /* ep0 halt is a protocol stall; nothing to clear */
-    int slot = emu_usbdev_slot(addr);
+    int slot = emu_usbdev_slot(u, addr);
     if (slot < 0 || s->wIndex > 0xff)
         return PROTO_USBIP_EPIPE;
     if (set) {
@@ -248,14 +327,33 @@ static int endpoint_feature(emu_usbdev *u, const proto_usb_setup *s, int set, em
     return 0;
 }
 
+static void clear_halt(emu_usbdev *u, int slot, emu_ctrl_effect *eff)
+{
+    if (u->halted[slot]) {
+        u->halted[slot] = 0;
+        eff->cleared[slot] = 1;
+    }
+}
+
 static void clear_all_halts(emu_usbdev *u, emu_ctrl_effect *eff)
 {
-    for (int i = 0; i < EMU_EP_COUNT; i++) {
-        if (u->halted[i]) {
-            u->halted[i] = 0;
-            eff->cleared[i] = 1;
-        }
+    for (int i = 0; i < (int)EMU_EP_MAX; i++)
+        clear_halt(u, i, eff);
+}
+
+/* SET_INTERFACE: the interface's endpoints back to their initial state; an
+ * IPP-USB interface's HTTP connection starts afresh. */
+static void reset_interface(emu_usbdev *u, unsigned number, emu_ctrl_effect *eff)
+{
+    if (u->has_native && number == 0) {
+        for (int i = 0; i < (int)EMU_EP_NATIVE; i++)
+            clear_halt(u, i, eff);
+        return;
     }
+    unsigned k = number - u->ippusb_first;
+    clear_halt(u, EMU_EP_IPPUSB_OUT(k), eff);
+    clear_halt(u, EMU_EP_IPPUSB_IN(k), eff);
+    eff->ippusb_reset |= 1u << k;
 }
 
 int emu_usbdev_control(emu_usbdev *u, const proto_usb_setup *s, const uint8_t *out_data,
@@ -279,12 +377,12 @@ int emu_usbdev_control(emu_usbdev *u, const proto_usb_setup *s, const uint8_t *o
         if (recip == PROTO_USB_RECIP_DEVICE) {
             st[0] = 0x01; /* self-powered, remote wakeup off */
         } else if (recip == PROTO_USB_RECIP_INTERFACE) {
-            if (s->wIndex != 0)
+            if (s->wIndex >= u->n_interfaces)
                 return PROTO_USBIP_EPIPE;
         } else if (recip == PROTO_USB_RECIP_ENDPOINT) {
             uint8_t addr = (uint8_t)s->wIndex;
             if ((addr & 0x7f) != 0) {
-                int slot = emu_usbdev_slot(addr);
+                int slot = emu_usbdev_slot(u, addr);
                 if (slot < 0 || s->wIndex > 0xff)
                     return PROTO_USBIP_EPIPE;
                 st[0] = u->halted[slot] ? 1 : 0;
@@ -323,17 +421,20 @@ int emu_usbdev_control(emu_usbdev *u, const proto_usb_setup *s, const uint8_t *o
             return PROTO_USBIP_EPIPE;
         u->configuration = (uint8_t)s->wValue;
         clear_all_halts(u, eff);
+        eff->ippusb_reset = u->n_ippusb ? (1u << u->n_ippusb) - 1u : 0u;
         return 0;
     case PROTO_USB_REQ_GET_INTERFACE: {
-        if (!in || recip != PROTO_USB_RECIP_INTERFACE || s->wIndex != 0 || u->configuration == 0)
+        if (!in || recip != PROTO_USB_RECIP_INTERFACE || s->wIndex >= u->n_interfaces ||
+            u->configuration == 0)
             return PROTO_USBIP_EPIPE;
         uint8_t alt = 0;
         return reply_bytes(&alt, 1, s->wLength, reply, cap, reply_len);
     }
     case PROTO_USB_REQ_SET_INTERFACE:
-        if (in || recip != PROTO_USB_RECIP_INTERFACE || s->wIndex != 0 || s->wValue != 0)
+        if (in || recip != PROTO_USB_RECIP_INTERFACE || s->wIndex >= u->n_interfaces ||
+            s->wValue != 0 || u->configuration == 0)
             return PROTO_USBIP_EPIPE;
-        clear_all_halts(u, eff);
+        reset_interface(u, s->wIndex, eff);
         return 0;
     case PROTO_USB_REQ_SET_SEL:
         /* Exit latencies for U1/U2 (6 bytes OUT); SuperSpeed only. */

@@ -256,9 +256,24 @@ static const struct msg_case {
      "byte",
      NULL},
     {1, PROFILE_OK "colour: blue\n",
-     "bad.yaml: key 'colour': unknown key; expected one of: name, description, usb, sources, "
-     "feeder_capacity, modes, resolutions, area, band, defaults, timing",
+     "bad.yaml: key 'colour': unknown key; expected one of: name, description, usb, protocols, "
+     "sources, feeder_capacity, modes, resolutions, area, band, defaults, timing",
      NULL},
+    /* protocols: and the IPP-USB interfaces. */
+    {1, PROFILE_OK "protocols: [native, ipp]\n",
+     "bad.yaml: key 'protocols[1]': unknown value 'ipp'; expected one of: native, escl", NULL},
+    {1, PROFILE_OK "protocols: []\n",
+     "bad.yaml: key 'protocols': expected at least 1 list entry, got 0", NULL},
+    {1, PROFILE_OK "protocols: [escl, escl]\n", "bad.yaml: key 'protocols': 'escl' is listed twice",
+     NULL},
+    {1,
+     "name: n\nusb: {vid: 1, pid: 1, speed: high, manufacturer: m, product: p, serial: s, "
+     "ippusb_interfaces: 3}\n" PROFILE_REST,
+     "bad.yaml: key 'usb.ippusb_interfaces': only with 'escl' in 'protocols'", NULL},
+    {1,
+     "name: n\nusb: {vid: 1, pid: 1, speed: high, manufacturer: m, product: p, serial: s, "
+     "ippusb_interfaces: 9}\nprotocols: [escl]\n" PROFILE_REST,
+     "bad.yaml: key 'usb.ippusb_interfaces': expected 2..8, got 9", NULL},
     {1, "name: n\n" PROFILE_USB "sources: [adf, scanner]\n",
      "bad.yaml: key 'sources': unknown value 'scanner'; expected one of: flatbed, adf, duplex",
      NULL},
@@ -328,6 +343,43 @@ START_TEST(messages_name_file_and_key_path)
         ck_assert_msg(strstr(err, c->not_in) == NULL, "case %d: '%s' in: %s", _i, c->not_in, err);
     assert_one_line(err);
     ck_assert_int_eq(ca.live, 0);
+}
+END_TEST
+
+/* protocols: decides the USB interfaces (default [native]). */
+START_TEST(protocols_and_ippusb_interfaces)
+{
+    static const struct {
+        const char *extra;
+        uint32_t protocols, n_ippusb;
+    } cases[] = {
+        {"", DM_PROTOCOL_NATIVE, 0},
+        {"protocols: [native]\n", DM_PROTOCOL_NATIVE, 0},
+        {"protocols: [escl]\n", DM_PROTOCOL_ESCL, 2},
+        {"protocols: [escl, native]\n", DM_PROTOCOL_NATIVE | DM_PROTOCOL_ESCL, 2},
+    };
+    char err[512];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[2048];
+        dm_profile *p = NULL;
+        snprintf(yaml, sizeof yaml, "%s%s", PROFILE_OK, cases[i].extra);
+        ck_assert_msg(dm_profile_load_mem("ok.yaml", yaml, strlen(yaml), &p, err, sizeof err) == 0,
+                      "%s", err);
+        ck_assert_uint_eq(dm_profile_usb(p)->protocols, cases[i].protocols);
+        ck_assert_uint_eq(dm_profile_usb(p)->ippusb_interfaces, cases[i].n_ippusb);
+        dm_profile_free(p);
+    }
+    {
+        const char *yaml =
+            "name: n\nusb: {vid: 1, pid: 1, speed: high, manufacturer: m, product: "
+            "p, serial: s, ippusb_interfaces: 4}\nprotocols: [native, escl]\n" PROFILE_REST;
+        dm_profile *p = NULL;
+        ck_assert_msg(dm_profile_load_mem("ok.yaml", yaml, strlen(yaml), &p, err, sizeof err) == 0,
+                      "%s", err);
+        ck_assert_uint_eq(dm_profile_usb(p)->ippusb_interfaces, 4);
+        dm_profile_free(p);
+    }
 }
 END_TEST
 
@@ -548,6 +600,7 @@ static Suite *fixture_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
     tcase_add_test(tc, message_cases_control);
+    tcase_add_test(tc, protocols_and_ippusb_interfaces);
     tcase_add_loop_test(tc, messages_name_file_and_key_path, 0,
                         (int)(sizeof(msg_cases) / sizeof(msg_cases[0])));
     tcase_add_test(tc, too_many_faults_names_the_list);

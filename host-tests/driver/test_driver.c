@@ -94,6 +94,8 @@ static void scan_and_check(const char *profile_file, const dm_profile *p, uint8_
 
     drvtest_emu_start(&e, profile_file, NULL, 1, 0);
     base_opts(&o, &e);
+    o.open.vid = dm_profile_usb(p)->vid;
+    o.open.pid = dm_profile_usb(p)->pid;
     o.source = source;
     o.mode = mode;
     o.dpi = dpi;
@@ -146,6 +148,12 @@ START_TEST(every_profile_every_pixel)
                                  sizeof(err)) == 0,
             "%s", err);
         dm_profile_caps(p, &caps);
+        if (!(dm_profile_usb(p)->protocols & DM_PROTOCOL_NATIVE)) {
+            /* No vendor interface (eSCL over IPP-USB only): nothing for
+             * the native driver to scan. */
+            dm_profile_free(p);
+            continue;
+        }
         for (uint8_t src = 0; src <= PROTO_SCAN_SOURCE_DUPLEX; src++) {
             if (!(caps.sources & (1u << src)))
                 continue;
@@ -165,7 +173,7 @@ START_TEST(every_profile_every_pixel)
         }
         dm_profile_free(p);
     }
-    ck_assert_uint_ge(scans, n);
+    ck_assert_uint_ge(scans, n - 1); /* airscan-usb.yaml has no native interface */
 }
 END_TEST
 

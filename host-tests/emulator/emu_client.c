@@ -93,6 +93,40 @@ out:
     return n;
 }
 
+int tc_devlist_ifs(uint16_t port, int dev, proto_usbip_interface *ifs, int max)
+{
+    int fd = tc_connect(port);
+    if (fd < 0)
+        return -1;
+    uint8_t b[PROTO_USBIP_DEVICE_SIZE];
+    proto_usbip_op_hdr h = {PROTO_USBIP_VERSION, PROTO_USBIP_OP_REQ_DEVLIST, 0};
+    proto_usbip_op_hdr_encode(&h, b, sizeof b);
+    int n = -1;
+    uint32_t count;
+    if (tc_send_raw(fd, b, 8) < 0 || recv_all(fd, b, 8) < 0 ||
+        proto_usbip_op_hdr_decode(b, 8, &h) < 0 || h.code != PROTO_USBIP_OP_REP_DEVLIST ||
+        h.status != 0 || recv_all(fd, b, 4) < 0 || proto_usbip_devcount_decode(b, 4, &count) < 0)
+        goto out;
+    for (uint32_t i = 0; i < count; i++) {
+        proto_usbip_device d;
+        if (recv_all(fd, b, PROTO_USBIP_DEVICE_SIZE) < 0 ||
+            proto_usbip_device_decode(b, PROTO_USBIP_DEVICE_SIZE, &d) < 0)
+            goto out;
+        for (uint32_t k = 0; k < d.bNumInterfaces; k++) {
+            proto_usbip_interface in;
+            if (recv_all(fd, b, 4) < 0 || proto_usbip_interface_decode(b, 4, &in) < 0)
+                goto out;
+            if ((int)i == dev && (int)k < max)
+                ifs[k] = in;
+        }
+        if ((int)i == dev)
+            n = d.bNumInterfaces;
+    }
+out:
+    close(fd);
+    return n;
+}
+
 int tc_import(tc *c, uint16_t port, const char *busid)
 {
     memset(c, 0, sizeof(*c));
@@ -117,6 +151,7 @@ int tc_import(tc *c, uint16_t port, const char *busid)
     if (recv_all(c->fd, rec, sizeof rec) < 0 || proto_usbip_device_decode(rec, sizeof rec, &d) < 0)
         goto fail;
     c->devid = proto_usbip_devid(d.busnum, d.devnum);
+    c->rec = d;
     return 0;
 fail:
     close(c->fd);

@@ -15,12 +15,16 @@ typedef struct tc {
     int fd;
     uint32_t devid;
     uint32_t next_seq;
-    uint8_t dir_of[65536]; /* direction by seqnum & 0xffff, to frame RET_SUBMIT */
+    uint8_t dir_of[65536];  /* direction by seqnum & 0xffff, to frame RET_SUBMIT */
+    proto_usbip_device rec; /* the OP_REP_IMPORT device record */
 } tc;
 
 int tc_connect(uint16_t port); /* fd or -1 */
 /* OP_REQ_DEVLIST; returns the device count or -1. */
 int tc_devlist(uint16_t port, proto_usbip_device *devs, proto_usbip_interface *ifs, int max);
+/* OP_REQ_DEVLIST; the interface records of device index dev (at most max
+ * into ifs). Returns that device's interface count, or -1. */
+int tc_devlist_ifs(uint16_t port, int dev, proto_usbip_interface *ifs, int max);
 /* OP_REQ_IMPORT; returns the reply status (0 = imported, c set up) or -1. */
 int tc_import(tc *c, uint16_t port, const char *busid);
 void tc_close(tc *c);

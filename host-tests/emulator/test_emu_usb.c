@@ -37,9 +37,9 @@ static void start_server(uint32_t speed)
     ck_assert_ptr_nonnull(fakes);
     emu_export ex[2];
     memset(ex, 0, sizeof ex);
-    ex[0].id =
-        (dm_usb_identity){0x1209, 0x0001, 0x0100, speed, "scanemu", "Virtual Scanner", "SN0001"};
-    ex[1].id = (dm_usb_identity){0x1209, 0x0002, 0x0200, speed, "scanemu", "Second", NULL};
+    ex[0].id = (dm_usb_identity){0x1209,   0x0001, 0x0100, speed, "scanemu", "Virtual Scanner",
+                                 "SN0001", 0,      0};
+    ex[1].id = (dm_usb_identity){0x1209, 0x0002, 0x0200, speed, "scanemu", "Second", NULL, 0, 0};
     for (int i = 0; i < 2; i++) {
         ex[i].ops = &fake_ops;
         ex[i].ctx = &fakes[i];

@@ -200,5 +200,10 @@ for c in $SCENARIO_CASES; do
   fi
 done
 
+# ---- 5. IPP-USB: ipp-usb and sane-airscan (scripts/vm/ippusb.sh) -----------
+if [ -n "${IPP_CASES:-}${IPP_D_PORT:-}" ]; then
+  . /e2e/ippusb.sh
+fi
+
 dmesg | grep -iE 'usb|vhci' | tail -n 60 | sed 's/^/E2E-DMESG | /'
 exit "$rc_all"

@@ -98,7 +98,20 @@ typedef struct dm_usb_identity {
     const char *manufacturer;
     const char *product;
     const char *serial;
+    /* Which fronts the USB device presents (the profile's `protocols:`):
+     * DM_PROTOCOL_NATIVE is the vendor interface, DM_PROTOCOL_ESCL the
+     * IPP-USB interfaces (class 7/1/4), both in one configuration when both
+     * are set; 0 = native only. */
+    uint32_t protocols;
+    /* IPP-USB interfaces with DM_PROTOCOL_ESCL (usb.ippusb_interfaces):
+     * DM_IPPUSB_MIN_INTERFACES..DM_IPPUSB_MAX_INTERFACES; 0 = the minimum. */
+    uint32_t ippusb_interfaces;
 } dm_usb_identity;
+
+#define DM_PROTOCOL_NATIVE       (1u << 0)
+#define DM_PROTOCOL_ESCL         (1u << 1)
+#define DM_IPPUSB_MIN_INTERFACES 2u
+#define DM_IPPUSB_MAX_INTERFACES 8u
 
 int dm_profile_load_file(const char *path, dm_profile **out, char *errbuf, size_t errlen);
 /* Parse a profile from memory; name is used in messages in place of a path. */

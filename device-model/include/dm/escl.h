@@ -89,6 +89,11 @@ typedef struct dm_escl_out {
     uint64_t deadline_ns;
     const uint8_t *data;
     size_t len;
+    /* CLOSE: the response just sent was cut short (a page aborted mid-body:
+     * a chunked body without its last chunk). Over TCP the close itself
+     * tells the client; a carrier that has no close (an IPP-USB pipe) must
+     * make the cut visible before the connection starts afresh. */
+    bool cut;
 } dm_escl_out;
 
 /* What the connection sends next at now_ns. May advance the engine (bands

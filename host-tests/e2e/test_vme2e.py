@@ -1,0 +1,115 @@
+"""scripts/vm_e2e.py's parts on synthetic input, no guest: the newc
+writer (read back, and by GNU cpio when present), console parsing, the check
+registry, and checks passing and failing on made-up consoles."""
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from vme2e import checks, initramfs
+
+
+def read_newc(data):
+    """(name, mode, body) of each entry of a newc archive, up to TRAILER!!!."""
+    out, off = [], 0
+    while True:
+        hdr = data[off:off + 110]
+        assert hdr[:6] == b"070701", hdr[:6]
+        f = [int(hdr[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+        mode, size, namesize = f[1], f[6], f[11]
+        name = data[off + 110:off + 110 + namesize - 1].decode()
+        off += (110 + namesize + 3) & ~3
+        body = data[off:off + size]
+        off += (size + 3) & ~3
+        if name == "TRAILER!!!":
+            return out
+        out.append((name, mode, body))
+
+
+class Newc(unittest.TestCase):
+    def setUp(self):
+        self.d = tempfile.mkdtemp()
+        os.makedirs(os.path.join(self.d, "bin"))
+        with open(os.path.join(self.d, "bin", "tool"), "wb") as f:
+            f.write(b"\x7fELF" + bytes(range(7)))
+        os.chmod(os.path.join(self.d, "bin", "tool"), 0o755)
+        with open(os.path.join(self.d, "init"), "w") as f:
+            f.write("#!/bin/sh\n")
+        os.symlink("bin/tool", os.path.join(self.d, "link"))
+
+    def tearDown(self):
+        shutil.rmtree(self.d)
+
+    def test_round_trip(self):
+        buf = io.BytesIO()
+        initramfs.write_newc(self.d, buf)
+        entries = read_newc(buf.getvalue())
+        names = [e[0] for e in entries]
+        self.assertEqual(names, sorted(names))
+        got = {n: (m, b) for n, m, b in entries}
+        self.assertEqual(got["bin/tool"][1], b"\x7fELF" + bytes(range(7)))
+        self.assertEqual(got["bin/tool"][0] & 0o777, 0o755)
+        self.assertEqual(got["link"][1], b"bin/tool")
+        self.assertTrue(got["bin"][0] & 0o040000)
+
+    def test_same_tree_same_bytes(self):
+        a, b = io.BytesIO(), io.BytesIO()
+        initramfs.write_newc(self.d, a)
+        initramfs.write_newc(self.d, b)
+        self.assertEqual(a.getvalue(), b.getvalue())
+
+    @unittest.skipUnless(shutil.which("cpio"), "GNU cpio not installed")
+    def test_gnu_cpio_reads_it(self):
+        buf = io.BytesIO()
+        initramfs.write_newc(self.d, buf)
+        r = subprocess.run(["cpio", "-t", "--quiet"], input=buf.getvalue(),
+                           stdout=subprocess.PIPE, check=True)
+        self.assertEqual(r.stdout.decode().split(), ["bin", "bin/tool", "init", "link"])
+
+
+class Console(unittest.TestCase):
+    CON = ("E2E-MODULE name=usbcore rc=0\nE2E-SCAN name=jam rc=4 pages=2 tiff_valid=1 "
+           "sha256=ab\nE2E-SCAN name=jam3 rc=6 pages=2 sha256=x\nE2E-OUT jam | hello\n")
+
+    def test_markers_and_fields(self):
+        self.assertEqual(len(checks.markers(self.CON, "E2E-SCAN")), 2)
+        line = checks.last_marker(self.CON, "E2E-SCAN", "jam")
+        self.assertEqual(checks.field("rc", line), "4")
+        self.assertEqual(checks.field("sha256", line), "ab")
+        self.assertEqual(checks.field("nope", line), "")
+        self.assertEqual(checks.prefixed(self.CON, "E2E-OUT jam | "), ["hello"])
+
+
+class Registry(unittest.TestCase):
+    def test_ids_unique_and_ctest_safe(self):
+        self.assertEqual(len(checks.IDS), len(set(checks.IDS)))
+        for cid in checks.IDS:
+            self.assertRegex(cid, r"^[a-z0-9.:-]+$")
+
+    def test_empty_console_fails_every_guest_check(self):
+        res = checks.evaluate(checks.Ctx("", {}, {"modules": ["usbcore"], "a_exports": [],
+                                                  "strings": {}, "port_a": 1,
+                                                  "port_detach": 2}))
+        self.assertEqual(set(res), set(checks.IDS))
+        for cid in ("setup.modules", "a.1-1.attach", "ippusb.escl.scan", "jam.scan"):
+            self.assertFalse(res[cid]["ok"], cid)
+        # Nothing in an empty console is a kernel BUG or a sanitizer report.
+        self.assertTrue(res["end.kernel"]["ok"])
+        self.assertTrue(res["end.sanitizers"]["ok"])
+
+    def test_escl_compare(self):
+        refs = {"escl-escl": {"rc": "0", "pages": "3", "sha256": "a,b,c"}}
+        ok = checks.Ctx("E2E-ESCL name=escl rc=0 pages=3 sha256=a,b,c\n", refs, {})
+        bad = checks.Ctx("E2E-ESCL name=escl rc=0 pages=3 sha256=a,b,d\n", refs, {})
+        self.assertTrue(checks.escl_compare("escl")(ok)[0])
+        self.assertFalse(checks.escl_compare("escl")(bad)[0])
+
+    def test_kernel_warning_fails(self):
+        c = checks.Ctx("WARNING: CPU: 0 PID: 1 at drivers/usb/usbip/vhci_hcd.c\n", {}, {})
+        self.assertFalse(checks.no_kernel_bug(c)[0])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,422 @@
+"""The checks of a full run, each with a stable id (one CTest test each:
+vm_e2e.<id>), evaluated on the host from the guest console's E2E- lines and
+the host's reference scans. A check returns (ok, description, details)."""
+import glob
+import json
+import os
+import re
+
+A_BUSIDS = ["1-1", "1-2"]
+IPP_CASES = ["escl", "mfp", "jam3"]
+ESCL_VIDPID = "1209:0004"
+MFP_VIDPID = "1209:0003"
+STATUS_RE = re.compile(r"(S_OK|WIA_(?:ERROR|STATUS)_[A-Z_]+)")
+EVENT_RE = re.compile(r"event [0-9]+ \(page [0-9]+, arg [0-9]+\)")
+
+
+# ---- the console ----------------------------------------------------------------------
+
+def markers(console, name):
+    """The guest's lines of one kind ("E2E-SCAN ...")."""
+    return [line for line in console.splitlines() if line.startswith(name + " ")]
+
+
+def prefixed(console, prefix):
+    """The text after `prefix` of every line that starts with it."""
+    return [line[len(prefix):] for line in console.splitlines() if line.startswith(prefix)]
+
+
+def field(key, line):
+    """key=value from a marker line ("" if absent)."""
+    m = re.search(r"(?:^|\s)" + re.escape(key) + r"=(\S*)", line or "")
+    return m.group(1) if m else ""
+
+
+def last_marker(console, name, with_name):
+    found = [m for m in markers(console, name) if f"name={with_name} " in m + " "]
+    return found[-1] if found else ""
+
+
+# ---- the checks -------------------------------------------------------------------------
+
+class Ctx:
+    """What the checks read: the console, the host references, the run."""
+
+    def __init__(self, console, refs, info):
+        self.console = console
+        self.refs = refs  # name -> result dict
+        self.info = info  # a_exports, profile strings, ports, stop failures, log files
+
+
+def _ok(cond, desc, details=""):
+    return bool(cond), desc, details
+
+
+def check_modules(c):
+    bad = [m for m in c.info["modules"]
+           if not any(f"name={m} rc=0" in x for x in markers(c.console, "E2E-MODULE"))]
+    return _ok(not bad, "guest loaded the modules " + " ".join(c.info["modules"]),
+               "not loaded: " + " ".join(bad) if bad else "")
+
+
+def check_network(c):
+    return _ok(any("rc=0 10.0.2.15/24" in x for x in markers(c.console, "E2E-NET")),
+               "guest network up (10.0.2.15/24 on e1000)")
+
+
+def check_list(c):
+    return _ok(any("rc=0" in x for x in markers(c.console, "E2E-LIST-RC")),
+               f"guest: usbip --tcp-port {c.info['port_a']} list -r 10.0.2.2")
+
+
+def _a_vidpid(c, busid):
+    return dict(c.info["a_exports"]).get(busid, "?")
+
+
+def a_listed(busid):
+    def f(c):
+        vp = _a_vidpid(c, busid)
+        rx = re.compile(r"^ *" + re.escape(busid) + r": .*\(" + re.escape(vp) + r"\)$")
+        return _ok(any(rx.match(x) for x in prefixed(c.console, "E2E-LIST | ")),
+                   f"guest: usbip list shows {busid} ({vp})")
+    return f
+
+
+def a_attach(busid):
+    def f(c):
+        return _ok(any(x.startswith(f"E2E-ATTACH port={c.info['port_a']} busid={busid} rc=0")
+                       for x in c.console.splitlines()), f"guest: usbip attach -b {busid}")
+    return f
+
+
+def a_enum(busid):
+    def f(c):
+        vp = _a_vidpid(c, busid)
+        return _ok(any(x.startswith(f"E2E-ENUM vidpid={vp} rc=0") for x in c.console.splitlines()),
+                   f"guest: usbcore enumerated {vp} and configured it")
+    return f
+
+
+def a_lsusb(busid):
+    def f(c):
+        vp = _a_vidpid(c, busid)
+        return _ok(any(re.match(r"Bus [0-9]* Device [0-9]*: ID " + vp, x)
+                       for x in prefixed(c.console, "E2E-LSUSB | ")), f"guest: lsusb lists {vp}")
+    return f
+
+
+def _lsusbv(c, vp):
+    return "\n".join(prefixed(c.console, f"E2E-LSUSBV {vp} | "))
+
+
+def _patterns(text, pats, what):
+    missing = [p for p in pats if not re.search(p, text, re.M)]
+    return [f"{what}: no line matching /{p}/" for p in missing]
+
+
+def a_descriptors(busid):
+    def f(c):
+        vp = _a_vidpid(c, busid)
+        vid, pid = vp.split(":") if ":" in vp else ("?", "?")
+        miss = _patterns(_lsusbv(c, vp), [
+            f"idVendor +0x{vid}", f"idProduct +0x{pid}", r"bInterfaceClass +255",
+            r"bEndpointAddress +0x01 +EP 1 OUT", r"bEndpointAddress +0x81 +EP 1 IN",
+            r"bEndpointAddress +0x82 +EP 2 IN", r"Transfer Type +Bulk",
+            r"Transfer Type +Interrupt", r"wMaxPacketSize +0x0200", r"wMaxPacketSize +0x0010"],
+            f"lsusb -v {vp}")
+        return _ok(not miss, f"guest: lsusb -v {vp} shows our descriptors (class 255, bulk "
+                   "0x01/0x81, interrupt 0x82)", "\n".join(miss))
+    return f
+
+
+def a_strings(busid):
+    def f(c):
+        vp = _a_vidpid(c, busid)
+        want = c.info["strings"].get(vp, {})
+        v = _lsusbv(c, vp)
+        miss = [f"lsusb -v {vp}: {key} is not '{val}'" for key, val in want.items()
+                if not re.search(re.escape(key) + r" +[0-9]+ " + re.escape(val) + "$", v, re.M)]
+        return _ok(not miss, f"guest: lsusb -v {vp} strings are the profile's", "\n".join(miss))
+    return f
+
+
+def _compare(c, name, ref_name=None):
+    """Guest E2E-SCAN against the host's usbip-transport reference."""
+    g = last_marker(c.console, "E2E-SCAN", name)
+    r = c.refs.get(ref_name or name)
+    if not g or r is None:
+        return False, f"{name}: guest scan ran", f"no E2E-SCAN line for {name}" if not g else \
+            f"no host reference {ref_name or name}"
+    details = []
+    for key in ("rc", "pages", "tiff_valid", "sha256"):
+        if field(key, g) != r[key]:
+            details.append(f"{name}: {key} guest={field(key, g)} host={r[key]}")
+    out = "\n".join(prefixed(c.console, f"E2E-OUT {name} | "))
+    st = STATUS_RE.findall(out)
+    gs = st[-1] if st else "none"
+    if gs != r["status"]:
+        details.append(f"{name}: status guest={gs} host={r['status']}")
+    return (not details, f"{name}: libusb in the guest = usbip transport on the host (rc "
+            f"{r['rc']}, {r['status']}, {r['pages']} pages, sha256 {r['sha256'][:12]}…)",
+            "\n".join(details))
+
+
+def a_ref(busid):
+    def f(c):
+        r = c.refs.get(f"a-{busid}", {})
+        return _ok(r.get("rc") == "0" and r.get("pages") == "2",
+                   f"a-{busid}: host reference scanned 2 pages successfully")
+    return f
+
+
+def a_scan(busid):
+    return lambda c: _compare(c, f"a-{busid}")
+
+
+def detach_point(c):
+    dp = (markers(c.console, "E2E-DETACH-POINT") or [""])[-1]
+    return _ok("page1_seen=1" in dp and "still_running=1" in dp,
+               f"detach: usbip detach issued while the scan was running, after page 1 completed "
+               f"({dp})")
+
+
+def detach_ok(c):
+    return _ok(any(re.match(rf"E2E-DETACH port={c.info['port_detach']} busid=1-1 .*rc=0", x)
+                   for x in c.console.splitlines()), "detach: usbip detach -p succeeded")
+
+
+def detach_status(c):
+    return _ok(any("WIA_ERROR_DEVICE_COMMUNICATION" in x
+                   for x in prefixed(c.console, "E2E-OUT detach | ")),
+               "detach: wiascan reported WIA_ERROR_DEVICE_COMMUNICATION")
+
+
+def detach_exit(c):
+    d = last_marker(c.console, "E2E-SCAN", "detach")
+    return _ok(d and field("rc", d) not in ("0", "124"),
+               f"detach: wiascan exited non-zero on its own (rc {field('rc', d)})")
+
+
+def detach_tiff(c):
+    d = last_marker(c.console, "E2E-SCAN", "detach")
+    pages = int(field("pages", d) or 0)
+    return _ok(field("tiff_valid", d) == "1" and pages >= 1,
+               f"detach: the TIFF is valid (tiffinfo) with {pages} completed page(s)")
+
+
+def detach_pages(c):
+    d = last_marker(c.console, "E2E-SCAN", "detach")
+    r = c.refs.get("detach")
+    n = field("pages", d)
+    return _ok(r is not None and field("sha256", d) == r["sha256"],
+               f"detach: its {n} page(s) are byte-identical to a {n}-page scan over the usbip "
+               "transport")
+
+
+def stall_ref(c):
+    r = c.refs.get("stall", {})
+    return _ok(r.get("rc") != "3" and int(r.get("pages", "0")) >= 1,
+               "stall: host reference scan reached the device and wrote pages")
+
+
+def stall_cleared(c):
+    return _ok(any("stall" in x.lower() for x in prefixed(c.console, "E2E-OUT stall | ")),
+               "stall: the guest's wiascan met the STALL and cleared the halt through usbcore")
+
+
+def jam_ref(c):
+    r = c.refs.get("jam", {})
+    return _ok(r.get("status") == "WIA_ERROR_PAPER_JAM",
+               "jam: host reference ends with WIA_ERROR_PAPER_JAM")
+
+
+def jam_event(c):
+    g = EVENT_RE.findall("\n".join(prefixed(c.console, "E2E-OUT jam | ")))
+    r = EVENT_RE.findall(c.refs.get("jam", {}).get("log", ""))
+    return _ok(g and g == r, "jam: the interrupt IN event reached the guest's wiascan as on "
+               f"the host ({' '.join(g) or 'none'} / {' '.join(r) or 'none'})")
+
+
+def jam_pages(c):
+    g = last_marker(c.console, "E2E-SCAN", "jam")
+    return _ok(field("sha256", g) == c.refs.get("a-1-1", {}).get("sha256"),
+               "jam: the 2 pages kept are byte-identical to the clean 2-page scan")
+
+
+# ---- IPP-USB ------------------------------------------------------------------------------
+
+def ipp_up(case):
+    def f(c):
+        up = last_marker(c.console, "E2E-IPPUSB-UP", case)
+        return _ok(field("rc", up) == "0", f"ipp-usb {case}: ipp-usb claimed the IPP-USB "
+                   f"interfaces and served eSCL on localhost (port={field('port', up) or 'none'})")
+    return f
+
+
+def ipp_lsusb(vp):
+    def f(c):
+        v = _lsusbv(c, vp)
+        miss = _patterns(v, [r"bInterfaceClass +7( |$)", r"bInterfaceSubClass +1( |$)",
+                             r"bInterfaceProtocol +4( |$)", r"IPP Printer Descriptor",
+                             r"wBasicCapabilities +0x0002 +Scan", r"iManufacturer +[0-9]+ scanemu",
+                             r"iSerial +[0-9]+ SCANEMU-"], f"lsusb -v {vp}")
+        if vp == MFP_VIDPID:
+            if not re.search(r"bInterfaceClass +255", v):
+                miss.append(f"lsusb -v {vp}: no vendor interface")
+            if len(re.findall(r"bInterfaceProtocol +4( |$)", v, re.M)) != 2:
+                miss.append(f"lsusb -v {vp}: not 2 IPP-USB interfaces")
+        return _ok(not miss, f"ipp-usb: lsusb -v {vp} shows the IPP-USB interfaces (7/1/4, IPP "
+                   "Printer Descriptor, Scan) and strings", "\n".join(miss))
+    return f
+
+
+def escl_compare(case):
+    def f(c):
+        g = last_marker(c.console, "E2E-ESCL", case)
+        r = c.refs.get(f"escl-{case}")
+        if not g or r is None:
+            return False, f"ipp-usb {case}: guest scan ran", "no E2E-ESCL line" if not g else \
+                "no host reference"
+        details = [f"{case}: {k} guest={field(k, g)} host={r[k]}" for k in ("rc", "pages", "sha256")
+                   if field(k, g) != r[k]]
+        return (not details, f"ipp-usb {case}: scanimage through ipp-usb in the guest = through "
+                f"--escl-listen here (rc {r['rc']}, {r['pages']} pages, page digests equal)",
+                "\n".join(details))
+    return f
+
+
+def escl_ref(c):
+    r = c.refs.get("escl-escl", {})
+    return _ok(r.get("rc") == "0" and r.get("pages") == "3",
+               "ipp-usb escl: host reference scanned the 3-page ADF job")
+
+
+def jam3_ref(c):
+    r = c.refs.get("escl-jam3", {})
+    return _ok(r.get("pages") == "2" and "Document feeder jammed" in r.get("err", ""),
+               "ipp-usb jam3: host reference ends with 'Document feeder jammed' after 2 pages")
+
+
+def jam3_message(c):
+    return _ok(any("Document feeder jammed" in x for x in prefixed(c.console, "E2E-ESCL-OUT jam3 | ")),
+               "ipp-usb jam3: scanimage in the guest says 'Document feeder jammed'")
+
+
+def _first(sums, n):
+    return ",".join(sums.split(",")[:n]) if n else ""
+
+
+def jam3_pages(c):
+    g = last_marker(c.console, "E2E-ESCL", "jam3")
+    return _ok(field("sha256", g) == _first(c.refs.get("escl-escl", {}).get("sha256", ""), 2),
+               "ipp-usb jam3: the 2 pages before the jam are the clean job's first 2")
+
+
+def ipp_detach_point(c):
+    dp = (markers(c.console, "E2E-IPP-DETACH-POINT") or [""])[-1]
+    return _ok("page1_seen=1" in dp and "still_running=1" in dp,
+               f"ipp-usb detach: usbip detach while scanimage ran, after page 1 ({dp})")
+
+
+def ipp_detach_exit(c):
+    d = last_marker(c.console, "E2E-ESCL", "detach")
+    return _ok(d and field("rc", d) not in ("0", "124", "143"),
+               f"ipp-usb detach: scanimage ended with an error on its own (rc {field('rc', d)})")
+
+
+def ipp_detach_pages(c):
+    d = last_marker(c.console, "E2E-ESCL", "detach")
+    n = int(field("pages", d) or 0)
+    return _ok(n >= 1 and field("sha256", d) == _first(
+        c.refs.get("escl-detach", {}).get("sha256", ""), n),
+        f"ipp-usb detach: the {n} page(s) written before it are the clean job's")
+
+
+def ipp_detach_log(c):
+    return _ok(any(re.search(r"LIBUSB_ERROR|no such device|device .*(gone|removed)", x, re.I)
+                   for x in prefixed(c.console, "E2E-IPPLOG detach | ")),
+               "ipp-usb detach: ipp-usb logged the device gone")
+
+
+# ---- the end ------------------------------------------------------------------------------
+
+def emu_exit(c):
+    bad = c.info.get("stop_failed", [])
+    return _ok(not bad, "every scanemu instance exited 0 on SIGTERM" +
+               (f" (name:status {' '.join(bad)})" if bad else ""))
+
+
+SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
+
+
+def no_sanitizer(c):
+    texts = [c.console]
+    for pattern in c.info.get("host_logs", []):
+        for p in glob.glob(pattern):
+            with open(p, errors="replace") as f:
+                texts.append(f.read())
+    return _ok(not any(SANITIZER_RE.search(t) for t in texts),
+               "no sanitizer report in the guest or on the host")
+
+
+def no_kernel_bug(c):
+    return _ok(not re.search(r"Kernel panic|BUG:|WARNING: CPU", c.console),
+               "no kernel panic, BUG or WARNING in the guest")
+
+
+def _registry():
+    r = [("setup.modules", check_modules), ("setup.network", check_network),
+         ("a.list", check_list)]
+    for b in A_BUSIDS:
+        r += [(f"a.{b}.listed", a_listed(b)), (f"a.{b}.attach", a_attach(b)),
+              (f"a.{b}.enumerated", a_enum(b)), (f"a.{b}.lsusb", a_lsusb(b)),
+              (f"a.{b}.descriptors", a_descriptors(b)), (f"a.{b}.strings", a_strings(b))]
+    for b in A_BUSIDS:
+        r += [(f"a.{b}.reference", a_ref(b)), (f"a.{b}.scan", a_scan(b))]
+    r += [("detach.point", detach_point), ("detach.detached", detach_ok),
+          ("detach.status", detach_status), ("detach.exit", detach_exit),
+          ("detach.tiff", detach_tiff), ("detach.pages", detach_pages),
+          ("stall.reference", stall_ref), ("stall.scan", lambda c: _compare(c, "stall")),
+          ("stall.cleared", stall_cleared),
+          ("jam.reference", jam_ref), ("jam.scan", lambda c: _compare(c, "jam")),
+          ("jam.event", jam_event), ("jam.pages", jam_pages)]
+    r += [(f"ippusb.{case}.up", ipp_up(case)) for case in IPP_CASES]
+    r += [("ippusb.escl.lsusb", ipp_lsusb(ESCL_VIDPID)), ("ippusb.mfp.lsusb", ipp_lsusb(MFP_VIDPID)),
+          ("ippusb.escl.reference", escl_ref), ("ippusb.escl.scan", escl_compare("escl")),
+          ("ippusb.mfp.scan", escl_compare("mfp")),
+          ("ippusb.mfp.native", lambda c: _compare(c, "native-mfp")),
+          ("ippusb.jam3.reference", jam3_ref), ("ippusb.jam3.scan", escl_compare("jam3")),
+          ("ippusb.jam3.message", jam3_message), ("ippusb.jam3.pages", jam3_pages),
+          ("ippusb.detach.point", ipp_detach_point), ("ippusb.detach.exit", ipp_detach_exit),
+          ("ippusb.detach.pages", ipp_detach_pages), ("ippusb.detach.log", ipp_detach_log)]
+    r += [("end.scanemu-exit", emu_exit), ("end.sanitizers", no_sanitizer),
+          ("end.kernel", no_kernel_bug)]
+    return r
+
+
+REGISTRY = _registry()
+IDS = [cid for cid, _f in REGISTRY]
+
+
+def evaluate(ctx):
+    """{id: {ok, description, details}} for every check."""
+    out = {}
+    for cid, fn in REGISTRY:
+        try:
+            ok, desc, details = fn(ctx)
+        except Exception as e:  # a check that cannot be evaluated fails, with why
+            ok, desc, details = False, cid, f"{type(e).__name__}: {e}"
+        out[cid] = {"ok": bool(ok), "description": desc, "details": details}
+    return out
+
+
+def save(path, results, meta):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"meta": meta, "checks": results}, f, indent=1)
+    os.replace(tmp, path)
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
