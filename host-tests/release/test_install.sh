@@ -25,9 +25,16 @@ got=$("$prefix/bin/scanemu" --version)
 got=$("$prefix/bin/wiascan" --version)
 [ "$got" = "wiascan (scanemu) $version" ] || fail "wiascan --version: '$got'"
 
-for f in profiles/default.yaml scenarios/jam-page3-band5.yaml scenarios/clean.yaml; do
-  [ -f "$prefix/share/scanemu/$f" ] || fail "share/scanemu/$f not installed"
+for f in scanemu/profiles/default.yaml scanemu/scenarios/jam-page3-band5.yaml \
+  scanemu/scenarios/clean.yaml man/man1/scanemu.1 man/man1/wiascan.1 \
+  man/man5/scanemu-profile.5 man/man5/scanemu-scenario.5; do
+  [ -f "$prefix/share/$f" ] || fail "share/$f not installed"
 done
+for f in etc/scanemu/scanemu.conf lib/systemd/system/scanemu.service; do
+  [ -f "$prefix/$f" ] || fail "$f not installed"
+done
+grep -q "^ExecStart=$prefix/bin/scanemu \|^ExecStart=/.*/bin/scanemu " \
+  "$prefix/lib/systemd/system/scanemu.service" || fail "scanemu.service: no ExecStart"
 
 echo "== a scan by fixture name with the installed binaries"
 "$prefix/bin/scanemu" --listen 127.0.0.1:0 --port-file "$work/port" \
