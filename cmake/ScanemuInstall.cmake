@@ -31,6 +31,9 @@ install(EXPORT scanemu-tools-targets NAMESPACE scanemu::
 # -DSCANEMU_SYSTEMD_UNITDIR=/lib/systemd/system (bookworm's place).
 set(SCANEMU_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING
   "Where scanemu.service is installed (relative: under the prefix)")
+# The configuration's absolute directory as the unit names it: /etc for the
+# /usr prefix (GNUInstallDirs' special case), PREFIX/etc otherwise.
+set(SCANEMU_SYSCONFDIR ${CMAKE_INSTALL_FULL_SYSCONFDIR})
 configure_file(${PROJECT_SOURCE_DIR}/systemd/scanemu.service.in
   ${PROJECT_BINARY_DIR}/systemd/scanemu.service @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/systemd/scanemu.service

@@ -72,6 +72,40 @@ fi
 grep -q 'no profile named "no-such-profile".*shipped: default' "$work/noname.log" ||
   { cat "$work/noname.log"; fail "the unknown-name message does not list the shipped names"; }
 
+echo "== the service's configuration and unit"
+# The shipped scanemu.conf, expanded as systemd does ($VAR split at white
+# space, empty adds nothing), starts the installed scanemu (on a free port
+# rather than 3240); systemd-analyze checks the unit where it exists.
+(
+  # shellcheck source=/dev/null
+  . "$prefix/etc/scanemu/scanemu.conf"
+  SCANEMU_LISTEN="--listen 127.0.0.1:0 --port-file $work/service-port"
+  # shellcheck disable=SC2086
+  SCANEMU_DATADIR=$prefix/etc/scanemu exec "$prefix/bin/scanemu" $SCANEMU_LISTEN \
+    $SCANEMU_ESCL_LISTEN $SCANEMU_DEVICES $SCANEMU_CONTROL $SCANEMU_TRACE $SCANEMU_OPTIONS
+) 2>"$work/service.log" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true' EXIT
+for _ in $(seq 200); do
+  [ -s "$work/service-port" ] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/service.log"; fail "scanemu.conf: scanemu did not start"; }
+  sleep 0.05
+done
+"$prefix/bin/wiascan" -q --transport "usbip://127.0.0.1:$(cat "$work/service-port")/1-1" \
+  --pages 1 --dpi 75 -o /dev/null || fail "scanemu.conf: scan failed"
+kill -TERM "$pid"
+wait "$pid" || fail "scanemu.conf: scanemu did not stop cleanly"
+trap - EXIT
+if command -v systemd-analyze >/dev/null; then
+  unit=$prefix/lib/systemd/system/scanemu.service
+  MANPATH=$prefix/share/man systemd-analyze verify "$unit" 2>&1 |
+    grep -v "^$" | tee "$work/verify.log" || true
+  # Only the absent configured prefix (not the temporary one) may be named.
+  if grep -v "scanemu.conf\|/bin/scanemu" "$work/verify.log" | grep -q .; then
+    fail "systemd-analyze verify"
+  fi
+fi
+
 # The emulator library is built sanitized like its objects.
 flags=(-Wall -Wextra -Werror)
 if [ -n "$sanitize" ]; then
