@@ -34,12 +34,13 @@ int main(int argc, char **argv)
     }
     if (pthread_create(&th, NULL, serve, srv) != 0)
         goto out_free;
-    snprintf(cmd, sizeof cmd, "%s -q --transport usbip://127.0.0.1:%u/1-1 --pages 2 -o %s",
-             argv[1], emu_server_port(srv), argv[2]);
+    snprintf(cmd, sizeof cmd, "%s -q --transport usbip://127.0.0.1:%u/1-1 --pages 2 -o %s", argv[1],
+             emu_server_port(srv), argv[2]);
     rc = system(cmd) == 0 ? 0 : 1;
     emu_server_stop(srv);
     pthread_join(th, NULL);
-    printf("embed: libscanemu %s, wiascan %s\n", SCANEMU_VERSION, rc ? "failed" : "scanned 2 pages");
+    printf("embed: libscanemu %s, wiascan %s\n", SCANEMU_VERSION,
+           rc ? "failed" : "scanned 2 pages");
 out_free:
     emu_server_free(srv);
     return rc;
