@@ -249,7 +249,7 @@ typedef struct emu_export {
     void *ctx;
 } emu_export;
 
-/* ---- device-side trace (JSON Lines, common.md item 8) ------------------- */
+/* ---- device-side trace (JSON Lines, docs/emulator.md "Trace") ------------------- */
 
 typedef struct emu_trace emu_trace;
 /* One writer for all devices; records are buffered and flushed by

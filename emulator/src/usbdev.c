@@ -1,5 +1,5 @@
 /* The USB device layer: descriptors built from the profile's identity plus the
- * fixed interface layout (common.md item 1), and ep0's standard requests. */
+ * fixed interface layout (docs/protocol.md section 1), and ep0's standard requests. */
 #include <string.h>
 
 #include "emu-internal.h"
