@@ -61,3 +61,12 @@ for preset in $PRESETS; do
   echo
   grep -E "tests passed, [0-9]+ tests failed|^Total Test time" "$log"
 done
+
+# The Debian package (build, lintian; docs/ci.md, "The Debian package"):
+# not in the default run, which is at the suite's time budget; on with
+# SCANEMU_PACKAGE=1 (SCANEMU_PACKAGE=install-test: also the chroot install).
+case "${SCANEMU_PACKAGE:-0}" in
+  0) ;;
+  install-test) echo "==> package"; bash "$ROOT/scripts/package.sh" --install-test ;;
+  *) echo "==> package"; bash "$ROOT/scripts/package.sh" ;;
+esac
