@@ -13,6 +13,9 @@ PACKAGES=(
   tshark
   sane-utils sane-airscan libsane1 ipp-usb gnuplot-nox
   python3 python3-pil libimage-exiftool-perl procps iproute2 netcat-openbsd
+  pandoc man-db groff-base
+  clang-format clang-tidy shellcheck
+  dpkg-dev debhelper fakeroot lintian debootstrap
 )
 
 missing=()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Plot timing fidelity from a scanemu trace (common.md item 8):
+# Plot timing fidelity from a scanemu trace (docs/emulator.md, "Trace"):
 #   scripts/plot-timing.sh TRACE.jsonl OUT.png [HOST_TRACE.jsonl] [BUSID]
 # TRACE is scanemu's --trace output (device records; host records in the same
 # file are used too). An optional wiascan --trace file adds the host's

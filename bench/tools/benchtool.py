@@ -4,7 +4,7 @@
 Standard library only. Subcommands:
 
   trace-stats DEVICE.jsonl [--host HOST.jsonl] [--busid 1-1] [--per-busid]
-      Timing statistics from the JSON Lines traces of common.md item 8.
+      Timing statistics from the JSON Lines traces (docs/emulator.md, "Trace").
       Device side: late_ns = release - deadline, p50/p99/max, and the drift at
       the end (late_ns of the last band released). Host side (joined to the
       device records by page/side/band): arrival jitter = the error of each

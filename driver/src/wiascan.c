@@ -14,10 +14,7 @@
 #include <unistd.h>
 
 #include "drv/drv.h"
-
-#ifndef SCANEMU_VERSION
-#define SCANEMU_VERSION "unknown"
-#endif
+#include "scanemu/version.h"
 
 static const char usage_text[] =
     "Usage: wiascan [OPTIONS] -o OUT.tiff\n"

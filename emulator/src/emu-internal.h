@@ -299,7 +299,7 @@ typedef struct emu_export {
     pthread_mutex_t *escl_lock;
 } emu_export;
 
-/* ---- device-side trace (JSON Lines, common.md item 8) ------------------- */
+/* ---- device-side trace (JSON Lines, docs/emulator.md "Trace") ------------------- */
 
 typedef struct emu_trace emu_trace;
 /* One writer for all devices; records are buffered and flushed by

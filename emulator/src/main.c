@@ -10,14 +10,14 @@
 #include <unistd.h>
 
 #include "emu/emu.h"
-
-#define SCANEMU_VERSION "0.1.0"
+#include "fixture_path.h"
+#include "scanemu/version.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: scanemu [--listen HOST:PORT] [--scenario SCENARIO.yaml] [--seed N]\n"
-            "               [--device PROFILE.yaml [--scenario SCENARIO.yaml] [--seed N]]...\n"
+            "usage: scanemu [--listen HOST:PORT] [--scenario SCENARIO] [--seed N]\n"
+            "               [--device PROFILE [--scenario SCENARIO] [--seed N]]...\n"
             "               [--trace FILE.jsonl]\n"
             "               [--no-timing] [--realtime[=PRIO]] [--slice-us N]\n"
             "               [--port-file FILE] [-v|-q]\n"
@@ -27,9 +27,9 @@ static void usage(FILE *f)
             "Exports virtual USB scanners over USB/IP (the protocol of Linux usbipd).\n"
             "  --listen HOST:PORT  listen address (default 127.0.0.1:3240; port 0 = any free\n"
             "                      port). USB/IP has no authentication: keep it on loopback.\n"
-            "  --device FILE       one exported device per flag, busids 1-1, 1-2, ... in order;\n"
+            "  --device PROFILE    one exported device per flag, busids 1-1, 1-2, ... in order;\n"
             "                      without --device, one built-in default scanner\n"
-            "  --scenario FILE     fault scenario: before any --device, every device's default\n"
+            "  --scenario SCENARIO fault scenario: before any --device, every device's default\n"
             "                      (default: clean, 10 sheets); after a --device, that\n"
             "                      device's own\n"
             "  --seed N            seed for page content, jitter and faults (default 1); before\n"
@@ -52,6 +52,9 @@ static void usage(FILE *f)
             "  --png-level N       zlib level of eSCL PNG pages, 0-9 (default 1)\n"
             "  -v, --verbose       more log output (repeat for debug)\n"
             "  -q, --quiet         warnings and errors only\n"
+            "PROFILE and SCENARIO are paths (with a '/' or ending in .yaml) or the names of\n"
+            "shipped fixtures (--device default, --scenario jam-page3-band5), found in\n"
+            "$SCANEMU_DATADIR, then in share/scanemu beside the installed executable.\n"
             "Options that take one value may be given once (--scenario and --seed once\n"
             "before the first --device and once after each --device); -q and -v exclude\n"
             "each other.\n"
@@ -173,6 +176,58 @@ static void *signal_thread(void *arg)
             return NULL;
         emu_server_stop(sc->srv);
     }
+}
+
+/* Start-up and the serving loop, once the command line is parsed. Returns
+ * scanemu's exit status. */
+static int serve(const emu_options *opts, const char *port_file, const char *escl_port_file)
+{
+    /* Start-up (fixtures, the trace, the listening socket) runs with
+     * SIGINT and SIGTERM at their default action, even if the parent left
+     * them ignored: a fixture or trace path that blocks (a FIFO, a hung
+     * network file system) must not make scanemu unstoppable, and nothing
+     * has been served yet that a clean stop would save. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512];
+    emu_server *srv;
+    if (emu_server_create(opts, &srv, err, sizeof err) < 0) {
+        fprintf(stderr, "scanemu: %s\n", err);
+        return 1;
+    }
+    /* From here on SIGINT/SIGTERM stop the server cleanly: blocked in every
+     * thread (the device threads inherit the mask) and taken by sigwait. */
+    sigctx sc;
+    sigemptyset(&sc.set);
+    sigaddset(&sc.set, SIGINT);
+    sigaddset(&sc.set, SIGTERM);
+    sigaddset(&sc.set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+    if (port_file && write_port_file(port_file, emu_server_port(srv)) < 0) {
+        fprintf(stderr, "scanemu: cannot write port file %s: %s\n", port_file, strerror(errno));
+        emu_server_free(srv);
+        return 1;
+    }
+    if (escl_port_file && write_port_file(escl_port_file, emu_server_escl_port(srv)) < 0) {
+        fprintf(stderr, "scanemu: cannot write port file %s: %s\n", escl_port_file,
+                strerror(errno));
+        emu_server_free(srv);
+        return 1;
+    }
+    sc.srv = srv;
+    pthread_t st;
+    if (pthread_create(&st, NULL, signal_thread, &sc) != 0) {
+        fprintf(stderr, "scanemu: cannot start the signal thread\n");
+        emu_server_free(srv);
+        return 1;
+    }
+    int rc = emu_server_run(srv);
+    pthread_kill(st, SIGUSR1);
+    pthread_join(st, NULL);
+    emu_server_free(srv);
+    return rc == EMU_E_TRACE ? 3 : rc < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -413,50 +468,36 @@ int main(int argc, char **argv)
     opts.n_devices = ndev;
     opts.device_opts = ndev ? dev_opts : NULL;
 
-    /* Start-up (fixtures, the trace, the listening socket) runs with
-     * SIGINT and SIGTERM at their default action, even if the parent left
-     * them ignored: a fixture or trace path that blocks (a FIFO, a hung
-     * network file system) must not make scanemu unstoppable, and nothing
-     * has been served yet that a clean stop would save. */
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
-
-    char err[512];
-    emu_server *srv;
-    if (emu_server_create(&opts, &srv, err, sizeof err) < 0) {
-        fprintf(stderr, "scanemu: %s\n", err);
-        return 1;
+    /* Fixture names become paths (fixture_path.h); each resolved string
+     * replaces its argument until main returns. */
+    struct fixture_arg {
+        const char **slot;
+        emu_fixture_kind kind;
+    } fx[2 * EMU_MAX_DEVICES + 1];
+    char *resolved[2 * EMU_MAX_DEVICES + 1];
+    size_t nfx = 0, nres = 0;
+    int rc = 1;
+    if (opts.scenario_path)
+        fx[nfx++] = (struct fixture_arg){&opts.scenario_path, EMU_FIXTURE_SCENARIO};
+    for (size_t i = 0; i < ndev; i++) {
+        fx[nfx++] = (struct fixture_arg){&devices[i], EMU_FIXTURE_PROFILE};
+        if (dev_opts[i].scenario_path)
+            fx[nfx++] = (struct fixture_arg){&dev_opts[i].scenario_path, EMU_FIXTURE_SCENARIO};
     }
-    /* From here on SIGINT/SIGTERM stop the server cleanly: blocked in every
-     * thread (the device threads inherit the mask) and taken by sigwait. */
-    sigctx sc;
-    sigemptyset(&sc.set);
-    sigaddset(&sc.set, SIGINT);
-    sigaddset(&sc.set, SIGTERM);
-    sigaddset(&sc.set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
-    if (port_file && write_port_file(port_file, emu_server_port(srv)) < 0) {
-        fprintf(stderr, "scanemu: cannot write port file %s: %s\n", port_file, strerror(errno));
-        emu_server_free(srv);
-        return 1;
+    for (size_t i = 0; i < nfx; i++) {
+        char err[1536];
+        char *path = emu_fixture_resolve(fx[i].kind, *fx[i].slot, err, sizeof err);
+        if (!path) {
+            fprintf(stderr, "scanemu: %s: %s\n",
+                    fx[i].kind == EMU_FIXTURE_PROFILE ? "--device" : "--scenario", err);
+            goto out_free_resolved;
+        }
+        resolved[nres++] = path;
+        *fx[i].slot = path;
     }
-    if (escl_port_file && write_port_file(escl_port_file, emu_server_escl_port(srv)) < 0) {
-        fprintf(stderr, "scanemu: cannot write port file %s: %s\n", escl_port_file,
-                strerror(errno));
-        emu_server_free(srv);
-        return 1;
-    }
-    sc.srv = srv;
-    pthread_t st;
-    if (pthread_create(&st, NULL, signal_thread, &sc) != 0) {
-        fprintf(stderr, "scanemu: cannot start the signal thread\n");
-        emu_server_free(srv);
-        return 1;
-    }
-    int rc = emu_server_run(srv);
-    pthread_kill(st, SIGUSR1);
-    pthread_join(st, NULL);
-    emu_server_free(srv);
-    return rc == EMU_E_TRACE ? 3 : rc < 0 ? 1 : 0;
+    rc = serve(&opts, port_file, escl_port_file);
+out_free_resolved:
+    for (size_t i = 0; i < nres; i++)
+        free(resolved[i]);
+    return rc;
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Sourced by the loopback tests: start_scanemu ARGS... starts scanemu on a free
 # loopback port (--listen 127.0.0.1:0 --port-file), sets SCANEMU_PID and PORT,
 # and arranges for it to be stopped. Needs SCANEMU and TMP set.
@@ -12,6 +13,7 @@ start_scanemu() {
         fi
         sleep 0.05
     done
+    # shellcheck disable=SC2034 # PORT is for the script that sources this
     PORT=$(cat "$TMP/port")
 }
 

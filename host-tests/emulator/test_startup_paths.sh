@@ -14,6 +14,7 @@ SESSION=$3
 TMP=$(mktemp -d)
 SCANEMU_PID=
 CAT_PID=
+# shellcheck disable=SC2154 # p is the trap's own loop variable
 trap 'for p in $SCANEMU_PID $CAT_PID; do kill -KILL "$p" 2>/dev/null || true; done; rm -rf "$TMP"' EXIT
 . "$SRC/host-tests/emulator/run_scanemu.sh"
 

@@ -226,7 +226,7 @@ void dm_device_reset(dm_device *dev);
  * on bulk IN with PROTO_SCAN_ST_INVALID_COMMAND; the return value is DM_OK, or
  * DM_E_PROTO when the bytes were not a command at all (the answer is queued
  * either way). Never blocks.
- * DM_E_AGAIN (addition): the response queue is full (DM_RSP_QUEUE_DEPTH
+ * DM_E_AGAIN: the response queue is full (DM_RSP_QUEUE_DEPTH
  * answers the host has not read): the command was NOT taken and nothing
  * changed, as real hardware NAKs the OUT. Offer the same bytes again once
  * bulk IN has delivered a response (dm_device_consume on DM_EP_DATA_IN). */
@@ -272,11 +272,11 @@ typedef struct dm_device_stats {
     uint64_t late_bands; /* released more than 0 ns after the deadline */
     uint64_t max_late_ns;
     uint64_t faults_fired;
-    uint64_t jobs_started; /* addition: START_JOBs accepted */
+    uint64_t jobs_started; /* START_JOBs accepted */
 } dm_device_stats;
 void dm_device_get_stats(const dm_device *dev, dm_device_stats *out);
 
-/* Addition: dm_scenario_check_job for the last job START_JOB accepted (the
+/* dm_scenario_check_job for the last job START_JOB accepted (the
  * actual window, source and pages): DM_OK, DM_E_RANGE with the message when
  * a scripted fault can never fire in it (the job runs anyway; the emulator
  * logs the message as a warning), DM_E_STATE when no job was started yet. */

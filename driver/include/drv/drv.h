@@ -158,8 +158,8 @@ struct drv_xfer {
      * split + len2 still go to buf + split + len2, so a message longer than
      * expected never writes past buf2 + len2. One that does not (libusb)
      * fills buf as usual. buf must hold length bytes either way, and
-     * split + len2 <= length. (Addition by the performance work: band data
-     * straight into the page buffer.) */
+     * split + len2 <= length. It puts band data straight into the page
+     * buffer. */
     uint8_t *buf2;
     size_t split, len2;
     /* results, valid when state == DRV_XFER_DONE */

@@ -1,0 +1,21 @@
+# test_release_version: the version is written once, in project(VERSION);
+# debian/changelog must repeat it, and both --version outputs print it.
+# cmake -DSRC=... -DVERSION=... -DSCANEMU=... -DWIASCAN=... -P check_version.cmake
+file(STRINGS "${SRC}/debian/changelog" first LIMIT_COUNT 1)
+if(NOT first MATCHES "^scanemu \\(([^)]+)\\)")
+  message(FATAL_ERROR "debian/changelog: cannot read the version from '${first}'")
+endif()
+set(deb "${CMAKE_MATCH_1}")
+string(REGEX REPLACE "-[^-]*$" "" deb_upstream "${deb}")
+if(NOT deb_upstream STREQUAL VERSION)
+  message(FATAL_ERROR "debian/changelog says ${deb}, project(VERSION) ${VERSION}: add a changelog entry (dch -v ${VERSION})")
+endif()
+execute_process(COMMAND ${SCANEMU} --version OUTPUT_VARIABLE out OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT out STREQUAL "scanemu ${VERSION}")
+  message(FATAL_ERROR "scanemu --version: '${out}'")
+endif()
+execute_process(COMMAND ${WIASCAN} --version OUTPUT_VARIABLE out OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT out STREQUAL "wiascan (scanemu) ${VERSION}")
+  message(FATAL_ERROR "wiascan --version: '${out}'")
+endif()
+message(STATUS "version ${VERSION}: project, debian/changelog, scanemu and wiascan agree")
