@@ -42,8 +42,10 @@ static const char *const adf_states[] = {
 };
 
 static const char *const states[] = {
-    [PROTO_ESCL_STATE_IDLE] = "Idle",       [PROTO_ESCL_STATE_PROCESSING] = "Processing",
-    [PROTO_ESCL_STATE_TESTING] = "Testing", [PROTO_ESCL_STATE_STOPPED] = "Stopped",
+    [PROTO_ESCL_STATE_IDLE] = "Idle",
+    [PROTO_ESCL_STATE_PROCESSING] = "Processing",
+    [PROTO_ESCL_STATE_TESTING] = "Testing",
+    [PROTO_ESCL_STATE_STOPPED] = "Stopped",
 };
 
 static const char *const job_states[] = {
