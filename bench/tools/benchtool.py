@@ -69,8 +69,8 @@ def device_bands(recs, busid=None):
     """Device records that describe a released band (with deadline and release)."""
     out = []
     for r in recs:
-        if r.get("src") != "device":
-            continue
+        if r.get("src") != "device" or r.get("kind") is not None:
+            continue  # job_end / device_end reports are not bands
         if busid is not None and r.get("busid") != busid:
             continue
         if r.get("deadline_ns") is None or r.get("release_ns") is None:

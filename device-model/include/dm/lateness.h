@@ -13,6 +13,11 @@
  *   host share      max(0, carrier_ns − deadline): the host had no transfer
  *                   available at the deadline (the band was *starved*)
  *
+ * Carriers arrive in band order (URBs on one endpoint complete in order; an
+ * eSCL request carries a whole page), so a band held back behind a starved
+ * one was starved itself: host starvation never shows up as the emulator's
+ * share of a later band.
+ *
  * A carrier time that is not known (UINT64_MAX) puts all of the band's
  * lateness on the emulator (the conservative side) and counts the band as
  * unattributed.

@@ -126,8 +126,10 @@ uint16_t emu_server_port(const emu_server *srv);
 uint16_t emu_server_escl_port(const emu_server *srv);
 /* Serve until emu_server_stop(). Returns EMU_OK; EMU_E_TRACE when it served
  * to the end but the trace could not be written completely (the first write
- * error was logged when it happened, a summary at the end); EMU_E_SYSTEM on
- * a fatal error (which is logged). */
+ * error was logged when it happened, a summary at the end); else
+ * EMU_E_TIMING when strict_timing is set and a job was NOT FAITHFUL (each
+ * such job logged a warning); EMU_E_SYSTEM on a fatal error (which is
+ * logged). */
 int emu_server_run(emu_server *srv);
 /* Async-signal-safe and thread-safe. */
 void emu_server_stop(emu_server *srv);
