@@ -30,8 +30,7 @@ static uint8_t buf[4u << 20];
 
 /* One command with its payload, and its response (status returned, the
  * payload left in buf after the header), or -1. */
-static int command(tc *c, uint16_t op, uint32_t tag, const uint8_t *pl, uint32_t plen,
-                   size_t *rlen)
+static int command(tc *c, uint16_t op, uint32_t tag, const uint8_t *pl, uint32_t plen, size_t *rlen)
 {
     uint8_t out[PROTO_SCAN_CMD_HDR_SIZE + 64];
     proto_scan_cmd cmd = {op, tag, plen};
@@ -95,8 +94,8 @@ int main(int argc, char **argv)
     if (plen < 0 || command(&c, PROTO_SCAN_OP_SET_PARAMS, 1, pl, (uint32_t)plen, &n) != 0)
         FAIL("SET_PARAMS refused");
     st = command(&c, PROTO_SCAN_OP_START_JOB, 2, NULL, 0, &n);
-    if (st != 0 || proto_scan_job_decode(buf + PROTO_SCAN_RSP_HDR_SIZE,
-                                         n - PROTO_SCAN_RSP_HDR_SIZE, &job) < 0)
+    if (st != 0 ||
+        proto_scan_job_decode(buf + PROTO_SCAN_RSP_HDR_SIZE, n - PROTO_SCAN_RSP_HDR_SIZE, &job) < 0)
         FAIL("START_JOB refused (status %d)", st);
 
     /* The interrupt endpoint and the band ring, queued for the whole job. */
@@ -140,7 +139,7 @@ int main(int argc, char **argv)
         }
     }
     tc_close(&c);
-    printf("event_race_host: %u pages, END_OF_JOB status %u, %u event%s seen\n", pages,
-           eoj_status, events, events == 1 ? "" : "s");
+    printf("event_race_host: %u pages, END_OF_JOB status %u, %u event%s seen\n", pages, eoj_status,
+           events, events == 1 ? "" : "s");
     return 0;
 }
