@@ -222,6 +222,7 @@ static int escl_listen(emu_server *srv, emu_dm_bundle *b, const emu_options *opt
     emu_escl_opts_init(&eo);
     eo.host = opts->escl_host ? opts->escl_host : "127.0.0.1";
     eo.port = opts->escl_port;
+    eo.slice_us = opts->slice_us;
     if (opts->escl_slots)
         eo.slots = opts->escl_slots;
     if (opts->escl_deadline_ms)

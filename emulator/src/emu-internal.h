@@ -121,6 +121,14 @@ typedef struct emu_companion_ops {
     void (*join)(void *arg);
 } emu_companion_ops;
 
+/* ---- scheduling (worker.c) ------------------------------------------------------ */
+
+/* --slice-us for the calling thread (sched_setattr, SCHED_OTHER's
+ * sched_runtime; docs/emulator.md): 0, or the errno of a refusal (best
+ * effort: the caller logs it at debug level). A thread that is not
+ * SCHED_OTHER is left alone. */
+int emu_thread_request_slice(unsigned slice_us);
+
 /* ---- TCP listeners (net.c) ---------------------------------------------------- */
 
 /* Binds and listens (non-blocking, close-on-exec) on host:port (0 = any free
@@ -155,6 +163,7 @@ typedef struct emu_escl_opts {
     uint16_t port;        /* 0 = any free port */
     unsigned slots;       /* per device */
     unsigned deadline_ms; /* request line (routing) and whole request */
+    unsigned slice_us;    /* the device threads' --slice-us; 0: the kernel's */
 } emu_escl_opts;
 void emu_escl_opts_init(emu_escl_opts *o);
 
