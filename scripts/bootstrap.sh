@@ -10,7 +10,7 @@ PACKAGES=(
   usbip usbutils hwdata
   qemu-system-x86 cpio busybox-static kmod zstd xz-utils
   tshark
-  sane-utils gnuplot-nox
+  sane-utils gnuplot-nox stress-ng
   python3 python3-pil libimage-exiftool-perl procps iproute2 netcat-openbsd
 )
 
