@@ -421,7 +421,9 @@ scale_pass() {
   [ "$kind" = tmrt ] && extra=(--trace "$OUT/$f.dev.jsonl" --realtime=10)
   [ "$kind" = tmns ] && extra=(--trace "$OUT/$f.dev.jsonl" --slice-us 0)
   rm -f "$OUT/$f.dev.jsonl"
-  start_emu "$f" "${devs[@]}" --scenario "$BFIX/scenarios/bench-sheets.yaml" --seed "$SEED" "${extra[@]}"
+  # --scenario and --seed before the first --device: every device's (after
+  # one they would be that device's only, DESIGN.md section 6).
+  start_emu "$f" --scenario "$BFIX/scenarios/bench-sheets.yaml" --seed "$SEED" "${devs[@]}" "${extra[@]}"
   case " ${BENCH_PERF:-} " in *" $f "*) perf_start "$f" "$EMU_PID" ;; esac
   local base_rss
   base_rss=$(rss_kb "$EMU_PID")
