@@ -263,24 +263,19 @@ void emu_trace_record(void *ctx, const dm_trace_rec *rec)
         snprintf(fault, sizeof fault, "\"%s\"", rec->fault);
     else
         snprintf(fault, sizeof fault, "null");
-    emu_trace *t = port->trace;
-    pthread_mutex_lock(&t->mtx);
-    if (t->err) {
-        t->dropped++;
-        pthread_mutex_unlock(&t->mtx);
-        return;
-    }
-    int n = fprintf(t->f,
-                    "{\"src\":\"device\",\"busid\":\"%s\",\"page\":%u,\"side\":%u,\"band\":%u,"
-                    "\"deadline_ns\":%s,\"release_ns\":%s,\"late_ns\":%s,\"bytes\":%u,\"fault\":%s,"
-                    "\"urb_ns\":%s,\"emu_late_ns\":%s}\n",
-                    port->busid, rec->page, rec->side, rec->band, d, r, late, rec->bytes, fault,
-                    urb, emu_late);
-    if (n < 0) {
-        trace_failed(t, errno);
-        t->dropped++;
-    }
-    pthread_mutex_unlock(&t->mtx);
+    /* Formatted before the lock: with many devices on few CPUs, a thread
+     * preempted while it holds the lock holds up every other device's
+     * worker, so the lock covers only the copy into the stream's buffer. */
+    char line[512];
+    int n = snprintf(
+        line, sizeof line,
+        "{\"src\":\"device\",\"busid\":\"%s\",\"page\":%u,\"side\":%u,\"band\":%u,"
+        "\"deadline_ns\":%s,\"release_ns\":%s,\"late_ns\":%s,\"bytes\":%u,\"fault\":%s,"
+        "\"urb_ns\":%s,\"emu_late_ns\":%s}\n",
+        port->busid, rec->page, rec->side, rec->band, d, r, late, rec->bytes, fault, urb, emu_late);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return; /* cannot happen: every field is bounded */
+    emu_trace_write_line(port->trace, line);
 }
 
 void emu_trace_write_line(emu_trace *t, const char *line)
