@@ -445,7 +445,7 @@ def side_by_side(env):
                        num(env, f"ldsc{n}_{kind}_per_device_emu_p99_worst_us"))
             nf = lambda pfx: (f"; {env.get(f'{pfx}sc{n}_{kind}_starved_bands', '?')} starved, "  # noqa: E731
                               f"{env.get(f'{pfx}sc{n}_{kind}_jobs_emu_beyond', '?')} of {n} jobs "
-                              "with emulator lateness > 1 ms")
+                              "beyond the tolerance by the emulator")
             if n == "1" and kind == "tm":
                 continue
             if n in ("1", "8"):

@@ -45,7 +45,7 @@ static void usage(FILE *f)
             "                      thread woken for a band then preempts host processes\n"
             "  --late-tolerance-us T\n"
             "                      a band more than T us late counts as beyond tolerance in\n"
-            "                      the timing line each job ends with (default 1000; 0-60000000)\n"
+            "                      the timing line each job ends with (default 5000; 0-60000000)\n"
             "  --strict-timing     a job late beyond T by the emulator's own doing is\n"
             "                      reported NOT FAITHFUL, and scanemu then exits with status 4\n"
             "  --port-file FILE    write the bound port to FILE once listening\n"

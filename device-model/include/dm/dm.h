@@ -193,7 +193,7 @@ typedef void (*dm_job_end_fn)(void *ctx, const struct dm_job_timing *jt);
 /* Default tolerance of the lateness accounting (dm/lateness.h): a band
  * later than this is counted as beyond tolerance. Chosen from measurements
  * (docs/performance.md, "Choosing the lateness tolerance"). */
-#define DM_LATE_TOLERANCE_NS_DEFAULT 1000000ull
+#define DM_LATE_TOLERANCE_NS_DEFAULT 5000000ull
 
 typedef struct dm_device_config {
     const dm_profile *profile;   /* borrowed; must outlive the device */

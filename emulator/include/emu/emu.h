@@ -102,7 +102,7 @@ typedef struct emu_options {
     unsigned escl_deadline_ms;
     /* Timing report (docs/emulator.md, "Timing report"): a band more than
      * late_tolerance_us late counts as beyond tolerance (default: the device
-     * model's DM_LATE_TOLERANCE_NS_DEFAULT, 1000 us; 0..60000000). With
+     * model's DM_LATE_TOLERANCE_NS_DEFAULT, 5000 us; 0..60000000). With
      * strict_timing, a job whose bands were late beyond it by the
      * emulator's own doing is reported NOT FAITHFUL and emu_server_run
      * returns EMU_E_TIMING. */
