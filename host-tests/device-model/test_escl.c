@@ -163,6 +163,9 @@ static void exchange(harness *h, dm_escl_conn *c, const char *req, size_t req_le
         r->reset = o.kind == DM_ESCL_OUT_RESET;
         break;
     }
+    /* NUL-terminated, so that the string functions below stop in it. */
+    raw = realloc(raw, raw_len + 1);
+    raw[raw_len] = 0;
     /* Parse status line, headers, body (Content-Length or chunked). */
     if (raw_len >= 12 && memcmp(raw, "HTTP/1.1 ", 9) == 0) {
         const uint8_t *end = NULL;
