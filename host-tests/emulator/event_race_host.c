@@ -40,7 +40,8 @@ static int command(tc *c, uint16_t op, uint32_t tag, const uint8_t *pl, uint32_t
 
     if (plen > 64 || proto_scan_cmd_encode(&cmd, out, sizeof out) < 0)
         return -1;
-    memcpy(out + PROTO_SCAN_CMD_HDR_SIZE, pl, plen);
+    if (plen > 0)
+        memcpy(out + PROTO_SCAN_CMD_HDR_SIZE, pl, plen);
     uint32_t seq = tc_submit(c, 1, PROTO_USBIP_DIR_OUT, 0,
                              (int32_t)(PROTO_SCAN_CMD_HDR_SIZE + plen), NULL, out);
     if (tc_recv(c, &h, buf, sizeof buf, &len) < 0 || h.seqnum != seq || h.u.ret_submit.status)
