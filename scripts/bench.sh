@@ -17,7 +17,11 @@
 #   BENCH_OUT=DIR        working directory for TIFFs, traces and logs; must be
 #                        on tmpfs for the throughput figures (default
 #                        /dev/shm/scanemu-bench); kept after the run
-#   BENCH_ONLY="..."     run only these sections: throughput timing scale long ratios
+#   BENCH_ONLY="..."     run only these sections: throughput timing scale long ratios loaded
+#   BENCH_LOAD_CPUS=N    stress-ng CPU hogs of the loaded pass (default: one per CPU)
+#   BENCH_LOADED=0       skip the loaded pass (the timing and scale passes again
+#                        with stress-ng CPU hogs at normal priority on every core)
+#   BENCH_PERF="sc32tm ldsc32tm"  perf stat of scanemu during those scale passes
 #   BENCH_RT=0           skip the second timing pass at SCHED_FIFO (chrt -f 10)
 #   BENCH_SC_RT="1 8"    device counts whose scale timing pass is repeated with
 #                        scanemu --slice-us 0 and with --realtime ("" = none)
@@ -42,7 +46,7 @@ QUICK="${BENCH_QUICK:-0}"
 TP_RUNS="${BENCH_TP_RUNS:-9}"
 case "$TP_RUNS" in *[!0-9]* | "" | 0) echo "bench: BENCH_TP_RUNS must be 1..31" >&2; exit 2 ;; esac
 [ "$TP_RUNS" -le 31 ] || { echo "bench: BENCH_TP_RUNS must be 1..31" >&2; exit 2; }
-ONLY="${BENCH_ONLY:-throughput timing scale long ratios}"
+ONLY="${BENCH_ONLY:-throughput timing scale long ratios loaded}"
 JOBS="${SCANEMU_JOBS:-2}"
 RES="$OUT/results.env"
 SEED=42
@@ -84,6 +88,8 @@ calc() { awk "BEGIN { v = $1; if (v == int(v)) printf \"%d\n\", v; else printf \
 
 # Command prefix for the next start_emu (e.g. chrt -f 10); empty by default.
 SCANEMU_PREFIX=()
+# Prefix of the scale passes' keys and files: "" quiet, "ld" in the loaded pass.
+LD=""
 # Processes this script started; only these are ever signalled.
 OUR_PIDS=()
 cleanup() {
@@ -409,18 +415,22 @@ scale_pass() {
     prof="$BFIX/profiles/bench-2ms.yaml"; pages=$((SC_TM_BANDS / TM_BANDS_PER_PAGE)); mode=gray; dpi=75
   fi
   for i in $(seq 1 "$n"); do devs+=(--device "$prof"); done
+  local f="$LD""sc$n$kind" # file stem
   local extra=(--no-timing)
-  [ "$kind" = tm ] && extra=(--trace "$OUT/sc$n$kind.dev.jsonl")
-  [ "$kind" = tmrt ] && extra=(--trace "$OUT/sc$n$kind.dev.jsonl" --realtime=10)
-  [ "$kind" = tmns ] && extra=(--trace "$OUT/sc$n$kind.dev.jsonl" --slice-us 0)
-  rm -f "$OUT/sc$n$kind.dev.jsonl"
-  start_emu "sc$n$kind" "${devs[@]}" --scenario "$BFIX/scenarios/bench-sheets.yaml" --seed "$SEED" "${extra[@]}"
+  [ "$kind" = tm ] && extra=(--trace "$OUT/$f.dev.jsonl")
+  [ "$kind" = tmrt ] && extra=(--trace "$OUT/$f.dev.jsonl" --realtime=10)
+  [ "$kind" = tmns ] && extra=(--trace "$OUT/$f.dev.jsonl" --slice-us 0)
+  rm -f "$OUT/$f.dev.jsonl"
+  # --scenario and --seed before the first --device: every device's (after
+  # one they would be that device's only, DESIGN.md section 6).
+  start_emu "$f" --scenario "$BFIX/scenarios/bench-sheets.yaml" --seed "$SEED" "${devs[@]}" "${extra[@]}"
+  case " ${BENCH_PERF:-} " in *" $f "*) perf_start "$f" "$EMU_PID" ;; esac
   local base_rss
   base_rss=$(rss_kb "$EMU_PID")
   t0=$(now_ns)
   for i in $(seq 1 "$n"); do
     timeout -k 5 "$TMO" "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-$i" --source adf --pages "$pages" \
-      --mode "$mode" --dpi "$dpi" --seed "$SEED" -o "$OUT/sc$n.$i.tiff" >"$OUT/sc$n$kind.$i.log" 2>&1 &
+      --mode "$mode" --dpi "$dpi" --seed "$SEED" -o "$OUT/sc$n.$i.tiff" >"$OUT/$f.$i.log" 2>&1 &
     pids+=($!)
   done
   OUR_PIDS+=("${pids[@]}")
@@ -430,16 +440,17 @@ scale_pass() {
     wait "$i" || st=$?
     [ "$st" -eq 0 ] || rc=$st
     if [ "$st" -eq 124 ] || [ "$st" -eq 137 ]; then
-      put "timeout_sc$n$kind" "a wiascan of $n ($kind pass, killed after $TMO s)"
+      put "timeout_$f" "a wiascan of $n ($LD$kind pass, killed after $TMO s)"
       log "scale: a wiascan ($n devices, $kind pass) timed out after $TMO s, killed"
     fi
   done
   t1=$(now_ns)
   local hwm
   hwm=$(hwm_kb "$EMU_PID")
+  perf_stop
   stop_emu
   if [ "$rc" -ne 0 ]; then
-    log "scale: a wiascan failed with $n devices ($kind), see $OUT/sc$n$kind.*.log"
+    log "scale: a wiascan failed with $n devices ($LD$kind), see $OUT/$f.*.log"
     return 0
   fi
   if [ "$kind" = tp ]; then
@@ -453,13 +464,15 @@ scale_pass() {
     put "sc${n}_emu_idle_rss_kb" "$base_rss"
     put "sc${n}_emu_hwm_kb" "$hwm"
   else
-    bounded "sc$n$kind" "trace statistics ($n devices, $kind)" python3 "$TOOL" trace-stats \
-      "$OUT/sc$n$kind.dev.jsonl" --per-busid >"$OUT/sc$n$kind.stats" ||
-      { log "scale: trace-stats failed ($n devices, $kind)"; return 0; }
+    bounded "$f" "trace statistics ($n devices, $LD$kind)" python3 "$TOOL" trace-stats \
+      "$OUT/$f.dev.jsonl" --per-busid >"$OUT/$f.stats" ||
+      { log "scale: trace-stats failed ($n devices, $LD$kind)"; return 0; }
     grep -E '^(devices|per_device_(emu_)?p99_(median|worst)_us|(emu_)?late_p99_us|starved_bands|bands)=' \
-      "$OUT/sc$n$kind.stats" | sed "s/^/sc${n}_${kind}_/" >>"$RES"
-    put "sc${n}_${kind}_emu_hwm_kb" "$hwm"
-    [ "$kind" = tmrt ] && put "sc${n}_tmrt_log" "$(grep -- '--realtime' "$OUT/sc$n$kind.emu.log" | head -n1)"
+      "$OUT/$f.stats" | sed "s/^/${LD}sc${n}_${kind}_/" >>"$RES"
+    put "${LD}sc${n}_${kind}_emu_hwm_kb" "$hwm"
+    # scanemu's own timing report (job_end records): jobs it would call NOT FAITHFUL.
+    put "${LD}sc${n}_${kind}_jobs_emu_beyond" "$(grep -c '"kind":"job_end".*"beyond_emu":[1-9]' "$OUT/$f.dev.jsonl" || true)"
+    [ "$kind" = tmrt ] && put "${LD}sc${n}_tmrt_log" "$(grep -- '--realtime' "$OUT/$f.emu.log" | head -n1)"
   fi
   rm -f "$OUT/sc$n".*.tiff
 }
@@ -482,6 +495,61 @@ bench_scale() {
     esac
   done
   put sc_devices "$SC_DEVICES"
+}
+
+# ---- loaded: the timing and scale passes again under CPU hogs --------------------------------
+
+# perf_start NAME PID / perf_stop: `perf stat` of scanemu (PID) during the
+# scale pass NAME when BENCH_PERF names it (e.g. BENCH_PERF="sc32tm ldsc32tm"):
+# its CPU time, context switches and migrations, into $OUT/NAME.perf.
+PERF_PID=
+perf_start() {
+  command -v perf >/dev/null || return 0
+  perf stat -e task-clock,context-switches,cpu-migrations,page-faults -p "$2" \
+    -o "$OUT/$1.perf" 2>/dev/null &
+  PERF_PID=$!
+  OUR_PIDS+=("$PERF_PID")
+}
+perf_stop() {
+  [ -n "$PERF_PID" ] || return 0
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" 2>/dev/null || true
+  PERF_PID=
+}
+
+# The machine under a standard background load: stress-ng CPU hogs at normal
+# priority (nice 0, SCHED_OTHER), one per CPU, for the whole pass; the bare
+# timer baseline is measured under the same load (timing_pass runs it).
+bench_loaded() {
+  [ -n "$SCANEMU" ] && [ -n "$WIASCAN" ] || { log "loaded: scanemu/wiascan missing"; return 0; }
+  command -v stress-ng >/dev/null || { log "loaded: stress-ng missing (scripts/bootstrap.sh); no loaded pass"; return 0; }
+  local ncpu="${BENCH_LOAD_CPUS:-$(nproc)}" hog
+  log "loaded: stress-ng --cpu $ncpu (normal priority) for the timing and scale passes"
+  stress-ng --cpu "$ncpu" --cpu-method matrixprod --timeout 3600 --quiet &
+  hog=$!
+  OUR_PIDS+=("$hog")
+  sleep 1
+  put ld_stress "stress-ng --cpu $ncpu --cpu-method matrixprod"
+  put ld_busy_pct "$(busy_pct 1)"
+  timing_pass ldtm timing-loaded.png
+  if [ "${BENCH_RT:-1}" = "1" ] && chrt -f 10 true 2>/dev/null; then
+    timing_pass ldtmrt timing-fifo-loaded.png chrt -f 10
+  fi
+  LD=ld
+  local n
+  for n in $SC_DEVICES; do
+    log "loaded scale: $n devices, 2 ms bands ($SC_TM_BANDS bands each)"
+    scale_pass "$n" tm
+    case " $SC_RT_DEVICES " in
+    *" $n "*)
+      scale_pass "$n" tmns
+      scale_pass "$n" tmrt
+      ;;
+    esac
+  done
+  LD=""
+  kill "$hog" 2>/dev/null || true
+  wait "$hog" 2>/dev/null || true
 }
 
 # ---- 4. long job ------------------------------------------------------------------------------
@@ -608,5 +676,6 @@ want timing && bench_timing
 want scale && bench_scale
 want long && bench_long
 want ratios && bench_ratios
+[ "${BENCH_LOADED:-1}" = "1" ] && want loaded && bench_loaded
 put busy_after_pct "$(busy_pct 2)"
 python3 "$TOOL" table "$RES" | tee "$OUT/table.md"

@@ -11,7 +11,7 @@ PACKAGES=(
   usbip usbutils hwdata
   qemu-system-x86 cpio busybox-static kmod zstd xz-utils
   tshark
-  sane-utils sane-airscan libsane1 ipp-usb gnuplot-nox
+  sane-utils sane-airscan libsane1 ipp-usb gnuplot-nox stress-ng
   python3 python3-pil libimage-exiftool-perl procps iproute2 netcat-openbsd
   pandoc man-db groff-base
   clang-format clang-tidy shellcheck

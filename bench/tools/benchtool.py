@@ -69,8 +69,8 @@ def device_bands(recs, busid=None):
     """Device records that describe a released band (with deadline and release)."""
     out = []
     for r in recs:
-        if r.get("src") != "device":
-            continue
+        if r.get("src") != "device" or r.get("kind") is not None:
+            continue  # job_end / device_end reports are not bands
         if busid is not None and r.get("busid") != busid:
             continue
         if r.get("deadline_ns") is None or r.get("release_ns") is None:
@@ -397,6 +397,90 @@ def verdict(ok):
     return "**met**" if ok else "**missed**"
 
 
+def side_by_side(env):
+    """Quiet and loaded passes (bench.sh bench_loaded: stress-ng CPU hogs at
+    normal priority on every core, the bare timer measured under the same
+    load), row by row, each against its own state's baseline."""
+    if not any(k.startswith("ldtm_") or k.startswith("ldsc") for k in env):
+        return
+    rows = []
+
+    def cell(v, base, unit=" µs"):
+        r = ratio(v, base)
+        return f1(v, unit), f1(base, unit), "n/a" if r is None else f"{r:,.2f}×", r
+
+    def add(n, what, q, qb, ld, ldb, target, limit, qextra="", lextra=""):
+        qv, qbv, qr, qrat = cell(q, qb)
+        lv, lbv, lr, lrat = cell(ld, ldb)
+        if limit is None:
+            verd = "(reported)"
+        else:
+            verd = " / ".join("n/a" if x is None else ("**met**" if x <= limit else "**missed**")
+                              for x in (qrat, lrat))
+        rows.append((n, what, qv + qextra, qbv, qr, lv + lextra, lbv, lr, target, verd))
+
+    for key, tag, how in (("tm", "", "default scheduling"), ("tmrt", "-rt", "all at SCHED_FIFO 10")):
+        t, lt = num(env, f"{key}_timer_p99_us"), num(env, f"ld{key}_timer_p99_us")
+        add(f"2a{tag}", f"1 device, 2 ms bands, {how}: device p99 (release − deadline) against "
+            "the bare timerfd p99 of the same state", num(env, f"{key}_late_p99_us"), t,
+            num(env, f"ld{key}_late_p99_us"), lt, "≤ 1.5× bare timer", 1.5)
+        add(f"2a{tag}-emu", f"same job: the emulator's share p99 against the bare timer p99",
+            num(env, f"{key}_emu_late_p99_us"), t, num(env, f"ld{key}_emu_late_p99_us"), lt,
+            "(reported)", None)
+        add(f"T{tag}", f"the bare timerfd wake-up itself ({how}), p99 against the quiet one", t,
+            t, lt, t, "(reported)", None)
+    qt, lt = num(env, "tm_timer_p99_us"), num(env, "ldtm_timer_p99_us")
+    q1, l1 = num(env, "sc1_tm_per_device_p99_worst_us"), num(env, "ldsc1_tm_per_device_p99_worst_us")
+    q1e = num(env, "sc1_tm_per_device_emu_p99_worst_us")
+    l1e = num(env, "ldsc1_tm_per_device_emu_p99_worst_us")
+    for n in env.get("sc_devices", "").split():
+        for kind, tag, how in (("tm", "", "default scheduling (100 µs slice)"),
+                               ("tmns", "-noslice", "scanemu --slice-us 0"),
+                               ("tmrt", "-rt", "scanemu --realtime")):
+            if f"sc{n}_{kind}_bands" not in env and f"ldsc{n}_{kind}_bands" not in env:
+                continue
+            p, lp = (num(env, f"sc{n}_{kind}_per_device_p99_worst_us"),
+                     num(env, f"ldsc{n}_{kind}_per_device_p99_worst_us"))
+            ep, lep = (num(env, f"sc{n}_{kind}_per_device_emu_p99_worst_us"),
+                       num(env, f"ldsc{n}_{kind}_per_device_emu_p99_worst_us"))
+            nf = lambda pfx: (f"; {env.get(f'{pfx}sc{n}_{kind}_starved_bands', '?')} starved, "  # noqa: E731
+                              f"{env.get(f'{pfx}sc{n}_{kind}_jobs_emu_beyond', '?')} of {n} jobs "
+                              "beyond the tolerance by the emulator")
+            if n == "1" and kind == "tm":
+                continue
+            if n in ("1", "8"):
+                add(f"3-{n}{tag}", f"{n} devices, {how}: worst device p99 against the bare timer "
+                    "p99 of the same state", p, qt, lp, lt,
+                    "≤ 1.5× bare timer" if kind == "tm" else "(reported)",
+                    1.5 if kind == "tm" else None)
+                add(f"3-{n}{tag}-emu", f"same pass: worst device's emulator-share p99 against the "
+                    "bare timer p99", ep, qt, lep, lt, "(reported)", None, nf(""), nf("ld"))
+            else:
+                add(f"3-{n}{tag}", f"{n} devices, {how}: worst device p99 against 1 device of the "
+                    "same state", p, q1, lp, l1, "≤ 2× of 1 device (quiet)" if kind == "tm"
+                    else "(reported)", None)
+                if kind == "tm":
+                    r = ratio(p, q1)
+                    rows[-1] = rows[-1][:-1] + (("n/a" if r is None else
+                                                 "**met**" if r <= 2.0 else "**missed**")
+                                                + " / (reported)",)
+                add(f"3-{n}{tag}-emu", "same pass: worst device's emulator-share p99 against 1 "
+                    "device's", ep, q1e, lep, l1e, "(reported: what is ours)", None, nf(""),
+                    nf("ld"))
+
+    print()
+    print(f"Quiet and loaded side by side — loaded: {env.get('ld_stress', '?')} at normal "
+          f"priority on every core for the whole pass (CPUs {env.get('ld_busy_pct', '?')}% busy "
+          "under it); each ratio against the baseline of its own state, measured in the same "
+          "pass.")
+    print()
+    print("| # | measurement | quiet | baseline | ratio | loaded | baseline | ratio | target | "
+          "verdict (quiet / loaded) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for rw in rows:
+        print("| " + " | ".join(str(c).replace("|", "\\|") for c in rw) + " |")
+
+
 def cmd_table(a):
     env = load_env(a.results)
     rows = []
@@ -608,6 +692,7 @@ def cmd_table(a):
     print("|---|---|---|---|---|---|---|")
     for rw in rows:
         print("| " + " | ".join(str(c).replace("|", "\\|") for c in rw) + " |")
+    side_by_side(env)
     notes = [f"{k[len('timeout_'):]}: {v}" for k, v in env.items() if k.startswith("timeout_")]
     notes += [v for k, v in env.items() if k.startswith("emu_killed_")]
     if notes:

@@ -68,6 +68,15 @@ struct dm_engine {
     eng_item cur;
 
     dm_device_stats stats;
+
+    /* lateness accounting (dm/lateness.h) */
+    uint64_t late_tol;
+    dm_job_end_fn job_end;
+    void *job_end_ctx;
+    dm_lat_acc job_lat; /* the running (or last) job */
+    dm_lat_acc dev_lat; /* every job since creation */
+    uint64_t jobs_ended, jobs_emu_beyond;
+
     uint8_t *buf; /* DM_ENGINE_HEADROOM + one band's pixels */
     size_t buf_size;
 };

@@ -58,7 +58,7 @@ static bool owns_job(const dm_engine *eng, const void *front)
 /* ---- trace ---------------------------------------------------------------------- */
 
 static void emit_trace(dm_engine *eng, const eng_item *it, uint64_t release, uint32_t bytes,
-                       const char *fault)
+                       const char *fault, uint64_t carrier)
 {
     dm_trace_rec rec;
 
@@ -72,7 +72,50 @@ static void emit_trace(dm_engine *eng, const eng_item *it, uint64_t release, uin
     rec.release_ns = release;
     rec.bytes = bytes;
     rec.fault = fault;
+    rec.carrier_ns = carrier;
     eng->trace(eng->trace_ctx, &rec);
+}
+
+/* ---- timing accounting ---------------------------------------------------------- */
+
+/* The job ended (result) at end_ns: one report to the job_end callback. */
+static void job_ended(dm_engine *eng, dm_status result, uint64_t end_ns)
+{
+    dm_job_timing jt;
+
+    eng->jobs_ended++;
+    if (eng->job_lat.beyond_emu > 0)
+        eng->jobs_emu_beyond++;
+    if (eng->job_end == NULL)
+        return;
+    memset(&jt, 0, sizeof(jt));
+    jt.front = eng->owner;
+    jt.result = result;
+    jt.timing = eng->timing != 0;
+    jt.job_start_ns = eng->job_start;
+    jt.end_ns = end_ns;
+    jt.pages_done = eng->pages_done;
+    dm_lat_acc_summary(&eng->job_lat, eng->late_tol, &jt.job);
+    dm_lat_acc_summary(&eng->dev_lat, eng->late_tol, &jt.device);
+    jt.device_jobs = eng->jobs_ended;
+    jt.device_jobs_emu_beyond = eng->jobs_emu_beyond;
+    eng->job_end(eng->job_end_ctx, &jt);
+}
+
+void dm_engine_timing_get(const dm_engine *eng, dm_lat_summary *dev, uint64_t *jobs,
+                          uint64_t *jobs_emu_beyond)
+{
+    if (dev != NULL)
+        dm_lat_acc_summary(&eng->dev_lat, eng->late_tol, dev);
+    if (jobs != NULL)
+        *jobs = eng->jobs_ended;
+    if (jobs_emu_beyond != NULL)
+        *jobs_emu_beyond = eng->jobs_emu_beyond;
+}
+
+uint64_t dm_engine_late_tolerance(const dm_engine *eng)
+{
+    return eng->late_tol;
 }
 
 /* ---- the item under the cursor ------------------------------------------------------ */
@@ -219,19 +262,21 @@ static void job_cancel(dm_engine *eng, uint64_t now_ns)
         return;
     if (eng->cur.ready && item_withheld(eng, &eng->cur) && now_ns >= eng->cur.deadline) {
         eng->stats.faults_fired++;
-        emit_trace(eng, &eng->cur, now_ns, 0, "band_never_comes");
+        emit_trace(eng, &eng->cur, now_ns, 0, "band_never_comes", UINT64_MAX);
     }
+    job_ended(eng, DM_ST_CANCELED, now_ns);
     eng->active = false;
     eng->owner = NULL;
     eng->last_result = DM_ST_CANCELED;
     memset(&eng->cur, 0, sizeof(eng->cur));
 }
 
-static void advance(dm_engine *eng)
+static void advance(dm_engine *eng, uint64_t release_ns)
 {
     const eng_item *it = &eng->cur;
 
     if (it->kind == DM_ITEM_JOB_END) {
+        job_ended(eng, it->status, release_ns);
         eng->active = false;
         eng->owner = NULL;
         eng->last_result = it->status;
@@ -267,6 +312,12 @@ void dm_engine_peek(dm_engine *eng, const void *front, uint64_t now_ns, dm_item 
 
 int dm_engine_consume(dm_engine *eng, const void *front, uint64_t release_ns, dm_item *done)
 {
+    return dm_engine_consume_carried(eng, front, release_ns, UINT64_MAX, done);
+}
+
+int dm_engine_consume_carried(dm_engine *eng, const void *front, uint64_t release_ns,
+                              uint64_t carrier_ns, dm_item *done)
+{
     eng_item *it = &eng->cur;
     dm_item d;
 
@@ -284,7 +335,8 @@ int dm_engine_consume(dm_engine *eng, const void *front, uint64_t release_ns, dm
         return DM_OK;
     case DM_ACT_DISCONNECT:
         eng->stats.faults_fired++;
-        emit_trace(eng, it, release_ns, 0, "disconnect");
+        emit_trace(eng, it, release_ns, 0, "disconnect", carrier_ns);
+        job_ended(eng, DM_ST_DISCONNECTED, release_ns);
         eng->active = false;
         eng->owner = NULL;
         eng->last_result = DM_ST_DISCONNECTED;
@@ -296,7 +348,7 @@ int dm_engine_consume(dm_engine *eng, const void *front, uint64_t release_ns, dm
             it->stall_counted = true;
             eng->stats.faults_fired++;
         }
-        emit_trace(eng, it, release_ns, 0, "stall");
+        emit_trace(eng, it, release_ns, 0, "stall", carrier_ns);
         return DM_OK;
     default:
         break;
@@ -306,14 +358,16 @@ int dm_engine_consume(dm_engine *eng, const void *front, uint64_t release_ns, dm
     if (it->kind == DM_ITEM_BAND) {
         eng->stats.bands_released++;
         eng->stats.bytes_released += it->data_bytes;
+        dm_lat_acc_band(&eng->job_lat, it->deadline, release_ns, carrier_ns, eng->late_tol);
+        dm_lat_acc_band(&eng->dev_lat, it->deadline, release_ns, carrier_ns, eng->late_tol);
     }
     if (release_ns > it->deadline) {
         eng->stats.late_bands++;
         if (release_ns - it->deadline > eng->stats.max_late_ns)
             eng->stats.max_late_ns = release_ns - it->deadline;
     }
-    emit_trace(eng, it, release_ns, it->data_bytes, eng_fault_trace_name(eng, it));
-    advance(eng);
+    emit_trace(eng, it, release_ns, it->data_bytes, eng_fault_trace_name(eng, it), carrier_ns);
+    advance(eng, release_ns);
     return DM_OK;
 }
 
@@ -381,6 +435,7 @@ dm_status dm_engine_start(dm_engine *eng, const void *front, const proto_scan_pa
     eng->pages_done = 0;
     eng->page = 0;
     eng->band = 0;
+    dm_lat_acc_clear(&eng->job_lat);
     memset(eng->fired, 0, sizeof(eng->fired));
     memset(&eng->cur, 0, sizeof(eng->cur));
     if (job != NULL)
@@ -518,6 +573,9 @@ int dm_engine_create_a(const dm_alloc *a, const dm_engine_config *cfg, dm_engine
     eng->timing = cfg->timing;
     eng->trace = cfg->trace;
     eng->trace_ctx = cfg->trace_ctx;
+    eng->late_tol = cfg->late_tolerance_ns;
+    eng->job_end = cfg->job_end;
+    eng->job_end_ctx = cfg->job_end_ctx;
     if (cfg->scenario != NULL) {
         eng->scenario = cfg->scenario;
     } else {

@@ -27,6 +27,7 @@ struct dm_escl_conn {
     /* page stream */
     escl_job *sjob;
     uint32_t spage;
+    uint64_t stream_req_ns; /* the NextDocument request: the stream's carrier */
     bool head_sent;
     dm_img_enc *enc;
     dm_buf img; /* compressed bytes not yet framed as a chunk */
@@ -215,8 +216,9 @@ static uint64_t stream_pump(dm_escl_conn *c, uint64_t now_ns)
                 full = it.lines;
             if (dm_img_enc_rows(c->enc, it.pixels, full) < 0)
                 goto fail;
-            /* Released now that its bytes are ready to leave. */
-            dm_engine_consume(e->eng, e, dm_engine_now(e->eng), &done);
+            /* Released now that its bytes are ready to leave, carried by
+             * the NextDocument request that opened the stream. */
+            dm_engine_consume_carried(e->eng, e, dm_engine_now(e->eng), c->stream_req_ns, &done);
             j->last_activity_ns = now_ns;
             if (chunk_out(c) < 0)
                 goto fail;
@@ -501,6 +503,7 @@ static void req_next_document(dm_escl_conn *c, escl_job *j, uint64_t now_ns)
     }
     c->sjob = j;
     c->spage = j->next_page;
+    c->stream_req_ns = now_ns;
     c->head_sent = false;
     c->resp = RESP_STREAM;
     e->streamer = c;

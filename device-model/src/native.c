@@ -364,6 +364,12 @@ void dm_device_peek(dm_device *dev, enum dm_endpoint ep, uint64_t now_ns, dm_in 
 
 void dm_device_consume(dm_device *dev, enum dm_endpoint ep, uint64_t release_ns)
 {
+    dm_device_consume_urb(dev, ep, release_ns, UINT64_MAX);
+}
+
+void dm_device_consume_urb(dm_device *dev, enum dm_endpoint ep, uint64_t release_ns,
+                           uint64_t urb_ns)
+{
     dm_item done;
 
     if (dev->unplugged)
@@ -384,7 +390,7 @@ void dm_device_consume(dm_device *dev, enum dm_endpoint ep, uint64_t release_ns)
         dev->rsp_count--;
         return;
     }
-    if (dm_engine_consume(dev->eng, dev, release_ns, &done) < 0)
+    if (dm_engine_consume_carried(dev->eng, dev, release_ns, urb_ns, &done) < 0)
         return;
     switch (done.action) {
     case DM_ACT_DISCONNECT:
@@ -434,6 +440,7 @@ void dm_device_config_init(dm_device_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->timing = 1;
+    cfg->late_tolerance_ns = DM_LATE_TOLERANCE_NS_DEFAULT;
 }
 
 /* A front on `eng`; own_eng (may be NULL) is freed with it. */

@@ -61,11 +61,7 @@ static void be_consume_urb(void *ctx, enum dm_endpoint ep, uint64_t release_ns, 
 {
     emu_dm_port *p = ctx;
     pthread_mutex_lock(&p->lock);
-    if (p->tport)
-        p->tport->urb_ns = urb_ns;
-    dm_device_consume(p->dev, ep, release_ns);
-    if (p->tport)
-        p->tport->urb_ns = UINT64_MAX;
+    dm_device_consume_urb(p->dev, ep, release_ns, urb_ns);
     pthread_mutex_unlock(&p->lock);
 }
 static void be_clear_halt(void *ctx, enum dm_endpoint ep)
@@ -117,7 +113,10 @@ typedef struct emu_dm_bundle {
     emu_log escl_log;
     emu_dm_port dm_ports[EMU_MAX_DEVICES];
     emu_trace_port ports[EMU_MAX_DEVICES];
+    emu_timing_port timing_ports[EMU_MAX_DEVICES];
     emu_trace *trace;
+    int timing; /* the profile's schedule is kept (not --no-timing) */
+    int strict; /* --strict-timing */
 } emu_dm_bundle;
 
 static void bundle_free(void *arg)
@@ -138,6 +137,34 @@ static void bundle_free(void *arg)
         emu_trace_close(b->trace);
     }
     free(b);
+}
+
+/* The server stops (every thread that drives a device has ended): a job
+ * still running ends here as at power-off, then each device's timing totals
+ * are reported. EMU_E_TIMING when --strict-timing and a job was not
+ * faithful. */
+static int bundle_finish(void *arg)
+{
+    emu_dm_bundle *b = arg;
+    int rc = EMU_OK;
+
+    for (size_t i = 0; i < b->n; i++) {
+        dm_engine *eng = b->engines[i];
+        dm_engine_status st;
+        dm_lat_summary dev;
+        uint64_t jobs, bad;
+
+        pthread_mutex_lock(&b->dm_ports[i].lock);
+        dm_engine_status_get(eng, dm_engine_now(eng), &st);
+        if (st.state == DM_ENGINE_PROCESSING)
+            dm_engine_power_cycle(eng, dm_engine_now(eng));
+        dm_engine_timing_get(eng, &dev, &jobs, &bad);
+        pthread_mutex_unlock(&b->dm_ports[i].lock);
+        emu_timing_device_end(&b->timing_ports[i], &dev, jobs, bad, b->timing);
+        if (b->strict && b->timing && bad > 0)
+            rc = EMU_E_TIMING;
+    }
+    return rc;
 }
 
 /* The scenario at path (NULL: the built-in clean one), loading it only the
@@ -197,6 +224,7 @@ static int escl_listen(emu_server *srv, emu_dm_bundle *b, const emu_options *opt
     emu_escl_opts_init(&eo);
     eo.host = opts->escl_host ? opts->escl_host : "127.0.0.1";
     eo.port = opts->escl_port;
+    eo.slice_us = opts->slice_us;
     if (opts->escl_slots)
         eo.slots = opts->escl_slots;
     if (opts->escl_deadline_ms)
@@ -243,6 +271,15 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         rc = EMU_E_TRACE;
         goto out_free;
     }
+    if (opts->late_tolerance_us > EMU_LATE_TOLERANCE_US_MAX) {
+        snprintf(errbuf, errlen, "late tolerance %llu us out of range 0-%llu",
+                 (unsigned long long)opts->late_tolerance_us,
+                 (unsigned long long)EMU_LATE_TOLERANCE_US_MAX);
+        rc = EMU_E_INVALID;
+        goto out_free;
+    }
+    b->timing = opts->timing;
+    b->strict = opts->strict_timing;
     for (size_t i = 0; i < n; i++) {
         const char *path = opts->n_devices && opts->profile_paths ? opts->profile_paths[i] : NULL;
         const emu_device_opts *own =
@@ -261,7 +298,6 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
                 goto out_free;
         }
         b->ports[i].trace = b->trace;
-        b->ports[i].urb_ns = UINT64_MAX;
         snprintf(b->ports[i].busid, sizeof b->ports[i].busid, "1-%zu", i + 1);
         dm_device_config cfg;
         dm_device_config_init(&cfg);
@@ -274,6 +310,15 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
             cfg.trace = emu_trace_record;
             cfg.trace_ctx = &b->ports[i];
         }
+        emu_timing_port *tp = &b->timing_ports[i];
+        tp->log.f = opts->log ? opts->log : stderr;
+        tp->log.level = opts->log_level;
+        snprintf(tp->busid, sizeof tp->busid, "1-%zu", i + 1);
+        tp->trace = b->trace;
+        tp->strict = opts->strict_timing;
+        cfg.late_tolerance_ns = opts->late_tolerance_us * 1000u;
+        cfg.job_end = emu_timing_job_end;
+        cfg.job_end_ctx = tp;
         /* dm_device_create refuses a scenario its profile cannot run
          * without saying why; this check says which file, key and fault. */
         drc = dm_scenario_check(scenario, b->profiles[i], errbuf, errlen);
@@ -305,6 +350,7 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
                      scenario_path ? scenario_path : "built-in scenario", dm_strerror(drc));
             goto out_free;
         }
+        tp->usb_front = b->devices[i];
         ex[i].id = *dm_profile_usb(b->profiles[i]);
         ex[i].ops = &dm_backend;
         if (ippusb) {
@@ -327,6 +373,7 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         snprintf(errbuf, errlen, "internal error: cleanup table full");
         goto out_free_server;
     }
+    emu_server_set_finish(srv, bundle_finish, b);
     if (opts->escl_listen) {
         /* The bundle is the server's now: freed with it on any failure. */
         rc = escl_listen(srv, b, opts, errbuf, errlen);

@@ -121,6 +121,14 @@ typedef struct emu_companion_ops {
     void (*join)(void *arg);
 } emu_companion_ops;
 
+/* ---- scheduling (worker.c) ------------------------------------------------------ */
+
+/* --slice-us for the calling thread (sched_setattr, SCHED_OTHER's
+ * sched_runtime; docs/emulator.md): 0, or the errno of a refusal (best
+ * effort: the caller logs it at debug level). A thread that is not
+ * SCHED_OTHER is left alone. */
+int emu_thread_request_slice(unsigned slice_us);
+
 /* ---- TCP listeners (net.c) ---------------------------------------------------- */
 
 /* Binds and listens (non-blocking, close-on-exec) on host:port (0 = any free
@@ -155,6 +163,7 @@ typedef struct emu_escl_opts {
     uint16_t port;        /* 0 = any free port */
     unsigned slots;       /* per device */
     unsigned deadline_ms; /* request line (routing) and whole request */
+    unsigned slice_us;    /* the device threads' --slice-us; 0: the kernel's */
 } emu_escl_opts;
 void emu_escl_opts_init(emu_escl_opts *o);
 
@@ -316,16 +325,50 @@ void emu_trace_close(emu_trace *t);
 int emu_trace_status(emu_trace *t, uint64_t *dropped);
 const char *emu_trace_path(const emu_trace *t);
 
-/* Per-device context for emu_trace_record (a dm_trace_fn). */
+/* Per-device context for emu_trace_record (a dm_trace_fn). The record's
+ * carrier_ns (the IN URB's arrival) gives urb_ns / emu_late_ns; UINT64_MAX:
+ * both null. */
 typedef struct emu_trace_port {
     emu_trace *trace;
     char busid[PROTO_USBIP_BUSID_SIZE];
-    /* Arrival (CLOCK_MONOTONIC ns) of the IN URB carrying the record being
-     * consumed; UINT64_MAX = unknown (then urb_ns/emu_late_ns are null).
-     * Set around dm_device_consume by the worker thread that owns it. */
-    uint64_t urb_ns;
 } emu_trace_port;
 void emu_trace_record(void *port, const dm_trace_rec *rec);
+/* One preformatted record (a whole line, newline included) into the trace,
+ * with the same error handling as emu_trace_record. */
+void emu_trace_write_line(emu_trace *t, const char *line);
+
+/* ---- timing report (timing.c; docs/emulator.md, "Timing report") --------- */
+
+#define EMU_LATE_TOLERANCE_US_MAX 60000000ull /* --late-tolerance-us: one minute */
+
+/* Per-device context of emu_timing_job_end (a dm_job_end_fn). */
+typedef struct emu_timing_port {
+    emu_log log;
+    char busid[PROTO_USBIP_BUSID_SIZE];
+    emu_trace *trace;      /* NULL: the log line only */
+    const void *usb_front; /* the native front's owner token: its jobs are "usb", others "escl" */
+    int strict;            /* --strict-timing: say faithful / NOT FAITHFUL */
+} emu_timing_port;
+
+/* At a job's end: the log line (a warning when strict and not faithful),
+ * and the job_end record when there is a trace. Runs on the thread that
+ * ended the job, with the device's lock held. */
+void emu_timing_job_end(void *port, const struct dm_job_timing *jt);
+/* When the server stops: the device's totals, as a line and a device_end
+ * record; nothing for a device that ran no job. */
+void emu_timing_device_end(emu_timing_port *p, const dm_lat_summary *dev, uint64_t jobs,
+                           uint64_t jobs_emu_beyond, int timing);
+/* The texts themselves (for tests): the line without its
+ * "scanemu[BUSID]: level: " prefix, and the JSON record with its newline.
+ * Each returns the length it needed (>= len: truncated). */
+size_t emu_timing_job_line(char *buf, size_t len, const dm_job_timing *jt, const char *front,
+                           int strict);
+size_t emu_timing_device_line(char *buf, size_t len, const dm_lat_summary *dev, uint64_t jobs,
+                              uint64_t jobs_emu_beyond, int timing, int strict);
+size_t emu_timing_job_record(char *buf, size_t len, const char *busid, const dm_job_timing *jt,
+                             const char *front, int strict);
+size_t emu_timing_device_record(char *buf, size_t len, const char *busid, const dm_lat_summary *dev,
+                                uint64_t jobs, uint64_t jobs_emu_beyond, int timing, int strict);
 
 /* ---- server ----------------------------------------------------------------- */
 
@@ -345,5 +388,12 @@ int emu_server_add_cleanup(emu_server *srv, emu_cleanup_fn fn, void *arg);
 int emu_server_add_companion(emu_server *srv, const emu_companion_ops *ops, void *arg);
 /* Set by the binding that creates the eSCL listener. */
 void emu_server_set_escl_port(emu_server *srv, uint16_t port);
+/* Called by emu_server_run once every worker and companion thread has
+ * stopped, before the trace's final flush: ends what still runs and
+ * reports (the per-device timing totals). Its result becomes run's when
+ * run has nothing worse to say (EMU_E_TIMING: --strict-timing and a job's
+ * schedule was not kept). */
+typedef int (*emu_finish_fn)(void *arg);
+void emu_server_set_finish(emu_server *srv, emu_finish_fn fn, void *arg);
 
 #endif

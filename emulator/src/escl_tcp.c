@@ -368,6 +368,13 @@ static void *worker_main(void *arg)
 
     snprintf(name, sizeof(name), "escl/%.10s", w->dev->busid);
     pthread_setname_np(pthread_self(), name);
+    /* It releases bands as the USB worker does: the same slice. */
+    if (w->owner->opts.slice_us > 0) {
+        int err = emu_thread_request_slice(w->owner->opts.slice_us);
+        if (err)
+            emu_logf(w->owner->log, EMU_LOG_DEBUG, w->dev->busid, "escl: sched_setattr: %s",
+                     strerror(err));
+    }
     while (!w->owner->stopping) {
         uint64_t now, next = UINT64_MAX;
         int n = epoll_wait(w->ep, evs, 32, -1);

@@ -20,6 +20,7 @@ static void usage(FILE *f)
             "               [--device PROFILE [--scenario SCENARIO] [--seed N]]...\n"
             "               [--trace FILE.jsonl]\n"
             "               [--no-timing] [--realtime[=PRIO]] [--slice-us N]\n"
+            "               [--late-tolerance-us T] [--strict-timing]\n"
             "               [--port-file FILE] [-v|-q]\n"
             "               [--escl-listen HOST:PORT [--escl-port-file FILE] [--png-level N]]\n"
             "               [--help] [--version]\n"
@@ -42,6 +43,11 @@ static void usage(FILE *f)
             "  --slice-us N        scheduler slice the device threads ask for, 100-100000 us\n"
             "                      (default 100; 0 = the kernel's): on Linux >= 6.12 a device\n"
             "                      thread woken for a band then preempts host processes\n"
+            "  --late-tolerance-us T\n"
+            "                      a band more than T us late counts as beyond tolerance in\n"
+            "                      the timing line each job ends with (default 5000; 0-60000000)\n"
+            "  --strict-timing     a job late beyond T by the emulator's own doing is\n"
+            "                      reported NOT FAITHFUL, and scanemu then exits with status 4\n"
             "  --port-file FILE    write the bound port to FILE once listening\n"
             "  --escl-listen HOST:PORT\n"
             "                      every device also serves eSCL (AirScan) over HTTP: the\n"
@@ -74,6 +80,7 @@ enum once_opt {
     ONCE_ESCL_LISTEN,
     ONCE_ESCL_PORT_FILE,
     ONCE_PNG_LEVEL,
+    ONCE_LATE_TOL,
     ONCE_COUNT,
 };
 
@@ -227,7 +234,7 @@ static int serve(const emu_options *opts, const char *port_file, const char *esc
     pthread_kill(st, SIGUSR1);
     pthread_join(st, NULL);
     emu_server_free(srv);
-    return rc == EMU_E_TRACE ? 3 : rc < 0 ? 1 : 0;
+    return rc == EMU_E_TRACE ? 3 : rc == EMU_E_TIMING ? 4 : rc < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -243,6 +250,8 @@ int main(int argc, char **argv)
         OPT_ESCL_LISTEN,
         OPT_ESCL_PORT_FILE,
         OPT_PNG_LEVEL,
+        OPT_LATE_TOL,
+        OPT_STRICT_TIMING,
     };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -261,6 +270,8 @@ int main(int argc, char **argv)
         {"escl-listen", required_argument, NULL, OPT_ESCL_LISTEN},
         {"escl-port-file", required_argument, NULL, OPT_ESCL_PORT_FILE},
         {"png-level", required_argument, NULL, OPT_PNG_LEVEL},
+        {"late-tolerance-us", required_argument, NULL, OPT_LATE_TOL},
+        {"strict-timing", no_argument, NULL, OPT_STRICT_TIMING},
         /* Internal, for tests (docs/emulator.md, "Connection slots"). */
         {"x-op-slots", required_argument, NULL, OPT_X_OP_SLOTS},
         {"x-op-deadline-ms", required_argument, NULL, OPT_X_OP_DEADLINE},
@@ -378,6 +389,23 @@ int main(int argc, char **argv)
             break;
         case OPT_NO_TIMING:
             opts.timing = 0;
+            break;
+        case OPT_LATE_TOL: {
+            if (once(&once_seen, ONCE_LATE_TOL, "--late-tolerance-us", optarg) < 0)
+                return 2;
+            unsigned long long v;
+            if (parse_u64(optarg, 60000000ull, &v) < 0) {
+                fprintf(stderr,
+                        "scanemu: --late-tolerance-us: expected 0-60000000 microseconds, got "
+                        "\"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            opts.late_tolerance_us = v;
+            break;
+        }
+        case OPT_STRICT_TIMING:
+            opts.strict_timing = 1;
             break;
         case OPT_PORT_FILE:
             if (once(&once_seen, ONCE_PORT_FILE, "--port-file", optarg) < 0)

@@ -150,6 +150,8 @@ struct emu_server {
     } companions[EMU_MAX_CLEANUPS];
     size_t ncompanions;
     uint16_t escl_port;
+    emu_finish_fn finish; /* NULL: none */
+    void *finish_arg;
     int realtime_prio; /* 0: normal scheduling */
     unsigned slice_us; /* 0: the kernel's default slice */
 };

@@ -24,6 +24,7 @@ void emu_options_init(emu_options *opts)
     opts->slice_us = 100;
     opts->escl_host = "127.0.0.1";
     opts->png_level = 1;
+    opts->late_tolerance_us = DM_LATE_TOLERANCE_NS_DEFAULT / 1000u;
 }
 
 uint16_t emu_server_port(const emu_server *srv)
@@ -39,6 +40,12 @@ uint16_t emu_server_escl_port(const emu_server *srv)
 void emu_server_set_escl_port(emu_server *srv, uint16_t port)
 {
     srv->escl_port = port;
+}
+
+void emu_server_set_finish(emu_server *srv, emu_finish_fn fn, void *arg)
+{
+    srv->finish = fn;
+    srv->finish_arg = arg;
 }
 
 int emu_server_add_companion(emu_server *srv, const emu_companion_ops *ops, void *arg)
@@ -86,6 +93,11 @@ int emu_server_run(emu_server *srv)
         srv->companions[i].ops->join(srv->companions[i].arg);
     emu_workers_join(srv);
     emu_acceptor_close_all(srv);
+    if (srv->finish) {
+        int frc = srv->finish(srv->finish_arg);
+        if (rc == EMU_OK)
+            rc = frc;
+    }
     emu_trace_flush(srv->trace);
     uint64_t dropped = 0;
     int terr = emu_trace_status(srv->trace, &dropped);
@@ -94,7 +106,7 @@ int emu_server_run(emu_server *srv)
                  "trace %s is incomplete: %s; %llu record%s dropped after the first failed write",
                  emu_trace_path(srv->trace), strerror(terr), (unsigned long long)dropped,
                  dropped == 1 ? "" : "s");
-        if (rc == EMU_OK)
+        if (rc == EMU_OK || rc == EMU_E_TIMING) /* an incomplete trace says more */
             rc = EMU_E_TRACE;
     }
     emu_logf(&srv->log, EMU_LOG_INFO, NULL, "stopped");

@@ -243,17 +243,19 @@ void emu_trace_record(void *ctx, const dm_trace_rec *rec)
     else
         snprintf(late, sizeof late, "%lld",
                  (long long)(int64_t)(rec->release_ns - rec->deadline_ns));
-    /* Attribution: urb_ns is when the bulk IN URB that carried the record
-     * arrived (signed: it may predate the job); emu_late_ns is
+    /* Attribution: urb_ns is when the host transfer that carried the record
+     * arrived (the bulk IN URB; on the eSCL front the NextDocument request;
+     * signed: it may predate the job); emu_late_ns is
      * release - max(deadline, urb arrival), the lateness the emulator itself
      * is responsible for (the rest is the host having no transfer queued). */
     char urb[24], emu_late[24];
-    if (port->urb_ns == UINT64_MAX || strcmp(late, "null") == 0) {
+    if (rec->carrier_ns == UINT64_MAX || strcmp(late, "null") == 0) {
         snprintf(urb, sizeof urb, "null");
         snprintf(emu_late, sizeof emu_late, "null");
     } else {
-        snprintf(urb, sizeof urb, "%lld", (long long)(int64_t)(port->urb_ns - rec->job_start_ns));
-        uint64_t from = port->urb_ns > rec->deadline_ns ? port->urb_ns : rec->deadline_ns;
+        snprintf(urb, sizeof urb, "%lld",
+                 (long long)(int64_t)(rec->carrier_ns - rec->job_start_ns));
+        uint64_t from = rec->carrier_ns > rec->deadline_ns ? rec->carrier_ns : rec->deadline_ns;
         snprintf(emu_late, sizeof emu_late, "%lld", (long long)(int64_t)(rec->release_ns - from));
     }
     char fault[64];
@@ -261,20 +263,29 @@ void emu_trace_record(void *ctx, const dm_trace_rec *rec)
         snprintf(fault, sizeof fault, "\"%s\"", rec->fault);
     else
         snprintf(fault, sizeof fault, "null");
-    emu_trace *t = port->trace;
+    /* Formatted before the lock: with many devices on few CPUs, a thread
+     * preempted while it holds the lock holds up every other device's
+     * worker, so the lock covers only the copy into the stream's buffer. */
+    char line[512];
+    int n = snprintf(
+        line, sizeof line,
+        "{\"src\":\"device\",\"busid\":\"%s\",\"page\":%u,\"side\":%u,\"band\":%u,"
+        "\"deadline_ns\":%s,\"release_ns\":%s,\"late_ns\":%s,\"bytes\":%u,\"fault\":%s,"
+        "\"urb_ns\":%s,\"emu_late_ns\":%s}\n",
+        port->busid, rec->page, rec->side, rec->band, d, r, late, rec->bytes, fault, urb, emu_late);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return; /* cannot happen: every field is bounded */
+    emu_trace_write_line(port->trace, line);
+}
+
+void emu_trace_write_line(emu_trace *t, const char *line)
+{
+    if (!t)
+        return;
     pthread_mutex_lock(&t->mtx);
     if (t->err) {
         t->dropped++;
-        pthread_mutex_unlock(&t->mtx);
-        return;
-    }
-    int n = fprintf(t->f,
-                    "{\"src\":\"device\",\"busid\":\"%s\",\"page\":%u,\"side\":%u,\"band\":%u,"
-                    "\"deadline_ns\":%s,\"release_ns\":%s,\"late_ns\":%s,\"bytes\":%u,\"fault\":%s,"
-                    "\"urb_ns\":%s,\"emu_late_ns\":%s}\n",
-                    port->busid, rec->page, rec->side, rec->band, d, r, late, rec->bytes, fault,
-                    urb, emu_late);
-    if (n < 0) {
+    } else if (fputs(line, t->f) == EOF) {
         trace_failed(t, errno);
         t->dropped++;
     }

@@ -38,22 +38,22 @@ _Static_assert(sizeof(struct emu_sched_attr) == 48, "SCHED_ATTR_SIZE_VER0");
  * by its timer runs at once instead of after whatever host process holds
  * the CPU (measured: docs/performance.md, row 3-8). Only a SCHED_OTHER
  * thread, at its current nice value; kernels before 6.12 accept and ignore
- * the slice. Best effort: a refusal is logged at debug level. */
-static void request_slice(emu_dev *d, unsigned slice_us)
+ * the slice. */
+int emu_thread_request_slice(unsigned slice_us)
 {
     struct emu_sched_attr a;
     errno = 0;
     int nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
     if (sched_getscheduler(0) != SCHED_OTHER || (nice == -1 && errno != 0))
-        return;
+        return 0;
     memset(&a, 0, sizeof a);
     a.size = sizeof a;
     a.sched_policy = SCHED_OTHER;
     a.sched_nice = nice;
     a.sched_runtime = (uint64_t)slice_us * 1000u;
     if (syscall(SYS_sched_setattr, 0, &a, 0u) != 0)
-        emu_logf(&d->srv->log, EMU_LOG_DEBUG, d->busid, "sched_setattr (slice %u us): %s", slice_us,
-                 strerror(errno));
+        return errno;
+    return 0;
 }
 
 static void *worker_main(void *arg)
@@ -64,8 +64,12 @@ static void *worker_main(void *arg)
     if (d->srv->realtime_prio > 0)
         prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL); /* this thread only */
     /* Also with --realtime: if SCHED_FIFO is refused, the thread keeps it. */
-    if (d->srv->slice_us > 0)
-        request_slice(d, d->srv->slice_us);
+    if (d->srv->slice_us > 0) {
+        int err = emu_thread_request_slice(d->srv->slice_us);
+        if (err) /* best effort */
+            emu_logf(&d->srv->log, EMU_LOG_DEBUG, d->busid, "sched_setattr (slice %u us): %s",
+                     d->srv->slice_us, strerror(err));
+    }
     for (;;) {
         int n = epoll_wait(d->epfd, evs, 8, -1); /* deadlines come from the timerfd */
         if (n < 0) {

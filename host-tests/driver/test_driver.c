@@ -294,6 +294,9 @@ static const scenario_case scenarios[] = {
     {"short-band.yaml", DRV_HR_DEVICE_COMMUNICATION, 1, 0, 0},
     {"stall-mid-page.yaml", DRV_HR_S_OK, 5, 0, 0},
     {"stall-no-clear.yaml", DRV_HR_DEVICE_COMMUNICATION, 1, 0, 0},
+    {"timing-event-last-band.yaml", DRV_HR_END_OF_MEDIA, 3, 0, 0},
+    {"timing-in-flight.yaml", DRV_HR_S_OK, 5, 0, 0},
+    {"timing-lamp-warmup.yaml", DRV_HR_S_OK, 5, 0, 0},
     {"warming-up-2s.yaml", DRV_HR_S_OK, 5, 0, 0},
 };
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))

@@ -188,8 +188,25 @@ typedef struct dm_trace_rec {
     uint64_t release_ns;
     uint32_t bytes;
     const char *fault;
+    /* When the host transfer that carried the record became available
+     * (dm/lateness.h: the bulk IN URB, the eSCL NextDocument request), on the
+     * engine's clock; UINT64_MAX when unknown or when nothing was carried. */
+    uint64_t carrier_ns;
 } dm_trace_rec;
 typedef void (*dm_trace_fn)(void *ctx, const dm_trace_rec *rec);
+
+/* Called once when a job ends, however it ends (dm/engine.h,
+ * dm_job_timing): how late its bands were and whose doing it was. Runs
+ * inside the engine call that ended the job (consume, cancel, detach,
+ * power cycle, free), on the caller's thread; it must not call into the
+ * engine or its fronts. */
+struct dm_job_timing;
+typedef void (*dm_job_end_fn)(void *ctx, const struct dm_job_timing *jt);
+
+/* Default tolerance of the lateness accounting (dm/lateness.h): a band
+ * later than this is counted as beyond tolerance. Chosen from measurements
+ * (docs/performance.md, "Choosing the lateness tolerance"). */
+#define DM_LATE_TOLERANCE_NS_DEFAULT 5000000ull
 
 typedef struct dm_device_config {
     const dm_profile *profile;   /* borrowed; must outlive the device */
@@ -199,8 +216,15 @@ typedef struct dm_device_config {
     int timing;        /* 1 = profile schedule (default), 0 = as fast as possible */
     dm_trace_fn trace; /* optional */
     void *trace_ctx;
+    /* Lateness accounting: the tolerance (DM_LATE_TOLERANCE_NS_DEFAULT
+     * after dm_device_config_init; 0 counts every late band) and the
+     * job-end report (optional). */
+    uint64_t late_tolerance_ns;
+    dm_job_end_fn job_end;
+    void *job_end_ctx;
 } dm_device_config;
-void dm_device_config_init(dm_device_config *cfg); /* zero + timing = 1 */
+/* zero + timing = 1 + late_tolerance_ns = DM_LATE_TOLERANCE_NS_DEFAULT */
+void dm_device_config_init(dm_device_config *cfg);
 
 /* A device is the native front (this protocol) on a job engine (dm/engine.h).
  * dm_device_create makes a new engine from cfg and owns it;
@@ -261,6 +285,12 @@ void dm_device_peek(dm_device *dev, enum dm_endpoint ep, uint64_t now_ns, dm_in 
 /* The message last peeked as DM_IN_DATA (or the STALL, or the DISCONNECT) was delivered at
  * release_ns. Records the trace and advances. */
 void dm_device_consume(dm_device *dev, enum dm_endpoint ep, uint64_t release_ns);
+/* dm_device_consume, also saying when the IN URB that carries the message
+ * arrived (urb_ns, on the device's clock; UINT64_MAX: unknown), which
+ * splits a band's lateness between the emulator and host starvation
+ * (dm/lateness.h) and becomes the trace's urb_ns. */
+void dm_device_consume_urb(dm_device *dev, enum dm_endpoint ep, uint64_t release_ns,
+                           uint64_t urb_ns);
 /* The host cleared the halt on an endpoint (CLEAR_FEATURE ENDPOINT_HALT). */
 void dm_device_clear_halt(dm_device *dev, enum dm_endpoint ep);
 

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 
 #include "dm/dm.h"
+#include "dm/lateness.h"
 
 /* The engine is created from the same fields as a native device. */
 typedef struct dm_device_config dm_engine_config;
@@ -183,11 +184,45 @@ void dm_engine_peek(dm_engine *eng, const void *front, uint64_t now_ns, dm_item 
  * item stays; done->event_pending: its event was not reported separately).
  * DM_OK, or DM_E_STATE when `front` runs no job. */
 int dm_engine_consume(dm_engine *eng, const void *front, uint64_t release_ns, dm_item *done);
+/* dm_engine_consume, also saying when the host transfer that carries the
+ * item became available (carrier_ns, on the engine's clock; UINT64_MAX:
+ * unknown, which dm_engine_consume passes): a band's lateness is split by
+ * it (dm/lateness.h) and it is the trace record's carrier_ns. */
+int dm_engine_consume_carried(dm_engine *eng, const void *front, uint64_t release_ns,
+                              uint64_t carrier_ns, dm_item *done);
 /* The current item's event was reported on its own. */
 void dm_engine_event_taken(dm_engine *eng, const void *front);
 /* The host recovered from a stall: a stall fault that does not clear is
  * owed again before the same item. */
 void dm_engine_resume(dm_engine *eng, const void *front);
+
+/* ---- timing accounting ----------------------------------------------------- */
+
+/* Every band a job delivers (DM_ACT_DELIVER of a DM_ITEM_BAND; not the job's
+ * end, a stall or an unplug) is accounted for with its deadline, release
+ * and carrier (dm/lateness.h), per job and per engine (device). When a job
+ * ends, however it ends, the config's job_end callback (dm.h) gets this.
+ * Percentiles and counts describe delivered bands only. */
+typedef struct dm_job_timing {
+    const void *front;             /* the owner token of the front that ran the job */
+    dm_status result;              /* OK, a fault's status, CANCELED or DISCONNECTED */
+    bool timing;                   /* false: the engine runs without the profile's
+                                    * schedule (dm_device_config.timing = 0): every band
+                                    * is due at job start and lateness means nothing */
+    uint64_t job_start_ns, end_ns; /* on the engine's clock */
+    uint32_t pages_done;
+    dm_lat_summary job;
+    /* Every job that ended on this engine so far, this one included. */
+    dm_lat_summary device;
+    uint64_t device_jobs;
+    uint64_t device_jobs_emu_beyond; /* jobs with job.beyond_emu > 0 */
+} dm_job_timing;
+
+/* The device's totals so far (as dm_job_timing's device fields, over the
+ * jobs that ended; a running job's bands are included in *dev). */
+void dm_engine_timing_get(const dm_engine *eng, dm_lat_summary *dev, uint64_t *jobs,
+                          uint64_t *jobs_emu_beyond);
+uint64_t dm_engine_late_tolerance(const dm_engine *eng);
 
 /* ---- status ---------------------------------------------------------------- */
 

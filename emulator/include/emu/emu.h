@@ -30,7 +30,8 @@ enum emu_log_level {
     X(TRACE, -3, "the trace could not be written")                                                 \
     X(FIXTURE, -4, "cannot load a fixture or create its device")                                   \
     X(SOCKET, -5, "cannot listen on the address")                                                  \
-    X(SYSTEM, -6, "a system resource (thread, epoll, eventfd, timer) failed")
+    X(SYSTEM, -6, "a system resource (thread, epoll, eventfd, timer) failed")                      \
+    X(TIMING, -7, "a job's schedule was not kept within the tolerance (--strict-timing)")
 
 typedef enum emu_err {
     EMU_OK = 0,
@@ -99,6 +100,14 @@ typedef struct emu_options {
     int png_level;
     unsigned escl_slots;
     unsigned escl_deadline_ms;
+    /* Timing report (docs/emulator.md, "Timing report"): a band more than
+     * late_tolerance_us late counts as beyond tolerance (default: the device
+     * model's DM_LATE_TOLERANCE_NS_DEFAULT, 5000 us; 0..60000000). With
+     * strict_timing, a job whose bands were late beyond it by the
+     * emulator's own doing is reported NOT FAITHFUL and emu_server_run
+     * returns EMU_E_TIMING. */
+    uint64_t late_tolerance_us;
+    int strict_timing;
 } emu_options;
 
 void emu_options_init(emu_options *opts);
@@ -117,8 +126,10 @@ uint16_t emu_server_port(const emu_server *srv);
 uint16_t emu_server_escl_port(const emu_server *srv);
 /* Serve until emu_server_stop(). Returns EMU_OK; EMU_E_TRACE when it served
  * to the end but the trace could not be written completely (the first write
- * error was logged when it happened, a summary at the end); EMU_E_SYSTEM on
- * a fatal error (which is logged). */
+ * error was logged when it happened, a summary at the end); else
+ * EMU_E_TIMING when strict_timing is set and a job was NOT FAITHFUL (each
+ * such job logged a warning); EMU_E_SYSTEM on a fatal error (which is
+ * logged). */
 int emu_server_run(emu_server *srv);
 /* Async-signal-safe and thread-safe. */
 void emu_server_stop(emu_server *srv);
