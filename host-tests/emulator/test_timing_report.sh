@@ -51,8 +51,8 @@ python3 "$SRC/host-tests/emulator/escl_scan.py" "http://127.0.0.1:$EPORT/eSCL" -
 stop_status
 [ "$ST" -eq 0 ] || fail "exit status $ST without --strict-timing, expected 0"
 grep -c 'timing: ' "$TMP/scanemu.log" | grep -qx 3 || fail "expected 2 job lines and 1 device line"
-grep -q 'scanemu\[1-1\]: info: timing: device total over 2 jobs: 70 bands' "$TMP/scanemu.log" ||
-    fail "no device total line for 70 bands"
+grep -q 'scanemu\[1-1\]: info: timing: device total over 2 jobs: 77 bands' "$TMP/scanemu.log" ||
+    fail "no device total line for 77 bands"
 python3 "$CHECK" "$TMP/t1.jsonl" "$TMP/scanemu.log" --jobs 2 --fronts usb,escl ||
     fail "report disagrees with the trace"
 
@@ -64,7 +64,7 @@ start_scanemu --device "$PROF" --trace "$TMP/t2.jsonl" --strict-timing --late-to
     -q -o "$TMP/b.tiff" || fail "wiascan (strict)"
 stop_status
 [ "$ST" -eq 4 ] || fail "exit status $ST with a NOT FAITHFUL job, expected 4"
-grep -q 'scanemu\[1-1\]: warning: timing: 20 bands, .*; usb job ok after 2 pages; NOT FAITHFUL$' \
+grep -q 'scanemu\[1-1\]: warning: timing: 22 bands, .*; usb job ok after 2 pages; NOT FAITHFUL$' \
     "$TMP/scanemu.log" || fail "no NOT FAITHFUL warning"
 grep -q '"kind":"job_end".*"strict":true,"verdict":"not_faithful"' "$TMP/t2.jsonl" ||
     fail "job_end record without the verdict"
@@ -77,7 +77,7 @@ start_scanemu --device "$PROF" --trace "$TMP/t3.jsonl" --strict-timing --late-to
     -q -o "$TMP/c.tiff" || fail "wiascan (strict, 60 s)"
 stop_status
 [ "$ST" -eq 0 ] || fail "exit status $ST with a faithful job, expected 0"
-grep -q 'info: timing: 20 bands, .*; usb job ok after 2 pages; faithful$' "$TMP/scanemu.log" ||
+grep -q 'info: timing: 22 bands, .*; usb job ok after 2 pages; faithful$' "$TMP/scanemu.log" ||
     fail "no faithful line"
 python3 "$CHECK" "$TMP/t3.jsonl" "$TMP/scanemu.log" --jobs 1 || fail "faithful report disagrees"
 
@@ -88,6 +88,6 @@ start_scanemu --device "$PROF" --no-timing --strict-timing --late-tolerance-us 0
     -q -o "$TMP/d.tiff" || fail "wiascan (no timing)"
 stop_status
 [ "$ST" -eq 0 ] || fail "exit status $ST with --no-timing, expected 0"
-grep -q "timing: 20 bands released without the profile's schedule (--no-timing)" \
+grep -q "timing: 22 bands released without the profile's schedule (--no-timing)" \
     "$TMP/scanemu.log" || fail "no --no-timing line"
 echo "PASS"
