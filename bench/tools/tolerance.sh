@@ -28,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 pass() { # NAME
-  local name=$1 pid port i
+  local name=$1 pid port
   rm -f "$OUT/port"
   "$SCANEMU" --listen 127.0.0.1:0 --port-file "$OUT/port" -q \
     --device "$ROOT/bench/fixtures/profiles/bench-2ms.yaml" \
