@@ -136,7 +136,7 @@ typedef enum dm_fault_kind {
 #undef DM_FAULT_ENUM_
         DM_FAULT_COUNT_
 } dm_fault_kind;
-const char *dm_fault_name(int kind);
+/* dm_fault_name, dm_fault_kind_parse: dm/engine.h */
 
 enum dm_trigger_kind {
     DM_TRIG_START = 0, /* at START_JOB / power-on (no position) */
@@ -170,13 +170,13 @@ typedef struct dm_fault {
 /* eSCL device quirks (scenario key `escl:`, docs/escl.md): behaviours of
  * real devices that clients carry workarounds for. Zero = none. */
 typedef struct dm_escl_quirks {
-    char make_and_model[128]; /* reported pwg:MakeAndModel ("" = the profile's) */
-    uint32_t next_doc_status; /* 503, 404 or 410 ... */
-    uint32_t next_doc_tries;  /* ... for the first N NextDocument tries of each page */
-    uint64_t load_delay_ns;   /* NextDocument sooner than this after a page: 503 */
-    uint32_t stale_adf;       /* dm_adf_state shown before the first job (JAMMED/EMPTY) */
+    char make_and_model[128];    /* reported pwg:MakeAndModel ("" = the profile's) */
+    uint32_t next_doc_status;    /* 503, 404 or 410 ... */
+    uint32_t next_doc_tries;     /* ... for the first N NextDocument tries of each page */
+    uint64_t load_delay_ns;      /* NextDocument sooner than this after a page: 503 */
+    uint32_t stale_adf;          /* dm_adf_state shown before the first job (JAMMED/EMPTY) */
     uint64_t slow_first_byte_ns; /* every response's first byte after this */
-    bool require_localhost;   /* POST ScanJobs needs Host: localhost */
+    bool require_localhost;      /* POST ScanJobs needs Host: localhost */
 } dm_escl_quirks;
 
 struct dm_scenario {
@@ -187,6 +187,7 @@ struct dm_scenario {
     bool has_seed;
     uint64_t seed;
     double time_scale;
+    uint64_t paper_wait_ns; /* wait_for_paper_ms: a job waits this long for a feed */
     dm_fault *faults;
     uint32_t n_faults;
     dm_escl_quirks escl;
