@@ -296,4 +296,29 @@ int emu_server_add_companion(emu_server *srv, const emu_companion_ops *ops, void
 /* Set by the binding that creates the eSCL listener. */
 void emu_server_set_escl_port(emu_server *srv, uint16_t port);
 
+/* Slot i is busid 1-(i+1); "1-N" to its slot, or -1. */
+int emu_busid_slot(const char *busid);
+
+/* A device was attached (peer "HOST:PORT") or detached, from its worker
+ * thread; must not block. */
+typedef void (*emu_dev_event_fn)(void *ctx, size_t slot, const char *busid, int attached,
+                                 const char *peer);
+/* Before emu_server_run. */
+void emu_server_set_dev_event(emu_server *srv, emu_dev_event_fn fn, void *ctx);
+
+/* Live plug and unplug (docs/control.md), while emu_server_run runs, from one
+ * thread (the control socket's). emu_server_plug exports ex (its strings
+ * borrowed until unplugged) in free slot `slot` and starts its worker:
+ * EMU_OK, EMU_E_INVALID (slot out of range or present), EMU_E_NOMEM,
+ * EMU_E_SYSTEM, with one line in errbuf. emu_server_unplug ends its session
+ * (the client's TCP connection is closed), joins its worker and frees the
+ * slot; after it returns nothing calls ex's backend again. EMU_E_INVALID
+ * when the slot is not present. */
+int emu_server_plug(emu_server *srv, size_t slot, const emu_export *ex, char *errbuf,
+                    size_t errlen);
+int emu_server_unplug(emu_server *srv, size_t slot);
+/* Whether slot is present; with a client attached, its "HOST:PORT" in peer
+ * (else ""). */
+int emu_server_slot_info(emu_server *srv, size_t slot, char *peer, size_t peerlen);
+
 #endif
