@@ -170,6 +170,16 @@ void emu_escl_signal_stop(emu_escl *e);
 void emu_escl_join(emu_escl *e);
 /* Stops, closes every connection (each front's connections first) and frees. */
 void emu_escl_free(emu_escl *e);
+/* Live plug and unplug (docs/control.md): devs passed to emu_escl_create
+ * are slots 0..n-1; emu_escl_add serves dev in free slot `slot` (busid
+ * 1-(slot+1); started at once if the listener runs); emu_escl_remove stops
+ * routing to it, cuts its connections (a response in progress ends
+ * mid-stream) and joins its thread; after it returns the front is no
+ * longer used. A request to a removed device's /BUSID/eSCL goes to the
+ * first device (which answers 404), or is answered 404 and closed when the
+ * first device is removed too. From one thread at a time. */
+int emu_escl_add(emu_escl *e, size_t slot, const emu_escl_dev *dev, char *errbuf, size_t errlen);
+void emu_escl_remove(emu_escl *e, size_t slot);
 
 /* ---- USB device layer ---------------------------------------------------- */
 
