@@ -253,10 +253,23 @@ static void handle_line(emu_ctl *c, ctl_client *cl, const char *line, size_t len
     json_decref(req);
 }
 
-/* Reads and answers complete lines. false when the client was closed. */
+/* Reads and answers complete lines, at most READ_BUDGET bytes per call so
+ * that a client that keeps sending does not hold the thread (epoll is
+ * level-triggered: the rest comes next round). false when the client was
+ * closed. */
+#define READ_BUDGET (1u << 20)
 static bool client_read(emu_ctl *c, ctl_client *cl)
 {
+    size_t budget = READ_BUDGET;
+
     for (;;) {
+        bool dropped;
+
+        pthread_mutex_lock(&c->mtx);
+        dropped = cl->dropped;
+        pthread_mutex_unlock(&c->mtx);
+        if (dropped || budget == 0)
+            return true; /* client_flush closes a dropped one */
         char sink[4096];
         ssize_t n;
 
@@ -264,6 +277,7 @@ static bool client_read(emu_ctl *c, ctl_client *cl)
             n = recv(cl->fd, sink, sizeof sink, MSG_DONTWAIT);
             if (n > 0) {
                 cl->drained += (size_t)n;
+                budget = (size_t)n < budget ? budget - (size_t)n : 0;
                 if (cl->drained < DRAIN_MAX)
                     continue;
             }
@@ -282,6 +296,7 @@ static bool client_read(emu_ctl *c, ctl_client *cl)
             return false;
         }
         cl->in_len += (size_t)n;
+        budget = (size_t)n < budget ? budget - (size_t)n : 0;
         size_t start = 0;
         for (;;) {
             char *nl = memchr(cl->in + start, '\n', cl->in_len - start);
