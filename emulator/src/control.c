@@ -223,7 +223,7 @@ static void handle_line(emu_ctl *c, ctl_client *cl, const char *line, size_t len
 
     if (len == 0)
         return; /* blank lines are ignored */
-    req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK * 0, &jerr);
+    req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
     if (req == NULL) {
         snprintf(msg, sizeof msg, "malformed JSON at column %d: %s", jerr.column, jerr.text);
         reply_error(c, cl, "bad_json", msg);
@@ -316,7 +316,9 @@ static bool client_read(emu_ctl *c, ctl_client *cl)
                      EMU_CTL_LINE_MAX);
             reply_error(c, cl, "line_too_long", msg);
             emu_logf(c->log, EMU_LOG_WARN, NULL, "control: %s", msg);
+            pthread_mutex_lock(&c->mtx); /* emu_ctl_publish reads it */
             cl->closing = true;
+            pthread_mutex_unlock(&c->mtx);
             cl->in_len = 0;
         }
     }
@@ -487,7 +489,6 @@ int emu_ctl_create(const char *path, const emu_log *log, emu_ctl_handler fn, voi
     umask(old);
     if (rc < 0)
         goto out_errno;
-    c->path[0] = c->path[0]; /* bound: from here on it is ours to remove */
     if (chmod(path, 0600) < 0 || lstat(path, &st) < 0 || listen(c->listen_fd, 16) < 0)
         goto out_unlink;
     c->dev = st.st_dev;
