@@ -77,17 +77,24 @@ grep -q "not a socket" "$TMP/refuse.err" || fail "no 'not a socket' message"
 rm -f "$TMP/refuse.err"
 
 start_scanemu --trace "$TMP/trace.jsonl" --control "$SOCK" --escl-listen 127.0.0.1:0 \
-    --escl-port-file "$TMP/eport" --device "$P" --device "$P" --device "$P" --scenario "$EMPTY"
+    --escl-port-file "$TMP/eport" --device "$P" --device "$P" --device "$P" --scenario "$EMPTY" \
+    --device "$P" --usb-id 1209:0005 --serial CLI-SERIAL
 EPORT=$(cat "$TMP/eport")
 [ -S "$SOCK" ] || fail "no control socket"
 [ "$(stat -c %a "$SOCK")" = 600 ] || fail "control socket mode $(stat -c %a "$SOCK"), expected 600"
+listed 1-4 | grep -q "1209:0005" || fail "--usb-id: 1-4 is not listed as 1209:0005"
+st=0
+"$SCANEMU" --listen 127.0.0.1:0 --control "$SOCK" 2>"$TMP/twice.err" || st=$?
+[ "$st" -eq 1 ] && grep -q "another server answers there" "$TMP/twice.err" || fail "a second scanemu took over a live control socket"
+rm -f "$TMP/twice.err"
 ctl list >"$TMP/list.json" || fail "list"
 python3 - "$TMP/list.json" <<'EOF' || fail "list reply"
 import json, sys
 r = json.load(open(sys.argv[1]))
-assert r["ok"] and [d["busid"] for d in r["devices"]] == ["1-1", "1-2", "1-3"], r
+assert r["ok"] and [d["busid"] for d in r["devices"]] == ["1-1", "1-2", "1-3", "1-4"], r
 s = [d["usb"]["serial"] for d in r["devices"]]
-assert s == ["SCANEMU-0001", "SCANEMU-0001-1-2", "SCANEMU-0001-1-3"], s
+assert s == ["SCANEMU-0001", "SCANEMU-0001-1-2", "SCANEMU-0001-1-3", "CLI-SERIAL"], s
+assert r["devices"][3]["usb"]["pid"] == "0005" and r["devices"][0]["usb"]["pid"] == "0001"
 assert r["devices"][0]["protocols"] == ["native"] and r["devices"][0]["escl"].endswith("/1-1/eSCL")
 assert r["devices"][2]["feeder"]["sheets"] == 0 and r["devices"][0]["state"] in ("idle", "warming_up")
 EOF
