@@ -154,6 +154,9 @@ const char *eng_fault_trace_name(const dm_engine *eng, const eng_item *it);
 /* live.c: a live fault armed and still to fire (in the running job or the
  * next). */
 bool eng_live_pending(const dm_engine *eng, const eng_live *l);
+/* Marks fired the live feeder_empty faults at page 0 of the next job (a
+ * START they refused); whether there was one. */
+bool eng_live_spend_empty_start(dm_engine *eng);
 /* The first place (page, band) the engine has not offered yet in the
  * running job; false when none runs or it has nothing left to offer. */
 bool eng_next_unoffered(const dm_engine *eng, uint32_t *page, uint32_t *band);

@@ -457,8 +457,11 @@ dm_status dm_engine_start(dm_engine *eng, const void *front, const proto_scan_pa
     }
     if (dm_engine_resolve(eng, params, &j) < 0)
         return DM_ST_INVALID;
-    if (j.source != PROTO_SCAN_SOURCE_FLATBED && eng_feeder_empty_at_start(eng))
+    if (j.source != PROTO_SCAN_SOURCE_FLATBED && eng_feeder_empty_at_start(eng)) {
+        if (eng_live_spend_empty_start(eng)) /* a live feeder_empty at page 1: spent */
+            eng_note_fault(eng, DM_FAULT_FEEDER_EMPTY, true, NULL);
         return DM_ST_FEEDER_EMPTY;
+    }
 
     /* Accepted. */
     eng->stats.jobs_started++;

@@ -40,6 +40,21 @@ bool eng_next_unoffered(const dm_engine *eng, uint32_t *page, uint32_t *band)
     return true;
 }
 
+bool eng_live_spend_empty_start(dm_engine *eng)
+{
+    bool any = false;
+
+    for (uint32_t i = 0; i < DM_ENGINE_MAX_LIVE; i++) {
+        eng_live *l = &eng->live[i];
+        if (l->used && !l->fired && l->f.kind == DM_FAULT_FEEDER_EMPTY && l->f.page == 0 &&
+            l->job == eng->stats.jobs_started + 1) {
+            l->fired = true;
+            any = true;
+        }
+    }
+    return any;
+}
+
 /* Kinds that act when a job starts, with no place. */
 static bool kind_at_start(int k)
 {

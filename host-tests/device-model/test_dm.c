@@ -3032,7 +3032,17 @@ START_TEST(live_feed)
     ck_assert_int_eq(r.end, DM_ST_FEEDER_EMPTY);
     ck_assert_uint_eq(r.pages_ok, 3);
     ck_assert_uint_eq(eng_status(&h).sheets, 0);
-    ck_assert_int_eq(live_start(&h, 0, &job), DM_ST_FEEDER_EMPTY);          /* used up */
+    ck_assert_int_eq(live_start(&h, 0, &job), DM_ST_FEEDER_EMPTY); /* used up */
+    /* a live feeder_empty at page 1 refuses one START, and is spent */
+    ck_assert_int_eq(dm_engine_live_feed(h.eng, 2, vnow(&h)), DM_OK);
+    {
+        dm_live_fault f = {.kind = dm_fault_kind_parse("feeder_empty"), .placed = true};
+        ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, NULL, 0), DM_OK);
+    }
+    ck_assert_int_eq(live_start(&h, 0, &job), DM_ST_FEEDER_EMPTY);
+    ck_assert_uint_eq(eng_status(&h).live_armed, 0);
+    ck_assert_int_eq(live_start(&h, 0, &job), DM_ST_OK);
+    ck_assert_int_eq(dm_engine_cancel(h.eng, &front_a, vnow(&h)), DM_OK);
     ck_assert_int_eq(dm_engine_live_feed(h.eng, 51, vnow(&h)), DM_E_RANGE); /* capacity 50 */
     eng_close(&h);
     eng_open(&h, "profiles/flatbed-1200.yaml", NULL, 3, 0);
