@@ -37,7 +37,7 @@ pass() { # NAME
   PIDS+=("$pid")
   for i in $(seq 100); do [ -s "$OUT/port" ] && break; sleep 0.05; done
   port=$(cat "$OUT/port")
-  for i in $(seq "$JOBS"); do
+  for _ in $(seq "$JOBS"); do
     timeout 120 "$WIASCAN" --transport "usbip://127.0.0.1:$port/1-1" --source adf \
       --pages $((BANDS / 10)) --mode gray --dpi 75 -q -o "$OUT/x.tiff"
   done
