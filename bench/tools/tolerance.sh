@@ -28,14 +28,14 @@ cleanup() {
 trap cleanup EXIT
 
 pass() { # NAME
-  local name=$1 pid port i
+  local name=$1 pid port
   rm -f "$OUT/port"
   "$SCANEMU" --listen 127.0.0.1:0 --port-file "$OUT/port" -q \
     --device "$ROOT/bench/fixtures/profiles/bench-2ms.yaml" \
     --scenario "$ROOT/bench/fixtures/scenarios/bench-sheets.yaml" --trace "$OUT/$name.jsonl" &
   pid=$!
   PIDS+=("$pid")
-  for i in $(seq 100); do [ -s "$OUT/port" ] && break; sleep 0.05; done
+  for _ in $(seq 100); do [ -s "$OUT/port" ] && break; sleep 0.05; done
   port=$(cat "$OUT/port")
   for _ in $(seq "$JOBS"); do
     timeout 120 "$WIASCAN" --transport "usbip://127.0.0.1:$port/1-1" --source adf \
