@@ -54,7 +54,7 @@ target_include_directories(scanemu_embed INTERFACE
 # What the objects need at link time, for the installed package only (no
 # target here links the archive): its config file makes these imported
 # targets again with pkg-config before it loads this export.
-foreach(dep LIBCYAML LIBYAML LIBPNG LIBJPEG LIBISAL LIBXML2)
+foreach(dep LIBCYAML LIBYAML LIBPNG LIBJPEG LIBISAL LIBXML2 JANSSON)
   target_link_libraries(scanemu_embed INTERFACE $<INSTALL_INTERFACE:PkgConfig::${dep}>)
 endforeach()
 target_link_libraries(scanemu_embed INTERFACE

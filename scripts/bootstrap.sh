@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential gcc make cmake pkg-config git libisal-dev
   libusb-1.0-0-dev libtiff-dev libtiff-tools check libcyaml-dev libyaml-dev
-  libxml2-dev libhttp-parser-dev
+  libxml2-dev libhttp-parser-dev libjansson-dev
   usbip usbutils hwdata
   qemu-system-x86 cpio busybox-static kmod zstd xz-utils
   tshark

@@ -136,7 +136,7 @@ typedef enum dm_fault_kind {
 #undef DM_FAULT_ENUM_
         DM_FAULT_COUNT_
 } dm_fault_kind;
-const char *dm_fault_name(int kind);
+/* dm_fault_name, dm_fault_kind_parse: dm/engine.h */
 
 enum dm_trigger_kind {
     DM_TRIG_START = 0, /* at START_JOB / power-on (no position) */
@@ -187,6 +187,7 @@ struct dm_scenario {
     bool has_seed;
     uint64_t seed;
     double time_scale;
+    uint64_t paper_wait_ns; /* wait_for_paper_ms: a job waits this long for a feed */
     dm_fault *faults;
     uint32_t n_faults;
     dm_escl_quirks escl;

@@ -7,6 +7,17 @@
 #include "dm/engine.h"
 
 #define ENG_MAX_FAULTS 64u
+/* Live faults (dm_engine_live_fault) have fault indices from ENG_LIVE_BASE
+ * up, so that an item's outcome or stall names either table. */
+#define ENG_LIVE_BASE ENG_MAX_FAULTS
+
+/* A fault armed at run time: one-shot, at an exact place of one job. */
+typedef struct eng_live {
+    bool used;
+    bool fired;
+    uint64_t job; /* the jobs_started count of the job it belongs to */
+    dm_fault f;   /* trig DM_TRIG_AT, page and band; parameters */
+} eng_live;
 
 /* The item under the cursor: computed once when first looked at (its
  * deadline, the faults that fire there, its pixels), released by consume. */
@@ -19,9 +30,11 @@ typedef struct eng_item {
     int outcome;        /* fault index delivering this item, -1 none */
     int stall;          /* stall fault index, -1 none */
     uint32_t n_delays;  /* delay faults that fired here */
+    bool delay_live;    /* one of them was live */
     bool stall_pending; /* a stall is owed before this item */
     bool stall_counted;
     bool event_pending;
+    bool paper_wait; /* a FEEDER_EMPTY end that a feed before its deadline revokes */
     dm_event event;
     /* DM_ITEM_BAND */
     uint32_t first_line, lines;
@@ -79,6 +92,19 @@ struct dm_engine {
 
     uint8_t *buf; /* DM_ENGINE_HEADROOM + one band's pixels */
     size_t buf_size;
+
+    /* live control (dm_engine_live_*): none of it changes an item already
+     * offered, so what a front peeked is what it consumes */
+    eng_live live[DM_ENGINE_MAX_LIVE];
+    uint32_t live_busy;       /* STARTs still to refuse BUSY */
+    bool live_cover;          /* the cover was opened: STARTs refused until cleared */
+    uint64_t live_warm_until; /* STARTs answer WARMING_UP before this */
+    double live_scale;        /* times the scenario's time_scale */
+    bool rescale_pending;     /* apply live_scale at the next item */
+    int64_t rel_offset;       /* model time shift from rescaling and paper waits */
+    bool feeder_manual;       /* fed by hand: jobs no longer reload the feeder */
+    dm_note_fn note;
+    void *note_ctx;
 };
 
 /* ---- schedule.c: when each item is due ------------------------------------- */
@@ -95,6 +121,9 @@ uint64_t eng_model_rel(const dm_engine *eng, uint32_t page, uint32_t band, bool 
 /* Absolute deadline of an item at model time rel: delays so far added,
  * never before the previous item's. */
 uint64_t eng_gate(const dm_engine *eng, uint64_t rel);
+/* Apply eng->live_scale from the item at the cursor on: the model time at
+ * which that item begins stays where the old scale put it. */
+void eng_rescale(dm_engine *eng);
 
 /* ---- faults.c: the scenario's fault plan ----------------------------------- */
 
@@ -109,8 +138,13 @@ void eng_faults_power_on(dm_engine *eng);
 bool eng_feeder_empty_at_start(const dm_engine *eng);
 /* A scripted cover_open at job start will refuse the next start. */
 bool eng_cover_open_at_start(const dm_engine *eng);
-/* Index of a feeder_empty fault that dries the feeder before page p, or -1. */
+/* Index of a feeder_empty fault that dries the feeder before page p, or -1
+ * (a live one from ENG_LIVE_BASE up). */
 int eng_feeder_empty_fault(const dm_engine *eng, uint32_t page);
+/* The fault behind index idx (scenario or live). */
+const dm_fault *eng_fault(const dm_engine *eng, int idx);
+/* A live fault at idx fired: marked, so it fires once. */
+void eng_live_fired(dm_engine *eng, int idx);
 /* Match the band-level faults at (page, band, model time rel) into it:
  * delays (accumulated in eng->delay_acc), the first stall, the first other
  * fault as the outcome. One-shot triggers are marked fired. */
@@ -125,6 +159,19 @@ uint32_t eng_fault_mangle(const dm_engine *eng, int idx, uint8_t *data, uint32_t
                           uint32_t first_line);
 /* Name for the trace of an item released, or NULL. */
 const char *eng_fault_trace_name(const dm_engine *eng, const eng_item *it);
+
+/* live.c: a live fault armed and still to fire (in the running job or the
+ * next). */
+bool eng_live_pending(const dm_engine *eng, const eng_live *l);
+/* Marks fired the live feeder_empty faults at page 0 of the next job (a
+ * START they refused); whether there was one. */
+bool eng_live_spend_empty_start(dm_engine *eng);
+/* The first place (page, band) the engine has not offered yet in the
+ * running job; false when none runs or it has nothing left to offer. */
+bool eng_next_unoffered(const dm_engine *eng, uint32_t *page, uint32_t *band);
+
+/* engine.c: a DM_NOTE_FAULT to the observer, at the item it (NULL: at START). */
+void eng_note_fault(dm_engine *eng, int kind, bool live, const eng_item *it);
 
 /* For fronts in this module. */
 const dm_escl_quirks *dm_engine_escl_quirks(const dm_engine *eng);

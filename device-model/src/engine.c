@@ -118,6 +118,73 @@ uint64_t dm_engine_late_tolerance(const dm_engine *eng)
     return eng->late_tol;
 }
 
+/* ---- notes ---------------------------------------------------------------------------- */
+
+void dm_engine_set_observer(dm_engine *eng, dm_note_fn fn, void *ctx)
+{
+    eng->note = fn;
+    eng->note_ctx = ctx;
+}
+
+static void note_send(dm_engine *eng, dm_note *n)
+{
+    if (eng->note == NULL)
+        return;
+    n->job_no = eng->stats.jobs_started;
+    n->job_start_ns = eng->job_start;
+    eng->note(eng->note_ctx, n);
+}
+
+void eng_note_fault(dm_engine *eng, int kind, bool live, const eng_item *it)
+{
+    dm_note n;
+
+    memset(&n, 0, sizeof(n));
+    n.kind = DM_NOTE_FAULT;
+    n.fault = dm_fault_name(kind);
+    n.live = live;
+    if (it != NULL) {
+        n.at_band = true;
+        n.page = it->page;
+        n.side = it->side;
+        n.band = it->band;
+        n.deadline_ns = it->deadline;
+    }
+    note_send(eng, &n);
+}
+
+static void note_item(dm_engine *eng, dm_note_kind kind, const eng_item *it, uint64_t release,
+                      uint32_t bytes)
+{
+    dm_note n;
+
+    memset(&n, 0, sizeof(n));
+    n.kind = kind;
+    n.page = it->page;
+    n.side = it->side;
+    n.band = it->band;
+    n.deadline_ns = it->deadline;
+    n.release_ns = release;
+    n.bytes = bytes;
+    n.status = it->status;
+    n.pages_done = eng->pages_done;
+    note_send(eng, &n);
+}
+
+static void note_job_end(dm_engine *eng, dm_status st, uint64_t at)
+{
+    dm_note n;
+
+    memset(&n, 0, sizeof(n));
+    n.kind = DM_NOTE_JOB_ENDED;
+    n.status = st;
+    n.release_ns = at;
+    n.page = eng->page;
+    n.band = eng->band;
+    n.pages_done = eng->pages_done;
+    note_send(eng, &n);
+}
+
 /* ---- the item under the cursor ------------------------------------------------------ */
 
 static void set_event(eng_item *it, dm_event_kind kind, uint32_t page, uint32_t arg)
@@ -162,6 +229,8 @@ static void prepare(dm_engine *eng)
 
     if (it->ready)
         return;
+    if (eng->rescale_pending)
+        eng_rescale(eng);
     memset(it, 0, sizeof(*it));
     it->ready = true;
     it->page = p;
@@ -182,9 +251,15 @@ static void prepare(dm_engine *eng)
             if (!dry) {
                 it->outcome = eng_feeder_empty_fault(eng, p);
                 dry = it->outcome >= 0;
+                eng_live_fired(eng, it->outcome);
             }
             if (dry) {
                 it->deadline = eng_gate(eng, eng_model_rel(eng, p, 0, true));
+                if (it->outcome < 0 && eng->scenario->paper_wait_ns > 0) {
+                    /* wait_for_paper_ms: a feed before the deadline revokes the end. */
+                    it->paper_wait = true;
+                    it->deadline += eng->scenario->paper_wait_ns;
+                }
                 make_end(it, DM_ST_FEEDER_EMPTY);
                 set_event(it, DM_EV_FEEDER_EMPTY, p, 0);
                 return;
@@ -263,12 +338,15 @@ static void job_cancel(dm_engine *eng, uint64_t now_ns)
     if (eng->cur.ready && item_withheld(eng, &eng->cur) && now_ns >= eng->cur.deadline) {
         eng->stats.faults_fired++;
         emit_trace(eng, &eng->cur, now_ns, 0, "band_never_comes", UINT64_MAX);
+        eng_note_fault(eng, DM_FAULT_BAND_NEVER_COMES, eng->cur.outcome >= (int)ENG_LIVE_BASE,
+                       &eng->cur);
     }
     job_ended(eng, DM_ST_CANCELED, now_ns);
     eng->active = false;
     eng->owner = NULL;
     eng->last_result = DM_ST_CANCELED;
     memset(&eng->cur, 0, sizeof(eng->cur));
+    note_job_end(eng, DM_ST_CANCELED, now_ns);
 }
 
 static void advance(dm_engine *eng, uint64_t release_ns)
@@ -319,6 +397,7 @@ int dm_engine_consume_carried(dm_engine *eng, const void *front, uint64_t releas
                               uint64_t carrier_ns, dm_item *done)
 {
     eng_item *it = &eng->cur;
+    eng_item rel;
     dm_item d;
 
     if (done == NULL)
@@ -337,16 +416,19 @@ int dm_engine_consume_carried(dm_engine *eng, const void *front, uint64_t releas
         eng->stats.faults_fired++;
         emit_trace(eng, it, release_ns, 0, "disconnect", carrier_ns);
         job_ended(eng, DM_ST_DISCONNECTED, release_ns);
+        eng_note_fault(eng, DM_FAULT_DISCONNECT, it->outcome >= (int)ENG_LIVE_BASE, it);
         eng->active = false;
         eng->owner = NULL;
         eng->last_result = DM_ST_DISCONNECTED;
         memset(it, 0, sizeof(*it));
+        note_job_end(eng, DM_ST_DISCONNECTED, release_ns);
         return DM_OK;
     case DM_ACT_STALL:
         it->stall_pending = false;
         if (!it->stall_counted) {
             it->stall_counted = true;
             eng->stats.faults_fired++;
+            eng_note_fault(eng, DM_FAULT_STALL, it->stall >= (int)ENG_LIVE_BASE, it);
         }
         emit_trace(eng, it, release_ns, 0, "stall", carrier_ns);
         return DM_OK;
@@ -367,7 +449,19 @@ int dm_engine_consume_carried(dm_engine *eng, const void *front, uint64_t releas
             eng->stats.max_late_ns = release_ns - it->deadline;
     }
     emit_trace(eng, it, release_ns, it->data_bytes, eng_fault_trace_name(eng, it), carrier_ns);
+    rel = *it;
+    if (rel.n_delays > 0)
+        eng_note_fault(eng, DM_FAULT_DELAY, rel.delay_live, &rel);
+    if (rel.outcome >= 0)
+        eng_note_fault(eng, (int)eng_fault(eng, rel.outcome)->kind,
+                       rel.outcome >= (int)ENG_LIVE_BASE, &rel);
+    if (rel.kind == DM_ITEM_BAND && rel.band == 0)
+        note_item(eng, DM_NOTE_PAGE_STARTED, &rel, release_ns, 0);
+    if (rel.kind == DM_ITEM_BAND)
+        note_item(eng, DM_NOTE_BAND, &rel, release_ns, rel.data_bytes);
     advance(eng, release_ns);
+    if (rel.kind == DM_ITEM_JOB_END)
+        note_job_end(eng, rel.status, release_ns);
     return DM_OK;
 }
 
@@ -381,8 +475,7 @@ void dm_engine_resume(dm_engine *eng, const void *front)
 {
     eng_item *it = &eng->cur;
 
-    if (owns_job(eng, front) && it->ready && it->stall >= 0 &&
-        !eng->scenario->faults[it->stall].clears)
+    if (owns_job(eng, front) && it->ready && it->stall >= 0 && !eng_fault(eng, it->stall)->clears)
         it->stall_pending = true;
 }
 
@@ -418,8 +511,11 @@ dm_status dm_engine_start(dm_engine *eng, const void *front, const proto_scan_pa
     }
     if (dm_engine_resolve(eng, params, &j) < 0)
         return DM_ST_INVALID;
-    if (j.source != PROTO_SCAN_SOURCE_FLATBED && eng_feeder_empty_at_start(eng))
+    if (j.source != PROTO_SCAN_SOURCE_FLATBED && eng_feeder_empty_at_start(eng)) {
+        if (eng_live_spend_empty_start(eng)) /* a live feeder_empty at page 1: spent */
+            eng_note_fault(eng, DM_FAULT_FEEDER_EMPTY, true, NULL);
         return DM_ST_FEEDER_EMPTY;
+    }
 
     /* Accepted. */
     eng->stats.jobs_started++;
@@ -431,15 +527,28 @@ dm_status dm_engine_start(dm_engine *eng, const void *front, const proto_scan_pa
     eng->job_valid = true;
     eng->job_start = now_ns;
     eng_schedule_job(eng, now_ns);
-    eng->sheets_left = eng->scenario->sheets;
+    if (!eng->feeder_manual)
+        eng->sheets_left = eng->scenario->sheets;
     eng->pages_done = 0;
     eng->page = 0;
     eng->band = 0;
     dm_lat_acc_clear(&eng->job_lat);
     memset(eng->fired, 0, sizeof(eng->fired));
     memset(&eng->cur, 0, sizeof(eng->cur));
+    /* Live faults of earlier jobs (fired, or never reached) are spent. */
+    for (uint32_t i = 0; i < DM_ENGINE_MAX_LIVE; i++)
+        if (eng->live[i].used && (eng->live[i].fired || eng->live[i].job < eng->stats.jobs_started))
+            memset(&eng->live[i], 0, sizeof(eng->live[i]));
     if (job != NULL)
         *job = j;
+    if (eng->note != NULL) {
+        dm_note n;
+        memset(&n, 0, sizeof(n));
+        n.kind = DM_NOTE_JOB_STARTED;
+        n.release_ns = now_ns;
+        n.job = &eng->job;
+        note_send(eng, &n);
+    }
     return DM_ST_OK;
 }
 
@@ -497,7 +606,7 @@ void dm_engine_status_get(const dm_engine *eng, uint64_t now_ns, dm_engine_statu
     out->owner = eng->active ? eng->owner : NULL;
     out->n_fronts = eng->n_fronts;
     out->warmup_remaining_ns = now_ns < until ? until - now_ns : 0;
-    out->sheets = eng->active ? eng->sheets_left : eng->scenario->sheets;
+    out->sheets = eng->active || eng->feeder_manual ? eng->sheets_left : eng->scenario->sheets;
     out->adf = adf_state(eng);
     out->cover_open = eng->cover_open;
     out->job_valid = eng->job_valid;
@@ -507,6 +616,15 @@ void dm_engine_status_get(const dm_engine *eng, uint64_t now_ns, dm_engine_statu
     out->pages_done = eng->pages_done;
     out->last_result = eng->last_result;
     out->stats = eng->stats;
+    out->time_scale = eng->live_scale;
+    out->feeder_manual = eng->feeder_manual;
+    out->live_busy = eng->live_busy;
+    out->live_cover_open = eng->live_cover;
+    out->live_warmup_ns = eng->live_warm_until > now_ns ? eng->live_warm_until - now_ns : 0;
+    out->bands_per_page = eng->job_valid ? eng->job.bands_per_page : 0;
+    for (uint32_t i = 0; i < DM_ENGINE_MAX_LIVE; i++)
+        if (eng_live_pending(eng, &eng->live[i]))
+            out->live_armed++;
 }
 
 void dm_engine_get_stats(const dm_engine *eng, dm_device_stats *out)
@@ -597,6 +715,7 @@ int dm_engine_create_a(const dm_alloc *a, const dm_engine_config *cfg, dm_engine
         goto out_free_scenario;
     }
     eng->last_result = DM_ST_OK;
+    eng->live_scale = 1.0;
     dm_engine_power_cycle(eng, dm_engine_now(eng));
     *out = eng;
     return DM_OK;

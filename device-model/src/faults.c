@@ -3,14 +3,28 @@
  * fronts see dm_status, dm_event and dm_item_action only. */
 #include "engine-internal.h"
 
-static const dm_fault *fault_at(const dm_engine *eng, int idx)
+const dm_fault *eng_fault(const dm_engine *eng, int idx)
 {
+    if (idx >= (int)ENG_LIVE_BASE)
+        return &eng->live[idx - (int)ENG_LIVE_BASE].f;
     return &eng->scenario->faults[idx];
+}
+
+/* A live fault that belongs to the running job. */
+static bool live_in_job(const dm_engine *eng, const eng_live *l)
+{
+    return l->used && !l->fired && eng->active && l->job == eng->stats.jobs_started;
+}
+
+void eng_live_fired(dm_engine *eng, int idx)
+{
+    if (idx >= (int)ENG_LIVE_BASE)
+        eng->live[idx - (int)ENG_LIVE_BASE].fired = true;
 }
 
 bool eng_fault_is(const dm_engine *eng, int idx, dm_fault_kind kind)
 {
-    return idx >= 0 && fault_at(eng, idx)->kind == kind;
+    return idx >= 0 && eng_fault(eng, idx)->kind == kind;
 }
 
 /* ---- power-on and job start -------------------------------------------------- */
@@ -24,7 +38,7 @@ uint64_t eng_warmup_until(const dm_engine *eng)
         if (f->kind == DM_FAULT_WARMING_UP && eng->power_on_ns + f->ms_ns > until)
             until = eng->power_on_ns + f->ms_ns;
     }
-    return until;
+    return eng->live_warm_until > until ? eng->live_warm_until : until;
 }
 
 void eng_faults_power_on(dm_engine *eng)
@@ -41,11 +55,24 @@ dm_status eng_start_refusal(dm_engine *eng)
 {
     const dm_scenario *sc = eng->scenario;
 
+    if (eng->live_busy > 0) {
+        eng->live_busy--;
+        eng->stats.faults_fired++;
+        eng_note_fault(eng, DM_FAULT_BUSY, true, NULL);
+        return DM_ST_BUSY;
+    }
+    if (eng->live_cover) {
+        eng->stats.faults_fired++;
+        eng->cover_open = true;
+        eng_note_fault(eng, DM_FAULT_COVER_OPEN, true, NULL);
+        return DM_ST_COVER_OPEN;
+    }
     for (uint32_t i = 0; i < sc->n_faults && i < ENG_MAX_FAULTS; i++) {
         const dm_fault *f = &sc->faults[i];
         if (f->kind == DM_FAULT_BUSY && eng->busy_left[i] > 0) {
             eng->busy_left[i]--;
             eng->stats.faults_fired++;
+            eng_note_fault(eng, DM_FAULT_BUSY, false, NULL);
             return DM_ST_BUSY;
         }
         if (f->kind == DM_FAULT_COVER_OPEN && f->trig == DM_TRIG_START &&
@@ -54,6 +81,7 @@ dm_status eng_start_refusal(dm_engine *eng)
                 eng->cover_left[i]--;
             eng->stats.faults_fired++;
             eng->cover_open = true;
+            eng_note_fault(eng, DM_FAULT_COVER_OPEN, false, NULL);
             return DM_ST_COVER_OPEN;
         }
     }
@@ -64,6 +92,8 @@ bool eng_cover_open_at_start(const dm_engine *eng)
 {
     const dm_scenario *sc = eng->scenario;
 
+    if (eng->live_cover)
+        return true;
     for (uint32_t i = 0; i < sc->n_faults && i < ENG_MAX_FAULTS; i++) {
         const dm_fault *f = &sc->faults[i];
         if (f->kind == DM_FAULT_COVER_OPEN && f->trig == DM_TRIG_START &&
@@ -76,11 +106,18 @@ bool eng_cover_open_at_start(const dm_engine *eng)
 bool eng_feeder_empty_at_start(const dm_engine *eng)
 {
     const dm_scenario *sc = eng->scenario;
-    bool empty = sc->sheets == 0;
+    bool empty = eng->feeder_manual ? eng->sheets_left == 0 : sc->sheets == 0;
 
     for (uint32_t i = 0; i < sc->n_faults; i++)
         if (sc->faults[i].kind == DM_FAULT_FEEDER_EMPTY && sc->faults[i].page == 0)
             empty = true;
+    /* A live one armed for the next job's first sheet. */
+    for (uint32_t i = 0; i < DM_ENGINE_MAX_LIVE; i++) {
+        const eng_live *l = &eng->live[i];
+        if (l->used && !l->fired && l->f.kind == DM_FAULT_FEEDER_EMPTY && l->f.page == 0 &&
+            l->job == eng->stats.jobs_started + (eng->active ? 0u : 1u))
+            empty = true;
+    }
     return empty;
 }
 
@@ -88,6 +125,11 @@ int eng_feeder_empty_fault(const dm_engine *eng, uint32_t page)
 {
     const dm_scenario *sc = eng->scenario;
 
+    for (uint32_t i = 0; i < DM_ENGINE_MAX_LIVE; i++) {
+        const eng_live *l = &eng->live[i];
+        if (live_in_job(eng, l) && l->f.kind == DM_FAULT_FEEDER_EMPTY && l->f.page == page)
+            return (int)(ENG_LIVE_BASE + i);
+    }
     for (uint32_t i = 0; i < sc->n_faults; i++) {
         const dm_fault *f = &sc->faults[i];
         if (f->kind == DM_FAULT_FEEDER_EMPTY && f->page == page)
@@ -145,33 +187,49 @@ static bool kind_at_band(dm_fault_kind k)
     return k != DM_FAULT_WARMING_UP && k != DM_FAULT_BUSY && k != DM_FAULT_FEEDER_EMPTY;
 }
 
+static void take_fault(dm_engine *eng, eng_item *it, const dm_fault *f, int idx)
+{
+    if (f->kind == DM_FAULT_DELAY) {
+        eng->delay_acc += f->ms_ns;
+        it->n_delays++;
+        it->delay_live = it->delay_live || idx >= (int)ENG_LIVE_BASE;
+    } else if (f->kind == DM_FAULT_STALL) {
+        if (it->stall < 0) {
+            it->stall = idx;
+            it->stall_pending = true;
+        }
+    } else if (it->outcome < 0) {
+        it->outcome = idx;
+    }
+}
+
+/* Live faults first: one armed by hand at the same band as a scripted one
+ * takes its place (the scripted one is spent as if it had fired). */
 void eng_faults_at_band(dm_engine *eng, eng_item *it, uint32_t page, uint32_t band, uint64_t rel)
 {
     const dm_scenario *sc = eng->scenario;
 
+    for (uint32_t i = 0; i < DM_ENGINE_MAX_LIVE; i++) {
+        eng_live *l = &eng->live[i];
+        if (!live_in_job(eng, l) || !kind_at_band(l->f.kind) || l->f.page != page ||
+            l->f.band != band)
+            continue;
+        l->fired = true;
+        take_fault(eng, it, &l->f, (int)(ENG_LIVE_BASE + i));
+    }
     for (uint32_t i = 0; i < sc->n_faults && i < ENG_MAX_FAULTS; i++) {
         const dm_fault *f = &sc->faults[i];
         if (!kind_at_band(f->kind) || !fault_matches(eng, i, page, band, rel + eng->delay_acc))
             continue;
         if (f->trig == DM_TRIG_AT || f->trig == DM_TRIG_AFTER)
             eng->fired[i] = true;
-        if (f->kind == DM_FAULT_DELAY) {
-            eng->delay_acc += f->ms_ns;
-            it->n_delays++;
-        } else if (f->kind == DM_FAULT_STALL) {
-            if (it->stall < 0) {
-                it->stall = (int)i;
-                it->stall_pending = true;
-            }
-        } else if (it->outcome < 0) {
-            it->outcome = (int)i;
-        }
+        take_fault(eng, it, f, (int)i);
     }
 }
 
 dm_status eng_fault_end_status(const dm_engine *eng, int idx)
 {
-    switch (fault_at(eng, idx)->kind) {
+    switch (eng_fault(eng, idx)->kind) {
     case DM_FAULT_PAPER_JAM:
         return DM_ST_PAPER_JAM;
     case DM_FAULT_MULTI_FEED:
@@ -187,7 +245,7 @@ dm_status eng_fault_end_status(const dm_engine *eng, int idx)
 
 dm_event_kind eng_fault_event(const dm_engine *eng, int idx)
 {
-    switch (fault_at(eng, idx)->kind) {
+    switch (eng_fault(eng, idx)->kind) {
     case DM_FAULT_PAPER_JAM:
         return DM_EV_PAPER_JAM;
     case DM_FAULT_MULTI_FEED:
@@ -206,7 +264,7 @@ dm_event_kind eng_fault_event(const dm_engine *eng, int idx)
 uint32_t eng_fault_mangle(const dm_engine *eng, int idx, uint8_t *data, uint32_t bytes,
                           uint32_t first_line)
 {
-    const dm_fault *f = fault_at(eng, idx);
+    const dm_fault *f = eng_fault(eng, idx);
     uint64_t off =
         f->has_byte ? (f->byte - (uint64_t)first_line * eng->job.bytes_per_line) : bytes / 2;
 
@@ -230,7 +288,7 @@ uint32_t eng_fault_mangle(const dm_engine *eng, int idx, uint8_t *data, uint32_t
 const char *eng_fault_trace_name(const dm_engine *eng, const eng_item *it)
 {
     if (it->outcome >= 0)
-        return dm_fault_name(fault_at(eng, it->outcome)->kind);
+        return dm_fault_name(eng_fault(eng, it->outcome)->kind);
     if (it->kind == DM_ITEM_JOB_END && it->status == DM_ST_FEEDER_EMPTY)
         return "feeder_empty";
     if (it->n_delays > 0)

@@ -66,6 +66,7 @@ struct raw_scenario {
     char *sheets;
     char *seed;
     char *time_scale;
+    char *wait_for_paper_ms;
     struct raw_fault *faults;
     unsigned faults_count;
     struct raw_escl *escl;
@@ -130,6 +131,8 @@ static const cyaml_schema_field_t scenario_fields[] = {
     DM_FIXTURE_NUM("sheets", CYAML_FLAG_DEFAULT, struct raw_scenario, sheets),
     DM_FIXTURE_NUM("seed", CYAML_FLAG_OPTIONAL, struct raw_scenario, seed),
     DM_FIXTURE_NUM("time_scale", CYAML_FLAG_OPTIONAL, struct raw_scenario, time_scale),
+    DM_FIXTURE_NUM("wait_for_paper_ms", CYAML_FLAG_OPTIONAL, struct raw_scenario,
+                   wait_for_paper_ms),
     CYAML_FIELD_SEQUENCE("faults", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_scenario,
                          faults, &fault_entry, 0, 64),
     CYAML_FIELD_MAPPING_PTR("escl", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_scenario,
@@ -151,6 +154,14 @@ const char *dm_fault_name(int kind)
     default:
         return "?";
     }
+}
+
+int dm_fault_kind_parse(const char *name)
+{
+    for (int k = 0; name != NULL && k < DM_FAULT_COUNT_; k++)
+        if (strcmp(dm_fault_name(k), name) == 0)
+            return k;
+    return DM_E_INVALID;
 }
 
 static bool fault_needs_place(dm_fault_kind k)
@@ -403,7 +414,7 @@ static int escl_convert(const dm_fixture_msg *m, const struct raw_escl *r, dm_es
 
 static int scenario_check(dm_scenario *s, const struct raw_scenario *r, dm_fixture_msg m)
 {
-    uint32_t seed = 0;
+    uint32_t seed = 0, wait_ms = 0;
     int rc;
 
     snprintf(s->name, sizeof(s->name), "%s", r->name);
@@ -420,6 +431,11 @@ static int scenario_check(dm_scenario *s, const struct raw_scenario *r, dm_fixtu
     rc = dm_fixture_real(&m, "time_scale", r->time_scale, 0.0, 100.0, &s->time_scale);
     if (rc < 0)
         return rc;
+    rc = dm_fixture_u32(&m, "wait_for_paper_ms", r->wait_for_paper_ms, 1, DM_LIM_TIME_MS_MAX,
+                        &wait_ms);
+    if (rc < 0)
+        return rc;
+    s->paper_wait_ns = (uint64_t)wait_ms * 1000000u;
     for (unsigned i = 0; i < r->faults_count; i++) {
         rc = fault_convert(&m, &r->faults[i], i, s->sheets, &s->faults[i]);
         if (rc < 0)

@@ -10,8 +10,25 @@
 #include "drv/drv.h"
 #include "protocol/usb.h"
 
-#define DRV_DEFAULT_VID 0x1209u
-#define DRV_DEFAULT_PID 0x0001u
+#define DRV_DEFAULT_VID      0x1209u
+#define DRV_DEFAULT_PID      0x0001u
+#define DRV_DEFAULT_PID_LAST 0x000Fu /* the pid.codes test PIDs 0001..000f */
+
+/* Whether vid:pid is what o accepts (see drv_open_options.match_id). */
+static inline int drv_id_matches(const drv_open_options *o, uint16_t vid, uint16_t pid)
+{
+    uint16_t last = o->pid_last > o->pid ? o->pid_last : o->pid;
+    return !o->match_id || (vid == o->vid && pid >= o->pid && pid <= last);
+}
+
+/* "1209:0001" or "1209:0001-000f" for messages. */
+static inline void drv_id_str(const drv_open_options *o, char *out, size_t len)
+{
+    if (o->pid_last > o->pid)
+        snprintf(out, len, "%04x:%04x-%04x", o->vid, o->pid, o->pid_last);
+    else
+        snprintf(out, len, "%04x:%04x", o->vid, o->pid);
+}
 #define DRV_DEFAULT_URI "usbip://127.0.0.1:3240/1-1"
 
 /* USB requests and descriptor types: protocol/usb.h (PROTO_USB_*), shared

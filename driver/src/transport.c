@@ -30,6 +30,7 @@ void drv_open_options_init(drv_open_options *o)
     o->match_id = 1;
     o->vid = DRV_DEFAULT_VID;
     o->pid = DRV_DEFAULT_PID;
+    o->pid_last = DRV_DEFAULT_PID_LAST;
     o->timeout_ms = 5000;
 }
 
@@ -64,8 +65,8 @@ int drv_transport_open(const char *uri, const drv_open_options *o, drv_transport
             return ops->open(uri + n + 1, o, out, errbuf, errlen);
     }
     drv_errf(errbuf, errlen,
-             "unknown transport '%s' (expected usbip://HOST:PORT/BUSID, libusb[:VID:PID] or "
-             "escl+http://HOST:PORT/PATH)",
+             "unknown transport '%s' (expected usbip://HOST:PORT/BUSID, "
+             "libusb[:VID:PID[,serial=S]], libusb:BUS.DEV or escl+http://HOST:PORT/PATH)",
              uri);
     return DRV_E_URI;
 }

@@ -721,9 +721,11 @@ static int usbip_import(drv_usbip *u, const drv_open_options *o, char *errbuf, s
         drv_errf(errbuf, errlen, "%s sent a malformed OP_REP_IMPORT device record", u->peer);
         return DRV_E_NOT_USBIP;
     }
-    if (o->match_id && (d.idVendor != o->vid || d.idProduct != o->pid)) {
-        drv_errf(errbuf, errlen, "busid '%s' on %s is %04x:%04x, not the expected %04x:%04x",
-                 u->busid, u->peer, d.idVendor, d.idProduct, o->vid, o->pid);
+    if (!drv_id_matches(o, d.idVendor, d.idProduct)) {
+        char want[32];
+        drv_id_str(o, want, sizeof want);
+        drv_errf(errbuf, errlen, "busid '%s' on %s is %04x:%04x, not the expected %s", u->busid,
+                 u->peer, d.idVendor, d.idProduct, want);
         return DRV_E_WRONG_DEVICE;
     }
     u->devid = proto_usbip_devid(d.busnum, d.devnum);

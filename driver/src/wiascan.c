@@ -23,11 +23,13 @@ static const char usage_text[] =
     "\n"
     "  --transport URI     usbip://HOST:PORT/BUSID (userspace USB/IP, default\n"
     "                      usbip://127.0.0.1:3240/1-1), libusb[:VID:PID] (a device\n"
-    "                      the kernel sees, default 1209:0001), or\n"
+    "                      the kernel sees, default 1209:0001; libusb:VID:PID,serial=S\n"
+    "                      or libusb:BUS.DEV pick one of several identical ones), or\n"
     "                      escl+http://HOST:PORT/PATH (an eSCL scanner on the network,\n"
     "                      PATH usually /eSCL; pages come as PNG, else JPEG; --seed\n"
     "                      does not apply). escl+usb (IPP-USB) is not implemented yet\n"
-    "  --device-id VID:PID the device usbip must find at BUSID (default 1209:0001;\n"
+    "  --device-id VID:PID the device usbip must find at BUSID (default 1209:0001 to\n"
+    "                      1209:000f, scanemu's profiles;\n"
     "                      'any' accepts any device with the scanner interface)\n"
     "  --source SRC        flatbed, adf (default) or duplex\n"
     "  --pages N           pages to scan; 0 = until the feeder is empty (default for\n"
@@ -168,6 +170,7 @@ static void parse_id(const char *s, drv_open_options *o)
     o->match_id = 1;
     o->vid = (uint16_t)v;
     o->pid = (uint16_t)p;
+    o->pid_last = 0; /* exactly this one */
 }
 
 /* Options seen so far: every option is single-valued, so a second one is

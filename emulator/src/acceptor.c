@@ -29,22 +29,35 @@ static int op_slot(const emu_server *srv, const emu_opconn *c)
     return (int)(c - srv->ops);
 }
 
+static void devlist_put(emu_devlist *l);
+static int build_devlist(emu_server *srv);
+
 static void op_close(emu_server *srv, emu_opconn *c)
 {
     epoll_ctl(srv->acceptor_epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
+    devlist_put(c->devlist);
+    c->devlist = NULL;
     c->stage = OP_FREE;
     emu_admit_release(&srv->admit, op_slot(srv, c));
 }
 
-/* An import answered OK but not delivered: the device is free again. */
+static void devlist_put(emu_devlist *l)
+{
+    if (l && --l->refs == 0)
+        free(l);
+}
+
+/* An import answered OK but not delivered: the device is free again
+ * (unless it was unplugged, or plugged anew, since). */
 static void op_unreserve(emu_opconn *c)
 {
     if (c->stage != OP_WRITE || c->after != OP_AFTER_HANDOFF)
         return;
     pthread_mutex_lock(&c->dev->mtx);
-    c->dev->busy = 0;
+    if (c->dev->gen == c->dev_gen && !c->dev->unplugged)
+        c->dev->busy = 0;
     pthread_mutex_unlock(&c->dev->mtx);
 }
 
@@ -197,9 +210,16 @@ static void op_import(emu_server *srv, emu_opconn *c)
         return;
     }
     emu_dev *d = NULL;
-    for (size_t i = 0; i < srv->ndev; i++)
-        if (strcmp(srv->devs[i].busid, busid) == 0)
-            d = &srv->devs[i];
+    uint32_t gen = 0;
+    int slot = emu_busid_slot(busid);
+    pthread_mutex_lock(&srv->tbl_mtx);
+    if (slot >= 0 && srv->devs[slot].present) {
+        d = &srv->devs[slot];
+        pthread_mutex_lock(&d->mtx);
+        gen = d->gen;
+        pthread_mutex_unlock(&d->mtx);
+    }
+    pthread_mutex_unlock(&srv->tbl_mtx);
     if (!d) {
         emu_logf(&srv->log, EMU_LOG_INFO, NULL, "%s: import of unknown busid \"%s\": ST_NODEV",
                  c->peer, busid);
@@ -219,9 +239,16 @@ static void op_import(emu_server *srv, emu_opconn *c)
         pthread_mutex_lock(&d->mtx);
         busy = d->busy;
     }
-    if (!busy)
+    int gone = d->unplugged || d->gen != gen; /* unplugged meanwhile */
+    if (!busy && !gone)
         d->busy = 1;
     pthread_mutex_unlock(&d->mtx);
+    if (gone) {
+        emu_logf(&srv->log, EMU_LOG_INFO, NULL, "%s: import of unplugged busid \"%s\": ST_NODEV",
+                 c->peer, busid);
+        op_reply_status(srv, c, PROTO_USBIP_ST_NODEV);
+        return;
+    }
     if (busy) {
         emu_logf(&srv->log, EMU_LOG_INFO, d->busid,
                  "%s: import refused, already attached: ST_DEV_BUSY", c->peer);
@@ -233,6 +260,7 @@ static void op_import(emu_server *srv, emu_opconn *c)
     proto_usbip_device_encode(&d->rec, c->reply + PROTO_USBIP_OP_HDR_SIZE,
                               sizeof c->reply - PROTO_USBIP_OP_HDR_SIZE);
     c->dev = d;
+    c->dev_gen = gen;
     op_start_write(srv, c, c->reply, sizeof c->reply, OP_AFTER_HANDOFF);
 }
 
@@ -241,11 +269,21 @@ static void op_handoff(emu_server *srv, emu_opconn *c)
     emu_dev *d = c->dev;
     epoll_ctl(srv->acceptor_epfd, EPOLL_CTL_DEL, c->fd, NULL);
     pthread_mutex_lock(&d->mtx);
-    d->handoff_fd = c->fd;
+    int gone = d->unplugged || d->gen != c->dev_gen;
+    if (!gone) {
+        d->handoff_fd = c->fd;
+        /* The eventfd is written under the lock: an unplug (which takes
+         * it) cannot close it in between. */
+        uint64_t one = 1;
+        ssize_t r = write(d->handoff_efd, &one, sizeof one);
+        (void)r;
+    }
     pthread_mutex_unlock(&d->mtx);
-    uint64_t one = 1;
-    ssize_t r = write(d->handoff_efd, &one, sizeof one);
-    (void)r;
+    if (gone) { /* unplugged while its reply went out: the connection ends */
+        emu_logf(&srv->log, EMU_LOG_INFO, NULL, "%s: device unplugged during the import; closing",
+                 c->peer);
+        close(c->fd);
+    }
     c->fd = -1;
     c->stage = OP_FREE;
     emu_admit_release(&srv->admit, op_slot(srv, c));
@@ -315,7 +353,13 @@ static void op_event(emu_server *srv, emu_opconn *c, uint32_t events)
                 return;
             }
             if (h.code == PROTO_USBIP_OP_REQ_DEVLIST) {
-                op_start_write(srv, c, srv->devlist, srv->devlist_len, OP_AFTER_CLOSE);
+                if (build_devlist(srv) < 0) {
+                    op_fail(srv, c, "out of memory building the device list");
+                    return;
+                }
+                c->devlist = srv->devlist;
+                c->devlist->refs++;
+                op_start_write(srv, c, c->devlist->data, c->devlist->len, OP_AFTER_CLOSE);
                 return;
             }
             if (h.code != PROTO_USBIP_OP_REQ_IMPORT) {
@@ -399,26 +443,41 @@ static int open_listener(emu_server *srv, const emu_options *opts, char *errbuf,
                           opts->listen_port, &srv->listen_fd, &srv->port, errbuf, errlen);
 }
 
-static int build_devlist(emu_server *srv, char *errbuf, size_t errlen)
+/* srv->devlist up to date with the present slots: rebuilt when a slot came
+ * or went since (connections still writing the old one keep it alive). */
+static int build_devlist(emu_server *srv)
 {
-    size_t len = PROTO_USBIP_OP_HDR_SIZE + PROTO_USBIP_DEVLIST_COUNT_SIZE +
-                 srv->ndev * (PROTO_USBIP_DEVICE_SIZE + EMU_INTF_MAX * PROTO_USBIP_INTERFACE_SIZE);
-    uint8_t *p = malloc(len);
-    if (!p) {
-        snprintf(errbuf, errlen, "out of memory");
+    unsigned gen = atomic_load(&srv->devlist_gen);
+    if (srv->devlist && srv->devlist_built == gen)
+        return EMU_OK;
+    size_t len =
+        PROTO_USBIP_OP_HDR_SIZE + PROTO_USBIP_DEVLIST_COUNT_SIZE +
+        EMU_MAX_DEVICES * (PROTO_USBIP_DEVICE_SIZE + EMU_INTF_MAX * PROTO_USBIP_INTERFACE_SIZE);
+    emu_devlist *l = malloc(sizeof(*l) + len);
+    if (!l)
         return EMU_E_NOMEM;
-    }
-    size_t n = 0;
-    proto_usbip_op_hdr h = {PROTO_USBIP_VERSION, PROTO_USBIP_OP_REP_DEVLIST, PROTO_USBIP_ST_OK};
-    n += (size_t)proto_usbip_op_hdr_encode(&h, p, len);
-    n += (size_t)proto_usbip_devcount_encode((uint32_t)srv->ndev, p + n, len - n);
-    for (size_t i = 0; i < srv->ndev; i++) {
+    uint8_t *p = l->data;
+    size_t n = PROTO_USBIP_OP_HDR_SIZE + PROTO_USBIP_DEVLIST_COUNT_SIZE;
+    uint32_t count = 0;
+    pthread_mutex_lock(&srv->tbl_mtx);
+    gen = atomic_load(&srv->devlist_gen);
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++) {
+        if (!srv->devs[i].present)
+            continue;
         n += (size_t)proto_usbip_device_encode(&srv->devs[i].rec, p + n, len - n);
         for (unsigned k = 0; k < srv->devs[i].rec.bNumInterfaces; k++)
             n += (size_t)proto_usbip_interface_encode(&srv->devs[i].intf[k], p + n, len - n);
+        count++;
     }
-    srv->devlist = p;
-    srv->devlist_len = n;
+    pthread_mutex_unlock(&srv->tbl_mtx);
+    proto_usbip_op_hdr h = {PROTO_USBIP_VERSION, PROTO_USBIP_OP_REP_DEVLIST, PROTO_USBIP_ST_OK};
+    size_t k = (size_t)proto_usbip_op_hdr_encode(&h, p, len);
+    proto_usbip_devcount_encode(count, p + k, len - k);
+    l->refs = 1;
+    l->len = n;
+    devlist_put(srv->devlist);
+    srv->devlist = l;
+    srv->devlist_built = gen;
     return EMU_OK;
 }
 
@@ -441,9 +500,11 @@ int emu_acceptor_init(emu_server *srv, const emu_options *opts, char *errbuf, si
     }
     for (unsigned i = 0; i < lim.slots; i++)
         srv->ops[i].fd = -1;
-    rc = build_devlist(srv, errbuf, errlen);
-    if (rc < 0)
+    rc = build_devlist(srv);
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "out of memory");
         return rc;
+    }
     rc = open_listener(srv, opts, errbuf, errlen);
     if (rc < 0)
         return rc;
@@ -503,13 +564,15 @@ void emu_acceptor_close_all(emu_server *srv)
 
 void emu_acceptor_free(emu_server *srv)
 {
-    for (unsigned i = 0; srv->ops && i < srv->admit.lim.slots; i++)
+    for (unsigned i = 0; srv->ops && i < srv->admit.lim.slots; i++) {
         if (srv->ops[i].stage != OP_FREE && srv->ops[i].fd >= 0)
             close(srv->ops[i].fd);
+        devlist_put(srv->ops[i].devlist);
+    }
     free(srv->ops);
     srv->ops = NULL;
     emu_admit_free(&srv->admit);
-    free(srv->devlist);
+    devlist_put(srv->devlist);
     srv->devlist = NULL;
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);

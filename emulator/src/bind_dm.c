@@ -10,18 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bind-internal.h"
 #include "dm/engine.h"
-#include "emu-internal.h"
 
-/* One exported device: the model plus what the binding logs about it. */
-typedef struct emu_dm_port {
-    dm_device *dev;
-    pthread_mutex_t lock; /* the device model of this device */
-    emu_log log;
-    char busid[PROTO_USBIP_BUSID_SIZE];
-    uint64_t jobs_seen;
-    emu_trace_port *tport; /* NULL without --trace */
-} emu_dm_port;
+typedef emu_dm_slot emu_dm_port;
 
 static int be_bulk_out(void *ctx, const uint8_t *buf, size_t len)
 {
@@ -31,12 +23,12 @@ static int be_bulk_out(void *ctx, const uint8_t *buf, size_t len)
     dm_device_stats st;
 
     pthread_mutex_lock(&p->lock);
-    rc = dm_device_bulk_out(p->dev, buf, len);
-    dm_device_get_stats(p->dev, &st);
+    rc = dm_device_bulk_out(p->device, buf, len);
+    dm_device_get_stats(p->device, &st);
     if (st.jobs_started != p->jobs_seen) {
         /* A job started: say so if a scripted fault can never fire in it. */
         p->jobs_seen = st.jobs_started;
-        never = dm_device_job_check(p->dev, msg, sizeof msg) == DM_E_RANGE;
+        never = dm_device_job_check(p->device, msg, sizeof msg) == DM_E_RANGE;
     }
     pthread_mutex_unlock(&p->lock);
     if (never)
@@ -47,35 +39,35 @@ static void be_peek(void *ctx, enum dm_endpoint ep, uint64_t now_ns, dm_in *out)
 {
     emu_dm_port *p = ctx;
     pthread_mutex_lock(&p->lock);
-    dm_device_peek(p->dev, ep, now_ns, out);
+    dm_device_peek(p->device, ep, now_ns, out);
     pthread_mutex_unlock(&p->lock);
 }
 static void be_consume(void *ctx, enum dm_endpoint ep, uint64_t release_ns)
 {
     emu_dm_port *p = ctx;
     pthread_mutex_lock(&p->lock);
-    dm_device_consume(p->dev, ep, release_ns);
+    dm_device_consume(p->device, ep, release_ns);
     pthread_mutex_unlock(&p->lock);
 }
 static void be_consume_urb(void *ctx, enum dm_endpoint ep, uint64_t release_ns, uint64_t urb_ns)
 {
     emu_dm_port *p = ctx;
     pthread_mutex_lock(&p->lock);
-    dm_device_consume_urb(p->dev, ep, release_ns, urb_ns);
+    dm_device_consume_urb(p->device, ep, release_ns, urb_ns);
     pthread_mutex_unlock(&p->lock);
 }
 static void be_clear_halt(void *ctx, enum dm_endpoint ep)
 {
     emu_dm_port *p = ctx;
     pthread_mutex_lock(&p->lock);
-    dm_device_clear_halt(p->dev, ep);
+    dm_device_clear_halt(p->device, ep);
     pthread_mutex_unlock(&p->lock);
 }
 static void be_reset(void *ctx)
 {
     emu_dm_port *p = ctx;
     pthread_mutex_lock(&p->lock);
-    dm_device_reset(p->dev);
+    dm_device_reset(p->device);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -96,48 +88,7 @@ static const emu_backend_ops dm_backend = {
     .reset = be_reset,
 };
 
-/* Everything the dm side owns; freed after the server. */
-typedef struct emu_dm_bundle {
-    dm_clock_real clock;
-    /* Scenarios, each loaded once per distinct path (NULL: the built-in);
-     * [0] is every device's default. */
-    dm_scenario *scenarios[EMU_MAX_DEVICES + 1];
-    const char *scenario_paths[EMU_MAX_DEVICES + 1];
-    size_t nscenarios;
-    size_t n;
-    dm_profile *profiles[EMU_MAX_DEVICES];
-    dm_engine *engines[EMU_MAX_DEVICES];
-    dm_device *devices[EMU_MAX_DEVICES];
-    dm_escl *escl_fronts[EMU_MAX_DEVICES];
-    emu_escl *escl; /* the eSCL listener, NULL without --escl-listen */
-    emu_log escl_log;
-    emu_dm_port dm_ports[EMU_MAX_DEVICES];
-    emu_trace_port ports[EMU_MAX_DEVICES];
-    emu_timing_port timing_ports[EMU_MAX_DEVICES];
-    emu_trace *trace;
-    int timing; /* the profile's schedule is kept (not --no-timing) */
-    int strict; /* --strict-timing */
-} emu_dm_bundle;
-
-static void bundle_free(void *arg)
-{
-    emu_dm_bundle *b = arg;
-    emu_escl_free(b->escl); /* its connections go before their fronts */
-    for (size_t i = 0; i < b->n; i++) {
-        dm_escl_free(b->escl_fronts[i]);
-        dm_device_free(b->devices[i]);
-        dm_engine_free(b->engines[i]);
-        dm_profile_free(b->profiles[i]);
-        pthread_mutex_destroy(&b->dm_ports[i].lock);
-    }
-    for (size_t i = 0; i < b->nscenarios; i++)
-        dm_scenario_free(b->scenarios[i]);
-    if (b->trace) {
-        emu_trace_flush(b->trace);
-        emu_trace_close(b->trace);
-    }
-    free(b);
-}
+/* ---- slots ----------------------------------------------------------------------------- */
 
 /* The server stops (every thread that drives a device has ended): a job
  * still running ends here as at power-off, then each device's timing totals
@@ -148,19 +99,22 @@ static int bundle_finish(void *arg)
     emu_dm_bundle *b = arg;
     int rc = EMU_OK;
 
-    for (size_t i = 0; i < b->n; i++) {
-        dm_engine *eng = b->engines[i];
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++) {
+        emu_dm_slot *s = &b->slots[i];
+        dm_engine *eng = s->engine;
         dm_engine_status st;
         dm_lat_summary dev;
         uint64_t jobs, bad;
 
-        pthread_mutex_lock(&b->dm_ports[i].lock);
+        if (!s->present || eng == NULL)
+            continue;
+        pthread_mutex_lock(&s->lock);
         dm_engine_status_get(eng, dm_engine_now(eng), &st);
         if (st.state == DM_ENGINE_PROCESSING)
             dm_engine_power_cycle(eng, dm_engine_now(eng));
         dm_engine_timing_get(eng, &dev, &jobs, &bad);
-        pthread_mutex_unlock(&b->dm_ports[i].lock);
-        emu_timing_device_end(&b->timing_ports[i], &dev, jobs, bad, b->timing);
+        pthread_mutex_unlock(&s->lock);
+        emu_timing_device_end(&s->timing, &dev, jobs, bad, b->timing);
         if (b->strict && b->timing && bad > 0)
             rc = EMU_E_TIMING;
     }
@@ -168,7 +122,7 @@ static int bundle_finish(void *arg)
 }
 
 /* The scenario at path (NULL: the built-in clean one), loading it only the
- * first time a path is named. */
+ * first time a path is named at start-up. */
 static int bundle_scenario(emu_dm_bundle *b, const char *path, dm_scenario **out, char *errbuf,
                            size_t errlen)
 {
@@ -194,6 +148,227 @@ static int bundle_scenario(emu_dm_bundle *b, const char *path, dm_scenario **out
     return 0;
 }
 
+/* The serial a new device exports: the override, or the profile's with
+ * "-BUSID" appended when a present device exports it already (a profile
+ * exported twice: two distinct serials, the first one unchanged). */
+static void slot_serial(emu_dm_bundle *b, emu_dm_slot *s, const char *override)
+{
+    char base[sizeof s->serial];
+    snprintf(base, sizeof base, "%s", override ? override : (s->id.serial ? s->id.serial : ""));
+    memcpy(s->serial, base, sizeof base);
+    if (override)
+        return;
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++) {
+        const emu_dm_slot *o = &b->slots[i];
+        if (o != s && o->present && strcmp(o->serial, base) == 0) {
+            char busid[sizeof s->busid];
+            memcpy(busid, s->busid, sizeof busid);
+            snprintf(s->serial, sizeof s->serial, "%.90s-%.31s", base, busid);
+            return;
+        }
+    }
+}
+
+/* Frees what slot_create made (safe on a partly made slot). */
+static void slot_free(emu_dm_slot *s)
+{
+    dm_escl_free(s->escl);
+    dm_device_free(s->device);
+    dm_engine_free(s->engine);
+    dm_profile_free(s->profile);
+    dm_scenario_free(s->own_scenario);
+    s->escl = NULL;
+    s->device = NULL;
+    s->engine = NULL;
+    s->profile = NULL;
+    s->own_scenario = NULL;
+    s->scenario = NULL;
+    s->present = false;
+}
+
+/* The device model of one slot: profile, scenario (start-up: shared through
+ * bundle_scenario; a plug: its own), engine, native front, eSCL front. */
+static int slot_create(emu_dm_bundle *b, size_t slot, const emu_dm_plug_opts *p, int startup,
+                       char *errbuf, size_t errlen)
+{
+    emu_dm_slot *s = &b->slots[slot];
+    dm_scenario *scenario = NULL;
+    const char *scenario_path = p->scenario_path ? p->scenario_path : b->scenario_paths[0];
+    int drc;
+
+    drc = p->profile_path ? dm_profile_load_file(p->profile_path, &s->profile, errbuf, errlen)
+                          : dm_profile_load_default(&s->profile, errbuf, errlen);
+    if (drc < 0)
+        goto out_fixture;
+    if (startup || !p->scenario_path) {
+        if (bundle_scenario(b, p->scenario_path ? p->scenario_path : b->scenario_paths[0],
+                            &scenario, errbuf, errlen) < 0)
+            goto out_fixture;
+    } else {
+        if (dm_scenario_load_file(p->scenario_path, &s->own_scenario, errbuf, errlen) < 0)
+            goto out_fixture;
+        scenario = s->own_scenario;
+    }
+    s->scenario = scenario;
+    snprintf(s->profile_path, sizeof s->profile_path, "%s", p->profile_path ? p->profile_path : "");
+    snprintf(s->scenario_path, sizeof s->scenario_path, "%s", scenario_path ? scenario_path : "");
+    s->seed = p->seed_set ? p->seed : b->default_seed;
+    s->id = *dm_profile_usb(s->profile);
+    if (p->usb_id_set) {
+        s->id.vid = p->vid;
+        s->id.pid = p->pid;
+    }
+    slot_serial(b, s, p->serial);
+    s->id.serial = s->serial;
+    s->jobs_seen = 0;
+    s->log = b->log;
+    s->tport.trace = b->trace;
+    memcpy(s->tport.busid, s->busid, sizeof s->tport.busid);
+
+    /* dm_device_create refuses a scenario its profile cannot run without
+     * saying why; this check says which file, key and fault. */
+    drc = dm_scenario_check(scenario, s->profile, errbuf, errlen);
+    if (drc < 0)
+        goto out_fixture;
+    dm_device_config cfg;
+    dm_device_config_init(&cfg);
+    cfg.profile = s->profile;
+    cfg.scenario = scenario;
+    cfg.seed = s->seed;
+    cfg.clock = &b->clock.base;
+    cfg.timing = b->timing;
+    if (b->trace) {
+        cfg.trace = emu_trace_record;
+        cfg.trace_ctx = &s->tport;
+    }
+    emu_timing_port *tp = &s->timing;
+    tp->log = b->log;
+    memcpy(tp->busid, s->busid, sizeof tp->busid);
+    tp->trace = b->trace;
+    tp->strict = b->strict;
+    tp->usb_front = NULL;
+    cfg.late_tolerance_ns = b->late_tolerance_us * 1000u;
+    cfg.job_end = emu_timing_job_end;
+    cfg.job_end_ctx = tp;
+    drc = dm_engine_create(&cfg, &s->engine);
+    if (drc >= 0)
+        drc = dm_device_create_on(s->engine, &s->device);
+    int ippusb = (dm_profile_usb(s->profile)->protocols & DM_PROTOCOL_ESCL) != 0;
+    if (drc >= 0 && (b->escl_fronts || ippusb)) {
+        dm_escl_config ec;
+        char prefix[PROTO_USBIP_BUSID_SIZE + 1];
+        dm_escl_config_init(&ec);
+        snprintf(prefix, sizeof prefix, "/%s", s->busid);
+        ec.engine = s->engine;
+        ec.prefix = prefix;
+        /* Over TCP only the first device is at plain /eSCL (the listener
+         * routes /BUSID/eSCL to the others); over IPP-USB every device is. */
+        ec.plain_root = slot == 0 || ippusb;
+        ec.png_level = b->png_level;
+        ec.serial = s->serial;
+        ec.log = escl_quirk_log;
+        ec.log_ctx = s;
+        drc = dm_escl_create(&ec, &s->escl);
+    }
+    if (drc < 0) {
+        snprintf(errbuf, errlen, "cannot create device %s (%s, %s): %s", s->busid,
+                 p->profile_path ? p->profile_path : "built-in profile",
+                 scenario_path ? scenario_path : "built-in scenario", dm_strerror(drc));
+        goto out_fixture;
+    }
+    tp->usb_front = s->device;
+    dm_engine_set_observer(s->engine, emu_ctl_dm_note, s);
+    s->present = true;
+    return EMU_OK;
+
+out_fixture:
+    slot_free(s);
+    return EMU_E_FIXTURE;
+}
+
+static void slot_export(const emu_dm_slot *s, emu_export *ex)
+{
+    ex->id = s->id;
+    ex->ops = &dm_backend;
+    ex->ctx = (void *)s;
+    if (dm_profile_usb(s->profile)->protocols & DM_PROTOCOL_ESCL) {
+        ex->escl = s->escl;
+        ex->escl_lock = (pthread_mutex_t *)&s->lock;
+    }
+}
+
+static void slot_escl_dev(emu_dm_slot *s, emu_escl_dev *d)
+{
+    snprintf(d->busid, sizeof d->busid, "%s", s->busid);
+    d->front = s->escl;
+    d->lock = &s->lock;
+}
+
+int emu_dm_plug(emu_dm_bundle *b, size_t slot, const emu_dm_plug_opts *p, char *errbuf,
+                size_t errlen)
+{
+    emu_export ex;
+    emu_escl_dev ed;
+    int rc;
+
+    if (slot >= EMU_MAX_DEVICES || b->slots[slot].present) {
+        snprintf(errbuf, errlen, "busid 1-%zu is %s", slot + 1,
+                 slot >= EMU_MAX_DEVICES ? "out of range" : "already plugged");
+        return EMU_E_INVALID;
+    }
+    rc = slot_create(b, slot, p, 0, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    slot_export(&b->slots[slot], &ex);
+    rc = emu_server_plug(b->srv, slot, &ex, errbuf, errlen);
+    if (rc < 0)
+        goto out_free;
+    if (b->escl) {
+        slot_escl_dev(&b->slots[slot], &ed);
+        rc = emu_escl_add(b->escl, slot, &ed, errbuf, errlen);
+        if (rc < 0) {
+            emu_server_unplug(b->srv, slot);
+            goto out_free;
+        }
+    }
+    return EMU_OK;
+
+out_free:
+    slot_free(&b->slots[slot]);
+    return rc;
+}
+
+int emu_dm_unplug(emu_dm_bundle *b, size_t slot)
+{
+    if (slot >= EMU_MAX_DEVICES || !b->slots[slot].present)
+        return EMU_E_INVALID;
+    emu_escl_remove(b->escl, slot); /* its connections end, mid-stream or not */
+    emu_server_unplug(b->srv, slot);
+    pthread_mutex_lock(&b->slots[slot].lock);
+    slot_free(&b->slots[slot]);
+    pthread_mutex_unlock(&b->slots[slot].lock);
+    return EMU_OK;
+}
+
+/* ---- the bundle ---------------------------------------------------------------------------- */
+
+static void bundle_free(void *arg)
+{
+    emu_dm_bundle *b = arg;
+    emu_escl_free(b->escl); /* its connections go before their fronts */
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++) {
+        slot_free(&b->slots[i]);
+        pthread_mutex_destroy(&b->slots[i].lock);
+    }
+    for (size_t i = 0; i < b->nscenarios; i++)
+        dm_scenario_free(b->scenarios[i]);
+    if (b->trace) {
+        emu_trace_flush(b->trace);
+        emu_trace_close(b->trace);
+    }
+    free(b);
+}
+
 static int escl_start(void *arg)
 {
     return emu_escl_start(arg);
@@ -212,14 +387,34 @@ static const emu_companion_ops escl_companion = {
     .join = escl_join,
 };
 
-/* --escl-listen: the listener over every device's eSCL front. */
-static int escl_listen(emu_server *srv, emu_dm_bundle *b, const emu_options *opts, char *errbuf,
+static int ctl_start(void *arg)
+{
+    return emu_ctl_start(arg);
+}
+static void ctl_signal_stop(void *arg)
+{
+    emu_ctl_signal_stop(arg);
+}
+static void ctl_join(void *arg)
+{
+    emu_ctl_join(arg);
+}
+static void ctl_free(void *arg)
+{
+    emu_ctl_free(arg);
+}
+static const emu_companion_ops ctl_companion = {
+    .start = ctl_start,
+    .signal_stop = ctl_signal_stop,
+    .join = ctl_join,
+};
+
+/* --escl-listen: the listener over the start-up devices' eSCL fronts. */
+static int escl_listen(emu_dm_bundle *b, size_t n, const emu_options *opts, char *errbuf,
                        size_t errlen)
 {
     emu_escl_dev devs[EMU_MAX_DEVICES];
     emu_escl_opts eo;
-    emu_log log = {opts->log ? opts->log : stderr, opts->log_level};
-    int rc;
 
     emu_escl_opts_init(&eo);
     eo.host = opts->escl_host ? opts->escl_host : "127.0.0.1";
@@ -229,20 +424,9 @@ static int escl_listen(emu_server *srv, emu_dm_bundle *b, const emu_options *opt
         eo.slots = opts->escl_slots;
     if (opts->escl_deadline_ms)
         eo.deadline_ms = opts->escl_deadline_ms;
-    for (size_t i = 0; i < b->n; i++) {
-        snprintf(devs[i].busid, sizeof devs[i].busid, "%s", b->dm_ports[i].busid);
-        devs[i].front = b->escl_fronts[i];
-        devs[i].lock = &b->dm_ports[i].lock;
-    }
-    b->escl_log = log;
-    rc = emu_escl_create(&eo, devs, b->n, &b->escl_log, &b->escl, errbuf, errlen);
-    if (rc < 0)
-        return rc;
-    emu_server_set_escl_port(srv, emu_escl_port(b->escl));
-    rc = emu_server_add_companion(srv, &escl_companion, b->escl);
-    if (rc < 0)
-        snprintf(errbuf, errlen, "internal error: companion table full");
-    return rc;
+    for (size_t i = 0; i < n; i++)
+        slot_escl_dev(&b->slots[i], &devs[i]);
+    return emu_escl_create(&eo, devs, n, &b->log, &b->escl, errbuf, errlen);
 }
 
 int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, size_t errlen)
@@ -256,18 +440,31 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
     int rc = EMU_E_NOMEM;
     emu_dm_bundle *b = calloc(1, sizeof(*b));
     emu_export *ex = calloc(n, sizeof(*ex));
+    emu_server *srv = NULL;
     if (!b || !ex) {
         snprintf(errbuf, errlen, "out of memory");
         goto out_free;
     }
     dm_clock_real_init(&b->clock);
+    b->log.f = opts->log ? opts->log : stderr;
+    b->log.level = opts->log_level;
+    b->timing = opts->timing;
+    b->png_level = opts->png_level;
+    snprintf(b->escl_host, sizeof b->escl_host, "%s",
+             opts->escl_host ? opts->escl_host : "127.0.0.1");
+    b->default_seed = opts->seed;
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++) {
+        b->slots[i].b = b;
+        b->slots[i].index = i;
+        snprintf(b->slots[i].busid, sizeof b->slots[i].busid, "1-%zu", i + 1);
+        pthread_mutex_init(&b->slots[i].lock, NULL);
+    }
     dm_scenario *default_scenario; /* loaded (and checked) even if every device has its own */
     rc = EMU_E_FIXTURE;
     if (bundle_scenario(b, opts->scenario_path, &default_scenario, errbuf, errlen) < 0)
         goto out_free;
-    emu_log tlog = {opts->log ? opts->log : stderr, opts->log_level};
     if (opts->trace_path &&
-        emu_trace_open(opts->trace_path, &tlog, &b->trace, errbuf, errlen) < 0) {
+        emu_trace_open(opts->trace_path, &b->log, &b->trace, errbuf, errlen) < 0) {
         rc = EMU_E_TRACE;
         goto out_free;
     }
@@ -278,110 +475,67 @@ int emu_server_create(const emu_options *opts, emu_server **out, char *errbuf, s
         rc = EMU_E_INVALID;
         goto out_free;
     }
-    b->timing = opts->timing;
     b->strict = opts->strict_timing;
+    b->late_tolerance_us = opts->late_tolerance_us;
+    b->escl_fronts = opts->escl_listen;
     for (size_t i = 0; i < n; i++) {
-        const char *path = opts->n_devices && opts->profile_paths ? opts->profile_paths[i] : NULL;
         const emu_device_opts *own =
             opts->n_devices && opts->device_opts ? &opts->device_opts[i] : NULL;
-        int drc = path ? dm_profile_load_file(path, &b->profiles[i], errbuf, errlen)
-                       : dm_profile_load_default(&b->profiles[i], errbuf, errlen);
-        if (drc < 0)
+        emu_dm_plug_opts p = {0};
+        p.profile_path = opts->n_devices && opts->profile_paths ? opts->profile_paths[i] : NULL;
+        if (own) {
+            p.scenario_path = own->scenario_path;
+            p.seed_set = own->seed_set;
+            p.seed = own->seed;
+            p.usb_id_set = own->usb_id_set;
+            p.vid = own->vid;
+            p.pid = own->pid;
+            p.serial = own->serial;
+        }
+        rc = slot_create(b, i, &p, 1, errbuf, errlen);
+        if (rc < 0)
             goto out_free;
-        b->n = i + 1;
-        pthread_mutex_init(&b->dm_ports[i].lock, NULL);
-        dm_scenario *scenario = default_scenario;
-        const char *scenario_path = opts->scenario_path;
-        if (own && own->scenario_path) {
-            scenario_path = own->scenario_path;
-            if (bundle_scenario(b, scenario_path, &scenario, errbuf, errlen) < 0)
-                goto out_free;
-        }
-        b->ports[i].trace = b->trace;
-        snprintf(b->ports[i].busid, sizeof b->ports[i].busid, "1-%zu", i + 1);
-        dm_device_config cfg;
-        dm_device_config_init(&cfg);
-        cfg.profile = b->profiles[i];
-        cfg.scenario = scenario;
-        cfg.seed = own && own->seed_set ? own->seed : opts->seed;
-        cfg.clock = &b->clock.base;
-        cfg.timing = opts->timing;
-        if (b->trace) {
-            cfg.trace = emu_trace_record;
-            cfg.trace_ctx = &b->ports[i];
-        }
-        emu_timing_port *tp = &b->timing_ports[i];
-        tp->log.f = opts->log ? opts->log : stderr;
-        tp->log.level = opts->log_level;
-        snprintf(tp->busid, sizeof tp->busid, "1-%zu", i + 1);
-        tp->trace = b->trace;
-        tp->strict = opts->strict_timing;
-        cfg.late_tolerance_ns = opts->late_tolerance_us * 1000u;
-        cfg.job_end = emu_timing_job_end;
-        cfg.job_end_ctx = tp;
-        /* dm_device_create refuses a scenario its profile cannot run
-         * without saying why; this check says which file, key and fault. */
-        drc = dm_scenario_check(scenario, b->profiles[i], errbuf, errlen);
-        if (drc < 0)
-            goto out_free;
-        drc = dm_engine_create(&cfg, &b->engines[i]);
-        if (drc >= 0)
-            drc = dm_device_create_on(b->engines[i], &b->devices[i]);
-        int ippusb = (dm_profile_usb(b->profiles[i])->protocols & DM_PROTOCOL_ESCL) != 0;
-        if (drc >= 0 && (opts->escl_listen || ippusb)) {
-            dm_escl_config ec;
-            char prefix[PROTO_USBIP_BUSID_SIZE + 1];
-            dm_escl_config_init(&ec);
-            snprintf(prefix, sizeof prefix, "/1-%zu", i + 1);
-            ec.engine = b->engines[i];
-            ec.prefix = prefix;
-            /* Over TCP only the first device is at plain /eSCL (the listener
-             * routes /BUSID/eSCL to the others); over IPP-USB every device
-             * is. */
-            ec.plain_root = i == 0 || ippusb;
-            ec.png_level = opts->png_level;
-            ec.log = escl_quirk_log;
-            ec.log_ctx = &b->dm_ports[i];
-            drc = dm_escl_create(&ec, &b->escl_fronts[i]);
-        }
-        if (drc < 0) {
-            snprintf(errbuf, errlen, "cannot create device 1-%zu (%s, %s): %s", i + 1,
-                     path ? path : "built-in profile",
-                     scenario_path ? scenario_path : "built-in scenario", dm_strerror(drc));
-            goto out_free;
-        }
-        tp->usb_front = b->devices[i];
-        ex[i].id = *dm_profile_usb(b->profiles[i]);
-        ex[i].ops = &dm_backend;
-        if (ippusb) {
-            ex[i].escl = b->escl_fronts[i];
-            ex[i].escl_lock = &b->dm_ports[i].lock;
-        }
-        b->dm_ports[i].dev = b->devices[i];
-        b->dm_ports[i].tport = b->trace ? &b->ports[i] : NULL;
-        b->dm_ports[i].log.f = opts->log ? opts->log : stderr;
-        b->dm_ports[i].log.level = opts->log_level;
-        snprintf(b->dm_ports[i].busid, sizeof b->dm_ports[i].busid, "1-%zu", i + 1);
-        ex[i].ctx = &b->dm_ports[i];
+        slot_export(&b->slots[i], &ex[i]);
     }
-    emu_server *srv;
     rc = emu_server_create_ex(opts, ex, n, b->trace, &srv, errbuf, errlen);
     if (rc < 0)
         goto out_free;
+    b->srv = srv;
     rc = emu_server_add_cleanup(srv, bundle_free, b);
     if (rc < 0) {
         snprintf(errbuf, errlen, "internal error: cleanup table full");
         goto out_free_server;
     }
-    emu_server_set_finish(srv, bundle_finish, b);
+    /* The bundle is the server's now: freed with it on any failure. */
+    emu_dm_bundle *own = b;
+    b = NULL;
+    emu_server_set_finish(srv, bundle_finish, own);
     if (opts->escl_listen) {
-        /* The bundle is the server's now: freed with it on any failure. */
-        rc = escl_listen(srv, b, opts, errbuf, errlen);
+        rc = escl_listen(own, n, opts, errbuf, errlen);
+        if (rc < 0)
+            goto out_free_server;
+        emu_server_set_escl_port(srv, emu_escl_port(own->escl));
+        rc = emu_server_add_companion(srv, &escl_companion, own->escl);
         if (rc < 0) {
-            emu_server_free(srv);
-            free(ex);
-            return rc;
+            snprintf(errbuf, errlen, "internal error: companion table full");
+            goto out_free_server;
         }
+    }
+    if (opts->control_path) {
+        rc = emu_ctl_create(opts->control_path, &own->log, emu_ctl_dm_handle, own, &own->ctl,
+                            errbuf, errlen);
+        if (rc < 0)
+            goto out_free_server;
+        rc = emu_server_add_cleanup(srv, ctl_free, own->ctl); /* freed before the bundle */
+        if (rc < 0)
+            emu_ctl_free(own->ctl);
+        else
+            rc = emu_server_add_companion(srv, &ctl_companion, own->ctl);
+        if (rc < 0) {
+            snprintf(errbuf, errlen, "internal error: companion table full");
+            goto out_free_server;
+        }
+        emu_server_set_dev_event(srv, emu_ctl_dm_dev_event, own);
     }
     free(ex);
     *out = srv;

@@ -179,6 +179,16 @@ void emu_escl_signal_stop(emu_escl *e);
 void emu_escl_join(emu_escl *e);
 /* Stops, closes every connection (each front's connections first) and frees. */
 void emu_escl_free(emu_escl *e);
+/* Live plug and unplug (docs/control.md): devs passed to emu_escl_create
+ * are slots 0..n-1; emu_escl_add serves dev in free slot `slot` (busid
+ * 1-(slot+1); started at once if the listener runs); emu_escl_remove stops
+ * routing to it, cuts its connections (a response in progress ends
+ * mid-stream) and joins its thread; after it returns the front is no
+ * longer used. A request to a removed device's /BUSID/eSCL goes to the
+ * first device (which answers 404), or is answered 404 and closed when the
+ * first device is removed too. From one thread at a time. */
+int emu_escl_add(emu_escl *e, size_t slot, const emu_escl_dev *dev, char *errbuf, size_t errlen);
+void emu_escl_remove(emu_escl *e, size_t slot);
 
 /* ---- USB device layer ---------------------------------------------------- */
 
@@ -395,5 +405,30 @@ void emu_server_set_escl_port(emu_server *srv, uint16_t port);
  * schedule was not kept). */
 typedef int (*emu_finish_fn)(void *arg);
 void emu_server_set_finish(emu_server *srv, emu_finish_fn fn, void *arg);
+
+/* Slot i is busid 1-(i+1); "1-N" to its slot, or -1. */
+int emu_busid_slot(const char *busid);
+
+/* A device was attached (peer "HOST:PORT") or detached, from its worker
+ * thread; must not block. */
+typedef void (*emu_dev_event_fn)(void *ctx, size_t slot, const char *busid, int attached,
+                                 const char *peer);
+/* Before emu_server_run. */
+void emu_server_set_dev_event(emu_server *srv, emu_dev_event_fn fn, void *ctx);
+
+/* Live plug and unplug (docs/control.md), while emu_server_run runs, from one
+ * thread (the control socket's). emu_server_plug exports ex (its strings
+ * borrowed until unplugged) in free slot `slot` and starts its worker:
+ * EMU_OK, EMU_E_INVALID (slot out of range or present), EMU_E_NOMEM,
+ * EMU_E_SYSTEM, with one line in errbuf. emu_server_unplug ends its session
+ * (the client's TCP connection is closed), joins its worker and frees the
+ * slot; after it returns nothing calls ex's backend again. EMU_E_INVALID
+ * when the slot is not present. */
+int emu_server_plug(emu_server *srv, size_t slot, const emu_export *ex, char *errbuf,
+                    size_t errlen);
+int emu_server_unplug(emu_server *srv, size_t slot);
+/* Whether slot is present; with a client attached, its "HOST:PORT" in peer
+ * (else ""). */
+int emu_server_slot_info(emu_server *srv, size_t slot, char *peer, size_t peerlen);
 
 #endif

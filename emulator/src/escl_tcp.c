@@ -65,10 +65,11 @@ typedef struct escl_conn {
 } escl_conn;
 
 struct emu_escl_worker {
-    emu_escl *owner;
+    emu_escl *owner; /* NULL: the slot was never set up */
     const emu_escl_dev *dev;
     pthread_t thread;
     bool started;
+    atomic_bool stop; /* emu_escl_remove: close every connection and exit */
     int ep, evfd, tfd;
     pthread_mutex_t qlock;
     escl_handoff *queue;
@@ -86,7 +87,10 @@ struct emu_escl {
     bool started;
     emu_admit route_admit;
     escl_route *routes; /* ROUTE_SLOTS, indexed like route_admit's slots */
-    size_t n_dev;
+    /* EMU_MAX_DEVICES slots, slot i being busid 1-(i+1); present[] and the
+     * hand-off into a worker's queue are under tbl. */
+    pthread_mutex_t tbl;
+    bool present[EMU_MAX_DEVICES];
     struct emu_escl_worker *workers;
     emu_escl_dev *devs;
     atomic_int stopping;
@@ -375,7 +379,7 @@ static void *worker_main(void *arg)
             emu_logf(w->owner->log, EMU_LOG_DEBUG, w->dev->busid, "escl: sched_setattr: %s",
                      strerror(err));
     }
-    while (!w->owner->stopping) {
+    while (!w->owner->stopping && !atomic_load(&w->stop)) {
         uint64_t now, next = UINT64_MAX;
         int n = epoll_wait(w->ep, evs, 32, -1);
 
@@ -391,7 +395,7 @@ static void *worker_main(void *arg)
                 conn_service(w, p, now);
             }
         }
-        if (w->owner->stopping)
+        if (w->owner->stopping || atomic_load(&w->stop))
             break;
         /* Deadlines: the fronts' releases, expired slots, lingering,
          * stalled writers, and the front's own (job end, idle job). */
@@ -463,25 +467,26 @@ static void *worker_main(void *arg)
 
 /* Which device a request line names: "/BUSID/eSCL..." is that device's,
  * anything else the first device's (whose front answers 404 to what it
- * does not serve). */
-static size_t route_of(const emu_escl *e, const uint8_t *line, size_t len)
+ * does not serve). Called with e->tbl held; -1 when that device is not
+ * plugged (the listener answers 404 and closes). */
+static int route_of(const emu_escl *e, const uint8_t *line, size_t len)
 {
     const uint8_t *sp = memchr(line, ' ', len);
     const char *target;
     size_t tlen;
 
     if (sp == NULL)
-        return 0;
+        return e->present[0] ? 0 : -1;
     target = (const char *)sp + 1;
     tlen = len - (size_t)(sp + 1 - line);
-    for (size_t i = 0; i < e->n_dev; i++) {
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++) {
         const char *b = e->devs[i].busid;
         size_t bl = strlen(b);
-        if (tlen > bl + 6 && target[0] == '/' && memcmp(target + 1, b, bl) == 0 &&
+        if (e->present[i] && tlen > bl + 6 && target[0] == '/' && memcmp(target + 1, b, bl) == 0 &&
             memcmp(target + 1 + bl, "/eSCL", 5) == 0)
-            return i;
+            return (int)i;
     }
-    return 0;
+    return e->present[0] ? 0 : -1;
 }
 
 static void route_close(emu_escl *e, int slot)
@@ -492,17 +497,26 @@ static void route_close(emu_escl *e, int slot)
     emu_admit_release(&e->route_admit, slot);
 }
 
-static void route_handoff(emu_escl *e, int slot, size_t dev)
+/* To the device the request line names, if it is still plugged: under
+ * e->tbl, so that emu_escl_remove never leaves a connection in the queue
+ * of a worker that has exited. */
+static void route_handoff(emu_escl *e, int slot, const uint8_t *line, size_t len)
 {
     escl_route *r = &e->routes[slot];
-    struct emu_escl_worker *w = &e->workers[dev];
     escl_handoff *h = malloc(sizeof(*h));
     uint64_t one = 1;
+    int dev;
 
     epoll_ctl(e->ep, EPOLL_CTL_DEL, r->fd, NULL);
+    pthread_mutex_lock(&e->tbl);
+    dev = route_of(e, line, len);
     if (h == NULL) {
         say_and_close(r->fd, 503, "Service Unavailable");
+    } else if (dev < 0) {
+        say_and_close(r->fd, 404, "Not Found"); /* unplugged */
+        free(h);
     } else {
+        struct emu_escl_worker *w = &e->workers[dev];
         h->fd = r->fd;
         h->len = r->len;
         memcpy(h->buf, r->buf, r->len);
@@ -513,6 +527,7 @@ static void route_handoff(emu_escl *e, int slot, size_t dev)
         pthread_mutex_unlock(&w->qlock);
         (void)!write(w->evfd, &one, sizeof(one));
     }
+    pthread_mutex_unlock(&e->tbl);
     r->fd = -1;
     emu_admit_release(&e->route_admit, slot);
 }
@@ -528,7 +543,7 @@ static void route_read(emu_escl *e, int slot)
             r->len += (size_t)n;
             nl = memchr(r->buf, '\n', r->len);
             if (nl != NULL) {
-                route_handoff(e, slot, route_of(e, r->buf, (size_t)(nl - r->buf)));
+                route_handoff(e, slot, r->buf, (size_t)(nl - r->buf));
                 return;
             }
             if (r->len == sizeof(r->buf)) {
@@ -636,13 +651,130 @@ static int ep_add(int ep, int fd, uint64_t tag)
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* A device slot's worker: its connection table and descriptors, no thread
+ * yet. One line in errbuf on failure (the slot is then torn down by
+ * worker_free). */
+static int worker_init(emu_escl *e, size_t slot, const emu_escl_dev *dev, char *errbuf,
+                       size_t errlen)
+{
+    struct emu_escl_worker *w = &e->workers[slot];
+    emu_admit_limits lim = {e->opts.slots, e->opts.deadline_ms};
+
+    memset(w, 0, sizeof(*w));
+    e->devs[slot] = *dev;
+    w->owner = e;
+    w->dev = &e->devs[slot];
+    w->ep = w->evfd = w->tfd = -1;
+    pthread_mutex_init(&w->qlock, NULL);
+    if (emu_admit_init(&w->admit, &lim) < 0 ||
+        (w->conns = calloc(e->opts.slots, sizeof(*w->conns))) == NULL) {
+        snprintf(errbuf, errlen, "escl: out of memory");
+        return EMU_E_NOMEM;
+    }
+    w->ep = epoll_create1(EPOLL_CLOEXEC);
+    w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (w->ep < 0 || w->evfd < 0 || w->tfd < 0) {
+        snprintf(errbuf, errlen, "escl: cannot set up device %s: %s", w->dev->busid,
+                 strerror(errno));
+        return EMU_E_SYSTEM;
+    }
+    {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->evfd};
+        struct epoll_event ev2 = {.events = EPOLLIN, .data.ptr = &w->tfd};
+        epoll_ctl(w->ep, EPOLL_CTL_ADD, w->evfd, &ev);
+        epoll_ctl(w->ep, EPOLL_CTL_ADD, w->tfd, &ev2);
+    }
+    return EMU_OK;
+}
+
+/* Closes what the slot's worker holds (its thread has ended): queued
+ * hand-offs, connections, descriptors. */
+static void worker_free(struct emu_escl_worker *w)
+{
+    escl_handoff *h;
+
+    if (w->owner == NULL)
+        return;
+    h = w->queue;
+    while (h != NULL) {
+        escl_handoff *next = h->next;
+        close(h->fd);
+        free(h);
+        h = next;
+    }
+    w->queue = NULL;
+    for (unsigned s = 0; w->conns && s < w->admit.lim.slots; s++)
+        if (w->conns[s] != NULL)
+            conn_close(w, w->conns[s], false);
+    free(w->conns);
+    emu_admit_free(&w->admit);
+    if (w->ep >= 0)
+        close(w->ep);
+    if (w->evfd >= 0)
+        close(w->evfd);
+    if (w->tfd >= 0)
+        close(w->tfd);
+    pthread_mutex_destroy(&w->qlock);
+    memset(w, 0, sizeof(*w));
+}
+
+static int worker_start(struct emu_escl_worker *w)
+{
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        return EMU_E_SYSTEM;
+    w->started = true;
+    return EMU_OK;
+}
+
+int emu_escl_add(emu_escl *e, size_t slot, const emu_escl_dev *dev, char *errbuf, size_t errlen)
+{
+    int rc;
+
+    if (slot >= EMU_MAX_DEVICES || e->workers[slot].owner != NULL) {
+        snprintf(errbuf, errlen, "escl: slot %zu is taken", slot);
+        return EMU_E_INVALID;
+    }
+    rc = worker_init(e, slot, dev, errbuf, errlen);
+    if (rc == EMU_OK && e->started && worker_start(&e->workers[slot]) < 0) {
+        snprintf(errbuf, errlen, "escl: cannot start the thread of %s", dev->busid);
+        rc = EMU_E_SYSTEM;
+    }
+    if (rc < 0) {
+        worker_free(&e->workers[slot]);
+        return rc;
+    }
+    pthread_mutex_lock(&e->tbl);
+    e->present[slot] = true;
+    pthread_mutex_unlock(&e->tbl);
+    return EMU_OK;
+}
+
+void emu_escl_remove(emu_escl *e, size_t slot)
+{
+    struct emu_escl_worker *w;
+    uint64_t one = 1;
+
+    if (e == NULL || slot >= EMU_MAX_DEVICES || e->workers[slot].owner == NULL)
+        return;
+    w = &e->workers[slot];
+    pthread_mutex_lock(&e->tbl);
+    e->present[slot] = false; /* no new connection is routed to it */
+    pthread_mutex_unlock(&e->tbl);
+    atomic_store(&w->stop, true);
+    (void)!write(w->evfd, &one, sizeof(one));
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    worker_free(w); /* streams in progress end here, cut */
+}
+
 int emu_escl_create(const emu_escl_opts *opts, const emu_escl_dev *devs, size_t n,
                     const emu_log *log, emu_escl **out, char *errbuf, size_t errlen)
 {
     emu_escl *e;
     emu_admit_limits rl = {ROUTE_SLOTS, opts->deadline_ms};
 
-    if (n == 0 || opts->slots < 1 || opts->deadline_ms < 1) {
+    if (n == 0 || n > EMU_MAX_DEVICES || opts->slots < 1 || opts->deadline_ms < 1) {
         snprintf(errbuf, errlen, "escl: invalid options");
         return EMU_E_INVALID;
     }
@@ -652,13 +784,14 @@ int emu_escl_create(const emu_escl_opts *opts, const emu_escl_dev *devs, size_t 
     e->opts = *opts;
     e->log = log;
     e->listen_fd = e->ep = e->stopfd = e->tfd = -1;
-    e->n_dev = n;
-    e->devs = calloc(n, sizeof(*e->devs));
-    e->workers = calloc(n, sizeof(*e->workers));
+    pthread_mutex_init(&e->tbl, NULL);
+    e->devs = calloc(EMU_MAX_DEVICES, sizeof(*e->devs));
+    e->workers = calloc(EMU_MAX_DEVICES, sizeof(*e->workers));
     e->routes = calloc(ROUTE_SLOTS, sizeof(*e->routes));
     if (!e->devs || !e->workers || !e->routes)
         goto out_nomem;
-    memcpy(e->devs, devs, n * sizeof(*devs));
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++) /* every busid routes, plugged or not */
+        snprintf(e->devs[i].busid, sizeof(e->devs[i].busid), "1-%zu", i + 1);
     for (unsigned i = 0; i < ROUTE_SLOTS; i++)
         e->routes[i].fd = -1;
     if (emu_admit_init(&e->route_admit, &rl) < 0)
@@ -677,31 +810,12 @@ int emu_escl_create(const emu_escl_opts *opts, const emu_escl_dev *devs, size_t 
         goto out_free;
     }
     for (size_t i = 0; i < n; i++) {
-        struct emu_escl_worker *w = &e->workers[i];
-        emu_admit_limits lim = {opts->slots, opts->deadline_ms};
-        w->owner = e;
-        w->dev = &e->devs[i];
-        w->ep = w->evfd = w->tfd = -1;
-        pthread_mutex_init(&w->qlock, NULL);
-        if (emu_admit_init(&w->admit, &lim) < 0)
-            goto out_nomem;
-        w->conns = calloc(opts->slots, sizeof(*w->conns));
-        if (w->conns == NULL)
-            goto out_nomem;
-        w->ep = epoll_create1(EPOLL_CLOEXEC);
-        w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-        if (w->ep < 0 || w->evfd < 0 || w->tfd < 0) {
-            snprintf(errbuf, errlen, "escl: cannot set up device %s: %s", w->dev->busid,
-                     strerror(errno));
-            goto out_free;
+        int rc = worker_init(e, i, &devs[i], errbuf, errlen);
+        if (rc < 0) {
+            emu_escl_free(e);
+            return rc;
         }
-        {
-            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->evfd};
-            struct epoll_event ev2 = {.events = EPOLLIN, .data.ptr = &w->tfd};
-            epoll_ctl(w->ep, EPOLL_CTL_ADD, w->evfd, &ev);
-            epoll_ctl(w->ep, EPOLL_CTL_ADD, w->tfd, &ev2);
-        }
+        e->present[i] = true;
     }
     *out = e;
     return 0;
@@ -720,11 +834,9 @@ uint16_t emu_escl_port(const emu_escl *e)
 
 int emu_escl_start(emu_escl *e)
 {
-    for (size_t i = 0; i < e->n_dev; i++) {
-        if (pthread_create(&e->workers[i].thread, NULL, worker_main, &e->workers[i]) != 0)
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++)
+        if (e->workers[i].owner != NULL && worker_start(&e->workers[i]) < 0)
             return EMU_E_SYSTEM;
-        e->workers[i].started = true;
-    }
     if (pthread_create(&e->thread, NULL, listener_main, e) != 0)
         return EMU_E_SYSTEM;
     e->started = true;
@@ -741,8 +853,8 @@ void emu_escl_signal_stop(emu_escl *e)
     e->stopping = 1;
     if (e->stopfd >= 0)
         (void)!write(e->stopfd, &one, sizeof(one));
-    for (size_t i = 0; i < e->n_dev; i++)
-        if (e->workers[i].evfd >= 0)
+    for (size_t i = 0; e->workers && i < EMU_MAX_DEVICES; i++)
+        if (e->workers[i].owner != NULL && e->workers[i].evfd >= 0)
             (void)!write(e->workers[i].evfd, &one, sizeof(one));
 }
 
@@ -753,8 +865,8 @@ void emu_escl_join(emu_escl *e)
     if (e->started)
         pthread_join(e->thread, NULL);
     e->started = false;
-    for (size_t i = 0; i < e->n_dev; i++) {
-        if (e->workers[i].started)
+    for (size_t i = 0; e->workers && i < EMU_MAX_DEVICES; i++) {
+        if (e->workers[i].owner != NULL && e->workers[i].started)
             pthread_join(e->workers[i].thread, NULL);
         e->workers[i].started = false;
     }
@@ -769,29 +881,8 @@ void emu_escl_free(emu_escl *e)
     for (unsigned i = 0; e->routes && i < ROUTE_SLOTS; i++)
         if (e->routes[i].fd >= 0)
             close(e->routes[i].fd);
-    for (size_t i = 0; e->workers && i < e->n_dev; i++) {
-        struct emu_escl_worker *w = &e->workers[i];
-        escl_handoff *h = w->queue;
-        while (h != NULL) {
-            escl_handoff *next = h->next;
-            close(h->fd);
-            free(h);
-            h = next;
-        }
-        for (unsigned s = 0; w->conns && s < w->admit.lim.slots; s++)
-            if (w->conns[s] != NULL)
-                conn_close(w, w->conns[s], false);
-        free(w->conns);
-        emu_admit_free(&w->admit);
-        if (w->ep >= 0)
-            close(w->ep);
-        if (w->evfd >= 0)
-            close(w->evfd);
-        if (w->tfd >= 0)
-            close(w->tfd);
-        if (w->owner != NULL)
-            pthread_mutex_destroy(&w->qlock);
-    }
+    for (size_t i = 0; e->workers && i < EMU_MAX_DEVICES; i++)
+        worker_free(&e->workers[i]);
     emu_admit_free(&e->route_admit);
     if (e->listen_fd >= 0)
         close(e->listen_fd);
@@ -804,5 +895,6 @@ void emu_escl_free(emu_escl *e)
     free(e->routes);
     free(e->workers);
     free(e->devs);
+    pthread_mutex_destroy(&e->tbl);
     free(e);
 }

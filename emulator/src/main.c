@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl_client.h"
 #include "emu/emu.h"
 #include "fixture_path.h"
 #include "scanemu/version.h"
@@ -17,8 +18,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: scanemu [--listen HOST:PORT] [--scenario SCENARIO] [--seed N]\n"
-            "               [--device PROFILE [--scenario SCENARIO] [--seed N]]...\n"
-            "               [--trace FILE.jsonl]\n"
+            "               [--device PROFILE [--scenario SCENARIO] [--seed N]\n"
+            "                                 [--usb-id VID:PID] [--serial S]]...\n"
+            "               [--trace FILE.jsonl] [--control SOCKET]\n"
             "               [--no-timing] [--realtime[=PRIO]] [--slice-us N]\n"
             "               [--late-tolerance-us T] [--strict-timing]\n"
             "               [--port-file FILE] [-v|-q]\n"
@@ -35,7 +37,14 @@ static void usage(FILE *f)
             "                      device's own\n"
             "  --seed N            seed for page content, jitter and faults (default 1); before\n"
             "                      any --device every device's, after a --device that device's\n"
+            "  --usb-id VID:PID    after a --device: export it with this USB ID (hex) instead\n"
+            "                      of its profile's\n"
+            "  --serial S          after a --device: its serial string (default: the\n"
+            "                      profile's, with -BUSID appended when an earlier device\n"
+            "                      has it)\n"
             "  --trace FILE        device-side JSON Lines trace, one record per band\n"
+            "  --control SOCKET    live control on a Unix socket (mode 0600): see\n"
+            "                      scanemu ctl --help and docs/control.md\n"
             "  --no-timing         release bands as fast as possible (benchmarks)\n"
             "  --realtime[=PRIO]   device threads at SCHED_FIFO priority PRIO (1-99, default\n"
             "                      10) with 1 ns timer slack; needs CAP_SYS_NICE or\n"
@@ -64,6 +73,7 @@ static void usage(FILE *f)
             "Options that take one value may be given once (--scenario and --seed once\n"
             "before the first --device and once after each --device); -q and -v exclude\n"
             "each other.\n"
+            "scanemu ctl SOCKET COMMAND ... talks to a running scanemu (scanemu ctl --help).\n"
             "Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start, or a fatal error;\n"
             "2 bad command line; 3 stopped, but the trace could not be written completely.\n");
 }
@@ -81,6 +91,7 @@ enum once_opt {
     ONCE_ESCL_PORT_FILE,
     ONCE_PNG_LEVEL,
     ONCE_LATE_TOL,
+    ONCE_CONTROL,
     ONCE_COUNT,
 };
 
@@ -237,8 +248,24 @@ static int serve(const emu_options *opts, const char *port_file, const char *esc
     return rc == EMU_E_TRACE ? 3 : rc == EMU_E_TIMING ? 4 : rc < 0 ? 1 : 0;
 }
 
+/* "VID:PID", four hex digits each. */
+static int parse_usb_id(const char *s, uint16_t *vid, uint16_t *pid)
+{
+    unsigned v, p;
+    int n = 0;
+
+    if (strlen(s) != 9 || s[4] != ':' || strspn(s, "0123456789abcdefABCDEF:") != 9 ||
+        sscanf(s, "%4x:%4x%n", &v, &p, &n) != 2 || n != 9)
+        return -1;
+    *vid = (uint16_t)v;
+    *pid = (uint16_t)p;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
+        return scanemu_ctl_main(argc - 1, argv + 1);
     enum {
         OPT_NO_TIMING = 256,
         OPT_PORT_FILE,
@@ -252,6 +279,9 @@ int main(int argc, char **argv)
         OPT_PNG_LEVEL,
         OPT_LATE_TOL,
         OPT_STRICT_TIMING,
+        OPT_CONTROL,
+        OPT_USB_ID,
+        OPT_SERIAL,
     };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -272,6 +302,9 @@ int main(int argc, char **argv)
         {"png-level", required_argument, NULL, OPT_PNG_LEVEL},
         {"late-tolerance-us", required_argument, NULL, OPT_LATE_TOL},
         {"strict-timing", no_argument, NULL, OPT_STRICT_TIMING},
+        {"control", required_argument, NULL, OPT_CONTROL},
+        {"usb-id", required_argument, NULL, OPT_USB_ID},
+        {"serial", required_argument, NULL, OPT_SERIAL},
         /* Internal, for tests (docs/emulator.md, "Connection slots"). */
         {"x-op-slots", required_argument, NULL, OPT_X_OP_SLOTS},
         {"x-op-deadline-ms", required_argument, NULL, OPT_X_OP_DEADLINE},
@@ -321,6 +354,50 @@ int main(int argc, char **argv)
                 return 2;
             }
             opts.png_level = (int)v;
+            break;
+        }
+        case OPT_CONTROL:
+            if (once(&once_seen, ONCE_CONTROL, "--control", optarg) < 0)
+                return 2;
+            opts.control_path = optarg;
+            break;
+        case OPT_USB_ID:
+        case OPT_SERIAL: {
+            const char *name = opt == OPT_USB_ID ? "--usb-id" : "--serial";
+            if (ndev == 0) {
+                fprintf(stderr, "scanemu: %s belongs after a --device\n", name);
+                return 2;
+            }
+            emu_device_opts *d = &dev_opts[ndev - 1];
+            if (opt == OPT_USB_ID ? d->usb_id_set : d->serial != NULL) {
+                char where[96];
+                snprintf(where, sizeof where, " for --device %zu (busid 1-%zu)", ndev, ndev);
+                given_twice(name, where, NULL, NULL);
+                return 2;
+            }
+            if (opt == OPT_USB_ID) {
+                if (parse_usb_id(optarg, &d->vid, &d->pid) < 0) {
+                    fprintf(stderr,
+                            "scanemu: --usb-id: expected VID:PID in hex (e.g. 1209:0002), got "
+                            "\"%s\"\n",
+                            optarg);
+                    return 2;
+                }
+                d->usb_id_set = 1;
+            } else {
+                size_t len = strlen(optarg);
+                int printable = len > 0 && len <= 126;
+                for (const char *c = optarg; printable && *c; c++)
+                    printable = (unsigned char)*c >= 0x20 && *c != 0x7f;
+                if (!printable) {
+                    fprintf(stderr,
+                            "scanemu: --serial: expected 1-126 printable characters, got "
+                            "\"%s\"\n",
+                            optarg);
+                    return 2;
+                }
+                d->serial = optarg;
+            }
             break;
         }
         case 'l':

@@ -18,8 +18,20 @@
  * import hands the socket to that worker, which owns the session (URB queues,
  * ep0, the backend) until the connection ends. A slow or hostile client
  * therefore only ever delays its own device. Fields shared between the
- * acceptor and a worker (emu_dev.busy, .handoff_fd, and .s.fd as the acceptor
- * reads it) are under emu_dev.mtx.
+ * acceptor and a worker (emu_dev.busy, .handoff_fd, .unplugged, .gen, and
+ * .s.fd / .s.peer as the acceptor and the control socket read them) are
+ * under emu_dev.mtx.
+ *
+ * The device table is EMU_MAX_DEVICES slots, slot i being busid 1-(i+1);
+ * a slot is present or not (emu_server_plug / emu_server_unplug, from the
+ * control socket's thread while the server runs). emu_server.tbl_mtx guards
+ * the present flags and the devlist generation; lock order tbl_mtx, then a
+ * device's mtx. The acceptor looks devices up and rebuilds OP_REP_DEVLIST
+ * (lazily, when the generation moved) under tbl_mtx; an import remembers the
+ * slot's generation, and a hand-off to a slot unplugged or plugged again
+ * since is closed instead (the client sees the connection end). Unplugging
+ * marks the slot absent and unplugged, wakes its worker, which ends the
+ * session (closing the client's socket) and exits, and joins it.
  *
  * Sockets are non-blocking. Output that the kernel does not take at once is
  * queued per connection; above EMU_OUTQ_HIGH_WATER the worker stops reading
@@ -95,11 +107,22 @@ typedef struct emu_dev {
     int epfd, timerfd, handoff_efd;
     pthread_t thread;
     int thread_started;
-    pthread_mutex_t mtx; /* busy, handoff_fd */
+    int present;         /* under srv->tbl_mtx */
+    pthread_mutex_t mtx; /* busy, handoff_fd, unplugged, gen */
     int busy;
     int handoff_fd;
+    int unplugged; /* the worker ends its session and exits */
+    uint32_t gen;  /* plugs of this slot so far */
     emu_session s;
 } emu_dev;
+
+/* A prebuilt OP_REP_DEVLIST, shared by the connections writing it (the
+ * acceptor's thread only). */
+typedef struct emu_devlist {
+    unsigned refs;
+    size_t len;
+    uint8_t data[];
+} emu_devlist;
 
 enum op_stage { OP_FREE = 0, OP_READ_HDR, OP_READ_BUSID, OP_WRITE };
 enum op_after { OP_AFTER_CLOSE = 0, OP_AFTER_HANDOFF };
@@ -114,7 +137,9 @@ typedef struct emu_opconn {
     size_t out_len, out_off;
     enum op_after after;
     emu_dev *dev;
-    uint64_t start_ns; /* accepted (CLOCK_MONOTONIC) */
+    uint32_t dev_gen;     /* dev->gen when the import was answered */
+    emu_devlist *devlist; /* the devlist being written (a reference), or NULL */
+    uint64_t start_ns;    /* accepted (CLOCK_MONOTONIC) */
     char peer[64];
 } emu_opconn;
 
@@ -127,11 +152,15 @@ struct emu_server {
     int stop_efd;
     atomic_int stopping;
     int acceptor_epfd;
-    size_t ndev;
-    emu_dev *devs;
+    emu_dev *devs; /* EMU_MAX_DEVICES slots */
+    pthread_mutex_t tbl_mtx;
+    atomic_uint devlist_gen; /* bumped under tbl_mtx when a slot comes or goes */
+    unsigned devlist_built;  /* the generation srv->devlist shows (acceptor only) */
     emu_trace *trace;
-    uint8_t *devlist; /* prebuilt OP_REP_DEVLIST */
-    size_t devlist_len;
+    emu_devlist *devlist;       /* current OP_REP_DEVLIST (acceptor only) */
+    atomic_int running;         /* the workers were started: a plug starts its own */
+    emu_dev_event_fn dev_event; /* attached / detached, NULL: none */
+    void *dev_event_ctx;
     emu_admit admit; /* op-phase slots: which connection stays, and how long */
     emu_opconn *ops; /* admit.lim.slots entries, indexed like the slots (NULL: none yet) */
     struct {
@@ -237,9 +266,12 @@ void emu_ippusb_end(emu_dev *d);
  * in errbuf and EMU_E_SYSTEM. emu_worker_fds_close is safe either way. */
 int emu_worker_fds_open(emu_dev *d, char *errbuf, size_t errlen);
 void emu_worker_fds_close(emu_dev *d);
-/* Starts every device's worker (named scanemu/BUSID, at SCHED_FIFO with
- * --realtime): EMU_OK, or EMU_E_SYSTEM (logged) with the server stopping. */
+/* Starts every present device's worker (named scanemu/BUSID, at SCHED_FIFO
+ * with --realtime): EMU_OK, or EMU_E_SYSTEM (logged) with the server
+ * stopping. */
 int emu_workers_start(emu_server *srv);
+/* One device's worker (a plug while running): EMU_OK or EMU_E_SYSTEM. */
+int emu_worker_start(emu_dev *d);
 void emu_workers_join(emu_server *srv);
 
 /* ---- acceptor.c ------------------------------------------------------------------- */

@@ -78,12 +78,36 @@ int emu_server_add_cleanup(emu_server *srv, emu_cleanup_fn fn, void *arg)
     return EMU_OK;
 }
 
+void emu_server_set_dev_event(emu_server *srv, emu_dev_event_fn fn, void *ctx)
+{
+    srv->dev_event = fn;
+    srv->dev_event_ctx = ctx;
+}
+
+int emu_busid_slot(const char *busid)
+{
+    unsigned n = 0;
+    const char *p;
+
+    if (busid == NULL || strncmp(busid, "1-", 2) != 0 || busid[2] < '1' || busid[2] > '9')
+        return -1;
+    for (p = busid + 2; *p >= '0' && *p <= '9' && n <= EMU_MAX_DEVICES; p++)
+        n = n * 10 + (unsigned)(*p - '0');
+    if (*p != '\0' || n < 1 || n > EMU_MAX_DEVICES)
+        return -1;
+    return (int)n - 1;
+}
+
 int emu_server_run(emu_server *srv)
 {
     int rc = emu_workers_start(srv);
-    size_t started = 0;
-    emu_logf(&srv->log, EMU_LOG_INFO, NULL, "serving %zu device%s on port %u", srv->ndev,
-             srv->ndev == 1 ? "" : "s", srv->port);
+    size_t started = 0, ndev = 0;
+    pthread_mutex_lock(&srv->tbl_mtx);
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++)
+        ndev += srv->devs[i].present ? 1u : 0u;
+    pthread_mutex_unlock(&srv->tbl_mtx);
+    emu_logf(&srv->log, EMU_LOG_INFO, NULL, "serving %zu device%s on port %u", ndev,
+             ndev == 1 ? "" : "s", srv->port);
     for (; rc == EMU_OK && started < srv->ncompanions; started++)
         rc = srv->companions[started].ops->start(srv->companions[started].arg);
     if (rc == EMU_OK)
@@ -115,13 +139,41 @@ int emu_server_run(emu_server *srv)
 
 /* ---- creation ----------------------------------------------------------------------------- */
 
+/* An empty slot: no descriptors, no session (its mutex is kept). */
+static void slot_clear(emu_dev *d)
+{
+    pthread_mutex_t keep = d->mtx;
+    uint32_t gen = d->gen;
+    emu_server *srv = d->srv;
+    size_t index = d->index;
+    char busid[sizeof d->busid];
+    memcpy(busid, d->busid, sizeof busid);
+    memset(d, 0, sizeof(*d));
+    d->mtx = keep;
+    d->gen = gen;
+    d->srv = srv;
+    d->index = index;
+    memcpy(d->busid, busid, sizeof busid);
+    d->epfd = d->timerfd = d->handoff_efd = -1;
+    d->handoff_fd = d->s.fd = -1;
+}
+
+static void dev_fini(emu_dev *d)
+{
+    emu_ippusb_free(d->ippusb); /* its connections go before their front */
+    d->ippusb = NULL;
+    emu_session_free(&d->s);
+    emu_worker_fds_close(d);
+}
+
+/* A slot's resources (session buffers, worker descriptors); the slot is
+ * not present yet. dev_fini undoes it, also after a failure. */
 static int dev_init(emu_server *srv, emu_dev *d, size_t index, const emu_export *ex, char *errbuf,
                     size_t errlen)
 {
     d->srv = srv;
     d->index = index;
     d->ex = *ex;
-    pthread_mutex_init(&d->mtx, NULL);
     snprintf(d->busid, sizeof d->busid, "1-%zu", index + 1);
     uint32_t devnum = (uint32_t)index + 1;
     d->devid = proto_usbip_devid(1, devnum);
@@ -190,22 +242,27 @@ int emu_server_create_ex(const emu_options *opts, const emu_export *exports, siz
         rc = EMU_E_SYSTEM;
         goto out_free;
     }
-    srv->devs = calloc(n, sizeof(emu_dev));
+    srv->devs = calloc(EMU_MAX_DEVICES, sizeof(emu_dev));
     if (!srv->devs) {
         snprintf(errbuf, errlen, "out of memory");
         rc = EMU_E_NOMEM;
         goto out_free;
     }
-    srv->ndev = n;
-    for (size_t i = 0; i < n; i++) {
-        srv->devs[i].epfd = srv->devs[i].timerfd = srv->devs[i].handoff_efd = -1;
-        srv->devs[i].handoff_fd = srv->devs[i].s.fd = -1;
+    pthread_mutex_init(&srv->tbl_mtx, NULL);
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++) {
+        srv->devs[i].srv = srv;
+        srv->devs[i].index = i;
+        snprintf(srv->devs[i].busid, sizeof srv->devs[i].busid, "1-%zu", i + 1);
+        slot_clear(&srv->devs[i]);
+        pthread_mutex_init(&srv->devs[i].mtx, NULL);
     }
     for (size_t i = 0; i < n; i++) {
         rc = dev_init(srv, &srv->devs[i], i, &exports[i], errbuf, errlen);
+        srv->devs[i].present = 1; /* also on failure: freed with the server */
         if (rc < 0)
             goto out_free;
     }
+    atomic_store(&srv->devlist_gen, 1u);
     rc = emu_acceptor_init(srv, opts, errbuf, errlen);
     if (rc < 0)
         goto out_free;
@@ -217,19 +274,122 @@ out_free:
     return rc;
 }
 
+/* ---- live plug and unplug ------------------------------------------------------------------ */
+
+int emu_server_plug(emu_server *srv, size_t slot, const emu_export *ex, char *errbuf, size_t errlen)
+{
+    emu_dev *d;
+    int rc;
+
+    if (slot >= EMU_MAX_DEVICES) {
+        snprintf(errbuf, errlen, "busid 1-%zu: at most %d devices", slot + 1, EMU_MAX_DEVICES);
+        return EMU_E_INVALID;
+    }
+    d = &srv->devs[slot];
+    pthread_mutex_lock(&srv->tbl_mtx);
+    rc = d->present;
+    pthread_mutex_unlock(&srv->tbl_mtx);
+    if (rc) {
+        snprintf(errbuf, errlen, "busid 1-%zu is already plugged", slot + 1);
+        return EMU_E_INVALID;
+    }
+    slot_clear(d);
+    rc = dev_init(srv, d, slot, ex, errbuf, errlen);
+    if (rc < 0)
+        goto out_fini;
+    if (atomic_load(&srv->running)) {
+        rc = emu_worker_start(d);
+        if (rc < 0) {
+            snprintf(errbuf, errlen, "busid %s: cannot start the device thread", d->busid);
+            goto out_fini;
+        }
+    }
+    pthread_mutex_lock(&srv->tbl_mtx);
+    pthread_mutex_lock(&d->mtx);
+    d->gen++;
+    d->unplugged = 0;
+    d->busy = 0;
+    pthread_mutex_unlock(&d->mtx);
+    d->present = 1;
+    atomic_fetch_add(&srv->devlist_gen, 1u);
+    pthread_mutex_unlock(&srv->tbl_mtx);
+    emu_logf(&srv->log, EMU_LOG_INFO, d->busid, "plugged in (%04x:%04x)", ex->id.vid, ex->id.pid);
+    return EMU_OK;
+
+out_fini:
+    dev_fini(d);
+    slot_clear(d);
+    return rc;
+}
+
+int emu_server_unplug(emu_server *srv, size_t slot)
+{
+    emu_dev *d;
+    uint64_t one = 1;
+
+    if (slot >= EMU_MAX_DEVICES)
+        return EMU_E_INVALID;
+    d = &srv->devs[slot];
+    pthread_mutex_lock(&srv->tbl_mtx);
+    if (!d->present) {
+        pthread_mutex_unlock(&srv->tbl_mtx);
+        return EMU_E_INVALID;
+    }
+    d->present = 0;
+    atomic_fetch_add(&srv->devlist_gen, 1u);
+    pthread_mutex_lock(&d->mtx);
+    d->unplugged = 1;
+    pthread_mutex_unlock(&d->mtx);
+    pthread_mutex_unlock(&srv->tbl_mtx);
+    /* The worker ends the session (closing the client's socket) and exits. */
+    (void)!write(d->handoff_efd, &one, sizeof one);
+    if (d->thread_started) {
+        pthread_join(d->thread, NULL);
+        d->thread_started = 0;
+    } else if (d->s.fd >= 0) {
+        emu_session_end(d);
+    }
+    emu_logf(&srv->log, EMU_LOG_INFO, d->busid, "unplugged");
+    dev_fini(d);
+    slot_clear(d);
+    return EMU_OK;
+}
+
+int emu_server_slot_info(emu_server *srv, size_t slot, char *peer, size_t peerlen)
+{
+    emu_dev *d;
+    int present;
+
+    if (peerlen)
+        peer[0] = '\0';
+    if (slot >= EMU_MAX_DEVICES)
+        return 0;
+    d = &srv->devs[slot];
+    pthread_mutex_lock(&srv->tbl_mtx);
+    present = d->present;
+    if (present) {
+        pthread_mutex_lock(&d->mtx);
+        if (d->s.fd >= 0 && peerlen)
+            snprintf(peer, peerlen, "%s", d->s.peer);
+        pthread_mutex_unlock(&d->mtx);
+    }
+    pthread_mutex_unlock(&srv->tbl_mtx);
+    return present;
+}
+
 void emu_server_free(emu_server *srv)
 {
     if (!srv)
         return;
-    for (size_t i = 0; i < srv->ndev; i++) {
+    for (size_t i = 0; srv->devs && i < EMU_MAX_DEVICES; i++) {
         emu_dev *d = &srv->devs[i];
-        emu_ippusb_free(d->ippusb); /* its connections go before their front */
-        d->ippusb = NULL;
-        emu_session_free(&d->s);
-        emu_worker_fds_close(d);
+        if (d->present)
+            dev_fini(d);
         pthread_mutex_destroy(&d->mtx);
     }
     emu_acceptor_free(srv);
+    if (srv->devs)
+        pthread_mutex_destroy(&srv->tbl_mtx);
     free(srv->devs);
     if (srv->stop_efd >= 0)
         close(srv->stop_efd);

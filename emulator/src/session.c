@@ -743,6 +743,8 @@ void emu_session_begin(emu_dev *d, int fd)
         return;
     }
     emu_logf(&d->srv->log, EMU_LOG_INFO, d->busid, "attached by %s", s->peer);
+    if (d->srv->dev_event)
+        d->srv->dev_event(d->srv->dev_event_ctx, d->index, d->busid, 1, s->peer);
 }
 
 void emu_session_end(emu_dev *d)
@@ -789,6 +791,8 @@ void emu_session_end(emu_dev *d)
     emu_trace_flush(d->srv->trace);
     s->released_since_flush = 0;
     emu_logf(&d->srv->log, EMU_LOG_INFO, d->busid, "detached (%s)", s->peer);
+    if (d->srv->dev_event)
+        d->srv->dev_event(d->srv->dev_event_ctx, d->index, d->busid, 0, s->peer);
     pthread_mutex_lock(&d->mtx);
     d->busy = 0;
     pthread_mutex_unlock(&d->mtx);

@@ -92,8 +92,13 @@ static void *worker_main(void *arg)
                 pthread_mutex_lock(&d->mtx);
                 int fd = d->handoff_fd;
                 d->handoff_fd = -1;
+                int unplugged = d->unplugged;
                 pthread_mutex_unlock(&d->mtx);
-                if (fd >= 0) {
+                if (unplugged) { /* emu_server_unplug: end the session, exit */
+                    if (fd >= 0)
+                        close(fd);
+                    stop = 1;
+                } else if (fd >= 0) {
                     if (s->fd >= 0) { /* cannot happen: import checks busy */
                         close(fd);
                     } else {
@@ -147,13 +152,16 @@ static void *worker_main(void *arg)
 static void set_realtime(emu_server *srv, size_t n)
 {
     struct sched_param sp = {.sched_priority = srv->realtime_prio};
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++) {
+        if (!srv->devs[i].thread_started)
+            continue;
         int rc = pthread_setschedparam(srv->devs[i].thread, SCHED_FIFO, &sp);
         if (rc == 0)
             continue;
         struct sched_param normal = {.sched_priority = 0};
         for (size_t j = 0; j < i; j++)
-            pthread_setschedparam(srv->devs[j].thread, SCHED_OTHER, &normal);
+            if (srv->devs[j].thread_started)
+                pthread_setschedparam(srv->devs[j].thread, SCHED_OTHER, &normal);
         emu_logf(&srv->log, EMU_LOG_WARN, NULL,
                  "--realtime: cannot put the device threads at SCHED_FIFO priority %d (%s%s); "
                  "running at normal priority",
@@ -204,29 +212,44 @@ void emu_worker_fds_close(emu_dev *d)
     d->handoff_fd = d->epfd = d->timerfd = d->handoff_efd = -1;
 }
 
+int emu_worker_start(emu_dev *d)
+{
+    if (pthread_create(&d->thread, NULL, worker_main, d) != 0)
+        return EMU_E_SYSTEM;
+    d->thread_started = 1;
+    char name[16]; /* "scanemu/1-1": names the thread in top, perf, /proc */
+    snprintf(name, sizeof name, "scanemu/%.7s", d->busid);
+    pthread_setname_np(d->thread, name);
+    if (d->srv->realtime_prio > 0 && atomic_load(&d->srv->running)) {
+        struct sched_param sp = {.sched_priority = d->srv->realtime_prio};
+        pthread_setschedparam(d->thread, SCHED_FIFO, &sp); /* as the others, or refused */
+    }
+    return EMU_OK;
+}
+
 int emu_workers_start(emu_server *srv)
 {
     size_t started = 0;
-    for (; started < srv->ndev; started++) {
-        emu_dev *d = &srv->devs[started];
-        if (pthread_create(&d->thread, NULL, worker_main, d) != 0) {
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++) {
+        emu_dev *d = &srv->devs[i];
+        if (!d->present)
+            continue;
+        if (emu_worker_start(d) < 0) {
             emu_logf(&srv->log, EMU_LOG_ERROR, d->busid, "cannot start the device thread");
             emu_server_stop(srv);
             return EMU_E_SYSTEM;
         }
-        d->thread_started = 1;
-        char name[16]; /* "scanemu/1-1": names the thread in top, perf, /proc */
-        snprintf(name, sizeof name, "scanemu/%.7s", d->busid);
-        pthread_setname_np(d->thread, name);
+        started++;
     }
     if (srv->realtime_prio > 0)
         set_realtime(srv, started);
+    atomic_store(&srv->running, 1);
     return EMU_OK;
 }
 
 void emu_workers_join(emu_server *srv)
 {
-    for (size_t i = 0; i < srv->ndev; i++) {
+    for (size_t i = 0; i < EMU_MAX_DEVICES; i++) {
         if (srv->devs[i].thread_started) {
             pthread_join(srv->devs[i].thread, NULL);
             srv->devs[i].thread_started = 0;

@@ -2794,6 +2794,343 @@ START_TEST(alloc_failures)
 }
 END_TEST
 
+/* ---- live control (dm_engine_live_*, the observer) ----------------------------------- */
+
+typedef struct notes {
+    dm_note n[2048];
+    unsigned count;
+} notes;
+
+static void note_cb(void *ctx, const dm_note *n)
+{
+    notes *ns = ctx;
+    if (ns->count < sizeof(ns->n) / sizeof(ns->n[0]))
+        ns->n[ns->count++] = *n;
+}
+
+static uint64_t vnow(host *h)
+{
+    return dm_clock_now(&h->clk.base);
+}
+
+static dm_status live_start(host *h, uint32_t pages, proto_scan_job *job)
+{
+    proto_scan_params p = params_fast(pages);
+    return dm_engine_start(h->eng, &front_a, &p, vnow(h), job);
+}
+
+/* A jam armed for the next job fires at its place; "now" during a job is the
+ * first band not offered yet; a fired live fault is gone. */
+START_TEST(live_fault_places)
+{
+    host h;
+    proto_scan_job job;
+    eng_run r;
+    dm_live_fault f = {.kind = dm_fault_kind_parse("paper_jam"), .placed = true, .page = 2};
+    dm_live_armed w;
+    dm_item it;
+    char err[256];
+
+    eng_open(&h, NULL, "scenarios/clean.yaml", 3, 1);
+    ck_assert_int_ge(f.kind, 0);
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), &w, err, sizeof err), DM_OK);
+    ck_assert_int_eq(w.when, DM_LIVE_NEXT_JOB);
+    ck_assert_uint_eq(w.page, 2);
+    ck_assert_uint_eq(eng_status(&h).live_armed, 1);
+    ck_assert_int_eq(dm_engine_live_get(h.eng, 0, &w), DM_OK);
+    ck_assert_int_eq(dm_engine_live_get(h.eng, 1, &w), DM_E_RANGE);
+    ck_assert_int_eq(live_start(&h, 5, &job), DM_ST_OK);
+    ck_assert_int_eq(eng_status(&h).live_armed, 1); /* now the current job's */
+    eng_read(&h, &front_a, &job, &r, 0);
+    ck_assert_int_eq(r.end, DM_ST_PAPER_JAM);
+    ck_assert_uint_eq(r.end_page, 2);
+    ck_assert_uint_eq(r.end_band, 0);
+    ck_assert_uint_eq(r.pages_ok, 2);
+    ck_assert_uint_eq(eng_status(&h).live_armed, 0);
+    ck_assert_int_eq(live_start(&h, 3, &job), DM_ST_OK); /* spent: a clean job */
+    eng_read(&h, &front_a, &job, &r, 0);
+    ck_assert_int_eq(r.end, DM_ST_OK);
+    ck_assert_uint_eq(r.pages_ok, 3);
+
+    /* now: band 0 of page 0 was offered (peeked), so band 1 */
+    ck_assert_int_eq(live_start(&h, 3, &job), DM_ST_OK);
+    dm_engine_peek(h.eng, &front_a, vnow(&h), &it);
+    f.kind = dm_fault_kind_parse("multi_feed");
+    f.placed = false;
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), &w, err, sizeof err), DM_OK);
+    ck_assert_int_eq(w.when, DM_LIVE_CURRENT_JOB);
+    ck_assert_uint_eq(w.page, 0);
+    ck_assert_uint_eq(w.band, 1);
+    /* a place already offered belongs to the next job */
+    f.placed = true;
+    f.page = 0;
+    f.band = 0;
+    f.kind = dm_fault_kind_parse("device_error");
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), &w, err, sizeof err), DM_OK);
+    ck_assert_int_eq(w.when, DM_LIVE_NEXT_JOB);
+    /* a band past the running job's page */
+    f.page = 1;
+    f.band = job.bands_per_page;
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), &w, err, sizeof err), DM_E_RANGE);
+    ck_assert_ptr_nonnull(strstr(err, "past the"));
+    eng_read(&h, &front_a, &job, &r, 0);
+    ck_assert_int_eq(r.end, DM_ST_MULTI_FEED);
+    ck_assert_uint_eq(r.end_page, 0);
+    ck_assert_uint_eq(r.end_band, 1);
+    ck_assert_uint_eq(dm_engine_live_clear(h.eng, vnow(&h)), 1); /* the device_error */
+    ck_assert_int_eq(live_start(&h, 2, &job), DM_ST_OK);
+    eng_read(&h, &front_a, &job, &r, 0);
+    ck_assert_int_eq(r.end, DM_ST_OK);
+    eng_close(&h);
+}
+END_TEST
+
+/* The kinds that act at START, and the parameter checks. */
+START_TEST(live_start_kinds_and_checks)
+{
+    host h;
+    proto_scan_job job;
+    dm_live_fault f;
+    char err[256];
+
+    eng_open(&h, NULL, "scenarios/clean.yaml", 3, 1);
+    memset(&f, 0, sizeof f);
+    f.kind = dm_fault_kind_parse("busy");
+    f.count = 2;
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, err, sizeof err), DM_OK);
+    ck_assert_int_eq(live_start(&h, 1, &job), DM_ST_BUSY);
+    ck_assert_int_eq(live_start(&h, 1, &job), DM_ST_BUSY);
+    ck_assert_int_eq(live_start(&h, 1, &job), DM_ST_OK);
+    ck_assert_int_eq(dm_engine_cancel(h.eng, &front_a, vnow(&h)), DM_OK);
+    memset(&f, 0, sizeof f);
+    f.kind = dm_fault_kind_parse("warming_up");
+    f.ms = 500;
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, err, sizeof err), DM_OK);
+    ck_assert_int_eq(live_start(&h, 1, &job), DM_ST_WARMING_UP);
+    ck_assert_uint_eq(eng_status(&h).live_warmup_ns, 500000000u);
+    dm_clock_virtual_advance(&h.clk, 500000000u);
+    memset(&f, 0, sizeof f);
+    f.kind = dm_fault_kind_parse("cover_open");
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, err, sizeof err), DM_OK);
+    ck_assert_int_eq(live_start(&h, 1, &job), DM_ST_COVER_OPEN);
+    ck_assert_int_eq(live_start(&h, 1, &job), DM_ST_COVER_OPEN);
+    ck_assert_int_eq(eng_status(&h).adf, DM_ADF_DOOR_OPEN);
+    dm_engine_live_clear(h.eng, vnow(&h));
+    ck_assert_int_eq(live_start(&h, 1, &job), DM_ST_OK);
+    ck_assert_int_eq(dm_engine_cancel(h.eng, &front_a, vnow(&h)), DM_OK);
+
+    /* parameters each kind takes, and only those */
+    memset(&f, 0, sizeof f);
+    f.kind = dm_fault_kind_parse("delay");
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, err, sizeof err),
+                     DM_E_INVALID);
+    f.kind = dm_fault_kind_parse("paper_jam");
+    f.ms = 5;
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, err, sizeof err),
+                     DM_E_INVALID);
+    f.ms = 0;
+    f.kind = dm_fault_kind_parse("busy");
+    f.placed = true;
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, err, sizeof err),
+                     DM_E_INVALID);
+    f.kind = dm_fault_kind_parse("feeder_empty");
+    f.band = 2;
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, err, sizeof err),
+                     DM_E_INVALID);
+    ck_assert_int_eq(dm_fault_kind_parse("lightning"), DM_E_INVALID);
+    f.kind = 99;
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, err, sizeof err),
+                     DM_E_INVALID);
+    /* the table holds 16 */
+    memset(&f, 0, sizeof f);
+    f.kind = dm_fault_kind_parse("button");
+    f.placed = true;
+    for (uint32_t i = 0; i < DM_ENGINE_MAX_LIVE; i++) {
+        f.page = i;
+        ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, err, sizeof err), DM_OK);
+    }
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, err, sizeof err), DM_E_RANGE);
+    ck_assert_uint_eq(dm_engine_live_clear(h.eng, vnow(&h)), DM_ENGINE_MAX_LIVE);
+    eng_close(&h);
+}
+END_TEST
+
+/* The observer sees the job in order, with the trace's times. */
+START_TEST(live_notes_follow_the_trace)
+{
+    host h;
+    proto_scan_job job;
+    eng_run r;
+    notes *ns = calloc(1, sizeof(*ns));
+    unsigned bands = 0;
+
+    eng_open(&h, NULL, "scenarios/clean.yaml", 3, 1);
+    dm_engine_set_observer(h.eng, note_cb, ns);
+    ck_assert_int_eq(live_start(&h, 2, &job), DM_ST_OK);
+    eng_read(&h, &front_a, &job, &r, 0);
+    ck_assert_uint_ge(ns->count, 4);
+    ck_assert_int_eq(ns->n[0].kind, DM_NOTE_JOB_STARTED);
+    ck_assert_uint_eq(ns->n[0].job_no, 1);
+    ck_assert_int_eq(ns->n[1].kind, DM_NOTE_PAGE_STARTED);
+    ck_assert_int_eq(ns->n[ns->count - 1].kind, DM_NOTE_JOB_ENDED);
+    ck_assert_int_eq(ns->n[ns->count - 1].status, DM_ST_OK);
+    ck_assert_uint_eq(ns->n[ns->count - 1].pages_done, 2);
+    for (unsigned i = 0; i < ns->count; i++) {
+        const dm_note *n = &ns->n[i];
+        if (n->kind == DM_NOTE_PAGE_STARTED) {
+            ck_assert_int_eq(ns->n[i + 1].kind, DM_NOTE_BAND);
+            ck_assert_uint_eq(ns->n[i + 1].band, 0);
+            ck_assert_uint_eq(ns->n[i + 1].page, n->page);
+        }
+        if (n->kind != DM_NOTE_BAND)
+            continue;
+        ck_assert_uint_lt(bands, h.n_recs);
+        ck_assert_uint_eq(n->page, h.recs[bands].page);
+        ck_assert_uint_eq(n->band, h.recs[bands].band);
+        ck_assert_uint_eq(n->deadline_ns, h.recs[bands].deadline_ns);
+        ck_assert_uint_eq(n->release_ns, h.recs[bands].release_ns);
+        ck_assert_uint_eq(n->bytes, h.recs[bands].bytes);
+        ck_assert_uint_eq(n->job_start_ns, h.recs[bands].job_start_ns);
+        bands++;
+    }
+    ck_assert_uint_eq(bands, 2 * job.bands_per_page);
+    /* a live fault's note says so */
+    dm_live_fault f = {
+        .kind = dm_fault_kind_parse("paper_jam"), .placed = true, .page = 0, .band = 1};
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, NULL, 0), DM_OK);
+    ns->count = 0;
+    ck_assert_int_eq(live_start(&h, 2, &job), DM_ST_OK);
+    eng_read(&h, &front_a, &job, &r, 0);
+    ck_assert_int_eq(ns->n[ns->count - 2].kind, DM_NOTE_FAULT);
+    ck_assert_str_eq(ns->n[ns->count - 2].fault, "paper_jam");
+    ck_assert(ns->n[ns->count - 2].live);
+    ck_assert_uint_eq(ns->n[ns->count - 2].band, 1);
+    ck_assert_int_eq(ns->n[ns->count - 1].status, DM_ST_PAPER_JAM);
+    ck_assert_uint_eq(ns->n[ns->count - 1].job_no, 2);
+    eng_close(&h);
+    free(ns);
+}
+END_TEST
+
+/* Feeding: after an empty feeder a job runs over the sheets fed; the
+ * feeder is then manual; a profile with no feeder refuses. */
+START_TEST(live_feed)
+{
+    host h;
+    proto_scan_job job;
+    eng_run r;
+    dm_engine_status s;
+
+    eng_open(&h, NULL, "scenarios/feeder-empty.yaml", 3, 0);
+    ck_assert_int_eq(live_start(&h, 0, &job), DM_ST_FEEDER_EMPTY);
+    ck_assert_int_eq(dm_engine_live_feed(h.eng, 3, vnow(&h)), DM_OK);
+    s = eng_status(&h);
+    ck_assert_uint_eq(s.sheets, 3);
+    ck_assert(s.feeder_manual);
+    ck_assert_int_eq(live_start(&h, 0, &job), DM_ST_OK);
+    eng_read(&h, &front_a, &job, &r, 0);
+    ck_assert_int_eq(r.end, DM_ST_FEEDER_EMPTY);
+    ck_assert_uint_eq(r.pages_ok, 3);
+    ck_assert_uint_eq(eng_status(&h).sheets, 0);
+    ck_assert_int_eq(live_start(&h, 0, &job), DM_ST_FEEDER_EMPTY); /* used up */
+    /* a live feeder_empty at page 1 refuses one START, and is spent */
+    ck_assert_int_eq(dm_engine_live_feed(h.eng, 2, vnow(&h)), DM_OK);
+    {
+        dm_live_fault f = {.kind = dm_fault_kind_parse("feeder_empty"), .placed = true};
+        ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), NULL, NULL, 0), DM_OK);
+    }
+    ck_assert_int_eq(live_start(&h, 0, &job), DM_ST_FEEDER_EMPTY);
+    ck_assert_uint_eq(eng_status(&h).live_armed, 0);
+    ck_assert_int_eq(live_start(&h, 0, &job), DM_ST_OK);
+    ck_assert_int_eq(dm_engine_cancel(h.eng, &front_a, vnow(&h)), DM_OK);
+    ck_assert_int_eq(dm_engine_live_feed(h.eng, 51, vnow(&h)), DM_E_RANGE); /* capacity 50 */
+    eng_close(&h);
+    eng_open(&h, "profiles/flatbed-1200.yaml", NULL, 3, 0);
+    ck_assert_int_eq(dm_engine_live_feed(h.eng, 1, vnow(&h)), DM_E_STATE);
+    eng_close(&h);
+}
+END_TEST
+
+/* wait_for_paper_ms: a feed while the job waits lets it go on, the sheet
+ * fed from the moment of the feed; without one, the job ends when the wait
+ * is over. */
+START_TEST(live_feed_while_waiting_for_paper)
+{
+    static const char yaml[] = "name: w\nsheets: 1\nwait_for_paper_ms: 1000\n";
+    host h;
+    dm_device_config cfg;
+    proto_scan_job job;
+    eng_run r;
+    dm_item it;
+    uint64_t t;
+
+    host_config(&h, NULL, NULL, 3, 1, &cfg);
+    ck_assert_int_eq(dm_scenario_load_mem("w", yaml, sizeof yaml - 1, &h.scen, NULL, 0), DM_OK);
+    cfg.scenario = h.scen;
+    ck_assert_int_eq(dm_engine_create(&cfg, &h.eng), DM_OK);
+    ck_assert_int_eq(dm_engine_attach(h.eng, &front_a), DM_OK);
+    ck_assert_int_eq(live_start(&h, 0, &job), DM_ST_OK);
+    /* page 0, then the wait before page 1 */
+    for (;;) {
+        dm_engine_peek(h.eng, &front_a, vnow(&h), &it);
+        if (it.kind == DM_ITEM_JOB_END)
+            break;
+        if (it.action == DM_ACT_WAIT) {
+            dm_clock_virtual_set(&h.clk, it.deadline_ns);
+            continue;
+        }
+        ck_assert_int_eq(dm_engine_consume(h.eng, &front_a, vnow(&h), NULL), DM_OK);
+    }
+    ck_assert_int_eq(it.status, DM_ST_FEEDER_EMPTY);
+    ck_assert_uint_eq(it.page, 1);
+    dm_clock_virtual_set(&h.clk, it.deadline_ns - 500000000u); /* half-way through the wait */
+    t = vnow(&h);
+    ck_assert_int_eq(dm_engine_live_feed(h.eng, 1, t), DM_OK);
+    dm_engine_peek(h.eng, &front_a, t, &it);
+    ck_assert_int_eq(it.kind, DM_ITEM_BAND);
+    ck_assert_uint_eq(it.page, 1);
+    ck_assert_uint_gt(it.deadline_ns, t); /* fed from now: not already late */
+    eng_read(&h, &front_a, &job, &r, 0);
+    ck_assert_int_eq(r.end, DM_ST_FEEDER_EMPTY); /* the second wait ran out */
+    ck_assert_uint_eq(r.end_page, 2);
+    ck_assert_uint_eq(eng_status(&h).pages_done, 2);
+    eng_close(&h);
+}
+END_TEST
+
+/* timing --scale: the bands after the change run at the new rate, with no
+ * jump back in time. */
+START_TEST(live_scale)
+{
+    host h;
+    proto_scan_job job;
+    dm_item it;
+    uint64_t d[4];
+
+    eng_open(&h, NULL, "scenarios/clean.yaml", 3, 1);
+    ck_assert_int_eq(dm_engine_live_scale(h.eng, 0.0), DM_E_RANGE);
+    ck_assert_int_eq(dm_engine_live_scale(h.eng, 101.0), DM_E_RANGE);
+    ck_assert_int_eq(live_start(&h, 1, &job), DM_ST_OK);
+    for (int i = 0; i < 4; i++) {
+        dm_engine_peek(h.eng, &front_a, vnow(&h), &it);
+        if (it.action == DM_ACT_WAIT) {
+            dm_clock_virtual_set(&h.clk, it.deadline_ns);
+            dm_engine_peek(h.eng, &front_a, vnow(&h), &it);
+        }
+        d[i] = it.deadline_ns;
+        ck_assert_int_eq(dm_engine_consume(h.eng, &front_a, vnow(&h), NULL), DM_OK);
+        if (i == 1) /* from band 2 on: half speed */
+            ck_assert_int_eq(dm_engine_live_scale(h.eng, 2.0), DM_OK);
+    }
+    /* band 1 -> 2 and 2 -> 3 take about twice band 0 -> 1 (jitter aside) */
+    ck_assert_uint_gt(d[2] - d[1], (d[1] - d[0]) * 18 / 10);
+    ck_assert_uint_lt(d[2] - d[1], (d[1] - d[0]) * 22 / 10);
+    ck_assert_uint_gt(d[3] - d[2], (d[1] - d[0]) * 18 / 10);
+    ck_assert_double_eq(eng_status(&h).time_scale, 2.0);
+    eng_close(&h);
+}
+END_TEST
+
 static Suite *dm_suite(void)
 {
     Suite *s = suite_create("device-model");
@@ -2845,6 +3182,12 @@ static Suite *dm_suite(void)
     tcase_add_test(tc, engine_faults_are_neutral);
     tcase_add_test(tc, engine_status_across_jam_and_empty);
     tcase_add_test(tc, native_on_shared_engine_same_bytes);
+    tcase_add_test(tc, live_fault_places);
+    tcase_add_test(tc, live_start_kinds_and_checks);
+    tcase_add_test(tc, live_notes_follow_the_trace);
+    tcase_add_test(tc, live_feed);
+    tcase_add_test(tc, live_feed_while_waiting_for_paper);
+    tcase_add_test(tc, live_scale);
     suite_add_tcase(s, tc);
     tc = tcase_create("validation");
     tcase_set_timeout(tc, 60);

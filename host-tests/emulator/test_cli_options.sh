@@ -40,6 +40,12 @@ refused '--scenario given twice for --device 1 (busid 1-1)' --device "$P" --scen
     --scenario "$JAM"
 refused '--seed given twice for --device 2 (busid 1-2) ("3", then "4")' --seed 1 --device "$P" \
     --device "$P" --seed 3 --seed 4
+refused '--usb-id belongs after a --device' --usb-id 1209:0002
+refused '--usb-id: expected VID:PID' --device "$P" --usb-id 1209
+refused '--usb-id given twice for --device 1 (busid 1-1)' --device "$P" --usb-id 1209:0002 \
+    --usb-id 1209:0003
+refused '--serial given twice for --device 1' --device "$P" --serial a --serial b
+refused '--control given twice' --control a --control b
 refused '-q and -v contradict each other' -v -q
 refused '-q and -v contradict each other' -q -v
 refused '-q and -v contradict each other' -q --verbose

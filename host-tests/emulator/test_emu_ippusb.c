@@ -339,11 +339,11 @@ START_TEST(devlist_and_import_records)
 
     ck_assert_int_eq(tc_import(&c, port, "1-1"), 0);
     ck_assert_uint_eq(c.rec.bNumInterfaces, 2);
-    ck_assert_uint_eq(c.rec.idProduct, 0x0004);
+    ck_assert_uint_eq(c.rec.idProduct, 0x0006);
     tc_close(&c);
     ck_assert_int_eq(tc_import(&c, port, "1-2"), 0);
     ck_assert_uint_eq(c.rec.bNumInterfaces, 3);
-    ck_assert_uint_eq(c.rec.idProduct, 0x0003);
+    ck_assert_uint_eq(c.rec.idProduct, 0x0005);
     tc_close(&c);
 }
 END_TEST

@@ -8,8 +8,8 @@ import re
 
 A_BUSIDS = ["1-1", "1-2"]
 IPP_CASES = ["escl", "mfp", "jam3"]
-ESCL_VIDPID = "1209:0004"
-MFP_VIDPID = "1209:0003"
+ESCL_VIDPID = "1209:0006"
+MFP_VIDPID = "1209:0005"
 STATUS_RE = re.compile(r"(S_OK|WIA_(?:ERROR|STATUS)_[A-Z_]+)")
 EVENT_RE = re.compile(r"event [0-9]+ \(page [0-9]+, arg [0-9]+\)")
 

@@ -23,6 +23,9 @@
  *
  * Determinism: for the same profile, scenario and seed, every item's pixels,
  * CRC and deadline (relative to job start) are identical whatever the front.
+ * Live control (dm_engine_live_*, below) adds to that at run time but never
+ * changes an item the engine has already offered (peeked): what a front
+ * peeked is what it consumes, and scripted faults fire where they would.
  */
 #ifndef SCANEMU_DM_ENGINE_H
 #define SCANEMU_DM_ENGINE_H
@@ -264,6 +267,14 @@ typedef struct dm_engine_status {
      * after a power cycle. */
     dm_status last_result;
     dm_device_stats stats;
+    /* live control state (dm_engine_live_*) */
+    double time_scale;       /* the live scale (1 unless dm_engine_live_scale) */
+    bool feeder_manual;      /* dm_engine_live_feed was used: no reload per job */
+    uint32_t live_busy;      /* STARTs still refused BUSY */
+    bool live_cover_open;    /* opened by a live cover_open: refused until cleared */
+    uint64_t live_warmup_ns; /* live warm-up left */
+    uint32_t live_armed;     /* live faults armed, not fired (dm_engine_live_get) */
+    uint32_t bands_per_page; /* of job */
 } dm_engine_status;
 
 void dm_engine_status_get(const dm_engine *eng, uint64_t now_ns, dm_engine_status *out);
@@ -272,5 +283,113 @@ void dm_engine_get_stats(const dm_engine *eng, dm_device_stats *out);
 /* dm_scenario_check_job against the last job accepted (see
  * dm_device_job_check). */
 int dm_engine_job_check(const dm_engine *eng, char *errbuf, size_t errlen);
+
+/* ---- fault kinds ------------------------------------------------------------- */
+
+/* The scenario fault kinds ("paper_jam", "multi_feed", "cover_open",
+ * "feeder_empty", "warming_up", "busy", "stall", "short_band",
+ * "corrupt_band", "band_never_comes", "disconnect", "delay",
+ * "device_error", "button"; docs/protocol.md, "Scenarios") by number. */
+const char *dm_fault_name(int kind);       /* "?" when unknown */
+int dm_fault_kind_parse(const char *name); /* the kind, or DM_E_INVALID */
+
+/* ---- notes: what happens, as it happens -------------------------------------- */
+
+/* An observer sees every job start, page start, band released, fault fired
+ * and job end, in the order they happen, from inside the engine call that
+ * did it (so with whatever lock the caller holds: an observer must not call
+ * back into the engine, and must not block). Pages, sides and bands are
+ * 0-based; times are absolute on the engine's clock. */
+typedef enum dm_note_kind {
+    DM_NOTE_JOB_STARTED = 1, /* job */
+    DM_NOTE_PAGE_STARTED,    /* page, side: its first band was released */
+    DM_NOTE_BAND,            /* page, side, band, deadline, release, bytes */
+    DM_NOTE_FAULT,           /* fault (kind name), live, page/side/band when at a band */
+    DM_NOTE_JOB_ENDED,       /* status, pages_done */
+} dm_note_kind;
+
+typedef struct dm_note {
+    dm_note_kind kind;
+    uint64_t job_no; /* jobs accepted so far, this one included (1 = the first) */
+    uint32_t page, side, band;
+    bool at_band; /* DM_NOTE_FAULT: page/side/band are meaningful */
+    uint64_t job_start_ns, deadline_ns, release_ns;
+    uint32_t bytes;
+    const char *fault; /* DM_NOTE_FAULT: the kind's name */
+    bool live;         /* DM_NOTE_FAULT: armed by dm_engine_live_* */
+    dm_status status;  /* DM_NOTE_JOB_ENDED */
+    uint32_t pages_done;
+    const proto_scan_job *job; /* DM_NOTE_JOB_STARTED; valid during the call */
+} dm_note;
+typedef void (*dm_note_fn)(void *ctx, const dm_note *note);
+/* One observer per engine (NULL: none). */
+void dm_engine_set_observer(dm_engine *eng, dm_note_fn fn, void *ctx);
+
+/* ---- live control ------------------------------------------------------------- */
+
+/* At most this many live faults are armed at once. */
+#define DM_ENGINE_MAX_LIVE 16u
+
+/* A fault to arm now. kind is any scenario kind. With `placed`, it fires at
+ * band `band` of output page `page` (0-based; band 0 for feeder_empty,
+ * which fires when that page's sheet would be fed) of the current job if
+ * the engine has not offered that place yet, else of the next job.
+ * Without, "now": at the first band the engine has not offered yet (the
+ * one after the band in flight) of the current job, or the first band of
+ * the next job when none runs. Band-level kinds are one-shot. The kinds
+ * that act at START take no place: busy refuses the next `count` STARTs
+ * (0 = 1), warming_up refuses STARTs for `ms` from now. cover_open with no
+ * place opens the cover now: a running job ends at its next band, and
+ * STARTs are refused until dm_engine_live_clear; feeder_empty with no place
+ * empties the feeder now (as dm_engine_live_feed with the feeder made
+ * manual and empty). delay needs ms; short_band/corrupt_band take bytes
+ * (0: the scenario default); stall takes no_clear. */
+typedef struct dm_live_fault {
+    int kind;
+    bool placed;
+    uint32_t page, band;
+    uint32_t ms, count, bytes;
+    bool no_clear;
+} dm_live_fault;
+
+/* Where a live fault was armed, or where one armed still waits. */
+typedef enum dm_live_when {
+    DM_LIVE_NOW = 0,     /* took effect at once (START kinds, open cover, empty feeder) */
+    DM_LIVE_CURRENT_JOB, /* page/band of the running job */
+    DM_LIVE_NEXT_JOB,    /* page/band of the next job */
+} dm_live_when;
+
+typedef struct dm_live_armed {
+    int kind;
+    dm_live_when when;
+    uint32_t page, band; /* 0-based; DM_LIVE_NOW: 0 */
+} dm_live_armed;
+
+/* Arms f at now_ns. DM_OK with *where (may be NULL); DM_E_INVALID (an
+ * unknown kind, a parameter the kind does not take or lacks), DM_E_RANGE
+ * (a band past the running job's page when it is the target, too many
+ * armed), with one line in errbuf. */
+int dm_engine_live_fault(dm_engine *eng, const dm_live_fault *f, uint64_t now_ns,
+                         dm_live_armed *where, char *errbuf, size_t errlen);
+/* The i-th live fault armed and not fired (i < status.live_armed): DM_OK,
+ * or DM_E_RANGE. */
+int dm_engine_live_get(const dm_engine *eng, uint32_t i, dm_live_armed *out);
+/* Disarms every live fault not fired, the BUSY refusals and warm-up still
+ * owed, and closes the cover. Scripted faults are untouched. Returns how
+ * many live faults were disarmed. */
+uint32_t dm_engine_live_clear(dm_engine *eng, uint64_t now_ns);
+/* Puts `sheets` sheets in the feeder (DM_E_STATE: the profile has none;
+ * DM_E_RANGE: past its capacity). The feeder becomes manual: it holds what
+ * is left (the sheets left by the last job, or the scenario's `sheets`
+ * before any) plus what is fed, and jobs use it up instead of starting from
+ * the scenario's `sheets`. A running job goes on over the new sheets if it
+ * has not yet reached the empty feeder (with the scenario's
+ * wait_for_paper_ms, while it waits). */
+int dm_engine_live_feed(dm_engine *eng, uint32_t sheets, uint64_t now_ns);
+/* Multiplies the schedule (feed, line and jitter times, on top of the
+ * scenario's time_scale) by scale, > 0 and <= 100, from the next item the
+ * engine offers (the one after the band in flight), and for later jobs.
+ * DM_E_RANGE outside. */
+int dm_engine_live_scale(dm_engine *eng, double scale);
 
 #endif

@@ -186,11 +186,14 @@ typedef struct drv_device_info {
 
 typedef struct drv_open_options {
     /* Which device is acceptable. usbip checks the imported device against
-     * it; libusb looks for it (a VID:PID in the URI wins). Default
-     * 1209:0001, match_id = 1. match_id = 0 accepts any VID:PID (the vendor
-     * interface is always required). */
+     * it; libusb looks for it (a VID:PID in the URI wins). match_id = 1: the
+     * VID must be vid and the PID within pid..pid_last (pid alone when
+     * pid_last <= pid). Default 1209:0001..000f, the pid.codes test PIDs
+     * scanemu's profiles use (docs/control.md, "USB identity"), match_id = 1.
+     * match_id = 0 accepts any VID:PID (the vendor interface is always
+     * required). */
     int match_id;
-    uint16_t vid, pid;
+    uint16_t vid, pid, pid_last;
     unsigned timeout_ms; /* connect, import and each enumeration request; default 5000 */
 } drv_open_options;
 void drv_open_options_init(drv_open_options *o);
@@ -244,8 +247,12 @@ extern const struct drv_transport_ops drv_usbip_transport;
 extern const struct drv_transport_ops drv_libusb_transport;
 
 /* Open a transport by URI: "usbip://HOST:PORT/BUSID" (HOST may be [v6]),
- * "libusb" or "libusb:VID:PID" (hex). On failure writes one line naming what
- * was wrong into errbuf; *out is set only on success. o may be NULL. */
+ * "libusb", "libusb:VID:PID" (hex), "libusb:VID:PID,serial=S",
+ * "libusb:serial=S" (the default VID:PID) or "libusb:BUS.DEV" (decimal, as
+ * lsusb prints them). A libusb selector that matches several devices is
+ * DRV_E_URI, the message listing each as libusb:BUS.DEV with its serial.
+ * On failure writes one line naming what was wrong into errbuf; *out is set
+ * only on success. o may be NULL. */
 int drv_transport_open(const char *uri, const drv_open_options *o, drv_transport **out,
                        char *errbuf, size_t errlen);
 void drv_transport_close(drv_transport *t);

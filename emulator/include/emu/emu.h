@@ -50,6 +50,11 @@ typedef struct emu_device_opts {
     const char *scenario_path; /* NULL: emu_options.scenario_path */
     int seed_set;              /* 0: emu_options.seed */
     uint64_t seed;
+    int usb_id_set; /* vid:pid instead of the profile's (--usb-id) */
+    uint16_t vid, pid;
+    /* The serial string (--serial); NULL: the profile's, with "-BUSID"
+     * appended when an earlier device exports the same one. */
+    const char *serial;
 } emu_device_opts;
 
 typedef struct emu_options {
@@ -108,6 +113,10 @@ typedef struct emu_options {
      * returns EMU_E_TIMING. */
     uint64_t late_tolerance_us;
     int strict_timing;
+    /* Live control (docs/control.md): a Unix socket at this path (mode
+     * 0600; a stale socket is replaced, any other file refused; removed
+     * when the server is freed). NULL: none. */
+    const char *control_path;
 } emu_options;
 
 void emu_options_init(emu_options *opts);
