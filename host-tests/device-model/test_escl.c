@@ -41,6 +41,10 @@ static void log_cb(void *ctx, const char *line)
     snprintf(h->log + n, sizeof(h->log) - n, "%s\n", line);
 }
 
+/* Engine timing and PNG level of the next h_init (reset by h_free). */
+static int g_timing = 1;
+static int g_png_level = -1; /* -1: the front's default */
+
 static void h_init_mem(harness *h, const char *profile, const char *scen_yaml)
 {
     char err[512];
@@ -64,8 +68,11 @@ static void h_init_mem(harness *h, const char *profile, const char *scen_yaml)
     cfg.scenario = h->scen;
     cfg.seed = 7;
     cfg.clock = &h->clk.base;
+    cfg.timing = g_timing;
     ck_assert_int_eq(dm_engine_create(&cfg, &h->eng), DM_OK);
     dm_escl_config_init(&ec);
+    if (g_png_level >= 0)
+        ec.png_level = g_png_level;
     ec.engine = h->eng;
     ec.log = log_cb;
     ec.log_ctx = h;
@@ -97,6 +104,8 @@ static void h_free(harness *h)
     dm_engine_free(h->eng);
     dm_scenario_free(h->scen);
     dm_profile_free(h->prof);
+    g_timing = 1;
+    g_png_level = -1;
 }
 
 /* ---- one exchange ---------------------------------------------------------------------- */
@@ -109,6 +118,7 @@ typedef struct reply {
     bool chunked_complete; /* the terminating 0 chunk arrived */
     bool closed, reset, hung;
     uint64_t first_byte_ns;
+    size_t max_piece; /* the largest DATA the front offered at once */
 } reply;
 
 static void reply_free(reply *r)
@@ -142,6 +152,8 @@ static void exchange(harness *h, dm_escl_conn *c, const char *req, size_t req_le
         if (o.kind == DM_ESCL_OUT_DATA) {
             if (raw_len == 0)
                 r->first_byte_ns = h->clk.now;
+            if (o.len > r->max_piece)
+                r->max_piece = o.len;
             raw = realloc(raw, raw_len + o.len);
             memcpy(raw + raw_len, o.data, o.len);
             raw_len += o.len;
@@ -434,6 +446,47 @@ START_TEST(adf_until_empty)
 }
 END_TEST
 
+/* Timing off, every band due at once, A4 colour 300 dpi at --png-level 0
+ * (26 MB of PNG, more than a connection may queue): the page still streams
+ * whole, one band's chunk at a time, and equals the native page. At the
+ * default level too, with the same bound on what is queued. */
+static void untimed_page(int level)
+{
+    harness h;
+    dm_escl_conn *c;
+    reply r;
+    char job[256], path[300];
+    proto_scan_job nj;
+
+    g_timing = 0;
+    g_png_level = level;
+    h_init_mem(&h, NULL, "name: one\nsheets: 1\n");
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "RGB24", 300, false, "x", job, sizeof(job)), 201);
+    snprintf(path, sizeof(path), "%s/NextDocument", job);
+    nj = job_for(&h, PROTO_SCAN_SOURCE_ADF, PROTO_SCAN_MODE_COLOR24, 300);
+    get(&h, c, path, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(r.chunked_complete, "level %d: body cut after %zu bytes", level, r.body_len);
+    ck_assert(!r.closed);
+    /* One band (at most 1 MiB of pixels here) and its framing at a time. */
+    ck_assert_uint_le(r.max_piece, dm_band_bytes(&nj, 0) + (64u << 10));
+    check_png_page(&r, &nj, 0, 0);
+    reply_free(&r);
+    get(&h, c, path, &r);
+    ck_assert_int_eq(r.status, 404);
+    reply_free(&r);
+    dm_escl_conn_free(c);
+    h_free(&h);
+}
+
+START_TEST(untimed_page_streams_band_by_band)
+{
+    untimed_page(0);
+    untimed_page(1);
+}
+END_TEST
+
 /* Jam at page 3 band 5: pages 1-2 whole, page 3's body cut (no final
  * chunk, connection closed), status ScannerAdfJam + Aborted. */
 START_TEST(jam_cuts_the_page)
@@ -643,6 +696,7 @@ static Suite *escl_suite(void)
     tcase_add_test(tc, flatbed_page_equals_native);
     tcase_add_test(tc, page_not_before_its_deadline);
     tcase_add_test(tc, adf_until_empty);
+    tcase_add_test(tc, untimed_page_streams_band_by_band);
     tcase_add_test(tc, jam_cuts_the_page);
     tcase_add_test(tc, busy_across_fronts);
     tcase_add_test(tc, delete_cancels);
