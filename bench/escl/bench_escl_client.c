@@ -13,6 +13,12 @@
  *       [--source Feeder|Platen] [--mode RGB24|Grayscale8|BlackAndWhite1]
  *       [--dpi 300] [--width 2480] [--height 3508] (1/300 inch)
  *       [--format image/png] [--pages N] [--out DIR | --discard] [--close]
+ *   bench_escl_client --port P --wait-idle SECONDS
+ *
+ * --width 0 / --height 0: the source's MaxWidth / MaxHeight from
+ * ScannerCapabilities (the whole area, as scanimage asks by default).
+ * --wait-idle: GET ScannerStatus until pwg:State is Idle (exit 0) or the
+ * time is up (exit 1); nothing else.
  *
  * --close sends Connection: close and opens a connection per request, as
  * sane-airscan does. Prints one line per page and a summary:
@@ -188,9 +194,12 @@ static int read_head(client *c, response *r)
     return 0;
 }
 
-/* Body bytes go to out (fd, -1 = dropped) and, the first 64, to first. */
+/* Body bytes go to fd (-1 = dropped), the first 64 to first, the last 12
+ * to last, and the first mem_max to mem when it is set. */
 typedef struct sink {
     int fd;
+    char *mem;
+    size_t mem_max, mem_len;
     uint64_t bytes;
     uint8_t first[64];
     uint8_t last[12];
@@ -211,6 +220,11 @@ static int sink_put(sink *s, const uint8_t *p, size_t n)
         memmove(s->last, s->last + s->nlast - keep, keep);
         memcpy(s->last + keep, p, n);
         s->nlast = keep + n;
+    }
+    if (s->mem != NULL && s->mem_len < s->mem_max) {
+        size_t k = s->mem_max - s->mem_len < n ? s->mem_max - s->mem_len : n;
+        memcpy(s->mem + s->mem_len, p, k);
+        s->mem_len += k;
     }
     s->bytes += n;
     while (s->fd >= 0 && n > 0) {
@@ -333,12 +347,59 @@ static uint64_t png_raw_bytes(const uint8_t *h, uint64_t len)
     return (uint64_t)ht * (((uint64_t)w * ch * h[24] + 7) / 8);
 }
 
+/* A GET whose body is kept in buf (NUL-terminated, cut at max - 1 bytes). */
+static int get_text(client *c, const char *path, response *r, char *buf, size_t max)
+{
+    sink s;
+
+    memset(&s, 0, sizeof(s));
+    s.fd = -1;
+    s.mem = buf;
+    s.mem_max = max - 1;
+    if (request(c, "GET", path, NULL, r, &s) < 0)
+        return -1;
+    buf[s.mem_len] = '\0';
+    return 0;
+}
+
+/* The number in <TAG>N</TAG> after the first `after` in doc (0 if none). */
+static unsigned xml_uint_after(const char *doc, const char *after, const char *tag)
+{
+    const char *p = strstr(doc, after);
+    if (p == NULL)
+        return 0;
+    p = strstr(p, tag);
+    return p ? (unsigned)strtoul(p + strlen(tag), NULL, 10) : 0;
+}
+
+static int wait_idle(client *c, const char *root, double seconds)
+{
+    static char doc[65536];
+    char path[1200];
+    uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
+    response r;
+
+    snprintf(path, sizeof(path), "%s/ScannerStatus", root);
+    for (;;) {
+        if (get_text(c, path, &r, doc, sizeof(doc)) == 0 && r.status == 200 &&
+            strstr(doc, "<pwg:State>Idle</pwg:State>") != NULL)
+            return 0;
+        if (now_ns() >= end) {
+            fprintf(stderr, "bench_escl_client: not Idle within %.1f s\n", seconds);
+            return 1;
+        }
+        conn_close(c);
+        usleep(20000);
+    }
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_escl_client --port P [--host 127.0.0.1] [--root /eSCL]\n"
                     "  [--source Feeder|Platen] [--mode RGB24|Grayscale8|BlackAndWhite1]\n"
                     "  [--dpi 300] [--width 2480] [--height 3508] [--format image/png]\n"
-                    "  [--pages N] [--out DIR | --discard] [--close]\n");
+                    "  [--pages N] [--out DIR | --discard] [--close]\n"
+                    "       bench_escl_client --port P --wait-idle SECONDS\n");
 }
 
 int main(int argc, char **argv)
@@ -348,6 +409,7 @@ int main(int argc, char **argv)
     const char *outdir = NULL;
     unsigned dpi = 300, width = 2480, height = 3508, max_pages = 0;
     bool discard = false;
+    double idle_wait = -1;
     char settings[2048], path[1200], job[1100];
     response r;
     sink s;
@@ -380,6 +442,8 @@ int main(int argc, char **argv)
             max_pages = (unsigned)strtoul(v, NULL, 10);
         else if (OPT("--out"))
             outdir = v;
+        else if (OPT("--wait-idle"))
+            idle_wait = strtod(v, NULL);
         else if (strcmp(a, "--discard") == 0)
             discard = true;
         else if (strcmp(a, "--close") == 0)
@@ -390,13 +454,33 @@ int main(int argc, char **argv)
         }
 #undef OPT
     }
+    c.rbuf = malloc(RBUF_SIZE);
+    if (c.rbuf == NULL)
+        return 1;
+    if (c.port != 0 && idle_wait >= 0)
+        return wait_idle(&c, root, idle_wait);
     if (c.port == 0 || (outdir == NULL) == !discard) {
         usage();
         return 2;
     }
-    c.rbuf = malloc(RBUF_SIZE);
-    if (c.rbuf == NULL)
-        return 1;
+    if (width == 0 || height == 0) {
+        static char doc[1 << 16];
+        const char *sect = strcmp(source, "Platen") == 0 ? "<scan:PlatenInputCaps>"
+                                                         : "<scan:AdfSimplexInputCaps>";
+        snprintf(path, sizeof(path), "%s/ScannerCapabilities", root);
+        if (get_text(&c, path, &r, doc, sizeof(doc)) < 0 || r.status != 200) {
+            fprintf(stderr, "bench_escl_client: GET %s failed\n", path);
+            return 1;
+        }
+        if (width == 0)
+            width = xml_uint_after(doc, sect, "<scan:MaxWidth>");
+        if (height == 0)
+            height = xml_uint_after(doc, sect, "<scan:MaxHeight>");
+        if (width == 0 || height == 0) {
+            fprintf(stderr, "bench_escl_client: no %s size in the capabilities\n", sect);
+            return 1;
+        }
+    }
     snprintf(settings, sizeof(settings),
              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
              "<scan:ScanSettings xmlns:scan=\"http://schemas.hp.com/imaging/escl/2011/05/03\""
