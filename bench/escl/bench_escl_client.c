@@ -289,8 +289,8 @@ static int read_body(client *c, const response *r, sink *s)
     }
 }
 
-static int request(client *c, const char *method, const char *path, const char *body,
-                   response *r, sink *s)
+static int request(client *c, const char *method, const char *path, const char *body, response *r,
+                   sink *s)
 {
     char head[2048];
     size_t blen = body ? strlen(body) : 0;
@@ -338,11 +338,21 @@ static uint64_t png_raw_bytes(const uint8_t *h, uint64_t len)
     w = be32(h + 16);
     ht = be32(h + 20);
     switch (h[25]) {
-    case 0: ch = 1; break;
-    case 2: ch = 3; break;
-    case 4: ch = 2; break;
-    case 6: ch = 4; break;
-    default: ch = 1; break;
+    case 0:
+        ch = 1;
+        break;
+    case 2:
+        ch = 3;
+        break;
+    case 4:
+        ch = 2;
+        break;
+    case 6:
+        ch = 4;
+        break;
+    default:
+        ch = 1;
+        break;
     }
     return (uint64_t)ht * (((uint64_t)w * ch * h[24] + 7) / 8);
 }
@@ -465,8 +475,8 @@ int main(int argc, char **argv)
     }
     if (width == 0 || height == 0) {
         static char doc[1 << 16];
-        const char *sect = strcmp(source, "Platen") == 0 ? "<scan:PlatenInputCaps>"
-                                                         : "<scan:AdfSimplexInputCaps>";
+        const char *sect =
+            strcmp(source, "Platen") == 0 ? "<scan:PlatenInputCaps>" : "<scan:AdfSimplexInputCaps>";
         snprintf(path, sizeof(path), "%s/ScannerCapabilities", root);
         if (get_text(&c, path, &r, doc, sizeof(doc)) < 0 || r.status != 200) {
             fprintf(stderr, "bench_escl_client: GET %s failed\n", path);
@@ -536,8 +546,8 @@ int main(int argc, char **argv)
         }
         snprintf(path, sizeof(path), "%s/NextDocument", job);
         if (request(&c, "GET", path, NULL, &r, &s) < 0) {
-            fprintf(stderr, "bench_escl_client: page %u: body cut short after %" PRIu64
-                            " bytes\n", pages + 1, s.bytes);
+            fprintf(stderr, "bench_escl_client: page %u: body cut short after %" PRIu64 " bytes\n",
+                    pages + 1, s.bytes);
             bad = 1;
             if (s.fd >= 0)
                 close(s.fd);
