@@ -109,6 +109,17 @@ def main():
                 "≥ 1.0×" if main_level else "(reported)",
                 (None if r is None else r >= 1.0) if main_level else None,
                 (f"es_{key}",), ("es_sane",))
+            ccpu, byt = num(env, f"es_{key}_client_cpu_s"), num(env, f"es_{key}_bytes")
+            if key.startswith("air") and ccpu and byt:
+                # What the client alone allows: its own CPU time per job
+                # (decode, checksums, copies, TIFF write), were scanemu free
+                # and the client never waiting.
+                ceil = byt / 1e6 / ccpu
+                row(n + "c" + tag, "6 eSCL throughput through sane-airscan against the client's "
+                    "own bound: bytes / scanimage's CPU time per job (both threads)", res,
+                    f"client-bound ceiling {f1(ceil, ' MB/s')} = "
+                    f"{f1(ratio(ceil, nat), '×', 2)} native, {f1(ratio(ceil, sane), '×', 2)} "
+                    "SANE test backend", ratio(mb, ceil), "(reported)", None, (f"es_{key}",))
 
     if any(k.startswith("estm_") for k in env):
         p99, tp99 = num(env, "estm_late_p99_us"), num(env, "estm_timer_p99_us")
