@@ -33,6 +33,8 @@
 #                        (TERM, KILL 5 s later), its rows read "n/a (timed
 #                        out)" and the run goes on. scanemu itself gets 10 s
 #                        to exit after SIGTERM, then SIGKILL.
+#   BENCH_ESCL=0         skip the eSCL rows (section 6: BENCH_ESCL_RUNS,
+#                        BENCH_ESCL_LEVELS; "escl" in BENCH_ONLY)
 # The table goes to stdout and to $BENCH_OUT/table.md; raw key=value results
 # to $BENCH_OUT/results.env.
 set -euo pipefail
@@ -659,6 +661,255 @@ busy_pct() {
     printf "%.0f\n", pct }'
 }
 
+# ---- 6. eSCL (issue 12, section 4) -------------------------------------------------------------------
+#
+# The eSCL front against the native path and the SANE test backend, measured
+# in the same rounds, and its band release lateness against the bare timer.
+# Runs whenever BENCH_ONLY is unset or names "escl". Its own environment:
+#   BENCH_ESCL=0              skip this section
+#   BENCH_ESCL_RUNS=N         timed rounds (default 5; quick 3), after one
+#                             warm-up round; medians reported
+#   BENCH_ESCL_LEVELS="1 0"   scanemu --png-level of the eSCL passes, one
+#                             scanemu each; the first (1, scanemu's default)
+#                             carries the targets, the others are reported
+# Each round runs, one after the other and against the same scanemu (both
+# fronts): wiascan over usbip (native), scanimage -d test (SANE test
+# backend), and per level scanimage through sane-airscan and
+# bench_escl_client. Rows E1-E5 of the second table (bench/escl/escl_table.py).
+
+escl_wanted() {
+  [ "${BENCH_ESCL:-1}" = "1" ] || return 1
+  case " ${BENCH_ONLY:-escl} " in *" escl "*) return 0 ;; *) return 1 ;; esac
+}
+
+ESCL_TABLE="$ROOT/bench/escl/escl_table.py"
+ESCL_CLIENT=""
+
+escl_build() {
+  if [ "${BENCH_SKIP_BUILD:-0}" != "1" ]; then
+    log "build bench_escl_client"
+    cmake --build "$BUILD" -j "$JOBS" --target bench_escl_client >>"$OUT/build.log" 2>&1 ||
+      log "target bench_escl_client did not build (see $OUT/build.log); its rows will say n/a"
+  fi
+  ESCL_CLIENT="$(find "$BUILD" -type f -name bench_escl_client -perm -u+x | head -n1)"
+}
+
+# escl_start NAME ARGS...: start_emu with an eSCL listener too; sets EMU_PID,
+# EMU_PORT and ESCL_PORT.
+escl_start() {
+  local name="$1" pf="$OUT/$1.escl.port" i
+  shift
+  rm -f "$pf"
+  start_emu "$name" --escl-listen 127.0.0.1:0 --escl-port-file "$pf" "$@"
+  for i in $(seq 1 500); do
+    if [ -s "$pf" ]; then
+      ESCL_PORT="$(tr -dc '0-9' <"$pf")"
+      [ -n "$ESCL_PORT" ] && return 0
+    fi
+    sleep 0.02
+  done
+  die "scanemu wrote no eSCL port file within 10 s (see $OUT/$name.emu.log)"
+}
+
+# escl_idle PORT: wait (up to 5 s) until the scanner says Idle, so that the
+# next command of a round does not find it busy with the last one's job.
+escl_idle() {
+  "$ESCL_CLIENT" --port "$1" --wait-idle 5 >/dev/null 2>&1 || log "escl: scanner on port $1 not Idle after 5 s"
+}
+
+# escl_sane_conf DIR PORT: a SANE_CONFIG_DIR with one static sane-airscan
+# device, discovery off (docs/escl.md, host-tests/escl/escl_clients.py).
+escl_sane_conf() {
+  mkdir -p "$1"
+  printf '[devices]\n"scanemu" = http://127.0.0.1:%s/eSCL, eSCL\n\n[options]\ndiscovery = disable\nws-discovery = off\n' \
+    "$2" >"$1/airscan.conf"
+  printf 'airscan\nescl\n' >"$1/dll.conf"
+  # libsane1's escl backend dereferences a missing escl.conf (docs/escl.md).
+  if [ -f /etc/sane.d/escl.conf ]; then cp /etc/sane.d/escl.conf "$1/"; else : >"$1/escl.conf"; fi
+}
+
+# escl_timed KEY RUN EMUPID CMD...: runs CMD under bounded and /usr/bin/time;
+# on success appends wall seconds, client CPU and scanemu CPU to the arrays
+# named KEY_secs, KEY_ccpu, KEY_ecpu (run 0 is the warm-up: not appended).
+# Returns CMD's status.
+escl_timed() {
+  local key="$1" run="$2" epid="$3" t0 t1 e0 e1 rc=0
+  shift 3
+  e0=$(cpu_s "$epid")
+  t0=$(now_ns)
+  bounded "es_$key" "$key (eSCL round $run)" /usr/bin/time -f '%U %S' -o "$OUT/es.$key.time" "$@" \
+    >"$OUT/es.$key.log" 2>&1 || rc=$?
+  t1=$(now_ns)
+  e1=$(cpu_s "$epid")
+  [ "$rc" -eq 0 ] || return "$rc"
+  [ "$run" -eq 0 ] && return 0
+  eval "${key}_secs+=(\"\$(calc \"(\$t1 - \$t0) / 1e9\")\")"
+  eval "${key}_ccpu+=(\"\$(awk '{ print \$1 + \$2 }' \"\$OUT/es.\$key.time\")\")"
+  eval "${key}_ecpu+=(\"\$(calc \"\$e1 - \$e0\")\")"
+  return 0
+}
+
+# escl_put KEY BYTES: medians of KEY's arrays into results.env as es_KEY_*.
+escl_put() {
+  local key="$1" bytes="$2" n med
+  eval "n=\${#${key}_secs[@]}"
+  [ "$n" -gt 0 ] || return 0
+  eval "med=\$(median \"\${${key}_secs[@]}\")"
+  put "es_${key}_seconds" "$med"
+  eval "put es_${key}_runs_seconds \"\${${key}_secs[*]}\""
+  eval "put es_${key}_client_cpu_s \"\$(median \"\${${key}_ccpu[@]}\")\""
+  eval "put es_${key}_emu_cpu_s \"\$(median \"\${${key}_ecpu[@]}\")\""
+  put "es_${key}_bytes" "$bytes"
+  put "es_${key}_MBps" "$(calc "$bytes / 1e6 / $med")"
+}
+
+bench_escl_throughput() {
+  local pages="$TP_PAGES" runs="${BENCH_ESCL_RUNS:-5}" levels="${BENCH_ESCL_LEVELS:-1 0}"
+  [ "$QUICK" = "1" ] && runs="${BENCH_ESCL_RUNS:-3}"
+  case "$runs" in *[!0-9]* | "" | 0) die "BENCH_ESCL_RUNS must be a positive number" ;; esac
+  command -v scanimage >/dev/null || log "escl: scanimage missing (apt-get install sane-utils): SANE rows n/a"
+  log "escl: $pages A4 300-dpi colour pages, timing off, PNG levels $levels, $runs rounds after a warm-up"
+  # The feeder holds exactly the job's sheets, so the plain client ends at
+  # the 404 after the last page, as a client that scans "everything" does.
+  local scen="$OUT/escl-sheets.yaml" lv pids=() ports=() natport=""
+  printf 'name: escl-bench\ndescription: %s sheets, no faults (bench.sh eSCL rows)\nsheets: %s\n' \
+    "$pages" "$pages" >"$scen"
+  for lv in $levels; do
+    escl_start "es$lv" --device "$BFIX/profiles/bench-a4.yaml" --scenario "$scen" --seed "$SEED" \
+      --no-timing --png-level "$lv"
+    pids+=("$EMU_PID")
+    ports+=("$ESCL_PORT")
+    [ -n "$natport" ] || natport="$EMU_PORT"
+    escl_sane_conf "$OUT/es$lv.sane" "$ESCL_PORT"
+  done
+  local natpid="${pids[0]}" run i rc bytes_nat=0 bytes_sane=0 sane_hung=0
+  local -a native_secs=() native_ccpu=() native_ecpu=() sane_secs=() sane_ccpu=() sane_ecpu=()
+  for lv in $levels; do
+    eval "local -a air$lv""_secs=() air$lv""_ccpu=() air$lv""_ecpu=() http$lv""_secs=() http$lv""_ccpu=() http$lv""_ecpu=()"
+  done
+  local -A bytes_air=() bytes_http=() png_http=() failed=()
+  for run in $(seq 0 "$runs"); do
+    log "escl: round $run of $runs$([ "$run" -eq 0 ] && echo ' (warm-up)')"
+    # Native: wiascan over usbip, TIFF on tmpfs (as row 1a).
+    escl_idle "${ports[0]}"
+    rm -f "$OUT/es.native.tiff"
+    if [ -z "${failed[native]:-}" ]; then
+      escl_timed native "$run" "$natpid" "$WIASCAN" --transport "usbip://127.0.0.1:$natport/1-1" \
+        --source adf --pages "$pages" --mode color --dpi 300 --seed "$SEED" -o "$OUT/es.native.tiff" ||
+        { failed[native]=1; log "escl: wiascan failed (see $OUT/es.native.log)"; }
+      [ -f "$OUT/es.native.tiff" ] && bytes_nat=$(file_bytes "$OUT/es.native.tiff")
+      rm -f "$OUT/es.native.tiff"
+    fi
+    # SANE test backend, per MB of TIFF (as row 1b). scanimage -d test now
+    # and then never exits (row 1b): a run not over in 30 s is killed and
+    # left out.
+    if command -v scanimage >/dev/null && [ -z "${failed[sane]:-}" ]; then
+      rm -rf "$OUT/es-sane" && mkdir -p "$OUT/es-sane"
+      rc=0
+      TMO=$((TMO < 30 ? TMO : 30)) escl_timed sane "$run" "$natpid" scanimage -d test --mode Color \
+        --resolution 300 --format=tiff -x 200 -y 200 --test-picture "Color pattern" \
+        --batch="$OUT/es-sane/p%04d.tif" --batch-count="$pages" || rc=$?
+      if [ "$rc" -eq 0 ]; then
+        bytes_sane=$(cat "$OUT/es-sane"/p*.tif | wc -c)
+      elif [ "$rc" -eq 124 ]; then
+        sane_hung=$((sane_hung + 1))
+        sed -i '/^timeout_es_sane=/d' "$RES"
+      else
+        failed[sane]=1
+        log "escl: scanimage -d test failed ($rc, see $OUT/es.sane.log)"
+      fi
+      rm -rf "$OUT/es-sane"
+    fi
+    local k=0
+    for lv in $levels; do
+      local port="${ports[$k]}" epid="${pids[$k]}"
+      k=$((k + 1))
+      # sane-airscan through Debian's scanimage, TIFF on tmpfs.
+      if command -v scanimage >/dev/null && [ -z "${failed[air$lv]:-}" ]; then
+        escl_idle "$port"
+        rm -rf "$OUT/es-air" && mkdir -p "$OUT/es-air"
+        SANE_CONFIG_DIR="$OUT/es$lv.sane" LC_ALL=C escl_timed "air$lv" "$run" "$epid" scanimage \
+          -d airscan:e0:scanemu --source ADF --mode Color --resolution 300 --format=tiff \
+          --batch="$OUT/es-air/p%04d.tif" --batch-count="$pages" ||
+          { failed[air$lv]=1; log "escl: scanimage (airscan, level $lv) failed (see $OUT/es.air$lv.log)"; }
+        if [ "$(find "$OUT/es-air" -name 'p*.tif' | wc -l)" -ne "$pages" ] && [ -z "${failed[air$lv]:-}" ]; then
+          failed[air$lv]=1
+          log "escl: scanimage (airscan, level $lv) wrote $(find "$OUT/es-air" -name 'p*.tif' | wc -l) pages, not $pages"
+        fi
+        bytes_air[$lv]=$(cat "$OUT/es-air"/p*.tif 2>/dev/null | wc -c)
+        rm -rf "$OUT/es-air"
+      fi
+      # The plain HTTP client: PNG pages into files on tmpfs, no decoding.
+      if [ -n "$ESCL_CLIENT" ] && [ -z "${failed[http$lv]:-}" ]; then
+        escl_idle "$port"
+        rm -rf "$OUT/es-http" && mkdir -p "$OUT/es-http"
+        escl_timed "http$lv" "$run" "$epid" "$ESCL_CLIENT" --port "$port" --source Feeder --mode RGB24 \
+          --dpi 300 --width 0 --height 0 --out "$OUT/es-http" ||
+          { failed[http$lv]=1; log "escl: bench_escl_client (level $lv) failed (see $OUT/es.http$lv.log)"; }
+        if [ -z "${failed[http$lv]:-}" ]; then
+          bytes_http[$lv]=$(sed -n 's/^bench_escl_client .*raw_bytes=\([0-9]*\).*/\1/p' "$OUT/es.http$lv.log")
+          png_http[$lv]=$(sed -n 's/^bench_escl_client .*body_bytes=\([0-9]*\).*/\1/p' "$OUT/es.http$lv.log")
+          [ "$(sed -n 's/^bench_escl_client pages=\([0-9]*\).*/\1/p' "$OUT/es.http$lv.log")" = "$pages" ] ||
+            { failed[http$lv]=1; log "escl: bench_escl_client (level $lv) got fewer than $pages pages"; }
+        fi
+        rm -rf "$OUT/es-http"
+      fi
+    done
+  done
+  put es_emu_hwm_kb "$(hwm_kb "$natpid")"
+  for i in "${pids[@]}"; do EMU_PID="$i"; stop_emu; done
+  put es_pages "$pages"
+  put es_runs "$runs"
+  put es_levels "$levels"
+  put es_sane_hung_runs "$sane_hung"
+  [ -z "${failed[native]:-}" ] && escl_put native "$bytes_nat"
+  [ -z "${failed[sane]:-}" ] && escl_put sane "$bytes_sane"
+  for lv in $levels; do
+    [ -z "${failed[air$lv]:-}" ] && escl_put "air$lv" "${bytes_air[$lv]:-0}"
+    if [ -z "${failed[http$lv]:-}" ]; then
+      escl_put "http$lv" "${bytes_http[$lv]:-0}"
+      put "es_http${lv}_png_bytes" "${png_http[$lv]:-0}"
+    fi
+  done
+}
+
+# eSCL band release lateness: the 2 ms profile of the timing rows (timing on,
+# --trace), pages pulled by bench_escl_client as fast as they come, against
+# the bare timerfd baseline measured just before, as timing_pass does. A band
+# counts as released when its PNG bytes are ready to leave (after encoding).
+bench_escl_timing() {
+  local pages=$((TM_BANDS / TM_BANDS_PER_PAGE)) rc=0
+  [ -n "$ESCL_CLIENT" ] || { log "escl timing: bench_escl_client missing"; return 0; }
+  if [ -n "$BENCH_TIMER" ]; then
+    log "escl timing: bare timerfd baseline, $TM_BANDS x 2 ms"
+    bounded estm_timer "bench_timer (eSCL timing)" "$BENCH_TIMER" --interval-us 2000 --count "$TM_BANDS" \
+      >"$OUT/estm.timer.log" 2>&1 || log "bench_timer failed (see $OUT/estm.timer.log)"
+    tr ' ' '\n' <"$OUT/estm.timer.log" | grep -E '^(p50_us|p99_us|max_us|drift_us)=' |
+      sed "s/^/estm_timer_/" >>"$RES"
+  fi
+  log "escl timing: $pages pages of 2 ms bands through eSCL (PNG level ${BENCH_ESCL_TM_LEVEL:-1}) on the real clock"
+  rm -f "$OUT/estm.dev.jsonl"
+  escl_start estm --device "$BFIX/profiles/bench-2ms.yaml" --scenario "$BFIX/scenarios/bench-sheets.yaml" \
+    --seed "$SEED" --trace "$OUT/estm.dev.jsonl" --png-level "${BENCH_ESCL_TM_LEVEL:-1}"
+  bounded estm "bench_escl_client (eSCL timing)" "$ESCL_CLIENT" --port "$ESCL_PORT" --source Feeder \
+    --mode Grayscale8 --dpi 75 --width 0 --height 0 --pages "$pages" --discard >"$OUT/estm.client.log" 2>&1 || rc=$?
+  stop_emu
+  [ "$rc" -eq 0 ] || { log "escl timing: bench_escl_client failed ($rc), see $OUT/estm.client.log"; return 0; }
+  bounded estm "trace statistics (eSCL timing)" python3 "$TOOL" trace-stats "$OUT/estm.dev.jsonl" \
+    >"$OUT/estm.stats" || { log "escl timing: trace-stats failed"; return 0; }
+  sed "s/^/estm_/" "$OUT/estm.stats" >>"$RES"
+  put estm_pages "$pages"
+  put estm_png_level "${BENCH_ESCL_TM_LEVEL:-1}"
+}
+
+bench_escl() {
+  [ -n "$SCANEMU" ] && [ -n "$WIASCAN" ] || { log "escl: scanemu/wiascan missing"; return 0; }
+  escl_build
+  [ -n "$ESCL_CLIENT" ] || log "escl: bench_escl_client missing: plain-client and timing rows n/a"
+  bench_escl_throughput
+  bench_escl_timing
+}
+
 # ---- main --------------------------------------------------------------------------------------------
 
 mkdir -p "$OUT"
@@ -672,6 +923,7 @@ build
 put busy_before_pct "$(busy_pct 2)"
 put load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 want throughput && { bench_throughput; bench_sane; }
+escl_wanted && bench_escl
 want timing && bench_timing
 want scale && bench_scale
 want long && bench_long
@@ -679,3 +931,4 @@ want ratios && bench_ratios
 [ "${BENCH_LOADED:-1}" = "1" ] && want loaded && bench_loaded
 put busy_after_pct "$(busy_pct 2)"
 python3 "$TOOL" table "$RES" | tee "$OUT/table.md"
+if escl_wanted; then python3 "$ESCL_TABLE" "$RES" | tee -a "$OUT/table.md"; fi

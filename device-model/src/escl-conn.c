@@ -241,6 +241,14 @@ static uint64_t stream_pump(dm_escl_conn *c, uint64_t now_ns)
                 stream_end(c);
                 return UINT64_MAX;
             }
+            /* One band at a time: its chunk leaves before the next band is
+             * encoded. With timing off every band is due at once, and
+             * queueing them all would hold a whole encoded page (more than
+             * ESCL_OUT_MAX for an A4 colour page at --png-level 0, which
+             * then cut the page) and leave the peer idle while it is
+             * encoded. The caller sends what is queued, then asks again. */
+            if (c->out.len > 0)
+                return now_ns;
         }
     }
 

@@ -1,7 +1,8 @@
 /* eSCL front, private: a growable byte buffer with a cap, and a streaming
- * image encoder (PNG through libpng, JPEG through libjpeg-turbo) that turns
- * the engine's bands into compressed bytes as they are released, flushing at
- * every band so that a band's pixels leave the device when the band does. */
+ * image encoder (PNG through libpng, its zlib stream at level 1 made by
+ * ISA-L's igzip; JPEG through libjpeg-turbo) that turns the engine's bands
+ * into compressed bytes as they are released, flushing at every band so that
+ * a band's pixels leave the device when the band does. */
 #ifndef SCANEMU_DM_ESCL_IMAGE_H
 #define SCANEMU_DM_ESCL_IMAGE_H
 
@@ -47,7 +48,8 @@ typedef struct dm_img_enc dm_img_enc;
  * mode: 1-bit, 8-bit gray or 24-bit RGB; 16-bit modes are refused with
  * DM_E_INVALID, as is JPEG of a 1-bit mode). Compressed bytes are appended
  * to *sink (borrowed; it must outlive the encoder). png_level is zlib's
- * 0..9, jpeg_quality 1..100. Writes the image header into *sink at once. */
+ * 0..9 (1 through igzip: escl-image.c), jpeg_quality 1..100. Writes the
+ * image header into *sink at once. */
 int dm_img_enc_begin(const dm_alloc *a, enum dm_img_format fmt, const proto_scan_job *job,
                      int png_level, int jpeg_quality, dm_buf *sink, dm_img_enc **out);
 /* n_lines rows of job->bytes_per_line bytes each, in order. Everything they
