@@ -783,6 +783,7 @@ bench_escl_throughput() {
     escl_sane_conf "$OUT/es$lv.sane" "$ESCL_PORT"
   done
   local natpid="${pids[0]}" run i rc bytes_nat=0 bytes_sane=0 sane_hung=0
+  # shellcheck disable=SC2034  # filled by escl_timed through their names
   local -a native_secs=() native_ccpu=() native_ecpu=() sane_secs=() sane_ccpu=() sane_ecpu=()
   for lv in $levels; do
     eval "local -a air$lv""_secs=() air$lv""_ccpu=() air$lv""_ecpu=() http$lv""_secs=() http$lv""_ccpu=() http$lv""_ecpu=()"
