@@ -901,6 +901,22 @@ bench_escl_timing() {
   sed "s/^/estm_/" "$OUT/estm.stats" >>"$RES"
   put estm_pages "$pages"
   put estm_png_level "${BENCH_ESCL_TM_LEVEL:-1}"
+  # The native path in the same minutes (row 2a's pass, without the host
+  # trace): the eSCL figure against what the USB front does right now.
+  log "escl timing: the same pages through the native front (wiascan), same minutes"
+  rm -f "$OUT/estmn.dev.jsonl"
+  start_emu estmn --device "$BFIX/profiles/bench-2ms.yaml" --scenario "$BFIX/scenarios/bench-sheets.yaml" \
+    --seed "$SEED" --trace "$OUT/estmn.dev.jsonl"
+  rc=0
+  bounded estmn "wiascan (eSCL timing, native)" "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-1" \
+    --source adf --pages "$pages" --mode gray --dpi 75 --seed "$SEED" -o "$OUT/estmn.tiff" \
+    >"$OUT/estmn.wiascan.log" 2>&1 || rc=$?
+  stop_emu
+  rm -f "$OUT/estmn.tiff"
+  [ "$rc" -eq 0 ] || { log "escl timing: wiascan failed ($rc), see $OUT/estmn.wiascan.log"; return 0; }
+  bounded estmn "trace statistics (eSCL timing, native)" python3 "$TOOL" trace-stats "$OUT/estmn.dev.jsonl" \
+    >"$OUT/estmn.stats" || { log "escl timing: trace-stats (native) failed"; return 0; }
+  sed "s/^/estmn_/" "$OUT/estmn.stats" >>"$RES"
 }
 
 bench_escl() {
