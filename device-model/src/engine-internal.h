@@ -89,6 +89,7 @@ struct dm_engine {
     dm_lat_acc job_lat; /* the running (or last) job */
     dm_lat_acc dev_lat; /* every job since creation */
     uint64_t jobs_ended, jobs_emu_beyond;
+    dm_job_timing last_end; /* what the last job_end got; DM_NOTE_JOB_ENDED carries it */
 
     uint8_t *buf; /* DM_ENGINE_HEADROOM + one band's pixels */
     size_t buf_size;

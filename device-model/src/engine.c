@@ -78,28 +78,28 @@ static void emit_trace(dm_engine *eng, const eng_item *it, uint64_t release, uin
 
 /* ---- timing accounting ---------------------------------------------------------- */
 
-/* The job ended (result) at end_ns: one report to the job_end callback. */
+/* The job ended (result) at end_ns: its report, kept for the job-ended
+ * note that follows, to the job_end callback. */
 static void job_ended(dm_engine *eng, dm_status result, uint64_t end_ns)
 {
-    dm_job_timing jt;
+    dm_job_timing *jt = &eng->last_end;
 
     eng->jobs_ended++;
     if (eng->job_lat.beyond_emu > 0)
         eng->jobs_emu_beyond++;
-    if (eng->job_end == NULL)
-        return;
-    memset(&jt, 0, sizeof(jt));
-    jt.front = eng->owner;
-    jt.result = result;
-    jt.timing = eng->timing != 0;
-    jt.job_start_ns = eng->job_start;
-    jt.end_ns = end_ns;
-    jt.pages_done = eng->pages_done;
-    dm_lat_acc_summary(&eng->job_lat, eng->late_tol, &jt.job);
-    dm_lat_acc_summary(&eng->dev_lat, eng->late_tol, &jt.device);
-    jt.device_jobs = eng->jobs_ended;
-    jt.device_jobs_emu_beyond = eng->jobs_emu_beyond;
-    eng->job_end(eng->job_end_ctx, &jt);
+    memset(jt, 0, sizeof(*jt));
+    jt->front = eng->owner;
+    jt->result = result;
+    jt->timing = eng->timing != 0;
+    jt->job_start_ns = eng->job_start;
+    jt->end_ns = end_ns;
+    jt->pages_done = eng->pages_done;
+    dm_lat_acc_summary(&eng->job_lat, eng->late_tol, &jt->job);
+    dm_lat_acc_summary(&eng->dev_lat, eng->late_tol, &jt->device);
+    jt->device_jobs = eng->jobs_ended;
+    jt->device_jobs_emu_beyond = eng->jobs_emu_beyond;
+    if (eng->job_end != NULL)
+        eng->job_end(eng->job_end_ctx, jt);
 }
 
 void dm_engine_timing_get(const dm_engine *eng, dm_lat_summary *dev, uint64_t *jobs,
@@ -182,6 +182,7 @@ static void note_job_end(dm_engine *eng, dm_status st, uint64_t at)
     n.page = eng->page;
     n.band = eng->band;
     n.pages_done = eng->pages_done;
+    n.timing = &eng->last_end;
     note_send(eng, &n);
 }
 

@@ -63,7 +63,7 @@ void emu_ctl_dm_note(void *ctx, const dm_note *n)
 {
     emu_dm_slot *s = ctx;
     emu_ctl *ctl = s->b->ctl;
-    char line[512];
+    char line[1024];
     int len = 0;
 
     if (ctl == NULL)
@@ -109,10 +109,23 @@ void emu_ctl_dm_note(void *ctx, const dm_note *n)
                            s->busid, n->job_no, n->fault, n->live ? "control" : "scenario");
         break;
     case DM_NOTE_JOB_ENDED:
+        /* The job's timing report and --strict-timing verdict ride on the
+         * event itself, so no watcher sees one without the other. */
         len = snprintf(line, sizeof line,
                        "{\"event\":\"job_ended\",\"busid\":\"%s\",\"job\":%" PRIu64
-                       ",\"status\":\"%s\",\"pages_done\":%u}",
+                       ",\"status\":\"%s\",\"pages_done\":%u",
                        s->busid, n->job_no, dm_status_name(n->status), n->pages_done);
+        if (len > 0 && (size_t)len < sizeof line && n->timing != NULL) {
+            line[len++] = ',';
+            len += (int)emu_timing_job_fields(line + len, sizeof line - (size_t)len, n->timing,
+                                              s->b->strict);
+        }
+        if (len > 0 && (size_t)len + 1 < sizeof line) {
+            line[len++] = '}';
+            line[len] = '\0';
+        } else {
+            len = 0;
+        }
         break;
     default:
         return;

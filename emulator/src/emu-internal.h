@@ -377,6 +377,10 @@ size_t emu_timing_device_line(char *buf, size_t len, const dm_lat_summary *dev, 
                               uint64_t jobs_emu_beyond, int timing, int strict);
 size_t emu_timing_job_record(char *buf, size_t len, const char *busid, const dm_job_timing *jt,
                              const char *front, int strict);
+/* The job's numbers and verdict as JSON object members, no braces and no
+ * leading comma ("bands":…,"timing":…,"strict":…,"verdict":…): the tail of
+ * the job_end record and of the control socket's job_ended event. */
+size_t emu_timing_job_fields(char *buf, size_t len, const dm_job_timing *jt, int strict);
 size_t emu_timing_device_record(char *buf, size_t len, const char *busid, const dm_lat_summary *dev,
                                 uint64_t jobs, uint64_t jobs_emu_beyond, int timing, int strict);
 

@@ -1,7 +1,9 @@
 /* The timing report: at every job's end one log line and one trace record
  * with how late its bands were and whose doing it was (the device model's
  * accounting, dm/lateness.h), the same per device when the server stops,
- * and the --strict-timing verdict. docs/emulator.md, "Timing report". */
+ * and the --strict-timing verdict. The job's fields and verdict also end
+ * the control socket's job_ended event (emu_timing_job_fields, used by
+ * control_cmd.c). docs/emulator.md, "Timing report". */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -137,9 +139,20 @@ size_t emu_timing_job_record(char *buf, size_t len, const char *busid, const dm_
         busid, front, dm_status_name(jt->result),
         (unsigned long long)(jt->end_ns >= jt->job_start_ns ? jt->end_ns - jt->job_start_ns : 0),
         jt->pages_done);
+    off +=
+        emu_timing_job_fields(off < len ? buf + off : NULL, off < len ? len - off : 0, jt, strict);
+    put(buf, len, &off, "}\n");
+    return off;
+}
+
+size_t emu_timing_job_fields(char *buf, size_t len, const dm_job_timing *jt, int strict)
+{
+    size_t off = 0;
+
+    if (len > 0)
+        buf[0] = '\0';
     put_json_numbers(buf, len, &off, &jt->job);
     put_json_verdict(buf, len, &off, &jt->job, jt->timing, strict);
-    put(buf, len, &off, "}\n");
     return off;
 }
 

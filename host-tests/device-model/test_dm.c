@@ -2975,6 +2975,12 @@ START_TEST(live_notes_follow_the_trace)
     ck_assert_int_eq(ns->n[ns->count - 1].kind, DM_NOTE_JOB_ENDED);
     ck_assert_int_eq(ns->n[ns->count - 1].status, DM_ST_OK);
     ck_assert_uint_eq(ns->n[ns->count - 1].pages_done, 2);
+    /* the job-ended note carries the job's timing report (the engine keeps
+     * it until the next job ends) */
+    ck_assert_ptr_nonnull(ns->n[ns->count - 1].timing);
+    ck_assert_int_eq(ns->n[ns->count - 1].timing->result, DM_ST_OK);
+    ck_assert_uint_eq(ns->n[ns->count - 1].timing->pages_done, 2);
+    ck_assert_uint_eq(ns->n[ns->count - 1].timing->job.bands, 2 * job.bands_per_page);
     for (unsigned i = 0; i < ns->count; i++) {
         const dm_note *n = &ns->n[i];
         if (n->kind == DM_NOTE_PAGE_STARTED) {

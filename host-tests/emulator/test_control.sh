@@ -118,6 +118,9 @@ bands = [e for e in ev if e["event"] == "band"]
 trace = [json.loads(l) for l in open(sys.argv[2])]
 trace = [t for t in trace if t.get("busid") == "1-1" and t.get("bytes")]
 assert len(bands) == len(trace) and bands, (len(bands), len(trace))
+# job_ended carries the timing report; no verdict without --strict-timing
+assert ev[-1]["bands"] == len(bands) and ev[-1]["timing"] is True, ev[-1]
+assert ev[-1]["strict"] is False and ev[-1]["verdict"] is None, ev[-1]
 for b, t in zip(bands, trace):
     assert (b["page"] - 1, b["band"] - 1) == (t["page"], t["band"]), (b, t)
     assert (b["deadline_ns"], b["release_ns"], b["bytes"]) == (t["deadline_ns"], t["release_ns"], t["bytes"]), (b, t)

@@ -1,6 +1,7 @@
 /* The timing report's texts (emulator/src/timing.c): the job-end line and
  * record, the device totals, the --strict-timing verdict, and that the
- * record is one JSON object carrying the line's numbers. No sockets. */
+ * record is one JSON object carrying the line's numbers, whose tail the
+ * control socket's job_ended event shares. No sockets. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,36 @@ START_TEST(job_record_matches_the_line)
 }
 END_TEST
 
+/* The control socket's job_ended event ends with these fields: exactly
+ * the record's tail, with the same verdict. */
+START_TEST(job_fields_are_the_record_tail)
+{
+    char rec[1024], fields[1024], v[64];
+    dm_job_timing bad = sample(4), good = sample(0);
+    size_t nr, nf;
+
+    nr = emu_timing_job_record(rec, sizeof(rec), "1-1", &bad, "usb", 1);
+    nf = emu_timing_job_fields(fields, sizeof(fields), &bad, 1);
+    ck_assert_uint_eq(nf, strlen(fields));
+    ck_assert_msg(strncmp(fields, "\"bands\":120,", 12) == 0, "%s", fields);
+    ck_assert_uint_gt(nr, nf + 2);
+    ck_assert_msg(memcmp(rec + nr - 2 - nf, fields, nf) == 0, "%s\n%s", rec, fields);
+    ck_assert_str_eq(field(fields, "verdict", v, sizeof(v)), "\"not_faithful\"");
+    emu_timing_job_fields(fields, sizeof(fields), &good, 1);
+    ck_assert_str_eq(field(fields, "verdict", v, sizeof(v)), "\"faithful\"");
+    ck_assert_str_eq(field(fields, "beyond_emu", v, sizeof(v)), "0");
+    emu_timing_job_fields(fields, sizeof(fields), &bad, 0);
+    ck_assert_str_eq(field(fields, "verdict", v, sizeof(v)), "null");
+    good.timing = false;
+    emu_timing_job_fields(fields, sizeof(fields), &good, 1);
+    ck_assert_str_eq(field(fields, "timing", v, sizeof(v)), "false");
+    ck_assert_str_eq(field(fields, "verdict", v, sizeof(v)), "null");
+    /* Too small: the length it needed, a terminated prefix. */
+    ck_assert_uint_eq(emu_timing_job_fields(fields, 10, &bad, 1), nf);
+    ck_assert_uint_eq(strlen(fields), 9);
+}
+END_TEST
+
 START_TEST(device_totals)
 {
     char line[768], rec[1024], v[64];
@@ -159,6 +190,7 @@ static Suite *suite(void)
     tcase_add_test(t, job_line_has_the_numbers);
     tcase_add_test(t, strict_says_faithful_or_not);
     tcase_add_test(t, job_record_matches_the_line);
+    tcase_add_test(t, job_fields_are_the_record_tail);
     tcase_add_test(t, device_totals);
     suite_add_tcase(s, t);
     return s;

@@ -305,7 +305,7 @@ typedef enum dm_note_kind {
     DM_NOTE_PAGE_STARTED,    /* page, side: its first band was released */
     DM_NOTE_BAND,            /* page, side, band, deadline, release, bytes */
     DM_NOTE_FAULT,           /* fault (kind name), live, page/side/band when at a band */
-    DM_NOTE_JOB_ENDED,       /* status, pages_done */
+    DM_NOTE_JOB_ENDED,       /* status, pages_done, timing */
 } dm_note_kind;
 
 typedef struct dm_note {
@@ -320,6 +320,9 @@ typedef struct dm_note {
     dm_status status;  /* DM_NOTE_JOB_ENDED */
     uint32_t pages_done;
     const proto_scan_job *job; /* DM_NOTE_JOB_STARTED; valid during the call */
+    /* DM_NOTE_JOB_ENDED: the job's timing report, the one the config's
+     * job_end callback got just before this note; valid during the call. */
+    const dm_job_timing *timing;
 } dm_note;
 typedef void (*dm_note_fn)(void *ctx, const dm_note *note);
 /* One observer per engine (NULL: none). */
