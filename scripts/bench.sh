@@ -83,10 +83,14 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 put() { printf '%s=%s\n' "$1" "$2" >>"$RES"; }
 now_ns() { date +%s%N; }
-# Decimal arithmetic without bc: calc 'EXPR' (awk syntax).
-# median X...: the middle value (the lower middle for an even count).
-median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
-calc() { awk "BEGIN { v = $1; if (v == int(v)) printf \"%d\n\", v; else printf \"%.4f\n\", v }"; }
+# The helpers live in benchtool.py (its docstring says what each does):
+# median X... (the lower middle for an even count), calc 'EXPR' (+ - * / on
+# numbers), proc PID cpu|rss|hwm, busy SECONDS, and run (bounded, timed).
+median() { python3 "$TOOL" median "$@"; }
+calc() { python3 "$TOOL" calc "$1"; }
+# tval TIMES KEY: one value of a `timed` command's times file (wall_s,
+# user_s, sys_s, cpu_s, maxrss_kb).
+tval() { sed -n "s/^$2=//p" "$1"; }
 
 # Command prefix for the next start_emu (e.g. chrt -f 10); empty by default.
 SCANEMU_PREFIX=()
@@ -113,21 +117,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# bounded KEY LABEL CMD...: runs CMD under `timeout` ($TMO s, SIGKILL 5 s
-# after the SIGTERM) and returns its status. When the bound is hit it records
-# timeout_KEY=LABEL in results.env (the table then reads "n/a (timed out)" in
-# the cells that depend on it) and returns 124. timeout signals CMD's whole
-# process group, so a wrapper (chrt, /usr/bin/time) and its child both go.
+# bounded KEY LABEL CMD...: runs CMD under `benchtool.py run`: in a process
+# group of its own, SIGTERM to the group after $TMO s and SIGKILL 5 s later,
+# so a wrapper (chrt) and its child both go. Returns CMD's status; when the
+# bound is hit, records timeout_KEY=LABEL in results.env (the table then
+# reads "n/a (timed out)" in the cells that depend on it), logs it on fd 3
+# and returns 124.
 bounded() {
-  local key="$1" label="$2" rc=0
+  local key="$1" label="$2"
   shift 2
-  timeout -k 5 "$TMO" "$@" || rc=$?
-  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-    put "timeout_$key" "$label (killed after $TMO s)"
-    log "$key: $label timed out after $TMO s, killed; its rows say n/a (timed out)"
-    return 124
-  fi
-  return "$rc"
+  python3 "$TOOL" run --timeout "$TMO" --kill-after 5 --results "$RES" --key "$key" \
+    --label "$label" --log-fd 3 -- "$@"
+}
+
+# timed KEY LABEL TIMES CMD...: bounded, and CMD's wall time, CPU time
+# (user + system, with its children) and peak RSS into the file TIMES (tval).
+timed() {
+  local key="$1" label="$2" times="$3"
+  shift 3
+  rm -f "$times"
+  python3 "$TOOL" run --timeout "$TMO" --kill-after 5 --results "$RES" --key "$key" \
+    --label "$label" --log-fd 3 --times "$times" -- "$@"
 }
 
 # ---- build --------------------------------------------------------------------
@@ -198,16 +208,14 @@ stop_emu() {
   wait "$EMU_PID" 2>/dev/null || true
 }
 
-# hwm_kb PID: peak resident set (VmHWM) of a live process, in kB.
-hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# hwm_kb / rss_kb PID: peak / current resident set (VmHWM, VmRSS) of a live
+# process, in kB (0 when it is gone).
+hwm_kb() { python3 "$TOOL" proc "$1" hwm; }
+rss_kb() { python3 "$TOOL" proc "$1" rss; }
 
 file_bytes() { stat -c %s "$1"; }
 # cpu_s PID: user + system CPU seconds a live process has used so far.
-cpu_s() {
-  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' \
-    "/proc/$1/stat" 2>/dev/null || echo 0
-}
+cpu_s() { python3 "$TOOL" proc "$1" cpu; }
 
 # ---- 1. throughput ------------------------------------------------------------------
 
@@ -216,7 +224,7 @@ bench_throughput() {
   log "throughput: $TP_PAGES A4 300 dpi colour pages, timing off, $TP_RUNS runs"
   start_emu tp --device "$BFIX/profiles/bench-a4.yaml" --scenario "$BFIX/scenarios/bench-sheets.yaml" \
     --seed "$SEED" --no-timing
-  local tiff="$OUT/tp.tiff" t0 t1 rc=0 run secs=() wcpu=() ecpu=() e0 e1 bytes=0
+  local tiff="$OUT/tp.tiff" tt="$OUT/tp.wiascan.times" rc=0 run secs=() wcpu=() ecpu=() e0 e1 bytes=0
   # Run 0 is a warm-up, recorded but not in the median: on this kind of
   # guest, memory the kernel has not touched for a few seconds (free pages
   # handed back to the hypervisor) costs 2-5x more to fill the first time,
@@ -225,11 +233,9 @@ bench_throughput() {
   for run in $(seq 0 "$TP_RUNS"); do
     rm -f "$tiff"
     e0=$(cpu_s "$EMU_PID")
-    t0=$(now_ns)
-    bounded tp "wiascan (throughput run $run)" /usr/bin/time -f '%M %U %S' -o "$OUT/tp.wiascan.time" \
+    timed tp "wiascan (throughput run $run)" "$tt" \
       "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-1" --source adf --pages "$TP_PAGES" \
       --mode color --dpi 300 --seed "$SEED" -o "$tiff" >"$OUT/tp.wiascan.log" 2>&1 || rc=$?
-    t1=$(now_ns)
     e1=$(cpu_s "$EMU_PID")
     if [ "$rc" -ne 0 ]; then
       stop_emu
@@ -238,11 +244,11 @@ bench_throughput() {
     fi
     bytes=$(file_bytes "$tiff")
     if [ "$run" -eq 0 ]; then
-      put tp_warmup_seconds "$(calc "($t1 - $t0) / 1e9")"
+      put tp_warmup_seconds "$(tval "$tt" wall_s)"
       continue
     fi
-    secs+=("$(calc "($t1 - $t0) / 1e9")")
-    wcpu+=("$(awk '{ print $2 + $3 }' "$OUT/tp.wiascan.time")")
+    secs+=("$(tval "$tt" wall_s)")
+    wcpu+=("$(tval "$tt" cpu_s)")
     ecpu+=("$(calc "$e1 - $e0")")
   done
   put tp_emu_hwm_kb "$(hwm_kb "$EMU_PID")"
@@ -257,18 +263,18 @@ bench_throughput() {
   put tp_emu_cpu_s "${ecpu[*]}"
   put tp_MBps "$(calc "$bytes / 1e6 / $med")"
   put tp_ppm "$(calc "$TP_PAGES * 60 / $med")"
-  put tp_wiascan_maxrss_kb "$(awk '{ print $1 }' "$OUT/tp.wiascan.time")"
+  put tp_wiascan_maxrss_kb "$(tval "$tt" maxrss_kb)"
   rm -f "$tiff"
 
   # (a) raw TCP loopback, same byte count, same run.
   if [ -n "$BENCH_TCP" ]; then
     log "throughput: raw TCP loopback, $bytes bytes, $TP_RUNS runs"
-    if bounded tcp bench_tcp /usr/bin/time -f '%U %S' -o "$OUT/tcp.time" "$BENCH_TCP" --bytes "$bytes" \
+    if timed tcp bench_tcp "$OUT/tcp.times" "$BENCH_TCP" --bytes "$bytes" \
       --runs "$TP_RUNS" >"$OUT/tcp.log" 2>&1; then
       put tcp_MBps "$(sed -n 's/.*median_MBps=\([0-9.]*\).*/\1/p' "$OUT/tcp.log")"
       # CPU (sender + receiver, user + system) per run: what moving these
       # bytes over loopback costs the machine, whoever does it.
-      put tcp_cpu_s_per_run "$(awk -v r="$TP_RUNS" '{ printf "%.4f\n", ($1 + $2) / r }' "$OUT/tcp.time")"
+      put tcp_cpu_s_per_run "$(calc "$(tval "$OUT/tcp.times" cpu_s) / $TP_RUNS")"
     else
       log "throughput: bench_tcp failed (see $OUT/tcp.log)"
     fi
@@ -282,14 +288,12 @@ bench_throughput() {
   local wsecs=() wcpus=() wf="$OUT/tmpfs-write.bin"
   for run in $(seq 0 "$TP_RUNS"); do
     rm -f "$wf"
-    t0=$(now_ns)
-    bounded tmpfsw "dd (tmpfs write run $run)" /usr/bin/time -f '%U %S' -o "$OUT/tmpfsw.time" \
+    timed tmpfsw "dd (tmpfs write run $run)" "$OUT/tmpfsw.times" \
       dd if=/dev/zero of="$wf" bs=4M count="$bytes" iflag=count_bytes status=none ||
       { log "throughput: dd failed"; rm -f "$wf"; return 0; }
-    t1=$(now_ns)
-    [ "$run" -eq 0 ] && { put tmpfsw_warmup_seconds "$(calc "($t1 - $t0) / 1e9")"; continue; }
-    wsecs+=("$(calc "($t1 - $t0) / 1e9")")
-    wcpus+=("$(awk '{ print $1 + $2 }' "$OUT/tmpfsw.time")")
+    [ "$run" -eq 0 ] && { put tmpfsw_warmup_seconds "$(tval "$OUT/tmpfsw.times" wall_s)"; continue; }
+    wsecs+=("$(tval "$OUT/tmpfsw.times" wall_s)")
+    wcpus+=("$(tval "$OUT/tmpfsw.times" cpu_s)")
   done
   rm -f "$wf"
   put tmpfsw_runs_seconds "${wsecs[*]}"
@@ -309,25 +313,23 @@ bench_sane() {
   # writing its pages). A run takes 0.3 s: one that has not ended after
   # 30 s (or BENCH_TIMEOUT if shorter) is killed and left out (counted in sane_hung_runs, shown in
   # row 1b); only if every run hangs is the row n/a.
-  local dir="$OUT/sane" t0 t1 run rc bytes=0 secs=() hung=0
+  local dir="$OUT/sane" st="$OUT/sane.times" run rc bytes=0 secs=() hung=0
   local tmo=$((TMO < 30 ? TMO : 30))
   for run in $(seq 0 "$TP_RUNS"); do
     rm -rf "$dir"
     mkdir -p "$dir"
-    t0=$(now_ns)
     rc=0
-    (cd "$dir" && timeout -k 5 "$tmo" scanimage -d test --mode Color --resolution 300 --format=tiff -x 200 -y 200 \
+    (cd "$dir" && python3 "$TOOL" run --timeout "$tmo" --times "$st" -- scanimage -d test --mode Color --resolution 300 --format=tiff -x 200 -y 200 \
       --test-picture "Color pattern" --batch=p%04d.tif --batch-count="$SANE_PAGES") >"$OUT/sane.log" 2>&1 || rc=$?
-    t1=$(now_ns)
-    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    if [ "$rc" -eq 124 ]; then
       hung=$((hung + 1))
       log "sane: scanimage run $run did not end within $tmo s; killed, run left out"
       continue
     fi
     [ "$rc" -eq 0 ] || { log "sane: scanimage failed ($rc, see $OUT/sane.log)"; return 0; }
     bytes=$(cat "$dir"/p*.tif | wc -c)
-    [ "$run" -eq 0 ] && { put sane_warmup_seconds "$(calc "($t1 - $t0) / 1e9")"; continue; }
-    secs+=("$(calc "($t1 - $t0) / 1e9")")
+    [ "$run" -eq 0 ] && { put sane_warmup_seconds "$(tval "$st" wall_s)"; continue; }
+    secs+=("$(tval "$st" wall_s)")
   done
   rm -rf "$dir"
   put sane_hung_runs "$hung"
@@ -431,7 +433,7 @@ scale_pass() {
   base_rss=$(rss_kb "$EMU_PID")
   t0=$(now_ns)
   for i in $(seq 1 "$n"); do
-    timeout -k 5 "$TMO" "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-$i" --source adf --pages "$pages" \
+    python3 "$TOOL" run --timeout "$TMO" -- "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-$i" --source adf --pages "$pages" \
       --mode "$mode" --dpi "$dpi" --seed "$SEED" -o "$OUT/sc$n.$i.tiff" >"$OUT/$f.$i.log" 2>&1 &
     pids+=($!)
   done
@@ -441,7 +443,7 @@ scale_pass() {
     st=0
     wait "$i" || st=$?
     [ "$st" -eq 0 ] || rc=$st
-    if [ "$st" -eq 124 ] || [ "$st" -eq 137 ]; then
+    if [ "$st" -eq 124 ]; then
       put "timeout_$f" "a wiascan of $n ($LD$kind pass, killed after $TMO s)"
       log "scale: a wiascan ($n devices, $kind pass) timed out after $TMO s, killed"
     fi
@@ -647,19 +649,7 @@ bench_ratios() {
 
 # busy_pct SECONDS: share of all CPUs busy (not idle/iowait) over a window in
 # which this script runs nothing: how loaded the shared machine is.
-busy_pct() {
-  local a b
-  a=$(head -n1 /proc/stat)
-  sleep "$1"
-  b=$(head -n1 /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN {
-    n = split(a, x); split(b, y); tot = 0
-    for (i = 2; i <= n; i++) tot += y[i] - x[i]
-    idle = (y[5] - x[5]) + (y[6] - x[6])
-    pct = 0
-    if (tot > 0) pct = 100 * (tot - idle) / tot
-    printf "%.0f\n", pct }'
-}
+busy_pct() { python3 "$TOOL" busy "$1"; }
 
 # ---- 6. eSCL (issue 12, section 4) -------------------------------------------------------------------
 #
@@ -675,14 +665,13 @@ busy_pct() {
 # Each round runs, one after the other and against the same scanemu (both
 # fronts): wiascan over usbip (native), scanimage -d test (SANE test
 # backend), and per level scanimage through sane-airscan and
-# bench_escl_client. Rows E1-E5 of the second table (bench/escl/escl_table.py).
+# bench_escl_client. Rows E1-E3 of the eSCL table (bench/tools/benchrows.py).
 
 escl_wanted() {
   [ "${BENCH_ESCL:-1}" = "1" ] || return 1
   case " ${BENCH_ONLY:-escl} " in *" escl "*) return 0 ;; *) return 1 ;; esac
 }
 
-ESCL_TABLE="$ROOT/bench/escl/escl_table.py"
 ESCL_CLIENT=""
 
 escl_build() {
@@ -728,23 +717,21 @@ escl_sane_conf() {
   if [ -f /etc/sane.d/escl.conf ]; then cp /etc/sane.d/escl.conf "$1/"; else : >"$1/escl.conf"; fi
 }
 
-# escl_timed KEY RUN EMUPID CMD...: runs CMD under bounded and /usr/bin/time;
-# on success appends wall seconds, client CPU and scanemu CPU to the arrays
-# named KEY_secs, KEY_ccpu, KEY_ecpu (run 0 is the warm-up: not appended).
-# Returns CMD's status.
+# escl_timed KEY RUN EMUPID CMD...: runs CMD under timed; on success appends
+# wall seconds, client CPU and scanemu CPU to the arrays named KEY_secs,
+# KEY_ccpu, KEY_ecpu (run 0 is the warm-up: not appended). Returns CMD's
+# status.
 escl_timed() {
-  local key="$1" run="$2" epid="$3" t0 t1 e0 e1 rc=0
+  local key="$1" run="$2" epid="$3" e0 e1 rc=0 tt
   shift 3
+  tt="$OUT/es.$key.times"
   e0=$(cpu_s "$epid")
-  t0=$(now_ns)
-  bounded "es_$key" "$key (eSCL round $run)" /usr/bin/time -f '%U %S' -o "$OUT/es.$key.time" "$@" \
-    >"$OUT/es.$key.log" 2>&1 || rc=$?
-  t1=$(now_ns)
+  timed "es_$key" "$key (eSCL round $run)" "$tt" "$@" >"$OUT/es.$key.log" 2>&1 || rc=$?
   e1=$(cpu_s "$epid")
   [ "$rc" -eq 0 ] || return "$rc"
   [ "$run" -eq 0 ] && return 0
-  eval "${key}_secs+=(\"\$(calc \"(\$t1 - \$t0) / 1e9\")\")"
-  eval "${key}_ccpu+=(\"\$(awk '{ print \$1 + \$2 }' \"\$OUT/es.\$key.time\")\")"
+  eval "${key}_secs+=(\"\$(tval \"\$tt\" wall_s)\")"
+  eval "${key}_ccpu+=(\"\$(tval \"\$tt\" cpu_s)\")"
   eval "${key}_ecpu+=(\"\$(calc \"\$e1 - \$e0\")\")"
   return 0
 }
@@ -948,4 +935,3 @@ want ratios && bench_ratios
 [ "${BENCH_LOADED:-1}" = "1" ] && want loaded && bench_loaded
 put busy_after_pct "$(busy_pct 2)"
 python3 "$TOOL" table "$RES" | tee "$OUT/table.md"
-if escl_wanted; then python3 "$ESCL_TABLE" "$RES" | tee -a "$OUT/table.md"; fi

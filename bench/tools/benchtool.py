@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Helpers for scripts/bench.sh and scripts/plot-timing.sh (issue 8).
+"""Helpers for scripts/bench.sh and scripts/plot-timing.sh.
 
 Standard library only. Subcommands:
 
@@ -27,19 +27,39 @@ Standard library only. Subcommands:
       progress is >= N lines, and at the last sample. key=value lines.
 
   table RESULTS.env
-      The Markdown table of scripts/bench.sh from its key=value results.
+      The Markdown tables of scripts/bench.sh from its key=value results:
+      the rows are data (benchrows.py), rendered by render_table().
 
   percentiles [--scale S] < numbers
       p50/p99/max/mean of whitespace-separated numbers on stdin.
+
+  run [--timeout S] [--kill-after K] [--times FILE]
+      [--results RESULTS.env --key KEY --label LABEL] [--log-fd N] -- CMD...
+      Runs CMD in a process group of its own; after S seconds SIGTERM to the
+      group, SIGKILL K (default 5) seconds later, status 124, a line
+      timeout_KEY=LABEL (killed after S s) appended to RESULTS.env and a
+      message on fd N. Otherwise CMD's status. --times writes CMD's wall
+      time, user/system CPU (its own and its waited-for children's) and peak
+      RSS as key=value lines (wall_s, user_s, sys_s, cpu_s, maxrss_kb).
+
+  median X...          the middle value as given (the lower middle for an even count)
+  calc EXPR            + - * / ( ) on numbers; an integer as one, else 4 decimals
+  proc PID cpu|rss|hwm CPU seconds, VmRSS or VmHWM (kB) of a live process (0 when gone)
+  busy SECONDS         % of all CPUs busy (not idle or iowait) over SECONDS
 
 Percentiles are nearest-rank: the smallest value with at least p% of the
 samples at or below it.
 """
 import argparse
+import ast
 import json
 import math
 import os
+import re
+import signal
+import string
 import sys
+import threading
 import time
 
 
@@ -357,7 +377,7 @@ def cmd_percentiles(a):
     return 0
 
 
-USB2_HS_MBPS = 53.2  # 13 x 512 B per 125 us microframe (DESIGN.md section 3)
+# ---- the results tables (data: benchrows.py) ------------------------------------------
 
 
 def load_env(path):
@@ -369,14 +389,6 @@ def load_env(path):
                 k, v = line.split("=", 1)
                 env[k] = v
     return env
-
-
-def num(env, k):
-    try:
-        v = float(env[k])
-        return None if math.isnan(v) else v
-    except (KeyError, ValueError):
-        return None
 
 
 def f1(v, unit="", digits=1):
@@ -397,308 +409,492 @@ def verdict(ok):
     return "**met**" if ok else "**missed**"
 
 
-def side_by_side(env):
-    """Quiet and loaded passes (bench.sh bench_loaded: stress-ng CPU hogs at
-    normal priority on every core, the bare timer measured under the same
-    load), row by row, each against its own state's baseline."""
-    if not any(k.startswith("ldtm_") or k.startswith("ldsc") for k in env):
-        return
-    rows = []
+def fmt_ratio(r):
+    return "n/a" if r is None else f"{r:,.2f}×"
 
-    def cell(v, base, unit=" µs"):
-        r = ratio(v, base)
-        return f1(v, unit), f1(base, unit), "n/a" if r is None else f"{r:,.2f}×", r
 
-    def add(n, what, q, qb, ld, ldb, target, limit, qextra="", lextra=""):
-        qv, qbv, qr, qrat = cell(q, qb)
-        lv, lbv, lr, lrat = cell(ld, ldb)
-        if limit is None:
-            verd = "(reported)"
+class Values:
+    """results.env (text) and what derive() adds to it (numbers and text)."""
+
+    def __init__(self, env):
+        self.env = env
+        self.derived = {}
+
+    def raw(self, k):
+        if k in self.derived:
+            return str(self.derived[k])
+        return self.env.get(k)
+
+    def num(self, k):
+        if k in self.derived:
+            v = self.derived[k]
+        elif k in self.env:
+            v = self.env[k]
         else:
-            verd = " / ".join("n/a" if x is None else ("**met**" if x <= limit else "**missed**")
-                              for x in (qrat, lrat))
-        rows.append((n, what, qv + qextra, qbv, qr, lv + lextra, lbv, lr, target, verd))
+            return None
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            return None
+        return None if math.isnan(v) else v
 
-    for key, tag, how in (("tm", "", "default scheduling"), ("tmrt", "-rt", "all at SCHED_FIFO 10")):
-        t, lt = num(env, f"{key}_timer_p99_us"), num(env, f"ld{key}_timer_p99_us")
-        add(f"2a{tag}", f"1 device, 2 ms bands, {how}: device p99 (release − deadline) against "
-            "the bare timerfd p99 of the same state", num(env, f"{key}_late_p99_us"), t,
-            num(env, f"ld{key}_late_p99_us"), lt, "≤ 1.5× bare timer", 1.5)
-        add(f"2a{tag}-emu", f"same job: the emulator's share p99 against the bare timer p99",
-            num(env, f"{key}_emu_late_p99_us"), t, num(env, f"ld{key}_emu_late_p99_us"), lt,
-            "(reported)", None)
-        add(f"T{tag}", f"the bare timerfd wake-up itself ({how}), p99 against the quiet one", t,
-            t, lt, t, "(reported)", None)
-    qt, lt = num(env, "tm_timer_p99_us"), num(env, "ldtm_timer_p99_us")
-    q1, l1 = num(env, "sc1_tm_per_device_p99_worst_us"), num(env, "ldsc1_tm_per_device_p99_worst_us")
-    q1e = num(env, "sc1_tm_per_device_emu_p99_worst_us")
-    l1e = num(env, "ldsc1_tm_per_device_emu_p99_worst_us")
-    for n in env.get("sc_devices", "").split():
-        for kind, tag, how in (("tm", "", "default scheduling (100 µs slice)"),
-                               ("tmns", "-noslice", "scanemu --slice-us 0"),
-                               ("tmrt", "-rt", "scanemu --realtime")):
-            if f"sc{n}_{kind}_bands" not in env and f"ldsc{n}_{kind}_bands" not in env:
-                continue
-            p, lp = (num(env, f"sc{n}_{kind}_per_device_p99_worst_us"),
-                     num(env, f"ldsc{n}_{kind}_per_device_p99_worst_us"))
-            ep, lep = (num(env, f"sc{n}_{kind}_per_device_emu_p99_worst_us"),
-                       num(env, f"ldsc{n}_{kind}_per_device_emu_p99_worst_us"))
-            nf = lambda pfx: (f"; {env.get(f'{pfx}sc{n}_{kind}_starved_bands', '?')} starved, "  # noqa: E731
-                              f"{env.get(f'{pfx}sc{n}_{kind}_jobs_emu_beyond', '?')} of {n} jobs "
-                              "beyond the tolerance by the emulator")
-            if n == "1" and kind == "tm":
-                continue
-            if n in ("1", "8"):
-                add(f"3-{n}{tag}", f"{n} devices, {how}: worst device p99 against the bare timer "
-                    "p99 of the same state", p, qt, lp, lt,
-                    "≤ 1.5× bare timer" if kind == "tm" else "(reported)",
-                    1.5 if kind == "tm" else None)
-                add(f"3-{n}{tag}-emu", f"same pass: worst device's emulator-share p99 against the "
-                    "bare timer p99", ep, qt, lep, lt, "(reported)", None, nf(""), nf("ld"))
-            else:
-                add(f"3-{n}{tag}", f"{n} devices, {how}: worst device p99 against 1 device of the "
-                    "same state", p, q1, lp, l1, "≤ 2× of 1 device (quiet)" if kind == "tm"
-                    else "(reported)", None)
-                if kind == "tm":
-                    r = ratio(p, q1)
-                    rows[-1] = rows[-1][:-1] + (("n/a" if r is None else
-                                                 "**met**" if r <= 2.0 else "**missed**")
-                                                + " / (reported)",)
-                add(f"3-{n}{tag}-emu", "same pass: worst device's emulator-share p99 against 1 "
-                    "device's", ep, q1e, lep, l1e, "(reported: what is ours)", None, nf(""),
-                    nf("ld"))
+    def present(self, k):
+        return k in self.derived or k in self.env
 
-    print()
-    print(f"Quiet and loaded side by side — loaded: {env.get('ld_stress', '?')} at normal "
-          f"priority on every core for the whole pass (CPUs {env.get('ld_busy_pct', '?')}% busy "
-          "under it); each ratio against the baseline of its own state, measured in the same "
-          "pass.")
-    print()
-    print("| # | measurement | quiet | baseline | ratio | loaded | baseline | ratio | target | "
-          "verdict (quiet / loaded) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for rw in rows:
-        print("| " + " | ".join(str(c).replace("|", "\\|") for c in rw) + " |")
+    def put(self, k, v):
+        if v is not None:
+            self.derived[k] = v
+
+
+def derive(vals):
+    """Numbers the tables show that results.env holds only in parts."""
+    num, put = vals.num, vals.put
+    tb = num("tp_bytes")
+    if tb:
+        put("tp_MB", tb / 1e6)
+    ncpu = int(num("ncpu") or os.cpu_count() or 1)
+    put("ncpu_int", str(ncpu))
+    tcpu, wcpu = num("tcp_cpu_s_per_run"), num("tmpfsw_cpu_s_per_run")
+    if tcpu is not None and wcpu is not None and tcpu + wcpu > 0 and tb:
+        bound = tb / 1e6 / ((tcpu + wcpu) / ncpu)
+        put("tp_bound_MBps", bound)
+        put("tp_bound_vs_tcp", ratio(bound, num("tcp_MBps")))
+    for key in ("tm", "tmrt"):
+        d, dt, span = num(f"{key}_drift_us"), num(f"{key}_drift_trend_us"), num(f"{key}_span_s")
+        if dt is not None and span:
+            put(f"{key}_drift_rate", dt / (span * 1e6))
+        if d is not None and dt is not None:
+            put(f"{key}_drift_worst_us", max(abs(d), abs(dt)))
+    base_rss = num("sc1_emu_hwm_kb")
+    for n in vals.env.get("sc_devices", "").split():
+        rss = num(f"sc{n}_emu_hwm_kb")
+        if rss is not None:
+            put(f"sc{n}_emu_hwm_MiB", rss / 1024.0)
+        if rss is not None and base_rss is not None and n != "1":
+            put(f"sc{n}_per_extra_MiB", (rss - base_rss) / (int(n) - 1) / 1024.0)
+    bpp = int(num("lj_bands_per_page") or 1)
+    for who in ("lj_emu", "lj_wiascan"):
+        for k in ("rss_at", "rss_last", "hwm_last"):
+            v = num(f"{who}_{k}_kb")
+            if v is not None:
+                put(f"{who}_{k}_MiB", v / 1024.0)
+        put(f"{who}_at_page", str(int(num(f"{who}_rss_at_lines") or 0) // bpp))
+        put(f"{who}_last_page", str(int(num(f"{who}_rss_last_lines") or 0) // bpp))
+    tgt = vals.env.get("wias_target") or ">= 0.9"
+    put("wias_target_text", tgt.replace(">=", "≥"))
+    try:
+        put("wias_target_num", float(tgt.replace(">=", "").strip()))
+    except ValueError:
+        pass
+    for k in [k[3:-6] for k in vals.env if k.startswith("es_") and k.endswith("_bytes")]:
+        png, raw, ccpu = num(f"es_{k}_png_bytes"), num(f"es_{k}_bytes"), num(f"es_{k}_client_cpu_s")
+        if png and raw:
+            put(f"es_{k}_png_MB", png / 1e6)
+            put(f"es_{k}_px_per_png", raw / png)
+        if ccpu and raw:
+            ceil = raw / 1e6 / ccpu
+            put(f"es_{k}_ceil_MBps", ceil)
+            put(f"es_{k}_ceil_vs_native", ratio(ceil, num("es_native_MBps")))
+            put(f"es_{k}_ceil_vs_sane", ratio(ceil, num("es_sane_MBps")))
+
+
+def loop_bindings(name, env):
+    """The bindings of a group's `for` that come from results.env."""
+    if name == "sc_devices":
+        return [{"n": n} for n in env.get("sc_devices", "").split()]
+    if name == "escl_levels":
+        levels = env.get("es_levels", "1").split()
+        return [{"lv": lv, "tag": "" if i == 0 else f"-L{lv}", "main": "1" if i == 0 else "0"}
+                for i, lv in enumerate(levels)]
+    raise ValueError(f"benchtool: unknown loop {name!r}")
+
+
+PLACE = re.compile(r"\{([^{}:]+)(?::([^{}]*))?\}")
+
+
+def subst(x, b):
+    """Loop variables ($name, ${name}) into every string of a row spec."""
+    if isinstance(x, str):
+        return string.Template(x).safe_substitute(b)
+    if isinstance(x, tuple):
+        return tuple(subst(y, b) for y in x)
+    if isinstance(x, list):
+        return [subst(y, b) for y in x]
+    if isinstance(x, dict):
+        return {k: subst(v, b) for k, v in x.items()}
+    return x
+
+
+def test(cond, vals):
+    """Condition language of benchrows.py. A list: all of them. A string:
+    alternatives split by ||, each a conjunction split by &&, of atoms:
+    KEY (in results.env or derived), #KEY (a number there), KEY>N, KEY<N,
+    A==B / A!=B (A: KEY's text when present, else the literal), ^PREFIX (a
+    results.env key starts with it), !ATOM."""
+    if cond is None:
+        return True
+    if isinstance(cond, list):
+        return all(test(c, vals) for c in cond)
+
+    def atom(a):
+        a = a.strip()
+        if a.startswith("!"):
+            return not atom(a[1:])
+        if a.startswith("^"):
+            return any(k.startswith(a[1:]) for k in vals.env)
+        if a.startswith("#"):
+            return vals.num(a[1:]) is not None
+        for op in ("==", "!="):
+            if op in a:
+                left, right = (s.strip() for s in a.split(op, 1))
+                lv = vals.raw(left) if vals.present(left) else left
+                return (lv == right) == (op == "==")
+        for op in (">", "<"):
+            if op in a:
+                k, lim = a.split(op, 1)
+                v = vals.num(k.strip())
+                return v is not None and (v > float(lim) if op == ">" else v < float(lim))
+        return vals.present(a)
+
+    return any(all(atom(c) for c in alt.split("&&")) for alt in cond.split("||"))
+
+
+def fill(spec, vals):
+    """A cell: a template string, a list of parts (strings and when()
+    parts), or a need() cell. In a template {KEY} is the key's text ("?"
+    when absent), {KEY:D} or {KEY:D|UNIT} its number with D decimals and
+    thousands separators, then UNIT ("n/a" when absent, without the unit)."""
+    if isinstance(spec, str):
+        def one(m):
+            k, fmt = m.group(1), m.group(2)
+            if fmt is None:
+                v = vals.raw(k)
+                return "?" if v is None else v
+            digits, _, unit = fmt.partition("|")
+            return f1(vals.num(k), unit, int(digits))
+        return PLACE.sub(one, spec)
+    if isinstance(spec, tuple) and spec[0] == "when":
+        return fill(spec[2], vals) if test(spec[1], vals) else ""
+    if isinstance(spec, tuple) and spec[0] == "need":
+        return fill(spec[2], vals) if test(spec[1], vals) else spec[3]
+    if isinstance(spec, list):
+        return "".join(fill(p, vals) for p in spec)
+    raise ValueError(f"benchtool: bad cell {spec!r}")
+
+
+def expand(rows, env, b=None):
+    """Rows with their loops unrolled and loop variables substituted, in
+    order, with the group conditions they sit under."""
+    b = b or {}
+    for r in rows:
+        if "rows" not in r:
+            yield subst(r, b), []
+            continue
+        fors = r.get("for")
+        binds = [{}] if fors is None else \
+            loop_bindings(fors, env) if isinstance(fors, str) else fors
+        for one in binds:
+            nb = dict(b)
+            nb.update(one)
+            nb.update({k: string.Template(v).safe_substitute(nb) for k, v in one.items()})
+            cond = subst(r.get("when"), nb)
+            for row, conds in expand(r["rows"], env, nb):
+                yield row, ([cond] if cond is not None else []) + conds
+
+
+def check(op_limit, v, vals):
+    if op_limit is None or v is None:
+        return None
+    op, lim = op_limit
+    if isinstance(lim, str):
+        lim = vals.num(lim)
+        if lim is None:
+            return None
+    return {">=": v >= lim, "<=": v <= lim, "<": v < lim}[op]
+
+
+def row_ratio(spec, vals):
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return vals.num(spec)
+    a, b = spec
+    return ratio(vals.num(a), b if isinstance(b, (int, float)) else vals.num(b))
+
+
+TIMED_OUT = "n/a (timed out)"
+
+
+def render_ratio_row(r, vals):
+    res, base = fill(r["result"], vals), fill(r["base"], vals)
+    rt = row_ratio(r.get("ratio"), vals)
+    on = rt if "check_on" not in r else vals.num(r["check_on"])
+    ok = check(r.get("check"), on, vals)
+    # A command that ran out of time (bench.sh `bounded`) turns the cell
+    # it fed into "n/a (timed out)" and the verdict into n/a, whatever
+    # partial figures it left behind.
+    if any(f"timeout_{k}" in vals.env for k in r.get("tres", ())):
+        res, rt, ok = TIMED_OUT, None, None
+    if any(f"timeout_{k}" in vals.env for k in r.get("tbase", ())):
+        base, rt, ok = f"{base.split(':')[0]}: {TIMED_OUT}", None, None
+    return [r["id"], fill(r["what"], vals), res, base, fmt_ratio(rt), fill(r["target"], vals),
+            verdict(ok)]
+
+
+def render_pair_row(r, vals):
+    cells, verds = [], []
+    for state, limit in zip(("quiet", "loaded"), r.get("limits", (None, None))):
+        v, b = (vals.num(k) for k in r[state])
+        rt = ratio(v, b)
+        cells += [f1(v, " µs") + fill(r.get(state + "_extra", ""), vals), f1(b, " µs"),
+                  fmt_ratio(rt)]
+        verds.append("(reported)" if limit is None else
+                     "n/a" if rt is None else "**met**" if rt <= limit else "**missed**")
+    verd = "(reported)" if verds == ["(reported)"] * 2 else " / ".join(verds)
+    return [r["id"], fill(r["what"], vals)] + cells + [fill(r["target"], vals), verd]
+
+
+def render_table(table, vals, out):
+    """One table of benchrows.py: nothing when its `when` fails; else its
+    title lines, the header of its columns, then a row per row spec whose
+    conditions hold (`when` of the row and of the groups it sits in; a
+    group repeats its rows for each binding of its `for`). A row's `cases`
+    [(condition, fields)] override its fields when the first one holds.
+    Ratio tables (7 columns): id, what, result, baseline, ratio, target,
+    verdict. Pair tables (`pairs`): id, what, then value, baseline, ratio
+    for the quiet and the loaded state, target, and a verdict per state
+    from `limits` (None: reported)."""
+    if not test(table.get("when"), vals):
+        return
+    for line in table["title"]:
+        out.append(fill(line, vals))
+    cols = table["columns"]
+    out.append("| " + " | ".join(cols) + " |" if cols[-1] else "| " + " | ".join(cols[:-1]) + " | |")
+    out.append("|" + "---|" * len(cols))
+    for row, conds in expand(table["rows"], vals.env):
+        if not all(test(c, vals) for c in conds + [row.get("when")]):
+            continue
+        for cond, over in row.get("cases", ()):
+            if test(cond, vals):
+                row = dict(row, **over)
+                break
+        cells = render_pair_row(row, vals) if table.get("pairs") else render_ratio_row(row, vals)
+        out.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+
+
+def render_notes(spec, vals, out):
+    if not test(spec.get("when"), vals):
+        return
+    notes = []
+    env = vals.env
+    for p in spec["prefixes"]:
+        notes += [f"{k[len('timeout_'):]}: {v}" if k.startswith("timeout_") else v
+                  for k, v in env.items() if k.startswith(p)]
+    if notes:
+        out.append("")
+        out.append("Timed out (bounded by BENCH_TIMEOUT, killed; the run went on): "
+                   + "; ".join(notes) + ".")
+
+
+def render(document, env):
+    """The lines of a document (benchrows.DOCUMENT) for results.env env."""
+    vals = Values(env)
+    derive(vals)
+    out = []
+    for kind, what in document:
+        if kind == "table":
+            render_table(what, vals, out)
+        else:
+            render_notes(what, vals, out)
+    return out
 
 
 def cmd_table(a):
-    env = load_env(a.results)
-    rows = []
-    TIMED_OUT = "n/a (timed out)"
+    import benchrows
 
-    def row(n, what, result, base, r, target, ok, tres=(), tbase=()):
-        # tres / tbase: results.env timeout_* keys (bench.sh `bounded`) of the
-        # commands the result / baseline cell comes from. A command that ran
-        # out of time turns its cell into "n/a (timed out)" and the verdict
-        # into n/a, whatever partial figures it left behind.
-        if any(f"timeout_{k}" in env for k in tres):
-            result, r, ok = TIMED_OUT, None, None
-        if any(f"timeout_{k}" in env for k in tbase):
-            base, r, ok = f"{base.split(':')[0]}: {TIMED_OUT}", None, None
-        rows.append((n, what, result, base, "n/a" if r is None else f"{r:,.2f}×", target,
-                     verdict(ok)))
-
-    tp = num(env, "tp_MBps")
-    ppm = num(env, "tp_ppm")
-    tpres = f"{f1(tp, ' MB/s')}, {f1(ppm, ' pages/min')}" if tp is not None else "n/a"
-    what = (f"1 throughput: scanemu → wiascan, usbip on loopback, timing off, "
-            f"{env.get('tp_pages', '?')} A4 300-dpi 24-bit pages → TIFF on tmpfs "
-            f"({f1(num(env, 'tp_bytes') and num(env, 'tp_bytes') / 1e6, ' MB')})")
-    r = ratio(tp, num(env, "tcp_MBps"))
-    row("1a", what, tpres, f"raw TCP loopback, same bytes: {f1(num(env, 'tcp_MBps'), ' MB/s')}",
-        r, "≥ 0.5×", None if r is None else r >= 0.5, ("tp",), ("tcp",))
-    r = ratio(tp, num(env, "sane_MBps"))
-    row("1b", "1 throughput, per MB", tpres,
-        f"SANE test backend (scanimage -d test, {env.get('sane_pages', '?')} × 200×200 mm "
-        f"colour 300 dpi TIFF): {f1(num(env, 'sane_MBps'), ' MB/s')}"
-        + (f"; {int(num(env, 'sane_hung_runs'))} scanimage run(s) hung, killed and left out"
-           if (num(env, 'sane_hung_runs') or 0) > 0 else ""),
-        r, "≥ 1.0×", None if r is None else r >= 1.0, ("tp",), ("sane",))
-    r = ratio(tp, USB2_HS_MBPS)
-    row("1c", "1 throughput", tpres, "USB 2.0 high-speed bulk ceiling: 53.2 MB/s", r, "≥ 10×",
-        None if r is None else r >= 10, ("tp",))
-    if "tmpfsw_MBps" in env or "timeout_tmpfsw" in env:
-        r = ratio(tp, num(env, "tmpfsw_MBps"))
-        row("1d", "1 throughput, against its floor", tpres,
-            "write() of the same bytes into a new file on the same tmpfs (dd, 4 MiB writes): "
-            f"{f1(num(env, 'tmpfsw_MBps'), ' MB/s')}",
-            r, "(reported)", None, ("tp",), ("tmpfsw",))
-    tcpu, wcpu = num(env, "tcp_cpu_s_per_run"), num(env, "tmpfsw_cpu_s_per_run")
-    ncpu = int(num(env, "ncpu") or os.cpu_count() or 1)
-    if tcpu is not None and wcpu is not None and tcpu + wcpu > 0 and num(env, "tp_bytes"):
-        # Any program that moves these bytes over loopback TCP and writes
-        # them into tmpfs pays at least both CPU costs; spread perfectly over
-        # every CPU, that is the fastest it can go.
-        bound = num(env, "tp_bytes") / 1e6 / ((tcpu + wcpu) / ncpu)
-        tcp = num(env, "tcp_MBps")
-        r = ratio(tp, bound)
-        row("1e", "1 throughput, against the CPU bound", tpres,
-            f"(TCP loopback CPU {tcpu:.3f} s + tmpfs write CPU {wcpu:.3f} s) / {ncpu} CPUs "
-            f"= {f1(bound, ' MB/s')} at best, "
-            f"{'n/a' if tcp is None else f'{bound / tcp:.2f}'}× raw TCP",
-            r, "(reported)", None, ("tp",), ("tcp", "tmpfsw"))
-
-    for key, tag, how in (("tm", "", "default scheduling"),
-                          ("tmrt", "-rt", "scanemu, wiascan and the bare timer at SCHED_FIFO (chrt -f 10)")):
-        if key == "tmrt" and f"{key}_bands" not in env and f"timeout_{key}" not in env \
-                and f"timeout_{key}_timer" not in env:
-            continue
-        tk, tt = (key,), (f"{key}_timer",)
-        p99 = num(env, f"{key}_late_p99_us")
-        tp99 = num(env, f"{key}_timer_p99_us")
-        row("2a" + tag, f"2 timing, real clock, 2 ms bands × {env.get(key + '_bands', '?')}, {how}: "
-            "device release − deadline p50 / p99 / max",
-            f"{f1(num(env, key + '_late_p50_us'))} / {f1(p99)} / "
-            f"{f1(num(env, key + '_late_max_us'))} µs ({env.get(key + '_early_bands', '?')} early)",
-            f"bare timerfd wake-up at the same deadlines (bench_timer): "
-            f"{f1(num(env, key + '_timer_p50_us'))} / {f1(tp99)} / "
-            f"{f1(num(env, key + '_timer_max_us'))} µs",
-            ratio(p99, tp99), "p99 ≤ 250 µs", None if p99 is None else p99 <= 250, tk, tt)
-        ep99 = num(env, f"{key}_emu_late_p99_us")
-        if ep99 is not None:
-            row("2a" + tag + "-emu", "2 timing, same job: the emulator's own lateness, release − "
-                "max(deadline, arrival of the URB that carried the band) p50 / p99 / max; bands "
-                "with no URB queued at their deadline (host starvation)",
-                f"{f1(num(env, key + '_emu_late_p50_us'))} / {f1(ep99)} / "
-                f"{f1(num(env, key + '_emu_late_max_us'))} µs; "
-                f"{env.get(key + '_starved_bands', '?')} of {env.get(key + '_bands', '?')} starved",
-                f"bare timerfd wake-up p99: {f1(tp99, ' µs')}", ratio(ep99, tp99), "(reported)",
-                None, tk, tt)
-        d = num(env, f"{key}_drift_us")
-        dt = num(env, f"{key}_drift_trend_us")
-        span = num(env, f"{key}_span_s")
-        row("2b" + tag, "2 timing: drift at the end — last band's release − deadline; trend = "
-            "median error of the last 100 bands − of the first 100",
-            f"{f1(d, ' µs')}; trend {f1(dt, ' µs')}",
-            f"job length {f1(span, ' s', 2)}; bare timer, last wake-up "
-            f"{f1(num(env, key + '_timer_drift_us'), ' µs')}",
-            None if dt is None or not span else dt / (span * 1e6),
-            "≤ 1 ms", None if d is None or dt is None else abs(dt) <= 1000 and abs(d) <= 1000, tk, tt)
-        row("2c" + tag, "2 timing: host arrival jitter p50 / p99 / max (error of each "
-            "inter-arrival interval against the device's deadlines)",
-            f"{f1(num(env, key + '_host_jitter_p50_us'))} / "
-            f"{f1(num(env, key + '_host_jitter_p99_us'))} / "
-            f"{f1(num(env, key + '_host_jitter_max_us'))} µs; host drift "
-            f"{f1(num(env, key + '_host_drift_us'), ' µs')}",
-            "band interval 2,000 µs", ratio(num(env, f"{key}_host_jitter_p99_us"), 2000.0),
-            "(reported)", None, tk)
-
-    devs = env.get("sc_devices", "").split()
-    base_mb = num(env, "sc1_MBps")
-    base_p99 = num(env, "sc1_tm_per_device_p99_worst_us")
-    base_ep99 = num(env, "sc1_tm_per_device_emu_p99_worst_us")
-    base_rss = num(env, "sc1_emu_hwm_kb")
-    for n in devs:
-        mb = num(env, f"sc{n}_MBps")
-        row(f"3-{n}", f"3 scale: {n} device(s) in one scanemu, all scanning: aggregate MB/s "
-            "(timing off, A4 colour)", f1(mb, " MB/s"), f"1 device: {f1(base_mb, ' MB/s')}",
-            ratio(mb, base_mb), "(reported)", None, (f"sc{n}tp",), ("sc1tp",))
-        for kind, tag, how in (("tm", "", "default scheduling (device threads ask for a "
-                                "100 µs slice)"),
-                               ("tmns", "-noslice", "scanemu --slice-us 0 (the kernel's default "
-                                "slice)"),
-                               ("tmrt", "-rt", "scanemu --realtime (device threads SCHED_FIFO 10; "
-                                "wiascan at normal priority)")):
-            if kind != "tm" and f"sc{n}_{kind}_bands" not in env \
-                    and f"timeout_sc{n}{kind}" not in env:
-                continue
-            p = num(env, f"sc{n}_{kind}_per_device_p99_worst_us")
-            pm = num(env, f"sc{n}_{kind}_per_device_p99_median_us")
-            ok = None
-            tgt = "(reported)"
-            if n == "8":
-                tgt = "≤ 2× of 1 device"
-                r8 = ratio(p, base_p99)
-                ok = None if r8 is None else r8 <= 2.0
-            row(f"3-{n}{tag}", f"3 scale: {n} device(s), 2 ms bands, {how}: per-device total "
-                "lateness release − deadline p99 (worst device; median device)",
-                f"{f1(p, ' µs')}; {f1(pm, ' µs')}", f"1 device, default scheduling: "
-                f"{f1(base_p99, ' µs')}", ratio(p, base_p99), tgt, ok, (f"sc{n}{kind}",),
-                ("sc1tm",))
-            ep = num(env, f"sc{n}_{kind}_per_device_emu_p99_worst_us")
-            epm = num(env, f"sc{n}_{kind}_per_device_emu_p99_median_us")
-            if ep is not None or epm is not None:
-                ok = None
-                tgt = "(reported)"
-                if n == "8":
-                    tgt = "≤ 2× of 1 device (emulator's share)"
-                    r8 = ratio(ep, base_ep99)
-                    ok = None if r8 is None else r8 <= 2.0
-                row(f"3-{n}{tag}-emu", f"3 scale: {n} device(s), same pass: per-device emulator "
-                    "lateness release − max(deadline, URB arrival) p99 (worst device; median "
-                    "device); bands starved by the host (no URB queued at the deadline)",
-                    f"{f1(ep, ' µs')}; {f1(epm, ' µs')}; "
-                    f"{env.get(f'sc{n}_{kind}_starved_bands', '?')} of "
-                    f"{env.get(f'sc{n}_{kind}_bands', '?')} starved",
-                    f"1 device, default scheduling: {f1(base_ep99, ' µs')}", ratio(ep, base_ep99),
-                    tgt, ok, (f"sc{n}{kind}",), ("sc1tm",))
-
-        rss = num(env, f"sc{n}_emu_hwm_kb")
-        per = None
-        if rss is not None and base_rss is not None and n != "1":
-            per = (rss - base_rss) / (int(n) - 1) / 1024.0
-        row(f"3-{n}", f"3 scale: {n} device(s): scanemu peak RSS (VmHWM) in the A4 pass",
-            f"{f1(rss and rss / 1024.0, ' MiB')}"
-            + (f" (+{f1(per, ' MiB')} per extra device)" if per is not None else ""),
-            f"1 device: {f1(base_rss and base_rss / 1024.0, ' MiB')}"
-            + (f"; one A4 colour page is {26.1:.1f} MB" if n != "1" else ""),
-            ratio(rss, base_rss), "bounded by band buffers, not pages" if n != "1" else "(reported)",
-            None if per is None else per < 26.1 / 2, (f"sc{n}tp",), ("sc1tp",))
-
-    bpp = int(num(env, "lj_bands_per_page") or 1)
-    for who, label in (("lj_emu", "scanemu"), ("lj_wiascan", "wiascan")):
-        at = num(env, f"{who}_rss_at_kb")
-        last = num(env, f"{who}_rss_last_kb")
-        hwm = num(env, f"{who}_hwm_last_kb")
-        at_page = int(num(env, f"{who}_rss_at_lines") or 0) // bpp
-        last_page = int(num(env, f"{who}_rss_last_lines") or 0) // bpp
-        r = ratio(last, at)
-        row("4", f"4 long job: {env.get('lj_pages', '?')} pages (75 dpi gray, timing off), "
-            f"{label} RSS at the first sample after page 10 (page {at_page}) and at the last "
-            f"sample (page {last_page}); peak (VmHWM) at the end",
-            f"{f1(last and last / 1024.0, ' MiB', 2)} (peak {f1(hwm and hwm / 1024.0, ' MiB', 2)})",
-            f"page {at_page}: {f1(at and at / 1024.0, ' MiB', 2)}",
-            r, "flat (≤ 1.10×)", None if r is None else r <= 1.10, ("lj",), ("lj",))
-
-    r = num(env, "wias_file_ratio")
-    tgt = env.get("wias_target") or ">= 0.9"
-    try:
-        tv = float(tgt.replace(">=", "").strip())
-    except ValueError:
-        tv = None
-    row("5a", "5 wias writer: A4 300-dpi 24-bit pages through wiasWritePageBufToStream into a "
-        "file on tmpfs (bench_wias)", f1(num(env, "wias_file_MBps"), " MB/s"),
-        f"write() of the raw page bytes: {f1(num(env, 'wias_file_base_MBps'), ' MB/s')}", r,
-        tgt.replace(">=", "≥") + "× (its issue)", None if r is None or tv is None else r >= tv,
-        ("wias",), ("wias",))
-    r = num(env, "wias_mem_ratio")
-    row("5b", "5 wias writer into a memory IStream", f1(num(env, "wias_mem_MBps"), " MB/s"),
-        f"memcpy() into one buffer: {f1(num(env, 'wias_mem_base_MBps'), ' MB/s')}", r,
-        tgt.replace(">=", "≥") + "× (its issue)", None if r is None or tv is None else r >= tv,
-        ("wias",), ("wias",))
-    sm = num(env, "synth_MBps")
-    row("5c", "5 page synthesis: dm_synth_band, A4 colour 300 dpi (bench_synth)",
-        f1(sm, " MB/s"), f"memset(): {f1(num(env, 'synth_memset_MBps'), ' MB/s')}",
-        num(env, "synth_ratio"), "(reported; its issue)", None, ("synth",), ("synth",))
-    row("5c", "5 page synthesis against USB 2.0", f1(sm, " MB/s"), "USB 2.0 HS: 53.2 MB/s",
-        ratio(sm, USB2_HS_MBPS), "(reported)", None, ("synth",))
-
-    print(f"scanemu benchmarks — {env.get('date', '?')}, commit {env.get('commit', '?')}, "
-          f"{env.get('host', '?')}{' (BENCH_QUICK=1)' if env.get('quick') == '1' else ''}")
-    print(f"Machine load from other work: CPUs {env.get('busy_before_pct', '?')}% busy before the run, "
-          f"{env.get('busy_after_pct', '?')}% after; load average {env.get('load_before', '?')}.")
-    print()
-    print("| # | measurement | result | baseline (same run) | ratio | target | |")
-    print("|---|---|---|---|---|---|---|")
-    for rw in rows:
-        print("| " + " | ".join(str(c).replace("|", "\\|") for c in rw) + " |")
-    side_by_side(env)
-    notes = [f"{k[len('timeout_'):]}: {v}" for k, v in env.items() if k.startswith("timeout_")]
-    notes += [v for k, v in env.items() if k.startswith("emu_killed_")]
-    if notes:
-        print()
-        print("Timed out (bounded by BENCH_TIMEOUT, killed; the run went on): " + "; ".join(notes) + ".")
+    for line in render(benchrows.DOCUMENT, load_env(a.results)):
+        print(line)
     return 0
+
+
+# ---- helpers of scripts/bench.sh ------------------------------------------------------
+
+
+def median(vals):
+    """The middle value as given (the lower middle for an even count)."""
+    s = sorted(vals, key=float)
+    return s[(len(s) + 1) // 2 - 1]
+
+
+def cmd_median(a):
+    if not a.values:
+        return 1
+    print(median(a.values))
+    return 0
+
+
+def calc(expr):
+    """Arithmetic on numbers (+ - * / and parentheses), nothing else."""
+    ops = {ast.Add: lambda x, y: x + y, ast.Sub: lambda x, y: x - y,
+           ast.Mult: lambda x, y: x * y, ast.Div: lambda x, y: x / y}
+
+    def ev(n):
+        if isinstance(n, ast.Expression):
+            return ev(n.body)
+        if isinstance(n, ast.Constant) and isinstance(n.value, (int, float)):
+            return n.value
+        if isinstance(n, ast.BinOp) and type(n.op) in ops:
+            return ops[type(n.op)](ev(n.left), ev(n.right))
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, (ast.USub, ast.UAdd)):
+            return -ev(n.operand) if isinstance(n.op, ast.USub) else ev(n.operand)
+        raise ValueError(f"not arithmetic: {ast.dump(n)}")
+
+    return ev(ast.parse(expr.strip(), mode="eval"))
+
+
+def fmt_calc(v):
+    """An integer as one, anything else with 4 decimals."""
+    return str(int(v)) if v == int(v) else f"{v:.4f}"
+
+
+def cmd_calc(a):
+    try:
+        print(fmt_calc(calc(a.expr)))
+    except (ValueError, SyntaxError, ZeroDivisionError, OverflowError) as e:
+        print(f"benchtool: calc {a.expr!r}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def proc_value(pid, what):
+    """cpu: user + system CPU seconds a live process has used; rss, hwm:
+    its resident set and peak (VmRSS, VmHWM) in kB. None when it is gone."""
+    try:
+        if what == "cpu":
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tag = {"rss": "VmRSS:", "hwm": "VmHWM:"}[what]
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(tag):
+                    return int(line.split()[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return None
+
+
+def cmd_proc(a):
+    v = proc_value(a.pid, a.what)
+    if a.what == "cpu":
+        print("0" if v is None else f"{v:.3f}")
+    else:
+        print(0 if v is None else v)
+    return 0
+
+
+def cpu_times():
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:]]
+
+
+def busy_pct(a, b):
+    """Share of all CPUs busy (not idle or iowait) between two /proc/stat
+    samples, in percent."""
+    d = [y - x for x, y in zip(a, b)]
+    tot = sum(d)
+    idle = d[3] + d[4]
+    return 100.0 * (tot - idle) / tot if tot > 0 else 0.0
+
+
+def cmd_busy(a):
+    s0 = cpu_times()
+    time.sleep(a.seconds)
+    print(f"{busy_pct(s0, cpu_times()):.0f}")
+    return 0
+
+
+def run_bounded(cmd, timeout=None, kill_after=5.0):
+    """Runs cmd in a process group of its own (so wrappers such as chrt
+    and their children go together). After `timeout` seconds: SIGTERM to
+    the group, SIGKILL kill_after seconds later. A SIGTERM or SIGINT to
+    this process goes to the group too. Returns (status, timed_out, times):
+    status as a shell reports it (128 + signal when killed; 127 when cmd
+    cannot be started), times a dict of wall_s, user_s, sys_s (cmd and its
+    waited-for descendants) and maxrss_kb."""
+    try:
+        t0 = time.monotonic()
+        pid = os.posix_spawnp(cmd[0], cmd, os.environ, setpgroup=0,
+                              setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT,
+                                         signal.SIGTERM))
+    except OSError as e:
+        print(f"benchtool: {cmd[0]}: {e.strerror}", file=sys.stderr)
+        return 127, False, None
+    state = {"timed_out": False, "done": False}
+    lock = threading.Lock()
+
+    def kill(sig):
+        with lock:
+            if not state["done"]:
+                try:
+                    os.killpg(pid, sig)
+                except ProcessLookupError:
+                    pass
+
+    def expire():
+        state["timed_out"] = True
+        kill(signal.SIGTERM)
+        later.start()
+
+    later = threading.Timer(kill_after, kill, (signal.SIGKILL,))
+    later.daemon = True
+    timer = threading.Timer(timeout, expire) if timeout else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    old = {s: signal.signal(s, lambda sig, _f: kill(sig)) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _, st, ru = os.wait4(pid, 0)
+    finally:
+        with lock:
+            state["done"] = True
+        wall = time.monotonic() - t0
+        if timer:
+            timer.cancel()
+        later.cancel()
+        for s, h in old.items():
+            signal.signal(s, h)
+    status = os.waitstatus_to_exitcode(st)
+    if status < 0:
+        status = 128 - status
+    times = {"wall_s": wall, "user_s": ru.ru_utime, "sys_s": ru.ru_stime,
+             "maxrss_kb": ru.ru_maxrss}
+    return status, state["timed_out"], times
+
+
+def cmd_run(a):
+    cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    if not cmd:
+        print("benchtool: run: no command", file=sys.stderr)
+        return 2
+    status, timed_out, times = run_bounded(cmd, a.timeout, a.kill_after)
+    if a.times and times is not None:
+        with open(a.times, "w") as f:
+            f.write(f"wall_s={times['wall_s']:.6f}\nuser_s={times['user_s']:.3f}\n"
+                    f"sys_s={times['sys_s']:.3f}\ncpu_s={times['user_s'] + times['sys_s']:.3f}\n"
+                    f"maxrss_kb={times['maxrss_kb']}\n")
+    if not timed_out:
+        return status
+    if a.results and a.key:
+        with open(a.results, "a") as f:
+            f.write(f"timeout_{a.key}={a.label or cmd[0]} (killed after {a.timeout:g} s)\n")
+    msg = (f"bench: {a.key or cmd[0]}: {a.label or cmd[0]} timed out after {a.timeout:g} s, "
+           "killed; its rows say n/a (timed out)\n")
+    try:
+        os.write(a.log_fd, msg.encode())
+    except OSError:
+        sys.stderr.write(msg)
+    return 124
 
 
 def main():
@@ -738,6 +934,29 @@ def main():
     p = sub.add_parser("table")
     p.add_argument("results")
     p.set_defaults(fn=cmd_table)
+    p = sub.add_parser("median")
+    p.add_argument("values", nargs="*")
+    p.set_defaults(fn=cmd_median)
+    p = sub.add_parser("calc")
+    p.add_argument("expr")
+    p.set_defaults(fn=cmd_calc)
+    p = sub.add_parser("proc")
+    p.add_argument("pid", type=int)
+    p.add_argument("what", choices=("cpu", "rss", "hwm"))
+    p.set_defaults(fn=cmd_proc)
+    p = sub.add_parser("busy")
+    p.add_argument("seconds", type=float)
+    p.set_defaults(fn=cmd_busy)
+    p = sub.add_parser("run")
+    p.add_argument("--timeout", type=float, default=None)
+    p.add_argument("--kill-after", type=float, default=5.0)
+    p.add_argument("--results")
+    p.add_argument("--key")
+    p.add_argument("--label")
+    p.add_argument("--times")
+    p.add_argument("--log-fd", type=int, default=2)
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_run)
     a = ap.parse_args()
     if getattr(a, "name", None) is not None and isinstance(a.name, list):
         a.name = {int(k): v for k, v in a.name}
