@@ -3,8 +3,8 @@
 # 20) with the buggy and with the fixed driver against scanemu
 # --strict-timing, on the real clock. Prints one table: how many runs
 # reproduced the bug (or, for the fixed driver, did not), and the fidelity
-# verdict of every run's job. Not a test (the tests are test_timing_bugs,
-# test_timing_bug_warmup and test_timing_bug_event).
+# verdict of every run's job. Not a test (the tests are test_dm_timing_bugs,
+# test_emu_timing_bug_warmup and test_emu_timing_bug_event).
 #
 #   bench/tools/timing-bugs.sh BUILD_DIR EVENT_RACE_HOST [RUNS] [OUTDIR]
 #

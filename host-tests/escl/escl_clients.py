@@ -910,7 +910,7 @@ def scenarios_covered(ctx):
     files = sorted(f for f in os.listdir(d) if f.endswith('.yaml'))
     rows = [r.scenario for r in FAULTS + QUIRKS]
     # timing-*.yaml reproduce host-driver timing bugs over the native
-    # interface (docs/timing-bugs.md; test_timing_bugs, test_timing_bug_*),
+    # interface (docs/timing-bugs.md; test_dm_timing_bugs, test_emu_timing_bug_*),
     # not an eSCL fault or quirk.
     files = [f for f in files if not f.startswith('timing-')]
     problems = ['%s has no row in FAULTS or QUIRKS' % f for f in files if f not in rows]
