@@ -51,33 +51,38 @@ int dm_job_resolve(const dm_profile *p, const proto_scan_params *params, uint64_
     uint64_t fw, fh, bpl, lines;
     int dpi_ok = 0;
 
-#define REJECT(...)                                                                                \
-    do {                                                                                           \
-        dm_errf(errbuf, errlen, __VA_ARGS__);                                                      \
-        return DM_E_RANGE;                                                                         \
-    } while (0)
-
     if (p == NULL || params == NULL || out == NULL)
         return DM_E_INVALID;
     memset(&j, 0, sizeof(j));
-    if (params->source > PROTO_SCAN_SOURCE_DUPLEX || !(p->sources & (1u << params->source)))
-        REJECT("%s: source %s (%u) not supported", p->name, src_name(params->source),
-               params->source);
-    if (proto_scan_mode_bpp(params->mode) == 0 || !(p->modes & (1u << params->mode)))
-        REJECT("%s: mode %s (%u) not supported", p->name, mode_name(params->mode), params->mode);
+    if (params->source > PROTO_SCAN_SOURCE_DUPLEX || !(p->sources & (1u << params->source))) {
+        dm_errf(errbuf, errlen, "%s: source %s (%u) not supported", p->name,
+                src_name(params->source), params->source);
+        return DM_E_RANGE;
+    }
+    if (proto_scan_mode_bpp(params->mode) == 0 || !(p->modes & (1u << params->mode))) {
+        dm_errf(errbuf, errlen, "%s: mode %s (%u) not supported", p->name, mode_name(params->mode),
+                params->mode);
+        return DM_E_RANGE;
+    }
     dpi = params->dpi == 0 ? p->def_dpi : params->dpi;
     for (uint32_t i = 0; i < p->n_resolutions; i++)
         dpi_ok |= p->resolutions[i] == dpi;
-    if (!dpi_ok)
-        REJECT("%s: %u dpi not supported", p->name, dpi);
+    if (!dpi_ok) {
+        dm_errf(errbuf, errlen, "%s: %u dpi not supported", p->name, dpi);
+        return DM_E_RANGE;
+    }
     fw = dm_px_of_mm(p->width_mm, dpi);
     fh = dm_px_of_mm(p->height_mm, dpi);
-    if (params->width_px > fw || params->height_px > fh)
-        REJECT("%s: %ux%u px is larger than the %llux%llu px area at %u dpi", p->name,
-               params->width_px, params->height_px, (unsigned long long)fw, (unsigned long long)fh,
-               dpi);
-    if (params->pages > 100000u)
-        REJECT("%s: %u pages is more than 100000", p->name, params->pages);
+    if (params->width_px > fw || params->height_px > fh) {
+        dm_errf(errbuf, errlen, "%s: %ux%u px is larger than the %llux%llu px area at %u dpi",
+                p->name, params->width_px, params->height_px, (unsigned long long)fw,
+                (unsigned long long)fh, dpi);
+        return DM_E_RANGE;
+    }
+    if (params->pages > 100000u) {
+        dm_errf(errbuf, errlen, "%s: %u pages is more than 100000", p->name, params->pages);
+        return DM_E_RANGE;
+    }
     j.source = params->source;
     j.mode = params->mode;
     j.dpi = (uint16_t)dpi;
@@ -102,13 +107,14 @@ int dm_job_resolve(const dm_profile *p, const proto_scan_params *params, uint64_
     if (j.max_in_transfer < PROTO_SCAN_RSP_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD)
         j.max_in_transfer = PROTO_SCAN_RSP_HDR_SIZE + PROTO_SCAN_MAX_PAYLOAD;
     /* The device's band buffer and the host's URBs are sized by the caps. */
-    if (j.max_in_transfer > p->max_in_transfer)
-        REJECT("%s: a band of %llu bytes is larger than max_in_transfer %u", p->name,
-               (unsigned long long)(lines * bpl), p->max_in_transfer);
+    if (j.max_in_transfer > p->max_in_transfer) {
+        dm_errf(errbuf, errlen, "%s: a band of %llu bytes is larger than max_in_transfer %u",
+                p->name, (unsigned long long)(lines * bpl), p->max_in_transfer);
+        return DM_E_RANGE;
+    }
     j.seed = (params->flags & PROTO_SCAN_PARAM_SEED) ? params->seed : seed;
     *out = j;
     return DM_OK;
-#undef REJECT
 }
 
 uint32_t dm_band_first_line(const proto_scan_job *job, uint32_t band)

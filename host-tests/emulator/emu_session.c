@@ -3,6 +3,7 @@
  * import, the Linux enumeration sequence, GET_CAPS, START_JOB, bands (CRC
  * checked) up to END_OF_JOB or MAX_BANDS, an unlink, then close.
  * Exits 0 on success, 1 with a one-line reason otherwise. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,19 @@
 
 static uint8_t buf[4u << 20];
 
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        fprintf(stderr, "emu_session: " __VA_ARGS__);                                              \
-        fputc('\n', stderr);                                                                       \
-        return 1;                                                                                  \
-    } while (0)
+/* One line on stderr; main's failure status. */
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("emu_session: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
 
 static int command(tc *c, uint16_t op, uint32_t tag)
 {
@@ -48,12 +56,12 @@ static long bulk_in(tc *c, int32_t size)
 int main(int argc, char **argv)
 {
     if (argc != 4)
-        FAIL("usage: emu_session PORT BUSID MAX_BANDS");
+        return fail("usage: emu_session PORT BUSID MAX_BANDS");
     uint16_t port = (uint16_t)strtoul(argv[1], NULL, 10);
     long max_bands = strtol(argv[3], NULL, 10);
     static tc c;
     if (tc_import(&c, port, argv[2]) != 0)
-        FAIL("import of %s failed", argv[2]);
+        return fail("import of %s failed", argv[2]);
     size_t n;
     static const struct {
         uint8_t rt, rq;
@@ -78,31 +86,31 @@ int main(int argc, char **argv)
         int st = tc_control(&c, enumr[k].rt, enumr[k].rq, enumr[k].v, enumr[k].i, enumr[k].l,
                             enumr[k].l, buf, &n);
         if (st != enumr[k].st)
-            FAIL("enumeration request %zu: status %d, expected %d", k, st, enumr[k].st);
+            return fail("enumeration request %zu: status %d, expected %d", k, st, enumr[k].st);
     }
     if (command(&c, PROTO_SCAN_OP_GET_CAPS, 1) < 0)
-        FAIL("GET_CAPS not accepted");
+        return fail("GET_CAPS not accepted");
     long len = bulk_in(&c, 1 << 16);
     proto_scan_rsp rsp;
     if (len < 0 || proto_scan_rsp_decode(buf, (size_t)len, &rsp) < 0 || rsp.status != 0)
-        FAIL("GET_CAPS response missing or not OK");
+        return fail("GET_CAPS response missing or not OK");
     if (command(&c, PROTO_SCAN_OP_START_JOB, 2) < 0)
-        FAIL("START_JOB not accepted");
+        return fail("START_JOB not accepted");
     len = bulk_in(&c, 1 << 16);
     proto_scan_job job;
     if (len < 0 || proto_scan_rsp_decode(buf, (size_t)len, &rsp) < 0 || rsp.status != 0 ||
         proto_scan_job_decode(buf + PROTO_SCAN_RSP_HDR_SIZE, (size_t)len - PROTO_SCAN_RSP_HDR_SIZE,
                               &job) < 0)
-        FAIL("START_JOB response missing or not OK (status %u)", rsp.status);
+        return fail("START_JOB response missing or not OK (status %u)", rsp.status);
     long bands = 0;
     for (;;) {
         len = bulk_in(&c, (int32_t)job.max_in_transfer);
         proto_scan_band b;
         if (len < 0 || proto_scan_band_decode(buf, (size_t)len, &b) < 0)
-            FAIL("band %ld missing or malformed", bands);
+            return fail("band %ld missing or malformed", bands);
         if (b.byte_count != (size_t)len - PROTO_SCAN_BAND_HDR_SIZE ||
             proto_crc32(0, buf + PROTO_SCAN_BAND_HDR_SIZE, b.byte_count) != b.crc32)
-            FAIL("band %ld (page %u band %u): size or CRC mismatch", bands, b.page, b.band);
+            return fail("band %ld (page %u band %u): size or CRC mismatch", bands, b.page, b.band);
         if (b.flags & PROTO_SCAN_BAND_END_OF_JOB)
             break;
         if (++bands >= max_bands)
@@ -114,7 +122,7 @@ int main(int argc, char **argv)
     for (;;) {
         proto_usbip_urb_hdr h;
         if (tc_recv(&c, &h, buf, sizeof buf, &n) < 0)
-            FAIL("no answer to CMD_UNLINK");
+            return fail("no answer to CMD_UNLINK");
         if (h.command == PROTO_USBIP_RET_UNLINK && h.seqnum == u)
             break;
     }

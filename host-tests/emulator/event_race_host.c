@@ -10,6 +10,7 @@
  * interrupt transfer still queued. Prints one summary line,
  * "event_race_host: P pages, END_OF_JOB status S, E event(s) seen", and
  * exits 0, or 1 with a reason. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,19 @@
 
 static uint8_t buf[4u << 20];
 
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        fprintf(stderr, "event_race_host: " __VA_ARGS__);                                          \
-        fputc('\n', stderr);                                                                       \
-        return 1;                                                                                  \
-    } while (0)
+/* One line on stderr; main's failure status. */
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("event_race_host: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
 
 /* One command with its payload, and its response (status returned, the
  * payload left in buf after the header), or -1. */
@@ -77,14 +85,14 @@ int main(int argc, char **argv)
     int st, evt_pending = 1;
 
     if (argc != 4 && argc != 5)
-        FAIL("usage: event_race_host PORT BUSID PAGES [DRAIN_MS]");
+        return fail("usage: event_race_host PORT BUSID PAGES [DRAIN_MS]");
     uint16_t port = (uint16_t)strtoul(argv[1], NULL, 10);
     if (argc == 5)
         drain_ms = (unsigned)strtoul(argv[4], NULL, 10);
     if (tc_import(&c, port, argv[2]) != 0)
-        FAIL("import of %s failed", argv[2]);
+        return fail("import of %s failed", argv[2]);
     if (tc_control(&c, 0x00, 9, 1, 0, 0, 0, buf, &n) != 0)
-        FAIL("SET_CONFIGURATION(1) refused");
+        return fail("SET_CONFIGURATION(1) refused");
 
     memset(&p, 0, sizeof p);
     p.source = PROTO_SCAN_SOURCE_ADF;
@@ -93,11 +101,11 @@ int main(int argc, char **argv)
     p.pages = (uint32_t)strtoul(argv[3], NULL, 10);
     int plen = proto_scan_params_encode(&p, pl, sizeof pl);
     if (plen < 0 || command(&c, PROTO_SCAN_OP_SET_PARAMS, 1, pl, (uint32_t)plen, &n) != 0)
-        FAIL("SET_PARAMS refused");
+        return fail("SET_PARAMS refused");
     st = command(&c, PROTO_SCAN_OP_START_JOB, 2, NULL, 0, &n);
     if (st != 0 ||
         proto_scan_job_decode(buf + PROTO_SCAN_RSP_HDR_SIZE, n - PROTO_SCAN_RSP_HDR_SIZE, &job) < 0)
-        FAIL("START_JOB refused (status %d)", st);
+        return fail("START_JOB refused (status %d)", st);
 
     /* The interrupt endpoint and the band ring, queued for the whole job. */
     evt_seq = tc_submit(&c, 2, PROTO_USBIP_DIR_IN, 0, PROTO_SCAN_EVENT_SIZE, NULL, NULL);
@@ -106,16 +114,16 @@ int main(int argc, char **argv)
     for (;;) {
         proto_scan_band b;
         if (tc_recv(&c, &h, buf, sizeof buf, &n) < 0)
-            FAIL("no END_OF_JOB");
+            return fail("no END_OF_JOB");
         if (h.seqnum == evt_seq) {
             if (print_event(buf, n) < 0)
-                FAIL("malformed event");
+                return fail("malformed event");
             events++;
             evt_seq = tc_submit(&c, 2, PROTO_USBIP_DIR_IN, 0, PROTO_SCAN_EVENT_SIZE, NULL, NULL);
             continue;
         }
         if (h.u.ret_submit.status != 0 || proto_scan_band_decode(buf, n, &b) < 0)
-            FAIL("bad band transfer (status %d)", h.u.ret_submit.status);
+            return fail("bad band transfer (status %d)", h.u.ret_submit.status);
         if (b.flags & PROTO_SCAN_BAND_END_OF_JOB) {
             eoj_status = b.status;
             break;
@@ -134,7 +142,7 @@ int main(int argc, char **argv)
             break;
         if (h.seqnum == evt_seq && h.command == PROTO_USBIP_RET_SUBMIT) {
             if (print_event(buf, n) < 0)
-                FAIL("malformed event");
+                return fail("malformed event");
             events++;
             evt_pending = 0;
         }

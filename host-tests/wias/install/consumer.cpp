@@ -7,13 +7,14 @@
 #include <cstdio>
 #include <cstring>
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            std::fprintf(stderr, "consumer: %s failed (line %d)\n", #cond, __LINE__);              \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
+/* false (and one line on stderr) when cond is false. */
+static bool check(bool ok, const char *what, int line)
+{
+    if (!ok)
+        std::fprintf(stderr, "consumer: %s failed (line %d)\n", what, line);
+    return ok;
+}
+#define CHECK(cond) check((cond), #cond, __LINE__)
 
 static HRESULT WritePage(_Inout_ PMINIDRV_TRANSFER_CONTEXT pmdtc, _In_ IStream *pStream)
 {
@@ -32,7 +33,8 @@ int main()
 
     for (size_t i = 0; i < sizeof page; i++)
         page[i] = static_cast<BYTE>(i * 3);
-    CHECK(SUCCEEDED(wiasCreateMemoryStream(&pStream)));
+    if (!CHECK(SUCCEEDED(wiasCreateMemoryStream(&pStream))))
+        return 1;
 
     mdtc.lSize = sizeof mdtc;
     mdtc.lWidthInPixels = 64;
@@ -44,24 +46,36 @@ int main()
     mdtc.cbWidthInBytes = 64;
     mdtc.pTransferBuffer = page;
     mdtc.lBufferSize = sizeof page;
-    CHECK(WritePage(&mdtc, pStream) == S_OK);
-    CHECK(WritePage(&mdtc, pStream) == S_OK);
-    CHECK(mdtc.lPage == 2);
+    if (!CHECK(WritePage(&mdtc, pStream) == S_OK))
+        return 1;
+    if (!CHECK(WritePage(&mdtc, pStream) == S_OK))
+        return 1;
+    if (!CHECK(mdtc.lPage == 2))
+        return 1;
 
-    CHECK(pStream->Seek(zero, STREAM_SEEK_SET, nullptr) == S_OK);
-    CHECK(pStream->Read(header, sizeof header, &cb) == S_OK && cb == sizeof header);
-    CHECK(std::memcmp(header, "II*\0", 4) == 0 || std::memcmp(header, "MM\0*", 4) == 0);
+    if (!CHECK(pStream->Seek(zero, STREAM_SEEK_SET, nullptr) == S_OK))
+        return 1;
+    if (!CHECK(pStream->Read(header, sizeof header, &cb) == S_OK && cb == sizeof header))
+        return 1;
+    if (!CHECK(std::memcmp(header, "II*\0", 4) == 0 || std::memcmp(header, "MM\0*", 4) == 0))
+        return 1;
 
     mdtc.guidFormatID = WiaImgFmt_RAW;
     mdtc.lItemSize = 16;
-    CHECK(mdtc.guidFormatID == WiaImgFmt_RAW && mdtc.guidFormatID != WiaImgFmt_TIFF);
-    CHECK(pStream->Seek(zero, STREAM_SEEK_END, &size) == S_OK);
+    if (!CHECK(mdtc.guidFormatID == WiaImgFmt_RAW && mdtc.guidFormatID != WiaImgFmt_TIFF))
+        return 1;
+    if (!CHECK(pStream->Seek(zero, STREAM_SEEK_END, &size) == S_OK))
+        return 1;
     ULONGLONG before = size.QuadPart;
-    CHECK(WritePage(&mdtc, pStream) == S_OK);
-    CHECK(pStream->Seek(zero, STREAM_SEEK_END, &size) == S_OK && size.QuadPart == before + 16);
-    CHECK(mdtc.lPage == 2);
+    if (!CHECK(WritePage(&mdtc, pStream) == S_OK))
+        return 1;
+    if (!CHECK(pStream->Seek(zero, STREAM_SEEK_END, &size) == S_OK && size.QuadPart == before + 16))
+        return 1;
+    if (!CHECK(mdtc.lPage == 2))
+        return 1;
 
-    CHECK(pStream->Release() == 0);
+    if (!CHECK(pStream->Release() == 0))
+        return 1;
     std::printf("consumer (C++): ok, %s\n", wiasHresultName(S_OK));
     return 0;
 }
