@@ -426,7 +426,7 @@ scale_pass() {
   [ "$kind" = tmns ] && extra=(--trace "$OUT/$f.dev.jsonl" --slice-us 0)
   rm -f "$OUT/$f.dev.jsonl"
   # --scenario and --seed before the first --device: every device's (after
-  # one they would be that device's only, DESIGN.md section 6).
+  # one they would be that device's only, docs/emulator.md "Command line").
   start_emu "$f" --scenario "$BFIX/scenarios/bench-sheets.yaml" --seed "$SEED" "${devs[@]}" "${extra[@]}"
   case " ${BENCH_PERF:-} " in *" $f "*) perf_start "$f" "$EMU_PID" ;; esac
   local base_rss

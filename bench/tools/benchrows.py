@@ -11,7 +11,7 @@ the bounded commands (bench.sh `bounded`) its result / baseline came from,
 so a timed-out command reads "n/a (timed out)".
 """
 
-USB2_HS_MBPS = 53.2  # 13 x 512 B per 125 us microframe (DESIGN.md section 3)
+USB2_HS_MBPS = 53.2  # USB 2.0 high-speed bulk: 13 x 512 B per 125 us microframe
 A4_COLOUR_MB = 26.1  # one A4 300-dpi 24-bit page
 
 

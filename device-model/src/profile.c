@@ -185,7 +185,7 @@ uint64_t dm_profile_line_ns(const dm_profile *p, uint32_t mode, uint32_t dpi)
     return mode < DM_N_MODES ? p->line_ns[mode] : 0;
 }
 
-/* protocols: and the USB interfaces they make (DESIGN.md section 6). */
+/* protocols: and the USB interfaces they make (docs/emulator.md, "USB device"). */
 static int check_protocols(dm_profile *p, const struct raw_profile *r, const dm_fixture_msg *m)
 {
     uint32_t n = 0;

@@ -193,7 +193,7 @@ void emu_escl_remove(emu_escl *e, size_t slot);
 /* ---- USB device layer ---------------------------------------------------- */
 
 /* The interfaces a device presents follow its identity's protocols
- * (DESIGN.md section 6, docs/emulator.md "Interfaces"):
+ * (docs/emulator.md, "USB device"):
  *   native  interface 0, vendor class: bulk OUT 0x01, bulk IN 0x81,
  *           interrupt IN 0x82;
  *   escl    n IPP-USB interfaces (class 7, subclass 1, protocol 4), each one

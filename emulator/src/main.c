@@ -1,4 +1,4 @@
-/* scanemu: the command line (DESIGN.md section 6) around the emulator library. */
+/* scanemu: the command line (scanemu(1), docs/emulator.md) around the emulator library. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>

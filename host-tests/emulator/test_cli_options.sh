@@ -1,7 +1,7 @@
 #!/bin/sh
 # scanemu's command line: a single-value option given twice is refused (exit
 # 2, one line naming it) instead of silently last-wins; -q with -v likewise.
-# Per-device scenarios and seeds (DESIGN.md section 6): a --scenario or
+# Per-device scenarios and seeds (docs/emulator.md): a --scenario or
 # --seed before any --device is every device's default, one after a --device
 # is that device's; checked end to end with wiascan (a jam on one device, a
 # clean scan on the other; pixels from the per-device seed).

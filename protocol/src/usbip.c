@@ -1,4 +1,4 @@
-/* USB/IP wire format codec (DESIGN.md section 3). Pure: no I/O, no allocation. */
+/* USB/IP wire format codec (protocol/usbip.h). Pure: no I/O, no allocation. */
 #include "protocol/usbip.h"
 
 #include <string.h>

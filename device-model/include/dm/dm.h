@@ -2,7 +2,7 @@
  *
  * The emulator feeds it the bytes of each bulk OUT transfer and asks it, per IN
  * endpoint, what to deliver next and when. Tests drive it directly, on a
- * virtual clock. See DESIGN.md section 5 and docs/protocol.md. A device is
+ * virtual clock. See docs/protocol.md (profiles, scenarios, timing). A device is
  * the native protocol's front on a job engine (dm/engine.h), which other
  * fronts may share.
  *

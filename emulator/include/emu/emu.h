@@ -1,4 +1,4 @@
-/* emulator: a USB/IP server exporting virtual scanners (DESIGN.md section 3).
+/* emulator: a USB/IP server exporting virtual scanners (docs/emulator.md).
  *
  * One server owns one listening socket and N exported devices (busids 1-1,
  * 1-2, ...), each bound to its own dm_device. emu_server_run() runs the
@@ -45,7 +45,7 @@ typedef enum emu_err {
 const char *emu_strerror(int err);
 const char *emu_err_name(int err);
 
-/* What one --device may set for itself (DESIGN.md section 6). */
+/* What one --device may set for itself (docs/emulator.md, "Command line"). */
 typedef struct emu_device_opts {
     const char *scenario_path; /* NULL: emu_options.scenario_path */
     int seed_set;              /* 0: emu_options.seed */

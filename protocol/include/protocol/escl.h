@@ -1,7 +1,7 @@
 /* eSCL (AirScan) documents: ScanSettings in; ScannerCapabilities,
- * ScannerStatus and ScanImageInfo out. DESIGN.md section 8 has the facts
- * from the real clients (sane-airscan, sane-backends' escl backend,
- * ipp-usb) this follows; docs/escl.md ("Codecs") the limits and why.
+ * ScannerStatus and ScanImageInfo out, as the real clients (sane-airscan,
+ * sane-backends' escl backend, ipp-usb) read and write them: docs/escl.md,
+ * "What the clients send"; its "Codecs" has the limits and why.
  *
  * Pure: no I/O, no process-global state changed. The parser uses libxml2,
  * which allocates internally and frees everything before returning; the

@@ -1,5 +1,6 @@
 /* USB/IP wire format (the protocol of Linux usbipd and vhci-hcd), both
- * directions. See DESIGN.md section 3 for the facts this follows.
+ * directions, as the Linux kernel's drivers/usb/usbip and tools/usb/usbip
+ * speak it (its Documentation/usb/usbip_protocol.rst has known errors).
  *
  * All USB/IP header integers are big-endian; the 8-byte setup field is the raw
  * USB SETUP packet (little-endian inside). Encoders return the number of bytes
