@@ -41,6 +41,10 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOL="$ROOT/bench/tools/benchtool.py"
+# Debian's interpreter (the tool needs only its standard library), not
+# whatever python3 is first on PATH: a wrapper there (pyenv's shim) would
+# stand between this script and the process it starts and signals.
+PY=/usr/bin/python3
 BFIX="$ROOT/bench/fixtures"
 BUILD="${BENCH_BUILD:-$ROOT/build/bench}"
 OUT="${BENCH_OUT:-/dev/shm/scanemu-bench}"
@@ -86,8 +90,8 @@ now_ns() { date +%s%N; }
 # The helpers live in benchtool.py (its docstring says what each does):
 # median X... (the lower middle for an even count), calc 'EXPR' (+ - * / on
 # numbers), proc PID cpu|rss|hwm, busy SECONDS, and run (bounded, timed).
-median() { python3 "$TOOL" median "$@"; }
-calc() { python3 "$TOOL" calc "$1"; }
+median() { "$PY" "$TOOL" median "$@"; }
+calc() { "$PY" "$TOOL" calc "$1"; }
 # tval TIMES KEY: one value of a `timed` command's times file (wall_s,
 # user_s, sys_s, cpu_s, maxrss_kb).
 tval() { sed -n "s/^$2=//p" "$1"; }
@@ -126,7 +130,7 @@ trap cleanup EXIT
 bounded() {
   local key="$1" label="$2"
   shift 2
-  python3 "$TOOL" run --timeout "$TMO" --kill-after 5 --results "$RES" --key "$key" \
+  "$PY" "$TOOL" run --timeout "$TMO" --kill-after 5 --results "$RES" --key "$key" \
     --label "$label" --log-fd 3 -- "$@"
 }
 
@@ -136,7 +140,7 @@ timed() {
   local key="$1" label="$2" times="$3"
   shift 3
   rm -f "$times"
-  python3 "$TOOL" run --timeout "$TMO" --kill-after 5 --results "$RES" --key "$key" \
+  "$PY" "$TOOL" run --timeout "$TMO" --kill-after 5 --results "$RES" --key "$key" \
     --label "$label" --log-fd 3 --times "$times" -- "$@"
 }
 
@@ -210,12 +214,12 @@ stop_emu() {
 
 # hwm_kb / rss_kb PID: peak / current resident set (VmHWM, VmRSS) of a live
 # process, in kB (0 when it is gone).
-hwm_kb() { python3 "$TOOL" proc "$1" hwm; }
-rss_kb() { python3 "$TOOL" proc "$1" rss; }
+hwm_kb() { "$PY" "$TOOL" proc "$1" hwm; }
+rss_kb() { "$PY" "$TOOL" proc "$1" rss; }
 
 file_bytes() { stat -c %s "$1"; }
 # cpu_s PID: user + system CPU seconds a live process has used so far.
-cpu_s() { python3 "$TOOL" proc "$1" cpu; }
+cpu_s() { "$PY" "$TOOL" proc "$1" cpu; }
 
 # ---- 1. throughput ------------------------------------------------------------------
 
@@ -319,7 +323,7 @@ bench_sane() {
     rm -rf "$dir"
     mkdir -p "$dir"
     rc=0
-    (cd "$dir" && python3 "$TOOL" run --timeout "$tmo" --times "$st" -- scanimage -d test --mode Color --resolution 300 --format=tiff -x 200 -y 200 \
+    (cd "$dir" && "$PY" "$TOOL" run --timeout "$tmo" --times "$st" -- scanimage -d test --mode Color --resolution 300 --format=tiff -x 200 -y 200 \
       --test-picture "Color pattern" --batch=p%04d.tif --batch-count="$SANE_PAGES") >"$OUT/sane.log" 2>&1 || rc=$?
     if [ "$rc" -eq 124 ]; then
       hung=$((hung + 1))
@@ -381,7 +385,7 @@ timing_pass() {
   stop_emu
   rm -f "$OUT/$key.tiff"
   [ "$rc" -eq 0 ] || { log "timing[$key]: wiascan failed ($rc), see $OUT/$key.wiascan.log"; return 0; }
-  bounded "$key" "trace statistics ($key)" python3 "$TOOL" trace-stats "$OUT/$key.dev.jsonl" \
+  bounded "$key" "trace statistics ($key)" "$PY" "$TOOL" trace-stats "$OUT/$key.dev.jsonl" \
     --host "$OUT/$key.host.jsonl" >"$OUT/$key.stats" || { log "timing[$key]: trace-stats failed"; return 0; }
   sed "s/^/${key}_/" "$OUT/$key.stats" >>"$RES"
   local png="$OUT/$pngname"
@@ -433,7 +437,7 @@ scale_pass() {
   base_rss=$(rss_kb "$EMU_PID")
   t0=$(now_ns)
   for i in $(seq 1 "$n"); do
-    python3 "$TOOL" run --timeout "$TMO" -- "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-$i" --source adf --pages "$pages" \
+    "$PY" "$TOOL" run --timeout "$TMO" -- "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-$i" --source adf --pages "$pages" \
       --mode "$mode" --dpi "$dpi" --seed "$SEED" -o "$OUT/sc$n.$i.tiff" >"$OUT/$f.$i.log" 2>&1 &
     pids+=($!)
   done
@@ -468,7 +472,7 @@ scale_pass() {
     put "sc${n}_emu_idle_rss_kb" "$base_rss"
     put "sc${n}_emu_hwm_kb" "$hwm"
   else
-    bounded "$f" "trace statistics ($n devices, $LD$kind)" python3 "$TOOL" trace-stats \
+    bounded "$f" "trace statistics ($n devices, $LD$kind)" "$PY" "$TOOL" trace-stats \
       "$OUT/$f.dev.jsonl" --per-busid >"$OUT/$f.stats" ||
       { log "scale: trace-stats failed ($n devices, $LD$kind)"; return 0; }
     grep -E '^(devices|per_device_(emu_)?p99_(median|worst)_us|(emu_)?late_p99_us|starved_bands|bands)=' \
@@ -574,7 +578,7 @@ bench_long() {
     -o "$OUT/lj.tiff") >"$OUT/lj.wiascan.log" 2>&1 &
   wpid=$!
   OUR_PIDS+=("$wpid")
-  python3 "$TOOL" rss-watch --out "$OUT/lj.rss.csv" --progress "$OUT/lj.host.jsonl" \
+  "$PY" "$TOOL" rss-watch --out "$OUT/lj.rss.csv" --progress "$OUT/lj.host.jsonl" \
     --pid "$wpid" --pid "$EMU_PID" --stop-on "$wpid" --interval-ms 10 &
   local watcher=$!
   OUR_PIDS+=("$watcher")
@@ -611,7 +615,7 @@ bench_long() {
   [ "$bpp" -gt 0 ] || bpp=1
   put lj_pages "$LJ_PAGES"
   put lj_bands_per_page "$bpp"
-  bounded lj "rss-at" python3 "$TOOL" rss-at "$OUT/lj.rss.csv" --lines $((10 * bpp)) \
+  bounded lj "rss-at" "$PY" "$TOOL" rss-at "$OUT/lj.rss.csv" --lines $((10 * bpp)) \
     --name "$wpid=lj_wiascan" --name "$EMU_PID=lj_emu" >>"$RES" || log "long: rss-at failed"
   put lj_tiff_bytes "$(file_bytes "$OUT/lj.tiff")"
   rm -f "$OUT/lj.tiff"
@@ -649,7 +653,7 @@ bench_ratios() {
 
 # busy_pct SECONDS: share of all CPUs busy (not idle/iowait) over a window in
 # which this script runs nothing: how loaded the shared machine is.
-busy_pct() { python3 "$TOOL" busy "$1"; }
+busy_pct() { "$PY" "$TOOL" busy "$1"; }
 
 # ---- 6. eSCL (issue 12, section 4) -------------------------------------------------------------------
 #
@@ -883,7 +887,7 @@ bench_escl_timing() {
     --mode Grayscale8 --dpi 75 --width 0 --height 0 --pages "$pages" --discard >"$OUT/estm.client.log" 2>&1 || rc=$?
   stop_emu
   [ "$rc" -eq 0 ] || { log "escl timing: bench_escl_client failed ($rc), see $OUT/estm.client.log"; return 0; }
-  bounded estm "trace statistics (eSCL timing)" python3 "$TOOL" trace-stats "$OUT/estm.dev.jsonl" \
+  bounded estm "trace statistics (eSCL timing)" "$PY" "$TOOL" trace-stats "$OUT/estm.dev.jsonl" \
     >"$OUT/estm.stats" || { log "escl timing: trace-stats failed"; return 0; }
   sed "s/^/estm_/" "$OUT/estm.stats" >>"$RES"
   put estm_pages "$pages"
@@ -901,7 +905,7 @@ bench_escl_timing() {
   stop_emu
   rm -f "$OUT/estmn.tiff"
   [ "$rc" -eq 0 ] || { log "escl timing: wiascan failed ($rc), see $OUT/estmn.wiascan.log"; return 0; }
-  bounded estmn "trace statistics (eSCL timing, native)" python3 "$TOOL" trace-stats "$OUT/estmn.dev.jsonl" \
+  bounded estmn "trace statistics (eSCL timing, native)" "$PY" "$TOOL" trace-stats "$OUT/estmn.dev.jsonl" \
     >"$OUT/estmn.stats" || { log "escl timing: trace-stats (native) failed"; return 0; }
   sed "s/^/estmn_/" "$OUT/estmn.stats" >>"$RES"
 }
@@ -934,4 +938,4 @@ want long && bench_long
 want ratios && bench_ratios
 [ "${BENCH_LOADED:-1}" = "1" ] && want loaded && bench_loaded
 put busy_after_pct "$(busy_pct 2)"
-python3 "$TOOL" table "$RES" | tee "$OUT/table.md"
+"$PY" "$TOOL" table "$RES" | tee "$OUT/table.md"

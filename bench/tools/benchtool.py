@@ -261,7 +261,7 @@ def cmd_plot_data(a):
         f.write(f"nbands = {len(s)}\n")
         f.write(f"p50 = {pct(s, 50):.3f}\np99 = {pct(s, 99):.3f}\npmax = {s[-1]:.3f}\n")
         f.write(f"drift = {late_us[-1]:.3f}\n" if late_us else "drift = 0\n")
-        f.write(f"have_host = 0\n")
+        f.write("have_host = 0\n")
     hosts = host_bands(recs) + (host_bands(load_jsonl(a.host)) if a.host else [])
     if hosts:
         dl = {key(r): int(r["deadline_ns"]) for r in dev}
@@ -818,7 +818,7 @@ def run_bounded(cmd, timeout=None, kill_after=5.0):
     """Runs cmd in a process group of its own (so wrappers such as chrt
     and their children go together). After `timeout` seconds: SIGTERM to
     the group, SIGKILL kill_after seconds later. A SIGTERM or SIGINT to
-    this process goes to the group too. Returns (status, timed_out, times):
+    this process goes to the group too, with the same SIGKILL after it. Returns (status, timed_out, times):
     status as a shell reports it (128 + signal when killed; 127 when cmd
     cannot be started), times a dict of wall_s, user_s, sys_s (cmd and its
     waited-for descendants) and maxrss_kb."""
@@ -830,7 +830,7 @@ def run_bounded(cmd, timeout=None, kill_after=5.0):
     except OSError as e:
         print(f"benchtool: {cmd[0]}: {e.strerror}", file=sys.stderr)
         return 127, False, None
-    state = {"timed_out": False, "done": False}
+    state = {"timed_out": False, "done": False, "armed": False}
     lock = threading.Lock()
 
     def kill(sig):
@@ -841,10 +841,18 @@ def run_bounded(cmd, timeout=None, kill_after=5.0):
                 except ProcessLookupError:
                     pass
 
+    def stop(sig):
+        # sig now, SIGKILL kill_after seconds later if the group is still there
+        kill(sig)
+        with lock:
+            if state["armed"]:
+                return
+            state["armed"] = True
+        later.start()
+
     def expire():
         state["timed_out"] = True
-        kill(signal.SIGTERM)
-        later.start()
+        stop(signal.SIGTERM)
 
     later = threading.Timer(kill_after, kill, (signal.SIGKILL,))
     later.daemon = True
@@ -852,7 +860,7 @@ def run_bounded(cmd, timeout=None, kill_after=5.0):
     if timer:
         timer.daemon = True
         timer.start()
-    old = {s: signal.signal(s, lambda sig, _f: kill(sig)) for s in (signal.SIGTERM, signal.SIGINT)}
+    old = {s: signal.signal(s, lambda sig, _f: stop(sig)) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         _, st, ru = os.wait4(pid, 0)
     finally:

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import benchrows
@@ -82,6 +83,17 @@ class Run(unittest.TestCase):
         r = tool("run", "--timeout", "0.3", "--kill-after", "0.3", "--", "sh", "-c",
                  "trap '' TERM; sleep 30")
         self.assertEqual(r.returncode, 124)
+
+    def test_term_reaches_the_group_then_kill(self):
+        p = subprocess.Popen([sys.executable, TOOL, "run", "--kill-after", "0.5", "--", "sh", "-c",
+                              "trap '' TERM; echo ready; sleep 30"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with p:
+            self.assertEqual(p.stdout.readline(), "ready\n")
+            time.sleep(0.2)
+            p.terminate()
+            p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 128 + 9)
 
     def test_missing_command(self):
         self.assertEqual(tool("run", "--", "/nonexistent/cmd").returncode, 127)
