@@ -37,7 +37,7 @@ import threading
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from vme2e import checks, debcache, host, initramfs, qemu  # noqa: E402
+from vme2e import checks, debcache, host, initramfs, live, qemu  # noqa: E402
 from vme2e.util import Failure, elapsed, log, need, run  # noqa: E402
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -186,6 +186,8 @@ class Full:
         self.info = {"modules": modules, "host_logs": [os.path.join(work, "ref", "*.log"),
                                                        os.path.join(work, "emu-*.log")]}
         self.emus = host.Emus(self.scanemu, work, self.seed)
+        self.live = live.Live(self)
+        self.info["live"] = self.live.info
 
     def requirements(self):
         need("usbip", "usbip")
@@ -310,6 +312,7 @@ class Full:
                                "--no-timing")
         self.refs["native-mfp"] = host.host_scan(self.wiascan, self.work, "native-mfp", port,
                                                  "1-1", checks.MFP_VIDPID, self.scan_args)
+        self.live.references()
         for name, r in sorted(self.refs.items()):
             log(f"  ref {host.result_line(r)[:200]}")
 
@@ -368,6 +371,8 @@ class Full:
             "IPP_D_PORT": ports["ippd"], "IPP_D_VIDPID": checks.ESCL_VIDPID,
             "ESCL_ARGS": " ".join(self.escl_args),
         }
+        conf.update(self.live.stage())
+        st.copy(os.path.join(SRC, "scripts", "vm", "live.sh"), "/e2e/live.sh", 0o755)
         text = "".join(f"{k}={q(str(v))}\n" for k, v in conf.items())
         text += ("export ASAN_OPTIONS=" + q(os.environ.get(
             "ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")) + "\n")
@@ -390,6 +395,7 @@ class Full:
                 args[args.index("--pages") + 1] = n
             self.refs["detach"] = host.host_scan(self.wiascan, self.work, "detach", port, "1-1",
                                                  self.default_vp, args)
+        self.live.after(con, checks.last_marker, checks.field)
         # Stop the scanemu instances first, so their exit-time leak check ran.
         self.info["stop_failed"] = self.emus.stop()
 
@@ -474,6 +480,7 @@ def main(argv):
             results, secs, console = full.run()
     except Failure as e:
         if full is not None:
+            full.live.close()
             full.emus.stop()
         print(f"vm-e2e: FAIL: {e}", file=sys.stderr)
         con = qemu.console_text(os.path.join(work, "console.log"))
@@ -484,6 +491,7 @@ def main(argv):
         return 1
     finally:
         if full is not None:
+            full.live.close()
             full.emus.stop()
     checks.save(os.path.join(work, "results.json"), results,
                 {"guest_seconds": secs, "seconds": elapsed()})
