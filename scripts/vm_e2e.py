@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""End-to-end test through the real Linux USB stack (issues 7 and 13).
+"""End-to-end test through the real Linux USB stack (issues 7, 13 and 15).
 
 Boots a throwaway QEMU guest (Debian's own kernel, busybox initramfs, no KVM,
 user-mode networking) that loads usb-common, usbcore, usbip-core and
@@ -9,7 +9,10 @@ loopback (the guest sees it as 10.0.2.2), scans from them with
 scans the devices with IPP-USB interfaces through Debian's ipp-usb,
 sane-airscan and scanimage. Every guest result is compared with the same scan
 done here: wiascan's userspace usbip transport; scanimage through
-`scanemu --escl-listen`. docs/vm-e2e.md says what is checked.
+`scanemu --escl-listen`. The live-control pass drives `scanemu ctl unplug`
+and `plug` while the guest has the device attached, and selects one of two
+identical devices by bus address and by serial. docs/vm-e2e.md says what is
+checked.
 
 Needs no root on the test machine, no USB in the host kernel and no modules
 loaded on the host. Fails (never skips) when something is missing; run
@@ -17,9 +20,10 @@ scripts/bootstrap.sh to install it.
 
 Parts: vme2e/debcache.py (the apt download cache and the guest's Debian
 files), vme2e/initramfs.py (the initramfs builder), vme2e/qemu.py (the QEMU
-runner), vme2e/host.py (scanemu instances, reference scans), vme2e/checks.py
-(the checks, one id each). The guest's half is scripts/vm/init, run.sh and
-ippusb.sh (busybox sh).
+runner), vme2e/host.py (scanemu instances, reference scans), vme2e/live.py
+(the live-control pass's host side), vme2e/checks.py (the checks, one id
+each). The guest's half is scripts/vm/init, run.sh, ippusb.sh and live.sh
+(busybox sh).
 
 CTest runs `--fixture` once (the guest run; it fails only when the run could
 not complete) and `--report ID` per check (vm_e2e.ID).

@@ -164,8 +164,20 @@ class Live(unittest.TestCase):
         self.assertFalse(checks.unplug_events(checks.Ctx("", {}, {"live": {
             "events": ev[:-1]}}))[0])  # never unplugged
 
+    def test_replug_attach_in_order(self):
+        info = {"live": {"port_unplug": 7, "vidpid": "1209:0001"}}
+        con = ("E2E-ENUM vidpid=1209:0001 rc=0 sysfs=1-1\n"
+               "E2E-LIVE-REPLY req=plug ok=1 rc=0 busid=1-1\n"
+               "E2E-ATTACH port=7 busid=1-1 rc=0\n"
+               "E2E-ENUM vidpid=1209:0001 rc=0 sysfs=1-1\n")
+        self.assertTrue(checks.replug_attach(checks.Ctx(con, {}, info))[0])
+        # An enumeration before the plug does not count.
+        early = "\n".join(con.splitlines()[:3]) + "\n"
+        self.assertFalse(checks.replug_attach(checks.Ctx(early, {}, info))[0])
+
     def test_unplug_kernel(self):
         con = ("E2E-UNPLUG-DEV sysfs=1-1 busnum=1 devnum=2\n"
+               "E2E-UNPLUG-DMESG | [ 40.0] vhci_hcd: connection closed\n"
                "E2E-UNPLUG-DMESG | [ 40.1] usb 1-1: USB disconnect, device number 2\n")
         self.assertTrue(checks.unplug_kernel(checks.Ctx(con, {}, {}))[0])
         self.assertFalse(checks.unplug_kernel(checks.Ctx(con.replace("usb 1-1", "usb 2-1"),

@@ -22,10 +22,10 @@ live_req() {
   echo "$1" | timeout 60 nc "$HOST" "$LIVE_CTL_PORT" 2>/dev/null | head -n 1
 }
 
-# local_dev PORT BUSID: the guest's USB device name (3-1, ...) of the vhci
-# port that imported BUSID from PORT.
+# local_dev FILE PORT BUSID: the guest's USB device name (1-1, ...) of the
+# vhci port that imported BUSID from PORT, from `usbip port`'s output in FILE.
 local_dev() {
-  usbip port 2>/dev/null | awk -v want="usbip://$HOST:$1/$2" 'index($0, want) { print $1; exit }'
+  awk -v want="usbip://$HOST:$2/$3" 'index($0, want) { print $1; exit }' "$1"
 }
 
 # count_dev VID:PID: how many configured devices have that ID.
@@ -51,6 +51,12 @@ wait_count() {
   return 1
 }
 
+# live_t LABEL: the guest's uptime at a point of the pass (for docs/vm-e2e.md's
+# durations; nothing is gated on it).
+live_t() {
+  echo "E2E-LIVE-T $1 t=$(cut -d' ' -f1 /proc/uptime)"
+}
+
 # scan_uri NAME URI ARGS...: wiascan --transport URI, bounded, reported.
 scan_uri() {
   name="$1" uri="$2"
@@ -69,6 +75,7 @@ t_live="$(cut -d' ' -f1 /proc/uptime)"
 if attach "$LIVE_U_PORT" "$LIVE_U_BUSID" && wait_enum "$LIVE_U_VIDPID"; then
   d="$(usb_dev "$LIVE_U_VIDPID")"
   udev="${d##*/}"
+  live_t attached
   echo "E2E-UNPLUG-DEV sysfs=$udev busnum=$(cat "$d/busnum") devnum=$(cat "$d/devnum")"
   rm -f /tmp/unplug.trace /tmp/unplug.tiff
   echo "E2E-RUN-SCAN name=unplug: wiascan --transport libusb:$LIVE_U_VIDPID $LIVE_U_ARGS --trace /tmp/unplug.trace -o /tmp/unplug.tiff"
@@ -90,6 +97,7 @@ if attach "$LIVE_U_PORT" "$LIVE_U_BUSID" && wait_enum "$LIVE_U_VIDPID"; then
     i=$((i + 1))
   done
   echo "E2E-UNPLUG-POINT page1_seen=$seen waited_ms=$((i * 50)) still_running=$(kill -0 "$wpid" 2>/dev/null && echo 1 || echo 0)"
+  live_t page2
   n0="$(dmesg | wc -l)"
   t0="$(cut -d' ' -f1 /proc/uptime)"
   reply="$(live_req unplug)"
@@ -108,11 +116,12 @@ if attach "$LIVE_U_PORT" "$LIVE_U_BUSID" && wait_enum "$LIVE_U_VIDPID"; then
   r=$?
   sed 's/^/E2E-UNPLUG-LIST | /' /tmp/ulist.txt
   echo "E2E-UNPLUG-LIST-RC rc=$r"
+  live_t unplug-recorded
 
   reply="$(live_req plug)"
   echo "E2E-LIVE-REPLY req=plug ${reply:-none}"
+  live_t plugged
   busid="$(echo "$reply" | sed -n 's/.*busid=\(1-[0-9]*\).*/\1/p')"
-  usbip --tcp-port "$LIVE_U_PORT" list -r "$HOST" 2>&1 | sed 's/^/E2E-REPLUG-LIST | /'
   if [ -n "$busid" ] && attach "$LIVE_U_PORT" "$busid" && wait_enum "$LIVE_U_VIDPID"; then
     # shellcheck disable=SC2086
     scan replug "$LIVE_U_VIDPID" $SCAN_ARGS
@@ -136,9 +145,10 @@ for b in $LIVE_T_BUSIDS; do
 done
 if [ "$ok" = 1 ] && wait_count "$LIVE_T_VIDPID" 2; then
   echo "E2E-TWIN-ENUM vidpid=$LIVE_T_VIDPID count=2 rc=0"
-  lsusb 2>&1 | sed 's/^/E2E-TWIN-LSUSB | /'
+  live_t twins-attached
+  usbip port >/tmp/twinport.txt 2>&1
   for b in $LIVE_T_BUSIDS; do
-    ld="$(local_dev "$LIVE_T_PORT" "$b")"
+    ld="$(local_dev /tmp/twinport.txt "$LIVE_T_PORT" "$b")"
     s="/sys/bus/usb/devices/$ld"
     if [ -n "$ld" ] && [ -f "$s/busnum" ]; then
       bd="$(cat "$s/busnum").$(cat "$s/devnum")"
@@ -160,6 +170,7 @@ if [ "$ok" = 1 ] && wait_count "$LIVE_T_VIDPID" 2; then
   done
   # shellcheck disable=SC2086
   scan_uri twin-serial "libusb:$LIVE_T_VIDPID,serial=$LIVE_T_SERIAL" $LIVE_T_ARGS
+  live_t twins-scanned
 else
   echo "E2E-TWIN-ENUM vidpid=$LIVE_T_VIDPID count=$(count_dev "$LIVE_T_VIDPID") rc=1"
   fail

@@ -387,8 +387,10 @@ def unplug_kernel(c):
     dev = field("sysfs", d)
     dm = prefixed(c.console, "E2E-UNPLUG-DMESG | ")
     disc = [x for x in dm if re.search(r"usb " + re.escape(dev) + r": USB disconnect", x)]
-    return _ok(dev and disc, f"unplug: the guest kernel logged 'usb {dev or '?'}: USB "
-               "disconnect' after the unplug", "\n".join(dm[-30:]))
+    closed = [x for x in dm if "vhci_hcd: connection closed" in x]
+    return _ok(dev and disc and closed, "unplug: the guest kernel logged 'vhci_hcd: connection "
+               f"closed' and 'usb {dev or '?'}: USB disconnect' after the unplug",
+               "\n".join(dm[-30:]))
 
 
 def unplug_gone(c):
@@ -454,13 +456,20 @@ def replug_ctl(c):
 
 
 def replug_attach(c):
-    reply = (markers(c.console, "E2E-LIVE-REPLY req=plug") or [""])[-1]
+    """After the plug answer: attach of the busid it named, then usbcore's
+    enumeration of the device, in that order."""
+    lines = c.console.splitlines()
+    at = next((i for i, x in enumerate(lines) if x.startswith("E2E-LIVE-REPLY req=plug")), None)
+    reply = lines[at] if at is not None else ""
     b = field("busid", reply)
-    att = any(x.startswith(f"E2E-ATTACH port={_live(c).get('port_unplug')} busid={b} rc=0")
-              for x in c.console.splitlines())
-    return _ok(att and any(re.match(r" *" + re.escape(b) + ": ", x)
-                           for x in prefixed(c.console, "E2E-REPLUG-LIST | ")),
-               f"replug: the guest listed and attached the new export {b or '?'}")
+    want = [f"E2E-ATTACH port={_live(c).get('port_unplug')} busid={b} rc=0",
+            f"E2E-ENUM vidpid={_live(c).get('vidpid')} rc=0"]
+    for x in lines[at:] if at is not None else []:
+        if want and x.startswith(want[0]):
+            want.pop(0)
+    return _ok("ok=1" in reply and not want,
+               f"replug: the guest attached the new export {b or '?'} and usbcore configured it",
+               f"{reply}\nnot seen: {want}")
 
 
 def twin_exports(c):
