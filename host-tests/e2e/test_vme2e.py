@@ -175,6 +175,17 @@ class Live(unittest.TestCase):
         early = "\n".join(con.splitlines()[:3]) + "\n"
         self.assertFalse(checks.replug_attach(checks.Ctx(early, {}, info))[0])
 
+    def test_twin_unplug_one(self):
+        info = {"live": {"twin_unplug": {"rc": 0, "exports_after": [("1-1", "1209:0001")]}}}
+        con = ("E2E-TWIN-UNPLUG rc=0 busid=1-2 sysfs=1-2 present=0 left=1\n"
+               "E2E-TWIN-DMESG | [ 60.0] usb 1-2: USB disconnect, device number 14\n")
+        self.assertTrue(checks.twin_unplug_one(checks.Ctx(con, {}, info))[0])
+        both = {"live": {"twin_unplug": {"rc": 0, "exports_after": [
+            ("1-1", "1209:0001"), ("1-2", "1209:0001")]}}}
+        self.assertFalse(checks.twin_unplug_one(checks.Ctx(con, {}, both))[0])
+        self.assertFalse(checks.twin_unplug_one(checks.Ctx(con.replace("left=1", "left=2"),
+                                                           {}, info))[0])
+
     def test_unplug_kernel(self):
         con = ("E2E-UNPLUG-DEV sysfs=1-1 busnum=1 devnum=2\n"
                "E2E-UNPLUG-DMESG | [ 40.0] vhci_hcd: connection closed\n"

@@ -12,10 +12,11 @@
 #    scans.
 # 2. twins: two exports of one profile (same VID:PID, distinct serials and
 #    seeds) attached at once; wiascan must refuse libusb:VID:PID, and
-#    libusb:BUS.DEV and libusb:VID:PID,serial=S must each scan one of them.
+#    libusb:BUS.DEV and libusb:VID:PID,serial=S must each scan one of them;
+#    then the host unplugs one, and libusb:VID:PID scans the other.
 #
-# The host acts when asked through 10.0.2.2:$LIVE_CTL_PORT: one word in, one
-# line out once the action is done.
+# The host acts when asked through 10.0.2.2:$LIVE_CTL_PORT (unplug, plug,
+# unplug-twin): one word in, one line out once the action is done.
 
 # live_req WORD: the host's answer (one line, or nothing).
 live_req() {
@@ -153,7 +154,7 @@ if [ "$ok" = 1 ] && wait_count "$LIVE_T_VIDPID" 2; then
     if [ -n "$ld" ] && [ -f "$s/busnum" ]; then
       bd="$(cat "$s/busnum").$(cat "$s/devnum")"
       echo "E2E-TWIN-DEV busid=$b sysfs=$ld busdev=$bd serial=$(cat "$s/serial" 2>/dev/null)"
-      eval "BD_$(echo "$b" | tr - _)=\$bd"
+      eval "BD_$(echo "$b" | tr - _)=\$bd LD_$(echo "$b" | tr - _)=\$ld"
     else
       echo "E2E-TWIN-DEV busid=$b sysfs=none busdev=none serial=none"
       fail
@@ -171,11 +172,26 @@ if [ "$ok" = 1 ] && wait_count "$LIVE_T_VIDPID" 2; then
   # shellcheck disable=SC2086
   scan_uri twin-serial "libusb:$LIVE_T_VIDPID,serial=$LIVE_T_SERIAL" $LIVE_T_ARGS
   live_t twins-scanned
+  # The host unplugs one twin while both are attached and idle: the other
+  # stays, and VID:PID alone now names it.
+  gone=""
+  eval "gone=\${LD_$(echo "$LIVE_T_UNPLUG" | tr - _):-}"
+  n0="$(dmesg | wc -l)"
+  reply="$(live_req unplug-twin)"
+  echo "E2E-LIVE-REPLY req=unplug-twin ${reply:-none}"
+  r=1
+  wait_count "$LIVE_T_VIDPID" 1 && r=0
+  echo "E2E-TWIN-UNPLUG rc=$r busid=$LIVE_T_UNPLUG sysfs=${gone:-none} present=$([ -n "$gone" ] && [ -e "/sys/bus/usb/devices/$gone" ] && echo 1 || echo 0) left=$(count_dev "$LIVE_T_VIDPID")"
+  dmesg | sed -n "$((n0 + 1)),\$p" | sed 's/^/E2E-TWIN-DMESG | /'
+  # shellcheck disable=SC2086
+  scan_uri twin-after "libusb:$LIVE_T_VIDPID" $LIVE_T_ARGS
+  twin_left="$LIVE_T_BUSIDS"
+  [ "$r" = 0 ] && twin_left="$(echo "$LIVE_T_BUSIDS" | tr ' ' '\n' | grep -vx "$LIVE_T_UNPLUG")"
 else
   echo "E2E-TWIN-ENUM vidpid=$LIVE_T_VIDPID count=$(count_dev "$LIVE_T_VIDPID") rc=1"
   fail
 fi
-for b in $LIVE_T_BUSIDS; do
+for b in ${twin_left-$LIVE_T_BUSIDS}; do
   detach "$LIVE_T_PORT" "$b"
 done
 wait_gone "$LIVE_T_VIDPID"

@@ -539,6 +539,30 @@ def twin_serial(c):
     return ok, f"twins: libusb:VID:PID,serial={s} scanned 1-2 (= the host's scan of 1-2)", det
 
 
+def twin_unplug_one(c):
+    """scanemu ctl unplug of one twin while both are attached and idle: that
+    one leaves the guest (kernel disconnect), the other stays."""
+    u = _live(c).get("twin_unplug", {})
+    m = (markers(c.console, "E2E-TWIN-UNPLUG") or [""])[-1]
+    dev = field("sysfs", m)
+    dm = prefixed(c.console, "E2E-TWIN-DMESG | ")
+    disc = [x for x in dm if re.search(r"usb " + re.escape(dev) + r": USB disconnect", x)]
+    b = field("busid", m)
+    after = u.get("exports_after", [])
+    return _ok(u.get("rc") == 0 and field("rc", m) == "0" and field("present", m) == "0"
+               and field("left", m) == "1" and disc and len(after) == 1
+               and not _busid_listed(after, b),
+               f"twins: scanemu ctl unplug {b or '?'} with both attached and idle: the guest "
+               f"kernel disconnected {dev or '?'}, the other twin stayed",
+               f"{m}\nhost: {u}\n" + "\n".join(dm[-20:]))
+
+
+def twin_after(c):
+    ok, _desc, det = _compare(c, "twin-after", "twin-1-1")
+    return ok, ("twins: after it, libusb:VID:PID names the one left and scans 1-1 (= the "
+                "host's scan of 1-1)"), det
+
+
 def _live_registry():
     return [("unplug.point", unplug_point), ("unplug.ctl", unplug_ctl),
             ("unplug.events", unplug_events), ("unplug.kernel", unplug_kernel),
@@ -549,7 +573,8 @@ def _live_registry():
             ("twin.exports", twin_exports), ("twin.enumerated", twin_enum),
             ("twin.references", twin_refs), ("twin.ambiguous", twin_ambiguous),
             ("twin.1-1.busdev", twin_scan("1-1")), ("twin.1-2.busdev", twin_scan("1-2")),
-            ("twin.serial", twin_serial)]
+            ("twin.serial", twin_serial), ("twin.unplug-one", twin_unplug_one),
+            ("twin.after-unplug", twin_after)]
 
 
 # ---- the end ------------------------------------------------------------------------------

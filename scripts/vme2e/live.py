@@ -5,7 +5,7 @@ the guest's are compared with.
 
 The guest (scripts/vm/live.sh) asks for an action by connecting to a small
 TCP port here (10.0.2.2:PORT from the guest) and sending one word from a
-fixed set (`unplug`, `plug`); the answer, one line, comes once the action is
+fixed set (`unplug`, `plug`, `unplug-twin`); the answer, one line, comes once the action is
 done, so neither side waits on a clock. docs/vm-e2e.md, "The live-control
 pass"."""
 import json
@@ -21,6 +21,7 @@ from .util import Failure, log, run
 
 UNPLUG_BUSID = "1-1"
 TWIN_BUSIDS = ["1-1", "1-2"]
+TWIN_UNPLUG = "1-2"  # unplugged while both are attached and idle
 
 
 class GuestCtl:
@@ -180,7 +181,8 @@ class Live:
             raise Failure(f"scanemu ctl {self.sock_t} list: unreadable reply "
                           f"({e}): {lst.stdout}") from e
         self.watch = Watch(f.scanemu, self.sock_u, os.path.join(f.work, "ctl-unplug.events"))
-        self.ctl = GuestCtl({"unplug": self._unplug, "plug": self._plug})
+        self.ctl = GuestCtl({"unplug": self._unplug, "plug": self._plug,
+                             "unplug-twin": self._unplug_twin})
         self.info.update(port_unplug=self.port_u, port_twin=self.port_t, vidpid=f.default_vp,
                          twin_exports=host.exports(self.port_t), twin_serials=serials,
                          twin_seeds=dict(zip(TWIN_BUSIDS, self.twin_seeds)),
@@ -190,7 +192,7 @@ class Live:
                 "LIVE_U_ARGS": " ".join(self.unplug_args),
                 "LIVE_T_PORT": self.port_t, "LIVE_T_BUSIDS": " ".join(TWIN_BUSIDS),
                 "LIVE_T_VIDPID": f.default_vp, "LIVE_T_ARGS": " ".join(self.twin_args),
-                "LIVE_T_SERIAL": serials.get(TWIN_BUSIDS[1], "")}
+                "LIVE_T_SERIAL": serials.get(TWIN_BUSIDS[1], ""), "LIVE_T_UNPLUG": TWIN_UNPLUG}
 
     def _ctl(self, *args):
         r = run([self.f.scanemu, "ctl", *args], stderr=subprocess.PIPE)
@@ -201,6 +203,13 @@ class Live:
         self.info["unplug"] = {"rc": rc, "reply": out, "stderr": err,
                                "exports_after": host.exports(self.port_u)}
         log(f"live: scanemu ctl unplug {UNPLUG_BUSID}: rc {rc} {out} {err}")
+        return f"ok={int(rc == 0)} rc={rc}"
+
+    def _unplug_twin(self):
+        rc, out, err = self._ctl(self.sock_t, "unplug", TWIN_UNPLUG)
+        self.info["twin_unplug"] = {"rc": rc, "reply": out, "stderr": err,
+                                    "exports_after": host.exports(self.port_t)}
+        log(f"live: scanemu ctl unplug {TWIN_UNPLUG} (twins): rc {rc} {out} {err}")
         return f"ok={int(rc == 0)} rc={rc}"
 
     def _plug(self):
