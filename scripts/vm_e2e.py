@@ -399,7 +399,7 @@ class Full:
                 args[args.index("--pages") + 1] = n
             self.refs["detach"] = host.host_scan(self.wiascan, self.work, "detach", port, "1-1",
                                                  self.default_vp, args)
-        self.live.after(con, checks.last_marker, checks.field)
+        self.live.after(con)
         # Stop the scanemu instances first, so their exit-time leak check ran.
         self.info["stop_failed"] = self.emus.stop()
 

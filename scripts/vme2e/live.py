@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 
-from . import host
+from . import checks, host
 from .util import Failure, log, run
 
 UNPLUG_BUSID = "1-1"
@@ -172,14 +172,14 @@ class Live:
         self.port_u = f.emus.start("unplug", "--device", f.profile("default"), "--scenario",
                                    self.detach_yaml, "--control", self.sock_u)
         self.port_t = f.emus.start("twin", *self.emu_twin, "--control", self.sock_t)
-        lst = run([f.scanemu, "ctl", self.sock_t, "list"])
+        _rc, out, err = self._ctl(self.sock_t, "list")
         serials = {}
         try:
-            for d in json.loads(lst.stdout.splitlines()[0])["devices"]:
+            for d in json.loads(out.splitlines()[0])["devices"]:
                 serials[d["busid"]] = d["usb"]["serial"]
         except (ValueError, KeyError, IndexError, TypeError) as e:
             raise Failure(f"scanemu ctl {self.sock_t} list: unreadable reply "
-                          f"({e}): {lst.stdout}") from e
+                          f"({e}): {out} {err}") from e
         self.watch = Watch(f.scanemu, self.sock_u, os.path.join(f.work, "ctl-unplug.events"))
         self.ctl = GuestCtl({"unplug": self._unplug, "plug": self._plug,
                              "unplug-twin": self._unplug_twin})
@@ -195,7 +195,11 @@ class Live:
                 "LIVE_T_SERIAL": serials.get(TWIN_BUSIDS[1], ""), "LIVE_T_UNPLUG": TWIN_UNPLUG}
 
     def _ctl(self, *args):
+        """scanemu ctl ARGS: (status, stdout, stderr), also appended to
+        emu-ctl.log, which the sanitizer check reads with the other logs."""
         r = run([self.f.scanemu, "ctl", *args], stderr=subprocess.PIPE)
+        with open(os.path.join(self.f.work, "emu-ctl.log"), "a") as f:
+            f.write(f"$ scanemu ctl {' '.join(args)}\n{r.stdout}{r.stderr}[exit {r.returncode}]\n")
         return r.returncode, r.stdout.strip(), r.stderr.strip()
 
     def _unplug(self):
@@ -226,11 +230,11 @@ class Live:
         ok = rc == 0 and re.fullmatch(r"1-[0-9]+", busid or "")
         return f"ok={int(bool(ok))} rc={rc} busid={busid or 'none'}"
 
-    def after(self, con, last_marker, field):
+    def after(self, con):
         """Host work that depends on the guest's results: the unplug
         reference of as many pages as the guest kept."""
         f = self.f
-        n = field("pages", last_marker(con, "E2E-SCAN", "unplug"))
+        n = checks.field("pages", checks.last_marker(con, "E2E-SCAN", "unplug"))
         if n.isdigit() and int(n) >= 1:
             port = f.emus.start("refunplug", "--device", f.profile("default"), "--scenario",
                                 self.detach_yaml, "--no-timing")
