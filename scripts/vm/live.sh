@@ -23,10 +23,18 @@ live_req() {
   echo "$1" | timeout 60 nc "$HOST" "$LIVE_CTL_PORT" 2>/dev/null | head -n 1
 }
 
-# local_dev FILE PORT BUSID: the guest's USB device name (1-1, ...) of the
-# vhci port that imported BUSID from PORT, from `usbip port`'s output in FILE.
-local_dev() {
-  awk -v want="usbip://$HOST:$2/$3" 'index($0, want) { print $1; exit }' "$1"
+# serial_dev VID:PID SERIAL: the guest's USB device name (1-1, ...) of the
+# device with that ID and serial string.
+serial_dev() {
+  for d in /sys/bus/usb/devices/*; do
+    [ -f "$d/idVendor" ] || continue
+    [ "$(cat "$d/idVendor"):$(cat "$d/idProduct")" = "$1" ] || continue
+    if [ "$(cat "$d/serial" 2>/dev/null)" = "$2" ]; then
+      echo "${d##*/}"
+      return 0
+    fi
+  done
+  return 1
 }
 
 # count_dev VID:PID: how many configured devices have that ID.
@@ -112,7 +120,6 @@ if attach "$LIVE_U_PORT" "$LIVE_U_BUSID" && wait_enum "$LIVE_U_VIDPID"; then
   echo "E2E-UNPLUG-GONE rc=$g sysfs=$udev present=$([ -e "/sys/bus/usb/devices/$udev" ] && echo 1 || echo 0)"
   dmesg | sed -n "$((n0 + 1)),\$p" | sed 's/^/E2E-UNPLUG-DMESG | /'
   lsusb 2>&1 | sed 's/^/E2E-UNPLUG-LSUSB | /'
-  usbip port 2>&1 | sed 's/^/E2E-UNPLUG-PORT | /'
   usbip --tcp-port "$LIVE_U_PORT" list -r "$HOST" >/tmp/ulist.txt 2>&1
   r=$?
   sed 's/^/E2E-UNPLUG-LIST | /' /tmp/ulist.txt
@@ -147,9 +154,12 @@ done
 if [ "$ok" = 1 ] && wait_count "$LIVE_T_VIDPID" 2; then
   echo "E2E-TWIN-ENUM vidpid=$LIVE_T_VIDPID count=2 rc=0"
   live_t twins-attached
-  usbip port >/tmp/twinport.txt 2>&1
+  # Each busid's device by the serial the host's scanemu ctl list gave it
+  # (usbip port would say the same, but reads usb.ids: seconds under TCG).
   for b in $LIVE_T_BUSIDS; do
-    ld="$(local_dev /tmp/twinport.txt "$LIVE_T_PORT" "$b")"
+    want=""
+    eval "want=\${LIVE_T_SERIAL_$(echo "$b" | tr - _):-}"
+    ld="$(serial_dev "$LIVE_T_VIDPID" "$want")"
     s="/sys/bus/usb/devices/$ld"
     if [ -n "$ld" ] && [ -f "$s/busnum" ]; then
       bd="$(cat "$s/busnum").$(cat "$s/devnum")"

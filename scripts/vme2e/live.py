@@ -192,7 +192,9 @@ class Live:
                 "LIVE_U_ARGS": " ".join(self.unplug_args),
                 "LIVE_T_PORT": self.port_t, "LIVE_T_BUSIDS": " ".join(TWIN_BUSIDS),
                 "LIVE_T_VIDPID": f.default_vp, "LIVE_T_ARGS": " ".join(self.twin_args),
-                "LIVE_T_SERIAL": serials.get(TWIN_BUSIDS[1], ""), "LIVE_T_UNPLUG": TWIN_UNPLUG}
+                "LIVE_T_SERIAL": serials.get(TWIN_BUSIDS[1], ""), "LIVE_T_UNPLUG": TWIN_UNPLUG,
+                **{"LIVE_T_SERIAL_" + b.replace("-", "_"): serials.get(b, "")
+                   for b in TWIN_BUSIDS}}
 
     def _ctl(self, *args):
         """scanemu ctl ARGS: (status, stdout, stderr), also appended to
