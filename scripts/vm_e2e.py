@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""End-to-end test through the real Linux USB stack (issues 7 and 13).
+"""End-to-end test through the real Linux USB stack (issues 7, 13 and 15).
 
 Boots a throwaway QEMU guest (Debian's own kernel, busybox initramfs, no KVM,
 user-mode networking) that loads usb-common, usbcore, usbip-core and
@@ -9,7 +9,10 @@ loopback (the guest sees it as 10.0.2.2), scans from them with
 scans the devices with IPP-USB interfaces through Debian's ipp-usb,
 sane-airscan and scanimage. Every guest result is compared with the same scan
 done here: wiascan's userspace usbip transport; scanimage through
-`scanemu --escl-listen`. docs/vm-e2e.md says what is checked.
+`scanemu --escl-listen`. The live-control pass drives `scanemu ctl unplug`
+and `plug` while the guest has the device attached, and selects one of two
+identical devices by bus address and by serial. docs/vm-e2e.md says what is
+checked.
 
 Needs no root on the test machine, no USB in the host kernel and no modules
 loaded on the host. Fails (never skips) when something is missing; run
@@ -17,9 +20,10 @@ scripts/bootstrap.sh to install it.
 
 Parts: vme2e/debcache.py (the apt download cache and the guest's Debian
 files), vme2e/initramfs.py (the initramfs builder), vme2e/qemu.py (the QEMU
-runner), vme2e/host.py (scanemu instances, reference scans), vme2e/checks.py
-(the checks, one id each). The guest's half is scripts/vm/init, run.sh and
-ippusb.sh (busybox sh).
+runner), vme2e/host.py (scanemu instances, reference scans), vme2e/live.py
+(the live-control pass's host side), vme2e/checks.py (the checks, one id
+each). The guest's half is scripts/vm/init, run.sh, ippusb.sh and live.sh
+(busybox sh).
 
 CTest runs `--fixture` once (the guest run; it fails only when the run could
 not complete) and `--report ID` per check (vm_e2e.ID).
@@ -37,7 +41,7 @@ import threading
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from vme2e import checks, debcache, host, initramfs, qemu  # noqa: E402
+from vme2e import checks, debcache, host, initramfs, live, qemu  # noqa: E402
 from vme2e.util import Failure, elapsed, log, need, run  # noqa: E402
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -186,6 +190,8 @@ class Full:
         self.info = {"modules": modules, "host_logs": [os.path.join(work, "ref", "*.log"),
                                                        os.path.join(work, "emu-*.log")]}
         self.emus = host.Emus(self.scanemu, work, self.seed)
+        self.live = live.Live(self)
+        self.info["live"] = self.live.info
 
     def requirements(self):
         need("usbip", "usbip")
@@ -310,6 +316,7 @@ class Full:
                                "--no-timing")
         self.refs["native-mfp"] = host.host_scan(self.wiascan, self.work, "native-mfp", port,
                                                  "1-1", checks.MFP_VIDPID, self.scan_args)
+        self.live.references()
         for name, r in sorted(self.refs.items()):
             log(f"  ref {host.result_line(r)[:200]}")
 
@@ -368,6 +375,8 @@ class Full:
             "IPP_D_PORT": ports["ippd"], "IPP_D_VIDPID": checks.ESCL_VIDPID,
             "ESCL_ARGS": " ".join(self.escl_args),
         }
+        conf.update(self.live.stage())
+        st.copy(os.path.join(SRC, "scripts", "vm", "live.sh"), "/e2e/live.sh", 0o755)
         text = "".join(f"{k}={q(str(v))}\n" for k, v in conf.items())
         text += ("export ASAN_OPTIONS=" + q(os.environ.get(
             "ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")) + "\n")
@@ -390,6 +399,7 @@ class Full:
                 args[args.index("--pages") + 1] = n
             self.refs["detach"] = host.host_scan(self.wiascan, self.work, "detach", port, "1-1",
                                                  self.default_vp, args)
+        self.live.after(con)
         # Stop the scanemu instances first, so their exit-time leak check ran.
         self.info["stop_failed"] = self.emus.stop()
 
@@ -474,6 +484,7 @@ def main(argv):
             results, secs, console = full.run()
     except Failure as e:
         if full is not None:
+            full.live.close()
             full.emus.stop()
         print(f"vm-e2e: FAIL: {e}", file=sys.stderr)
         con = qemu.console_text(os.path.join(work, "console.log"))
@@ -484,6 +495,7 @@ def main(argv):
         return 1
     finally:
         if full is not None:
+            full.live.close()
             full.emus.stop()
     checks.save(os.path.join(work, "results.json"), results,
                 {"guest_seconds": secs, "seconds": elapsed()})

@@ -4,11 +4,12 @@ registry, and checks passing and failing on made-up consoles."""
 import io
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import unittest
 
-from vme2e import checks, initramfs
+from vme2e import checks, initramfs, live
 
 
 def read_newc(data):
@@ -109,6 +110,89 @@ class Registry(unittest.TestCase):
     def test_kernel_warning_fails(self):
         c = checks.Ctx("WARNING: CPU: 0 PID: 1 at drivers/usb/usbip/vhci_hcd.c\n", {}, {})
         self.assertFalse(checks.no_kernel_bug(c)[0])
+
+
+class Live(unittest.TestCase):
+    """The live-control pass (issue 15): the guest's request port and the
+    checks on made-up consoles and watch events."""
+
+    def test_guest_ctl_round_trip(self):
+        calls = []
+        ctl = live.GuestCtl({"unplug": lambda: calls.append("u") or "ok=1 rc=0"})
+        try:
+            def ask(word):
+                with socket.create_connection(("127.0.0.1", ctl.port), timeout=10) as c:
+                    c.sendall(word + b"\n")
+                    return c.makefile().readline().strip()
+            self.assertEqual(ask(b"unplug"), "ok=1 rc=0")
+            self.assertTrue(ask(b"rm -rf /").startswith("ok=0 error=unknown-request"))
+        finally:
+            ctl.close()
+        self.assertEqual(calls, ["u"])
+        self.assertEqual([w for w, _r, _t in ctl.requests], ["unplug", "rm -rf /"])
+
+    def test_twin_ambiguous(self):
+        con = ("E2E-TWIN-DEV busid=1-1 sysfs=1-1 busdev=1.2 serial=S\n"
+               "E2E-TWIN-DEV busid=1-2 sysfs=1-2 busdev=1.3 serial=S-1-2\n"
+               "E2E-OUT twin-any | wiascan: --transport: 2 USB devices are 1209:0001: "
+               "libusb:1.2 (serial S), libusb:1.3 (serial S-1-2); name one\n"
+               "E2E-SCAN name=twin-any rc=2 pages=0 tiff_valid=0 sha256=none\n")
+        self.assertTrue(checks.twin_ambiguous(checks.Ctx(con, {}, {}))[0])
+        one = con.replace(", libusb:1.3 (serial S-1-2)", "")
+        self.assertFalse(checks.twin_ambiguous(checks.Ctx(one, {}, {}))[0])
+
+    def test_twin_scan_needs_the_other_digest_to_differ(self):
+        refs = {"twin-1-1": {"rc": "0", "pages": "1", "tiff_valid": "1", "sha256": "a",
+                             "status": "S_OK"},
+                "twin-1-2": {"rc": "0", "pages": "1", "tiff_valid": "1", "sha256": "b",
+                             "status": "S_OK"}}
+        con = ("E2E-OUT twin-1-1 | S_OK\n"
+               "E2E-SCAN name=twin-1-1 rc=0 pages=1 tiff_valid=1 sha256=a\n")
+        self.assertTrue(checks.twin_scan("1-1")(checks.Ctx(con, refs, {}))[0])
+        refs["twin-1-2"]["sha256"] = "a"
+        self.assertFalse(checks.twin_scan("1-1")(checks.Ctx(con, refs, {}))[0])
+
+    def test_unplug_events(self):
+        ev = [{"event": "job_started", "busid": "1-1", "job": 1},
+              {"event": "band", "busid": "1-1", "job": 1, "page": 1, "band": 19},
+              {"event": "band", "busid": "1-1", "job": 1, "page": 2, "band": 1},
+              {"event": "job_ended", "busid": "1-1", "job": 1, "status": "canceled"},
+              {"event": "unplugged", "busid": "1-1"}]
+        self.assertTrue(checks.unplug_events(checks.Ctx("", {}, {"live": {"events": ev}}))[0])
+        self.assertFalse(checks.unplug_events(checks.Ctx("", {}, {"live": {
+            "events": ev[:2] + ev[3:]}}))[0])  # unplugged before page 2
+        self.assertFalse(checks.unplug_events(checks.Ctx("", {}, {"live": {
+            "events": ev[:-1]}}))[0])  # never unplugged
+
+    def test_replug_attach_in_order(self):
+        info = {"live": {"port_unplug": 7, "vidpid": "1209:0001"}}
+        con = ("E2E-ENUM vidpid=1209:0001 rc=0 sysfs=1-1\n"
+               "E2E-LIVE-REPLY req=plug ok=1 rc=0 busid=1-1\n"
+               "E2E-ATTACH port=7 busid=1-1 rc=0\n"
+               "E2E-ENUM vidpid=1209:0001 rc=0 sysfs=1-1\n")
+        self.assertTrue(checks.replug_attach(checks.Ctx(con, {}, info))[0])
+        # An enumeration before the plug does not count.
+        early = "\n".join(con.splitlines()[:3]) + "\n"
+        self.assertFalse(checks.replug_attach(checks.Ctx(early, {}, info))[0])
+
+    def test_twin_unplug_one(self):
+        info = {"live": {"twin_unplug": {"rc": 0, "exports_after": [("1-1", "1209:0001")]}}}
+        con = ("E2E-TWIN-UNPLUG rc=0 busid=1-2 sysfs=1-2 present=0 left=1\n"
+               "E2E-TWIN-DMESG | [ 60.0] usb 1-2: USB disconnect, device number 14\n")
+        self.assertTrue(checks.twin_unplug_one(checks.Ctx(con, {}, info))[0])
+        both = {"live": {"twin_unplug": {"rc": 0, "exports_after": [
+            ("1-1", "1209:0001"), ("1-2", "1209:0001")]}}}
+        self.assertFalse(checks.twin_unplug_one(checks.Ctx(con, {}, both))[0])
+        self.assertFalse(checks.twin_unplug_one(checks.Ctx(con.replace("left=1", "left=2"),
+                                                           {}, info))[0])
+
+    def test_unplug_kernel(self):
+        con = ("E2E-UNPLUG-DEV sysfs=1-1 busnum=1 devnum=2\n"
+               "E2E-UNPLUG-DMESG | [ 40.0] vhci_hcd: connection closed\n"
+               "E2E-UNPLUG-DMESG | [ 40.1] usb 1-1: USB disconnect, device number 2\n")
+        self.assertTrue(checks.unplug_kernel(checks.Ctx(con, {}, {}))[0])
+        self.assertFalse(checks.unplug_kernel(checks.Ctx(con.replace("usb 1-1", "usb 2-1"),
+                                                         {}, {}))[0])
 
 
 if __name__ == "__main__":

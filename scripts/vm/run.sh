@@ -205,5 +205,10 @@ if [ -n "${IPP_CASES:-}${IPP_D_PORT:-}" ]; then
   . /e2e/ippusb.sh
 fi
 
+# ---- 6. live control (issue 15): scripts/vm/live.sh ----------------------
+if [ -n "${LIVE_CTL_PORT:-}" ]; then
+  . /e2e/live.sh
+fi
+
 dmesg | grep -iE 'usb|vhci' | tail -n 60 | sed 's/^/E2E-DMESG | /'
 exit "$rc_all"

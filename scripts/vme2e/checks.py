@@ -338,6 +338,244 @@ def ipp_detach_log(c):
                "ipp-usb detach: ipp-usb logged the device gone")
 
 
+# ---- live control (issue 15): scanemu ctl unplug/plug, identical twins ------------------------
+# The guest's half is scripts/vm/live.sh, the host's scripts/vme2e/live.py; c.info["live"]
+# holds what the host saw (scanemu ctl replies, usbip list, the watch events).
+
+def _live(c):
+    return c.info.get("live", {})
+
+
+def _busid_listed(exports, busid):
+    return any(b == busid for b, _vp in exports)
+
+
+def unplug_point(c):
+    dp = (markers(c.console, "E2E-UNPLUG-POINT") or [""])[-1]
+    return _ok("page1_seen=1" in dp and "still_running=1" in dp,
+               "unplug: scanemu ctl unplug requested while the guest's scan ran, page 1 complete "
+               f"in the guest ({dp})")
+
+
+def unplug_ctl(c):
+    u = _live(c).get("unplug", {})
+    reply = (markers(c.console, "E2E-LIVE-REPLY req=unplug") or [""])[-1]
+    return _ok(u.get("rc") == 0 and '"ok":true' in u.get("reply", "") and "ok=1" in reply,
+               "unplug: scanemu ctl SOCKET unplug 1-1 answered ok while the guest had it attached",
+               f"host: {u}\nguest: {reply}")
+
+
+def unplug_events(c):
+    """The device's own account (scanemu ctl watch): job 1 had released
+    bands of page 2 or later, ended canceled, and the busid was unplugged."""
+    ev = _live(c).get("events", [])
+    i_unplug = next((i for i, e in enumerate(ev) if e.get("event") == "unplugged"
+                     and e.get("busid") == "1-1"), None)
+    before = ev[:i_unplug] if i_unplug is not None else []
+    late_band = max((e.get("page", 0) for e in before if e.get("event") == "band"
+                     and e.get("job") == 1), default=0)
+    ended = [e for e in before if e.get("event") == "job_ended" and e.get("job") == 1]
+    status = ended[-1].get("status") if ended else "none"
+    return _ok(i_unplug is not None and late_band >= 2 and status == "canceled",
+               "unplug: scanemu ctl watch saw job 1 mid-scan (bands of page "
+               f"{late_band}), then job_ended {status} and unplugged 1-1",
+               "\n".join(json.dumps(e) for e in ev if e.get("event") != "band")[-3000:])
+
+
+def unplug_kernel(c):
+    d = (markers(c.console, "E2E-UNPLUG-DEV") or [""])[-1]
+    dev = field("sysfs", d)
+    dm = prefixed(c.console, "E2E-UNPLUG-DMESG | ")
+    disc = [x for x in dm if re.search(r"usb " + re.escape(dev) + r": USB disconnect", x)]
+    closed = [x for x in dm if "vhci_hcd: connection closed" in x]
+    return _ok(dev and disc and closed, "unplug: the guest kernel logged 'vhci_hcd: connection "
+               f"closed' and 'usb {dev or '?'}: USB disconnect' after the unplug",
+               "\n".join(dm[-30:]))
+
+
+def unplug_gone(c):
+    g = (markers(c.console, "E2E-UNPLUG-GONE") or [""])[-1]
+    vp = c.info.get("live", {}).get("vidpid") or "1209:0001"
+    lsusb = prefixed(c.console, "E2E-UNPLUG-LSUSB | ")
+    still = [x for x in lsusb if "ID " + vp in x]
+    return _ok(field("rc", g) == "0" and field("present", g) == "0" and lsusb and not still,
+               f"unplug: the device left the guest (sysfs {field('sysfs', g) or '?'} gone, not in "
+               "lsusb)", f"{g}\n" + "\n".join(still))
+
+
+def unplug_status(c):
+    d = last_marker(c.console, "E2E-SCAN", "unplug")
+    out = prefixed(c.console, "E2E-OUT unplug | ")
+    comm = any("WIA_ERROR_DEVICE_COMMUNICATION" in x for x in out)
+    return _ok(comm and field("rc", d) not in ("", "0", "124", "255"),
+               "unplug: the guest's wiascan ended on its own with WIA_ERROR_DEVICE_COMMUNICATION "
+               f"(rc {field('rc', d)})", "\n".join(out[-15:]))
+
+
+def unplug_tiff(c):
+    d = last_marker(c.console, "E2E-SCAN", "unplug")
+    pages = int(field("pages", d) or 0)
+    r = c.refs.get("unplug")
+    return _ok(field("tiff_valid", d) == "1" and pages >= 1 and r is not None
+               and r.get("rc") == "0" and field("sha256", d) == r["sha256"],
+               f"unplug: the TIFF is valid with {pages} completed page(s), byte-identical to a "
+               f"{pages}-page scan over the usbip transport",
+               f"guest: {d}\nhost: {host_result(r)}")
+
+
+def host_result(r):
+    return " ".join(f"{k}={r[k]}" for k in r if k not in ("log", "err")) if r else "none"
+
+
+def unplug_list_host(c):
+    lv = _live(c)
+    before = lv.get("unplug_exports_before", [])
+    after = lv.get("unplug", {}).get("exports_after")
+    return _ok(_busid_listed(before, "1-1") and after is not None
+               and not _busid_listed(after, "1-1"),
+               "unplug: usbip list -r on the host showed 1-1 before, not after",
+               f"before {before}, after {after}")
+
+
+def unplug_list_guest(c):
+    lst = prefixed(c.console, "E2E-UNPLUG-LIST | ")
+    rc = field("rc", (markers(c.console, "E2E-UNPLUG-LIST-RC") or [""])[-1])
+    reached = rc == "0" or any("no exportable devices" in x for x in lst)
+    return _ok(reached and not any(re.match(r" *1-1: ", x) for x in lst),
+               "unplug: usbip list -r 10.0.2.2 in the guest no longer shows 1-1",
+               f"rc {rc}\n" + "\n".join(lst))
+
+
+def replug_ctl(c):
+    p = _live(c).get("plug", {})
+    b = p.get("busid", "")
+    return _ok(p.get("rc") == 0 and b and _busid_listed(p.get("exports_after", []), b),
+               f"replug: scanemu ctl SOCKET plug default.yaml answered ok (busid {b or 'none'}); "
+               "usbip list on the host shows it", f"{p}")
+
+
+def replug_attach(c):
+    """After the plug answer: attach of the busid it named, then usbcore's
+    enumeration of the device, in that order."""
+    lines = c.console.splitlines()
+    at = next((i for i, x in enumerate(lines) if x.startswith("E2E-LIVE-REPLY req=plug")), None)
+    reply = lines[at] if at is not None else ""
+    b = field("busid", reply)
+    want = [f"E2E-ATTACH port={_live(c).get('port_unplug')} busid={b} rc=0",
+            f"E2E-ENUM vidpid={_live(c).get('vidpid')} rc=0"]
+    for x in lines[at:] if at is not None else []:
+        if want and x.startswith(want[0]):
+            want.pop(0)
+    return _ok("ok=1" in reply and not want,
+               f"replug: the guest attached the new export {b or '?'} and usbcore configured it",
+               f"{reply}\nnot seen: {want}")
+
+
+def twin_exports(c):
+    lv = _live(c)
+    ex = lv.get("twin_exports", [])
+    ser = lv.get("twin_serials", {})
+    vps = {vp for _b, vp in ex}
+    return _ok(len(ex) == 2 and len(vps) == 1 and len(set(ser.values())) == 2,
+               "twins: one profile exported twice: one VID:PID, distinct serials "
+               f"({', '.join(f'{b} {s}' for b, s in sorted(ser.items()))})", f"{ex} {ser}")
+
+
+def _twin_devs(c):
+    """{busid: (busdev, serial)} as the guest found them (by serial, in sysfs)."""
+    out = {}
+    for m in markers(c.console, "E2E-TWIN-DEV"):
+        out[field("busid", m)] = (field("busdev", m), field("serial", m))
+    return out
+
+
+def twin_enum(c):
+    devs = _twin_devs(c)
+    ser = _live(c).get("twin_serials", {})
+    bad = [f"{b}: guest {devs.get(b)} serial want {s}" for b, s in ser.items()
+           if b not in devs or devs[b][1] != s or devs[b][0] in ("", "none")]
+    enum = any("rc=0" in x for x in markers(c.console, "E2E-TWIN-ENUM"))
+    return _ok(enum and not bad and len(devs) == 2,
+               "twins: both attached and configured in the guest, each with its own serial "
+               f"({', '.join(f'{b} libusb:{d[0]}' for b, d in sorted(devs.items()))})",
+               "\n".join(bad))
+
+
+def twin_refs(c):
+    r1, r2 = c.refs.get("twin-1-1", {}), c.refs.get("twin-1-2", {})
+    ok = all(r.get("rc") == "0" and r.get("pages") == "1" for r in (r1, r2)) and \
+        r1.get("sha256") != r2.get("sha256")
+    return _ok(ok, "twins: host reference scans of 1-1 and 1-2 (usbip transport, each device's "
+               "own seed) succeed and differ", f"{host_result(r1)}\n{host_result(r2)}")
+
+
+def twin_ambiguous(c):
+    d = last_marker(c.console, "E2E-SCAN", "twin-any")
+    out = "\n".join(prefixed(c.console, "E2E-OUT twin-any | "))
+    devs = _twin_devs(c)
+    miss = [f"libusb:{bd} (serial {s})" for bd, s in devs.values()
+            if f"libusb:{bd} (serial {s})" not in out]
+    return _ok(field("rc", d) == "2" and len(devs) == 2 and not miss,
+               "twins: wiascan --transport libusb:VID:PID refuses (exit 2) and lists both "
+               "candidates with their serials", f"rc {field('rc', d)}; missing: {miss}\n{out}")
+
+
+def twin_scan(busid):
+    def f(c):
+        name = f"twin-{busid}"
+        other = c.refs.get("twin-1-2" if busid == "1-1" else "twin-1-1", {})
+        ok, desc, det = _compare(c, name)
+        g = field("sha256", last_marker(c.console, "E2E-SCAN", name))
+        bd = _twin_devs(c).get(busid, ("?", "?"))[0]
+        return (ok and g != other.get("sha256"), f"twins: libusb:{bd} scanned {busid} "
+                f"(its seed's page; = the host's scan of {busid}, != the other's)", det)
+    return f
+
+
+def twin_serial(c):
+    s = _live(c).get("twin_serials", {}).get("1-2", "?")
+    ok, _desc, det = _compare(c, "twin-serial", "twin-1-2")
+    return ok, f"twins: libusb:VID:PID,serial={s} scanned 1-2 (= the host's scan of 1-2)", det
+
+
+def twin_unplug_one(c):
+    """scanemu ctl unplug of one twin while both are attached and idle: that
+    one leaves the guest (kernel disconnect), the other stays."""
+    u = _live(c).get("twin_unplug", {})
+    m = (markers(c.console, "E2E-TWIN-UNPLUG") or [""])[-1]
+    dev = field("sysfs", m)
+    dm = prefixed(c.console, "E2E-TWIN-DMESG | ")
+    disc = [x for x in dm if re.search(r"usb " + re.escape(dev) + r": USB disconnect", x)]
+    b = field("busid", m)
+    after = u.get("exports_after", [])
+    return _ok(u.get("rc") == 0 and field("rc", m) == "0" and field("present", m) == "0"
+               and field("left", m) == "1" and disc and len(after) == 1
+               and not _busid_listed(after, b),
+               f"twins: scanemu ctl unplug {b or '?'} with both attached and idle: the guest "
+               f"kernel disconnected {dev or '?'}, the other twin stayed",
+               f"{m}\nhost: {u}\n" + "\n".join(dm[-20:]))
+
+
+def twin_after(c):
+    ok, _desc, det = _compare(c, "twin-after", "twin-1-1")
+    return ok, ("twins: after it, libusb:VID:PID names the one left and scans 1-1 (= the "
+                "host's scan of 1-1)"), det
+
+
+def _live_registry():
+    return [("unplug.point", unplug_point), ("unplug.ctl", unplug_ctl),
+            ("unplug.events", unplug_events), ("unplug.kernel", unplug_kernel),
+            ("unplug.gone", unplug_gone), ("unplug.status", unplug_status),
+            ("unplug.tiff", unplug_tiff), ("unplug.list-host", unplug_list_host),
+            ("unplug.list-guest", unplug_list_guest), ("replug.ctl", replug_ctl),
+            ("replug.attach", replug_attach), ("replug.scan", lambda c: _compare(c, "replug")),
+            ("twin.exports", twin_exports), ("twin.enumerated", twin_enum),
+            ("twin.references", twin_refs), ("twin.ambiguous", twin_ambiguous),
+            ("twin.1-1.busdev", twin_scan("1-1")), ("twin.1-2.busdev", twin_scan("1-2")),
+            ("twin.serial", twin_serial), ("twin.unplug-one", twin_unplug_one),
+            ("twin.after-unplug", twin_after)]
+
+
 # ---- the end ------------------------------------------------------------------------------
 
 def emu_exit(c):
@@ -389,6 +627,7 @@ def _registry():
           ("ippusb.jam3.message", jam3_message), ("ippusb.jam3.pages", jam3_pages),
           ("ippusb.detach.point", ipp_detach_point), ("ippusb.detach.exit", ipp_detach_exit),
           ("ippusb.detach.pages", ipp_detach_pages), ("ippusb.detach.log", ipp_detach_log)]
+    r += _live_registry()
     r += [("end.scanemu-exit", emu_exit), ("end.sanitizers", no_sanitizer),
           ("end.kernel", no_kernel_bug)]
     return r
