@@ -8,11 +8,12 @@
  *              "usbip://HOST:PORT/BUSID", a userspace USB/IP client (no
  *              root, no kernel module), and "libusb[:VID:PID]" for any
  *              device the kernel sees.
- *   session    the scanner protocol over a transport: capabilities,
- *              parameters, job start (warm-up waited out, bounded), then the
- *              band stream with several bulk IN transfers in flight; every
- *              band checked (sequence, size, CRC-32) and copied into the page
- *              buffer of a MINIDRV_TRANSFER_CONTEXT.
+ *   session    one job, whatever the protocol: the native scanner protocol
+ *              over a transport (capabilities, parameters, job start with
+ *              warm-up waited out, then the band stream with several bulk IN
+ *              transfers in flight, every band checked: sequence, size,
+ *              CRC-32) or eSCL over HTTP ("escl+http://..."); either fills
+ *              the page buffer of a MINIDRV_TRANSFER_CONTEXT.
  *   scan       a whole job into a multipage TIFF through wias'
  *              wiasWritePageBufToStream, faults mapped to the HRESULT a
  *              Windows WIA minidriver returns.
