@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "drv-transport.h"
 #include "drv/drv.h"
 #include "protocol/usb.h"
 

@@ -7,7 +7,7 @@
  *   escl_decode.c  PNG (libpng's progressive reader) and JPEG (libjpeg-turbo
  *                  with a suspending source) decoded row by row straight
  *                  into the page buffer
- *   escl_session.c the eSCL job (drv-session.h's drv_escl_scan)
+ *   escl_session.c the eSCL protocol (drv-session.h's drv_escl_protocol)
  *
  * Every wait is bounded by the caller's timeout and ends early on its
  * cancel flag; nothing here keeps process-global state.

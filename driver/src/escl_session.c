@@ -1,5 +1,6 @@
-/* driver: the eSCL job, into the same pages and write-behind as the native
- * protocol (drv-session.h).
+/* driver: the eSCL protocol (drv_escl_protocol): the job over HTTP, into
+ * the session's pages, write-behind and fault mapping as the native
+ * protocol's (drv-session.h).
  *
  *   GET  {base}/ScannerCapabilities   parsed; the request is checked against
  *                                     it before anything starts
@@ -19,7 +20,8 @@
  * then WIA_ERROR_BUSY. A cut body, a reset, a timeout: the status is asked
  * once (a jam mid-page cuts the page too); otherwise
  * WIA_ERROR_DEVICE_COMMUNICATION. Pages complete before the fault stay in
- * the TIFF.
+ * the TIFF. An AdfState is read as the native protocol's device status
+ * (adf_status), so both end a job through drv_sess_device_fault.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -51,6 +53,7 @@ typedef struct escl_job {
     int job_over;                  /* the device says the job ended */
     uint32_t exp_w, exp_h;         /* the size the request implies */
     int size_given;
+    proto_escl_settings settings; /* what make_settings made of the request */
 
     /* the page being received */
     drv_img_dec *dec;
@@ -87,18 +90,13 @@ static void sleep_ms(escl_job *e, unsigned ms)
     }
 }
 
-/* The HRESULT of a transport-level failure. */
+/* The HRESULT of a transport-level failure (the decoder's or the HTTP
+ * client's memory too). */
 static int32_t comm(escl_job *e, int rc, const char *what)
 {
-    drv_session *s = e->s;
-
-    if (rc == DRV_E_CANCELLED)
-        return drv_sess_fail(s, DRV_HR_E_ABORT, rc, "cancelled during %s (page %u)", what,
-                             s->page_no + 1);
     if (rc == DRV_E_NOMEM)
-        return drv_sess_fail(s, DRV_HR_E_OUTOFMEMORY, rc, "out of memory during %s", what);
-    return drv_sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, rc, "%s: %s", what,
-                         e->http.err[0] ? e->http.err : drv_strerror(rc));
+        return drv_sess_fail(e->s, DRV_HR_E_OUTOFMEMORY, rc, "out of memory during %s", what);
+    return drv_sess_comm(e->s, rc, what, e->http.err);
 }
 
 static unsigned backoff(unsigned tries, const drv_http_reply *r)
@@ -159,7 +157,7 @@ static int read_caps(escl_job *e)
     base_path(e, "ScannerCapabilities", path, sizeof(path));
     rc = exchange_retry(e, "GET", path, NULL, 0, &r, NULL, NULL, s->o->warmup_max_ms, &waited);
     if (rc == DRV_E_CONNECT) {
-        drv_sess_fail(s, DRV_HR_OFFLINE, rc, "%s", e->http.err);
+        drv_sess_open_fail(s, rc, e->http.err);
         return 0;
     }
     if (rc != DRV_OK) {
@@ -441,20 +439,22 @@ static void delete_job(escl_job *e)
     drv_http_reply_free(&r);
 }
 
-/* The HRESULT of a scanner ADF state that stops a job, 0 if it does not. */
-static int32_t adf_fault(enum proto_escl_adf_state a, uint32_t pages)
+/* A scanner ADF state that stops a job as the device status the native
+ * protocol would carry (drv_sess_device_fault maps it), PROTO_SCAN_ST_OK if
+ * it does not stop one. */
+static uint32_t adf_status(enum proto_escl_adf_state a)
 {
     switch (a) {
     case PROTO_ESCL_ADF_JAM:
-        return DRV_HR_PAPER_JAM;
+        return PROTO_SCAN_ST_PAPER_JAM;
     case PROTO_ESCL_ADF_DOOR_OPEN:
-        return DRV_HR_COVER_OPEN;
+        return PROTO_SCAN_ST_COVER_OPEN;
     case PROTO_ESCL_ADF_MULTIPICK:
-        return DRV_HR_MULTI_FEED;
+        return PROTO_SCAN_ST_MULTI_FEED;
     case PROTO_ESCL_ADF_EMPTY:
-        return pages ? DRV_HR_END_OF_MEDIA : DRV_HR_PAPER_EMPTY;
+        return PROTO_SCAN_ST_FEEDER_EMPTY;
     default:
-        return 0;
+        return PROTO_SCAN_ST_OK;
     }
 }
 
@@ -469,15 +469,12 @@ static void job_end_from_status(escl_job *e, const proto_escl_status_info *st,
 {
     drv_session *s = e->s;
     uint32_t pages = s->pages_in;
-    int32_t hr = adf_fault(st->adf_state, pages);
+    uint32_t status = adf_status(st->adf_state);
 
-    if (hr == DRV_HR_END_OF_MEDIA) {
-        drv_sess_fail(s, hr, DRV_OK, "the feeder ran empty after page %u", pages);
-    } else if (hr == DRV_HR_PAPER_EMPTY) {
-        drv_sess_fail(s, hr, DRV_E_DEVICE, "the feeder is empty (no sheet at the first page)");
-    } else if (hr != 0) {
-        drv_sess_fail(s, hr, DRV_E_DEVICE, "%s at page %u (%s; %s)", st->adf_state_text,
-                      s->page_no + 1, how, ji && ji->reason[0] ? ji->reason : "no reason given");
+    if (status != PROTO_SCAN_ST_OK) {
+        drv_sess_device_fault(s, status, "%s at page %u (%s; %s)", st->adf_state_text,
+                              s->page_no + 1, how,
+                              ji && ji->reason[0] ? ji->reason : "no reason given");
     } else if (ji && ji->have_state && ji->state == PROTO_ESCL_JOB_COMPLETED && pages > 0) {
         if (s->o->pages && pages < s->o->pages)
             drv_sess_fail(s, DRV_HR_END_OF_MEDIA, DRV_OK, "the job completed after %u of %u pages",
@@ -531,7 +528,8 @@ static int start_job(escl_job *e, const proto_escl_settings *st)
 
         snprintf(why, sizeof(why), "%.*s", (int)strcspn(r.body ? (char *)r.body : "", "\r\n"),
                  r.body ? (char *)r.body : "");
-        if (read_status(e, &stat, SHORT_TIMEOUT_MS) && adf_fault(stat.adf_state, 0) != 0 &&
+        if (read_status(e, &stat, SHORT_TIMEOUT_MS) &&
+            adf_status(stat.adf_state) != PROTO_SCAN_ST_OK &&
             s->o->source != PROTO_SCAN_SOURCE_FLATBED) {
             job_end_from_status(e, &stat, NULL, "POST ScanJobs refused");
         } else {
@@ -560,12 +558,8 @@ static void trace_rows(escl_job *e, uint32_t rows)
            (rows - e->traced >= PROGRESS_BAND || rows == s->job.height_px)) {
         uint32_t n = rows - e->traced < PROGRESS_BAND ? rows - e->traced : PROGRESS_BAND;
 
-        fprintf(s->trace,
-                "{\"src\":\"host\",\"proto\":\"escl\",\"page\":%u,\"side\":%u,\"band\":%u,"
-                "\"arrival_ns\":%llu,\"bytes\":%llu,\"status\":\"OK\"}\n",
-                s->page_no, s->job.source == PROTO_SCAN_SOURCE_DUPLEX ? s->page_no % 2u : 0u,
-                e->traced / PROGRESS_BAND, (unsigned long long)(now > s->t0 ? now - s->t0 : 0),
-                (unsigned long long)n * s->job.bytes_per_line);
+        drv_sess_trace_band(s, s->page_no, drv_sess_side(s), e->traced / PROGRESS_BAND, now,
+                            (uint64_t)n * s->job.bytes_per_line, "OK");
         e->traced += n;
     }
 }
@@ -577,19 +571,9 @@ static void on_rows(void *ctx, uint32_t rows)
     uint32_t band = rows ? (rows - 1) / PROGRESS_BAND : 0;
 
     trace_rows(e, rows);
-    if (s->o->progress && (rows % PROGRESS_BAND == 0 || rows == s->job.height_px)) {
-        drv_progress p = {
-            .page = s->page_no,
-            .band = band,
-            .bands_per_page = s->job.bands_per_page,
-            .pages_done = s->pages_in,
-            .pages_total = s->job.pages,
-            .bytes = s->res->bytes + (uint64_t)rows * s->job.bytes_per_line,
-            .page_bytes = s->page_bytes,
-            .elapsed_ns = drv_now_ns() - s->t0,
-        };
-        s->o->progress(s->o->progress_ctx, &p);
-    }
+    if (s->o->progress && (rows % PROGRESS_BAND == 0 || rows == s->job.height_px))
+        drv_sess_progress(s, band, s->res->bytes + (uint64_t)rows * s->job.bytes_per_line,
+                          drv_now_ns());
 }
 
 static uint8_t *on_begin(void *ctx, uint32_t w, uint32_t h, char *err, size_t errlen)
@@ -608,7 +592,7 @@ static uint8_t *on_begin(void *ctx, uint32_t w, uint32_t h, char *err, size_t er
             drv_sess_log(s, "pages are %ux%u px (the area asked for is %ux%u)", w, h, e->exp_w,
                          e->exp_h);
         job_from_request(e, w, h);
-        if ((uint64_t)s->job.bytes_per_line * h > INT32_MAX) {
+        if (!drv_page_fits_wia(s->job.bytes_per_line, h)) {
             snprintf(err, errlen, "a %ux%u page does not fit a WIA transfer buffer", w, h);
             return NULL;
         }
@@ -674,14 +658,14 @@ static void page_broke(escl_job *e, int rc)
 
     snprintf(what, sizeof(what), "page %u", s->page_no + 1);
     if (rc != DRV_E_CANCELLED && rc != DRV_E_NOMEM && read_status(e, &st, SHORT_TIMEOUT_MS)) {
-        int32_t hr = adf_fault(st.adf_state, s->pages_in);
+        uint32_t status = adf_status(st.adf_state);
 
         ji = proto_escl_status_job(&st, e->path);
-        if (hr != 0 && hr != DRV_HR_END_OF_MEDIA && hr != DRV_HR_PAPER_EMPTY) {
+        if (status != PROTO_SCAN_ST_OK && status != PROTO_SCAN_ST_FEEDER_EMPTY) {
             e->job_over = ji && ji->have_state && ji->state != PROTO_ESCL_JOB_PROCESSING &&
                           ji->state != PROTO_ESCL_JOB_PENDING;
-            drv_sess_fail(s, hr, DRV_E_DEVICE, "%s at page %u: the page broke off (%s)",
-                          st.adf_state_text, s->page_no + 1, e->http.err);
+            drv_sess_device_fault(s, status, "%s at page %u: the page broke off (%s)",
+                                  st.adf_state_text, s->page_no + 1, e->http.err);
             return;
         }
     }
@@ -758,7 +742,7 @@ static enum page_result next_page(escl_job *e)
         ji = proto_escl_status_job(&st, e->path);
         if (ji && ji->have_state &&
             (ji->state == PROTO_ESCL_JOB_PROCESSING || ji->state == PROTO_ESCL_JOB_PENDING) &&
-            adf_fault(st.adf_state, 1) == 0 && not_ready++ < NOT_READY_TRIES) {
+            adf_status(st.adf_state) == PROTO_SCAN_ST_OK && not_ready++ < NOT_READY_TRIES) {
             unsigned ms = backoff(not_ready, &r);
 
             drv_sess_log(s, "NextDocument %d while the job is %s: not ready, retrying in %u ms",
@@ -786,34 +770,36 @@ out_fail:
 
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 
-void drv_escl_scan(drv_session *s, const char *uri)
+/* Connect, read the capabilities and check the request against them: the
+ * ScanSettings for start. The pages are allocated at the first page. */
+static int escl_open(drv_session *s, const char *uri)
 {
     escl_job *e;
-    proto_escl_settings st;
     char err[200];
     int rc;
 
     if (strncmp(uri, "escl+usb", 8) == 0) {
         drv_sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_UNSUPPORTED,
                       "escl+usb (IPP-USB) is not implemented yet; use escl+http://HOST:PORT/eSCL");
-        return;
+        return 0;
     }
     if (strncmp(uri, "escl+http://", 12) != 0) {
         drv_sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_URI,
                       "unknown eSCL transport '%s' (expected escl+http://HOST:PORT/PATH)", uri);
-        return;
+        return 0;
     }
     e = calloc(1, sizeof(*e));
     if (e == NULL) {
         drv_sess_fail(s, DRV_HR_E_OUTOFMEMORY, DRV_E_NOMEM, "out of memory");
-        return;
+        return 0;
     }
     e->s = s;
+    s->priv = e;
     pthread_once(&xml_once, proto_escl_init); /* libxml2, once per process */
     rc = drv_http_target_parse(uri + 12, &e->tgt, err, sizeof(err));
     if (rc != DRV_OK) {
-        drv_sess_fail(s, DRV_HR_E_INVALIDARG, rc, "%s", err);
-        goto out_free;
+        drv_sess_open_fail(s, rc, err);
+        return 0;
     }
     e->http.target = &e->tgt;
     e->http.timeout_ms = s->o->timeout_ms;
@@ -821,26 +807,57 @@ void drv_escl_scan(drv_session *s, const char *uri)
     snprintf(s->res->device.where, sizeof(s->res->device.where), "eSCL http://%.60s%.50s",
              e->tgt.hostport, e->tgt.base);
 
-    if (!read_caps(e) || !make_settings(e, &st) || !start_job(e, &st))
-        goto out_free;
-    for (;;) {
-        enum page_result pr;
-
-        if (s->o->pages && s->pages_in >= s->o->pages)
-            break; /* all pages asked for: the job is stopped below */
-        pr = next_page(e);
-        if (pr != PAGE_OK)
-            break;
-        s->res->bytes += s->page_bytes;
-        trace_rows(e, s->job.height_px);
-        if (!drv_sess_page_done(s))
-            break;
-    }
-    s->res->elapsed_ns = drv_now_ns() - s->t0;
-    if (s->o->source == PROTO_SCAN_SOURCE_FLATBED && !s->failed)
-        e->job_over = 1; /* one page is the whole job */
-    delete_job(e);
-
-out_free:
-    free(e);
+    return read_caps(e) && make_settings(e, &e->settings);
 }
+
+static int escl_start(drv_session *s)
+{
+    escl_job *e = s->priv;
+
+    return start_job(e, &e->settings);
+}
+
+static enum drv_page_result escl_next_page(drv_session *s)
+{
+    escl_job *e = s->priv;
+
+    if (s->o->pages && s->pages_in >= s->o->pages) {
+        /* all pages asked for: the job is stopped (escl_stop) */
+        if (s->o->source == PROTO_SCAN_SOURCE_FLATBED && !s->failed)
+            e->job_over = 1; /* one page is the whole job */
+        return DRV_PAGE_END;
+    }
+    switch (next_page(e)) {
+    case PAGE_OK:
+        break;
+    case PAGE_END:
+        return DRV_PAGE_END;
+    case PAGE_FAIL:
+        return DRV_PAGE_FAIL;
+    }
+    s->res->bytes += s->page_bytes;
+    trace_rows(e, s->job.height_px);
+    return DRV_PAGE_OK;
+}
+
+static void escl_stop(drv_session *s)
+{
+    delete_job(s->priv);
+}
+
+static void escl_close(drv_session *s)
+{
+    free(s->priv);
+    s->priv = NULL;
+}
+
+const drv_protocol drv_escl_protocol = {
+    .name = "escl",
+    .trace_tag = "escl",
+    .wire_bands = 0,
+    .open = escl_open,
+    .start = escl_start,
+    .next_page = escl_next_page,
+    .stop = escl_stop,
+    .close = escl_close,
+};

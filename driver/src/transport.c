@@ -77,6 +77,48 @@ void drv_transport_close(drv_transport *t)
         t->ops->close(t);
 }
 
+int drv_transport_control(drv_transport *t, const proto_usb_setup *setup, uint8_t *data,
+                          size_t *actual, unsigned timeout_ms)
+{
+    return t->ops->control(t, setup, data, actual, timeout_ms);
+}
+
+int drv_transport_bulk_out(drv_transport *t, uint8_t ep, const uint8_t *data, size_t len,
+                           unsigned timeout_ms)
+{
+    return t->ops->bulk_out(t, ep, data, len, timeout_ms);
+}
+
+int drv_transport_submit(drv_transport *t, drv_xfer *x)
+{
+    return t->ops->submit(t, x);
+}
+
+int drv_transport_cancel(drv_transport *t, drv_xfer *x)
+{
+    return t->ops->cancel(t, x);
+}
+
+int drv_transport_clear_halt(drv_transport *t, uint8_t ep)
+{
+    return t->ops->clear_halt(t, ep);
+}
+
+int drv_transport_handle_events(drv_transport *t, unsigned timeout_ms)
+{
+    return t->ops->handle_events(t, timeout_ms);
+}
+
+int drv_transport_flush(drv_transport *t)
+{
+    return t->ops->flush ? t->ops->flush(t) : DRV_OK;
+}
+
+const drv_device_info *drv_transport_info(const drv_transport *t)
+{
+    return &t->info;
+}
+
 int drv_wait_xfer(drv_transport *t, drv_xfer *x, unsigned timeout_ms)
 {
     uint64_t deadline = drv_now_ns() + (uint64_t)timeout_ms * 1000000u;
@@ -89,7 +131,7 @@ int drv_wait_xfer(drv_transport *t, drv_xfer *x, unsigned timeout_ms)
         if (now >= deadline)
             return DRV_E_TIMEOUT;
         left = (unsigned)((deadline - now + 999999u) / 1000000u);
-        rc = t->ops->handle_events(t, left);
+        rc = drv_transport_handle_events(t, left);
         if (rc < 0 && x->state == DRV_XFER_PENDING)
             return rc;
     }

@@ -2,7 +2,8 @@
  * returns (drv_parse_config, driver/src/drv-internal.h). It is the one pure
  * parser of device responses in the driver; the public header
  * driver/include/drv/drv.h has none (band and response checks live in
- * static functions of session.c, reachable only through a transport).
+ * static functions of native_cmd.c and native_bands.c, reachable only
+ * through a transport).
  *
  * Oracles: DRV_OK, DRV_E_PROTO or DRV_E_WRONG_DEVICE only; on DRV_OK the
  * three scanner endpoints were found (a non-zero bulk OUT/IN packet size is

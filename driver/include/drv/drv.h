@@ -2,16 +2,18 @@
  *
  * Three layers, each usable on its own:
  *
- *   transport  a const table of USB operations (control, bulk OUT, async bulk
- *              and interrupt IN, cancel, clear-halt, event pump) with two
- *              backends: "usbip://HOST:PORT/BUSID", a userspace USB/IP client
- *              (no root, no kernel module), and "libusb[:VID:PID]" for any
+ *   transport  an opaque handle for USB operations (control, bulk OUT, async
+ *              bulk and interrupt IN, cancel, clear-halt, event pump,
+ *              flush; drv_transport_*) over one of two backends:
+ *              "usbip://HOST:PORT/BUSID", a userspace USB/IP client (no
+ *              root, no kernel module), and "libusb[:VID:PID]" for any
  *              device the kernel sees.
- *   session    the scanner protocol over a transport: capabilities,
- *              parameters, job start (warm-up waited out, bounded), then the
- *              band stream with several bulk IN transfers in flight; every
- *              band checked (sequence, size, CRC-32) and copied into the page
- *              buffer of a MINIDRV_TRANSFER_CONTEXT.
+ *   session    one job, whatever the protocol: the native scanner protocol
+ *              over a transport (capabilities, parameters, job start with
+ *              warm-up waited out, then the band stream with several bulk IN
+ *              transfers in flight, every band checked: sequence, size,
+ *              CRC-32) or eSCL over HTTP ("escl+http://..."); either fills
+ *              the page buffer of a MINIDRV_TRANSFER_CONTEXT.
  *   scan       a whole job into a multipage TIFF through wias'
  *              wiasWritePageBufToStream, faults mapped to the HRESULT a
  *              Windows WIA minidriver returns.
@@ -198,54 +200,6 @@ typedef struct drv_open_options {
 } drv_open_options;
 void drv_open_options_init(drv_open_options *o);
 
-struct drv_transport_ops {
-    const char *scheme; /* "usbip", "libusb" */
-    /* rest is the URI after "scheme:" ("//HOST:PORT/BUSID", "", "VID:PID").
-     * Performs the enumeration-equivalent steps (device and configuration
-     * descriptors, SET_CONFIGURATION, claim the scanner interface). */
-    int (*open)(const char *rest, const drv_open_options *o, drv_transport **out, char *errbuf,
-                size_t errlen);
-    /* Cancels whatever is still pending (completing it as CANCELLED) and
-     * frees the transport. */
-    void (*close)(drv_transport *t);
-    /* Synchronous control transfer on ep0. data holds wLength bytes; for IN
-     * *actual receives the count. Returns DRV_OK or DRV_E_STALL/TIMEOUT/... */
-    int (*control)(drv_transport *t, const proto_usb_setup *setup, uint8_t *data, size_t *actual,
-                   unsigned timeout_ms);
-    /* Synchronous bulk OUT of exactly len bytes. */
-    int (*bulk_out)(drv_transport *t, uint8_t ep, const uint8_t *data, size_t len,
-                    unsigned timeout_ms);
-    /* Queue an asynchronous bulk or interrupt IN transfer. Transfers on one
-     * endpoint complete in submission order. Never sets a short-not-OK flag:
-     * every message of the scanner protocol is a short transfer. */
-    int (*submit)(drv_transport *t, drv_xfer *x);
-    /* Ask for a pending transfer to be cancelled (usbip: CMD_UNLINK; libusb:
-     * libusb_cancel_transfer). It completes later, as CANCELLED or with what
-     * it got if it finished first. */
-    int (*cancel)(drv_transport *t, drv_xfer *x);
-    /* CLEAR_FEATURE(ENDPOINT_HALT) on ep, synchronously. */
-    int (*clear_halt)(drv_transport *t, uint8_t ep);
-    /* Wait up to timeout_ms for completions and run them. Returns DRV_OK
-     * (also when nothing happened) or an error once the device is gone. */
-    int (*handle_events)(drv_transport *t, unsigned timeout_ms);
-    /* Optional (NULL: nothing is ever held back). A backend may hold
-     * submissions back until the caller next waits in handle_events or a
-     * synchronous call (usbip batches CMD_SUBMITs that way); a caller about
-     * to block on something else first calls flush, which sends them and
-     * never waits for the device. Returns DRV_OK or the error that killed
-     * the connection. */
-    int (*flush)(drv_transport *t);
-};
-
-/* Every backend's handle starts with this. */
-struct drv_transport {
-    const struct drv_transport_ops *ops;
-    drv_device_info info;
-};
-
-extern const struct drv_transport_ops drv_usbip_transport;
-extern const struct drv_transport_ops drv_libusb_transport;
-
 /* Open a transport by URI: "usbip://HOST:PORT/BUSID" (HOST may be [v6]),
  * "libusb", "libusb:VID:PID" (hex), "libusb:VID:PID,serial=S",
  * "libusb:serial=S" (the default VID:PID) or "libusb:BUS.DEV" (decimal, as
@@ -256,6 +210,40 @@ extern const struct drv_transport_ops drv_libusb_transport;
 int drv_transport_open(const char *uri, const drv_open_options *o, drv_transport **out,
                        char *errbuf, size_t errlen);
 void drv_transport_close(drv_transport *t);
+
+/* The operations of an open transport (each backend's table of them is
+ * private to the driver). Completions run only inside these calls, as
+ * struct drv_xfer says. */
+
+/* Synchronous control transfer on ep0. data holds wLength bytes; for IN
+ * *actual receives the count. Returns DRV_OK or DRV_E_STALL/TIMEOUT/... */
+int drv_transport_control(drv_transport *t, const proto_usb_setup *setup, uint8_t *data,
+                          size_t *actual, unsigned timeout_ms);
+/* Synchronous bulk OUT of exactly len bytes. */
+int drv_transport_bulk_out(drv_transport *t, uint8_t ep, const uint8_t *data, size_t len,
+                           unsigned timeout_ms);
+/* Queue an asynchronous bulk or interrupt IN transfer. Transfers on one
+ * endpoint complete in submission order. Never sets a short-not-OK flag:
+ * every message of the scanner protocol is a short transfer. */
+int drv_transport_submit(drv_transport *t, drv_xfer *x);
+/* Ask for a pending transfer to be cancelled (usbip: CMD_UNLINK; libusb:
+ * libusb_cancel_transfer). It completes later, as CANCELLED or with what
+ * it got if it finished first. */
+int drv_transport_cancel(drv_transport *t, drv_xfer *x);
+/* CLEAR_FEATURE(ENDPOINT_HALT) on ep, synchronously. */
+int drv_transport_clear_halt(drv_transport *t, uint8_t ep);
+/* Wait up to timeout_ms for completions and run them. Returns DRV_OK
+ * (also when nothing happened) or an error once the device is gone. */
+int drv_transport_handle_events(drv_transport *t, unsigned timeout_ms);
+/* A backend may hold submissions back until the caller next waits in
+ * handle_events or a synchronous call (usbip batches CMD_SUBMITs that
+ * way); a caller about to block on something else first calls flush,
+ * which sends them and never waits for the device. Returns DRV_OK (at once
+ * for a backend that holds nothing back) or the error that killed the
+ * connection. */
+int drv_transport_flush(drv_transport *t);
+/* What the backend found while opening; valid until drv_transport_close. */
+const drv_device_info *drv_transport_info(const drv_transport *t);
 
 /* ---- scan ------------------------------------------------------------------- */
 
