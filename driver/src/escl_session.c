@@ -43,6 +43,7 @@ typedef struct escl_job {
     drv_session *s;
     drv_http_target tgt;
     drv_http_client http;
+    drv_escl_usb *usb; /* escl+usb: the device; NULL over TCP */
     proto_escl_caps_info caps;
     const proto_escl_source_info *src;
     enum drv_img_format fmt;
@@ -175,7 +176,7 @@ static int read_caps(escl_job *e)
     if (r.status != 200) {
         drv_sess_fail(s, DRV_HR_OFFLINE, DRV_E_WRONG_DEVICE,
                       "GET %s answered %d %s: no eSCL scanner at %s", path, r.status,
-                      proto_http_reason(r.status), e->tgt.hostport);
+                      proto_http_reason(r.status), e->s->res->device.where);
         goto out_fail;
     }
     rc = proto_escl_caps_parse(r.body, r.body_len, &e->caps, &diag);
@@ -786,6 +787,58 @@ out_fail:
 
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 
+/* The HRESULT of a device that could not be opened (as the native
+ * transports' open failures map). */
+static int32_t open_hr(int rc)
+{
+    switch (rc) {
+    case DRV_E_CONNECT:
+    case DRV_E_NODEV:
+    case DRV_E_WRONG_DEVICE:
+        return DRV_HR_OFFLINE;
+    case DRV_E_URI:
+        return DRV_HR_E_INVALIDARG;
+    case DRV_E_BUSY:
+        return DRV_HR_BUSY;
+    case DRV_E_NOMEM:
+        return DRV_HR_E_OUTOFMEMORY;
+    default:
+        return DRV_HR_DEVICE_COMMUNICATION;
+    }
+}
+
+/* escl+usb[:SELECTOR]: the device's IPP-USB interfaces carry the HTTP. */
+static int open_usb(escl_job *e, const char *uri)
+{
+    drv_session *s = e->s;
+    char err[512];
+    int rc;
+
+    if (uri[8] != '\0' && uri[8] != ':') {
+        drv_sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_URI,
+                      "unknown eSCL transport '%s' (expected escl+usb[:VID:PID | :BUS.DEV]"
+                      "[,serial=S])",
+                      uri);
+        return 0;
+    }
+    err[0] = '\0';
+    rc = drv_escl_usb_open(uri[8] ? uri + 9 : "", &e->usb, &s->res->device, err, sizeof(err));
+    if (rc != DRV_OK) {
+        drv_sess_fail(s, open_hr(rc), rc, "%s", err[0] ? err : drv_strerror(rc));
+        return 0;
+    }
+    /* ipp-usb's clients reach a device as http://localhost/eSCL, and some
+     * devices want exactly that Host. */
+    snprintf(e->tgt.host, sizeof(e->tgt.host), "localhost");
+    snprintf(e->tgt.hostport, sizeof(e->tgt.hostport), "localhost");
+    snprintf(e->tgt.base, sizeof(e->tgt.base), "/eSCL");
+    e->http.stream = &drv_http_ippusb_stream;
+    e->http.stream_ctx = drv_escl_usb_stream(e->usb);
+    drv_sess_log(s, "device %04x:%04x at %s", s->res->device.vid, s->res->device.pid,
+                 s->res->device.where);
+    return 1;
+}
+
 void drv_escl_scan(drv_session *s, const char *uri)
 {
     escl_job *e;
@@ -793,14 +846,11 @@ void drv_escl_scan(drv_session *s, const char *uri)
     char err[200];
     int rc;
 
-    if (strncmp(uri, "escl+usb", 8) == 0) {
-        drv_sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_UNSUPPORTED,
-                      "escl+usb (IPP-USB) is not implemented yet; use escl+http://HOST:PORT/eSCL");
-        return;
-    }
-    if (strncmp(uri, "escl+http://", 12) != 0) {
+    if (strncmp(uri, "escl+http://", 12) != 0 && strncmp(uri, "escl+usb", 8) != 0) {
         drv_sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_URI,
-                      "unknown eSCL transport '%s' (expected escl+http://HOST:PORT/PATH)", uri);
+                      "unknown eSCL transport '%s' (expected escl+http://HOST:PORT/PATH or "
+                      "escl+usb[:VID:PID | :BUS.DEV][,serial=S])",
+                      uri);
         return;
     }
     e = calloc(1, sizeof(*e));
@@ -810,16 +860,21 @@ void drv_escl_scan(drv_session *s, const char *uri)
     }
     e->s = s;
     pthread_once(&xml_once, proto_escl_init); /* libxml2, once per process */
-    rc = drv_http_target_parse(uri + 12, &e->tgt, err, sizeof(err));
-    if (rc != DRV_OK) {
-        drv_sess_fail(s, DRV_HR_E_INVALIDARG, rc, "%s", err);
-        goto out_free;
-    }
     e->http.target = &e->tgt;
     e->http.timeout_ms = s->o->timeout_ms;
     e->http.cancel = s->o->cancel;
-    snprintf(s->res->device.where, sizeof(s->res->device.where), "eSCL http://%.60s%.50s",
-             e->tgt.hostport, e->tgt.base);
+    if (strncmp(uri, "escl+usb", 8) == 0) {
+        if (!open_usb(e, uri))
+            goto out_free;
+    } else {
+        rc = drv_http_target_parse(uri + 12, &e->tgt, err, sizeof(err));
+        if (rc != DRV_OK) {
+            drv_sess_fail(s, DRV_HR_E_INVALIDARG, rc, "%s", err);
+            goto out_free;
+        }
+        snprintf(s->res->device.where, sizeof(s->res->device.where), "eSCL http://%.60s%.50s",
+                 e->tgt.hostport, e->tgt.base);
+    }
 
     if (!read_caps(e) || !make_settings(e, &st) || !start_job(e, &st))
         goto out_free;
@@ -842,5 +897,6 @@ void drv_escl_scan(drv_session *s, const char *uri)
     delete_job(e);
 
 out_free:
+    drv_escl_usb_close(e->usb);
     free(e);
 }
