@@ -182,6 +182,8 @@ class Full:
                                     f"-v --pages 5 --mode gray --dpi 100 --seed {self.seed}")
         self.escl_args = shlex.split(env("VM_E2E_ESCL_ARGS") or
                                      "--source ADF --mode Gray --resolution 75")
+        self.wusb_args = shlex.split(env("VM_E2E_WUSB_ARGS") or
+                                     "-v --pages 3 --source adf --mode gray --dpi 75")
         self.refs = {}
         self.info = {"modules": modules, "host_logs": [os.path.join(work, "ref", "*.log"),
                                                        os.path.join(work, "emu-*.log")]}
@@ -310,8 +312,28 @@ class Full:
                                "--no-timing")
         self.refs["native-mfp"] = host.host_scan(self.wiascan, self.work, "native-mfp", port,
                                                  "1-1", checks.MFP_VIDPID, self.scan_args)
+        self.wusb_references()
         for name, r in sorted(self.refs.items()):
             log(f"  ref {host.result_line(r)[:200]}")
+
+    def wusb_references(self):
+        """wiascan's eSCL client here (escl+http through --escl-listen, the
+        IPP-USB scanimage pass's devices, scenarios and seed), for the
+        guest's wiascan escl+usb scans."""
+        need("tiffsplit", "libtiff-tools")
+        log("host reference scans (wiascan escl+http, --escl-listen)")
+        _port, eport = self.emus.start("refwusb", *self.emu_ipp, escl=True)
+        for case in checks.WUSB_CASES:
+            path = checks.WUSB_ESCL_PATH[case]
+            self.refs[f"wusb-{case}"] = host.host_wiascan(
+                self.wiascan, self.work, f"wusb-{case}",
+                f"escl+http://127.0.0.1:{eport}{path}/eSCL", self.wusb_args)
+
+    def wusb_conf(self, st):
+        """The guest's part of the escl+usb scans: tiffsplit, and the conf."""
+        st.install_elf(shutil.which("tiffsplit"), "/usr/bin/tiffsplit")
+        return {"WUSB_CASES": " ".join(checks.WUSB_CASES),
+                "WUSB_ARGS": " ".join(self.wusb_args)}
 
     def stage(self):
         ports = {name: self.emus.start(name, *args) for name, args in [
@@ -368,6 +390,7 @@ class Full:
             "IPP_D_PORT": ports["ippd"], "IPP_D_VIDPID": checks.ESCL_VIDPID,
             "ESCL_ARGS": " ".join(self.escl_args),
         }
+        conf.update(self.wusb_conf(st))
         text = "".join(f"{k}={q(str(v))}\n" for k, v in conf.items())
         text += ("export ASAN_OPTIONS=" + q(os.environ.get(
             "ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")) + "\n")

@@ -107,8 +107,54 @@ escl_scan() {
   escl_report "$1" "$r"
 }
 
+# ---- wiascan's own IPP-USB client (escl+usb), before ipp-usb holds the
+# interfaces. WUSB_CASES names the cases, WUSB_ARGS the scan; each result
+# is an E2E-SCAN line (name wusb-NAME, and wusb-NAME-bd for the scan by
+# BUS.DEV) that the host compares with wiascan escl+http through
+# --escl-listen.
+
+# wusb_scan NAME SELECTOR: wiascan --transport escl+usbSELECTOR, bounded.
+wusb_scan() {
+  echo "E2E-RUN-SCAN name=$1: wiascan --transport escl+usb$2 $WUSB_ARGS -o /tmp/$1.tiff"
+  t0="$(cut -d' ' -f1 /proc/uptime)"
+  # shellcheck disable=SC2086
+  timeout "$SCAN_TIMEOUT" wiascan --transport "escl+usb$2" $WUSB_ARGS -o "/tmp/$1.tiff" \
+    >"/tmp/$1.log" 2>&1
+  r=$?
+  echo "E2E-TIME name=$1 start=$t0 end=$(cut -d' ' -f1 /proc/uptime)"
+  report "$1" "$r" "/tmp/$1.tiff" "/tmp/$1.log"
+  # Each page as its own file (tiffsplit), digested: the host compares pages.
+  rm -rf "/tmp/$1.split"
+  mkdir -p "/tmp/$1.split"
+  sums=""
+  if [ -s "/tmp/$1.tiff" ] && tiffsplit "/tmp/$1.tiff" "/tmp/$1.split/p" >/dev/null 2>&1; then
+    for f in /tmp/"$1".split/p*; do
+      [ -f "$f" ] || continue
+      sums="$sums${sums:+,}$(sha256sum "$f" | cut -d' ' -f1)"
+    done
+  fi
+  echo "E2E-WUSB-PAGES name=$1 sha256=${sums:-none}"
+}
+
+# wusb_case NAME VIDPID: by VID:PID; for the first case also by BUS.DEV.
+wusb_case() {
+  case " ${WUSB_CASES:-} " in
+    *" $1 "*) ;;
+    *) return 0 ;;
+  esac
+  wusb_scan "wusb-$1" ":$2"
+  if [ "$1" = "${WUSB_CASES%% *}" ]; then
+    d="$(usb_dev "$2")"
+    if [ -n "$d" ]; then
+      wusb_scan "wusb-$1-bd" ":$(cat "$d/busnum").$(cat "$d/devnum")"
+    else
+      echo "E2E-SCAN name=wusb-$1-bd rc=255 pages=0 tiff_valid=0 sha256=none (no sysfs device)"
+    fi
+  fi
+}
+
 # ippusb_case NAME BUSID VIDPID [native]: attach, (wiascan through the
-# vendor interface,) ipp-usb, scanimage, stop, detach.
+# vendor interface,) (wiascan escl+usb,) ipp-usb, scanimage, stop, detach.
 ippusb_case() {
   echo "E2E-STEP ippusb-$1"
   if ! attach "$IPP_PORT" "$2" || ! wait_enum "$3"; then
@@ -123,6 +169,7 @@ ippusb_case() {
     # shellcheck disable=SC2086
     scan "native-$1" "$3" $SCAN_ARGS
   fi
+  wusb_case "$1" "$3"
   if ipp_start "$1"; then
     escl_scan "$1"
   else

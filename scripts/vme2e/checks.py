@@ -338,6 +338,76 @@ def ipp_detach_log(c):
                "ipp-usb detach: ipp-usb logged the device gone")
 
 
+# ---- wiascan escl+usb (its own IPP-USB client) ------------------------------------------
+
+# The IPP-USB cases wiascan scans through escl+usb in the guest, before
+# ipp-usb starts, and where each device is on --escl-listen for the host's
+# escl+http reference. The first case is scanned by BUS.DEV too.
+WUSB_CASES = ["escl", "jam3"]
+WUSB_ESCL_PATH = {"escl": "", "jam3": "/1-3"}
+
+
+def _wusb_pages(c, name):
+    m = last_marker(c.console, "E2E-WUSB-PAGES", name)
+    return field("sha256", m) if m else ""
+
+
+def wusb_compare(name, ref_name, how):
+    """The guest's wiascan escl+usb scan against the host's escl+http one:
+    exit status, WIA status, page count, the TIFF and each page's digest."""
+    def f(c):
+        g = last_marker(c.console, "E2E-SCAN", name)
+        r = c.refs.get(ref_name)
+        if not g or r is None:
+            return False, f"{name}: guest escl+usb scan ran", \
+                f"no E2E-SCAN line for {name}" if not g else f"no host reference {ref_name}"
+        details = [f"{name}: {k} guest={field(k, g)} host={r[k]}"
+                   for k in ("rc", "pages", "tiff_valid", "sha256") if field(k, g) != r[k]]
+        if _wusb_pages(c, name) != r["page_sha"]:
+            details.append(f"{name}: page digests guest={_wusb_pages(c, name)} "
+                           f"host={r['page_sha']}")
+        st = STATUS_RE.findall("\n".join(prefixed(c.console, f"E2E-OUT {name} | ")))
+        gs = st[-1] if st else "none"
+        if gs != r["status"]:
+            details.append(f"{name}: status guest={gs} host={r['status']}")
+        return (not details, f"{name}: wiascan escl+usb ({how}) in the guest = escl+http through "
+                f"--escl-listen here (rc {r['rc']}, {r['status']}, {r['pages']} pages, page "
+                "digests equal)", "\n".join(details))
+    return f
+
+
+def wusb_ref(c):
+    r = c.refs.get("wusb-escl", {})
+    return _ok(r.get("rc") == "0" and r.get("pages") == "3" and r.get("status") == "S_OK",
+               "wusb escl: host reference (wiascan escl+http) scanned the 3-page ADF job, S_OK",
+               f"rc {r.get('rc')}, {r.get('pages')} pages, {r.get('status')}")
+
+
+def wusb_jam_ref(c):
+    r = c.refs.get("wusb-jam3", {})
+    return _ok(r.get("status") == "WIA_ERROR_PAPER_JAM" and r.get("pages") == "2",
+               "wusb jam3: host reference (wiascan escl+http) ends WIA_ERROR_PAPER_JAM with 2 pages",
+               f"{r.get('status')}, {r.get('pages')} pages")
+
+
+def wusb_jam_pages(c):
+    g = _wusb_pages(c, "wusb-jam3")
+    clean = c.refs.get("wusb-escl", {}).get("page_sha", "")
+    return _ok(g and g != "none" and g == _first(clean, 2),
+               "wusb jam3: the 2 pages the guest kept before the jam are the clean job's first 2",
+               f"guest {g} / clean {clean}")
+
+
+def _wusb_registry():
+    first = WUSB_CASES[0]
+    return [("ippusb.wiascan.reference", wusb_ref),
+            ("ippusb.wiascan.scan", wusb_compare(f"wusb-{first}", f"wusb-{first}", "VID:PID")),
+            ("ippusb.wiascan.busdev", wusb_compare(f"wusb-{first}-bd", f"wusb-{first}", "BUS.DEV")),
+            ("ippusb.wiascan.jam3.reference", wusb_jam_ref),
+            ("ippusb.wiascan.jam3.scan", wusb_compare("wusb-jam3", "wusb-jam3", "VID:PID, a jam")),
+            ("ippusb.wiascan.jam3.pages", wusb_jam_pages)]
+
+
 # ---- the end ------------------------------------------------------------------------------
 
 def emu_exit(c):
@@ -389,6 +459,7 @@ def _registry():
           ("ippusb.jam3.message", jam3_message), ("ippusb.jam3.pages", jam3_pages),
           ("ippusb.detach.point", ipp_detach_point), ("ippusb.detach.exit", ipp_detach_exit),
           ("ippusb.detach.pages", ipp_detach_pages), ("ippusb.detach.log", ipp_detach_log)]
+    r += _wusb_registry()
     r += [("end.scanemu-exit", emu_exit), ("end.sanitizers", no_sanitizer),
           ("end.kernel", no_kernel_bug)]
     return r
