@@ -200,8 +200,7 @@ int drv_http_exchange(drv_http_client *c, const char *method, const char *path,
 
             memcpy(why, c->err, sizeof(why));
             snprintf(c->err, sizeof(c->err), "%.20s %.60s: %.80s after %llu body bytes", method,
-                     path, why,
-                     (unsigned long long)proto_http_resp_body_bytes(rp));
+                     path, why, (unsigned long long)proto_http_resp_body_bytes(rp));
             goto out;
         }
         eof = got == 0;

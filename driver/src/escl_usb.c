@@ -15,20 +15,20 @@
 #include "escl-client.h"
 #include "usb-select.h"
 
-#define EU_IN_SIZE       16384u /* per bulk IN read, as ipp-usb reads: a multiple of any MPS */
+#define EU_IN_SIZE        16384u /* per bulk IN read, as ipp-usb reads: a multiple of any MPS */
 #define EU_CANCEL_WAIT_MS 2000u
 
-#define USB_CLASS_PRINTER     7u
-#define USB_SUBCLASS_PRINTER  1u
-#define USB_PROTOCOL_IPP_USB  4u
+#define USB_CLASS_PRINTER    7u
+#define USB_SUBCLASS_PRINTER 1u
+#define USB_PROTOCOL_IPP_USB 4u
 
 typedef struct eu_pipe {
     struct drv_escl_usb *u;
     drv_ippusb_iface d;
     int claimed;
     struct libusb_transfer *t;
-    int pending;   /* t submitted, its callback not run yet */
-    int completed; /* its callback ran; the result is not taken yet */
+    int pending;     /* t submitted, its callback not run yet */
+    int completed;   /* its callback ran; the result is not taken yet */
     size_t off, len; /* bytes of buf not handed out yet */
     uint8_t buf[EU_IN_SIZE];
 } eu_pipe;
@@ -89,8 +89,7 @@ unsigned drv_ippusb_ifaces(const struct libusb_config_descriptor *cfg, drv_ippus
 
 /* The first configuration with IPP-USB interfaces: its value and the
  * interfaces (0 if none). */
-static unsigned find_config(libusb_device *dev, uint8_t *value, drv_ippusb_iface *out,
-                            unsigned max)
+static unsigned find_config(libusb_device *dev, uint8_t *value, drv_ippusb_iface *out, unsigned max)
 {
     struct libusb_device_descriptor dd;
 
@@ -220,20 +219,20 @@ static int eu_write(void *ctx, unsigned i, const uint8_t *buf, size_t len, unsig
 
     if (len > INT32_MAX)
         return DRV_E_INVALID;
-    rc = libusb_bulk_transfer(u->h, p->d.ep_out, (unsigned char *)buf, (int)len, &done,
-                              timeout_ms);
+    rc = libusb_bulk_transfer(u->h, p->d.ep_out, (unsigned char *)buf, (int)len, &done, timeout_ms);
     if (rc < 0)
         return drv_usb_err(rc);
     return (size_t)done == len ? DRV_OK : DRV_E_IO;
 }
 
-/* Take back a pending read (bounded wait for its callback). */
+/* Take back a pending read (bounded wait for its callback; a transfer
+ * already completing just completes) and drop what it held. */
 static void eu_cancel(drv_escl_usb *u, eu_pipe *p)
 {
-    if (p->pending && libusb_cancel_transfer(p->t) == LIBUSB_SUCCESS)
+    if (p->pending) {
+        libusb_cancel_transfer(p->t);
         eu_events(u, &p->completed, EU_CANCEL_WAIT_MS);
-    else if (p->pending)
-        eu_events(u, &p->completed, EU_CANCEL_WAIT_MS); /* completing already */
+    }
     p->completed = 0;
     p->off = p->len = 0;
 }

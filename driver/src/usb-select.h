@@ -54,9 +54,8 @@ typedef struct drv_usb_found {
  * DRV_E_NODEV (none), DRV_E_URI (several: the message lists them),
  * DRV_E_CONNECT (cannot list, or no permission to open), or the libusb
  * error translated. */
-int drv_usb_find(libusb_context *ctx, const drv_usb_sel *sel, drv_usb_accept_fn accept,
-                 void *actx, const char *what_filter, drv_usb_found *out, char *errbuf,
-                 size_t errlen);
+int drv_usb_find(libusb_context *ctx, const drv_usb_sel *sel, drv_usb_accept_fn accept, void *actx,
+                 const char *what_filter, drv_usb_found *out, char *errbuf, size_t errlen);
 
 /* libusb's error codes as DRV_E_* (the one place they are translated). */
 int drv_usb_err(int libusb_rc);

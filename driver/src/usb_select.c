@@ -118,9 +118,8 @@ static void usb_serial(libusb_device *dev, const struct libusb_device_descriptor
     libusb_close(h);
 }
 
-int drv_usb_find(libusb_context *ctx, const drv_usb_sel *sel, drv_usb_accept_fn accept,
-                 void *actx, const char *what_filter, drv_usb_found *out, char *errbuf,
-                 size_t errlen)
+int drv_usb_find(libusb_context *ctx, const drv_usb_sel *sel, drv_usb_accept_fn accept, void *actx,
+                 const char *what_filter, drv_usb_found *out, char *errbuf, size_t errlen)
 {
     libusb_device **list = NULL, *found[MAX_CANDIDATES];
     char serials[MAX_CANDIDATES][128], what[256];
@@ -182,8 +181,8 @@ int drv_usb_find(libusb_context *ctx, const drv_usb_sel *sel, drv_usb_accept_fn 
                                     libusb_get_device_address(found[k]),
                                     serials[k][0] ? serials[k] : "none");
         if (off < errlen)
-            snprintf(errbuf + off, errlen - off, "; name one with %s:BUS.DEV or %s:VID:PID,serial=S",
-                     sel->scheme, sel->scheme);
+            snprintf(errbuf + off, errlen - off,
+                     "; name one with %s:BUS.DEV or %s:VID:PID,serial=S", sel->scheme, sel->scheme);
         libusb_free_device_list(list, 1);
         return DRV_E_URI;
     }
@@ -191,8 +190,8 @@ int drv_usb_find(libusb_context *ctx, const drv_usb_sel *sel, drv_usb_accept_fn 
     out->addr = libusb_get_device_address(found[0]);
     rc = libusb_open(found[0], &out->h);
     if (rc < 0) {
-        drv_errf(errbuf, errlen, "cannot open USB device %s (bus %u device %u): %s", what,
-                 out->bus, out->addr, libusb_strerror(rc));
+        drv_errf(errbuf, errlen, "cannot open USB device %s (bus %u device %u): %s", what, out->bus,
+                 out->addr, libusb_strerror(rc));
         libusb_free_device_list(list, 1);
         out->h = NULL;
         return rc == LIBUSB_ERROR_ACCESS ? DRV_E_CONNECT : drv_usb_err(rc);

@@ -34,9 +34,9 @@ START_TEST(selector_forms)
     ck_assert_uint_eq(sel.id.pid, 0x0006);
     ck_assert_ptr_null(sel.serial);
 
-    ck_assert_int_eq(
-        drv_usb_sel_parse("escl+usb", "1209:00aB,serial=SCANEMU-ESCL1", &any, &sel, err, sizeof(err)),
-        DRV_OK);
+    ck_assert_int_eq(drv_usb_sel_parse("escl+usb", "1209:00aB,serial=SCANEMU-ESCL1", &any, &sel,
+                                       err, sizeof(err)),
+                     DRV_OK);
     ck_assert_uint_eq(sel.id.pid, 0x00ab);
     ck_assert_str_eq(sel.serial, "SCANEMU-ESCL1");
 
@@ -53,8 +53,8 @@ START_TEST(selector_forms)
 END_TEST
 
 static const char *const bad_selectors[] = {
-    "12:34", "1209:0006,", "1209:0006,foo=1", "serial=", "0.1", "1.0", "1.128", "1.2.3",
-    "256.1", "1209:00061", "x209:0006", "1.", ".1",
+    "12:34", "1209:0006,", "1209:0006,foo=1", "serial=",   "0.1", "1.0", "1.128",
+    "1.2.3", "256.1",      "1209:00061",      "x209:0006", "1.",  ".1",
 };
 
 START_TEST(selector_refused)
@@ -139,10 +139,12 @@ START_TEST(ippusb_interface_walk)
     struct libusb_endpoint_descriptor e3[] = {ep(0x86, 3, 8), ep(0x07, 2, 64), ep(0x87, 2, 64)};
     struct libusb_endpoint_descriptor e4[] = {ep(0x08, 2, 512), ep(0x88, 2, 512)};
     struct libusb_interface_descriptor a0[] = {alt(0, 0, 255, 0, 0, e0, 3)};
-    struct libusb_interface_descriptor a1[] = {alt(1, 0, 7, 1, 2, e1a, 2), alt(1, 1, 7, 1, 4, e1b, 2)};
+    struct libusb_interface_descriptor a1[] = {alt(1, 0, 7, 1, 2, e1a, 2),
+                                               alt(1, 1, 7, 1, 4, e1b, 2)};
     struct libusb_interface_descriptor a2[] = {alt(2, 0, 7, 1, 4, e2, 1)};
     struct libusb_interface_descriptor a3[] = {alt(3, 0, 7, 1, 4, e3, 3)};
-    struct libusb_interface_descriptor a4[] = {alt(4, 0, 7, 1, 4, e4, 2), alt(4, 1, 7, 1, 4, e1a, 2)};
+    struct libusb_interface_descriptor a4[] = {alt(4, 0, 7, 1, 4, e4, 2),
+                                               alt(4, 1, 7, 1, 4, e1a, 2)};
     struct libusb_interface itf[] = {{a0, 1}, {a1, 2}, {a2, 1}, {a3, 1}, {a4, 2}};
     struct libusb_config_descriptor cfg;
     drv_ippusb_iface out[DRV_IPPUSB_MAX];
@@ -317,8 +319,9 @@ static uint8_t *response(size_t n, size_t chunk, size_t *len)
 
     ck_assert_ptr_nonnull(r);
     if (chunk == 0) {
-        p += sprintf((char *)p, "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
-                                "Content-Length: %zu\r\n\r\n",
+        p += sprintf((char *)p,
+                     "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
+                     "Content-Length: %zu\r\n\r\n",
                      n);
         for (size_t i = 0; i < n; i++)
             *p++ = (uint8_t)(i * 7u + 3u);
@@ -360,7 +363,8 @@ static const struct {
 } patterns[] = {{pat_1, 1}, {pat_511, 1}, {pat_512_zlp, 2}, {pat_16k, 1}, {pat_mixed, 11}};
 static const struct {
     size_t body, chunk;
-} bodies[] = {{0, 0}, {1, 0}, {512, 0}, {4096 - 67, 0}, {70000, 0}, {70000, 511}, {1, 1}, {3000, 1000}};
+} bodies[] = {{0, 0},     {1, 0},       {512, 0}, {4096 - 67, 0},
+              {70000, 0}, {70000, 511}, {1, 1},   {3000, 1000}};
 
 /* Every response shape in every packet pattern, two exchanges in a row on
  * the same interface: the framing alone ends each, and the second is not
@@ -381,8 +385,8 @@ START_TEST(odd_packets)
     script(&dev.itf[0], rsp, len);
     cli.max_body = 1u << 20;
     for (int k = 0; k < 2; k++) {
-        ck_assert_int_eq(drv_http_exchange(&cli, "GET", "/eSCL/ScanJobs/1/NextDocument", NULL,
-                                           NULL, 0, &r, NULL, NULL),
+        ck_assert_int_eq(drv_http_exchange(&cli, "GET", "/eSCL/ScanJobs/1/NextDocument", NULL, NULL,
+                                           0, &r, NULL, NULL),
                          DRV_OK);
         check_body(&r, bodies[bi].body);
         ck_assert_str_eq(r.content_type, "image/png");
@@ -394,7 +398,8 @@ START_TEST(odd_packets)
     /* Persistent: no Connection: close; Host localhost. */
     ck_assert_ptr_null(strstr(dev.itf[0].last_req, "Connection:"));
     ck_assert_ptr_nonnull(strstr(dev.itf[0].last_req, "\r\nHost: localhost\r\n"));
-    ck_assert_ptr_nonnull(strstr(dev.itf[0].last_req, "GET /eSCL/ScanJobs/1/NextDocument HTTP/1.1"));
+    ck_assert_ptr_nonnull(
+        strstr(dev.itf[0].last_req, "GET /eSCL/ScanJobs/1/NextDocument HTTP/1.1"));
     free(rsp);
 }
 END_TEST
@@ -454,9 +459,9 @@ START_TEST(silent_device_times_out)
 
     client_setup();
     cli.timeout_ms = 300;
-    ck_assert_int_eq(drv_http_exchange(&cli, "GET", "/eSCL/ScannerStatus", NULL, NULL, 0, &r, NULL,
-                                       NULL),
-                     DRV_E_TIMEOUT);
+    ck_assert_int_eq(
+        drv_http_exchange(&cli, "GET", "/eSCL/ScannerStatus", NULL, NULL, 0, &r, NULL, NULL),
+        DRV_E_TIMEOUT);
     ms = (drv_now_ns() - t0) / 1000000u;
     ck_assert_uint_ge(ms, 290);
     ck_assert_uint_lt(ms, 1500);
@@ -512,8 +517,8 @@ START_TEST(unplug_mid_body)
     dev.itf[1].fail_after = 1; /* the whole device is gone */
     dev.itf[1].sent = 1;
     sunk = 0;
-    ck_assert_int_eq(drv_http_exchange(&cli, "GET", "/eSCL/ScanJobs/1/NextDocument", NULL, NULL,
-                                       0, &r, count_sink, NULL),
+    ck_assert_int_eq(drv_http_exchange(&cli, "GET", "/eSCL/ScanJobs/1/NextDocument", NULL, NULL, 0,
+                                       &r, count_sink, NULL),
                      DRV_E_DISCONNECTED);
     ck_assert_int_eq(r.status, 200);
     ck_assert_uint_gt(sunk, 30000);
@@ -522,9 +527,9 @@ START_TEST(unplug_mid_body)
     drv_http_reply_free(&r);
     /* interface 0 is dirty and cannot be reset; interface 1 is taken, and
      * its reads fail */
-    ck_assert_int_eq(drv_http_exchange(&cli, "GET", "/eSCL/ScannerStatus", NULL, NULL, 0, &r, NULL,
-                                       NULL),
-                     DRV_E_DISCONNECTED);
+    ck_assert_int_eq(
+        drv_http_exchange(&cli, "GET", "/eSCL/ScannerStatus", NULL, NULL, 0, &r, NULL, NULL),
+        DRV_E_DISCONNECTED);
     drv_http_reply_free(&r);
     free(rsp);
 }
@@ -585,9 +590,9 @@ static Suite *suite(void)
                         (int)(sizeof(bad_selectors) / sizeof(bad_selectors[0])));
     tcase_add_test(t, selector_libusb_default);
     tcase_add_test(t, ippusb_interface_walk);
-    tcase_add_loop_test(t, odd_packets, 0,
-                        (int)((sizeof(patterns) / sizeof(patterns[0])) *
-                              (sizeof(bodies) / sizeof(bodies[0]))));
+    tcase_add_loop_test(
+        t, odd_packets, 0,
+        (int)((sizeof(patterns) / sizeof(patterns[0])) * (sizeof(bodies) / sizeof(bodies[0]))));
     tcase_add_test(t, post_body);
     tcase_add_test(t, trailing_bytes_reset);
     tcase_add_test(t, silent_device_times_out);
