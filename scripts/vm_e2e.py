@@ -184,6 +184,8 @@ class Full:
                                      "--source ADF --mode Gray --resolution 75")
         self.wusb_args = shlex.split(env("VM_E2E_WUSB_ARGS") or
                                      "-v --pages 3 --source adf --mode gray --dpi 75")
+        self.wusb_d_args = shlex.split(env("VM_E2E_WUSB_DETACH_ARGS") or
+                                       "-v --pages 40 --source adf --mode gray --dpi 75")
         self.refs = {}
         self.info = {"modules": modules, "host_logs": [os.path.join(work, "ref", "*.log"),
                                                        os.path.join(work, "emu-*.log")]}
@@ -328,12 +330,20 @@ class Full:
             self.refs[f"wusb-{case}"] = host.host_wiascan(
                 self.wiascan, self.work, f"wusb-{case}",
                 f"escl+http://127.0.0.1:{eport}{path}/eSCL", self.wusb_args)
+        # The unplugged job's pages: the same device's first 10, whole.
+        args = list(self.wusb_d_args)
+        args[args.index("--pages") + 1] = "10"
+        self.refs["wusb-detach"] = host.host_wiascan(
+            self.wiascan, self.work, "wusb-detach",
+            f"escl+http://127.0.0.1:{eport}{checks.WUSB_ESCL_PATH['detach']}/eSCL", args)
 
     def wusb_conf(self, st):
         """The guest's part of the escl+usb scans: tiffsplit, and the conf."""
         st.install_elf(shutil.which("tiffsplit"), "/usr/bin/tiffsplit")
+        port = self.emus.start("wusbd", *self.emu_ippd)
         return {"WUSB_CASES": " ".join(checks.WUSB_CASES),
-                "WUSB_ARGS": " ".join(self.wusb_args)}
+                "WUSB_ARGS": " ".join(self.wusb_args),
+                "WUSB_D_PORT": port, "WUSB_D_ARGS": " ".join(self.wusb_d_args)}
 
     def stage(self):
         ports = {name: self.emus.start(name, *args) for name, args in [

@@ -123,7 +123,12 @@ wusb_scan() {
   r=$?
   echo "E2E-TIME name=$1 start=$t0 end=$(cut -d' ' -f1 /proc/uptime)"
   report "$1" "$r" "/tmp/$1.tiff" "/tmp/$1.log"
-  # Each page as its own file (tiffsplit), digested: the host compares pages.
+  wusb_pages "$1"
+}
+
+# wusb_pages NAME: each page of /tmp/NAME.tiff as its own file (tiffsplit),
+# digested: the host compares pages.
+wusb_pages() {
   rm -rf "/tmp/$1.split"
   mkdir -p "/tmp/$1.split"
   sums=""
@@ -221,5 +226,43 @@ if [ -n "${IPP_D_PORT:-}" ]; then
   else
     echo "E2E-ESCL name=detach rc=255 pages=0 sha256=none (attach or ipp-usb failed)"
     ipp_stop detach
+  fi
+fi
+
+# wiascan escl+usb while usbip detach unplugs the device in the middle of
+# its ADF job (its own scanemu, profile timing, 50 sheets).
+if [ -n "${WUSB_D_PORT:-}" ]; then
+  echo "E2E-STEP wusb-detach"
+  n=wusb-detach
+  if attach "$WUSB_D_PORT" 1-1 && wait_enum "$IPP_D_VIDPID"; then
+    rm -f "/tmp/$n.tiff"
+    echo "E2E-RUN-SCAN name=$n: wiascan --transport escl+usb:$IPP_D_VIDPID $WUSB_D_ARGS -o /tmp/$n.tiff"
+    # shellcheck disable=SC2086
+    timeout "$SCAN_TIMEOUT" wiascan --transport "escl+usb:$IPP_D_VIDPID" $WUSB_D_ARGS \
+      -o "/tmp/$n.tiff" >"/tmp/$n.log" 2>&1 &
+    spid=$!
+    # Detach once page 1 is in the TIFF.
+    i=0
+    seen=0
+    while [ "$i" -lt 1200 ]; do
+      if grep -q 'page 1 written' "/tmp/$n.log" 2>/dev/null; then
+        seen=1
+        break
+      fi
+      kill -0 "$spid" 2>/dev/null || break
+      usleep 50000
+      i=$((i + 1))
+    done
+    echo "E2E-WUSB-DETACH-POINT page1_seen=$seen waited_ms=$((i * 50)) still_running=$(kill -0 "$spid" 2>/dev/null && echo 1 || echo 0)"
+    t0="$(cut -d' ' -f1 /proc/uptime)"
+    detach "$WUSB_D_PORT" 1-1
+    wait "$spid"
+    r=$?
+    echo "E2E-TIME name=$n start=$t0 end=$(cut -d' ' -f1 /proc/uptime)"
+    report "$n" "$r" "/tmp/$n.tiff" "/tmp/$n.log"
+    wusb_pages "$n"
+    wait_gone "$IPP_D_VIDPID"
+  else
+    echo "E2E-SCAN name=$n rc=255 pages=0 tiff_valid=0 sha256=none (attach failed)"
   fi
 fi

@@ -344,7 +344,7 @@ def ipp_detach_log(c):
 # ipp-usb starts, and where each device is on --escl-listen for the host's
 # escl+http reference. The first case is scanned by BUS.DEV too.
 WUSB_CASES = ["escl", "jam3"]
-WUSB_ESCL_PATH = {"escl": "", "jam3": "/1-3"}
+WUSB_ESCL_PATH = {"escl": "", "jam3": "/1-3", "detach": "/1-4"}
 
 
 def _wusb_pages(c, name):
@@ -398,6 +398,33 @@ def wusb_jam_pages(c):
                f"guest {g} / clean {clean}")
 
 
+def wusb_detach_point(c):
+    dp = (markers(c.console, "E2E-WUSB-DETACH-POINT") or [""])[-1]
+    return _ok("page1_seen=1" in dp and "still_running=1" in dp,
+               f"wusb detach: usbip detach while wiascan escl+usb ran, after page 1 ({dp})")
+
+
+def wusb_detach_status(c):
+    d = last_marker(c.console, "E2E-SCAN", "wusb-detach")
+    out = "\n".join(prefixed(c.console, "E2E-OUT wusb-detach | "))
+    st = STATUS_RE.findall(out)
+    return _ok(st and st[-1] == "WIA_ERROR_DEVICE_COMMUNICATION" and
+               field("rc", d) not in ("", "0", "124", "143"),
+               "wusb detach: wiascan escl+usb ended on its own with "
+               f"WIA_ERROR_DEVICE_COMMUNICATION (rc {field('rc', d)}, "
+               f"{st[-1] if st else 'no status'})")
+
+
+def wusb_detach_pages(c):
+    d = last_marker(c.console, "E2E-SCAN", "wusb-detach")
+    n = int(field("pages", d) or 0)
+    g = _wusb_pages(c, "wusb-detach")
+    ref = c.refs.get("wusb-detach", {}).get("page_sha", "")
+    return _ok(field("tiff_valid", d) == "1" and n >= 1 and g == _first(ref, n),
+               f"wusb detach: the TIFF is valid (tiffinfo) and its {n} completed page(s) are the "
+               "same device's first pages over escl+http", f"guest {g} / host {ref}")
+
+
 def _wusb_registry():
     first = WUSB_CASES[0]
     return [("ippusb.wiascan.reference", wusb_ref),
@@ -405,7 +432,10 @@ def _wusb_registry():
             ("ippusb.wiascan.busdev", wusb_compare(f"wusb-{first}-bd", f"wusb-{first}", "BUS.DEV")),
             ("ippusb.wiascan.jam3.reference", wusb_jam_ref),
             ("ippusb.wiascan.jam3.scan", wusb_compare("wusb-jam3", "wusb-jam3", "VID:PID, a jam")),
-            ("ippusb.wiascan.jam3.pages", wusb_jam_pages)]
+            ("ippusb.wiascan.jam3.pages", wusb_jam_pages),
+            ("ippusb.wiascan.detach.point", wusb_detach_point),
+            ("ippusb.wiascan.detach.status", wusb_detach_status),
+            ("ippusb.wiascan.detach.pages", wusb_detach_pages)]
 
 
 # ---- the end ------------------------------------------------------------------------------
