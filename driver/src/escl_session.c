@@ -671,10 +671,16 @@ static void page_broke(escl_job *e, int rc)
     drv_session *s = e->s;
     proto_escl_status_info st;
     const proto_escl_job_info *ji;
-    char what[64];
+    char what[64], why[sizeof(e->http.err)];
+    int have_status;
 
     snprintf(what, sizeof(what), "page %u", s->page_no + 1);
-    if (rc != DRV_E_CANCELLED && rc != DRV_E_NOMEM && read_status(e, &st, SHORT_TIMEOUT_MS)) {
+    /* The page's own error is the one to report, not the status read's. */
+    memcpy(why, e->http.err, sizeof(why));
+    have_status =
+        rc != DRV_E_CANCELLED && rc != DRV_E_NOMEM && read_status(e, &st, SHORT_TIMEOUT_MS);
+    memcpy(e->http.err, why, sizeof(why));
+    if (have_status) {
         int32_t hr = adf_fault(st.adf_state, s->pages_in);
 
         ji = proto_escl_status_job(&st, e->path);
