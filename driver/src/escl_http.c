@@ -199,7 +199,7 @@ int drv_http_exchange(drv_http_client *c, const char *method, const char *path,
             char why[sizeof(c->err)];
 
             memcpy(why, c->err, sizeof(why));
-            snprintf(c->err, sizeof(c->err), "%.20s %.60s: %.80s after %llu body bytes", method,
+            snprintf(c->err, sizeof(c->err), "%.10s %.90s: %.50s after %llu body bytes", method,
                      path, why, (unsigned long long)proto_http_resp_body_bytes(rp));
             goto out;
         }

@@ -158,6 +158,13 @@ wusb_case() {
   fi
 }
 
+# wusb_busy NAME VIDPID: while ipp-usb holds the interfaces, escl+usb must
+# say so (WIA_ERROR_BUSY) and leave ipp-usb's scan alone (first case only).
+wusb_busy() {
+  [ "$1" = "${WUSB_CASES%% *}" ] || return 0
+  wusb_scan wusb-busy ":$2"
+}
+
 # ippusb_case NAME BUSID VIDPID [native]: attach, (wiascan through the
 # vendor interface,) (wiascan escl+usb,) ipp-usb, scanimage, stop, detach.
 ippusb_case() {
@@ -176,6 +183,7 @@ ippusb_case() {
   fi
   wusb_case "$1" "$3"
   if ipp_start "$1"; then
+    wusb_busy "$1" "$3"
     escl_scan "$1"
   else
     echo "E2E-ESCL name=$1 rc=255 pages=0 sha256=none (ipp-usb did not serve the device)"

@@ -425,6 +425,16 @@ def wusb_detach_pages(c):
                "same device's first pages over escl+http", f"guest {g} / host {ref}")
 
 
+def wusb_busy(c):
+    d = last_marker(c.console, "E2E-SCAN", "wusb-busy")
+    out = "\n".join(prefixed(c.console, "E2E-OUT wusb-busy | "))
+    st = STATUS_RE.findall(out)
+    return _ok(d and field("pages", d) == "0" and st and st[-1] == "WIA_ERROR_BUSY" and
+               "stop ipp-usb first" in out,
+               "wusb busy: escl+usb while ipp-usb holds the interfaces ends WIA_ERROR_BUSY, "
+               f"naming ipp-usb (rc {field('rc', d)}, {st[-1] if st else 'no status'})", out)
+
+
 def _wusb_registry():
     first = WUSB_CASES[0]
     return [("ippusb.wiascan.reference", wusb_ref),
@@ -433,6 +443,7 @@ def _wusb_registry():
             ("ippusb.wiascan.jam3.reference", wusb_jam_ref),
             ("ippusb.wiascan.jam3.scan", wusb_compare("wusb-jam3", "wusb-jam3", "VID:PID, a jam")),
             ("ippusb.wiascan.jam3.pages", wusb_jam_pages),
+            ("ippusb.wiascan.busy", wusb_busy),
             ("ippusb.wiascan.detach.point", wusb_detach_point),
             ("ippusb.wiascan.detach.status", wusb_detach_status),
             ("ippusb.wiascan.detach.pages", wusb_detach_pages)]
