@@ -199,6 +199,13 @@ typedef struct drv_escl_usb drv_escl_usb;
  * with one line in err. */
 int drv_escl_usb_open(const char *rest, drv_escl_usb **out, drv_device_info *info, char *err,
                       size_t errlen);
+/* For the eSCL session: open the device "escl+usb[:SELECTOR]" (uri whole)
+ * names and point http (target tgt) at its IPP-USB stream, s->res->device
+ * filled. 0 on failure, recorded in s with the HRESULT the native
+ * transports' open failures map to. */
+struct drv_session;
+int drv_escl_usb_connect(struct drv_session *s, const char *uri, drv_http_target *tgt,
+                         drv_http_client *http, drv_escl_usb **out);
 /* The stream state for drv_http_ippusb_stream; valid until close. */
 drv_ippusb *drv_escl_usb_stream(drv_escl_usb *u);
 /* Cancel what is pending, release the interfaces, close. NULL is fine. */

@@ -793,58 +793,6 @@ out_fail:
 
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 
-/* The HRESULT of a device that could not be opened (as the native
- * transports' open failures map). */
-static int32_t open_hr(int rc)
-{
-    switch (rc) {
-    case DRV_E_CONNECT:
-    case DRV_E_NODEV:
-    case DRV_E_WRONG_DEVICE:
-        return DRV_HR_OFFLINE;
-    case DRV_E_URI:
-        return DRV_HR_E_INVALIDARG;
-    case DRV_E_BUSY:
-        return DRV_HR_BUSY;
-    case DRV_E_NOMEM:
-        return DRV_HR_E_OUTOFMEMORY;
-    default:
-        return DRV_HR_DEVICE_COMMUNICATION;
-    }
-}
-
-/* escl+usb[:SELECTOR]: the device's IPP-USB interfaces carry the HTTP. */
-static int open_usb(escl_job *e, const char *uri)
-{
-    drv_session *s = e->s;
-    char err[512];
-    int rc;
-
-    if (uri[8] != '\0' && uri[8] != ':') {
-        drv_sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_URI,
-                      "unknown eSCL transport '%s' (expected escl+usb[:VID:PID | :BUS.DEV]"
-                      "[,serial=S])",
-                      uri);
-        return 0;
-    }
-    err[0] = '\0';
-    rc = drv_escl_usb_open(uri[8] ? uri + 9 : "", &e->usb, &s->res->device, err, sizeof(err));
-    if (rc != DRV_OK) {
-        drv_sess_fail(s, open_hr(rc), rc, "%s", err[0] ? err : drv_strerror(rc));
-        return 0;
-    }
-    /* ipp-usb's clients reach a device as http://localhost/eSCL, and some
-     * devices want exactly that Host. */
-    snprintf(e->tgt.host, sizeof(e->tgt.host), "localhost");
-    snprintf(e->tgt.hostport, sizeof(e->tgt.hostport), "localhost");
-    snprintf(e->tgt.base, sizeof(e->tgt.base), "/eSCL");
-    e->http.stream = &drv_http_ippusb_stream;
-    e->http.stream_ctx = drv_escl_usb_stream(e->usb);
-    drv_sess_log(s, "device %04x:%04x at %s", s->res->device.vid, s->res->device.pid,
-                 s->res->device.where);
-    return 1;
-}
-
 void drv_escl_scan(drv_session *s, const char *uri)
 {
     escl_job *e;
@@ -870,7 +818,7 @@ void drv_escl_scan(drv_session *s, const char *uri)
     e->http.timeout_ms = s->o->timeout_ms;
     e->http.cancel = s->o->cancel;
     if (strncmp(uri, "escl+usb", 8) == 0) {
-        if (!open_usb(e, uri))
+        if (!drv_escl_usb_connect(s, uri, &e->tgt, &e->http, &e->usb))
             goto out_free;
     } else {
         rc = drv_http_target_parse(uri + 12, &e->tgt, err, sizeof(err));

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "drv-internal.h"
+#include "drv-session.h"
 #include "escl-client.h"
 #include "usb-select.h"
 
@@ -390,4 +391,56 @@ int drv_escl_usb_open(const char *rest, drv_escl_usb **out, drv_device_info *inf
 out_close:
     drv_escl_usb_close(u);
     return rc;
+}
+
+/* ---- the session's entry -------------------------------------------------------------------- */
+
+/* The HRESULT of a device that could not be opened. */
+static int32_t open_hr(int rc)
+{
+    switch (rc) {
+    case DRV_E_CONNECT:
+    case DRV_E_NODEV:
+    case DRV_E_WRONG_DEVICE:
+        return DRV_HR_OFFLINE;
+    case DRV_E_URI:
+        return DRV_HR_E_INVALIDARG;
+    case DRV_E_BUSY:
+        return DRV_HR_BUSY;
+    case DRV_E_NOMEM:
+        return DRV_HR_E_OUTOFMEMORY;
+    default:
+        return DRV_HR_DEVICE_COMMUNICATION;
+    }
+}
+
+int drv_escl_usb_connect(drv_session *s, const char *uri, drv_http_target *tgt,
+                         drv_http_client *http, drv_escl_usb **out)
+{
+    char err[512];
+    int rc;
+
+    if (strncmp(uri, "escl+usb", 8) != 0 || (uri[8] != '\0' && uri[8] != ':')) {
+        drv_sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_URI,
+                      "unknown eSCL transport '%s' (expected escl+usb[:VID:PID | :BUS.DEV]"
+                      "[,serial=S])",
+                      uri);
+        return 0;
+    }
+    err[0] = '\0';
+    rc = drv_escl_usb_open(uri[8] ? uri + 9 : "", out, &s->res->device, err, sizeof(err));
+    if (rc != DRV_OK) {
+        drv_sess_fail(s, open_hr(rc), rc, "%s", err[0] ? err : drv_strerror(rc));
+        return 0;
+    }
+    /* ipp-usb's clients reach a device as http://localhost/eSCL, and some
+     * devices want exactly that Host. */
+    snprintf(tgt->host, sizeof(tgt->host), "localhost");
+    snprintf(tgt->hostport, sizeof(tgt->hostport), "localhost");
+    snprintf(tgt->base, sizeof(tgt->base), "/eSCL");
+    http->stream = &drv_http_ippusb_stream;
+    http->stream_ctx = drv_escl_usb_stream(*out);
+    drv_sess_log(s, "device %04x:%04x at %s", s->res->device.vid, s->res->device.pid,
+                 s->res->device.where);
+    return 1;
 }
