@@ -341,7 +341,11 @@ class Full:
         """The guest's part of the escl+usb scans: tiffsplit, and the conf."""
         st.install_elf(shutil.which("tiffsplit"), "/usr/bin/tiffsplit")
         port = self.emus.start("wusbd", *self.emu_ippd)
-        return {"WUSB_CASES": " ".join(checks.WUSB_CASES),
+        serial = re.search(r"^\s*serial:\s*\"?([^\"#\s]+)",
+                           open(self.profile("airscan-usb")).read(), re.M)
+        self.info["wusb_serial"] = serial.group(1) if serial else "?"
+        return {"WUSB_CASES": " ".join(checks.WUSB_CASES), "WUSB_SERIAL": self.info["wusb_serial"],
+                "WUSB_VIDPID": checks.ESCL_VIDPID,
                 "WUSB_ARGS": " ".join(self.wusb_args),
                 "WUSB_D_PORT": port, "WUSB_D_ARGS": " ".join(self.wusb_d_args)}
 

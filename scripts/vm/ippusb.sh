@@ -149,6 +149,8 @@ wusb_case() {
   esac
   wusb_scan "wusb-$1" ":$2"
   if [ "$1" = "${WUSB_CASES%% *}" ]; then
+    # no selector: the one device with IPP-USB interfaces
+    wusb_scan "wusb-$1-any" ""
     d="$(usb_dev "$2")"
     if [ -n "$d" ]; then
       wusb_scan "wusb-$1-bd" ":$(cat "$d/busnum").$(cat "$d/devnum")"
@@ -198,6 +200,47 @@ for c in $IPP_CASES; do
   eval "busid=\$IPP_BUSID_$c vp=\$IPP_VIDPID_$c mode=\${IPP_MODE_$c:-}"
   ippusb_case "$c" "$busid" "$vp" "$mode"
 done
+
+# escl+usb with two IPP-USB devices of one profile attached (1-1, 1-3):
+# without a selector it must refuse and list both; serial=S picks one.
+# wusb_wait_n VID:PID N: bounded (30 s) until N such devices are configured
+# and have their device nodes.
+wusb_wait_n() {
+  i=0
+  while [ "$i" -lt 300 ]; do
+    k=0
+    for d in /sys/bus/usb/devices/*; do
+      [ -f "$d/idVendor" ] || continue
+      [ "$(cat "$d/idVendor"):$(cat "$d/idProduct")" = "$1" ] || continue
+      [ "$(cat "$d/bConfigurationValue" 2>/dev/null)" = 1 ] || continue
+      [ -c "$(printf '/dev/bus/usb/%03d/%03d' "$(cat "$d/busnum")" "$(cat "$d/devnum")")" ] &&
+        k=$((k + 1))
+    done
+    if [ "$k" = "$2" ]; then
+      echo "E2E-WUSB-TWO rc=0 n=$k"
+      return 0
+    fi
+    usleep 100000
+    i=$((i + 1))
+  done
+  echo "E2E-WUSB-TWO rc=1 n=$k"
+  fail
+  return 1
+}
+
+if [ -n "${WUSB_CASES:-}" ]; then
+  echo "E2E-STEP wusb-two"
+  if attach "$IPP_PORT" 1-1 && attach "$IPP_PORT" 1-3 && wusb_wait_n "$WUSB_VIDPID" 2; then
+    wusb_scan wusb-ambiguous ""
+    wusb_scan wusb-serial ":$WUSB_VIDPID,serial=$WUSB_SERIAL"
+  else
+    echo "E2E-SCAN name=wusb-ambiguous rc=255 pages=0 tiff_valid=0 sha256=none (attach failed)"
+  fi
+  for b in 1-1 1-3; do
+    [ -n "$(vhci_port "$IPP_PORT" "$b")" ] && detach "$IPP_PORT" "$b"
+  done
+  wait_gone "$WUSB_VIDPID"
+fi
 
 # usbip detach in the middle of an ADF job that ipp-usb is carrying.
 if [ -n "${IPP_D_PORT:-}" ]; then

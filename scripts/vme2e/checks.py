@@ -435,6 +435,15 @@ def wusb_busy(c):
                f"naming ipp-usb (rc {field('rc', d)}, {st[-1] if st else 'no status'})", out)
 
 
+def wusb_ambiguous(c):
+    d = last_marker(c.console, "E2E-SCAN", "wusb-ambiguous")
+    out = "\n".join(prefixed(c.console, "E2E-OUT wusb-ambiguous | "))
+    cands = re.findall(r"escl\+usb:[0-9]+\.[0-9]+ \(serial [^)]+\)", out)
+    return _ok(field("rc", d) == "2" and len(cands) == 2 and "name one with escl+usb:BUS.DEV" in out,
+               "wusb two devices: escl+usb without a selector refuses (exit 2) and lists both "
+               f"({'; '.join(cands) or 'none listed'})", out)
+
+
 def _wusb_registry():
     first = WUSB_CASES[0]
     return [("ippusb.wiascan.reference", wusb_ref),
@@ -443,6 +452,11 @@ def _wusb_registry():
             ("ippusb.wiascan.jam3.reference", wusb_jam_ref),
             ("ippusb.wiascan.jam3.scan", wusb_compare("wusb-jam3", "wusb-jam3", "VID:PID, a jam")),
             ("ippusb.wiascan.jam3.pages", wusb_jam_pages),
+            ("ippusb.wiascan.any", wusb_compare(f"wusb-{first}-any", f"wusb-{first}",
+                                                "no selector")),
+            ("ippusb.wiascan.ambiguous", wusb_ambiguous),
+            ("ippusb.wiascan.serial", wusb_compare("wusb-serial", f"wusb-{first}",
+                                                   "VID:PID,serial=S of one of two")),
             ("ippusb.wiascan.busy", wusb_busy),
             ("ippusb.wiascan.detach.point", wusb_detach_point),
             ("ippusb.wiascan.detach.status", wusb_detach_status),
