@@ -89,8 +89,10 @@ typedef struct drv_http_stream_ops {
     int (*send)(drv_http_client *c, void *conn, const uint8_t *buf, size_t len);
     /* At least one byte (DRV_OK, *got > 0), the end of the stream (DRV_OK,
      * *got 0; never on a keep-alive stream), or DRV_E_TIMEOUT (nothing for
-     * c->timeout_ms), DRV_E_CANCELLED, DRV_E_IO, DRV_E_DISCONNECTED. */
-    int (*recv)(drv_http_client *c, void *conn, uint8_t *buf, size_t cap, size_t *got);
+     * c->timeout_ms), DRV_E_CANCELLED, DRV_E_IO, DRV_E_DISCONNECTED. want:
+     * how many bytes the response framing says are still to come (0: it
+     * does not say), a hint for streams without message boundaries. */
+    int (*recv)(drv_http_client *c, void *conn, uint8_t *buf, size_t cap, size_t want, size_t *got);
     /* conn is no longer used by the exchange; clean as above. */
     void (*release)(drv_http_client *c, void *conn, int clean);
 } drv_http_stream_ops;
@@ -141,8 +143,12 @@ typedef struct drv_ippusb_pipe_ops {
      * DRV_OK with *got 0 when nothing came (or a zero-length packet), or
      * the error (DRV_E_DISCONNECTED, DRV_E_STALL, DRV_E_IO). Bytes are never
      * lost between calls: a read still pending when wait_ms ends stays
-     * pending for the next call. */
-    int (*read)(void *ctx, unsigned i, uint8_t *buf, size_t cap, size_t *got, unsigned wait_ms);
+     * pending for the next call. want is what the HTTP framing says is left
+     * (0: unknown): a transfer sized to it, rounded up to whole packets (one
+     * packet when unknown), completes at the response's end even when the
+     * device sends no zero-length packet after a full last packet. */
+    int (*read)(void *ctx, unsigned i, uint8_t *buf, size_t cap, size_t want, size_t *got,
+                unsigned wait_ms);
     /* Start interface i's connection afresh: drop a pending read and what
      * it held, and make the device drop its side (SET_INTERFACE). */
     int (*reset)(void *ctx, unsigned i);

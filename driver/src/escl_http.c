@@ -186,7 +186,12 @@ int drv_http_exchange(drv_http_client *c, const char *method, const char *path,
         size_t got = 0, off = 0;
         int eof = 0;
 
-        rc = st->recv(c, conn, buf, READ_CHUNK, &got);
+        {
+            uint64_t left = proto_http_resp_known_left(rp);
+
+            rc = st->recv(c, conn, buf, READ_CHUNK, left < READ_CHUNK ? (size_t)left : READ_CHUNK,
+                          &got);
+        }
         if (rc == DRV_E_TIMEOUT || rc == DRV_E_CANCELLED || (rc != DRV_OK && !c->err[0])) {
             snprintf(c->err, sizeof(c->err), "%s waiting for the %s of %s %s",
                      rc == DRV_E_TIMEOUT     ? "timed out"

@@ -78,7 +78,8 @@ static int iu_send(drv_http_client *c, void *conn, const uint8_t *buf, size_t le
     return rc;
 }
 
-static int iu_recv(drv_http_client *c, void *conn, uint8_t *buf, size_t cap, size_t *got)
+static int iu_recv(drv_http_client *c, void *conn, uint8_t *buf, size_t cap, size_t want,
+                   size_t *got)
 {
     struct drv_ippusb_conn *k = conn;
     uint64_t deadline = drv_now_ns() + (uint64_t)c->timeout_ms * 1000000u;
@@ -94,7 +95,8 @@ static int iu_recv(drv_http_client *c, void *conn, uint8_t *buf, size_t cap, siz
         if (now >= deadline)
             return DRV_E_TIMEOUT;
         ms = (unsigned)((deadline - now + 999999u) / 1000000u);
-        rc = k->u->pipe->read(k->u->pipe_ctx, k->i, buf, cap, got, ms < SLICE_MS ? ms : SLICE_MS);
+        rc = k->u->pipe->read(k->u->pipe_ctx, k->i, buf, cap, want, got,
+                              ms < SLICE_MS ? ms : SLICE_MS);
         if (rc != DRV_OK) {
             *got = 0;
             snprintf(c->err, sizeof(c->err), "IPP-USB interface %u: %s", k->i, drv_strerror(rc));

@@ -159,10 +159,12 @@ static int tcp_send(drv_http_client *c, void *conn, const uint8_t *p, size_t len
     return DRV_OK;
 }
 
-static int tcp_recv(drv_http_client *c, void *conn, uint8_t *buf, size_t cap, size_t *got)
+static int tcp_recv(drv_http_client *c, void *conn, uint8_t *buf, size_t cap, size_t want,
+                    size_t *got)
 {
     tcp_conn *k = conn;
 
+    (void)want; /* a socket hands out what has arrived */
     *got = 0;
     for (;;) {
         int rc = wait_fd(c, k->fd, POLLIN, deadline_in(c->timeout_ms));

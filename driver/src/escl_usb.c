@@ -173,7 +173,8 @@ static int eu_events(drv_escl_usb *u, int *flag, unsigned ms)
     return DRV_OK;
 }
 
-static int eu_read(void *ctx, unsigned i, uint8_t *out, size_t cap, size_t *got, unsigned wait_ms)
+static int eu_read(void *ctx, unsigned i, uint8_t *out, size_t cap, size_t want, size_t *got,
+                   unsigned wait_ms)
 {
     drv_escl_usb *u = ctx;
     eu_pipe *p = &u->pipe[i];
@@ -181,7 +182,14 @@ static int eu_read(void *ctx, unsigned i, uint8_t *out, size_t cap, size_t *got,
 
     *got = 0;
     if (p->off == p->len && !p->pending && !p->completed) {
-        libusb_fill_bulk_transfer(p->t, u->h, p->d.ep_in, p->buf, (int)EU_IN_SIZE, eu_in_cb, p, 0);
+        /* Whole packets, no more than the framing says is left: the
+         * transfer then ends with the response even without a ZLP. */
+        size_t mps = p->d.in_mps ? p->d.in_mps : 512u;
+        size_t n = want ? (want + mps - 1) / mps * mps : mps;
+
+        if (n > EU_IN_SIZE)
+            n = EU_IN_SIZE;
+        libusb_fill_bulk_transfer(p->t, u->h, p->d.ep_in, p->buf, (int)n, eu_in_cb, p, 0);
         rc = libusb_submit_transfer(p->t);
         if (rc < 0)
             return drv_usb_err(rc);

@@ -172,6 +172,34 @@ START_TEST(ippusb_interface_walk)
 }
 END_TEST
 
+/* The parser's hint for pipe readers: what the framing says is left. */
+START_TEST(framing_hint)
+{
+    proto_http_resp_parser *rp;
+    proto_http_resp_limits lim;
+    const uint8_t *data;
+    size_t used, dlen;
+    static const char cl[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+    static const char ch[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab";
+
+    memset(&lim, 0, sizeof(lim));
+    ck_assert_int_eq(proto_http_resp_parser_new(&lim, &rp), PROTO_OK);
+    ck_assert_uint_eq(proto_http_resp_known_left(rp), 0);
+    for (size_t off = 0; off < sizeof(cl) - 1; off += used)
+        ck_assert_int_ge(proto_http_resp_feed(rp, (const uint8_t *)cl + off, sizeof(cl) - 1 - off,
+                                              &used, &data, &dlen),
+                         0);
+    ck_assert_uint_eq(proto_http_resp_known_left(rp), 7);
+    proto_http_resp_parser_reset(rp);
+    for (size_t off = 0; off < sizeof(ch) - 1; off += used)
+        ck_assert_int_ge(proto_http_resp_feed(rp, (const uint8_t *)ch + off, sizeof(ch) - 1 - off,
+                                              &used, &data, &dlen),
+                         0);
+    ck_assert_uint_eq(proto_http_resp_known_left(rp), 3 + 2); /* "cde" and its CRLF */
+    proto_http_resp_parser_free(rp);
+}
+END_TEST
+
 /* ---- fake bulk pipes ---------------------------------------------------------------------- */
 
 #define FAKE_MAX_RSP 4
@@ -195,6 +223,7 @@ typedef struct fake_if {
     size_t fail_after; /* DRV_E_DISCONNECTED once this many bytes went (0: never) */
     size_t sent;
     unsigned resets, reads, zlps;
+    unsigned hinted; /* reads with a framing hint */
 } fake_if;
 
 typedef struct fake_dev {
@@ -233,7 +262,8 @@ static int fake_write(void *ctx, unsigned i, const uint8_t *buf, size_t len, uns
     return DRV_OK;
 }
 
-static int fake_read(void *ctx, unsigned i, uint8_t *buf, size_t cap, size_t *got, unsigned wait_ms)
+static int fake_read(void *ctx, unsigned i, uint8_t *buf, size_t cap, size_t want, size_t *got,
+                     unsigned wait_ms)
 {
     fake_if *f = &((fake_dev *)ctx)->itf[i];
     size_t n, left;
@@ -250,6 +280,9 @@ static int fake_read(void *ctx, unsigned i, uint8_t *buf, size_t cap, size_t *go
     }
     n = f->npattern ? f->pattern[f->pi++ % f->npattern] : 512;
     left = f->rsp_len[f->cur - 1] - f->off;
+    /* The framing's hint never claims more than the response has left. */
+    ck_assert_uint_le(want, left);
+    f->hinted += want > 0;
     if (n > left)
         n = left;
     if (n > cap)
@@ -394,6 +427,8 @@ START_TEST(odd_packets)
     }
     ck_assert_uint_eq(dev.itf[0].requests, 2);
     ck_assert_uint_eq(dev.itf[1].requests, 0);
+    if (bodies[bi].body > 1 && patterns[pi].p != pat_16k) /* else: one read */
+        ck_assert_uint_gt(dev.itf[0].hinted, 0);
     ck_assert_uint_eq(dev.itf[0].resets, 0);
     /* Persistent: no Connection: close; Host localhost. */
     ck_assert_ptr_null(strstr(dev.itf[0].last_req, "Connection:"));
@@ -590,6 +625,7 @@ static Suite *suite(void)
                         (int)(sizeof(bad_selectors) / sizeof(bad_selectors[0])));
     tcase_add_test(t, selector_libusb_default);
     tcase_add_test(t, ippusb_interface_walk);
+    tcase_add_test(t, framing_hint);
     tcase_add_loop_test(
         t, odd_packets, 0,
         (int)((sizeof(patterns) / sizeof(patterns[0])) * (sizeof(bodies) / sizeof(bodies[0]))));
