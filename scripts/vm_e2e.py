@@ -186,6 +186,10 @@ class Full:
                                     f"-v --pages 5 --mode gray --dpi 100 --seed {self.seed}")
         self.escl_args = shlex.split(env("VM_E2E_ESCL_ARGS") or
                                      "--source ADF --mode Gray --resolution 75")
+        self.wusb_args = shlex.split(env("VM_E2E_WUSB_ARGS") or
+                                     "-v --pages 3 --source adf --mode gray --dpi 75")
+        self.wusb_d_args = shlex.split(env("VM_E2E_WUSB_DETACH_ARGS") or
+                                       "-v --pages 40 --source adf --mode gray --dpi 75")
         self.refs = {}
         self.info = {"modules": modules, "host_logs": [os.path.join(work, "ref", "*.log"),
                                                        os.path.join(work, "emu-*.log")]}
@@ -317,8 +321,40 @@ class Full:
         self.refs["native-mfp"] = host.host_scan(self.wiascan, self.work, "native-mfp", port,
                                                  "1-1", checks.MFP_VIDPID, self.scan_args)
         self.live.references()
+        self.wusb_references()
         for name, r in sorted(self.refs.items()):
             log(f"  ref {host.result_line(r)[:200]}")
+
+    def wusb_references(self):
+        """wiascan's eSCL client here (escl+http through --escl-listen, the
+        IPP-USB scanimage pass's devices, scenarios and seed), for the
+        guest's wiascan escl+usb scans."""
+        need("tiffsplit", "libtiff-tools")
+        log("host reference scans (wiascan escl+http, --escl-listen)")
+        _port, eport = self.emus.start("refwusb", *self.emu_ipp, escl=True)
+        for case in checks.WUSB_CASES:
+            path = checks.WUSB_ESCL_PATH[case]
+            self.refs[f"wusb-{case}"] = host.host_wiascan(
+                self.wiascan, self.work, f"wusb-{case}",
+                f"escl+http://127.0.0.1:{eport}{path}/eSCL", self.wusb_args)
+        # The unplugged job's pages: the same device's first 10, whole.
+        args = list(self.wusb_d_args)
+        args[args.index("--pages") + 1] = "10"
+        self.refs["wusb-detach"] = host.host_wiascan(
+            self.wiascan, self.work, "wusb-detach",
+            f"escl+http://127.0.0.1:{eport}{checks.WUSB_ESCL_PATH['detach']}/eSCL", args)
+
+    def wusb_conf(self, st):
+        """The guest's part of the escl+usb scans: tiffsplit, and the conf."""
+        st.install_elf(shutil.which("tiffsplit"), "/usr/bin/tiffsplit")
+        port = self.emus.start("wusbd", *self.emu_ippd)
+        serial = re.search(r"^\s*serial:\s*\"?([^\"#\s]+)",
+                           open(self.profile("airscan-usb")).read(), re.M)
+        self.info["wusb_serial"] = serial.group(1) if serial else "?"
+        return {"WUSB_CASES": " ".join(checks.WUSB_CASES), "WUSB_SERIAL": self.info["wusb_serial"],
+                "WUSB_VIDPID": checks.ESCL_VIDPID,
+                "WUSB_ARGS": " ".join(self.wusb_args),
+                "WUSB_D_PORT": port, "WUSB_D_ARGS": " ".join(self.wusb_d_args)}
 
     def stage(self):
         ports = {name: self.emus.start(name, *args) for name, args in [
@@ -377,6 +413,7 @@ class Full:
         }
         conf.update(self.live.stage())
         st.copy(os.path.join(SRC, "scripts", "vm", "live.sh"), "/e2e/live.sh", 0o755)
+        conf.update(self.wusb_conf(st))
         text = "".join(f"{k}={q(str(v))}\n" for k, v in conf.items())
         text += ("export ASAN_OPTIONS=" + q(os.environ.get(
             "ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")) + "\n")

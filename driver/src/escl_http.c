@@ -1,25 +1,17 @@
-/* driver: HTTP/1.1 over TCP for the eSCL client — one exchange per
- * connection. Non-blocking sockets and poll in slices, so every wait is
- * bounded by the timeout and a cancel (a signal handler setting the flag)
- * is seen within a slice even when the signal landed outside poll.
+/* driver: one HTTP/1.1 exchange of the eSCL client over a byte stream
+ * (escl-client.h): TCP, or an IPP-USB interface. The response parser alone
+ * decides where a response ends (Content-Length, chunked, or the end of a
+ * TCP stream), never the size of a read.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "drv-internal.h"
 #include "escl-client.h"
 
-#define SLICE_MS         200u
 #define READ_CHUNK       (64u * 1024u)
 #define DEFAULT_MAX_BODY (1024u * 1024u)
 #define REQ_HEAD_SIZE    2048u
@@ -98,126 +90,6 @@ int drv_http_target_parse(const char *rest, drv_http_target *t, char *err, size_
     return DRV_OK;
 }
 
-/* ---- waiting -------------------------------------------------------------------------- */
-
-static int cancelled(const drv_http_client *c)
-{
-    return c->cancel != NULL && *c->cancel;
-}
-
-/* Wait for events on fd until the deadline. DRV_OK (ready), DRV_E_TIMEOUT,
- * DRV_E_CANCELLED or DRV_E_IO. */
-static int wait_fd(drv_http_client *c, int fd, short events, uint64_t deadline)
-{
-    for (;;) {
-        struct pollfd pfd = {.fd = fd, .events = events};
-        uint64_t now = drv_now_ns();
-        unsigned ms;
-        int n;
-
-        if (cancelled(c))
-            return DRV_E_CANCELLED;
-        if (now >= deadline)
-            return DRV_E_TIMEOUT;
-        ms = (unsigned)((deadline - now + 999999u) / 1000000u);
-        n = poll(&pfd, 1, (int)(ms < SLICE_MS ? ms : SLICE_MS));
-        if (n < 0 && errno != EINTR)
-            return DRV_E_IO;
-        if (n > 0)
-            return DRV_OK;
-    }
-}
-
-static uint64_t deadline_in(unsigned ms)
-{
-    return drv_now_ns() + (uint64_t)ms * 1000000u;
-}
-
-static int connect_to(drv_http_client *c, int *out)
-{
-    const drv_http_target *t = c->target;
-    struct addrinfo hints, *res = NULL, *ai;
-    char port[8];
-    int rc, last = DRV_E_CONNECT, fd = -1;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    snprintf(port, sizeof(port), "%u", t->port);
-    rc = getaddrinfo(t->host, port, &hints, &res);
-    if (rc != 0) {
-        snprintf(c->err, sizeof(c->err), "cannot resolve %.100s: %s", t->host, gai_strerror(rc));
-        return DRV_E_CONNECT;
-    }
-    snprintf(c->err, sizeof(c->err), "cannot connect to %.100s", t->hostport);
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        int one = 1, soerr = 0;
-        socklen_t sl = sizeof(soerr);
-
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            continue;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
-        if (errno == EINPROGRESS) {
-            rc = wait_fd(c, fd, POLLOUT, deadline_in(c->timeout_ms));
-            if (rc == DRV_OK && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
-                soerr == 0)
-                break;
-            if (rc == DRV_E_CANCELLED || rc == DRV_E_TIMEOUT) {
-                last = rc;
-                snprintf(c->err, sizeof(c->err), "%s connecting to %.100s",
-                         rc == DRV_E_TIMEOUT ? "timed out" : "cancelled", t->hostport);
-            } else {
-                snprintf(c->err, sizeof(c->err), "cannot connect to %.100s: %s", t->hostport,
-                         strerror(soerr ? soerr : errno));
-            }
-        } else {
-            snprintf(c->err, sizeof(c->err), "cannot connect to %.100s: %s", t->hostport,
-                     strerror(errno));
-        }
-        close(fd);
-        fd = -1;
-        if (last == DRV_E_CANCELLED)
-            break;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        return last == DRV_E_CANCELLED ? DRV_E_CANCELLED : DRV_E_CONNECT;
-    *out = fd;
-    return DRV_OK;
-}
-
-static int send_all(drv_http_client *c, int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-        if (n > 0) {
-            p += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            int rc = wait_fd(c, fd, POLLOUT, deadline_in(c->timeout_ms));
-
-            if (rc != DRV_OK) {
-                snprintf(c->err, sizeof(c->err), "%s sending the request",
-                         rc == DRV_E_TIMEOUT ? "timed out" : "cancelled");
-                return rc;
-            }
-            continue;
-        }
-        snprintf(c->err, sizeof(c->err), "sending the request: %s", strerror(errno));
-        return DRV_E_IO;
-    }
-    return DRV_OK;
-}
-
 /* ---- the exchange ----------------------------------------------------------------- */
 
 void drv_http_reply_free(drv_http_reply *r)
@@ -265,26 +137,29 @@ int drv_http_exchange(drv_http_client *c, const char *method, const char *path,
                       const char *content_type, const void *body, size_t body_len,
                       drv_http_reply *r, drv_http_sink sink, void *ctx)
 {
+    const drv_http_stream_ops *st = c->stream ? c->stream : &drv_http_tcp_stream;
+    const char *conn_hdr = st->keep_alive ? "" : "Connection: close\r\n";
     char head[REQ_HEAD_SIZE];
     uint8_t *buf = NULL;
     proto_http_resp_parser *rp = NULL;
     proto_http_resp_limits lim;
-    int fd = -1, n, rc;
-    int done = 0;
+    void *conn = NULL;
+    int n, rc;
+    int done = 0, clean = 0;
 
     memset(r, 0, sizeof(*r));
     c->err[0] = '\0';
     if (body_len > 0)
         n = snprintf(head, sizeof(head),
                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: wiascan\r\nAccept: */*\r\n"
-                     "Connection: close\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-                     method, path, c->target->hostport, content_type ? content_type : "text/xml",
-                     body_len);
+                     "%sContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                     method, path, c->target->hostport, conn_hdr,
+                     content_type ? content_type : "text/xml", body_len);
     else
         n = snprintf(head, sizeof(head),
                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: wiascan\r\nAccept: */*\r\n"
-                     "Connection: close\r\n\r\n",
-                     method, path, c->target->hostport);
+                     "%s\r\n",
+                     method, path, c->target->hostport, conn_hdr);
     if (n < 0 || (size_t)n >= sizeof(head) || strpbrk(path, "\r\n ") != NULL) {
         snprintf(c->err, sizeof(c->err), "request for %.80s does not fit", path);
         return DRV_E_INVALID;
@@ -298,47 +173,50 @@ int drv_http_exchange(drv_http_client *c, const char *method, const char *path,
         rc = DRV_E_NOMEM;
         goto out;
     }
-    rc = connect_to(c, &fd);
+    rc = st->open(c, &conn);
     if (rc != DRV_OK)
         goto out;
-    rc = send_all(c, fd, head, (size_t)n);
+    rc = st->send(c, conn, (const uint8_t *)head, (size_t)n);
     if (rc == DRV_OK && body_len > 0)
-        rc = send_all(c, fd, body, body_len);
+        rc = st->send(c, conn, body, body_len);
     if (rc != DRV_OK)
         goto out;
 
     while (!done) {
-        ssize_t got;
-        size_t off = 0;
+        size_t got = 0, off = 0;
         int eof = 0;
 
-        rc = wait_fd(c, fd, POLLIN, deadline_in(c->timeout_ms));
-        if (rc != DRV_OK) {
+        {
+            uint64_t left = proto_http_resp_known_left(rp);
+
+            rc = st->recv(c, conn, buf, READ_CHUNK, left < READ_CHUNK ? (size_t)left : READ_CHUNK,
+                          &got);
+        }
+        if (rc == DRV_E_TIMEOUT || rc == DRV_E_CANCELLED || (rc != DRV_OK && !c->err[0])) {
             snprintf(c->err, sizeof(c->err), "%s waiting for the %s of %s %s",
-                     rc == DRV_E_TIMEOUT ? "timed out"
-                     : rc == DRV_E_IO    ? "poll failed"
-                                         : "cancelled",
+                     rc == DRV_E_TIMEOUT     ? "timed out"
+                     : rc == DRV_E_CANCELLED ? "cancelled"
+                                             : drv_strerror(rc),
                      r->status ? "rest of the response" : "response", method, path);
             goto out;
         }
-        got = recv(fd, buf, READ_CHUNK, 0);
-        if (got < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                continue;
-            snprintf(c->err, sizeof(c->err), "%s %s: %s after %llu body bytes", method, path,
-                     strerror(errno), (unsigned long long)proto_http_resp_body_bytes(rp));
-            rc = DRV_E_IO;
+        if (rc != DRV_OK) {
+            char why[sizeof(c->err)];
+
+            memcpy(why, c->err, sizeof(why));
+            snprintf(c->err, sizeof(c->err), "%.10s %.90s: %.50s after %llu body bytes", method,
+                     path, why, (unsigned long long)proto_http_resp_body_bytes(rp));
             goto out;
         }
         eof = got == 0;
         /* An event can be due with no byte left (DONE after a bodyless head
          * or the last body byte): feed until the parser wants more. */
-        for (int again = 1; !done && (off < (size_t)got || again || eof);) {
+        for (int again = 1; !done && (off < got || again || eof);) {
             const uint8_t *data;
             size_t used = 0, dlen;
             int ev;
 
-            if (eof && off >= (size_t)got && !again) {
+            if (eof && off >= got && !again) {
                 ev = proto_http_resp_eof(rp);
                 if (ev != PROTO_HTTP_RESP_DONE) {
                     snprintf(c->err, sizeof(c->err),
@@ -353,7 +231,7 @@ int drv_http_exchange(drv_http_client *c, const char *method, const char *path,
                 done = 1;
                 break;
             }
-            ev = proto_http_resp_feed(rp, buf + off, (size_t)got - off, &used, &data, &dlen);
+            ev = proto_http_resp_feed(rp, buf + off, got - off, &used, &data, &dlen);
             off += used;
             again = ev != PROTO_HTTP_RESP_MORE;
             if (ev < 0) {
@@ -379,12 +257,15 @@ int drv_http_exchange(drv_http_client *c, const char *method, const char *path,
                 break;
             }
         }
+        /* Bytes after the end of the response: nothing was asked for them,
+         * so the connection is out of step and is not reused. */
+        clean = done && !eof && off == got;
     }
     rc = DRV_OK;
 
 out:
-    if (fd >= 0)
-        close(fd);
+    if (conn != NULL)
+        st->release(c, conn, rc == DRV_OK && clean);
     free(buf);
     proto_http_resp_parser_free(rp);
     return rc;

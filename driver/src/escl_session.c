@@ -45,6 +45,7 @@ typedef struct escl_job {
     drv_session *s;
     drv_http_target tgt;
     drv_http_client http;
+    drv_escl_usb *usb; /* escl+usb: the device; NULL over TCP */
     proto_escl_caps_info caps;
     const proto_escl_source_info *src;
     enum drv_img_format fmt;
@@ -173,7 +174,7 @@ static int read_caps(escl_job *e)
     if (r.status != 200) {
         drv_sess_fail(s, DRV_HR_OFFLINE, DRV_E_WRONG_DEVICE,
                       "GET %s answered %d %s: no eSCL scanner at %s", path, r.status,
-                      proto_http_reason(r.status), e->tgt.hostport);
+                      proto_http_reason(r.status), e->s->res->device.where);
         goto out_fail;
     }
     rc = proto_escl_caps_parse(r.body, r.body_len, &e->caps, &diag);
@@ -654,10 +655,16 @@ static void page_broke(escl_job *e, int rc)
     drv_session *s = e->s;
     proto_escl_status_info st;
     const proto_escl_job_info *ji;
-    char what[64];
+    char what[64], why[sizeof(e->http.err)];
+    int have_status;
 
     snprintf(what, sizeof(what), "page %u", s->page_no + 1);
-    if (rc != DRV_E_CANCELLED && rc != DRV_E_NOMEM && read_status(e, &st, SHORT_TIMEOUT_MS)) {
+    /* The page's own error is the one to report, not the status read's. */
+    memcpy(why, e->http.err, sizeof(why));
+    have_status =
+        rc != DRV_E_CANCELLED && rc != DRV_E_NOMEM && read_status(e, &st, SHORT_TIMEOUT_MS);
+    memcpy(e->http.err, why, sizeof(why));
+    if (have_status) {
         uint32_t status = adf_status(st.adf_state);
 
         ji = proto_escl_status_job(&st, e->path);
@@ -778,14 +785,11 @@ static int escl_open(drv_session *s, const char *uri)
     char err[200];
     int rc;
 
-    if (strncmp(uri, "escl+usb", 8) == 0) {
-        drv_sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_UNSUPPORTED,
-                      "escl+usb (IPP-USB) is not implemented yet; use escl+http://HOST:PORT/eSCL");
-        return 0;
-    }
-    if (strncmp(uri, "escl+http://", 12) != 0) {
+    if (strncmp(uri, "escl+http://", 12) != 0 && strncmp(uri, "escl+usb", 8) != 0) {
         drv_sess_fail(s, DRV_HR_E_INVALIDARG, DRV_E_URI,
-                      "unknown eSCL transport '%s' (expected escl+http://HOST:PORT/PATH)", uri);
+                      "unknown eSCL transport '%s' (expected escl+http://HOST:PORT/PATH or "
+                      "escl+usb[:VID:PID | :BUS.DEV][,serial=S])",
+                      uri);
         return 0;
     }
     e = calloc(1, sizeof(*e));
@@ -796,16 +800,21 @@ static int escl_open(drv_session *s, const char *uri)
     e->s = s;
     s->priv = e;
     pthread_once(&xml_once, proto_escl_init); /* libxml2, once per process */
-    rc = drv_http_target_parse(uri + 12, &e->tgt, err, sizeof(err));
-    if (rc != DRV_OK) {
-        drv_sess_open_fail(s, rc, err);
-        return 0;
-    }
     e->http.target = &e->tgt;
     e->http.timeout_ms = s->o->timeout_ms;
     e->http.cancel = s->o->cancel;
-    snprintf(s->res->device.where, sizeof(s->res->device.where), "eSCL http://%.60s%.50s",
-             e->tgt.hostport, e->tgt.base);
+    if (strncmp(uri, "escl+usb", 8) == 0) {
+        if (!drv_escl_usb_connect(s, uri, &e->tgt, &e->http, &e->usb))
+            return 0;
+    } else {
+        rc = drv_http_target_parse(uri + 12, &e->tgt, err, sizeof(err));
+        if (rc != DRV_OK) {
+            drv_sess_open_fail(s, rc, err);
+            return 0;
+        }
+        snprintf(s->res->device.where, sizeof(s->res->device.where), "eSCL http://%.60s%.50s",
+                 e->tgt.hostport, e->tgt.base);
+    }
 
     return read_caps(e) && make_settings(e, &e->settings);
 }
@@ -847,7 +856,11 @@ static void escl_stop(drv_session *s)
 
 static void escl_close(drv_session *s)
 {
-    free(s->priv);
+    escl_job *e = s->priv;
+
+    if (e != NULL)
+        drv_escl_usb_close(e->usb);
+    free(e);
     s->priv = NULL;
 }
 

@@ -384,9 +384,18 @@ START_TEST(unreachable_and_bad_uri)
     opts(&o, "escl+http://h:99999/eSCL");
     scan(&o, "u.tiff", &r);
     ck_assert_int_eq(r.err, DRV_E_URI);
-    opts(&o, "escl+usb");
+    /* escl+usb: no such device here (this host may have no USB at all:
+     * libusb then cannot even list), a bad selector, a bad scheme. */
+    opts(&o, "escl+usb:1209:7ffe");
+    ck_assert_int_eq(scan(&o, "u.tiff", &r), DRV_HR_OFFLINE);
+    ck_assert_msg(r.err == DRV_E_NODEV || r.err == DRV_E_CONNECT, "%s", r.message);
+    opts(&o, "escl+usb:1209");
     ck_assert_int_eq(scan(&o, "u.tiff", &r), DRV_HR_E_INVALIDARG);
-    ck_assert_int_eq(r.err, DRV_E_UNSUPPORTED);
+    ck_assert_int_eq(r.err, DRV_E_URI);
+    ck_assert_ptr_nonnull(strstr(r.message, "bad escl+usb device 'escl+usb:1209'"));
+    opts(&o, "escl+usbx");
+    ck_assert_int_eq(scan(&o, "u.tiff", &r), DRV_HR_E_INVALIDARG);
+    ck_assert_int_eq(r.err, DRV_E_URI);
 }
 END_TEST
 

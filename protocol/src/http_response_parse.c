@@ -569,6 +569,17 @@ uint64_t proto_http_resp_body_bytes(const proto_http_resp_parser *p)
     return p->body_bytes;
 }
 
+uint64_t proto_http_resp_known_left(const proto_http_resp_parser *p)
+{
+    if (p->err != 0)
+        return 0;
+    if (p->state == R_BODY_LEN)
+        return p->remaining;
+    if (p->state == R_CHUNK_DATA)
+        return p->remaining + 2u;
+    return 0;
+}
+
 const char *proto_http_resp_header(const proto_http_resp_parser *p, const char *name)
 {
     return p->head_ready ? find(p, name) : NULL;

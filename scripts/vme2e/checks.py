@@ -574,6 +574,129 @@ def _live_registry():
             ("twin.1-1.busdev", twin_scan("1-1")), ("twin.1-2.busdev", twin_scan("1-2")),
             ("twin.serial", twin_serial), ("twin.unplug-one", twin_unplug_one),
             ("twin.after-unplug", twin_after)]
+# ---- wiascan escl+usb (its own IPP-USB client) ------------------------------------------
+
+# The IPP-USB cases wiascan scans through escl+usb in the guest, before
+# ipp-usb starts, and where each device is on --escl-listen for the host's
+# escl+http reference. The first case is scanned by BUS.DEV too.
+WUSB_CASES = ["escl", "jam3"]
+WUSB_ESCL_PATH = {"escl": "", "jam3": "/1-3", "detach": "/1-4"}
+
+
+def _wusb_pages(c, name):
+    m = last_marker(c.console, "E2E-WUSB-PAGES", name)
+    return field("sha256", m) if m else ""
+
+
+def wusb_compare(name, ref_name, how):
+    """The guest's wiascan escl+usb scan against the host's escl+http one:
+    exit status, WIA status, page count, the TIFF and each page's digest."""
+    def f(c):
+        g = last_marker(c.console, "E2E-SCAN", name)
+        r = c.refs.get(ref_name)
+        if not g or r is None:
+            return False, f"{name}: guest escl+usb scan ran", \
+                f"no E2E-SCAN line for {name}" if not g else f"no host reference {ref_name}"
+        details = [f"{name}: {k} guest={field(k, g)} host={r[k]}"
+                   for k in ("rc", "pages", "tiff_valid", "sha256") if field(k, g) != r[k]]
+        if _wusb_pages(c, name) != r["page_sha"]:
+            details.append(f"{name}: page digests guest={_wusb_pages(c, name)} "
+                           f"host={r['page_sha']}")
+        st = STATUS_RE.findall("\n".join(prefixed(c.console, f"E2E-OUT {name} | ")))
+        gs = st[-1] if st else "none"
+        if gs != r["status"]:
+            details.append(f"{name}: status guest={gs} host={r['status']}")
+        return (not details, f"{name}: wiascan escl+usb ({how}) in the guest = escl+http through "
+                f"--escl-listen here (rc {r['rc']}, {r['status']}, {r['pages']} pages, page "
+                "digests equal)", "\n".join(details))
+    return f
+
+
+def wusb_ref(c):
+    r = c.refs.get("wusb-escl", {})
+    return _ok(r.get("rc") == "0" and r.get("pages") == "3" and r.get("status") == "S_OK",
+               "wusb escl: host reference (wiascan escl+http) scanned the 3-page ADF job, S_OK",
+               f"rc {r.get('rc')}, {r.get('pages')} pages, {r.get('status')}")
+
+
+def wusb_jam_ref(c):
+    r = c.refs.get("wusb-jam3", {})
+    return _ok(r.get("status") == "WIA_ERROR_PAPER_JAM" and r.get("pages") == "2",
+               "wusb jam3: host reference (wiascan escl+http) ends WIA_ERROR_PAPER_JAM with 2 pages",
+               f"{r.get('status')}, {r.get('pages')} pages")
+
+
+def wusb_jam_pages(c):
+    g = _wusb_pages(c, "wusb-jam3")
+    clean = c.refs.get("wusb-escl", {}).get("page_sha", "")
+    return _ok(g and g != "none" and g == _first(clean, 2),
+               "wusb jam3: the 2 pages the guest kept before the jam are the clean job's first 2",
+               f"guest {g} / clean {clean}")
+
+
+def wusb_detach_point(c):
+    dp = (markers(c.console, "E2E-WUSB-DETACH-POINT") or [""])[-1]
+    return _ok("page1_seen=1" in dp and "still_running=1" in dp,
+               f"wusb detach: usbip detach while wiascan escl+usb ran, after page 1 ({dp})")
+
+
+def wusb_detach_status(c):
+    d = last_marker(c.console, "E2E-SCAN", "wusb-detach")
+    out = "\n".join(prefixed(c.console, "E2E-OUT wusb-detach | "))
+    st = STATUS_RE.findall(out)
+    return _ok(st and st[-1] == "WIA_ERROR_DEVICE_COMMUNICATION" and
+               field("rc", d) not in ("", "0", "124", "143"),
+               "wusb detach: wiascan escl+usb ended on its own with "
+               f"WIA_ERROR_DEVICE_COMMUNICATION (rc {field('rc', d)}, "
+               f"{st[-1] if st else 'no status'})")
+
+
+def wusb_detach_pages(c):
+    d = last_marker(c.console, "E2E-SCAN", "wusb-detach")
+    n = int(field("pages", d) or 0)
+    g = _wusb_pages(c, "wusb-detach")
+    ref = c.refs.get("wusb-detach", {}).get("page_sha", "")
+    return _ok(field("tiff_valid", d) == "1" and n >= 1 and g == _first(ref, n),
+               f"wusb detach: the TIFF is valid (tiffinfo) and its {n} completed page(s) are the "
+               "same device's first pages over escl+http", f"guest {g} / host {ref}")
+
+
+def wusb_busy(c):
+    d = last_marker(c.console, "E2E-SCAN", "wusb-busy")
+    out = "\n".join(prefixed(c.console, "E2E-OUT wusb-busy | "))
+    st = STATUS_RE.findall(out)
+    return _ok(d and field("pages", d) == "0" and st and st[-1] == "WIA_ERROR_BUSY" and
+               "stop ipp-usb first" in out,
+               "wusb busy: escl+usb while ipp-usb holds the interfaces ends WIA_ERROR_BUSY, "
+               f"naming ipp-usb (rc {field('rc', d)}, {st[-1] if st else 'no status'})", out)
+
+
+def wusb_ambiguous(c):
+    d = last_marker(c.console, "E2E-SCAN", "wusb-ambiguous")
+    out = "\n".join(prefixed(c.console, "E2E-OUT wusb-ambiguous | "))
+    cands = re.findall(r"escl\+usb:[0-9]+\.[0-9]+ \(serial [^)]+\)", out)
+    return _ok(field("rc", d) == "2" and len(cands) == 2 and "name one with escl+usb:BUS.DEV" in out,
+               "wusb two devices: escl+usb without a selector refuses (exit 2) and lists both "
+               f"({'; '.join(cands) or 'none listed'})", out)
+
+
+def _wusb_registry():
+    first = WUSB_CASES[0]
+    return [("ippusb.wiascan.reference", wusb_ref),
+            ("ippusb.wiascan.scan", wusb_compare(f"wusb-{first}", f"wusb-{first}", "VID:PID")),
+            ("ippusb.wiascan.busdev", wusb_compare(f"wusb-{first}-bd", f"wusb-{first}", "BUS.DEV")),
+            ("ippusb.wiascan.jam3.reference", wusb_jam_ref),
+            ("ippusb.wiascan.jam3.scan", wusb_compare("wusb-jam3", "wusb-jam3", "VID:PID, a jam")),
+            ("ippusb.wiascan.jam3.pages", wusb_jam_pages),
+            ("ippusb.wiascan.any", wusb_compare(f"wusb-{first}-any", f"wusb-{first}",
+                                                "no selector")),
+            ("ippusb.wiascan.ambiguous", wusb_ambiguous),
+            ("ippusb.wiascan.serial", wusb_compare("wusb-serial", f"wusb-{first}",
+                                                   "VID:PID,serial=S of one of two")),
+            ("ippusb.wiascan.busy", wusb_busy),
+            ("ippusb.wiascan.detach.point", wusb_detach_point),
+            ("ippusb.wiascan.detach.status", wusb_detach_status),
+            ("ippusb.wiascan.detach.pages", wusb_detach_pages)]
 
 
 # ---- the end ------------------------------------------------------------------------------
@@ -628,6 +751,7 @@ def _registry():
           ("ippusb.detach.point", ipp_detach_point), ("ippusb.detach.exit", ipp_detach_exit),
           ("ippusb.detach.pages", ipp_detach_pages), ("ippusb.detach.log", ipp_detach_log)]
     r += _live_registry()
+    r += _wusb_registry()
     r += [("end.scanemu-exit", emu_exit), ("end.sanitizers", no_sanitizer),
           ("end.kernel", no_kernel_bug)]
     return r

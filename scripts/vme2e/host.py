@@ -144,3 +144,47 @@ def host_escl(work, name, escl_port, path, escl_args):
 
 def result_line(res):
     return " ".join(f"{k}={res[k]}" for k in res if k not in ("log", "err"))
+
+
+# ---- wiascan's eSCL client (escl+http here, escl+usb in the guest) ----------------------------
+
+def page_digests(tiff):
+    """sha256 of each page of a TIFF as its own file (libtiff's tiffsplit),
+    in page order: equal pages give equal digests whatever the file around
+    them holds."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        if run(["tiffsplit", tiff, os.path.join(d, "p")]).returncode != 0:
+            return []
+        return [sha256_file(os.path.join(d, f)) for f in sorted(os.listdir(d))]
+
+
+def host_wiascan(wiascan, work, name, transport, args):
+    """A wiascan reference scan through any transport: a result dict like
+    the guest's E2E-SCAN line, plus status, the log and page_sha (the page
+    digests, comma-separated)."""
+    ref = os.path.join(work, "ref")
+    os.makedirs(ref, exist_ok=True)
+    tiff = os.path.join(ref, f"{name}.tiff")
+    logp = os.path.join(ref, f"{name}.log")
+    if os.path.exists(tiff):
+        os.unlink(tiff)
+    with open(logp, "w") as lf:
+        try:
+            rc = subprocess.run([wiascan, "--transport", transport, *args, "-o", tiff], stdout=lf,
+                                stderr=subprocess.STDOUT, timeout=300, check=False).returncode
+        except subprocess.TimeoutExpired:
+            rc = 124
+    res = {"name": name, "rc": str(rc), "pages": "0", "tiff_valid": "0", "sha256": "none",
+           "page_sha": "none"}
+    if os.path.exists(tiff) and os.path.getsize(tiff) > 0:
+        res["sha256"] = sha256_file(tiff)
+        ti = run(["tiffinfo", tiff])
+        res["tiff_valid"] = "1" if ti.returncode == 0 else "0"
+        res["pages"] = str(len(re.findall(r"^TIFF Directory", ti.stdout, re.M)))
+        res["page_sha"] = ",".join(page_digests(tiff)) or "none"
+    text = open(logp).read()
+    st = STATUS_RE.findall(text)
+    res["status"] = st[-1] if st else "none"
+    res["log"] = text
+    return res

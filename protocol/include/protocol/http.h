@@ -301,6 +301,12 @@ const proto_http_response *proto_http_resp_head(const proto_http_resp_parser *p)
 bool proto_http_resp_started(const proto_http_resp_parser *p);
 /* Body bytes delivered so far. */
 uint64_t proto_http_resp_body_bytes(const proto_http_resp_parser *p);
+/* Bytes the response certainly still has, as far as the framing tells: the
+ * rest of a Content-Length body, or of a chunk's data plus its CRLF; 0 when
+ * it does not say (the head, a chunk-size line, trailers, a close-delimited
+ * body). A reader of a pipe without message boundaries can ask for exactly
+ * that much. */
+uint64_t proto_http_resp_known_left(const proto_http_resp_parser *p);
 /* The first header named name (case-insensitive), NULL if none or before
  * the head is complete. */
 const char *proto_http_resp_header(const proto_http_resp_parser *p, const char *name);
