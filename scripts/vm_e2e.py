@@ -457,7 +457,7 @@ class Full:
         return checks.evaluate(checks.Ctx(con, self.refs, self.info)), secs, con
 
 
-IPPUSB_CONF = """# The guest's ipp-usb: no Avahi, localhost only (DESIGN.md section 8).
+IPPUSB_CONF = """# The guest's ipp-usb: no Avahi, localhost only (docs/escl.md, "eSCL over USB (IPP-USB)").
 [network]
   http-min-port = 60000
   http-max-port = 65535

@@ -3,7 +3,7 @@
  * One job, whatever the protocol. session.c runs it (drv_scan_to_stream)
  * through a protocol's const ops table (struct drv_protocol below) and owns
  * what every protocol shares: results and logging, the fault -> HRESULT
- * mapping (DESIGN.md section 4), progress and the host trace. The rest, a
+ * mapping (docs/driver.md, "Fault mapping"), progress and the host trace. The rest, a
  * file per concern:
  *
  *   session_pages.c   page assembly: the page buffers and the

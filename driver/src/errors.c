@@ -1,5 +1,5 @@
 /* driver: error tables, HRESULT names, the fault -> HRESULT mapping and the
- * exit-code classes (DESIGN.md section 4, docs/driver.md). */
+ * exit-code classes (docs/driver.md, "Fault mapping"). */
 #include <stdio.h>
 
 #include "drv-internal.h"

@@ -10,7 +10,7 @@
  *   GET  {base}/ScannerStatus         after a 404 or a cut page: why
  *   DELETE {job}                      when the driver stops a job early
  *
- * Fault mapping (DESIGN.md section 4, docs/driver.md "eSCL"): NextDocument
+ * Fault mapping (docs/driver.md, "eSCL fault mapping"): NextDocument
  * 404/410 ends the job; the status then says why — ScannerAdfEmpty:
  * WIA_STATUS_END_OF_MEDIA after a page, WIA_ERROR_PAPER_EMPTY before one;
  * ScannerAdfJam: PAPER_JAM; ScannerAdfDoorOpen: COVER_OPEN;

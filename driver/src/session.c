@@ -8,7 +8,7 @@
  * session_writer.c), then stop and close. What a protocol reports goes
  * through the helpers here, so every protocol maps faults alike.
  *
- * Fault mapping (DESIGN.md section 4, docs/driver.md): a device status that
+ * Fault mapping (docs/driver.md, "Fault mapping"): a device status that
  * ends the job gives the HRESULT drv_hr_from_status gives (an empty feeder:
  * WIA_STATUS_END_OF_MEDIA after a page, WIA_ERROR_PAPER_EMPTY before one);
  * a lost, broken or silent connection is WIA_ERROR_DEVICE_COMMUNICATION; the

@@ -1,7 +1,7 @@
 /* driver: userspace USB/IP client transport, "usbip://HOST:PORT/BUSID".
  *
  * OP_REQ_IMPORT for the busid, then URBs as CMD_SUBMIT / CMD_UNLINK over the
- * same TCP connection (DESIGN.md section 3), encoded and decoded with the
+ * same TCP connection (docs/emulator.md), encoded and decoded with the
  * protocol module. The server is untrusted input: every length it sends is
  * checked against the URB it answers before anything is read, and any
  * violation closes the connection (every pending transfer then completes

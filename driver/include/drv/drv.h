@@ -1,4 +1,4 @@
-/* driver: the host side of the virtual scanner (DESIGN.md sections 1 and 4).
+/* driver: the host side of the virtual scanner (docs/driver.md).
  *
  * Three layers, each usable on its own:
  *
@@ -64,7 +64,7 @@ typedef enum drv_err {
 const char *drv_strerror(int err); /* "endpoint stalled" */
 const char *drv_err_name(int err); /* "DRV_E_STALL" */
 
-/* ---- HRESULTs (the values DESIGN.md section 4 lists) ----------------------- */
+/* ---- HRESULTs (docs/driver.md, "Fault mapping") ----------------------- */
 
 /* Values are those of the Windows SDK; wias' headers define the same names for
  * source compatibility, this is the driver's own spelling. */
@@ -94,7 +94,7 @@ const char *drv_err_name(int err); /* "DRV_E_STALL" */
 const char *drv_hr_name(int32_t hr, char *buf, size_t len);
 
 /* The HRESULT a WIA minidriver returns for a device status code that ends a
- * job or refuses one (DESIGN.md section 4). pages_done matters for
+ * job or refuses one (docs/driver.md, "Fault mapping"). pages_done matters for
  * FEEDER_EMPTY only: 0 -> WIA_ERROR_PAPER_EMPTY, else END_OF_MEDIA. */
 int32_t drv_hr_from_status(uint32_t status, uint32_t pages_done);
 

@@ -443,7 +443,7 @@ static int make_node(const char *path, mode_t type, unsigned maj, unsigned min)
     if (mknod(path, type | 0666, makedev(maj, min)) == 0)
         return 1;
     ck_assert_msg(errno == EPERM, "mknod %s: %s", path, strerror(errno));
-    fprintf(stderr, "test_wiascan: not root, %s not made; that case is not run\n", path);
+    fprintf(stderr, "test_drv_wiascan: not root, %s not made; that case is not run\n", path);
     return 0;
 }
 
@@ -877,7 +877,7 @@ START_TEST(unreplaceable_output_refused_before_scanning)
     int fd;
 
     if (geteuid() != 0) {
-        fprintf(stderr, "test_wiascan: not root, cannot run wiascan as another user\n");
+        fprintf(stderr, "test_drv_wiascan: not root, cannot run wiascan as another user\n");
         return;
     }
     closed_uri(uri, sizeof(uri));
@@ -957,7 +957,7 @@ START_TEST(read_only_file_system_named)
     snprintf(rofs_dir, sizeof(rofs_dir), "%s/rofs", tmpdir);
     ck_assert_int_eq(mkdir(rofs_dir, 0755), 0);
     if (!can_mount_rofs()) {
-        fprintf(stderr, "test_wiascan: no private mount namespace here; read-only case not run\n");
+        fprintf(stderr, "test_drv_wiascan: no private mount namespace here; read-only case not run\n");
         return;
     }
     snprintf(out, sizeof(out), "%s/out.tiff", rofs_dir);
