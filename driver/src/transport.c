@@ -66,7 +66,8 @@ int drv_transport_open(const char *uri, const drv_open_options *o, drv_transport
     }
     drv_errf(errbuf, errlen,
              "unknown transport '%s' (expected usbip://HOST:PORT/BUSID, "
-             "libusb[:VID:PID[,serial=S]], libusb:BUS.DEV or escl+http://HOST:PORT/PATH)",
+             "libusb[:VID:PID[,serial=S]], libusb:BUS.DEV, escl+http://HOST:PORT/PATH or "
+             "escl+usb[:VID:PID | :BUS.DEV][,serial=S])",
              uri);
     return DRV_E_URI;
 }

@@ -957,7 +957,8 @@ START_TEST(read_only_file_system_named)
     snprintf(rofs_dir, sizeof(rofs_dir), "%s/rofs", tmpdir);
     ck_assert_int_eq(mkdir(rofs_dir, 0755), 0);
     if (!can_mount_rofs()) {
-        fprintf(stderr, "test_drv_wiascan: no private mount namespace here; read-only case not run\n");
+        fprintf(stderr,
+                "test_drv_wiascan: no private mount namespace here; read-only case not run\n");
         return;
     }
     snprintf(out, sizeof(out), "%s/out.tiff", rofs_dir);
