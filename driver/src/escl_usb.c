@@ -16,8 +16,10 @@
 #include "escl-client.h"
 #include "usb-select.h"
 
-#define EU_IN_SIZE        16384u /* per bulk IN read, as ipp-usb reads: a multiple of any MPS */
+#define EU_IN_SIZE        16384u /* per bulk IN read at most, as ipp-usb reads */
 #define EU_CANCEL_WAIT_MS 2000u
+#define EU_DRAIN_QUIET_MS 100u  /* a reset interface is clean once quiet this long */
+#define EU_DRAIN_MAX_MS   2000u /* and gives up draining after this */
 
 #define USB_CLASS_PRINTER    7u
 #define USB_SUBCLASS_PRINTER 1u
@@ -188,7 +190,7 @@ static int eu_read(void *ctx, unsigned i, uint8_t *out, size_t cap, size_t want,
         size_t n = want ? (want + mps - 1) / mps * mps : mps;
 
         if (n > EU_IN_SIZE)
-            n = EU_IN_SIZE;
+            n = EU_IN_SIZE / mps * mps; /* whole packets even for an odd wMaxPacketSize */
         libusb_fill_bulk_transfer(p->t, u->h, p->d.ep_in, p->buf, (int)n, eu_in_cb, p, 0);
         rc = libusb_submit_transfer(p->t);
         if (rc < 0)
@@ -246,15 +248,36 @@ static void eu_cancel(drv_escl_usb *u, eu_pipe *p)
     p->off = p->len = 0;
 }
 
+/* Start an interface afresh: the pending read taken back, SET_INTERFACE,
+ * then whatever the device still sends of the broken-off response read and
+ * dropped until it is quiet for EU_DRAIN_QUIET_MS (IPP-USB does not promise
+ * that SET_INTERFACE discards a response in progress; ipp-usb drains too),
+ * EU_DRAIN_MAX_MS at most. */
 static int eu_reset(void *ctx, unsigned i)
 {
     drv_escl_usb *u = ctx;
     eu_pipe *p = &u->pipe[i];
+    uint64_t end;
+    int rc, got;
 
     eu_cancel(u, p);
     if (p->pending)
         return DRV_E_IO; /* the transfer would not come back: the pipe is unusable */
-    return drv_usb_err(libusb_set_interface_alt_setting(u->h, p->d.number, p->d.alt));
+    rc = libusb_set_interface_alt_setting(u->h, p->d.number, p->d.alt);
+    if (rc < 0)
+        return drv_usb_err(rc);
+    end = drv_now_ns() + (uint64_t)EU_DRAIN_MAX_MS * 1000000u;
+    for (;;) {
+        got = 0;
+        rc = libusb_bulk_transfer(u->h, p->d.ep_in, p->buf, (int)sizeof(p->buf), &got,
+                                  EU_DRAIN_QUIET_MS);
+        if (rc == LIBUSB_ERROR_TIMEOUT && got == 0)
+            return DRV_OK; /* quiet */
+        if (rc < 0 && rc != LIBUSB_ERROR_TIMEOUT)
+            return drv_usb_err(rc);
+        if (drv_now_ns() >= end)
+            return DRV_E_IO; /* still talking: leave it unclean */
+    }
 }
 
 static const drv_ippusb_pipe_ops eu_pipe_ops = {
@@ -267,6 +290,8 @@ static const drv_ippusb_pipe_ops eu_pipe_ops = {
 
 void drv_escl_usb_close(drv_escl_usb *u)
 {
+    int held = 0;
+
     if (u == NULL)
         return;
     for (unsigned i = 0; i < u->n; i++) {
@@ -279,12 +304,17 @@ void drv_escl_usb_close(drv_escl_usb *u)
         }
         if (p->claimed)
             libusb_release_interface(u->h, p->d.number);
+        held |= p->pending;
     }
     if (u->h)
         libusb_close(u->h);
     if (u->ctx)
         libusb_exit(u->ctx);
-    free(u);
+    /* A read libusb never gave back may still be written into its buffer
+     * on a backend that transfers into the caller's memory: that memory
+     * (the pipe's buf) is left allocated rather than freed under it. */
+    if (!held)
+        free(u);
 }
 
 drv_ippusb *drv_escl_usb_stream(drv_escl_usb *u)

@@ -48,10 +48,10 @@ int drv_usb_sel_parse(const char *scheme, const char *rest, const drv_open_optio
         return DRV_OK;
     if (strncmp(rest, "serial=", 7) == 0) {
         sel->serial = rest + 7;
-    } else if (strspn(rest, "0123456789") > 0 && strchr(rest, '.') != NULL) {
-        if (sscanf(rest, "%3u.%3u%n", &bus, &addr, &n) != 2 || rest[n] != '\0' ||
-            strspn(rest, "0123456789.") != strlen(rest) || bus < 1 || bus > 255 || addr < 1 ||
-            addr > 127)
+    } else if (strspn(rest, "0123456789.") == strlen(rest) && strchr(rest, '.') != NULL) {
+        /* only digits and dots: BUS.DEV (a serial= after a VID:PID may hold dots) */
+        if (sscanf(rest, "%3u.%3u%n", &bus, &addr, &n) != 2 || rest[n] != '\0' || bus < 1 ||
+            bus > 255 || addr < 1 || addr > 127)
             goto out_bad;
         sel->by_addr = 1;
         sel->bus = bus;

@@ -40,6 +40,14 @@ START_TEST(selector_forms)
     ck_assert_uint_eq(sel.id.pid, 0x00ab);
     ck_assert_str_eq(sel.serial, "SCANEMU-ESCL1");
 
+    /* a serial with dots after a VID that starts with a digit is no BUS.DEV */
+    ck_assert_int_eq(
+        drv_usb_sel_parse("escl+usb", "04a9:1234,serial=AB.12", &any, &sel, err, sizeof(err)),
+        DRV_OK);
+    ck_assert_int_eq(sel.by_addr, 0);
+    ck_assert_uint_eq(sel.id.vid, 0x04a9);
+    ck_assert_str_eq(sel.serial, "AB.12");
+
     ck_assert_int_eq(drv_usb_sel_parse("escl+usb", "serial=X1", &any, &sel, err, sizeof(err)),
                      DRV_OK);
     ck_assert_int_eq(sel.id.match_id, 0);
