@@ -868,7 +868,8 @@ bench_escl_throughput() {
 # eSCL band release lateness: the 2 ms profile of the timing rows (timing on,
 # --trace), pages pulled by bench_escl_client as fast as they come, against
 # the bare timerfd baseline measured just before, as timing_pass does. A band
-# counts as released when its PNG bytes are ready to leave (after encoding).
+# counts as released when its chunk is queued to leave; the front encodes it
+# before its deadline when it can (dm_escl_config.encode_ahead), else then.
 bench_escl_timing() {
   local pages=$((TM_BANDS / TM_BANDS_PER_PAGE)) rc=0
   [ -n "$ESCL_CLIENT" ] || { log "escl timing: bench_escl_client missing"; return 0; }

@@ -22,7 +22,8 @@ typedef struct eng_live {
 /* The item under the cursor: computed once when first looked at (its
  * deadline, the faults that fire there, its pixels), released by consume. */
 typedef struct eng_item {
-    bool ready; /* computed for the current cursor */
+    bool ready;  /* computed for the current cursor */
+    uint64_t id; /* dm_item.id: eng->item_seq when computed */
     dm_item_kind kind;
     uint32_t page, side, band;
     dm_status status;   /* DM_ITEM_JOB_END */
@@ -79,6 +80,7 @@ struct dm_engine {
     uint32_t page, band; /* cursor */
     bool fired[ENG_MAX_FAULTS];
     eng_item cur;
+    uint64_t item_seq; /* items computed since creation: the last dm_item.id */
 
     dm_device_stats stats;
 

@@ -234,6 +234,7 @@ static void prepare(dm_engine *eng)
         eng_rescale(eng);
     memset(it, 0, sizeof(*it));
     it->ready = true;
+    it->id = ++eng->item_seq;
     it->page = p;
     it->side = eng_side_of(eng, p);
     it->band = b;
@@ -312,6 +313,7 @@ static void describe(dm_engine *eng, const eng_item *it, dm_item *out)
     memset(out, 0, sizeof(*out));
     out->kind = it->kind;
     out->action = item_action(eng, it);
+    out->id = it->id;
     out->deadline_ns = it->deadline;
     out->page = it->page;
     out->side = it->side;

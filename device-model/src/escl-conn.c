@@ -1,5 +1,17 @@
 /* eSCL front: one HTTP/1.1 connection — requests in, responses out, and the
- * NextDocument page stream that follows the engine's band schedule. */
+ * NextDocument page stream that follows the engine's band schedule.
+ *
+ * Encoding ahead (dm_escl_config.encode_ahead): the engine offers a band
+ * with its pixels before it is due (dm/engine.h), so the stream encodes it
+ * then, into img, and at the deadline only releases it (consume, frame the
+ * chunk). The encoder takes the same rows in the same order as when it
+ * encodes at the deadline, so the bytes are the same; the head is still
+ * written at the deadline, and what the band turns out to be (STALL,
+ * WITHHOLD, DISCONNECT) cuts or ends the page as before, img unsent. Rows
+ * an encoder took cannot be taken back: should the engine offer another
+ * item at the deadline than the one encoded (dm_item.id differs: it
+ * recomputed its item), a page whose head is out is cut, as on an encoder
+ * failure; one not started yet starts afresh. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +43,11 @@ struct dm_escl_conn {
     bool head_sent;
     dm_img_enc *enc;
     dm_buf img; /* compressed bytes not yet framed as a chunk */
+    /* The band whose rows enc took before it was due (encode_ahead): its
+     * dm_item.id, 0 none; and what encoding it returned, acted on when it
+     * is released, as if it had been encoded then. */
+    uint64_t ahead_id;
+    int ahead_rc;
 };
 
 /* ---- response helpers ------------------------------------------------------------------- */
@@ -95,11 +112,19 @@ static int chunk_out(dm_escl_conn *c)
     return rc;
 }
 
-static void stream_end(dm_escl_conn *c)
+/* The page's encoder and what it produced, dropped. */
+static void enc_drop(dm_escl_conn *c)
 {
     dm_img_enc_free(c->enc);
     c->enc = NULL;
     dm_buf_clear(&c->img);
+    c->ahead_id = 0;
+    c->ahead_rc = DM_OK;
+}
+
+static void stream_end(dm_escl_conn *c)
+{
+    enc_drop(c);
     if (c->e->streamer == c)
         c->e->streamer = NULL;
     c->sjob = NULL;
@@ -124,11 +149,40 @@ static int stream_head(dm_escl_conn *c)
 
     if (rc == DM_OK)
         rc = dm_buf_printf(&c->out, "Content-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n", ct);
-    if (rc == DM_OK)
-        rc = dm_img_enc_begin(c->e->alloc, c->sjob->fmt, &c->sjob->geo, c->e->cfg.png_level,
-                              c->sjob->jpeg_quality, &c->img, &c->enc);
     c->head_sent = true;
     return rc;
+}
+
+/* The rows of band `it` into img: its whole lines (a short band's partial
+ * line is dropped), the page's encoder started at its first band. */
+static int band_encode(dm_escl_conn *c, const dm_item *it)
+{
+    uint32_t bpl = c->sjob->geo.bytes_per_line;
+    uint32_t full = bpl ? (uint32_t)(it->len / bpl) : 0;
+    int rc;
+
+    if (full > it->lines)
+        full = it->lines;
+    if (c->enc == NULL) {
+        rc = dm_img_enc_begin(c->e->alloc, c->sjob->fmt, &c->sjob->geo, c->e->cfg.png_level,
+                              c->sjob->jpeg_quality, &c->img, &c->enc);
+        if (rc < 0)
+            return rc;
+    }
+    return dm_img_enc_rows(c->enc, it->pixels, full);
+}
+
+/* Band `it` is not due yet: encode it now if it will be encoded when due
+ * (a band of the page being streamed, or the first band of the page this
+ * stream starts), once. */
+static void band_ahead(dm_escl_conn *c, const dm_item *it)
+{
+    if (!c->e->cfg.encode_ahead || c->ahead_id != 0 || it->kind != DM_ITEM_BAND || it->id == 0)
+        return;
+    if (!c->head_sent && it->band != 0)
+        return;
+    c->ahead_rc = band_encode(c, it);
+    c->ahead_id = it->id;
 }
 
 /* Pull what the engine has due for the streamed page into out. Returns
@@ -170,6 +224,7 @@ static uint64_t stream_pump(dm_escl_conn *c, uint64_t now_ns)
         }
         switch (it.action) {
         case DM_ACT_WAIT:
+            band_ahead(c, &it);
             return it.deadline_ns;
         case DM_ACT_WITHHOLD:
             /* The band never comes: the body stops, the connection stays. */
@@ -198,6 +253,13 @@ static uint64_t stream_pump(dm_escl_conn *c, uint64_t now_ns)
         case DM_ACT_NONE:
             break;
         }
+        if (c->ahead_id != 0 && c->ahead_id != it.id) {
+            /* Not the band encoded ahead (the engine computed its item
+             * again): rows cannot be taken back from the encoder. */
+            if (c->head_sent)
+                goto fail;
+            enc_drop(c);
+        }
         /* The rest of a page whose connection went away mid-stream: the
          * scanner goes on scanning it, nobody receives it. */
         if (!c->head_sent && it.band != 0) {
@@ -208,13 +270,11 @@ static uint64_t stream_pump(dm_escl_conn *c, uint64_t now_ns)
         if (!c->head_sent && stream_head(c) < 0)
             goto fail;
         {
-            uint32_t bpl = j->geo.bytes_per_line;
-            uint32_t full = bpl ? (uint32_t)(it.len / bpl) : 0;
             bool short_band = it.len < it.byte_count;
+            int rc = c->ahead_id == it.id ? c->ahead_rc : band_encode(c, &it);
 
-            if (full > it.lines)
-                full = it.lines;
-            if (dm_img_enc_rows(c->enc, it.pixels, full) < 0)
+            c->ahead_id = 0;
+            if (rc < 0)
                 goto fail;
             /* Released now that its bytes are ready to leave, carried by
              * the NextDocument request that opened the stream. */
@@ -724,6 +784,14 @@ void dm_escl_conn_sent(dm_escl_conn *c, size_t n, uint64_t now_ns)
 {
     (void)now_ns;
     dm_buf_take(&c->out, n);
+}
+
+bool escl_conn_ahead(const dm_escl_conn *c, uint64_t *id, const uint8_t **bytes, size_t *len)
+{
+    *id = c->ahead_id;
+    *bytes = c->img.len > 0 ? dm_buf_head(&c->img) : NULL;
+    *len = c->img.len;
+    return c->ahead_id != 0;
 }
 
 bool dm_escl_conn_busy(const dm_escl_conn *c)

@@ -72,6 +72,11 @@ escl_job *escl_job_new(dm_escl *e, uint64_t now_ns);
 void escl_job_finish(dm_escl *e, escl_job *j, dm_status st, uint64_t now_ns);
 const char *escl_job_state_name(enum escl_job_state s);
 
+/* escl-conn.c, for tests: whether c holds a band encoded ahead of its
+ * deadline (dm_escl_config.encode_ahead), with its dm_item.id and the bytes
+ * it compressed to so far (valid until the next call on c). */
+bool escl_conn_ahead(const dm_escl_conn *c, uint64_t *id, const uint8_t **bytes, size_t *len);
+
 /* escl-doc.c: documents into *out (cleared first). DM_OK or DM_E_RANGE. */
 int escl_doc_caps(dm_escl *e, dm_buf *out);
 int escl_doc_status(dm_escl *e, uint64_t now_ns, dm_buf *out);

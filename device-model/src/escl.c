@@ -41,6 +41,7 @@ void dm_escl_config_init(dm_escl_config *cfg)
     cfg->plain_root = true;
     cfg->jpeg_quality = 90;
     cfg->job_idle_timeout_ns = 60ull * 1000000000ull;
+    cfg->encode_ahead = true;
 }
 
 /* ---- front ------------------------------------------------------------------------------ */

@@ -122,13 +122,23 @@ static bool at_or_after(uint32_t p1, uint32_t b1, uint32_t p2, uint32_t b2)
     return p1 > p2 || (p1 == p2 && b1 >= b2);
 }
 
+/* Slot i holds the fault that fired at the item in flight: the item names
+ * it (outcome, stall) until it is consumed, so reusing the slot would
+ * change what the item does after a front peeked it. */
+static bool slot_in_flight(const dm_engine *eng, uint32_t i)
+{
+    int idx = (int)(ENG_LIVE_BASE + i);
+
+    return eng->active && eng->cur.ready && (eng->cur.outcome == idx || eng->cur.stall == idx);
+}
+
 /* Arms a one-shot fault at (page, band) of job number job. */
 static int arm(dm_engine *eng, const dm_live_fault *f, uint64_t job, uint32_t page, uint32_t band,
                char *errbuf, size_t errlen)
 {
     for (uint32_t i = 0; i < DM_ENGINE_MAX_LIVE; i++) {
         eng_live *l = &eng->live[i];
-        if (eng_live_pending(eng, l))
+        if (eng_live_pending(eng, l) || slot_in_flight(eng, i))
             continue;
         memset(l, 0, sizeof(*l));
         l->used = true;

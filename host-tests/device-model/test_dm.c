@@ -2885,6 +2885,74 @@ START_TEST(live_fault_places)
 }
 END_TEST
 
+/* An item offered (peeked, not yet due) keeps its id, pixels and hidden
+ * action whatever is armed before its deadline: a live fault armed "now"
+ * goes to the band after it, even when the fault that fires at the offered
+ * item was live too and its slot could be reused. Every item computed gets
+ * a new id. */
+START_TEST(live_fault_keeps_the_offered_item)
+{
+    host h;
+    proto_scan_job job;
+    dm_live_fault f = {.kind = dm_fault_kind_parse("disconnect"), .placed = true, .band = 1};
+    dm_live_armed w;
+    dm_item it, again, done;
+    uint8_t *pix;
+    uint64_t id0;
+    char err[256];
+
+    eng_open(&h, NULL, "scenarios/clean.yaml", 3, 1);
+    ck_assert_int_eq(live_start(&h, 3, &job), DM_ST_OK);
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), &w, err, sizeof err), DM_OK);
+    ck_assert_int_eq(w.when, DM_LIVE_CURRENT_JOB);
+    dm_engine_peek(h.eng, &front_a, vnow(&h), &it);
+    ck_assert_uint_ne(it.id, 0);
+    id0 = it.id;
+    dm_clock_virtual_set(&h.clk, it.deadline_ns);
+    dm_engine_peek(h.eng, &front_a, vnow(&h), &again);
+    ck_assert_uint_eq(again.id, id0);
+    ck_assert_int_eq(again.action, DM_ACT_DELIVER);
+    ck_assert_int_eq(dm_engine_consume(h.eng, &front_a, vnow(&h), &done), DM_OK);
+    ck_assert_uint_eq(done.id, id0);
+
+    /* Band 1, offered before its deadline: the live disconnect fired there. */
+    dm_engine_peek(h.eng, &front_a, vnow(&h), &it);
+    ck_assert_int_eq(it.kind, DM_ITEM_BAND);
+    ck_assert_uint_eq(it.band, 1);
+    ck_assert_int_eq(it.action, DM_ACT_WAIT);
+    ck_assert_uint_gt(it.id, id0);
+    pix = malloc(it.len);
+    memcpy(pix, it.pixels, it.len);
+    ck_assert_uint_eq(eng_status(&h).live_armed, 0);
+    /* Armed now: lands on band 2 and takes the fired fault's slot. */
+    f.kind = dm_fault_kind_parse("corrupt_band");
+    f.placed = false;
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), &w, err, sizeof err), DM_OK);
+    ck_assert_uint_eq(w.band, 2);
+    f.kind = dm_fault_kind_parse("band_never_comes");
+    f.placed = true;
+    f.band = 1; /* offered already: the next job's */
+    ck_assert_int_eq(dm_engine_live_fault(h.eng, &f, vnow(&h), &w, err, sizeof err), DM_OK);
+    ck_assert_int_eq(w.when, DM_LIVE_NEXT_JOB);
+    ck_assert_int_eq(dm_engine_live_scale(h.eng, 2.0), DM_OK);
+    dm_clock_virtual_set(&h.clk, it.deadline_ns);
+    dm_engine_peek(h.eng, &front_a, vnow(&h), &again);
+    ck_assert_uint_eq(again.id, it.id);
+    ck_assert_uint_eq(again.deadline_ns, it.deadline_ns);
+    ck_assert_int_eq(again.action, DM_ACT_DISCONNECT);
+    ck_assert_uint_eq(again.len, it.len);
+    ck_assert_uint_eq(again.crc32, it.crc32);
+    ck_assert_mem_eq(again.pixels, pix, it.len);
+    free(pix);
+    ck_assert_int_eq(dm_engine_consume(h.eng, &front_a, vnow(&h), &done), DM_OK);
+    ck_assert_int_eq(done.action, DM_ACT_DISCONNECT);
+    dm_engine_peek(h.eng, &front_a, vnow(&h), &it);
+    ck_assert_int_eq(it.kind, DM_ITEM_NONE);
+    ck_assert_uint_eq(it.id, 0);
+    eng_close(&h);
+}
+END_TEST
+
 /* The kinds that act at START, and the parameter checks. */
 START_TEST(live_start_kinds_and_checks)
 {
@@ -3189,6 +3257,7 @@ static Suite *dm_suite(void)
     tcase_add_test(tc, engine_status_across_jam_and_empty);
     tcase_add_test(tc, native_on_shared_engine_same_bytes);
     tcase_add_test(tc, live_fault_places);
+    tcase_add_test(tc, live_fault_keeps_the_offered_item);
     tcase_add_test(tc, live_start_kinds_and_checks);
     tcase_add_test(tc, live_notes_follow_the_trace);
     tcase_add_test(tc, live_feed);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dm-internal.h"
+#include "escl-internal.h"
 #include "dm/engine.h"
 #include "dm/escl.h"
 #include "protocol/escl.h"
@@ -17,14 +18,48 @@
 #define SPLIT_POST 7
 #endif
 
-typedef struct harness {
+typedef struct harness harness;
+struct harness {
     dm_clock_virtual clk;
     dm_profile *prof;
     dm_scenario *scen;
     dm_engine *eng;
     dm_escl *escl;
     char log[4096];
-} harness;
+    /* the engine's trace: records, a hash of them, the latest release */
+    uint32_t trace_n;
+    uint64_t trace_hash;
+    uint64_t max_late_ns;
+    /* optional: called by exchange() whenever c answers WAIT, before the
+     * clock moves to the deadline */
+    void (*on_wait)(harness *h, dm_escl_conn *c, const dm_escl_out *o);
+    void *on_wait_ctx;
+};
+
+/* FNV-1a, folding in n bytes. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    if (h == 0)
+        h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static void trace_cb(void *ctx, const dm_trace_rec *rec)
+{
+    harness *h = ctx;
+    uint64_t v[7] = {rec->page,       rec->side,       rec->band, rec->deadline_ns,
+                     rec->release_ns, rec->carrier_ns, rec->bytes};
+
+    h->trace_n++;
+    h->trace_hash = fnv(h->trace_hash, v, sizeof(v));
+    if (rec->fault != NULL)
+        h->trace_hash = fnv(h->trace_hash, rec->fault, strlen(rec->fault));
+    if (rec->release_ns > rec->deadline_ns && rec->release_ns - rec->deadline_ns > h->max_late_ns)
+        h->max_late_ns = rec->release_ns - rec->deadline_ns;
+}
 
 static char *fixture_path(const char *rel)
 {
@@ -41,9 +76,12 @@ static void log_cb(void *ctx, const char *line)
     snprintf(h->log + n, sizeof(h->log) - n, "%s\n", line);
 }
 
-/* Engine timing and PNG level of the next h_init (reset by h_free). */
+/* Engine timing, PNG level, encode_ahead and document format of the next
+ * h_init (reset by h_free). */
 static int g_timing = 1;
 static int g_png_level = -1; /* -1: the front's default */
+static bool g_encode_ahead = true;
+static const char *g_format = "image/png";
 
 static void h_init_mem(harness *h, const char *profile, const char *scen_yaml)
 {
@@ -69,8 +107,12 @@ static void h_init_mem(harness *h, const char *profile, const char *scen_yaml)
     cfg.seed = 7;
     cfg.clock = &h->clk.base;
     cfg.timing = g_timing;
+    cfg.trace = trace_cb;
+    cfg.trace_ctx = h;
     ck_assert_int_eq(dm_engine_create(&cfg, &h->eng), DM_OK);
     dm_escl_config_init(&ec);
+    ck_assert(ec.encode_ahead); /* the default */
+    ec.encode_ahead = g_encode_ahead;
     if (g_png_level >= 0)
         ec.png_level = g_png_level;
     ec.engine = h->eng;
@@ -106,12 +148,17 @@ static void h_free(harness *h)
     dm_profile_free(h->prof);
     g_timing = 1;
     g_png_level = -1;
+    g_encode_ahead = true;
+    g_format = "image/png";
 }
 
 /* ---- one exchange ---------------------------------------------------------------------- */
 
 typedef struct reply {
     int status;
+    uint8_t *raw; /* every byte the front sent, as sent */
+    size_t raw_len;
+    uint64_t timeline; /* hash of (virtual time, length) of every piece sent */
     char head[4096];
     uint8_t *body; /* de-chunked */
     size_t body_len;
@@ -123,6 +170,7 @@ typedef struct reply {
 
 static void reply_free(reply *r)
 {
+    free(r->raw);
     free(r->body);
     memset(r, 0, sizeof(*r));
 }
@@ -160,6 +208,10 @@ static void exchange(harness *h, dm_escl_conn *c, const char *req, size_t req_le
             }
             memcpy(raw + raw_len, o.data, o.len);
             raw_len += o.len;
+            {
+                uint64_t sent[2] = {h->clk.now, o.len};
+                r->timeline = fnv(r->timeline, sent, sizeof(sent));
+            }
             dm_escl_conn_sent(c, o.len, h->clk.now);
             continue;
         }
@@ -169,6 +221,8 @@ static void exchange(harness *h, dm_escl_conn *c, const char *req, size_t req_le
                 break;
             }
             ck_assert_uint_ge(o.deadline_ns, h->clk.now);
+            if (h->on_wait != NULL)
+                h->on_wait(h, c, &o);
             dm_clock_virtual_set(&h->clk, o.deadline_ns);
             continue;
         }
@@ -226,7 +280,8 @@ static void exchange(harness *h, dm_escl_conn *c, const char *req, size_t req_le
             r->body_len = n;
         }
     }
-    free(raw);
+    r->raw = raw;
+    r->raw_len = raw_len;
 }
 
 static void get(harness *h, dm_escl_conn *c, const char *path, reply *r)
@@ -244,7 +299,7 @@ static void get(harness *h, dm_escl_conn *c, const char *path, reply *r)
     "pwg:ContentRegionUnits><pwg:XOffset>0</pwg:XOffset><pwg:YOffset>0</pwg:YOffset>"              \
     "<pwg:Width>%u</pwg:Width><pwg:Height>%u</pwg:Height></pwg:ScanRegion></pwg:ScanRegions>"      \
     "<pwg:InputSource>%s</pwg:InputSource><scan:ColorMode>%s</scan:ColorMode>"                     \
-    "<pwg:DocumentFormat>image/png</pwg:DocumentFormat><scan:DocumentFormatExt>image/png</"        \
+    "<pwg:DocumentFormat>%s</pwg:DocumentFormat><scan:DocumentFormatExt>%s</"                      \
     "scan:DocumentFormatExt><scan:XResolution>%u</scan:XResolution><scan:YResolution>%u</"         \
     "scan:YResolution><scan:Duplex>%s</scan:Duplex></scan:ScanSettings>"
 
@@ -254,8 +309,8 @@ static int post_job(harness *h, dm_escl_conn *c, const char *src, const char *mo
 {
     char body[2048], req[4096];
     reply r;
-    int bl = snprintf(body, sizeof(body), AIRSCAN_SETTINGS_FMT, 2480u, 3508u, src, mode, dpi, dpi,
-                      duplex ? "true" : "false");
+    int bl = snprintf(body, sizeof(body), AIRSCAN_SETTINGS_FMT, 2480u, 3508u, src, mode, g_format,
+                      g_format, dpi, dpi, duplex ? "true" : "false");
     int n = snprintf(req, sizeof(req),
                      "POST /eSCL/ScanJobs HTTP/1.1\r\nHost: %s\r\nContent-Type: text/xml\r\n"
                      "Content-Length: %d\r\n\r\n%s",
@@ -742,6 +797,361 @@ START_TEST(quirk_keys)
 }
 END_TEST
 
+/* ---- encoding ahead (dm_escl_config.encode_ahead) ------------------------------------------ */
+
+/* A live change made while the stream waits for band `band` of page `page`
+ * (the engine's cursor), once. */
+typedef struct live_plan {
+    uint32_t page, band;
+    const char *kind; /* a live fault; NULL: none */
+    bool placed;
+    uint32_t at_band; /* placed: band of `page` */
+    uint32_t ms, bytes;
+    double scale; /* dm_engine_live_scale too, when > 0 */
+    bool clear;   /* dm_engine_live_clear after the fault */
+    /* what happened */
+    bool done;
+    bool was_ahead; /* the band in flight had been encoded ahead */
+} live_plan;
+
+static void plan_on_wait(harness *h, dm_escl_conn *c, const dm_escl_out *o)
+{
+    live_plan *pl = h->on_wait_ctx;
+    dm_engine_status st;
+    dm_item it;
+    uint64_t id;
+    const uint8_t *bytes;
+    size_t len;
+    char err[256];
+
+    (void)o;
+    if (pl->done)
+        return;
+    dm_engine_status_get(h->eng, h->clk.now, &st);
+    if (st.state != DM_ENGINE_PROCESSING || st.page != pl->page || st.band != pl->band)
+        return;
+    dm_engine_peek(h->eng, h->escl, h->clk.now, &it);
+    if (it.kind != DM_ITEM_BAND || it.action != DM_ACT_WAIT)
+        return;
+    pl->done = true;
+    pl->was_ahead = escl_conn_ahead(c, &id, &bytes, &len) && id == it.id && len > 0;
+    if (pl->kind != NULL) {
+        dm_live_fault f = {.kind = dm_fault_kind_parse(pl->kind),
+                           .placed = pl->placed,
+                           .page = pl->page,
+                           .band = pl->at_band,
+                           .ms = pl->ms,
+                           .bytes = pl->bytes};
+        ck_assert_int_ge(f.kind, 0);
+        ck_assert_msg(dm_engine_live_fault(h->eng, &f, h->clk.now, NULL, err, sizeof err) == DM_OK,
+                      "%s: %s", pl->kind, err);
+    }
+    if (pl->scale > 0)
+        ck_assert_int_eq(dm_engine_live_scale(h->eng, pl->scale), DM_OK);
+    if (pl->clear)
+        dm_engine_live_clear(h->eng, h->clk.now);
+}
+
+/* Everything a client saw in a session, and the engine's trace of it. */
+typedef struct sess {
+    uint8_t *raw; /* every response, as sent, with how its connection ended */
+    size_t len;
+    uint64_t timeline;
+    uint64_t trace_hash, max_late_ns;
+    uint32_t trace_n, pages;
+} sess;
+
+static void sess_add(sess *s, const reply *r)
+{
+    uint8_t end[3] = {r->closed, r->reset, r->hung};
+
+    s->raw = realloc(s->raw, s->len + r->raw_len + sizeof(end));
+    memcpy(s->raw + s->len, r->raw, r->raw_len);
+    memcpy(s->raw + s->len + r->raw_len, end, sizeof(end));
+    s->len += r->raw_len + sizeof(end);
+    s->timeline = fnv(s->timeline, &r->timeline, sizeof(r->timeline));
+}
+
+/* A client reads up to max_docs pages of one job (a connection cut or
+ * reset is opened again), then the status. */
+static void session(const char *scen_file, const char *scen_yaml, const char *src, const char *mode,
+                    const char *format, unsigned dpi, uint32_t max_docs, bool ahead,
+                    live_plan *plan, sess *out)
+{
+    harness h;
+    dm_escl_conn *c;
+    reply r;
+    char job[256], path[300];
+
+    memset(out, 0, sizeof(*out));
+    g_encode_ahead = ahead;
+    g_format = format;
+    if (scen_file != NULL)
+        h_init(&h, NULL, scen_file);
+    else
+        h_init_mem(&h, NULL, scen_yaml);
+    if (plan != NULL) {
+        h.on_wait = plan_on_wait;
+        h.on_wait_ctx = plan;
+    }
+    dm_clock_virtual_advance(&h.clk, 2000000000ull);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    ck_assert_int_eq(post_job(&h, c, src, mode, dpi, false, "x", job, sizeof(job)), 201);
+    snprintf(path, sizeof(path), "%s/NextDocument", job);
+    for (uint32_t d = 0; d < max_docs; d++) {
+        bool stop;
+        get(&h, c, path, &r);
+        sess_add(out, &r);
+        if (r.status == 200 && r.chunked_complete)
+            out->pages++;
+        stop = r.status != 200 || r.hung;
+        if (r.closed || r.reset) {
+            dm_escl_conn_free(c);
+            ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+        }
+        reply_free(&r);
+        if (stop)
+            break;
+    }
+    {
+        dm_escl_conn *c2;
+        ck_assert_int_eq(dm_escl_conn_open(h.escl, &c2), DM_OK);
+        get(&h, c2, "/eSCL/ScannerStatus", &r);
+        sess_add(out, &r);
+        reply_free(&r);
+        dm_escl_conn_free(c2);
+    }
+    dm_escl_conn_free(c);
+    h_free(&h);
+    out->trace_hash = h.trace_hash;
+    out->trace_n = h.trace_n;
+    out->max_late_ns = h.max_late_ns;
+}
+
+static void sess_same(const sess *a, const sess *b, const char *what)
+{
+    ck_assert_msg(a->len == b->len, "%s: %zu bytes encoding ahead, %zu not", what, a->len, b->len);
+    if (memcmp(a->raw, b->raw, a->len) != 0) {
+        size_t i = 0; /* the first byte that differs; one assertion */
+        while (a->raw[i] == b->raw[i])
+            i++;
+        ck_abort_msg("%s: byte %zu of %zu differs", what, i, a->len);
+    }
+    ck_assert_msg(a->timeline == b->timeline, "%s: sent at other times", what);
+    ck_assert_msg(a->trace_n == b->trace_n && a->trace_hash == b->trace_hash,
+                  "%s: the engine's trace differs (%u / %u records)", what, a->trace_n, b->trace_n);
+    ck_assert_uint_eq(a->pages, b->pages);
+}
+
+/* Encoding ahead changes nothing a client or the trace sees: the same bytes
+ * (heads, chunk framing, PNG/JPEG), at the same virtual times, with the same
+ * releases, for every mode and format, with the scenario faults that cut,
+ * shorten, corrupt, stall, unplug, withhold, delay and jam, and with
+ * timing off (where every band is due at once and nothing is ahead). */
+START_TEST(encode_ahead_same_bytes)
+{
+    static const struct {
+        const char *file, *yaml, *src, *mode, *format;
+        unsigned dpi;
+        uint32_t docs;
+        int timing;
+    } cases[] = {
+        {NULL, "name: two\nsheets: 2\n", "Feeder", "RGB24", "image/png", 150, 3, 1},
+        {NULL, "name: two\nsheets: 2\n", "Feeder", "Grayscale8", "image/png", 75, 3, 1},
+        {NULL, "name: two\nsheets: 2\n", "Feeder", "BlackAndWhite1", "image/png", 150, 3, 1},
+        {NULL, "name: two\nsheets: 2\n", "Feeder", "RGB24", "image/jpeg", 150, 3, 1},
+        {NULL, "name: two\nsheets: 2\n", "Feeder", "Grayscale8", "image/jpeg", 75, 3, 1},
+        {NULL, "name: one\nsheets: 1\n", "Platen", "RGB24", "image/png", 100, 2, 1},
+        {NULL, "name: two\nsheets: 2\n", "Feeder", "RGB24", "image/png", 75, 3, 0},
+        {"scenarios/jam-page3-band5.yaml", NULL, "Feeder", "Grayscale8", "image/png", 75, 4, 1},
+        {"scenarios/short-band.yaml", NULL, "Feeder", "Grayscale8", "image/png", 75, 4, 1},
+        {"scenarios/corrupt-band.yaml", NULL, "Feeder", "RGB24", "image/jpeg", 75, 4, 1},
+        {"scenarios/stall-mid-page.yaml", NULL, "Feeder", "Grayscale8", "image/png", 75, 4, 1},
+        {"scenarios/disconnect-mid-page.yaml", NULL, "Feeder", "Grayscale8", "image/png", 75, 4, 1},
+        {"scenarios/band-never-comes.yaml", NULL, "Feeder", "Grayscale8", "image/png", 75, 4, 1},
+        {"scenarios/delay-500ms.yaml", NULL, "Feeder", "Grayscale8", "image/png", 75, 3, 1},
+        {"scenarios/random-faults.yaml", NULL, "Feeder", "Grayscale8", "image/png", 75, 10, 1},
+        {"scenarios/feeder-empty-after-2.yaml", NULL, "Feeder", "Grayscale8", "image/png", 75, 4,
+         1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sess on, off;
+        char what[160];
+        snprintf(what, sizeof(what), "case %zu (%s %s %s %u dpi)", i,
+                 cases[i].file ? cases[i].file : cases[i].yaml, cases[i].mode, cases[i].format,
+                 cases[i].dpi);
+        g_timing = cases[i].timing;
+        session(cases[i].file, cases[i].yaml, cases[i].src, cases[i].mode, cases[i].format,
+                cases[i].dpi, cases[i].docs, true, NULL, &on);
+        g_timing = cases[i].timing;
+        session(cases[i].file, cases[i].yaml, cases[i].src, cases[i].mode, cases[i].format,
+                cases[i].dpi, cases[i].docs, false, NULL, &off);
+        sess_same(&on, &off, what);
+        ck_assert_msg(on.len > 1000, "%s: %zu bytes", what, on.len);
+        free(on.raw);
+        free(off.raw);
+    }
+}
+END_TEST
+
+/* A live change made after the band in flight was encoded ahead and before
+ * its deadline gives what it gives without encoding ahead: the engine keeps
+ * the band it offered (the fault lands on the next band, or the next job),
+ * and a band that is then cut, shortened, withheld or unplugged was never
+ * sent. */
+START_TEST(encode_ahead_live_fault_before_deadline)
+{
+    static const live_plan plans[] = {
+        {.page = 1, .band = 3, .kind = "corrupt_band"},
+        {.page = 1, .band = 3, .kind = "corrupt_band", .bytes = 300},
+        {.page = 1, .band = 3, .kind = "short_band"},
+        {.page = 1, .band = 3, .kind = "short_band", .bytes = 100},
+        {.page = 1, .band = 3, .kind = "disconnect"},
+        {.page = 1, .band = 3, .kind = "band_never_comes"},
+        {.page = 1, .band = 3, .kind = "stall"},
+        {.page = 1, .band = 3, .kind = "paper_jam"},
+        {.page = 1, .band = 3, .kind = "device_error"},
+        {.page = 1, .band = 3, .kind = "cover_open"},
+        {.page = 1, .band = 3, .kind = "feeder_empty"},
+        {.page = 1, .band = 3, .kind = "delay", .ms = 40},
+        {.page = 1, .band = 3, .kind = "disconnect", .placed = true, .at_band = 3},
+        {.page = 1, .band = 3, .kind = "short_band", .placed = true, .at_band = 4},
+        {.page = 1, .band = 3, .kind = "paper_jam", .placed = true, .at_band = 5},
+        {.page = 1, .band = 3, .kind = "corrupt_band", .clear = true},
+        {.page = 1, .band = 3, .scale = 3.0},
+        {.page = 1, .band = 0, .kind = "disconnect"},
+        {.page = 1, .band = 0, .kind = "paper_jam"},
+        {.page = 0, .band = 0, .kind = "short_band"},
+    };
+    static const char three[] = "name: three\nsheets: 3\n";
+
+    for (size_t i = 0; i < sizeof(plans) / sizeof(plans[0]); i++) {
+        live_plan pon = plans[i], poff = plans[i];
+        sess on, off;
+        char what[160];
+        snprintf(what, sizeof(what), "plan %zu (%s at page %u band %u)", i,
+                 plans[i].kind ? plans[i].kind : "scale", plans[i].page, plans[i].band);
+        session(NULL, three, "Feeder", "Grayscale8", "image/png", 75, 4, true, &pon, &on);
+        session(NULL, three, "Feeder", "Grayscale8", "image/png", 75, 4, false, &poff, &off);
+        ck_assert_msg(pon.done && poff.done, "%s: never armed", what);
+        ck_assert_msg(pon.was_ahead, "%s: the band in flight was not encoded ahead", what);
+        ck_assert_msg(!poff.was_ahead, "%s: encoded ahead with encode_ahead off", what);
+        sess_same(&on, &off, what);
+        free(on.raw);
+        free(off.raw);
+    }
+}
+END_TEST
+
+/* On the virtual clock: at every WAIT of a page stream the band it waits
+ * for is encoded already (its id is the engine's item, its compressed bytes
+ * are held); at the deadline the front sends exactly those bytes as the
+ * band's chunk, and the engine records the release at the deadline, not
+ * one nanosecond after. */
+START_TEST(encode_ahead_release_at_deadline)
+{
+    harness h;
+    dm_escl_conn *c;
+    char job[256], path[300], req[512];
+    proto_scan_job nj;
+    uint8_t *want = NULL;
+    size_t want_len = 0;
+    uint64_t due = 0;
+    uint32_t waits = 0, chunks = 0;
+    int n;
+
+    h_init_mem(&h, NULL, "name: one\nsheets: 1\n");
+    dm_clock_virtual_advance(&h.clk, 2000000000ull);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "RGB24", 150, false, "x", job, sizeof(job)), 201);
+    nj = job_for(&h, PROTO_SCAN_SOURCE_ADF, PROTO_SCAN_MODE_COLOR24, 150);
+    snprintf(path, sizeof(path), "%s/NextDocument", job);
+    n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    ck_assert_int_eq(dm_escl_conn_input(c, (const uint8_t *)req, (size_t)n, h.clk.now), n);
+    for (;;) {
+        dm_escl_out o;
+        dm_escl_conn_peek(c, h.clk.now, &o);
+        if (o.kind == DM_ESCL_OUT_WAIT) {
+            dm_item it;
+            uint64_t id;
+            const uint8_t *bytes;
+            size_t len;
+            ck_assert_uint_ne(o.deadline_ns, UINT64_MAX);
+            dm_engine_peek(h.eng, h.escl, h.clk.now, &it);
+            ck_assert_int_eq(it.kind, DM_ITEM_BAND);
+            ck_assert_int_eq(it.action, DM_ACT_WAIT);
+            ck_assert_uint_eq(it.deadline_ns, o.deadline_ns);
+            ck_assert_msg(escl_conn_ahead(c, &id, &bytes, &len), "band %u not ahead", it.band);
+            ck_assert_uint_eq(id, it.id);
+            ck_assert_uint_gt(len, 0);
+            want_len = len;
+            /* Asked again before the deadline: nothing is encoded twice. */
+            dm_escl_conn_peek(c, h.clk.now, &o);
+            ck_assert_int_eq(o.kind, DM_ESCL_OUT_WAIT);
+            ck_assert(escl_conn_ahead(c, &id, &bytes, &len));
+            ck_assert_uint_eq(len, want_len);
+            want = realloc(want, len);
+            memcpy(want, bytes, len);
+            want_len = len;
+            due = o.deadline_ns;
+            waits++;
+            dm_clock_virtual_set(&h.clk, due);
+            continue;
+        }
+        if (o.kind != DM_ESCL_OUT_DATA)
+            break;
+        {
+            /* The band's chunk, after the head on the first. */
+            const char *p = (const char *)o.data, *body;
+            char *e;
+            unsigned long size;
+            if (chunks == 0) {
+                body = strstr(p, "\r\n\r\n");
+                ck_assert_ptr_nonnull(body);
+                p = body + 4;
+            }
+            size = strtoul(p, &e, 16);
+            ck_assert(e[0] == '\r' && e[1] == '\n');
+            ck_assert_uint_eq(size, want_len);
+            ck_assert_mem_eq(e + 2, want, want_len);
+            ck_assert_uint_eq(h.clk.now, due);
+            ck_assert_uint_eq(h.max_late_ns, 0);
+            chunks++;
+        }
+        dm_escl_conn_sent(c, o.len, h.clk.now);
+    }
+    ck_assert_uint_eq(waits, nj.bands_per_page);
+    ck_assert_uint_eq(chunks, nj.bands_per_page);
+    ck_assert_uint_eq(h.trace_n, nj.bands_per_page);
+    ck_assert_uint_eq(h.max_late_ns, 0);
+    free(want);
+    dm_escl_conn_free(c);
+    h_free(&h);
+
+    /* Off: nothing is held ahead. */
+    g_encode_ahead = false;
+    h_init_mem(&h, NULL, "name: one\nsheets: 1\n");
+    dm_clock_virtual_advance(&h.clk, 2000000000ull);
+    ck_assert_int_eq(dm_escl_conn_open(h.escl, &c), DM_OK);
+    ck_assert_int_eq(post_job(&h, c, "Feeder", "RGB24", 150, false, "x", job, sizeof(job)), 201);
+    snprintf(path, sizeof(path), "%s/NextDocument", job);
+    n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    ck_assert_int_eq(dm_escl_conn_input(c, (const uint8_t *)req, (size_t)n, h.clk.now), n);
+    {
+        dm_escl_out o;
+        uint64_t id;
+        const uint8_t *bytes;
+        size_t len;
+        dm_escl_conn_peek(c, h.clk.now, &o);
+        ck_assert_int_eq(o.kind, DM_ESCL_OUT_WAIT);
+        ck_assert(!escl_conn_ahead(c, &id, &bytes, &len));
+        ck_assert_uint_eq(len, 0);
+    }
+    dm_escl_conn_free(c);
+    h_free(&h);
+}
+END_TEST
+
 static Suite *escl_suite(void)
 {
     Suite *s = suite_create("escl");
@@ -759,6 +1169,9 @@ static Suite *escl_suite(void)
     tcase_add_test(tc, bad_requests);
     tcase_add_test(tc, quirk_keys);
     tcase_add_test(tc, abandoned_page_is_skipped);
+    tcase_add_test(tc, encode_ahead_same_bytes);
+    tcase_add_test(tc, encode_ahead_live_fault_before_deadline);
+    tcase_add_test(tc, encode_ahead_release_at_deadline);
     suite_add_tcase(s, tc);
     return s;
 }

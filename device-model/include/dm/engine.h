@@ -26,6 +26,13 @@
  * Live control (dm_engine_live_*, below) adds to that at run time but never
  * changes an item the engine has already offered (peeked): what a front
  * peeked is what it consumes, and scripted faults fire where they would.
+ *
+ * Items are computed when first peeked, not when due: a band peeked before
+ * its deadline (DM_ACT_WAIT) already has its pixels, len and crc32, with
+ * any short_band/corrupt_band applied, and its hidden action (what peek
+ * says once it is due). A front may work on them ahead (the eSCL front
+ * encodes them) as long as it checks at the deadline that dm_item.id is
+ * still the one it worked on.
  */
 #ifndef SCANEMU_DM_ENGINE_H
 #define SCANEMU_DM_ENGINE_H
@@ -152,6 +159,14 @@ typedef enum dm_item_action {
 typedef struct dm_item {
     dm_item_kind kind;
     dm_item_action action;
+    /* Which item this is: a new value (never 0; 0 for DM_ITEM_NONE) every
+     * time the engine computes an item, the next one or the same place
+     * again (a job canceled and another started, a FEEDER_EMPTY end that a
+     * feed revoked). Two peeks with the same id offer the same item: kind,
+     * deadline, pixels (the same bytes), len, byte_count, crc32, status and
+     * event; only action (WAIT until due, STALL again after
+     * dm_engine_resume) and event_pending/event_due change. */
+    uint64_t id;
     uint64_t deadline_ns; /* absolute; the item is never due before it */
     uint32_t page, side, band;
     /* DM_ITEM_BAND: lines first_line .. first_line + lines - 1 of the page;
@@ -177,8 +192,9 @@ typedef struct dm_item {
 } dm_item;
 
 /* What `front`'s job offers at now_ns. Does not consume; pointers are valid
- * until the next call on the engine. Repeated peeks of one item give the
- * same pixels and deadline. */
+ * until the next call on the engine. Repeated peeks of one item (one id)
+ * give the same pixels and deadline, whatever live control did in between;
+ * a band not yet due (DM_ACT_WAIT) comes with its pixels. */
 void dm_engine_peek(dm_engine *eng, const void *front, uint64_t now_ns, dm_item *out);
 /* The item last peeked as due was released at release_ns (DELIVER: on the
  * wire; STALL: the stall; DISCONNECT: the unplug): counted, traced,

@@ -41,8 +41,13 @@ typedef struct dm_escl_config {
     int png_level;                /* zlib level for PNG, 0..9; default 1 */
     int jpeg_quality;             /* default when ScanSettings has no CompressionFactor: 90 */
     uint64_t job_idle_timeout_ns; /* a job nobody reads is aborted; default 60 s */
-    const char *make_and_model;   /* default: the profile's manufacturer + product */
-    const char *serial;           /* default: the profile's serial */
+    /* Encode a band as soon as the engine offers it, before its deadline,
+     * and only release it at the deadline (default true). The bytes sent
+     * are the same either way; off, the encode sits between the deadline
+     * and the release. */
+    bool encode_ahead;
+    const char *make_and_model; /* default: the profile's manufacturer + product */
+    const char *serial;         /* default: the profile's serial */
     /* Optional: one line for each request a scenario quirk answered
      * (docs/escl.md), so a test can see that a client's workaround engaged. */
     void (*log)(void *ctx, const char *line);
@@ -97,7 +102,8 @@ typedef struct dm_escl_out {
 } dm_escl_out;
 
 /* What the connection sends next at now_ns. May advance the engine (bands
- * due are encoded and released here). */
+ * due are released here, and encoded if they were not before: with
+ * encode_ahead the band a WAIT is for is encoded before this returns). */
 void dm_escl_conn_peek(dm_escl_conn *c, uint64_t now_ns, dm_escl_out *out);
 /* n (<= out->len) bytes of the last DATA were written. */
 void dm_escl_conn_sent(dm_escl_conn *c, size_t n, uint64_t now_ns);
