@@ -94,18 +94,7 @@ if attach "$LIVE_U_PORT" "$LIVE_U_BUSID" && wait_enum "$LIVE_U_VIDPID"; then
   wpid=$!
   # Ask for the unplug once a data band of page 2 (0-based page 1 in the
   # trace) has arrived here: page 1 is complete in the guest.
-  i=0
-  seen=0
-  while [ "$i" -lt 1200 ]; do
-    if grep -Eq '"page": *[1-9][0-9]*,.*"bytes": *[1-9]' /tmp/unplug.trace 2>/dev/null; then
-      seen=1
-      break
-    fi
-    kill -0 "$wpid" 2>/dev/null || break
-    usleep 50000
-    i=$((i + 1))
-  done
-  echo "E2E-UNPLUG-POINT page1_seen=$seen waited_ms=$((i * 50)) still_running=$(kill -0 "$wpid" 2>/dev/null && echo 1 || echo 0)"
+  echo "E2E-UNPLUG-POINT $(wait_second_page /tmp/unplug.trace "$wpid")"
   live_t page2
   n0="$(dmesg | wc -l)"
   t0="$(cut -d' ' -f1 /proc/uptime)"

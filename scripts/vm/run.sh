@@ -154,6 +154,26 @@ for vp in $A_VIDPIDS; do
   wait_gone "$vp"
 done
 
+# wait_second_page TRACE PID: wait (60 s at most) until wiascan's trace
+# TRACE shows a data band of its second page (0-based page 1; an END_OF_JOB
+# header also names page 1 but carries no bytes), so the first page is
+# complete here, or until PID ends. Prints "page1_seen=0|1 waited_ms=N
+# still_running=0|1" for the console marker.
+wait_second_page() {
+  i=0
+  seen=0
+  while [ "$i" -lt 1200 ]; do
+    if grep -Eq '"page": *[1-9][0-9]*,.*"bytes": *[1-9]' "$1" 2>/dev/null; then
+      seen=1
+      break
+    fi
+    kill -0 "$2" 2>/dev/null || break
+    usleep 50000
+    i=$((i + 1))
+  done
+  echo "page1_seen=$seen waited_ms=$((i * 50)) still_running=$(kill -0 "$2" 2>/dev/null && echo 1 || echo 0)"
+}
+
 # ---- 3. usbip detach during a scan ------------------------------------------
 echo "E2E-STEP detach-during-scan"
 if attach "$D_PORT" 1-1 && wait_enum "$D_VIDPID"; then
@@ -165,18 +185,7 @@ if attach "$D_PORT" 1-1 && wait_enum "$D_VIDPID"; then
   # Detach once a data band of page 1 (0-based) has arrived: page 0 is
   # complete. (The END_OF_JOB header of a 1-page job also says page 1, but
   # carries no bytes.)
-  i=0
-  seen=0
-  while [ "$i" -lt 1200 ]; do
-    if grep -Eq '"page": *[1-9][0-9]*,.*"bytes": *[1-9]' /tmp/detach.trace 2>/dev/null; then
-      seen=1
-      break
-    fi
-    kill -0 "$wpid" 2>/dev/null || break
-    usleep 50000
-    i=$((i + 1))
-  done
-  echo "E2E-DETACH-POINT page1_seen=$seen waited_ms=$((i * 50)) still_running=$(kill -0 "$wpid" 2>/dev/null && echo 1 || echo 0)"
+  echo "E2E-DETACH-POINT $(wait_second_page /tmp/detach.trace "$wpid")"
   detach "$D_PORT" 1-1
   wait "$wpid"
   r=$?
