@@ -152,7 +152,7 @@ build() {
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >"$OUT/cmake.log" 2>&1 ||
       die "cmake configure failed (see $OUT/cmake.log)"
     local t
-    for t in scanemu wiascan bench_tcp bench_timer bench_wias bench_synth; do
+    for t in scanemu wiascan bench_tcp bench_timer bench_stream bench_wias bench_synth; do
       log "build $t"
       cmake --build "$BUILD" -j "$JOBS" --target "$t" >>"$OUT/build.log" 2>&1 ||
         log "target $t did not build (see $OUT/build.log); its rows will say n/a"
@@ -162,6 +162,7 @@ build() {
   WIASCAN="$(find "$BUILD" -type f -name wiascan -perm -u+x | head -n1)"
   BENCH_TCP="$(find "$BUILD" -type f -name bench_tcp -perm -u+x | head -n1)"
   BENCH_TIMER="$(find "$BUILD" -type f -name bench_timer -perm -u+x | head -n1)"
+  BENCH_STREAM="$(find "$BUILD" -type f -name bench_stream -perm -u+x | head -n1)"
   BENCH_WIAS="$(find "$BUILD" -type f -name bench_wias -perm -u+x | head -n1)"
   BENCH_SYNTH="$(find "$BUILD" -type f -name bench_synth -perm -u+x | head -n1)"
 }
@@ -218,6 +219,11 @@ hwm_kb() { "$PY" "$TOOL" proc "$1" hwm; }
 rss_kb() { "$PY" "$TOOL" proc "$1" rss; }
 
 file_bytes() { stat -c %s "$1"; }
+# steal_ms: CPU time the hypervisor has taken from this VM's CPUs so far
+# (/proc/stat "steal", all CPUs). On a shared host a pass during which it
+# grew had its threads stopped for that long, whatever they were doing.
+steal_ms() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%d\n", $9 * 1000 / hz }' /proc/stat; }
+
 # cpu_s PID: user + system CPU seconds a live process has used so far.
 cpu_s() { "$PY" "$TOOL" proc "$1" cpu; }
 
@@ -433,26 +439,24 @@ scale_pass() {
   # one they would be that device's only, docs/emulator.md "Command line").
   start_emu "$f" --scenario "$BFIX/scenarios/bench-sheets.yaml" --seed "$SEED" "${devs[@]}" "${extra[@]}"
   case " ${BENCH_PERF:-} " in *" $f "*) perf_start "$f" "$EMU_PID" ;; esac
-  local base_rss
+  local base_rss e0 e1 s0
   base_rss=$(rss_kb "$EMU_PID")
+  e0=$(cpu_s "$EMU_PID")
+  s0=$(steal_ms)
   t0=$(now_ns)
-  for i in $(seq 1 "$n"); do
-    "$PY" "$TOOL" run --timeout "$TMO" -- "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-$i" --source adf --pages "$pages" \
-      --mode "$mode" --dpi "$dpi" --seed "$SEED" -o "$OUT/sc$n.$i.tiff" >"$OUT/$f.$i.log" 2>&1 &
-    pids+=($!)
-  done
+  # One benchtool for all the hosts: one Python interpreter per wiascan
+  # cost the machine more CPU than the 32 wiascans' own start, while the
+  # first devices were already scanning (docs/performance.md, issue 16).
+  "$PY" "$TOOL" run-all --count "$n" --log "$OUT/$f.{i}.log" --timeout "$TMO" --results "$RES" \
+    --key "$f" --label "a wiascan of $n ($LD$kind pass)" --log-fd 3 --times "$OUT/$f.hosts.times" \
+    -- "$WIASCAN" --transport "usbip://127.0.0.1:$EMU_PORT/1-{i}" --source adf --pages "$pages" \
+    --mode "$mode" --dpi "$dpi" --seed "$SEED" -o "$OUT/sc$n.{i}.tiff" &
+  pids+=($!)
   OUR_PIDS+=("${pids[@]}")
-  local st
-  for i in "${pids[@]}"; do
-    st=0
-    wait "$i" || st=$?
-    [ "$st" -eq 0 ] || rc=$st
-    if [ "$st" -eq 124 ]; then
-      put "timeout_$f" "a wiascan of $n ($LD$kind pass, killed after $TMO s)"
-      log "scale: a wiascan ($n devices, $kind pass) timed out after $TMO s, killed"
-    fi
-  done
+  wait "${pids[0]}" || rc=$?
   t1=$(now_ns)
+  put "${LD}sc${n}_${kind}_steal_ms" "$(($(steal_ms) - s0))"
+  e1=$(cpu_s "$EMU_PID")
   local hwm
   hwm=$(hwm_kb "$EMU_PID")
   perf_stop
@@ -478,11 +482,45 @@ scale_pass() {
     grep -E '^(devices|per_device_(emu_)?p99_(median|worst)_us|(emu_)?late_p99_us|starved_bands|bands)=' \
       "$OUT/$f.stats" | sed "s/^/${LD}sc${n}_${kind}_/" >>"$RES"
     put "${LD}sc${n}_${kind}_emu_hwm_kb" "$hwm"
+    # CPU per band: scanemu's, and its hosts' (start and exit included)
+    local nb
+    nb=$(sed -n 's/^bands=//p' "$OUT/$f.stats")
+    if [ -n "$nb" ] && [ "$nb" -gt 0 ]; then
+      put "${LD}sc${n}_${kind}_emu_cpu_us_per_band" "$(calc "($e1 - $e0) * 1e6 / $nb")"
+      put "${LD}sc${n}_${kind}_hosts_cpu_us_per_band" "$(calc "$(tval "$OUT/$f.hosts.times" cpu_s) * 1e6 / $nb")"
+    fi
     # scanemu's own timing report (job_end records): jobs it would call NOT FAITHFUL.
     put "${LD}sc${n}_${kind}_jobs_emu_beyond" "$(grep -c '"kind":"job_end".*"beyond_emu":[1-9]' "$OUT/$f.dev.jsonl" || true)"
     [ "$kind" = tmrt ] && put "${LD}sc${n}_tmrt_log" "$(grep -- '--realtime' "$OUT/$f.emu.log" | head -n1)"
   fi
   rm -f "$OUT/sc$n".*.tiff
+}
+
+# stream_pass N: the floor under scale_pass N tm (bench/stream/bench_stream.c):
+# N bare loopback streams at the same band rate and size, with the cheapest
+# host, in the same state (quiet, or loaded when LD=ld).
+stream_pass() {
+  local n="$1" f="${LD}sc$1bare"
+  [ -n "$BENCH_STREAM" ] || return 0
+  # as many messages as a device's bands: TM_BANDS_PER_PAGE full bands and
+  # one short one a page; 5,900-byte band + 48-byte RET_SUBMIT header
+  local s0
+  s0=$(steal_ms)
+  bounded "$f" "bench_stream ($n streams)" "$BENCH_STREAM" --streams "$n" \
+    --count $((SC_TM_BANDS / TM_BANDS_PER_PAGE * (TM_BANDS_PER_PAGE + 1))) --bytes 5948 \
+    >"$OUT/$f.log" 2>&1 || { log "bench_stream failed (see $OUT/$f.log)"; return 0; }
+  put "${LD}sc${n}_bare_steal_ms" "$(($(steal_ms) - s0))"
+  local k v msgs
+  for k in per_stream_p99_worst_us per_stream_p99_median_us starved device_cpu_s host_cpu_s count; do
+    v=$(tr ' ' '\n' <"$OUT/$f.log" | sed -n "s/^$k=//p")
+    [ -n "$v" ] || { log "bench_stream printed no $k (see $OUT/$f.log)"; return 0; }
+    put "${LD}sc${n}_bare_$k" "$v"
+  done
+  msgs=$((n * $(tr ' ' '\n' <"$OUT/$f.log" | sed -n 's/^count=//p')))
+  for k in device host; do
+    v=$(tr ' ' '\n' <"$OUT/$f.log" | sed -n "s/^${k}_cpu_s=//p")
+    put "${LD}sc${n}_bare_${k}_cpu_us_per_msg" "$(calc "$v * 1e6 / $msgs")"
+  done
 }
 
 bench_scale() {
@@ -493,6 +531,8 @@ bench_scale() {
     scale_pass "$n" tp
     log "scale: $n devices, 2 ms bands on the real clock ($SC_TM_BANDS bands each)"
     scale_pass "$n" tm
+    log "scale: $n bare streams, the floor (bench_stream)"
+    stream_pass "$n"
     case " $SC_RT_DEVICES " in
     *" $n "*)
       log "scale: $n devices, 2 ms bands, scanemu --slice-us 0 ($SC_TM_BANDS bands each)"
@@ -548,6 +588,7 @@ bench_loaded() {
   for n in $SC_DEVICES; do
     log "loaded scale: $n devices, 2 ms bands ($SC_TM_BANDS bands each)"
     scale_pass "$n" tm
+    stream_pass "$n"
     case " $SC_RT_DEVICES " in
     *" $n "*)
       scale_pass "$n" tmns

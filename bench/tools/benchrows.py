@@ -138,8 +138,10 @@ MAIN = {
                  {"id": "3-$n$tag",
                   "what": "3 scale: $n device(s), 2 ms bands, $how: per-device total lateness "
                           "release − deadline p99 (worst device; median device)",
-                  "result": "{sc${n}_${kind}_per_device_p99_worst_us:1| µs}; "
-                            "{sc${n}_${kind}_per_device_p99_median_us:1| µs}",
+                  "result": ["{sc${n}_${kind}_per_device_p99_worst_us:1| µs}; "
+                             "{sc${n}_${kind}_per_device_p99_median_us:1| µs}",
+                             when("#sc${n}_${kind}_steal_ms",
+                                  "; {sc${n}_${kind}_steal_ms:0| ms} stolen by the hypervisor")],
                   "base": "1 device, default scheduling: "
                           "{sc1_tm_per_device_p99_worst_us:1| µs}",
                   "ratio": ("sc${n}_${kind}_per_device_p99_worst_us",
@@ -165,6 +167,34 @@ MAIN = {
                                        "check": ("<=", 2.0)})],
                   "tres": ["sc${n}${kind}"], "tbase": ["sc1tm"]},
              ]},
+            {"id": "3-$n-bare", "when": "#sc${n}_bare_per_stream_p99_worst_us",
+             "what": "3 scale: the floor, $n bare stream(s) (bench_stream: per stream a "
+                     "timerfd thread sending 5,948 bytes at each 2 ms deadline to a host thread "
+                     "over loopback TCP, 4 requests in flight; no protocol, synthesis, trace or "
+                     "page writing): per-stream p99 (worst stream; median stream); CPU per "
+                     "message, device + host side",
+             "result": "{sc${n}_bare_per_stream_p99_worst_us:1| µs}; "
+                       "{sc${n}_bare_per_stream_p99_median_us:1| µs}; "
+                       "{sc${n}_bare_device_cpu_us_per_msg:1} + "
+                       "{sc${n}_bare_host_cpu_us_per_msg:1| µs}; "
+                       "{sc${n}_bare_steal_ms:0| ms} stolen by the hypervisor",
+             "base": "1 bare stream: {sc1_bare_per_stream_p99_worst_us:1| µs}",
+             "ratio": ("sc${n}_bare_per_stream_p99_worst_us", "sc1_bare_per_stream_p99_worst_us"),
+             "target": "(reported: what this machine allows)",
+             "tres": ["sc${n}bare"], "tbase": ["sc1bare"]},
+            {"id": "3-$n-vs-bare",
+             "when": "#sc${n}_bare_per_stream_p99_worst_us&&#sc${n}_tm_per_device_p99_worst_us",
+             "what": "3 scale: $n device(s) against the floor: worst device p99 against the worst "
+                     "bare stream's; CPU per band, scanemu + its wiascan hosts (start and exit "
+                     "included) against the floor's device + host side",
+             "result": "{sc${n}_tm_per_device_p99_worst_us:1| µs}; "
+                       "{sc${n}_tm_emu_cpu_us_per_band:1} + "
+                       "{sc${n}_tm_hosts_cpu_us_per_band:1| µs}",
+             "base": "{sc${n}_bare_per_stream_p99_worst_us:1| µs}; "
+                     "{sc${n}_bare_device_cpu_us_per_msg:1} + "
+                     "{sc${n}_bare_host_cpu_us_per_msg:1| µs}",
+             "ratio": ("sc${n}_tm_per_device_p99_worst_us", "sc${n}_bare_per_stream_p99_worst_us"),
+             "target": "(reported)", "tres": ["sc${n}tm"], "tbase": ["sc${n}bare"]},
             {"id": "3-$n",
              "what": "3 scale: $n device(s): scanemu peak RSS (VmHWM) in the A4 pass",
              "result": ["{sc${n}_emu_hwm_MiB:1| MiB}",
@@ -300,6 +330,23 @@ SIDE = {
                   "target": "(reported: what is ours)", "quiet_extra": _starved(""),
                   "loaded_extra": _starved("ld")},
              ]},
+            {"id": "3-$n-bare",
+             "when": "#sc${n}_bare_per_stream_p99_worst_us||#ldsc${n}_bare_per_stream_p99_worst_us",
+             "what": "the floor: $n bare streams (bench_stream), worst stream p99 against 1 bare "
+                     "stream of the same state",
+             "quiet": ("sc${n}_bare_per_stream_p99_worst_us", "sc1_bare_per_stream_p99_worst_us"),
+             "loaded": ("ldsc${n}_bare_per_stream_p99_worst_us",
+                        "ldsc1_bare_per_stream_p99_worst_us"),
+             "target": "(reported: what this machine allows)"},
+            {"id": "3-$n-vs-bare",
+             "when": ["$n!=1", "#sc${n}_bare_per_stream_p99_worst_us||"
+                               "#ldsc${n}_bare_per_stream_p99_worst_us"],
+             "what": "$n devices against $n bare streams: worst device p99 against the worst "
+                     "stream's, same state",
+             "quiet": ("sc${n}_tm_per_device_p99_worst_us", "sc${n}_bare_per_stream_p99_worst_us"),
+             "loaded": ("ldsc${n}_tm_per_device_p99_worst_us",
+                        "ldsc${n}_bare_per_stream_p99_worst_us"),
+             "target": "(reported)"},
         ]},
     ],
 }

@@ -42,6 +42,15 @@ Standard library only. Subcommands:
       time, user/system CPU (its own and its waited-for children's) and peak
       RSS as key=value lines (wall_s, user_s, sys_s, cpu_s, maxrss_kb).
 
+  run-all --count N --log LOG [--timeout S] [--kill-after K] [--times FILE]
+      [--results RESULTS.env --key KEY --label LABEL] [--log-fd N] -- CMD...
+      N copies of CMD at once, {i} in CMD's words and in LOG replaced by
+      1..N; each in a process group of its own, stdout and stderr to its LOG.
+      Timeouts as `run`, for every copy still running (a line per copy that
+      was killed). Status 0 when every copy exited 0, else the first
+      failing copy's (124 when it was killed). --times writes cpu_s, the
+      copies' user + system CPU together.
+
   median X...          the middle value as given (the lower middle for an even count)
   calc EXPR            + - * / ( ) on numbers; an integer as one, else 4 decimals
   proc PID cpu|rss|hwm CPU seconds, VmRSS or VmHWM (kB) of a live process (0 when gone)
@@ -880,6 +889,118 @@ def run_bounded(cmd, timeout=None, kill_after=5.0):
     return status, state["timed_out"], times
 
 
+def run_all_bounded(cmds, logs, timeout=None, kill_after=5.0):
+    """Runs every command of cmds at once, each in a process group of its
+    own with stdout and stderr to its log, and waits for all of them; after
+    `timeout` seconds SIGTERM to every group still running, SIGKILL
+    kill_after seconds later, and the same on a SIGTERM or SIGINT to this
+    process. One process for all (scripts/bench.sh starts 32 hosts at once
+    in its scale passes; one interpreter per host cost the machine more CPU
+    than the hosts' own start). Returns a list of (status, timed_out) in
+    cmds' order (status as a shell reports it, 127 when a command cannot be
+    started) and the user + system CPU seconds of all of them."""
+    pids = {}
+    out = [(127, False)] * len(cmds)
+    state = {"timed_out": False, "armed": False}
+    lock = threading.Lock()
+
+    def kill(sig):
+        with lock:
+            for pid in pids:
+                try:
+                    os.killpg(pid, sig)
+                except ProcessLookupError:
+                    pass
+
+    def stop(sig):
+        kill(sig)
+        with lock:
+            if state["armed"]:
+                return
+            state["armed"] = True
+        later.start()
+
+    def expire():
+        state["timed_out"] = True
+        stop(signal.SIGTERM)
+
+    later = threading.Timer(kill_after, kill, (signal.SIGKILL,))
+    later.daemon = True
+    old = {s: signal.signal(s, lambda sig, _f: stop(sig)) for s in (signal.SIGTERM, signal.SIGINT)}
+    cpu = 0.0
+    timer = None
+    try:
+        for i, (cmd, log) in enumerate(zip(cmds, logs)):
+            fa = [(os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+                  (os.POSIX_SPAWN_DUP2, 1, 2)]
+            try:
+                pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=fa, setpgroup=0,
+                                      setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT,
+                                                 signal.SIGTERM))
+            except OSError as e:
+                print(f"benchtool: {cmd[0]}: {e.strerror}", file=sys.stderr)
+                continue
+            with lock:
+                pids[pid] = i
+        timer = threading.Timer(timeout, expire) if timeout else None
+        if timer:
+            timer.daemon = True
+            timer.start()
+        while True:
+            with lock:
+                if not pids:
+                    break
+            try:
+                pid, st, ru = os.wait4(-1, 0)
+            except ChildProcessError:
+                break
+            with lock:
+                i = pids.pop(pid, None)
+            if i is None:
+                continue
+            status = os.waitstatus_to_exitcode(st)
+            out[i] = (128 - status if status < 0 else status, state["timed_out"])
+            cpu += ru.ru_utime + ru.ru_stime
+    finally:
+        if timer:
+            timer.cancel()
+        later.cancel()
+        for s, h in old.items():
+            signal.signal(s, h)
+    return out, cpu
+
+
+def cmd_run_all(a):
+    cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    if not cmd or a.count < 1 or "{i}" not in a.log:
+        print("benchtool: run-all: needs a command, --count >= 1 and a --log with {i}",
+              file=sys.stderr)
+        return 2
+    cmds = [[w.replace("{i}", str(i)) for w in cmd] for i in range(1, a.count + 1)]
+    logs = [a.log.replace("{i}", str(i)) for i in range(1, a.count + 1)]
+    res, cpu = run_all_bounded(cmds, logs, a.timeout, a.kill_after)
+    if a.times:
+        with open(a.times, "w") as f:
+            f.write(f"cpu_s={cpu:.3f}\n")
+    rc = 0
+    for i, (status, timed_out) in enumerate(res, 1):
+        if timed_out and status != 0:
+            msg = (f"bench: {a.key or cmd[0]}: {a.label or cmd[0]} {i} of {a.count} timed out "
+                   f"after {a.timeout:g} s, killed\n")
+            try:
+                os.write(a.log_fd, msg.encode())
+            except OSError:
+                sys.stderr.write(msg)
+            if a.results and a.key:
+                with open(a.results, "a") as f:
+                    f.write(f"timeout_{a.key}={a.label or cmd[0]} {i} of {a.count} "
+                            f"(killed after {a.timeout:g} s)\n")
+            status = 124
+        if status != 0 and rc == 0:
+            rc = status
+    return rc
+
+
 def cmd_run(a):
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
     if not cmd:
@@ -955,6 +1076,18 @@ def main():
     p = sub.add_parser("busy")
     p.add_argument("seconds", type=float)
     p.set_defaults(fn=cmd_busy)
+    p = sub.add_parser("run-all")
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--timeout", type=float, default=None)
+    p.add_argument("--kill-after", type=float, default=5.0)
+    p.add_argument("--results")
+    p.add_argument("--key")
+    p.add_argument("--label")
+    p.add_argument("--times")
+    p.add_argument("--log-fd", type=int, default=2)
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_run_all)
     p = sub.add_parser("run")
     p.add_argument("--timeout", type=float, default=None)
     p.add_argument("--kill-after", type=float, default=5.0)

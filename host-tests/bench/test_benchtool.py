@@ -99,6 +99,47 @@ class Run(unittest.TestCase):
         self.assertEqual(tool("run", "--", "/nonexistent/cmd").returncode, 127)
 
 
+class RunAll(unittest.TestCase):
+    def test_every_copy_with_its_number_and_log(self):
+        with tempfile.TemporaryDirectory() as d:
+            t = os.path.join(d, "t")
+            r = tool("run-all", "--count", "3", "--log", os.path.join(d, "{i}.log"), "--times", t,
+                     "--", "sh", "-c", "echo out {i}; echo err {i} >&2")
+            self.assertEqual(r.returncode, 0)
+            for i in (1, 2, 3):
+                self.assertEqual(read(os.path.join(d, f"{i}.log")), f"out {i}\nerr {i}\n")
+            self.assertEqual(list(dict(line.split("=", 1) for line in read(t).split())),
+                             ["cpu_s"])
+
+    def test_the_first_failing_copy_gives_the_status(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = tool("run-all", "--count", "4", "--log", os.path.join(d, "{i}.log"), "--", "sh",
+                     "-c", "[ {i} -lt 3 ] || exit {i}")
+            self.assertEqual(r.returncode, 3)
+
+    def test_timeout_kills_every_group_still_running(self):
+        with tempfile.TemporaryDirectory() as d:
+            res = os.path.join(d, "results.env")
+            t0 = time.monotonic()
+            r = tool("run-all", "--count", "2", "--log", os.path.join(d, "{i}.log"), "--timeout",
+                     "0.5", "--kill-after", "1", "--results", res, "--key", "k2", "--label",
+                     "a host", "--", "sh", "-c", "[ {i} = 1 ] || { sleep 30 & wait; }")
+            self.assertLess(time.monotonic() - t0, 20)
+            self.assertEqual(r.returncode, 124)
+            self.assertEqual(read(res), "timeout_k2=a host 2 of 2 (killed after 0.5 s)\n")
+            self.assertIn("k2: a host 2 of 2 timed out", r.stderr)
+
+    def test_needs_a_numbered_log(self):
+        self.assertEqual(tool("run-all", "--count", "2", "--log", "/tmp/x.log", "--", "true")
+                         .returncode, 2)
+
+    def test_missing_command(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = tool("run-all", "--count", "2", "--log", os.path.join(d, "{i}.log"), "--",
+                     "/nonexistent/cmd")
+            self.assertEqual(r.returncode, 127)
+
+
 TABLE = {
     "when": "^x_",
     "title": [["Title {date}", when("quick==1", " (quick)")], []],
@@ -177,15 +218,18 @@ class BenchRows(unittest.TestCase):
         env = {"sc_devices": "1 8 32", "tmrt_bands": "1", "sc8_tmrt_bands": "1",
                "es_levels": "1 0", "es_native_MBps": "1", "estm_late_p99_us": "1",
                "es_air1_client_cpu_s": "1", "es_air1_bytes": "1", "ldtm_timer_p99_us": "1",
-               "sc32_tm_per_device_emu_p99_worst_us": "1"}
+               "sc32_tm_per_device_emu_p99_worst_us": "1",
+               "sc32_tm_per_device_p99_worst_us": "1", "sc32_bare_per_stream_p99_worst_us": "1"}
         lines = benchtool.render(benchrows.DOCUMENT, env)
         ids = [ln.split(" | ")[0][2:] for ln in lines if ln.startswith("| ") and
                not ln.startswith("| # ")]
         self.assertEqual(ids, [
             "1a", "1b", "1c", "2a", "2b", "2c", "2a-rt", "2b-rt", "2c-rt",
-            "3-1", "3-1", "3-1", "3-8", "3-8", "3-8-rt", "3-8", "3-32", "3-32", "3-32-emu", "3-32",
+            "3-1", "3-1", "3-1", "3-8", "3-8", "3-8-rt", "3-8", "3-32", "3-32", "3-32-emu", "3-32-bare",
+            "3-32-vs-bare", "3-32",
             "4", "4", "5a", "5b", "5c", "5c",
             "2a", "2a-emu", "T", "2a-rt", "2a-rt-emu", "T-rt", "3-8-rt", "3-8-rt-emu",
+            "3-32-bare", "3-32-vs-bare",
             "E1a", "E1b", "E1c", "E2a", "E2b", "E1a-L0", "E1b-L0", "E2a-L0", "E2b-L0", "E3"])
 
 
