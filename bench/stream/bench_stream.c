@@ -362,9 +362,11 @@ int main(int argc, char **argv)
     for (uint64_t i = 0; i < nstreams; i++) {
         if (pthread_create(&th[started], NULL, bs_device, &st[i]) != 0)
             break;
+        pthread_setname_np(th[started], "stream-device"); /* in top -H, perf */
         started++;
         if (pthread_create(&th[started], NULL, bs_host, &st[i]) != 0)
             break;
+        pthread_setname_np(th[started], "stream-host");
         started++;
     }
     if (started < 2 * nstreams) { /* unblock what started, then fail */
