@@ -216,6 +216,7 @@ static void *bs_device(void *arg)
     goto out;
 out_fail:
     st->failed = 1;
+    shutdown(st->dev_fd, SHUT_RDWR); /* the host's recv() ends, it does not wait forever */
 out:
     st->dev_cpu_s = bs_thread_cpu_s();
     if (tfd >= 0)
@@ -258,6 +259,7 @@ static void *bs_host(void *arg)
     goto out;
 out_fail:
     st->failed = 1;
+    shutdown(st->host_fd, SHUT_RDWR); /* the device sees the end and stops too */
 out:
     st->host_cpu_s = bs_thread_cpu_s();
     free(buf);
