@@ -823,88 +823,24 @@ def cmd_busy(a):
     return 0
 
 
-def run_bounded(cmd, timeout=None, kill_after=5.0):
-    """Runs cmd in a process group of its own (so wrappers such as chrt
-    and their children go together). After `timeout` seconds: SIGTERM to
-    the group, SIGKILL kill_after seconds later. A SIGTERM or SIGINT to
-    this process goes to the group too, with the same SIGKILL after it. Returns (status, timed_out, times):
-    status as a shell reports it (128 + signal when killed; 127 when cmd
-    cannot be started), times a dict of wall_s, user_s, sys_s (cmd and its
-    waited-for descendants) and maxrss_kb."""
-    try:
-        t0 = time.monotonic()
-        pid = os.posix_spawnp(cmd[0], cmd, os.environ, setpgroup=0,
-                              setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT,
-                                         signal.SIGTERM))
-    except OSError as e:
-        print(f"benchtool: {cmd[0]}: {e.strerror}", file=sys.stderr)
-        return 127, False, None
-    state = {"timed_out": False, "done": False, "armed": False}
-    lock = threading.Lock()
-
-    def kill(sig):
-        with lock:
-            if not state["done"]:
-                try:
-                    os.killpg(pid, sig)
-                except ProcessLookupError:
-                    pass
-
-    def stop(sig):
-        # sig now, SIGKILL kill_after seconds later if the group is still there
-        kill(sig)
-        with lock:
-            if state["armed"]:
-                return
-            state["armed"] = True
-        later.start()
-
-    def expire():
-        state["timed_out"] = True
-        stop(signal.SIGTERM)
-
-    later = threading.Timer(kill_after, kill, (signal.SIGKILL,))
-    later.daemon = True
-    timer = threading.Timer(timeout, expire) if timeout else None
-    if timer:
-        timer.daemon = True
-        timer.start()
-    old = {s: signal.signal(s, lambda sig, _f: stop(sig)) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        _, st, ru = os.wait4(pid, 0)
-    finally:
-        with lock:
-            state["done"] = True
-        wall = time.monotonic() - t0
-        if timer:
-            timer.cancel()
-        later.cancel()
-        for s, h in old.items():
-            signal.signal(s, h)
-    status = os.waitstatus_to_exitcode(st)
-    if status < 0:
-        status = 128 - status
-    times = {"wall_s": wall, "user_s": ru.ru_utime, "sys_s": ru.ru_stime,
-             "maxrss_kb": ru.ru_maxrss}
-    return status, state["timed_out"], times
-
-
-def run_all_bounded(cmds, logs, timeout=None, kill_after=5.0):
+def run_groups(cmds, logs, timeout=None, kill_after=5.0):
     """Runs every command of cmds at once, each in a process group of its
-    own with stdout and stderr to its log, and waits for all of them; after
-    `timeout` seconds SIGTERM to every group still running, SIGKILL
-    kill_after seconds later, and the same on a SIGTERM or SIGINT to this
-    process. One process for all (scripts/bench.sh starts 32 hosts at once
-    in its scale passes; one interpreter per host cost the machine more CPU
-    than the hosts' own start). Returns a list of (status, timed_out) in
-    cmds' order (status as a shell reports it, 127 when a command cannot be
-    started) and the user + system CPU seconds of all of them."""
+    own (so wrappers such as chrt and their children go together), with
+    stdout and stderr to its entry of logs (None: this process's), and
+    waits for all of them. After `timeout` seconds: SIGTERM to every group
+    still running, SIGKILL kill_after seconds later. A SIGTERM or SIGINT to
+    this process goes to the groups too, with the same SIGKILL after it.
+    Returns a list, in cmds' order, of (status, timed_out, rusage): status
+    as a shell reports it (128 + signal when killed; 127 and no rusage when
+    the command cannot be started), rusage that of the command and its
+    waited-for descendants."""
     pids = {}
-    out = [(127, False)] * len(cmds)
+    out = [(127, False, None)] * len(cmds)
     state = {"timed_out": False, "armed": False}
     lock = threading.Lock()
 
     def kill(sig):
+        # only groups whose leader is not reaped yet: a reaped pid may be reused
         with lock:
             for pid in pids:
                 try:
@@ -913,6 +849,7 @@ def run_all_bounded(cmds, logs, timeout=None, kill_after=5.0):
                     pass
 
     def stop(sig):
+        # sig now, SIGKILL kill_after seconds later if a group is still there
         kill(sig)
         with lock:
             if state["armed"]:
@@ -926,13 +863,14 @@ def run_all_bounded(cmds, logs, timeout=None, kill_after=5.0):
 
     later = threading.Timer(kill_after, kill, (signal.SIGKILL,))
     later.daemon = True
-    old = {s: signal.signal(s, lambda sig, _f: stop(sig)) for s in (signal.SIGTERM, signal.SIGINT)}
-    cpu = 0.0
     timer = None
+    old = {s: signal.signal(s, lambda sig, _f: stop(sig)) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         for i, (cmd, log) in enumerate(zip(cmds, logs)):
-            fa = [(os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
-                  (os.POSIX_SPAWN_DUP2, 1, 2)]
+            fa = []
+            if log is not None:
+                fa = [(os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+                      (os.POSIX_SPAWN_DUP2, 1, 2)]
             try:
                 pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=fa, setpgroup=0,
                                       setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT,
@@ -942,8 +880,8 @@ def run_all_bounded(cmds, logs, timeout=None, kill_after=5.0):
                 continue
             with lock:
                 pids[pid] = i
-        timer = threading.Timer(timeout, expire) if timeout else None
-        if timer:
+        if timeout:
+            timer = threading.Timer(timeout, expire)
             timer.daemon = True
             timer.start()
         while True:
@@ -959,15 +897,27 @@ def run_all_bounded(cmds, logs, timeout=None, kill_after=5.0):
             if i is None:
                 continue
             status = os.waitstatus_to_exitcode(st)
-            out[i] = (128 - status if status < 0 else status, state["timed_out"])
-            cpu += ru.ru_utime + ru.ru_stime
+            out[i] = (128 - status if status < 0 else status, state["timed_out"], ru)
     finally:
         if timer:
             timer.cancel()
         later.cancel()
         for s, h in old.items():
             signal.signal(s, h)
-    return out, cpu
+    return out
+
+
+def run_bounded(cmd, timeout=None, kill_after=5.0):
+    """run_groups for one command with this process's output. Returns
+    (status, timed_out, times): times a dict of wall_s, user_s, sys_s (cmd
+    and its waited-for descendants) and maxrss_kb, or None when cmd could
+    not be started (status 127)."""
+    t0 = time.monotonic()
+    [(status, timed_out, ru)] = run_groups([cmd], [None], timeout, kill_after)
+    if ru is None:
+        return status, timed_out, None
+    return status, timed_out, {"wall_s": time.monotonic() - t0, "user_s": ru.ru_utime,
+                               "sys_s": ru.ru_stime, "maxrss_kb": ru.ru_maxrss}
 
 
 def cmd_run_all(a):
@@ -978,12 +928,13 @@ def cmd_run_all(a):
         return 2
     cmds = [[w.replace("{i}", str(i)) for w in cmd] for i in range(1, a.count + 1)]
     logs = [a.log.replace("{i}", str(i)) for i in range(1, a.count + 1)]
-    res, cpu = run_all_bounded(cmds, logs, a.timeout, a.kill_after)
+    res = run_groups(cmds, logs, a.timeout, a.kill_after)
     if a.times:
+        cpu = sum(ru.ru_utime + ru.ru_stime for _s, _t, ru in res if ru is not None)
         with open(a.times, "w") as f:
             f.write(f"cpu_s={cpu:.3f}\n")
     rc = 0
-    for i, (status, timed_out) in enumerate(res, 1):
+    for i, (status, timed_out, _ru) in enumerate(res, 1):
         if timed_out and status != 0:
             msg = (f"bench: {a.key or cmd[0]}: {a.label or cmd[0]} {i} of {a.count} timed out "
                    f"after {a.timeout:g} s, killed\n")
@@ -1076,28 +1027,20 @@ def main():
     p = sub.add_parser("busy")
     p.add_argument("seconds", type=float)
     p.set_defaults(fn=cmd_busy)
-    p = sub.add_parser("run-all")
-    p.add_argument("--count", type=int, required=True)
-    p.add_argument("--log", required=True)
-    p.add_argument("--timeout", type=float, default=None)
-    p.add_argument("--kill-after", type=float, default=5.0)
-    p.add_argument("--results")
-    p.add_argument("--key")
-    p.add_argument("--label")
-    p.add_argument("--times")
-    p.add_argument("--log-fd", type=int, default=2)
-    p.add_argument("cmd", nargs=argparse.REMAINDER)
-    p.set_defaults(fn=cmd_run_all)
-    p = sub.add_parser("run")
-    p.add_argument("--timeout", type=float, default=None)
-    p.add_argument("--kill-after", type=float, default=5.0)
-    p.add_argument("--results")
-    p.add_argument("--key")
-    p.add_argument("--label")
-    p.add_argument("--times")
-    p.add_argument("--log-fd", type=int, default=2)
-    p.add_argument("cmd", nargs=argparse.REMAINDER)
-    p.set_defaults(fn=cmd_run)
+    for name, fn in (("run", cmd_run), ("run-all", cmd_run_all)):
+        p = sub.add_parser(name)
+        if name == "run-all":
+            p.add_argument("--count", type=int, required=True)
+            p.add_argument("--log", required=True)
+        p.add_argument("--timeout", type=float, default=None)
+        p.add_argument("--kill-after", type=float, default=5.0)
+        p.add_argument("--results")
+        p.add_argument("--key")
+        p.add_argument("--label")
+        p.add_argument("--times")
+        p.add_argument("--log-fd", type=int, default=2)
+        p.add_argument("cmd", nargs=argparse.REMAINDER)
+        p.set_defaults(fn=fn)
     a = ap.parse_args()
     if getattr(a, "name", None) is not None and isinstance(a.name, list):
         a.name = {int(k): v for k, v in a.name}
