@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #define RBUF_SIZE (1u << 20)
 #define HEAD_MAX  16384u
 
@@ -61,13 +63,6 @@ typedef struct response {
     int64_t content_length; /* -1: none */
     char location[1024];
 } response;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int conn_open(client *c)
 {
@@ -98,21 +93,6 @@ static void conn_close(client *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
-}
-
-static int send_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        b += k;
-        n -= (size_t)k;
-    }
-    return 0;
 }
 
 /* Make at least one more byte available in rbuf; 0 at EOF, -1 on error. */
@@ -311,7 +291,8 @@ static int request(client *c, const char *method, const char *path, const char *
             return -1;
         n += m;
     }
-    if (send_all(c->fd, head, (size_t)n) < 0 || (blen && send_all(c->fd, body, blen) < 0))
+    if (bench_send_all(c->fd, head, (size_t)n) < 0 ||
+        (blen && bench_send_all(c->fd, body, blen) < 0))
         return -1;
     if (read_head(c, r) < 0)
         return -1;
@@ -386,7 +367,7 @@ static int wait_idle(client *c, const char *root, double seconds)
 {
     static char doc[65536];
     char path[1200];
-    uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
+    uint64_t end = bench_now_ns() + (uint64_t)(seconds * 1e9);
     response r;
 
     snprintf(path, sizeof(path), "%s/ScannerStatus", root);
@@ -394,7 +375,7 @@ static int wait_idle(client *c, const char *root, double seconds)
         if (get_text(c, path, &r, doc, sizeof(doc)) == 0 && r.status == 200 &&
             strstr(doc, "<pwg:State>Idle</pwg:State>") != NULL)
             return 0;
-        if (now_ns() >= end) {
+        if (bench_now_ns() >= end) {
             fprintf(stderr, "bench_escl_client: not Idle within %.1f s\n", seconds);
             return 1;
         }
@@ -506,7 +487,7 @@ int main(int argc, char **argv)
              width, height, source, mode, dpi, dpi, fmt, fmt);
     snprintf(path, sizeof(path), "%s/ScanJobs", root);
 
-    t0 = now_ns();
+    t0 = bench_now_ns();
     memset(&s, 0, sizeof(s));
     s.fd = -1;
     if (request(&c, "POST", path, settings, &r, &s) < 0) {
@@ -530,7 +511,7 @@ int main(int argc, char **argv)
     }
     for (;;) {
         char file[1200];
-        uint64_t p0 = now_ns(), raw;
+        uint64_t p0 = bench_now_ns(), raw;
 
         if (max_pages && pages == max_pages)
             break;
@@ -577,7 +558,7 @@ int main(int argc, char **argv)
         body_total += s.bytes;
         raw_total += raw;
         printf("page=%u body_bytes=%" PRIu64 " raw_bytes=%" PRIu64 " seconds=%.4f\n", pages,
-               s.bytes, raw, (double)(now_ns() - p0) / 1e9);
+               s.bytes, raw, (double)(bench_now_ns() - p0) / 1e9);
     }
     if (max_pages && pages == max_pages) {
         /* Stopped before the feeder ran out: cancel the job as clients do. */
@@ -587,7 +568,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_escl_client: DELETE %s failed\n", job);
     }
     {
-        double secs = (double)(now_ns() - t0) / 1e9;
+        double secs = (double)(bench_now_ns() - t0) / 1e9;
         printf("bench_escl_client pages=%u body_bytes=%" PRIu64 " raw_bytes=%" PRIu64
                " seconds=%.4f raw_MBps=%.1f\n",
                pages, body_total, raw_total, secs, secs > 0 ? (double)raw_total / 1e6 / secs : 0.0);

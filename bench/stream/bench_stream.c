@@ -50,6 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #define BS_MAX_STREAMS   256u
 #define BS_MAX_COUNT     1000000u
 #define BS_MAX_BYTES     (1u << 20)
@@ -68,28 +70,9 @@ typedef struct bs_stream {
 static uint64_t bs_interval_ns, bs_count, bs_bytes, bs_in_flight, bs_slice_us = 100,
                                                                   bs_host_work_us;
 
-static uint64_t bs_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int bs_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* sched_setattr(2) with SCHED_OTHER and a slice, as scanemu's worker.c does
- * for its device threads; best effort. */
+/* sched_setattr(2) with SCHED_OTHER and a slice, as scanemu does for its
+ * device threads (emu_thread_request_slice in emulator/src/worker.c, private
+ * to the emulator, so not linked here); best effort. */
 static void bs_request_slice(void)
 {
     struct {
@@ -113,33 +96,6 @@ static double bs_thread_cpu_s(void)
     getrusage(RUSAGE_THREAD, &ru);
     return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static int bs_cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted values. */
-static int64_t bs_pct(const int64_t *v, size_t n, unsigned p)
-{
-    size_t k = (n * p + 99) / 100;
-    return v[k == 0 ? 0 : k - 1];
-}
-
-static int bs_send_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 static void *bs_device(void *arg)
@@ -185,13 +141,12 @@ static void *bs_device(void *arg)
                 req_bytes += (uint64_t)r;
             }
         }
-        uint64_t deadline = st->start_ns + (k + 1) * bs_interval_ns;
+        uint64_t deadline = st->start_ns + (k + 1) * bs_interval_ns; /* message k's */
         while (k < bs_count && req_bytes >= BS_REQ_BYTES) {
-            uint64_t now = bs_now_ns();
-            deadline = st->start_ns + (k + 1) * bs_interval_ns;
+            uint64_t now = bench_now_ns();
             if (now < deadline)
                 break;
-            if (bs_send_all(st->dev_fd, msg, bs_bytes) < 0)
+            if (bench_send_all(st->dev_fd, msg, bs_bytes) < 0)
                 goto out_fail;
             st->late[k++] = (int64_t)(now - deadline);
             req_bytes -= BS_REQ_BYTES;
@@ -199,7 +154,7 @@ static void *bs_device(void *arg)
             st->starved += (uint64_t)starving;
             starving = 0;
         }
-        if (k < bs_count && req_bytes < BS_REQ_BYTES && bs_now_ns() > deadline) {
+        if (k < bs_count && req_bytes < BS_REQ_BYTES && bench_now_ns() > deadline) {
             starving = 1; /* the request's arrival wakes us, not the timer */
             continue;
         }
@@ -237,7 +192,7 @@ static void *bs_host(void *arg)
     if (!buf)
         goto out_fail;
     for (; sent < bs_in_flight && sent < bs_count; sent++)
-        if (bs_send_all(st->host_fd, req, sizeof req) < 0)
+        if (bench_send_all(st->host_fd, req, sizeof req) < 0)
             goto out_fail;
     while (got < need) {
         ssize_t r = recv(st->host_fd, buf, bs_bytes, 0);
@@ -248,10 +203,10 @@ static void *bs_host(void *arg)
         uint64_t before = got / bs_bytes;
         got += (uint64_t)r;
         for (uint64_t m = before; m < got / bs_bytes; m++) {
-            uint64_t until = bs_now_ns() + bs_host_work_us * 1000u;
-            while (bs_host_work_us > 0 && bs_now_ns() < until)
+            uint64_t until = bench_now_ns() + bs_host_work_us * 1000u;
+            while (bs_host_work_us > 0 && bench_now_ns() < until)
                 ; /* a driver's own work per message, on the CPU */
-            if (sent < bs_count && bs_send_all(st->host_fd, req, sizeof req) < 0)
+            if (sent < bs_count && bench_send_all(st->host_fd, req, sizeof req) < 0)
                 goto out_fail;
             sent += sent < bs_count;
         }
@@ -327,7 +282,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_stream: unknown option or missing value: %s\n", argv[i]);
             return bs_usage(stderr, 2);
         }
-        if (bs_parse_u64(argv[++i], opts[j].lo, opts[j].hi, opts[j].dst) < 0) {
+        if (bench_parse_u64(argv[++i], opts[j].lo, opts[j].hi, opts[j].dst) < 0) {
             fprintf(stderr, "bench_stream: %s wants a number in %llu..%llu, not '%s'\n",
                     opts[j].name, (unsigned long long)opts[j].lo, (unsigned long long)opts[j].hi,
                     argv[i]);
@@ -351,7 +306,7 @@ int main(int argc, char **argv)
         perror("bench_stream: listen on 127.0.0.1");
         goto out;
     }
-    uint64_t t0 = bs_now_ns() + 20000000u; /* 20 ms for the threads to start */
+    uint64_t t0 = bench_now_ns() + 20000000u; /* 20 ms for the threads to start */
     for (uint64_t i = 0; i < nstreams; i++) {
         st[i].late = all + i * bs_count;
         st[i].start_ns = t0 + i * bs_interval_ns / nstreams;
@@ -394,11 +349,11 @@ int main(int argc, char **argv)
         starved += st[i].starved;
         dev_cpu += st[i].dev_cpu_s;
         host_cpu += st[i].host_cpu_s;
-        qsort(st[i].late, bs_count, sizeof *all, bs_cmp_i64);
-        p99s[i] = bs_pct(st[i].late, bs_count, 99);
+        qsort(st[i].late, bs_count, sizeof *all, bench_cmp_i64);
+        p99s[i] = bench_pct_i64(st[i].late, bs_count, 99);
     }
-    qsort(p99s, nstreams, sizeof *p99s, bs_cmp_i64);
-    qsort(all, nstreams * bs_count, sizeof *all, bs_cmp_i64);
+    qsort(p99s, nstreams, sizeof *p99s, bench_cmp_i64);
+    qsort(all, nstreams * bs_count, sizeof *all, bench_cmp_i64);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     size_t n = nstreams * bs_count;
@@ -408,8 +363,8 @@ int main(int argc, char **argv)
            "starved=%llu cpu_s=%.3f device_cpu_s=%.3f host_cpu_s=%.3f\n",
            (unsigned long long)nstreams, (unsigned long long)bs_count,
            (unsigned long long)interval_us, (unsigned long long)bs_bytes,
-           (unsigned long long)bs_host_work_us, (double)bs_pct(all, n, 50) / 1e3,
-           (double)bs_pct(all, n, 99) / 1e3, (double)all[n - 1] / 1e3,
+           (unsigned long long)bs_host_work_us, (double)bench_pct_i64(all, n, 50) / 1e3,
+           (double)bench_pct_i64(all, n, 99) / 1e3, (double)all[n - 1] / 1e3,
            (double)p99s[nstreams - 1] / 1e3, (double)p99s[(nstreams - 1) / 2] / 1e3,
            (unsigned long long)starved,
            (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +

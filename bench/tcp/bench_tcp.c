@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #define BENCH_TCP_MAX_RUNS 32
 
 typedef struct bench_tcp_sender {
@@ -33,13 +35,6 @@ typedef struct bench_tcp_sender {
     size_t chunk;
     int rc;
 } bench_tcp_sender;
-
-static uint64_t bench_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void *bench_tcp_send_main(void *arg)
 {
@@ -162,25 +157,6 @@ out_free_buf:
     return secs;
 }
 
-static int bench_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static int bench_parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static void bench_tcp_usage(FILE *f)
 {
     fprintf(f, "usage: bench_tcp [--bytes N] [--chunk BYTES] [--runs R]\n"
@@ -209,7 +185,7 @@ int main(int argc, char **argv)
             bench_tcp_usage(stderr);
             return 2;
         }
-        if (i + 1 >= argc || bench_parse_u64(argv[i + 1], dst) != 0) {
+        if (i + 1 >= argc || bench_parse_u64(argv[i + 1], 0, UINT64_MAX, dst) != 0) {
             fprintf(stderr, "bench_tcp: %s needs a non-negative integer\n", argv[i]);
             return 2;
         }

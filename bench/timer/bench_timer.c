@@ -26,40 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #define BENCH_TIMER_MAX_COUNT 1000000u
-
-static uint64_t bench_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int bench_cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int bench_parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Nearest-rank percentile of sorted values. */
-static int64_t bench_pct(const int64_t *v, size_t n, unsigned p)
-{
-    size_t k = (n * p + 99) / 100;
-    return v[k == 0 ? 0 : k - 1];
-}
 
 int main(int argc, char **argv)
 {
@@ -84,7 +53,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_timer: unknown argument '%s'\n", argv[i]);
             return 2;
         }
-        if (i + 1 >= argc || bench_parse_u64(argv[i + 1], dst) != 0) {
+        if (i + 1 >= argc || bench_parse_u64(argv[i + 1], 0, UINT64_MAX, dst) != 0) {
             fprintf(stderr, "bench_timer: %s needs a non-negative integer\n", argv[i]);
             return 2;
         }
@@ -145,8 +114,8 @@ int main(int argc, char **argv)
         qsort(late, (size_t)count, sizeof(*late), bench_cmp_i64);
         printf("bench_timer interval_us=%" PRIu64 " count=%" PRIu64 " slack_ns=%" PRIu64
                " p50_us=%.1f p99_us=%.1f max_us=%.1f drift_us=%.1f\n",
-               interval_us, count, slack_ns, (double)bench_pct(late, (size_t)count, 50) / 1e3,
-               (double)bench_pct(late, (size_t)count, 99) / 1e3, (double)late[count - 1] / 1e3,
+               interval_us, count, slack_ns, (double)bench_pct_i64(late, (size_t)count, 50) / 1e3,
+               (double)bench_pct_i64(late, (size_t)count, 99) / 1e3, (double)late[count - 1] / 1e3,
                (double)drift / 1e3);
     }
     rc = 0;
