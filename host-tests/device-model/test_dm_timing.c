@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dm-rig.h"
 #include "dm/engine.h"
 #include "dm/escl.h"
 #include "dm/lateness.h"
@@ -160,59 +161,28 @@ END_TEST
 
 /* ---- the engine ---------------------------------------------------------------------- */
 
-typedef struct rig {
-    dm_clock_virtual clk;
-    dm_profile *prof;
-    dm_scenario *scen;
-    dm_engine *eng;
-    dm_job_timing last;
-    unsigned ends;
-    int token; /* a front's owner token */
-} rig;
+typedef dm_rig rig;
 
-static void on_job_end(void *ctx, const struct dm_job_timing *jt)
-{
-    rig *r = ctx;
-    r->last = *jt;
-    r->ends++;
-}
-
+/* The 2 ms profile and the scenario scen_yaml, timing on or off, lateness
+ * tolerance tol. */
 static void rig_open(rig *r, const char *scen_yaml, int timing, uint64_t tol)
 {
     char err[512];
     dm_engine_config cfg;
+    dm_profile *prof;
+    dm_scenario *scen;
 
-    memset(r, 0, sizeof(*r));
-    dm_clock_virtual_init(&r->clk, 1000000000ull);
-    ck_assert_msg(dm_profile_load_mem("t2ms", PROFILE_2MS, strlen(PROFILE_2MS), &r->prof, err,
+    ck_assert_msg(dm_profile_load_mem("t2ms", PROFILE_2MS, strlen(PROFILE_2MS), &prof, err,
                                       sizeof(err)) == DM_OK,
                   "%s", err);
-    ck_assert_msg(dm_scenario_load_mem("s", scen_yaml, strlen(scen_yaml), &r->scen, err,
-                                       sizeof(err)) == DM_OK,
-                  "%s", err);
+    ck_assert_msg(
+        dm_scenario_load_mem("s", scen_yaml, strlen(scen_yaml), &scen, err, sizeof(err)) == DM_OK,
+        "%s", err);
     dm_device_config_init(&cfg);
     ck_assert_uint_eq(cfg.late_tolerance_ns, DM_LATE_TOLERANCE_NS_DEFAULT);
-    cfg.profile = r->prof;
-    cfg.scenario = r->scen;
-    cfg.clock = &r->clk.base;
     cfg.timing = timing;
     cfg.late_tolerance_ns = tol;
-    cfg.job_end = on_job_end;
-    cfg.job_end_ctx = r;
-    ck_assert_int_eq(dm_engine_create(&cfg, &r->eng), DM_OK);
-    ck_assert_int_eq(dm_engine_attach(r->eng, &r->token), DM_OK);
-}
-
-static void rig_close(rig *r)
-{
-    dm_engine_free(r->eng);
-    dm_scenario_free(r->scen);
-    dm_profile_free(r->prof);
-}
-
-static uint64_t now(rig *r)
-{
-    return dm_clock_now(&r->clk.base);
+    dm_rig_open(r, prof, scen, &cfg);
 }
 
 static void start(rig *r, uint32_t pages)
@@ -225,7 +195,7 @@ static void start(rig *r, uint32_t pages)
     p.mode = PROTO_SCAN_MODE_GRAY8;
     p.dpi = 75;
     p.pages = pages;
-    ck_assert_int_eq(dm_engine_start(r->eng, &r->token, &p, now(r), &job), DM_ST_OK);
+    ck_assert_int_eq(dm_engine_start(r->eng, &r->token, &p, dm_rig_now(r), &job), DM_ST_OK);
     ck_assert_uint_eq(job.bands_per_page, 10);
 }
 
@@ -244,13 +214,13 @@ static unsigned run_job(rig *r, take (*plan)(unsigned), uint64_t *lates, unsigne
 
     for (;;) {
         dm_item it, done;
-        dm_engine_peek(r->eng, &r->token, now(r), &it);
+        dm_engine_peek(r->eng, &r->token, dm_rig_now(r), &it);
         if (it.kind == DM_ITEM_NONE)
             break;
         if (it.kind == DM_ITEM_JOB_END) {
             if (it.action == DM_ACT_WAIT)
                 dm_clock_virtual_set(&r->clk, it.deadline_ns);
-            ck_assert_int_eq(dm_engine_consume(r->eng, &r->token, now(r), &done), DM_OK);
+            ck_assert_int_eq(dm_engine_consume(r->eng, &r->token, dm_rig_now(r), &done), DM_OK);
             break;
         }
         if (i == max_bands)
@@ -259,12 +229,12 @@ static unsigned run_job(rig *r, take (*plan)(unsigned), uint64_t *lates, unsigne
         uint64_t carrier = (uint64_t)((int64_t)it.deadline_ns + t.carrier_off_ns);
         uint64_t from = carrier > it.deadline_ns ? carrier : it.deadline_ns;
         dm_clock_virtual_set(&r->clk, from + t.release_off_ns);
-        dm_engine_peek(r->eng, &r->token, now(r), &it);
+        dm_engine_peek(r->eng, &r->token, dm_rig_now(r), &it);
         ck_assert_int_eq(it.action, DM_ACT_DELIVER);
         if (lates)
-            lates[i] = now(r) - it.deadline_ns;
-        ck_assert_int_eq(dm_engine_consume_carried(r->eng, &r->token, now(r), carrier, &done),
-                         DM_OK);
+            lates[i] = dm_rig_now(r) - it.deadline_ns;
+        ck_assert_int_eq(
+            dm_engine_consume_carried(r->eng, &r->token, dm_rig_now(r), carrier, &done), DM_OK);
         i++;
     }
     return i;
@@ -307,7 +277,7 @@ START_TEST(engine_reports_job_end)
     ck_assert(r.last.timing);
     ck_assert_uint_eq(r.last.pages_done, 3);
     ck_assert_uint_eq(r.last.job_start_ns, 1000000000ull);
-    ck_assert_uint_eq(r.last.end_ns, now(&r));
+    ck_assert_uint_eq(r.last.end_ns, dm_rig_now(&r));
     ck_assert_uint_eq(r.last.job.bands, 30);
     ck_assert_uint_eq(r.last.job.starved, 2);
     ck_assert_uint_eq(r.last.job.unattributed, 0);
@@ -351,7 +321,7 @@ START_TEST(engine_reports_job_end)
         ck_assert_uint_eq(dev.bands, 50);
         ck_assert_uint_eq(dm_engine_late_tolerance(r.eng), 1 * MS);
     }
-    rig_close(&r);
+    dm_rig_close(&r);
 }
 END_TEST
 
@@ -364,23 +334,23 @@ START_TEST(engine_reports_canceled_and_unplugged_jobs)
     ck_assert_uint_eq(run_job(&r, plan_on_time, NULL, 7), 7);
     ck_assert_uint_eq(r.ends, 0);
     dm_clock_virtual_advance(&r.clk, 5 * MS);
-    ck_assert_int_eq(dm_engine_cancel(r.eng, &r.token, now(&r)), DM_OK);
+    ck_assert_int_eq(dm_engine_cancel(r.eng, &r.token, dm_rig_now(&r)), DM_OK);
     ck_assert_uint_eq(r.ends, 1);
     ck_assert_int_eq(r.last.result, DM_ST_CANCELED);
     ck_assert_uint_eq(r.last.job.bands, 7);
-    ck_assert_uint_eq(r.last.end_ns, now(&r));
+    ck_assert_uint_eq(r.last.end_ns, dm_rig_now(&r));
     /* A power cycle ends a running job too; detaching with none, nothing. */
     start(&r, 3);
     ck_assert_uint_eq(run_job(&r, plan_on_time, NULL, 2), 2);
-    dm_engine_power_cycle(r.eng, now(&r));
+    dm_engine_power_cycle(r.eng, dm_rig_now(&r));
     ck_assert_uint_eq(r.ends, 2);
     ck_assert_int_eq(r.last.result, DM_ST_CANCELED);
     ck_assert_uint_eq(r.last.job.bands, 2);
     ck_assert_uint_eq(r.last.device_jobs, 2);
     ck_assert_uint_eq(r.last.device.bands, 9);
-    dm_engine_detach(r.eng, &r.token, now(&r));
+    dm_engine_detach(r.eng, &r.token, dm_rig_now(&r));
     ck_assert_uint_eq(r.ends, 2);
-    rig_close(&r);
+    dm_rig_close(&r);
 
     /* The device vanishes at page 2, band 3 (the 13th band). */
     rig_open(&r, "name: s\nsheets: 10\nfaults:\n  - kind: disconnect\n    at: {page: 2, band: 3}\n",
@@ -390,7 +360,7 @@ START_TEST(engine_reports_canceled_and_unplugged_jobs)
         unsigned n = 0;
         for (;;) {
             dm_item it, done;
-            dm_engine_peek(r.eng, &r.token, now(&r), &it);
+            dm_engine_peek(r.eng, &r.token, dm_rig_now(&r), &it);
             if (it.kind == DM_ITEM_NONE)
                 break;
             if (it.action == DM_ACT_WAIT) {
@@ -398,11 +368,12 @@ START_TEST(engine_reports_canceled_and_unplugged_jobs)
                 continue;
             }
             if (it.action == DM_ACT_DISCONNECT) {
-                ck_assert_int_eq(dm_engine_consume(r.eng, &r.token, now(&r), &done), DM_OK);
+                ck_assert_int_eq(dm_engine_consume(r.eng, &r.token, dm_rig_now(&r), &done), DM_OK);
                 break;
             }
             ck_assert_int_eq(it.action, DM_ACT_DELIVER);
-            ck_assert_int_eq(dm_engine_consume_carried(r.eng, &r.token, now(&r), 0, &done), DM_OK);
+            ck_assert_int_eq(dm_engine_consume_carried(r.eng, &r.token, dm_rig_now(&r), 0, &done),
+                             DM_OK);
             n++;
         }
         ck_assert_uint_eq(n, 12);
@@ -411,7 +382,7 @@ START_TEST(engine_reports_canceled_and_unplugged_jobs)
     ck_assert_int_eq(r.last.result, DM_ST_DISCONNECTED);
     ck_assert_uint_eq(r.last.job.bands, 12);
     ck_assert_uint_eq(r.last.job.late_max_ns, 10 * US);
-    rig_close(&r);
+    dm_rig_close(&r);
 }
 END_TEST
 
@@ -425,7 +396,7 @@ START_TEST(engine_without_schedule_says_so)
     ck_assert_uint_eq(r.ends, 1);
     ck_assert(!r.last.timing);
     ck_assert_uint_eq(r.last.job.bands, 20);
-    rig_close(&r);
+    dm_rig_close(&r);
 }
 END_TEST
 
@@ -451,20 +422,21 @@ START_TEST(native_front_attributes_by_urb)
     rig_open(&r, "name: s\nsheets: 1\n", 1, 1 * MS);
     ck_assert_int_eq(dm_device_create_on(r.eng, &dev), DM_OK);
     native_cmd(dev, PROTO_SCAN_OP_START_JOB, 1, NULL, 0);
-    dm_device_peek(dev, DM_EP_DATA_IN, now(&r), &in);
+    dm_device_peek(dev, DM_EP_DATA_IN, dm_rig_now(&r), &in);
     ck_assert_int_eq(in.kind, DM_IN_DATA); /* START_JOB's response */
-    dm_device_consume(dev, DM_EP_DATA_IN, now(&r));
+    dm_device_consume(dev, DM_EP_DATA_IN, dm_rig_now(&r));
     for (;;) {
-        dm_device_peek(dev, DM_EP_DATA_IN, now(&r), &in);
+        dm_device_peek(dev, DM_EP_DATA_IN, dm_rig_now(&r), &in);
         if (in.kind == DM_IN_IDLE)
             break;
         if (in.kind == DM_IN_WAIT) {
             uint64_t d = in.deadline_ns;
             /* Band 4's URB comes 3 ms after its deadline; the rest wait. */
             dm_clock_virtual_set(&r.clk, d + (bands == 4 ? 3 * MS : 0) + 20 * US);
-            dm_device_peek(dev, DM_EP_DATA_IN, now(&r), &in);
+            dm_device_peek(dev, DM_EP_DATA_IN, dm_rig_now(&r), &in);
             ck_assert_int_eq(in.kind, DM_IN_DATA);
-            dm_device_consume_urb(dev, DM_EP_DATA_IN, now(&r), bands == 4 ? d + 3 * MS : d - MS);
+            dm_device_consume_urb(dev, DM_EP_DATA_IN, dm_rig_now(&r),
+                                  bands == 4 ? d + 3 * MS : d - MS);
             bands++;
             continue;
         }
@@ -472,11 +444,11 @@ START_TEST(native_front_attributes_by_urb)
         if (bands < 10) {
             /* Band 5, due before band 4 left: its URB was submitted after
              * band 4's (URBs complete in order), at the same instant. */
-            dm_device_consume_urb(dev, DM_EP_DATA_IN, now(&r), now(&r) - 20 * US);
+            dm_device_consume_urb(dev, DM_EP_DATA_IN, dm_rig_now(&r), dm_rig_now(&r) - 20 * US);
             bands++;
             continue;
         }
-        dm_device_consume(dev, DM_EP_DATA_IN, now(&r)); /* END_OF_JOB */
+        dm_device_consume(dev, DM_EP_DATA_IN, dm_rig_now(&r)); /* END_OF_JOB */
     }
     ck_assert_uint_eq(bands, 10);
     ck_assert_uint_eq(r.ends, 1);
@@ -490,7 +462,7 @@ START_TEST(native_front_attributes_by_urb)
     ck_assert_uint_eq(r.last.job.emu_max_ns, 20 * US);
     ck_assert_uint_eq(r.last.job.late_max_ns, 3 * MS + 20 * US);
     dm_device_free(dev);
-    rig_close(&r);
+    dm_rig_close(&r);
 }
 END_TEST
 
@@ -508,17 +480,17 @@ static size_t escl_exchange(rig *r, dm_escl *e, dm_escl_conn *c, const char *req
     size_t fed = 0, len = strlen(req);
 
     while (fed < len) {
-        int took = dm_escl_conn_input(c, (const uint8_t *)req + fed, len - fed, now(r));
+        int took = dm_escl_conn_input(c, (const uint8_t *)req + fed, len - fed, dm_rig_now(r));
         ck_assert_int_gt(took, 0);
         fed += (size_t)took;
     }
     for (;;) {
-        dm_escl_conn_peek(c, now(r), &o);
+        dm_escl_conn_peek(c, dm_rig_now(r), &o);
         if (o.kind == DM_ESCL_OUT_DATA) {
             size_t k = o.len < cap - 1 - n ? o.len : cap - 1 - n;
             memcpy(out + n, o.data, k);
             n += k;
-            dm_escl_conn_sent(c, o.len, now(r));
+            dm_escl_conn_sent(c, o.len, dm_rig_now(r));
             continue;
         }
         if (o.kind == DM_ESCL_OUT_WAIT && o.deadline_ns != UINT64_MAX) {
@@ -527,7 +499,7 @@ static size_t escl_exchange(rig *r, dm_escl *e, dm_escl_conn *c, const char *req
         }
         break;
     }
-    (void)dm_escl_poll(e, now(r));
+    (void)dm_escl_poll(e, dm_rig_now(r));
     out[n] = '\0';
     return n;
 }
@@ -592,7 +564,7 @@ START_TEST(escl_front_attributes_by_request)
     ck_assert_uint_gt(r.last.job.late_max_ns, 8 * MS);
     dm_escl_conn_free(c);
     dm_escl_free(e);
-    rig_close(&r);
+    dm_rig_close(&r);
 }
 END_TEST
 

@@ -10,20 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dm-rig.h"
 #include "dm/engine.h"
 
 #define MS 1000000ull
 #define US 1000ull
 
-typedef struct rig {
-    dm_clock_virtual clk;
-    dm_profile *prof;
-    dm_scenario *scen;
-    dm_engine *eng;
-    dm_job_timing last;
-    unsigned ends;
-    int token;
-} rig;
+typedef dm_rig rig;
 
 static char *scenario_path(const char *name)
 {
@@ -33,46 +26,18 @@ static char *scenario_path(const char *name)
     return buf;
 }
 
-static void on_job_end(void *ctx, const struct dm_job_timing *jt)
-{
-    rig *r = ctx;
-    r->last = *jt;
-    r->ends++;
-}
-
 /* The default profile (what scanemu runs without --device) and a shipped
- * scenario, powered on at t = 1 s. */
+ * scenario. */
 static void rig_open(rig *r, const char *scenario)
 {
     char err[512];
-    dm_engine_config cfg;
+    dm_profile *prof;
+    dm_scenario *scen;
 
-    memset(r, 0, sizeof(*r));
-    dm_clock_virtual_init(&r->clk, 1000000000ull);
-    ck_assert_int_eq(dm_profile_load_default(&r->prof, err, sizeof(err)), DM_OK);
-    ck_assert_msg(dm_scenario_load_file(scenario_path(scenario), &r->scen, err, sizeof(err)) ==
-                      DM_OK,
+    ck_assert_int_eq(dm_profile_load_default(&prof, err, sizeof(err)), DM_OK);
+    ck_assert_msg(dm_scenario_load_file(scenario_path(scenario), &scen, err, sizeof(err)) == DM_OK,
                   "%s", err);
-    dm_device_config_init(&cfg);
-    cfg.profile = r->prof;
-    cfg.scenario = r->scen;
-    cfg.clock = &r->clk.base;
-    cfg.job_end = on_job_end;
-    cfg.job_end_ctx = r;
-    ck_assert_int_eq(dm_engine_create(&cfg, &r->eng), DM_OK);
-    ck_assert_int_eq(dm_engine_attach(r->eng, &r->token), DM_OK);
-}
-
-static void rig_close(rig *r)
-{
-    dm_engine_free(r->eng);
-    dm_scenario_free(r->scen);
-    dm_profile_free(r->prof);
-}
-
-static uint64_t now(rig *r)
-{
-    return dm_clock_now(&r->clk.base);
+    dm_rig_open(r, prof, scen, NULL);
 }
 
 /* ---- bug 1: one bulk IN transfer in flight ----------------------------------------- */
@@ -98,24 +63,25 @@ static dm_job_timing run_in_flight(unsigned in_flight, uint64_t rtt)
     p.pages = 20;
     p.width_px = 620; /* wiascan --mode bw --dpi 75 --size 620x256 */
     p.height_px = 256;
-    ck_assert_int_eq(dm_engine_start(r.eng, &r.token, &p, now(&r), &job), DM_ST_OK);
+    ck_assert_int_eq(dm_engine_start(r.eng, &r.token, &p, dm_rig_now(&r), &job), DM_ST_OK);
     ck_assert_uint_eq(job.bands_per_page, 4);
     for (unsigned i = 0; i < in_flight; i++)
-        urb[tail++ % 64] = now(&r);
+        urb[tail++ % 64] = dm_rig_now(&r);
     for (;;) {
         dm_item it, done;
-        dm_engine_peek(r.eng, &r.token, now(&r), &it);
+        dm_engine_peek(r.eng, &r.token, dm_rig_now(&r), &it);
         ck_assert_int_ne(it.kind, DM_ITEM_NONE);
         uint64_t c = urb[head++ % 64];
         uint64_t at = (it.deadline_ns > c ? it.deadline_ns : c) + 1 * US;
         dm_clock_virtual_set(&r.clk, at);
-        ck_assert_int_eq(dm_engine_consume_carried(r.eng, &r.token, now(&r), c, &done), DM_OK);
+        ck_assert_int_eq(dm_engine_consume_carried(r.eng, &r.token, dm_rig_now(&r), c, &done),
+                         DM_OK);
         if (it.kind == DM_ITEM_JOB_END)
             break;
-        urb[tail++ % 64] = now(&r) + rtt;
+        urb[tail++ % 64] = dm_rig_now(&r) + rtt;
     }
     ck_assert_uint_eq(r.ends, 1);
-    rig_close(&r);
+    dm_rig_close(&r);
     return r.last;
 }
 
@@ -152,22 +118,24 @@ START_TEST(bug2_warmup_refuses_for_exactly_3_s)
     uint64_t on;
 
     rig_open(&r, "timing-lamp-warmup.yaml");
-    on = now(&r); /* power-on */
+    on = dm_rig_now(&r); /* power-on */
     /* START_JOB at 1 s: WARMING_UP, 2 s left (what the driver is told). */
     dm_clock_virtual_set(&r.clk, on + 1000 * MS);
-    ck_assert_int_eq(dm_engine_start(r.eng, &r.token, NULL, now(&r), NULL), DM_ST_WARMING_UP);
-    dm_engine_status_get(r.eng, now(&r), &st);
+    ck_assert_int_eq(dm_engine_start(r.eng, &r.token, NULL, dm_rig_now(&r), NULL),
+                     DM_ST_WARMING_UP);
+    dm_engine_status_get(r.eng, dm_rig_now(&r), &st);
     ck_assert_int_eq(st.state, DM_ENGINE_WARMING_UP);
     ck_assert_uint_eq(st.warmup_remaining_ns, 2000 * MS);
     /* A driver with a 1 s budget gives up here. One that waits what it was
      * told (+5 ms, as wiascan does) starts at 3.005 s; a nanosecond before
      * 3 s would still be refused. */
     dm_clock_virtual_set(&r.clk, on + 3000 * MS - 1);
-    ck_assert_int_eq(dm_engine_start(r.eng, &r.token, NULL, now(&r), NULL), DM_ST_WARMING_UP);
+    ck_assert_int_eq(dm_engine_start(r.eng, &r.token, NULL, dm_rig_now(&r), NULL),
+                     DM_ST_WARMING_UP);
     dm_clock_virtual_set(&r.clk, on + 3005 * MS);
-    ck_assert_int_eq(dm_engine_start(r.eng, &r.token, NULL, now(&r), NULL), DM_ST_OK);
-    ck_assert_int_eq(dm_engine_cancel(r.eng, &r.token, now(&r)), DM_OK);
-    rig_close(&r);
+    ck_assert_int_eq(dm_engine_start(r.eng, &r.token, NULL, dm_rig_now(&r), NULL), DM_ST_OK);
+    ck_assert_int_eq(dm_engine_cancel(r.eng, &r.token, dm_rig_now(&r)), DM_OK);
+    dm_rig_close(&r);
 }
 END_TEST
 
@@ -196,7 +164,7 @@ START_TEST(bug3_event_due_with_the_last_band)
     c.length = (uint32_t)proto_scan_params_encode(&p, cmd + PROTO_SCAN_CMD_HDR_SIZE, 64);
     proto_scan_cmd_encode(&c, cmd, sizeof(cmd));
     ck_assert_int_eq(dm_device_bulk_out(dev, cmd, PROTO_SCAN_CMD_HDR_SIZE + c.length), DM_OK);
-    dm_device_consume(dev, DM_EP_DATA_IN, now(&r));
+    dm_device_consume(dev, DM_EP_DATA_IN, dm_rig_now(&r));
     c.opcode = PROTO_SCAN_OP_START_JOB;
     c.tag = 2;
     c.length = 0;
@@ -204,10 +172,10 @@ START_TEST(bug3_event_due_with_the_last_band)
     /* Past the profile's lamp warm-up (1.5 s x 0.1) from power-on. */
     dm_clock_virtual_advance(&r.clk, 200 * MS);
     ck_assert_int_eq(dm_device_bulk_out(dev, cmd, PROTO_SCAN_CMD_HDR_SIZE), DM_OK);
-    dm_device_consume(dev, DM_EP_DATA_IN, now(&r));
+    dm_device_consume(dev, DM_EP_DATA_IN, dm_rig_now(&r));
     /* Bands as they fall due; the event endpoint is looked at each time. */
     for (;;) {
-        dm_device_peek(dev, DM_EP_DATA_IN, now(&r), &in);
+        dm_device_peek(dev, DM_EP_DATA_IN, dm_rig_now(&r), &in);
         if (in.kind == DM_IN_WAIT) {
             dm_in ev;
             /* Until a band is due, no event is either. */
@@ -226,33 +194,33 @@ START_TEST(bug3_event_due_with_the_last_band)
             /* The last band: the BUTTON event is due at the same instant. */
             dm_in ev;
             ck_assert(b.flags & PROTO_SCAN_BAND_END_OF_PAGE);
-            dm_device_peek(dev, DM_EP_EVENT_IN, now(&r), &ev);
+            dm_device_peek(dev, DM_EP_EVENT_IN, dm_rig_now(&r), &ev);
             ck_assert_int_eq(ev.kind, DM_IN_DATA);
             ck_assert_int_ge(proto_scan_event_decode(ev.data, ev.len, &e), 0);
             ck_assert_uint_eq(e.code, PROTO_SCAN_EVT_BUTTON);
             ck_assert_uint_eq(e.page, 2);
             ck_assert_uint_eq(e.arg, 13);
         }
-        dm_device_consume(dev, DM_EP_DATA_IN, now(&r));
+        dm_device_consume(dev, DM_EP_DATA_IN, dm_rig_now(&r));
     }
     ck_assert_uint_eq(bands, 42);
     /* END_OF_JOB is due with the last band: both leave at one instant. */
-    ck_assert_uint_eq(now(&r), last_deadline);
-    dm_device_consume(dev, DM_EP_DATA_IN, now(&r));
+    ck_assert_uint_eq(dm_rig_now(&r), last_deadline);
+    dm_device_consume(dev, DM_EP_DATA_IN, dm_rig_now(&r));
     /* The job is over on the bulk pipe; the event is still there for an
      * interrupt transfer, which the emulator serves after the bulk one. */
-    dm_device_peek(dev, DM_EP_EVENT_IN, now(&r), &in);
+    dm_device_peek(dev, DM_EP_EVENT_IN, dm_rig_now(&r), &in);
     ck_assert_int_eq(in.kind, DM_IN_DATA);
     ck_assert_int_ge(proto_scan_event_decode(in.data, in.len, &e), 0);
     ck_assert_uint_eq(e.code, PROTO_SCAN_EVT_BUTTON);
-    dm_device_consume(dev, DM_EP_EVENT_IN, now(&r));
-    dm_device_peek(dev, DM_EP_EVENT_IN, now(&r), &in);
+    dm_device_consume(dev, DM_EP_EVENT_IN, dm_rig_now(&r));
+    dm_device_peek(dev, DM_EP_EVENT_IN, dm_rig_now(&r), &in);
     ck_assert_int_ne(in.kind, DM_IN_DATA);
     ck_assert_uint_eq(r.ends, 1);
     ck_assert_int_eq(r.last.result, DM_ST_OK);
     ck_assert_uint_eq(r.last.job.bands, 42);
     dm_device_free(dev);
-    rig_close(&r);
+    dm_rig_close(&r);
 }
 END_TEST
 
