@@ -189,28 +189,42 @@ static const fault_case faults[] = {
     {"band-never-comes.yaml", DRV_HR_DEVICE_COMMUNICATION, 1, 500, 0},
 };
 
+/* A scan of f.tiff from uri with f's resolution and timeout. */
+static void fault_scan(const fault_case *f, const char *uri, drv_scan_options *o,
+                       drv_scan_result *r)
+{
+    opts(o, uri);
+    if (f->dpi)
+        o->dpi = f->dpi;
+    if (f->timeout_ms)
+        o->timeout_ms = f->timeout_ms;
+    scan(o, "f.tiff", r);
+}
+
+/* The HRESULT and the pages kept are f's, and f.tiff exists when they are. */
+static void fault_check(const fault_case *f, const drv_scan_result *r)
+{
+    char hb[16], hb2[16];
+
+    ck_assert_msg(r->hr == f->hr, "%s: %s (%s), expected %s", f->scenario,
+                  drv_hr_name(r->hr, hb, sizeof(hb)), r->message,
+                  drv_hr_name(f->hr, hb2, sizeof(hb2)));
+    ck_assert_msg(r->pages_kept == f->pages, "%s: %u pages kept, expected %u (%s)", f->scenario,
+                  r->pages_kept, f->pages, r->message);
+    ck_assert_int_eq(drvtest_exists(out_path("f.tiff")), f->pages > 0);
+}
+
 START_TEST(fault_mapping)
 {
     const fault_case *f = &faults[_i];
     drvtest_escl e;
     drv_scan_options o;
     drv_scan_result r;
-    char hb[16], hb2[16];
 
     drvtest_escl_start(&e, NULL, f->scenario, 3, 0);
-    opts(&o, e.uri);
-    if (f->dpi)
-        o.dpi = f->dpi;
-    if (f->timeout_ms)
-        o.timeout_ms = f->timeout_ms;
-    scan(&o, "f.tiff", &r);
+    fault_scan(f, e.uri, &o, &r);
     drvtest_escl_stop(&e);
-    ck_assert_msg(r.hr == f->hr, "%s: %s (%s), expected %s", f->scenario,
-                  drv_hr_name(r.hr, hb, sizeof(hb)), r.message,
-                  drv_hr_name(f->hr, hb2, sizeof(hb2)));
-    ck_assert_msg(r.pages_kept == f->pages, "%s: %u pages kept, expected %u (%s)", f->scenario,
-                  r.pages_kept, f->pages, r.message);
-    ck_assert_int_eq(drvtest_exists(out_path("f.tiff")), f->pages > 0);
+    fault_check(f, &r);
     if (f->pages > 0) {
         proto_scan_job job;
 
@@ -230,22 +244,12 @@ START_TEST(fault_mapping_emulator)
     drvtest_emu n;
     drv_scan_options o;
     drv_scan_result r;
-    char uri[96], hb[16], hb2[16];
+    char uri[96];
 
     drvtest_emu_start_escl(&n, NULL, f->scenario, 3, 0, uri, sizeof(uri));
-    opts(&o, uri);
-    if (f->dpi)
-        o.dpi = f->dpi;
-    if (f->timeout_ms)
-        o.timeout_ms = f->timeout_ms;
-    scan(&o, "f.tiff", &r);
+    fault_scan(f, uri, &o, &r);
     drvtest_emu_stop(&n);
-    ck_assert_msg(r.hr == f->hr, "%s: %s (%s), expected %s", f->scenario,
-                  drv_hr_name(r.hr, hb, sizeof(hb)), r.message,
-                  drv_hr_name(f->hr, hb2, sizeof(hb2)));
-    ck_assert_msg(r.pages_kept == f->pages, "%s: %u pages kept, expected %u (%s)", f->scenario,
-                  r.pages_kept, f->pages, r.message);
-    ck_assert_int_eq(drvtest_exists(out_path("f.tiff")), f->pages > 0);
+    fault_check(f, &r);
 }
 END_TEST
 

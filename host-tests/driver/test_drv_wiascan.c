@@ -137,6 +137,26 @@ static void assert_one_line(const run_result *r)
     ck_assert_msg(nl && nl[1] == '\0', "not exactly one line: '%s'", r->err);
 }
 
+/* out holds pages pages of the bw job that wiascan asks the built-in
+ * default profile for at dpi, job_pages pages, seed 5: every pixel checked. */
+static void check_bw_tiff(const char *out, uint32_t dpi, uint32_t job_pages, uint32_t pages)
+{
+    proto_scan_job job;
+    proto_scan_params p = {.source = PROTO_SCAN_SOURCE_ADF,
+                           .mode = PROTO_SCAN_MODE_BW,
+                           .dpi = dpi,
+                           .pages = job_pages,
+                           .flags = PROTO_SCAN_PARAM_SEED,
+                           .seed = 5};
+    dm_profile *prof = NULL;
+    char err[256];
+
+    ck_assert_int_eq(dm_profile_load_default(&prof, err, sizeof(err)), 0);
+    ck_assert_int_eq(dm_job_resolve(prof, &p, 1, &job, err, sizeof(err)), 0);
+    dm_profile_free(prof);
+    drvtest_check_tiff(out, &job, pages, 1);
+}
+
 static void assert_no_output(void)
 {
     char part[600];
@@ -357,20 +377,7 @@ START_TEST(scan_outcomes)
         }
     }
     if (c->pages) {
-        proto_scan_job job;
-        proto_scan_params p = {.source = PROTO_SCAN_SOURCE_ADF,
-                               .mode = PROTO_SCAN_MODE_BW,
-                               .dpi = 150,
-                               .pages = 3,
-                               .flags = PROTO_SCAN_PARAM_SEED,
-                               .seed = 5};
-        dm_profile *prof = NULL;
-        char err[256];
-
-        ck_assert_int_eq(dm_profile_load_default(&prof, err, sizeof(err)), 0);
-        ck_assert_int_eq(dm_job_resolve(prof, &p, 1, &job, err, sizeof(err)), 0);
-        dm_profile_free(prof);
-        drvtest_check_tiff(out_path, &job, c->pages, 1);
+        check_bw_tiff(out_path, 150, 3, c->pages);
     } else {
         assert_no_output();
     }
@@ -415,20 +422,7 @@ END_TEST
 
 static void check_small_scan(const char *path, uint32_t pages)
 {
-    proto_scan_job job;
-    proto_scan_params p = {.source = PROTO_SCAN_SOURCE_ADF,
-                           .mode = PROTO_SCAN_MODE_BW,
-                           .dpi = 75,
-                           .pages = 2,
-                           .flags = PROTO_SCAN_PARAM_SEED,
-                           .seed = 5};
-    dm_profile *prof = NULL;
-    char err[256];
-
-    ck_assert_int_eq(dm_profile_load_default(&prof, err, sizeof(err)), 0);
-    ck_assert_int_eq(dm_job_resolve(prof, &p, 1, &job, err, sizeof(err)), 0);
-    dm_profile_free(prof);
-    drvtest_check_tiff(path, &job, pages, 1);
+    check_bw_tiff(path, 75, 2, pages);
 }
 
 static void closed_uri(char *buf, size_t len)
