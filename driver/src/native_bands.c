@@ -1,10 +1,12 @@
 /* driver: the native protocol's band stream — the ring of bulk IN
  * transfers and every band checked and put into the page.
  *
- * opts.in_flight bulk IN transfers stay queued. Transfers on one endpoint
+ * opts.in_flight bulk IN transfers form a ring. Transfers on one endpoint
  * complete in order, so the ring is consumed head first: every completion
- * is checked (magic, sequence, geometry, CRC-32) and the transfer is queued
- * again. A band of the page being assembled is received straight into the
+ * is checked (magic, sequence, geometry, CRC-32). Consumed transfers are
+ * queued again half a ring at a time (ring_refill), so at least half the
+ * ring stays queued and the transport sends their submits together. A band
+ * of the page being assembled is received straight into the
  * page buffer (usbip; ring_submit says why that is safe), others are copied
  * there. A stall is cleared (CLEAR_FEATURE ENDPOINT_HALT) and the reads
  * queued again once; a stall that comes back, a CRC/sequence/size error, a
@@ -51,6 +53,8 @@ int drv_native_ring_alloc(drv_session *s)
     unsigned i;
 
     n->n = s->o->in_flight;
+    n->refill = n->n / 2 ? n->n / 2 : 1;
+    n->idle = 0;
     n->ring = calloc(n->n, sizeof(*n->ring));
     n->slot = calloc(n->n, sizeof(*n->slot));
     n->ringbuf = malloc(n->n * xfer_len);
@@ -259,10 +263,12 @@ static int ring_submit(drv_session *s, unsigned idx, unsigned ahead)
 }
 
 /* The head transfer stalled. Take every queued read back, clear the halt
- * once, queue them again in order; a second stall without progress fails. */
-static int ring_stalled(drv_session *s, unsigned head)
+ * once, queue the whole ring again in order; a second stall without
+ * progress fails. */
+static int ring_stalled(drv_session *s)
 {
     drv_native *n = s->priv;
+    unsigned queued = n->n - n->idle; /* head and the reads queued after it */
     unsigned i;
     int rc;
 
@@ -275,10 +281,10 @@ static int ring_stalled(drv_session *s, unsigned head)
     drv_sess_log(s, "bulk IN stalled at page %u band %u; clearing the halt", s->page_no + 1,
                  s->band_no + 1);
     drv_native_ring_cancel(s);
-    for (i = 0; i < n->n; i++) {
-        drv_xfer *x = &n->ring[i];
+    for (i = 0; i < queued; i++) {
+        drv_xfer *x = &n->ring[(n->head + i) % n->n];
 
-        if (x->state == DRV_XFER_PENDING || (x->status == DRV_OK && i != head && x->actual > 0)) {
+        if (x->state == DRV_XFER_PENDING || (x->status == DRV_OK && i > 0 && x->actual > 0)) {
             /* data past a halted endpoint, or a read that never came back */
             drv_sess_fail(s, DRV_HR_DEVICE_COMMUNICATION, DRV_E_PROTO,
                           "bulk IN delivered data past a stall at page %u band %u", s->page_no + 1,
@@ -291,21 +297,28 @@ static int ring_stalled(drv_session *s, unsigned head)
         drv_sess_comm(s, rc, "CLEAR_FEATURE(ENDPOINT_HALT) on bulk IN", NULL);
         return 0;
     }
+    n->idle = 0;
     for (i = 0; i < n->n; i++)
-        if (ring_submit(s, (head + i) % n->n, i) < 0)
+        if (ring_submit(s, (n->head + i) % n->n, i) < 0)
             return 0;
     return 1;
 }
 
-/* Queue the head again, now carrying the band n - 1 places after the next
- * one expected, and move on to the next transfer. */
-static int ring_advance(drv_session *s)
+/* Queue the idle transfers again, in ring order after the queued ones: the
+ * first carries the band as many places after the next one expected as
+ * transfers are still queued. Submitting them together lets the transport
+ * send them in one message (usbip corks them until the driver waits). */
+static int ring_refill(drv_session *s)
 {
     drv_native *n = s->priv;
 
-    if (ring_submit(s, n->head, n->n - 1) < 0)
-        return 0;
-    n->head = (n->head + 1) % n->n;
+    while (n->idle > 0) {
+        unsigned queued = n->n - n->idle;
+
+        if (ring_submit(s, (n->head + queued) % n->n, queued) < 0)
+            return 0;
+        n->idle--;
+    }
     return 1;
 }
 
@@ -317,14 +330,14 @@ enum drv_page_result drv_native_next_page(drv_session *s)
 
     if (!n->ring_live) {
         n->ring_live = 1;
+        n->idle = 0;
         for (i = 0; i < n->n; i++)
             if (ring_submit(s, i, i) < 0)
                 return DRV_PAGE_FAIL;
-    } else if (n->head_due) {
-        /* the last band of the page before: its transfer is queued again
-         * now that the session moved on to this page's buffer */
-        n->head_due = 0;
-        if (!ring_advance(s))
+    } else if (n->idle >= n->refill) {
+        /* held back at the last band of the page before, so that the
+         * bands of this page they carry are received into its buffer */
+        if (!ring_refill(s))
             return DRV_PAGE_FAIL;
     }
     for (;;) {
@@ -342,7 +355,7 @@ enum drv_page_result drv_native_next_page(drv_session *s)
             return DRV_PAGE_FAIL;
         }
         if (x->status == DRV_E_STALL) {
-            if (!ring_stalled(s, n->head))
+            if (!ring_stalled(s))
                 return DRV_PAGE_FAIL;
             continue; /* the same head, queued again */
         }
@@ -357,16 +370,18 @@ enum drv_page_result drv_native_next_page(drv_session *s)
         case BAND_MORE:
             break;
         case BAND_PAGE:
-            n->head_due = 1;
+            n->head = (n->head + 1) % n->n;
+            n->idle++;
             return DRV_PAGE_OK;
         case BAND_JOB_END:
             return DRV_PAGE_END;
         case BAND_FAIL:
             return DRV_PAGE_FAIL;
         }
-        /* band_process moved the expectation on to the band this ring's
-         * next transfer (head + 1) carries; this one comes n - 1 after it */
-        if (!ring_advance(s))
+        /* band_process moved the expectation on to the band the next
+         * transfer (head + 1) carries */
+        n->head = (n->head + 1) % n->n;
+        if (++n->idle >= n->refill && !ring_refill(s))
             return DRV_PAGE_FAIL;
     }
 }
