@@ -76,7 +76,9 @@ else
   SC_TM_BANDS=1000
   LJ_PAGES=1000
 fi
-SC_RT_DEVICES="${BENCH_SC_RT:-1 8}" # device counts also timed with scanemu --realtime
+# Device counts also timed with scanemu --slice-us 0 and --realtime (1 for
+# their baseline; in the quick run only the counts it scales to).
+SC_RT_DEVICES="${BENCH_SC_RT:-1 8 32}"
 TM_BANDS_PER_PAGE=10 # bands per page in the timing profile (bench/fixtures)
 
 # Progress goes to fd 3, the script's own stderr, even from inside a command

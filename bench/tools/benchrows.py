@@ -32,10 +32,11 @@ TIMING_PASSES = [
 ]
 
 SCALE_KINDS = [
-    {"kind": "tm", "tag": "", "how": "default scheduling (device threads ask for a 100 µs slice)"},
-    {"kind": "tmns", "tag": "-noslice",
+    {"kind": "tm", "tag": "", "short": "default scheduling",
+     "how": "default scheduling (device threads ask for a 100 µs slice)"},
+    {"kind": "tmns", "tag": "-noslice", "short": "scanemu --slice-us 0",
      "how": "scanemu --slice-us 0 (the kernel's default slice)"},
-    {"kind": "tmrt", "tag": "-rt",
+    {"kind": "tmrt", "tag": "-rt", "short": "scanemu --realtime",
      "how": "scanemu --realtime (device threads SCHED_FIFO 10; wiascan at normal priority)"},
 ]
 
@@ -142,10 +143,9 @@ MAIN = {
                              "{sc${n}_${kind}_per_device_p99_median_us:1| µs}",
                              when("#sc${n}_${kind}_steal_ms",
                                   "; {sc${n}_${kind}_steal_ms:0| ms} stolen by the hypervisor")],
-                  "base": "1 device, default scheduling: "
-                          "{sc1_tm_per_device_p99_worst_us:1| µs}",
+                  "base": "1 device, $short: {sc1_${kind}_per_device_p99_worst_us:1| µs}",
                   "ratio": ("sc${n}_${kind}_per_device_p99_worst_us",
-                            "sc1_tm_per_device_p99_worst_us"),
+                            "sc1_${kind}_per_device_p99_worst_us"),
                   "target": "(reported)",
                   "cases": [("$n==8", {"target": "≤ 2× of 1 device", "check": ("<=", 2.0)})],
                   "tres": ["sc${n}${kind}"], "tbase": ["sc1tm"]},
@@ -158,10 +158,9 @@ MAIN = {
                   "result": "{sc${n}_${kind}_per_device_emu_p99_worst_us:1| µs}; "
                             "{sc${n}_${kind}_per_device_emu_p99_median_us:1| µs}; "
                             "{sc${n}_${kind}_starved_bands} of {sc${n}_${kind}_bands} starved",
-                  "base": "1 device, default scheduling: "
-                          "{sc1_tm_per_device_emu_p99_worst_us:1| µs}",
+                  "base": "1 device, $short: {sc1_${kind}_per_device_emu_p99_worst_us:1| µs}",
                   "ratio": ("sc${n}_${kind}_per_device_emu_p99_worst_us",
-                            "sc1_tm_per_device_emu_p99_worst_us"),
+                            "sc1_${kind}_per_device_emu_p99_worst_us"),
                   "target": "(reported)",
                   "cases": [("$n==8", {"target": "≤ 2× of 1 device (emulator's share)",
                                        "check": ("<=", 2.0)})],
@@ -313,20 +312,24 @@ SIDE = {
                   "target": "(reported)", "quiet_extra": _starved(""),
                   "loaded_extra": _starved("ld")},
                  {"id": "3-$n$tag", "when": "$n!=1&&$n!=8",
-                  "what": "$n devices, $how: worst device p99 against 1 device of the same state",
+                  "what": "$n devices, $how: worst device p99 against 1 device, $how, of the "
+                          "same state",
                   "quiet": ("sc${n}_${kind}_per_device_p99_worst_us",
-                            "sc1_tm_per_device_p99_worst_us"),
+                            "sc1_${kind}_per_device_p99_worst_us"),
                   "loaded": ("ldsc${n}_${kind}_per_device_p99_worst_us",
-                             "ldsc1_tm_per_device_p99_worst_us"),
+                             "ldsc1_${kind}_per_device_p99_worst_us"),
                   "target": "(reported)",
                   "cases": [("$kind==tm", {"target": "≤ 2× of 1 device (quiet)",
-                                           "limits": (2.0, None)})]},
+                                           "limits": (2.0, None)}),
+                            ("$kind==tmrt", {"target": "≤ 2× of 1 device (quiet), both "
+                                                       "--realtime",
+                                             "limits": (2.0, None)})]},
                  {"id": "3-$n$tag-emu", "when": "$n!=1&&$n!=8",
                   "what": "same pass: worst device's emulator-share p99 against 1 device's",
                   "quiet": ("sc${n}_${kind}_per_device_emu_p99_worst_us",
-                            "sc1_tm_per_device_emu_p99_worst_us"),
+                            "sc1_${kind}_per_device_emu_p99_worst_us"),
                   "loaded": ("ldsc${n}_${kind}_per_device_emu_p99_worst_us",
-                             "ldsc1_tm_per_device_emu_p99_worst_us"),
+                             "ldsc1_${kind}_per_device_emu_p99_worst_us"),
                   "target": "(reported: what is ours)", "quiet_extra": _starved(""),
                   "loaded_extra": _starved("ld")},
              ]},
