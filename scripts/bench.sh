@@ -500,7 +500,8 @@ scale_pass() {
 
 # stream_pass N: the floor under scale_pass N tm (bench/stream/bench_stream.c):
 # N bare loopback streams at the same band rate and size, with the cheapest
-# host, in the same state (quiet, or loaded when LD=ld).
+# host, each host a process of its own as each wiascan is, in the same state
+# (quiet, or loaded when LD=ld).
 stream_pass() {
   local n="$1" f="${LD}sc$1bare"
   [ -n "$BENCH_STREAM" ] || return 0
@@ -508,7 +509,7 @@ stream_pass() {
   # one short one a page; 5,900-byte band + 48-byte RET_SUBMIT header
   local s0
   s0=$(steal_ms)
-  bounded "$f" "bench_stream ($n streams)" "$BENCH_STREAM" --streams "$n" \
+  bounded "$f" "bench_stream ($n streams)" "$BENCH_STREAM" --streams "$n" --host-procs \
     --count $((SC_TM_BANDS / TM_BANDS_PER_PAGE * (TM_BANDS_PER_PAGE + 1))) --bytes 5948 \
     >"$OUT/$f.log" 2>&1 || { log "bench_stream failed (see $OUT/$f.log)"; return 0; }
   put "${LD}sc${n}_bare_steal_ms" "$(($(steal_ms) - s0))"

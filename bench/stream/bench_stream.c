@@ -14,6 +14,10 @@
  * The streams' start times are spread evenly over one interval, the best
  * case for the machine (scanemu's jobs start wherever their hosts start them).
  *
+ * --host-procs runs each host in a process of its own, as the benchmark's
+ * wiascan hosts are (one process per device): every switch between hosts
+ * then changes address space too.
+ *
  * --host-work-us N makes each host burn N us of CPU per message (a driver's
  * own work: page assembly, checks, writing), to find how much host work the
  * machine carries at a band rate before lateness grows.
@@ -43,10 +47,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +71,7 @@ typedef struct bs_stream {
     uint64_t starved;
     double dev_cpu_s, host_cpu_s; /* each thread's own user + system CPU */
     int failed;
+    pid_t pid; /* --host-procs: the host's process */
 } bs_stream;
 
 static uint64_t bs_interval_ns, bs_count, bs_bytes, bs_in_flight, bs_slice_us = 100,
@@ -241,7 +248,8 @@ static int bs_usage(FILE *f, int rc)
             "usage: bench_stream [--streams N (1-%u, default 1)] [--count N (default 1100)]\n"
             "         [--interval-us N (default 2000)] [--bytes N (default 5948)]\n"
             "         [--in-flight N (default 4)] [--slice-us N (default 100; 0: none)]\n"
-            "         [--host-work-us N (CPU the host burns per message, default 0)]\n",
+            "         [--host-work-us N (CPU the host burns per message, default 0)]\n"
+            "         [--host-procs (each host in a process of its own)]\n",
             BS_MAX_STREAMS);
     return rc;
 }
@@ -249,6 +257,7 @@ static int bs_usage(FILE *f, int rc)
 int main(int argc, char **argv)
 {
     uint64_t nstreams = 1, interval_us = 2000;
+    int host_procs = 0;
     bs_stream *st = NULL;
     pthread_t *th = NULL;
     int64_t *all = NULL, *p99s = NULL;
@@ -275,6 +284,10 @@ int main(int argc, char **argv)
         size_t j;
         if (strcmp(argv[i], "--help") == 0)
             return bs_usage(stdout, 0);
+        if (strcmp(argv[i], "--host-procs") == 0) {
+            host_procs = 1;
+            continue;
+        }
         for (j = 0; j < sizeof opts / sizeof opts[0]; j++)
             if (strcmp(argv[i], opts[j].name) == 0)
                 break;
@@ -315,27 +328,55 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    size_t started = 0;
-    for (uint64_t i = 0; i < nstreams; i++) {
+    /* --host-procs: the hosts are forked before any thread exists */
+    size_t forked = 0, started = 0, want = host_procs ? nstreams : 2 * nstreams;
+    for (uint64_t i = 0; host_procs && i < nstreams; i++, forked++) {
+        st[i].pid = fork();
+        if (st[i].pid < 0)
+            break;
+        if (st[i].pid == 0) {
+            for (uint64_t j = 0; j < nstreams; j++)
+                if (st[j].dev_fd >= 0)
+                    close(st[j].dev_fd);
+            prctl(PR_SET_NAME, "stream-host");
+            bs_host(&st[i]);
+            _exit(st[i].failed);
+        }
+        close(st[i].host_fd);
+        st[i].host_fd = -1;
+    }
+    for (uint64_t i = 0; forked == (host_procs ? nstreams : 0) && i < nstreams; i++) {
         if (pthread_create(&th[started], NULL, bs_device, &st[i]) != 0)
             break;
         pthread_setname_np(th[started], "stream-device"); /* in top -H, perf */
         started++;
+        if (host_procs)
+            continue;
         if (pthread_create(&th[started], NULL, bs_host, &st[i]) != 0)
             break;
         pthread_setname_np(th[started], "stream-host");
         started++;
     }
-    if (started < 2 * nstreams) { /* unblock what started, then fail */
+    if (started < want) { /* unblock what started, then fail */
         for (uint64_t i = 0; i < nstreams; i++)
             if (st[i].dev_fd >= 0)
                 shutdown(st[i].dev_fd, SHUT_RDWR);
     }
     for (size_t i = 0; i < started; i++)
         pthread_join(th[i], NULL);
-    if (started < 2 * nstreams) {
-        fprintf(stderr, "bench_stream: cannot start %llu threads\n",
-                (unsigned long long)(2 * nstreams));
+    for (size_t i = 0; i < forked; i++) {
+        int status;
+        struct rusage cru;
+        if (wait4(st[i].pid, &status, 0, &cru) < 0 || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            st[i].failed = 1;
+        else
+            st[i].host_cpu_s = (double)(cru.ru_utime.tv_sec + cru.ru_stime.tv_sec) +
+                               (double)(cru.ru_utime.tv_usec + cru.ru_stime.tv_usec) / 1e6;
+    }
+    if (started < want) {
+        fprintf(stderr, "bench_stream: cannot start %zu %s\n", want,
+                host_procs ? "device threads and host processes" : "threads");
         goto out;
     }
     uint64_t starved = 0;
@@ -356,12 +397,20 @@ int main(int argc, char **argv)
     qsort(all, nstreams * bs_count, sizeof *all, bench_cmp_i64);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    if (host_procs) { /* this process's own, and its waited-for hosts' */
+        struct rusage cru;
+        getrusage(RUSAGE_CHILDREN, &cru);
+        ru.ru_utime.tv_sec += cru.ru_utime.tv_sec;
+        ru.ru_utime.tv_usec += cru.ru_utime.tv_usec;
+        ru.ru_stime.tv_sec += cru.ru_stime.tv_sec;
+        ru.ru_stime.tv_usec += cru.ru_stime.tv_usec;
+    }
     size_t n = nstreams * bs_count;
-    printf("bench_stream streams=%llu count=%llu interval_us=%llu bytes=%llu host_work_us=%llu "
-           "p50_us=%.1f "
+    printf("bench_stream streams=%llu host_procs=%d count=%llu interval_us=%llu bytes=%llu "
+           "host_work_us=%llu p50_us=%.1f "
            "p99_us=%.1f max_us=%.1f per_stream_p99_worst_us=%.1f per_stream_p99_median_us=%.1f "
            "starved=%llu cpu_s=%.3f device_cpu_s=%.3f host_cpu_s=%.3f\n",
-           (unsigned long long)nstreams, (unsigned long long)bs_count,
+           (unsigned long long)nstreams, host_procs, (unsigned long long)bs_count,
            (unsigned long long)interval_us, (unsigned long long)bs_bytes,
            (unsigned long long)bs_host_work_us, (double)bench_pct_i64(all, n, 50) / 1e3,
            (double)bench_pct_i64(all, n, 99) / 1e3, (double)all[n - 1] / 1e3,

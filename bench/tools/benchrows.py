@@ -167,11 +167,11 @@ MAIN = {
                   "tres": ["sc${n}${kind}"], "tbase": ["sc1tm"]},
              ]},
             {"id": "3-$n-bare", "when": "#sc${n}_bare_per_stream_p99_worst_us",
-             "what": "3 scale: the floor, $n bare stream(s) (bench_stream: per stream a "
-                     "timerfd thread sending 5,948 bytes at each 2 ms deadline to a host thread "
-                     "over loopback TCP, 4 requests in flight; no protocol, synthesis, trace or "
-                     "page writing): per-stream p99 (worst stream; median stream); CPU per "
-                     "message, device + host side",
+             "what": "3 scale: the floor, $n bare stream(s) (bench_stream --host-procs: per "
+                     "stream a timerfd thread sending 5,948 bytes at each 2 ms deadline over "
+                     "loopback TCP to a host process of its own, 4 requests in flight; no "
+                     "protocol, synthesis, trace or page writing): per-stream p99 (worst "
+                     "stream; median stream); CPU per message, device + host side",
              "result": "{sc${n}_bare_per_stream_p99_worst_us:1| µs}; "
                        "{sc${n}_bare_per_stream_p99_median_us:1| µs}; "
                        "{sc${n}_bare_device_cpu_us_per_msg:1} + "
