@@ -319,6 +319,10 @@ SIDE = {
                   "loaded": ("ldsc${n}_${kind}_per_device_p99_worst_us",
                              "ldsc1_${kind}_per_device_p99_worst_us"),
                   "target": "(reported)",
+                  "floor": {"quiet": ("sc${n}_bare_per_stream_p99_worst_us",
+                                      "sc1_bare_per_stream_p99_worst_us"),
+                            "loaded": ("ldsc${n}_bare_per_stream_p99_worst_us",
+                                       "ldsc1_bare_per_stream_p99_worst_us")},
                   "cases": [("$kind==tm", {"target": "≤ 2× of 1 device (quiet)",
                                            "limits": (2.0, None)}),
                             ("$kind==tmrt", {"target": "≤ 2× of 1 device (quiet), both "

@@ -657,8 +657,13 @@ def render_pair_row(r, vals):
         rt = ratio(v, b)
         cells += [f1(v, " µs") + fill(r.get(state + "_extra", ""), vals), f1(b, " µs"),
                   fmt_ratio(rt)]
-        verds.append("(reported)" if limit is None else
-                     "n/a" if rt is None else "**met**" if rt <= limit else "**missed**")
+        verd = ("(reported)" if limit is None else
+                "n/a" if rt is None else "**met**" if rt <= limit else "**missed**")
+        if limit is not None and rt is not None and "floor" in r:
+            fr = ratio(*(vals.num(k) for k in r["floor"][state]))
+            if fr is not None:  # the same ratio for the floor, same state and run
+                verd += f" (floor {fmt_ratio(fr)}{', missed too' if fr > limit else ''})"
+        verds.append(verd)
     verd = "(reported)" if verds == ["(reported)"] * 2 else " / ".join(verds)
     return [r["id"], fill(r["what"], vals)] + cells + [fill(r["target"], vals), verd]
 
@@ -672,7 +677,10 @@ def render_table(table, vals, out):
     Ratio tables (7 columns): id, what, result, baseline, ratio, target,
     verdict. Pair tables (`pairs`): id, what, then value, baseline, ratio
     for the quiet and the loaded state, target, and a verdict per state
-    from `limits` (None: reported)."""
+    from `limits` (None: reported); a pair row's `floor` {state: (value
+    key, baseline key)} adds the same ratio for the floor (what the machine
+    allows, measured in the same state) to each verdict, so a miss the
+    floor shares reads as one."""
     if not test(table.get("when"), vals):
         return
     for line in table["title"]:

@@ -210,6 +210,21 @@ class Table(unittest.TestCase):
         self.assertEqual(lines[2], "| P | m | 10.0 µs | 10.0 µs | 1.00× | 30.0 µs; 3 x | 10.0 µs "
                                    "| 3.00× | ≤ 1.5× | **met** / (reported) |")
 
+    def test_pairs_with_a_floor(self):
+        """A verdict says how the floor fared against the same limit."""
+        table = {"title": [], "pairs": True, "columns": ["#", "m", "q", "qb", "qr", "l", "lb", "lr",
+                                                         "t", "v"],
+                 "rows": [{"id": "F", "what": "m", "quiet": ("q", "qb"), "loaded": ("l", "lb"),
+                           "target": "≤ 2×", "limits": (2.0, 2.0),
+                           "floor": {"quiet": ("fq", "fqb"), "loaded": ("fl", "flb")}}]}
+        env = {"q": "30", "qb": "10", "l": "30", "lb": "10", "fq": "50", "fqb": "10",
+               "fl": "15", "flb": "10"}
+        self.assertTrue(render(env, table)[2].endswith(
+            "| ≤ 2× | **missed** (floor 5.00×, missed too) / **missed** (floor 1.50×) |"))
+        del env["fl"]  # no floor measured: the verdict alone
+        self.assertTrue(render(dict(env, q="15"), table)[2].endswith(
+            "| ≤ 2× | **met** (floor 5.00×, missed too) / **missed** |"))
+
 
 class BenchRows(unittest.TestCase):
     """The shipped row data renders, every row id in its place."""
