@@ -319,10 +319,8 @@ int main(int argc, char **argv)
         perror("bench_stream: listen on 127.0.0.1");
         goto out;
     }
-    uint64_t t0 = bench_now_ns() + 20000000u; /* 20 ms for the threads to start */
     for (uint64_t i = 0; i < nstreams; i++) {
         st[i].late = all + i * bs_count;
-        st[i].start_ns = t0 + i * bs_interval_ns / nstreams;
         if (bs_connect_pair(lfd, &sa, &st[i]) < 0) {
             perror("bench_stream: loopback connection");
             goto out;
@@ -334,10 +332,13 @@ int main(int argc, char **argv)
         st[i].pid = fork();
         if (st[i].pid < 0)
             break;
-        if (st[i].pid == 0) {
-            for (uint64_t j = 0; j < nstreams; j++)
-                if (st[j].dev_fd >= 0)
-                    close(st[j].dev_fd);
+        if (st[i].pid == 0) { /* only its own host end stays open */
+            close(lfd);
+            for (uint64_t j = 0; j < nstreams; j++) {
+                close(st[j].dev_fd);
+                if (j != i && st[j].host_fd >= 0)
+                    close(st[j].host_fd);
+            }
             prctl(PR_SET_NAME, "stream-host");
             bs_host(&st[i]);
             _exit(st[i].failed);
@@ -345,6 +346,9 @@ int main(int argc, char **argv)
         close(st[i].host_fd);
         st[i].host_fd = -1;
     }
+    uint64_t t0 = bench_now_ns() + 20000000u; /* 20 ms for the threads to start */
+    for (uint64_t i = 0; i < nstreams; i++)
+        st[i].start_ns = t0 + i * bs_interval_ns / nstreams;
     for (uint64_t i = 0; forked == (host_procs ? nstreams : 0) && i < nstreams; i++) {
         if (pthread_create(&th[started], NULL, bs_device, &st[i]) != 0)
             break;

@@ -148,7 +148,7 @@ MAIN = {
                             "sc1_${kind}_per_device_p99_worst_us"),
                   "target": "(reported)",
                   "cases": [("$n==8", {"target": "≤ 2× of 1 device", "check": ("<=", 2.0)})],
-                  "tres": ["sc${n}${kind}"], "tbase": ["sc1tm"]},
+                  "tres": ["sc${n}${kind}"], "tbase": ["sc1${kind}"]},
                  {"id": "3-$n$tag-emu",
                   "when": "#sc${n}_${kind}_per_device_emu_p99_worst_us||"
                           "#sc${n}_${kind}_per_device_emu_p99_median_us",
@@ -164,7 +164,7 @@ MAIN = {
                   "target": "(reported)",
                   "cases": [("$n==8", {"target": "≤ 2× of 1 device (emulator's share)",
                                        "check": ("<=", 2.0)})],
-                  "tres": ["sc${n}${kind}"], "tbase": ["sc1tm"]},
+                  "tres": ["sc${n}${kind}"], "tbase": ["sc1${kind}"]},
              ]},
             {"id": "3-$n-bare", "when": "#sc${n}_bare_per_stream_p99_worst_us",
              "what": "3 scale: the floor, $n bare stream(s) (bench_stream --host-procs: per "

@@ -39,11 +39,11 @@ typedef struct drv_usbip {
     uint32_t seq;
     int dead;              /* DRV_OK, or why the connection is unusable */
     drv_xfer *head, *tail; /* pending transfers in submission order */
-    /* Corked CMD_SUBMITs, in order: the ring resubmits a transfer after
-     * each band it consumes, and consumes every band that has already
-     * arrived before it waits again, so the submits of one wake-up go out
-     * together when it does (usbip_flush) instead of one sendmsg and one
-     * wake-up of the device each. Nothing is held while the driver sleeps:
+    /* Corked CMD_SUBMITs, in order: the ring queues consumed transfers
+     * again half a ring at a time, and consumes every band that has
+     * already arrived before it waits again, so the submits of one wake-up
+     * go out together when it does (usbip_flush) instead of one sendmsg
+     * and one wake-up of the device each. Nothing is held while the driver sleeps:
      * every wait and every other send flushes first, so the order on the
      * wire is the order of the calls. */
     uint8_t cork[USBIP_CORK_MAX * PROTO_USBIP_URB_HDR_SIZE];

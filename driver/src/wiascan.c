@@ -44,7 +44,7 @@ static const char usage_text[] =
     "  --seed N            page content seed sent to the device\n"
     "  --trace FILE.jsonl  write the host arrival time of every band\n"
     "  --in-flight N       bulk IN transfers in the ring, 1..64 (default 4);\n"
-    "                      at least half of them stay queued\n"
+    "                      at least half of them, rounded down, stay queued\n"
     "  --no-write-behind   write each page before reading on (one page of memory\n"
     "                      instead of two; by default a thread writes page N while\n"
     "                      page N+1 arrives)\n"

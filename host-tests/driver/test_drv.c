@@ -470,15 +470,16 @@ static const unsigned band_fault_in_flight[] = {1, 4, 64};
 #define N_BAND_FAULT_RUNS                                                                          \
     (N_BAND_FAULTS * (sizeof(band_fault_in_flight) / sizeof(band_fault_in_flight[0])))
 
-START_TEST(band_fault_in_either_path)
+/* Scan fault_params' job from an emulator whose scenario is the one fault
+ * (kind at 1-based page and band, more YAML keys in extra) with in_flight
+ * bulk IN transfers, into out. */
+static void one_fault_scan(const char *kind, unsigned page, unsigned band, const char *extra,
+                           unsigned in_flight, char *out, size_t outlen, drv_scan_result *r)
 {
-    const band_fault_case *c = &band_faults[(unsigned)_i % N_BAND_FAULTS];
-    unsigned in_flight = band_fault_in_flight[(unsigned)_i / N_BAND_FAULTS];
     drvtest_emu e;
     drv_scan_options o;
-    drv_scan_result r;
     proto_scan_params params;
-    char yaml[512], out[512];
+    char yaml[512];
     FILE *f;
 
     tmp(yaml, sizeof(yaml), "band-fault.yaml");
@@ -486,7 +487,7 @@ START_TEST(band_fault_in_either_path)
     ck_assert(f != NULL);
     fprintf(f,
             "name: band-fault\nsheets: 10\nfaults:\n  - kind: %s\n    at: {page: %u, band: %u}\n%s",
-            c->kind, c->page, c->band, c->extra);
+            kind, page, band, extra);
     ck_assert_int_eq(fclose(f), 0);
     drvtest_emu_start(&e, NULL, yaml, 1, 0);
     base_opts(&o, &e);
@@ -496,9 +497,19 @@ START_TEST(band_fault_in_either_path)
     o.dpi = params.dpi;
     o.pages = params.pages;
     o.in_flight = in_flight;
-    tmp(out, sizeof(out), "band-fault.tiff");
-    drv_scan_to_file(&o, out, &r);
+    tmp(out, outlen, "band-fault.tiff");
+    drv_scan_to_file(&o, out, r);
     drvtest_emu_stop(&e);
+}
+
+START_TEST(band_fault_in_either_path)
+{
+    const band_fault_case *c = &band_faults[(unsigned)_i % N_BAND_FAULTS];
+    unsigned in_flight = band_fault_in_flight[(unsigned)_i / N_BAND_FAULTS];
+    drv_scan_result r;
+    char out[512];
+
+    one_fault_scan(c->kind, c->page, c->band, c->extra, in_flight, out, sizeof(out), &r);
     ck_assert_msg(r.hr == DRV_HR_DEVICE_COMMUNICATION && r.pages_kept == c->page - 1,
                   "%s at page %u band %u, %u in flight: hr 0x%08x, %u pages (%s)", c->kind, c->page,
                   c->band, in_flight, (unsigned)r.hr, r.pages_kept, r.message);
@@ -506,6 +517,31 @@ START_TEST(band_fault_in_either_path)
                   c->kind, r.message);
     ck_assert_uint_eq(r.job.bands_per_page, 28);
     drvtest_check_tiff(out, &r.job, c->page - 1, 1);
+}
+END_TEST
+
+/* A stall that clears, wherever the ring stands: the driver refills its
+ * ring half at a time, so when the head stalls some consumed transfers may
+ * not be queued again yet (bands 9 and 10 of page 2 meet both parities at
+ * 4 in flight; band 28 ends the page, band 1 starts one after the held-back
+ * refill). Every read is taken back, the halt cleared, the whole ring
+ * queued again, and all 5 pages arrive intact. */
+static const unsigned stall_band[] = {1, 9, 10, 28};
+#define N_STALL_BANDS (sizeof(stall_band) / sizeof(stall_band[0]))
+
+START_TEST(stall_anywhere_in_the_ring)
+{
+    unsigned band = stall_band[(unsigned)_i % N_STALL_BANDS];
+    unsigned in_flight = band_fault_in_flight[(unsigned)_i / N_STALL_BANDS];
+    drv_scan_result r;
+    char out[512];
+
+    one_fault_scan("stall", 2, band, "    clears: true\n", in_flight, out, sizeof(out), &r);
+    ck_assert_msg(r.hr == DRV_HR_S_OK && r.pages_kept == 5,
+                  "stall at page 2 band %u, %u in flight: hr 0x%08x, %u pages (%s)", band,
+                  in_flight, (unsigned)r.hr, r.pages_kept, r.message);
+    ck_assert_uint_eq(r.job.bands_per_page, 28);
+    drvtest_check_tiff(out, &r.job, 5, 1);
 }
 END_TEST
 
@@ -893,8 +929,9 @@ static HRESULT STDMETHODCALLTYPE gate_write(IStream *This, const void *pv, ULONG
  * sent its resubmits when it blocks waiting for the writer. Counted at a
  * proxy: 3 response reads (GET_CAPS, SET_PARAMS, START_JOB) + the ring's
  * in_flight + one resubmit per band consumed before blocking, less the
- * in_flight / 2 consumed last, which the ring holds back until the next
- * page (it queues consumed transfers again half a ring at a time). The
+ * in_flight / 2 (at least 1) consumed last, which the ring holds back until
+ * the next page (it queues consumed transfers again half a ring at a
+ * time). The
  * proxy passes bands on in_flight at a time and a page is a whole number
  * of such bursts, so the driver consumes a page's last in_flight bands
  * without waiting in between: their resubmits are batched, not yet sent,
@@ -938,8 +975,8 @@ START_TEST(submits_reach_the_device_before_the_driver_blocks)
     px.burst = o.in_flight;
     gate_px = &px;
     gate_passed = 0;
-    gate_want =
-        3 + o.in_flight + (_i ? 2 * job.bands_per_page : job.bands_per_page) - o.in_flight / 2;
+    gate_want = 3 + o.in_flight + (_i ? 2 * job.bands_per_page : job.bands_per_page) -
+                (o.in_flight / 2 ? o.in_flight / 2 : 1);
     tmp(out, sizeof(out), "gated.tiff");
     ck_assert_int_eq(wiasCreateStreamOnFile(out, STGM_READWRITE | STGM_CREATE, &stm), S_OK);
     gated = *stm->lpVtbl;
@@ -1549,6 +1586,9 @@ static Suite *driver_suite(void)
     tcase_add_loop_test(tc, fault_scenario, 0, (int)(2 * N_SCENARIOS));
     tcase_add_test(tc, every_scenario_is_covered);
     tcase_add_loop_test(tc, band_fault_in_either_path, 0, (int)N_BAND_FAULT_RUNS);
+    tcase_add_loop_test(
+        tc, stall_anywhere_in_the_ring, 0,
+        (int)(N_STALL_BANDS * (sizeof(band_fault_in_flight) / sizeof(band_fault_in_flight[0]))));
     tcase_add_loop_test(tc, long_band_is_rejected, 0, 3);
     tcase_add_test(tc, usbip_submits_are_batched_until_flush);
     tcase_add_loop_test(tc, submits_reach_the_device_before_the_driver_blocks, 0, 2);
