@@ -369,15 +369,19 @@ timing_pass() {
   local pages=$((TM_BANDS / TM_BANDS_PER_PAGE))
   # Baseline: how precisely this machine, right now, wakes a thread at the
   # same 2 ms absolute deadlines with the emulator's mechanism (timerfd+epoll).
+  local s0
   if [ -n "$BENCH_TIMER" ]; then
     log "timing[$key]: bare timerfd baseline, $TM_BANDS x 2 ms ${pre[*]}"
+    s0=$(steal_ms)
     bounded "${key}_timer" "bench_timer" "${pre[@]}" "$BENCH_TIMER" --interval-us 2000 --count "$TM_BANDS" >"$OUT/$key.timer.log" 2>&1 ||
       log "bench_timer failed (see $OUT/$key.timer.log)"
     tr ' ' '\n' <"$OUT/$key.timer.log" | grep -E '^(p50_us|p99_us|max_us|drift_us)=' |
       sed "s/^/${key}_timer_/" >>"$RES"
+    put "${key}_timer_steal_ms" "$(($(steal_ms) - s0))"
   fi
   log "timing[$key]: $TM_BANDS bands of 2 ms ($pages pages) on the real clock ${pre[*]}"
   rm -f "$OUT/$key.dev.jsonl" "$OUT/$key.host.jsonl"
+  s0=$(steal_ms)
   SCANEMU_PREFIX=("${pre[@]}")
   start_emu "$key" --device "$BFIX/profiles/bench-2ms.yaml" \
     --scenario "$BFIX/scenarios/bench-sheets.yaml" --seed "$SEED" --trace "$OUT/$key.dev.jsonl"
@@ -391,6 +395,7 @@ timing_pass() {
     --mode gray --dpi 75 --seed "$SEED" --trace "$OUT/$key.host.jsonl" -o "$OUT/$key.tiff" \
     >"$OUT/$key.wiascan.log" 2>&1 || rc=$?
   stop_emu
+  put "${key}_steal_ms" "$(($(steal_ms) - s0))"
   rm -f "$OUT/$key.tiff"
   [ "$rc" -eq 0 ] || { log "timing[$key]: wiascan failed ($rc), see $OUT/$key.wiascan.log"; return 0; }
   bounded "$key" "trace statistics ($key)" "$PY" "$TOOL" trace-stats "$OUT/$key.dev.jsonl" \

@@ -90,11 +90,15 @@ MAIN = {
              {"id": "2a$tag",
               "what": "2 timing, real clock, 2 ms bands × {${key}_bands}, $how: device release "
                       "− deadline p50 / p99 / max",
-              "result": "{${key}_late_p50_us:1} / {${key}_late_p99_us:1} / "
-                        "{${key}_late_max_us:1} µs ({${key}_early_bands} early)",
-              "base": "bare timerfd wake-up at the same deadlines (bench_timer): "
-                      "{${key}_timer_p50_us:1} / {${key}_timer_p99_us:1} / "
-                      "{${key}_timer_max_us:1} µs",
+              "result": ["{${key}_late_p50_us:1} / {${key}_late_p99_us:1} / "
+                         "{${key}_late_max_us:1} µs ({${key}_early_bands} early)",
+                         when("#${key}_steal_ms",
+                              "; {${key}_steal_ms:0| ms} stolen by the hypervisor")],
+              "base": ["bare timerfd wake-up at the same deadlines (bench_timer): "
+                       "{${key}_timer_p50_us:1} / {${key}_timer_p99_us:1} / "
+                       "{${key}_timer_max_us:1} µs",
+                       when("#${key}_timer_steal_ms",
+                            "; {${key}_timer_steal_ms:0| ms} stolen")],
               "ratio": ("${key}_late_p99_us", "${key}_timer_p99_us"), "target": "p99 ≤ 250 µs",
               "check": ("<=", 250), "check_on": "${key}_late_p99_us",
               "tres": ["$key"], "tbase": ["${key}_timer"]},
@@ -279,6 +283,8 @@ SIDE = {
                      "bare timerfd p99 of the same state",
              "quiet": ("${key}_late_p99_us", "${key}_timer_p99_us"),
              "loaded": ("ld${key}_late_p99_us", "ld${key}_timer_p99_us"),
+             "quiet_extra": when("#${key}_steal_ms", "; {${key}_steal_ms:0| ms} stolen"),
+             "loaded_extra": when("#ld${key}_steal_ms", "; {ld${key}_steal_ms:0| ms} stolen"),
              "target": "≤ 1.5× bare timer", "limits": (1.5, 1.5)},
             {"id": "2a$tag-emu",
              "what": "same job: the emulator's share p99 against the bare timer p99",
