@@ -337,12 +337,14 @@ class Full:
             self.refs[f"wusb-{case}"] = host.host_wiascan(
                 self.wiascan, self.work, f"wusb-{case}",
                 f"escl+http://127.0.0.1:{eport}{path}/eSCL", self.wusb_args)
-        # The unplugged job's pages: the same device's first 10, whole.
-        args = list(self.wusb_d_args)
-        args[args.index("--pages") + 1] = "10"
+        # The unplugged job's pages: the same device's whole job (40 pages,
+        # a second), so however many pages the guest completed before the
+        # unplug landed (3-4 usually; 30 once, under the sanitizers) are
+        # compared with the device's first ones.
         self.refs["wusb-detach"] = host.host_wiascan(
             self.wiascan, self.work, "wusb-detach",
-            f"escl+http://127.0.0.1:{eport}{checks.WUSB_ESCL_PATH['detach']}/eSCL", args)
+            f"escl+http://127.0.0.1:{eport}{checks.WUSB_ESCL_PATH['detach']}/eSCL",
+            self.wusb_d_args)
 
     def wusb_conf(self, st):
         """The guest's part of the escl+usb scans: tiffsplit, and the conf."""
