@@ -39,6 +39,7 @@ typedef struct eu_pipe {
 struct drv_escl_usb {
     libusb_context *ctx;
     libusb_device_handle *h;
+    int gone; /* libusb said the device is gone */
     unsigned n;
     eu_pipe pipe[DRV_IPPUSB_MAX];
     drv_ippusb stream;
@@ -205,6 +206,7 @@ static int eu_read(void *ctx, unsigned i, uint8_t *out, size_t cap, size_t want,
     if (p->completed) {
         p->completed = 0;
         rc = eu_status(p->t->status);
+        u->gone |= rc == DRV_E_DISCONNECTED;
         if (rc != DRV_OK)
             return rc;
         p->off = 0;
@@ -231,9 +233,29 @@ static int eu_write(void *ctx, unsigned i, const uint8_t *buf, size_t len, unsig
     if (len > INT32_MAX)
         return DRV_E_INVALID;
     rc = libusb_bulk_transfer(u->h, p->d.ep_out, (unsigned char *)buf, (int)len, &done, timeout_ms);
+    u->gone |= rc == LIBUSB_ERROR_NO_DEVICE;
     if (rc < 0)
         return drv_usb_err(rc);
     return (size_t)done == len ? DRV_OK : DRV_E_IO;
+}
+
+/* SET_INTERFACE to the pipe's alt setting (a libusb status), unless the
+ * device is gone. libusb 1.0.26 (Debian 12) has SET_INTERFACE on a
+ * detached device unlock the handle's lock it never took (libusb issue
+ * #1199, fixed in 1.0.27), and libusb_close then aborts the process on
+ * destroying that lock, losing the TIFF being written. So it is not called
+ * once any transfer said the device is gone, nor when claiming the claimed
+ * interface again, which checks the same detached flag before it locks
+ * anything (a no-op otherwise), says so. */
+static int eu_set_interface(drv_escl_usb *u, eu_pipe *p)
+{
+    int rc = u->gone ? LIBUSB_ERROR_NO_DEVICE : libusb_claim_interface(u->h, p->d.number);
+
+    if (rc == 0)
+        rc = libusb_set_interface_alt_setting(u->h, p->d.number, p->d.alt);
+    if (rc == LIBUSB_ERROR_NO_DEVICE)
+        u->gone = 1;
+    return rc;
 }
 
 /* Take back a pending read (bounded wait for its callback; a transfer
@@ -263,7 +285,7 @@ static int eu_reset(void *ctx, unsigned i)
     eu_cancel(u, p);
     if (p->pending)
         return DRV_E_IO; /* the transfer would not come back: the pipe is unusable */
-    rc = libusb_set_interface_alt_setting(u->h, p->d.number, p->d.alt);
+    rc = eu_set_interface(u, p);
     if (rc < 0)
         return drv_usb_err(rc);
     end = drv_now_ns() + (uint64_t)EU_DRAIN_MAX_MS * 1000000u;
@@ -271,6 +293,7 @@ static int eu_reset(void *ctx, unsigned i)
         got = 0;
         rc = libusb_bulk_transfer(u->h, p->d.ep_in, p->buf, (int)sizeof(p->buf), &got,
                                   EU_DRAIN_QUIET_MS);
+        u->gone |= rc == LIBUSB_ERROR_NO_DEVICE;
         if (rc == LIBUSB_ERROR_TIMEOUT && got == 0)
             return DRV_OK; /* quiet */
         if (rc < 0 && rc != LIBUSB_ERROR_TIMEOUT)
@@ -403,7 +426,7 @@ int drv_escl_usb_open(const char *rest, drv_escl_usb **out, drv_device_info *inf
         p->claimed = 1;
         /* SET_INTERFACE: the alt setting that carries 7/1/4, and the device
          * starts the interface's connection afresh. */
-        rc = libusb_set_interface_alt_setting(u->h, p->d.number, p->d.alt);
+        rc = eu_set_interface(u, p);
         if (rc < 0) {
             drv_errf(err, errlen, "%s: SET_INTERFACE %u alt %u failed: %s", id, p->d.number,
                      p->d.alt, libusb_strerror(rc));
