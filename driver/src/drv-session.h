@@ -246,10 +246,8 @@ typedef struct drv_native {
     drv_xfer *ring;
     ring_slot *slot;
     uint8_t *ringbuf;
-    unsigned head;   /* the transfer that carries the next band */
-    unsigned idle;   /* consumed transfers before head, not queued again yet */
-    unsigned refill; /* queue them again once this many are idle */
-    int ring_live;   /* the ring was queued */
+    unsigned head; /* the transfer that carries the next band */
+    unsigned idle; /* transfers before head not queued (again) yet */
     unsigned stall_clears;
 } drv_native;
 

@@ -53,8 +53,6 @@ int drv_native_ring_alloc(drv_session *s)
     unsigned i;
 
     n->n = s->o->in_flight;
-    n->refill = n->n / 2 ? n->n / 2 : 1;
-    n->idle = 0;
     n->ring = calloc(n->n, sizeof(*n->ring));
     n->slot = calloc(n->n, sizeof(*n->slot));
     n->ringbuf = malloc(n->n * xfer_len);
@@ -62,6 +60,7 @@ int drv_native_ring_alloc(drv_session *s)
         n->n = 0; /* nothing was queued */
         return 0;
     }
+    n->idle = n->n; /* none queued yet: the first drv_native_next_page queues them */
     drv_prefault(n->ringbuf, n->n * xfer_len);
     for (i = 0; i < n->n; i++) {
         n->ring[i].endpoint = PROTO_SCAN_EP_DATA_IN;
@@ -262,6 +261,31 @@ static int ring_submit(drv_session *s, unsigned idx, unsigned ahead)
     return rc;
 }
 
+/* Queue the idle transfers again, in ring order after the queued ones: the
+ * first carries the band as many places after the next one expected as
+ * transfers are still queued. Submitting them together lets the transport
+ * send them in one message (usbip corks them until the driver waits). */
+static int ring_refill(drv_session *s)
+{
+    drv_native *n = s->priv;
+
+    while (n->idle > 0) {
+        unsigned queued = n->n - n->idle;
+
+        if (ring_submit(s, (n->head + queued) % n->n, queued) < 0)
+            return 0;
+        n->idle--;
+    }
+    return 1;
+}
+
+/* Consumed transfers are queued again this many at a time: half the ring
+ * (at least 1), so the other half stays queued. */
+static unsigned ring_batch(const drv_native *n)
+{
+    return n->n / 2 ? n->n / 2 : 1;
+}
+
 /* The head transfer stalled. Take every queued read back, clear the halt
  * once, queue the whole ring again in order; a second stall without
  * progress fails. */
@@ -297,49 +321,20 @@ static int ring_stalled(drv_session *s)
         drv_sess_comm(s, rc, "CLEAR_FEATURE(ENDPOINT_HALT) on bulk IN", NULL);
         return 0;
     }
-    n->idle = 0;
-    for (i = 0; i < n->n; i++)
-        if (ring_submit(s, (n->head + i) % n->n, i) < 0)
-            return 0;
-    return 1;
-}
-
-/* Queue the idle transfers again, in ring order after the queued ones: the
- * first carries the band as many places after the next one expected as
- * transfers are still queued. Submitting them together lets the transport
- * send them in one message (usbip corks them until the driver waits). */
-static int ring_refill(drv_session *s)
-{
-    drv_native *n = s->priv;
-
-    while (n->idle > 0) {
-        unsigned queued = n->n - n->idle;
-
-        if (ring_submit(s, (n->head + queued) % n->n, queued) < 0)
-            return 0;
-        n->idle--;
-    }
-    return 1;
+    n->idle = n->n; /* all of them, from the head on */
+    return ring_refill(s);
 }
 
 enum drv_page_result drv_native_next_page(drv_session *s)
 {
     drv_native *n = s->priv;
-    unsigned i;
     int rc;
 
-    if (!n->ring_live) {
-        n->ring_live = 1;
-        n->idle = 0;
-        for (i = 0; i < n->n; i++)
-            if (ring_submit(s, i, i) < 0)
-                return DRV_PAGE_FAIL;
-    } else if (n->idle >= n->refill) {
-        /* held back at the last band of the page before, so that the
-         * bands of this page they carry are received into its buffer */
-        if (!ring_refill(s))
-            return DRV_PAGE_FAIL;
-    }
+    /* The whole ring at the first page; at the others, those held back
+     * at the last band of the page before, so that the bands of this page
+     * they carry are received into its buffer. */
+    if (n->idle >= ring_batch(n) && !ring_refill(s))
+        return DRV_PAGE_FAIL;
     for (;;) {
         drv_xfer *x = &n->ring[n->head];
 
@@ -381,7 +376,7 @@ enum drv_page_result drv_native_next_page(drv_session *s)
         /* band_process moved the expectation on to the band the next
          * transfer (head + 1) carries */
         n->head = (n->head + 1) % n->n;
-        if (++n->idle >= n->refill && !ring_refill(s))
+        if (++n->idle >= ring_batch(n) && !ring_refill(s))
             return DRV_PAGE_FAIL;
     }
 }
