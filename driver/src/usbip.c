@@ -31,6 +31,9 @@
 /* CMD_SUBMITs of asynchronous IN transfers held back (corked) until the
  * driver next waits or sends anything else, then sent with one sendmsg. */
 #define USBIP_CORK_MAX 16
+/* Receive buffer: a few band completions' worth; longer data goes straight
+ * to its transfer's buffer. */
+#define USBIP_RX_SIZE 65536u
 
 typedef struct drv_usbip {
     drv_transport base;
@@ -48,6 +51,13 @@ typedef struct drv_usbip {
      * wire is the order of the calls. */
     uint8_t cork[USBIP_CORK_MAX * PROTO_USBIP_URB_HDR_SIZE];
     size_t corked;
+    /* Bytes received and not yet consumed: rx[rx_off, rx_len). A wake-up
+     * reads whatever has arrived with one recv (usbip_rx_fill), usually a
+     * whole RET_SUBMIT and its data, instead of a recvmsg for the header
+     * and another for the data; an IN completion's data still missing is
+     * received straight to its place (usbip_rx_into). */
+    uint8_t rx[USBIP_RX_SIZE];
+    size_t rx_off, rx_len;
     char peer[80];
     char busid[PROTO_USBIP_BUSID_SIZE];
 } drv_usbip;
@@ -113,29 +123,108 @@ static int usbip_flush(drv_usbip *u)
     return rc;
 }
 
-/* Read exactly the bytes the iovecs describe within timeout_ms (the array is
- * consumed). DRV_E_DISCONNECTED on EOF. */
-static int usbip_recv_iov(int fd, struct iovec *iov, int iovcnt, unsigned timeout_ms)
+/* Wait until the socket is readable or the deadline passes. */
+static int usbip_wait_readable(int fd, uint64_t deadline)
 {
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    uint64_t now = drv_now_ns();
+    int rc;
+
+    if (now >= deadline)
+        return DRV_E_TIMEOUT;
+    rc = poll(&pfd, 1, (int)((deadline - now + 999999u) / 1000000u));
+    if (rc < 0 && errno != EINTR)
+        return DRV_E_IO;
+    return DRV_OK;
+}
+
+static int usbip_recv_errno(void)
+{
+    return errno == ECONNRESET ? DRV_E_DISCONNECTED : DRV_E_IO;
+}
+
+/* Until at least want bytes are buffered (want <= USBIP_RX_SIZE), read
+ * what has arrived, waiting up to timeout_ms in all. */
+static int usbip_rx_fill(drv_usbip *u, size_t want, unsigned timeout_ms)
+{
     uint64_t deadline = drv_now_ns() + (uint64_t)timeout_ms * 1000000u;
 
-    while (msg.msg_iovlen > 0 && msg.msg_iov[0].iov_len == 0) {
-        msg.msg_iov++;
-        msg.msg_iovlen--;
+    if (u->rx_off == u->rx_len) {
+        u->rx_off = 0;
+        u->rx_len = 0;
+    } else if (sizeof(u->rx) - u->rx_off < want) {
+        memmove(u->rx, u->rx + u->rx_off, u->rx_len - u->rx_off);
+        u->rx_len -= u->rx_off;
+        u->rx_off = 0;
     }
-    while (msg.msg_iovlen > 0) {
-        ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
+    while (u->rx_len - u->rx_off < want) {
+        ssize_t n = recv(u->fd, u->rx + u->rx_len, sizeof(u->rx) - u->rx_len, MSG_DONTWAIT);
+        int rc;
 
         if (n > 0) {
-            while (msg.msg_iovlen > 0 && (size_t)n >= msg.msg_iov[0].iov_len) {
+            u->rx_len += (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            return DRV_E_DISCONNECTED;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return usbip_recv_errno();
+        rc = usbip_wait_readable(u->fd, deadline);
+        if (rc < 0)
+            return rc;
+    }
+    return DRV_OK;
+}
+
+/* Fill the iovecs (at most 3) from the buffer, then from the socket within
+ * timeout_ms; bytes that arrive after them in the same read are buffered.
+ * DRV_E_DISCONNECTED on EOF. */
+static int usbip_rx_into(drv_usbip *u, struct iovec *iov, int iovcnt, unsigned timeout_ms)
+{
+    uint64_t deadline = drv_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    struct iovec v[4];
+    struct msghdr msg = {.msg_iov = v};
+    int i, k = 0;
+
+    if (iovcnt > 3)
+        return DRV_E_INVALID;
+    for (i = 0; i < iovcnt; i++) {
+        size_t take = u->rx_len - u->rx_off;
+
+        if (take > iov[i].iov_len)
+            take = iov[i].iov_len;
+        memcpy(iov[i].iov_base, u->rx + u->rx_off, take);
+        u->rx_off += take;
+        if (take < iov[i].iov_len) {
+            v[k].iov_base = (uint8_t *)iov[i].iov_base + take;
+            v[k++].iov_len = iov[i].iov_len - take;
+        }
+    }
+    if (k == 0)
+        return DRV_OK;
+    /* the buffer is empty now: what follows the data lands at its start */
+    u->rx_off = 0;
+    u->rx_len = 0;
+    v[k].iov_base = u->rx;
+    v[k].iov_len = sizeof(u->rx);
+    msg.msg_iovlen = (size_t)k + 1;
+    while (msg.msg_iovlen > 1) {
+        ssize_t n = recvmsg(u->fd, &msg, MSG_DONTWAIT);
+        int rc;
+
+        if (n > 0) {
+            while (msg.msg_iovlen > 1 && (size_t)n >= msg.msg_iov[0].iov_len) {
                 n -= (ssize_t)msg.msg_iov[0].iov_len;
                 msg.msg_iov++;
                 msg.msg_iovlen--;
             }
-            if (msg.msg_iovlen > 0) {
+            if (msg.msg_iovlen > 1) {
                 msg.msg_iov[0].iov_base = (uint8_t *)msg.msg_iov[0].iov_base + n;
                 msg.msg_iov[0].iov_len -= (size_t)n;
+            } else {
+                u->rx_len = (size_t)n; /* into rx, which is the last iovec */
             }
             continue;
         }
@@ -143,29 +232,13 @@ static int usbip_recv_iov(int fd, struct iovec *iov, int iovcnt, unsigned timeou
             return DRV_E_DISCONNECTED;
         if (errno == EINTR)
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            struct pollfd pfd = {.fd = fd, .events = POLLIN};
-            uint64_t now = drv_now_ns();
-            int rc;
-
-            if (now >= deadline)
-                return DRV_E_TIMEOUT;
-            rc = poll(&pfd, 1, (int)((deadline - now + 999999u) / 1000000u));
-            if (rc < 0 && errno != EINTR)
-                return DRV_E_IO;
-            continue;
-        }
-        return errno == ECONNRESET ? DRV_E_DISCONNECTED : DRV_E_IO;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return usbip_recv_errno();
+        rc = usbip_wait_readable(u->fd, deadline);
+        if (rc < 0)
+            return rc;
     }
     return DRV_OK;
-}
-
-/* Read exactly len bytes within timeout_ms. DRV_E_DISCONNECTED on EOF. */
-static int usbip_recv_exact(int fd, void *buf, size_t len, unsigned timeout_ms)
-{
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-
-    return usbip_recv_iov(fd, &iov, 1, timeout_ms);
 }
 
 /* The n data bytes of an IN completion, into x->buf or, with a scatter
@@ -177,8 +250,11 @@ static int usbip_recv_in(drv_usbip *u, drv_xfer *x, size_t n)
     struct iovec iov[3];
     size_t head, mid;
 
-    if (!x->buf2)
-        return usbip_recv_exact(u->fd, x->buf, n, USBIP_MSG_TIMEOUT_MS);
+    if (!x->buf2) {
+        iov[0].iov_base = x->buf;
+        iov[0].iov_len = n;
+        return usbip_rx_into(u, iov, 1, USBIP_MSG_TIMEOUT_MS);
+    }
     head = n < x->split ? n : x->split;
     mid = n - head < x->len2 ? n - head : x->len2;
     iov[0].iov_base = x->buf;
@@ -188,7 +264,15 @@ static int usbip_recv_in(drv_usbip *u, drv_xfer *x, size_t n)
     iov[2].iov_base = x->buf + x->split + x->len2;
     iov[2].iov_len = n - head - mid;
     x->scattered = 1;
-    return usbip_recv_iov(u->fd, iov, 3, USBIP_MSG_TIMEOUT_MS);
+    return usbip_rx_into(u, iov, 3, USBIP_MSG_TIMEOUT_MS);
+}
+
+/* Read exactly len bytes within timeout_ms. */
+static int usbip_rx_exact(drv_usbip *u, void *buf, size_t len, unsigned timeout_ms)
+{
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+
+    return usbip_rx_into(u, &iov, 1, timeout_ms);
 }
 
 static int usbip_connect(const char *host, const char *port, unsigned timeout_ms, int *fd_out,
@@ -377,7 +461,7 @@ static int usbip_submit_urb(drv_usbip *u, drv_xfer *x, const uint8_t setup[8],
     return DRV_OK;
 }
 
-/* Read and dispatch one message; the header's first byte is known to be
+/* Read and dispatch one message; its first byte is buffered or known to be
  * readable (or the caller accepts waiting up to the message timeout). */
 static int usbip_read_one(drv_usbip *u)
 {
@@ -386,9 +470,11 @@ static int usbip_read_one(drv_usbip *u)
     drv_xfer *x;
     int rc;
 
-    rc = usbip_recv_exact(u->fd, raw, sizeof(raw), USBIP_MSG_TIMEOUT_MS);
+    rc = usbip_rx_fill(u, sizeof(raw), USBIP_MSG_TIMEOUT_MS);
     if (rc < 0)
         goto out_kill;
+    memcpy(raw, u->rx + u->rx_off, sizeof(raw));
+    u->rx_off += sizeof(raw);
     if (proto_usbip_urb_hdr_decode(raw, sizeof(raw), &h) < 0) {
         rc = DRV_E_PROTO;
         goto out_kill;
@@ -445,13 +531,21 @@ static int usbip_handle_events(drv_transport *t, unsigned timeout_ms)
         return u->dead;
     if (usbip_flush(u) < 0)
         return u->dead;
-    rc = poll(&pfd, 1, (int)(timeout_ms > INT32_MAX ? INT32_MAX : timeout_ms));
-    if (rc < 0)
-        return errno == EINTR ? DRV_OK : DRV_E_IO;
-    for (n = 0; rc > 0 && n < USBIP_EVENTS_BATCH; n++) {
+    if (u->rx_len - u->rx_off < PROTO_USBIP_URB_HDR_SIZE) {
+        /* no whole header buffered: wait for the socket */
+        rc = poll(&pfd, 1, (int)(timeout_ms > INT32_MAX ? INT32_MAX : timeout_ms));
+        if (rc < 0)
+            return errno == EINTR ? DRV_OK : DRV_E_IO;
+        if (rc == 0)
+            return DRV_OK;
+    }
+    /* Every message the reads bring in, without asking the socket again:
+     * the caller comes back if what it waits for has not arrived. */
+    for (n = 0; n < USBIP_EVENTS_BATCH; n++) {
         if (usbip_read_one(u) < 0)
             return u->dead;
-        rc = poll(&pfd, 1, 0);
+        if (u->rx_len - u->rx_off < PROTO_USBIP_URB_HDR_SIZE)
+            break;
     }
     return DRV_OK;
 }
@@ -667,7 +761,7 @@ static int usbip_import(drv_usbip *u, const drv_open_options *o, char *errbuf, s
         drv_errf(errbuf, errlen, "%s: cannot send OP_REQ_IMPORT: %s", u->peer, drv_strerror(rc));
         return DRV_E_CONNECT;
     }
-    rc = usbip_recv_exact(u->fd, rep, PROTO_USBIP_OP_HDR_SIZE, o->timeout_ms);
+    rc = usbip_rx_exact(u, rep, PROTO_USBIP_OP_HDR_SIZE, o->timeout_ms);
     if (rc == DRV_E_DISCONNECTED) {
         drv_errf(errbuf, errlen,
                  "%s closed the connection without answering OP_REQ_IMPORT: not a USB/IP server, "
@@ -715,7 +809,7 @@ static int usbip_import(drv_usbip *u, const drv_open_options *o, char *errbuf, s
                  (int)h.status);
         return DRV_E_NODEV;
     }
-    rc = usbip_recv_exact(u->fd, rep, PROTO_USBIP_DEVICE_SIZE, o->timeout_ms);
+    rc = usbip_rx_exact(u, rep, PROTO_USBIP_DEVICE_SIZE, o->timeout_ms);
     if (rc < 0 || proto_usbip_device_decode(rep, sizeof(rep), &d) < 0 ||
         strcmp(d.busid, u->busid) != 0 || d.busnum > 255 || d.devnum > 255) {
         drv_errf(errbuf, errlen, "%s sent a malformed OP_REP_IMPORT device record", u->peer);

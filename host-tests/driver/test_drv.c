@@ -5,6 +5,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -575,8 +576,16 @@ typedef struct long_band_proxy {
     uint8_t *held;
     size_t held_len;
     int unlink_before_submit; /* a CMD_UNLINK overtook the CMD_SUBMIT it names */
+    /* fragment > 0: everything to the driver (the import reply included)
+     * goes out in pieces of the sizes in frag_sizes, starting at entry
+     * fragment - 1, with TCP_NODELAY and a pause after each, so the driver
+     * reads headers and data split at every offset that table makes */
+    unsigned fragment, frag_next;
     pthread_t c2s, s2c;
 } long_band_proxy;
+
+static const size_t frag_sizes[] = {1, 47, 48, 49, 5, 100, 3000, 20, 70000, 48, 9000, 2};
+#define N_FRAG_SIZES (sizeof(frag_sizes) / sizeof(frag_sizes[0]))
 
 static int read_full(int fd, void *buf, size_t len)
 {
@@ -604,6 +613,27 @@ static int write_full(int fd, const void *buf, size_t len)
             return -1;
         p += n;
         len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* write_full, or in pieces when the proxy fragments (see fragment). */
+static int proxy_write(long_band_proxy *px, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    if (!px->fragment)
+        return write_full(px->cfd, buf, len);
+    while (len > 0) {
+        size_t n = frag_sizes[(px->fragment - 1 + px->frag_next++) % N_FRAG_SIZES];
+
+        if (n > len)
+            n = len;
+        if (write_full(px->cfd, p, n) < 0)
+            return -1;
+        p += n;
+        len -= n;
+        usleep(50); /* long enough for the driver to read this piece alone */
     }
     return 0;
 }
@@ -657,7 +687,7 @@ static void *proxy_s2c(void *arg)
 
     if (read_full(px->ufd, rep, PROTO_USBIP_OP_HDR_SIZE) < 0 ||
         read_full(px->ufd, rep + PROTO_USBIP_OP_HDR_SIZE, PROTO_USBIP_DEVICE_SIZE) < 0 ||
-        write_full(px->cfd, rep, sizeof(rep)) < 0)
+        proxy_write(px, rep, sizeof(rep)) < 0)
         goto out;
     while (read_full(px->ufd, h, sizeof(h)) == 0) {
         uint32_t cmd = proto_get_be32(h), seq = proto_get_be32(h + 4);
@@ -717,7 +747,7 @@ static void *proxy_s2c(void *arg)
                 px->held_len += px->evt_held_len;
                 px->evt_held_len = 0;
             }
-            if (write_full(px->cfd, px->held, px->held_len) < 0)
+            if (proxy_write(px, px->held, px->held_len) < 0)
                 break;
             px->held_n = 0;
             px->held_len = 0;
@@ -741,6 +771,11 @@ static void *proxy_accept(void *arg)
     px->cfd = accept(px->lfd, NULL, NULL);
     if (px->cfd < 0)
         return NULL;
+    if (px->fragment) {
+        int one = 1;
+
+        setsockopt(px->cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     a.sin_port = htons(px->up_port);
     px->ufd = socket(AF_INET, SOCK_STREAM, 0);
     if (px->ufd < 0 || connect(px->ufd, (struct sockaddr *)&a, sizeof(a)) < 0) {
@@ -993,6 +1028,47 @@ START_TEST(submits_reach_the_device_before_the_driver_blocks)
                   "driver blocked, want %u",
                   _i, gate_seen, gate_want);
     drvtest_check_tiff(out, &r.job, 3, 1);
+}
+END_TEST
+
+/* The usbip transport reads what has arrived into a buffer and takes
+ * messages from it (a header and the data behind it, often the next
+ * header too, in one read): with the driver's stream cut into pieces at
+ * every offset of frag_sizes (a header split after 1, 47 or 48 bytes, data
+ * split anywhere, the import reply too), every pixel of every page is
+ * still right, with one transfer in flight, through the page buffer (4)
+ * and through the ring (64). */
+static const unsigned fragment_in_flight[] = {1, 4, 64};
+
+START_TEST(fragmented_stream)
+{
+    long_band_proxy px;
+    pthread_t th;
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    char out[512], uri[96];
+
+    proxy_init(&px);
+    px.fragment = 1 + (unsigned)_i % N_FRAG_SIZES;
+    drvtest_emu_start(&e, NULL, NULL, 1, 0);
+    proxy_start(&px, &e, &th, uri, sizeof(uri));
+    base_opts(&o, &e);
+    o.transport = uri;
+    o.mode = PROTO_SCAN_MODE_GRAY8;
+    o.dpi = 75;
+    o.pages = 2;
+    o.in_flight = fragment_in_flight[(unsigned)_i / N_FRAG_SIZES];
+    tmp(out, sizeof(out), "fragmented.tiff");
+    drv_scan_to_file(&o, out, &r);
+    proxy_finish(&px, th);
+    drvtest_emu_stop(&e);
+    ck_assert_msg(r.hr == DRV_HR_S_OK && r.pages_kept == 2,
+                  "pieces from %zu bytes on, %u in flight: hr 0x%08x, %u pages (%s)",
+                  frag_sizes[px.fragment - 1], o.in_flight, (unsigned)r.hr, r.pages_kept,
+                  r.message);
+    ck_assert_uint_gt(px.frag_next, 100);
+    drvtest_check_tiff(out, &r.job, 2, 1);
 }
 END_TEST
 
@@ -1591,6 +1667,7 @@ static Suite *driver_suite(void)
         (int)(N_STALL_BANDS * (sizeof(band_fault_in_flight) / sizeof(band_fault_in_flight[0]))));
     tcase_add_loop_test(tc, long_band_is_rejected, 0, 3);
     tcase_add_test(tc, usbip_submits_are_batched_until_flush);
+    tcase_add_loop_test(tc, fragmented_stream, 0, (int)(N_FRAG_SIZES * 3));
     tcase_add_loop_test(tc, submits_reach_the_device_before_the_driver_blocks, 0, 2);
     suite_add_tcase(s, tc);
 
