@@ -51,6 +51,14 @@ Standard library only. Subcommands:
       failing copy's (124 when it was killed). --times writes cpu_s, the
       copies' user + system CPU together.
 
+  pick-median --into RESULTS.env KEY PASS.env...
+      Of the passes (key=value files, one per run of the same measurement),
+      the one whose KEY is the median (the lower middle for an even count):
+      its lines are appended to RESULTS.env with KEY_passes (every pass's
+      KEY in pass order, n/a where it has none), and its number (1-based)
+      printed. A pass without a numeric KEY (it failed) is chosen before
+      any median, the first such one, so a failure is never hidden.
+
   median X...          the middle value as given (the lower middle for an even count)
   calc EXPR            + - * / ( ) on numbers; an integer as one, else 4 decimals
   proc PID cpu|rss|hwm CPU seconds, VmRSS or VmHWM (kB) of a live process (0 when gone)
@@ -400,6 +408,14 @@ def load_env(path):
     return env
 
 
+def num_or_none(text):
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    return None if math.isnan(v) else v
+
+
 def f1(v, unit="", digits=1):
     if v is None:
         return "n/a"
@@ -572,7 +588,9 @@ def fill(spec, vals):
     """A cell: a template string, a list of parts (strings and when()
     parts), or a need() cell. In a template {KEY} is the key's text ("?"
     when absent), {KEY:D} or {KEY:D|UNIT} its number with D decimals and
-    thousands separators, then UNIT ("n/a" when absent, without the unit)."""
+    thousands separators, then UNIT ("n/a" when absent, without the unit);
+    a value of several words (KEY_passes) is each word so, comma-separated,
+    then UNIT once."""
     if isinstance(spec, str):
         def one(m):
             k, fmt = m.group(1), m.group(2)
@@ -580,6 +598,9 @@ def fill(spec, vals):
                 v = vals.raw(k)
                 return "?" if v is None else v
             digits, _, unit = fmt.partition("|")
+            words = (vals.raw(k) or "").split()
+            if len(words) > 1:
+                return ", ".join(f1(num_or_none(w), "", int(digits)) for w in words) + unit
             return f1(vals.num(k), unit, int(digits))
         return PLACE.sub(one, spec)
     if isinstance(spec, tuple) and spec[0] == "when":
@@ -772,6 +793,50 @@ def calc(expr):
 def fmt_calc(v):
     """An integer as one, anything else with 4 decimals."""
     return str(int(v)) if v == int(v) else f"{v:.4f}"
+
+
+def read_env(path):
+    """key=value lines of a results file, the last value of each key."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            k, sep, v = line.rstrip("\n").partition("=")
+            if sep:
+                out[k] = v
+    return out
+
+
+def pick_median(key, envs):
+    """Index of the pass reported for key among envs (dicts): the first
+    without a number for key, else the median's (the lower middle)."""
+    nums = []
+    for i, e in enumerate(envs):
+        try:
+            v = float(e[key])
+        except (KeyError, ValueError):
+            return i
+        if math.isnan(v):
+            return i
+        nums.append((v, i))
+    nums.sort()
+    return nums[(len(nums) - 1) // 2][1]
+
+
+def cmd_pick_median(a):
+    if not a.passes:
+        print("benchtool: pick-median: no pass files", file=sys.stderr)
+        return 2
+    envs = [read_env(p) for p in a.passes]
+    m = pick_median(a.key, envs)
+    with open(a.passes[m], encoding="utf-8") as f:
+        chosen = f.read()
+    if chosen and not chosen.endswith("\n"):
+        chosen += "\n"
+    vals = " ".join(e.get(a.key, "n/a") or "n/a" for e in envs)
+    with open(a.into, "a", encoding="utf-8") as f:
+        f.write(chosen + f"{a.key}_passes={vals}\n")
+    print(m + 1)
+    return 0
 
 
 def cmd_calc(a):
@@ -1025,6 +1090,11 @@ def main():
     p = sub.add_parser("median")
     p.add_argument("values", nargs="*")
     p.set_defaults(fn=cmd_median)
+    p = sub.add_parser("pick-median")
+    p.add_argument("key")
+    p.add_argument("--into", required=True)
+    p.add_argument("passes", nargs="*")
+    p.set_defaults(fn=cmd_pick_median)
     p = sub.add_parser("calc")
     p.add_argument("expr")
     p.set_defaults(fn=cmd_calc)

@@ -226,6 +226,59 @@ class Table(unittest.TestCase):
             "| ≤ 2× | **met** (floor 5.00×, missed too) / **missed** |"))
 
 
+    def test_a_list_of_passes(self):
+        """A value of several words (KEY_passes) is each word formatted."""
+        table = {"title": [], "columns": ["#", "m", "r", "b", "x", "t", ""],
+                 "rows": [{"id": "R", "what": "m",
+                           "result": ["{w:1| µs}", when("w_passes", "; passes {w_passes:1| µs}")],
+                           "base": "-", "ratio": ("w", 1), "target": "(reported)"}]}
+        self.assertEqual(render({"w": "120", "w_passes": "1200.25 120 n/a"}, table)[2],
+                         "| R | m | 120.0 µs; passes 1,200.2, 120.0, n/a µs | - | 120.00× "
+                         "| (reported) | n/a |")
+        self.assertEqual(render({"w": "120"}, table)[2],
+                         "| R | m | 120.0 µs | - | 120.00× | (reported) | n/a |")
+
+
+class PickMedian(unittest.TestCase):
+    """bench.sh median_of_passes: which repeat of a pass is reported."""
+
+    def passes(self, d, *values):
+        paths = []
+        for i, v in enumerate(values):
+            p = os.path.join(d, f"p{i + 1}.env")
+            with open(p, "w", encoding="utf-8") as f:
+                f.write(f"other=pass{i + 1}\n" + ("" if v is None else f"k={v}\n"))
+            paths.append(p)
+        return paths
+
+    def test_the_median_pass_and_every_value(self):
+        with tempfile.TemporaryDirectory() as d:
+            into = os.path.join(d, "results.env")
+            with open(into, "w", encoding="utf-8") as f:
+                f.write("before=1\n")
+            r = tool("pick-median", "--into", into, "k", *self.passes(d, "900.5", "100", "120"))
+            self.assertEqual((r.returncode, r.stdout), (0, "3\n"))
+            self.assertEqual(read(into), "before=1\nother=pass3\nk=120\nk_passes=900.5 100 120\n")
+
+    def test_even_count_takes_the_lower_middle(self):
+        envs = [{"k": "4"}, {"k": "1"}, {"k": "3"}, {"k": "2"}]
+        self.assertEqual(benchtool.pick_median("k", envs), 3)
+
+    def test_a_failed_pass_is_reported_not_hidden(self):
+        with tempfile.TemporaryDirectory() as d:
+            into = os.path.join(d, "results.env")
+            r = tool("pick-median", "--into", into, "k", *self.passes(d, "100", None, "120"))
+            self.assertEqual((r.returncode, r.stdout), (0, "2\n"))
+            self.assertEqual(read(into), "other=pass2\nk_passes=100 n/a 120\n")
+        self.assertEqual(benchtool.pick_median("k", [{"k": "1"}, {"k": "nan"}]), 1)
+
+    def test_no_pass_files(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = tool("pick-median", "--into", os.path.join(d, "r.env"), "k")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("no pass files", r.stderr)
+
+
 class BenchRows(unittest.TestCase):
     """The shipped row data renders, every row id in its place."""
 
