@@ -585,12 +585,15 @@ stream_once() {
   done
 }
 
+# The timed passes first, the A4 passes after them: 32 devices of A4 pages
+# churn ~4 GB of memory (page buffers, TIFFs in tmpfs), and for about a
+# minute after it the hypervisor steals the VM's CPUs (30-90 ms in a 2 s
+# pass, against 0-10 ms before; docs/performance.md, session 7), which
+# decided the 32-device verdict.
 bench_scale() {
   [ -n "$SCANEMU" ] && [ -n "$WIASCAN" ] || { log "scale: scanemu/wiascan missing"; return 0; }
   local n
   for n in $SC_DEVICES; do
-    log "scale: $n devices, timing off ($SC_PAGES A4 colour pages each)"
-    scale_pass "$n" tp
     log "scale: $n devices, 2 ms bands on the real clock ($SC_TM_BANDS bands each)"
     scale_pass "$n" tm
     log "scale: $n bare streams, the floor (bench_stream)"
@@ -603,6 +606,10 @@ bench_scale() {
       scale_pass "$n" tmrt
       ;;
     esac
+  done
+  for n in $SC_DEVICES; do
+    log "scale: $n devices, timing off ($SC_PAGES A4 colour pages each)"
+    scale_pass "$n" tp
   done
   put sc_devices "$SC_DEVICES"
 }
@@ -1034,10 +1041,13 @@ put commit "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unkno
 build
 put busy_before_pct "$(busy_pct 2)"
 put load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
-want throughput && { bench_throughput; bench_sane; }
-escl_wanted && bench_escl
+# The real-clock passes come before the ones that move gigabytes (see
+# bench_scale): timing and the scale section's timed passes, then the
+# throughput passes.
 want timing && bench_timing
 want scale && bench_scale
+want throughput && { bench_throughput; bench_sane; }
+escl_wanted && bench_escl
 want long && bench_long
 want ratios && bench_ratios
 [ "${BENCH_LOADED:-1}" = "1" ] && want loaded && bench_loaded
