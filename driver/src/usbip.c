@@ -127,12 +127,13 @@ static int usbip_flush(drv_usbip *u)
 static int usbip_wait_readable(int fd, uint64_t deadline)
 {
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    uint64_t now = drv_now_ns();
+    uint64_t now = drv_now_ns(), ms;
     int rc;
 
     if (now >= deadline)
         return DRV_E_TIMEOUT;
-    rc = poll(&pfd, 1, (int)((deadline - now + 999999u) / 1000000u));
+    ms = (deadline - now + 999999u) / 1000000u;
+    rc = poll(&pfd, 1, ms > INT32_MAX ? INT32_MAX : (int)ms);
     if (rc < 0 && errno != EINTR)
         return DRV_E_IO;
     return DRV_OK;
@@ -144,19 +145,18 @@ static int usbip_recv_errno(void)
 }
 
 /* Until at least want bytes are buffered (want <= USBIP_RX_SIZE), read
- * what has arrived, waiting up to timeout_ms in all. */
+ * what has arrived, waiting up to timeout_ms in all. Before reading, what
+ * is left (less than want) moves to the start, so a read is offered the
+ * whole buffer but for it. */
 static int usbip_rx_fill(drv_usbip *u, size_t want, unsigned timeout_ms)
 {
     uint64_t deadline = drv_now_ns() + (uint64_t)timeout_ms * 1000000u;
 
-    if (u->rx_off == u->rx_len) {
-        u->rx_off = 0;
-        u->rx_len = 0;
-    } else if (sizeof(u->rx) - u->rx_off < want) {
-        memmove(u->rx, u->rx + u->rx_off, u->rx_len - u->rx_off);
-        u->rx_len -= u->rx_off;
-        u->rx_off = 0;
-    }
+    if (u->rx_len - u->rx_off >= want)
+        return DRV_OK;
+    memmove(u->rx, u->rx + u->rx_off, u->rx_len - u->rx_off);
+    u->rx_len -= u->rx_off;
+    u->rx_off = 0;
     while (u->rx_len - u->rx_off < want) {
         ssize_t n = recv(u->fd, u->rx + u->rx_len, sizeof(u->rx) - u->rx_len, MSG_DONTWAIT);
         int rc;

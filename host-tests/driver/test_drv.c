@@ -581,6 +581,12 @@ typedef struct long_band_proxy {
      * fragment - 1, with TCP_NODELAY and a pause after each, so the driver
      * reads headers and data split at every offset that table makes */
     unsigned fragment, frag_next;
+    /* straddle > 0 (with burst, without fragment): a held burst goes out in
+     * two writes, the first ending `straddle` bytes into the second
+     * message's header, so the driver's read takes a message and the start
+     * of the next one's header; held_cut is that boundary */
+    unsigned straddle;
+    size_t held_cut;
     pthread_t c2s, s2c;
 } long_band_proxy;
 
@@ -633,7 +639,10 @@ static int proxy_write(long_band_proxy *px, const void *buf, size_t len)
             return -1;
         p += n;
         len -= n;
-        usleep(50); /* long enough for the driver to read this piece alone */
+        /* long enough for the driver to read each piece alone, even on a
+         * loaded machine: a piece that ends inside a header leaves that
+         * part of it buffered */
+        usleep(1000);
     }
     return 0;
 }
@@ -730,6 +739,8 @@ static void *proxy_s2c(void *arg)
             if (!nh)
                 break;
             *buf = nh;
+            if (!event && *blen > 0 && px->held_cut == 0)
+                px->held_cut = *blen;
             memcpy(*buf + *blen, h, sizeof(h));
             memcpy(*buf + *blen + sizeof(h), data, len);
             *blen += sizeof(h) + len;
@@ -747,10 +758,20 @@ static void *proxy_s2c(void *arg)
                 px->held_len += px->evt_held_len;
                 px->evt_held_len = 0;
             }
-            if (proxy_write(px, px->held, px->held_len) < 0)
+            if (px->straddle && px->held_cut > 0 && px->held_cut + px->straddle < px->held_len) {
+                size_t first = px->held_cut + px->straddle;
+
+                if (write_full(px->cfd, px->held, first) < 0)
+                    break;
+                usleep(2000); /* the driver reads the first part alone */
+                if (write_full(px->cfd, px->held + first, px->held_len - first) < 0)
+                    break;
+            } else if (proxy_write(px, px->held, px->held_len) < 0) {
                 break;
+            }
             px->held_n = 0;
             px->held_len = 0;
+            px->held_cut = 0;
         }
     }
 out:
@@ -849,6 +870,9 @@ START_TEST(long_band_is_rejected)
     px.page = 1;
     px.band = 27;
     px.extra = 4096;
+    /* cut into pieces too: the long band's excess reaches the transport
+     * split, through the scatter's third part */
+    px.fragment = 1 + 5 * (unsigned)_i;
     drvtest_emu_start(&e, NULL, "clean.yaml", 1, 0);
     proxy_start(&px, &e, &th, uri, sizeof(uri));
     base_opts(&o, &e);
@@ -1037,7 +1061,9 @@ END_TEST
  * every offset of frag_sizes (a header split after 1, 47 or 48 bytes, data
  * split anywhere, the import reply too), every pixel of every page is
  * still right, with one transfer in flight, through the page buffer (4)
- * and through the ring (64). */
+ * and through the ring (64). In every other case with 4 or 64 in flight
+ * the bands of the first two pages come two to a write, so pieces span
+ * the end of one message and the start of the next. */
 static const unsigned fragment_in_flight[] = {1, 4, 64};
 
 START_TEST(fragmented_stream)
@@ -1059,6 +1085,7 @@ START_TEST(fragmented_stream)
     o.dpi = 75;
     o.pages = 2;
     o.in_flight = fragment_in_flight[(unsigned)_i / N_FRAG_SIZES];
+    px.burst = o.in_flight >= 4 && (_i & 1) ? 2 : 0;
     tmp(out, sizeof(out), "fragmented.tiff");
     drv_scan_to_file(&o, out, &r);
     proxy_finish(&px, th);
@@ -1069,6 +1096,44 @@ START_TEST(fragmented_stream)
                   r.message);
     ck_assert_uint_gt(px.frag_next, 100);
     drvtest_check_tiff(out, &r.job, 2, 1);
+}
+END_TEST
+
+/* A read that ends inside the next message's header (1, 20 or 47 bytes
+ * of it, after a whole band): those bytes wait in the receive buffer and
+ * the rest of the header joins them. Bands of the first two pages come two
+ * to a burst, through the page buffer (4 in flight) and the ring (64). */
+static const unsigned straddle_bytes[] = {1, 20, 47};
+#define N_STRADDLE (sizeof(straddle_bytes) / sizeof(straddle_bytes[0]))
+
+START_TEST(read_ends_inside_a_header)
+{
+    long_band_proxy px;
+    pthread_t th;
+    drvtest_emu e;
+    drv_scan_options o;
+    drv_scan_result r;
+    char out[512], uri[96];
+
+    proxy_init(&px);
+    px.straddle = straddle_bytes[(unsigned)_i % N_STRADDLE];
+    px.burst = 2;
+    drvtest_emu_start(&e, NULL, NULL, 1, 0);
+    proxy_start(&px, &e, &th, uri, sizeof(uri));
+    base_opts(&o, &e);
+    o.transport = uri;
+    o.mode = PROTO_SCAN_MODE_GRAY8;
+    o.dpi = 75;
+    o.pages = 3;
+    o.in_flight = (unsigned)_i / N_STRADDLE ? 64 : 4;
+    tmp(out, sizeof(out), "straddle.tiff");
+    drv_scan_to_file(&o, out, &r);
+    proxy_finish(&px, th);
+    drvtest_emu_stop(&e);
+    ck_assert_msg(r.hr == DRV_HR_S_OK && r.pages_kept == 3,
+                  "%u header bytes after a band, %u in flight: hr 0x%08x, %u pages (%s)",
+                  px.straddle, o.in_flight, (unsigned)r.hr, r.pages_kept, r.message);
+    drvtest_check_tiff(out, &r.job, 3, 1);
 }
 END_TEST
 
@@ -1668,6 +1733,7 @@ static Suite *driver_suite(void)
     tcase_add_loop_test(tc, long_band_is_rejected, 0, 3);
     tcase_add_test(tc, usbip_submits_are_batched_until_flush);
     tcase_add_loop_test(tc, fragmented_stream, 0, (int)(N_FRAG_SIZES * 3));
+    tcase_add_loop_test(tc, read_ends_inside_a_header, 0, (int)(N_STRADDLE * 2));
     tcase_add_loop_test(tc, submits_reach_the_device_before_the_driver_blocks, 0, 2);
     suite_add_tcase(s, tc);
 
