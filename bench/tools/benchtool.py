@@ -795,27 +795,13 @@ def fmt_calc(v):
     return str(int(v)) if v == int(v) else f"{v:.4f}"
 
 
-def read_env(path):
-    """key=value lines of a results file, the last value of each key."""
-    out = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            k, sep, v = line.rstrip("\n").partition("=")
-            if sep:
-                out[k] = v
-    return out
-
-
 def pick_median(key, envs):
     """Index of the pass reported for key among envs (dicts): the first
     without a number for key, else the median's (the lower middle)."""
     nums = []
     for i, e in enumerate(envs):
-        try:
-            v = float(e[key])
-        except (KeyError, ValueError):
-            return i
-        if math.isnan(v):
+        v = num_or_none(e.get(key, ""))
+        if v is None:
             return i
         nums.append((v, i))
     nums.sort()
@@ -826,7 +812,7 @@ def cmd_pick_median(a):
     if not a.passes:
         print("benchtool: pick-median: no pass files", file=sys.stderr)
         return 2
-    envs = [read_env(p) for p in a.passes]
+    envs = [load_env(p) for p in a.passes]
     m = pick_median(a.key, envs)
     with open(a.passes[m], encoding="utf-8") as f:
         chosen = f.read()

@@ -139,9 +139,17 @@ static int usbip_wait_readable(int fd, uint64_t deadline)
     return DRV_OK;
 }
 
-static int usbip_recv_errno(void)
+/* After a read of the socket returned n <= 0: DRV_OK to read again
+ * (interrupted, or it became readable before the deadline), else why not. */
+static int usbip_rx_again(drv_usbip *u, ssize_t n, uint64_t deadline)
 {
-    return errno == ECONNRESET ? DRV_E_DISCONNECTED : DRV_E_IO;
+    if (n == 0)
+        return DRV_E_DISCONNECTED;
+    if (errno == EINTR)
+        return DRV_OK;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return errno == ECONNRESET ? DRV_E_DISCONNECTED : DRV_E_IO;
+    return usbip_wait_readable(u->fd, deadline);
 }
 
 /* Until at least want bytes are buffered (want <= USBIP_RX_SIZE), read
@@ -161,18 +169,9 @@ static int usbip_rx_fill(drv_usbip *u, size_t want, unsigned timeout_ms)
         ssize_t n = recv(u->fd, u->rx + u->rx_len, sizeof(u->rx) - u->rx_len, MSG_DONTWAIT);
         int rc;
 
-        if (n > 0) {
+        if (n > 0)
             u->rx_len += (size_t)n;
-            continue;
-        }
-        if (n == 0)
-            return DRV_E_DISCONNECTED;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return usbip_recv_errno();
-        rc = usbip_wait_readable(u->fd, deadline);
-        if (rc < 0)
+        else if ((rc = usbip_rx_again(u, n, deadline)) < 0)
             return rc;
     }
     return DRV_OK;
@@ -226,17 +225,9 @@ static int usbip_rx_into(drv_usbip *u, struct iovec *iov, int iovcnt, unsigned t
             } else {
                 u->rx_len = (size_t)n; /* into rx, which is the last iovec */
             }
-            continue;
-        }
-        if (n == 0)
-            return DRV_E_DISCONNECTED;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return usbip_recv_errno();
-        rc = usbip_wait_readable(u->fd, deadline);
-        if (rc < 0)
+        } else if ((rc = usbip_rx_again(u, n, deadline)) < 0) {
             return rc;
+        }
     }
     return DRV_OK;
 }
